@@ -1,0 +1,64 @@
+"""The small error tree every module raises from, and the CLI maps to exit codes.
+
+Each error carries a message meant for the person running the tool: it names the
+object and the fix. The CLI prints ``str(error)`` and never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ReconcilerError(Exception):
+    """Base of every error the tool expects and explains. Exit code 1 unless overridden."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One validation finding, located in a source file (1-based line and column)."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+
+
+class ManifestError(ReconcilerError):
+    """The manifest is invalid; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        summary = f"{count} problem{'s' if count != 1 else ''} in the manifest"
+        super().__init__("\n".join([*map(str, self.problems), summary]))
+
+
+class ConfigError(ReconcilerError):
+    """A command-line or environment setting is wrong (URL, token file, options)."""
+
+
+class LiveStateError(ReconcilerError):
+    """The live state could not be read completely; nothing may be planned from it."""
+
+
+class StalePlanError(ReconcilerError):
+    """A saved plan no longer matches the live state or the manifest it was made from."""
+
+    exit_code = 3
+
+
+class UnsafePlanError(ReconcilerError):
+    """A blast-radius guard refused the plan; the message names the numbers and the override."""
+
+    exit_code = 4
+
+
+class PartialApplyError(ReconcilerError):
+    """Some operations of an apply failed or were skipped; a re-run does the rest."""
+
+    exit_code = 5

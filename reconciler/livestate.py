@@ -1,0 +1,121 @@
+"""The live state of a Mixpanel org as read over SCIM: immutable, indexed, fingerprinted.
+
+Built only by the reader (``reconciler.reader``) from a complete read; a partial
+read never produces a LiveState, so "absent here" always means "absent live".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class LiveUser:
+    """A SCIM User as far as this tool manages it."""
+
+    id: str
+    user_name: str
+    given_name: str | None = None
+    family_name: str | None = None
+    display_name: str | None = None
+    active: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.user_name.lower()
+
+    @property
+    def domain(self) -> str:
+        return self.key.rpartition("@")[2]
+
+    def canonical(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "userName": self.user_name,
+            "givenName": self.given_name,
+            "familyName": self.family_name,
+            "displayName": self.display_name,
+            "active": self.active,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LiveGroup:
+    """A SCIM Group (Mixpanel Team) with the ids of its member users."""
+
+    id: str
+    display_name: str
+    member_ids: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> str:
+        return self.display_name
+
+    def canonical(self) -> dict[str, Any]:
+        return {"id": self.id, "displayName": self.display_name, "members": sorted(self.member_ids)}
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """Everything the planner may know about the org, indexed by the match keys.
+
+    Users are keyed by lowercased userName, teams by displayName (exact; Mixpanel
+    team names are case-sensitive labels).
+    """
+
+    users: tuple[LiveUser, ...] = ()
+    groups: tuple[LiveGroup, ...] = ()
+    _by_key: Mapping[str, LiveUser] = field(init=False, repr=False, compare=False)
+    _by_id: Mapping[str, LiveUser] = field(init=False, repr=False, compare=False)
+    _groups_by_name: Mapping[str, LiveGroup] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_key", MappingProxyType({u.key: u for u in self.users}))
+        object.__setattr__(self, "_by_id", MappingProxyType({u.id: u for u in self.users}))
+        groups = MappingProxyType({g.display_name: g for g in self.groups})
+        object.__setattr__(self, "_groups_by_name", groups)
+
+    @classmethod
+    def of(cls, users: Iterable[LiveUser], groups: Iterable[LiveGroup]) -> LiveState:
+        """Build with a canonical order so equal orgs give equal values and fingerprints."""
+        return cls(
+            users=tuple(sorted(users, key=lambda u: (u.key, u.id))),
+            groups=tuple(sorted(groups, key=lambda g: (g.display_name, g.id))),
+        )
+
+    @property
+    def users_by_key(self) -> Mapping[str, LiveUser]:
+        return self._by_key
+
+    @property
+    def users_by_id(self) -> Mapping[str, LiveUser]:
+        return self._by_id
+
+    @property
+    def groups_by_name(self) -> Mapping[str, LiveGroup]:
+        return self._groups_by_name
+
+    def member_keys(self, group: LiveGroup) -> frozenset[str]:
+        """Lowercased userNames of a group's members (ids that point nowhere are dropped)."""
+        return frozenset(self._by_id[i].key for i in group.member_ids if i in self._by_id)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Canonical content hash: equal live orgs give equal fingerprints."""
+        digest = hashlib.sha256()
+        for user in self.users:
+            digest.update(_canonical_bytes(user.canonical()))
+        digest.update(b"\x00groups\x00")
+        for group in self.groups:
+            digest.update(_canonical_bytes(group.canonical()))
+        return "sha256:" + digest.hexdigest()
+
+
+def _canonical_bytes(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode() + b"\n"

@@ -1,0 +1,1 @@
+"""The desired state: pydantic models of the YAML manifest, loading and validation."""

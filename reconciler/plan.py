@@ -1,0 +1,171 @@
+"""The Plan: a frozen, serialisable value that says exactly what apply will do.
+
+Made by the planner from (manifest, live state) without any I/O; executed only by
+the executor. It records what it was based on (live fingerprint, manifest digest)
+so a saved plan can be refused when it has gone stale.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from reconciler.manifest.models import Policy
+
+FORMAT_VERSION = 1
+
+JsonScalar = str | int | float | bool | None
+
+
+class OpKind(StrEnum):
+    """The closed set of operations; the declaration order is the execution order."""
+
+    REMOVE_MEMBERS = "remove_members"
+    DEACTIVATE_USER = "deactivate_user"
+    DELETE_USER = "delete_user"
+    CREATE_USER = "create_user"
+    REACTIVATE_USER = "reactivate_user"
+    PATCH_USER = "patch_user"
+    CREATE_GROUP = "create_group"
+    RENAME_GROUP = "rename_group"
+    ADD_MEMBERS = "add_members"
+
+
+# Revoke first, then grant: if a run stops midway it has removed access rather than
+# granted extra. Operations in the same phase are independent of each other unless
+# an explicit dependency says otherwise.
+PHASE: dict[OpKind, int] = {
+    OpKind.REMOVE_MEMBERS: 1,
+    OpKind.DEACTIVATE_USER: 2,
+    OpKind.DELETE_USER: 2,
+    OpKind.CREATE_USER: 3,
+    OpKind.REACTIVATE_USER: 3,
+    OpKind.PATCH_USER: 4,
+    OpKind.CREATE_GROUP: 5,
+    OpKind.RENAME_GROUP: 5,
+    OpKind.ADD_MEMBERS: 6,
+}
+
+USER_OPS = frozenset(
+    {
+        OpKind.DEACTIVATE_USER,
+        OpKind.DELETE_USER,
+        OpKind.CREATE_USER,
+        OpKind.REACTIVATE_USER,
+        OpKind.PATCH_USER,
+    }
+)
+MEMBERSHIP_OPS = frozenset({OpKind.ADD_MEMBERS, OpKind.REMOVE_MEMBERS})
+DEPROVISION_OPS = frozenset({OpKind.DEACTIVATE_USER, OpKind.DELETE_USER})
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MemberRef(_Frozen):
+    """A user in a membership change: its userName, and its SCIM id when it exists live."""
+
+    email: str
+    scim_id: str | None = None
+    reason: str = ""
+
+
+class Operation(_Frozen):
+    """One step of the plan. ``reason`` is for display only; the executor ignores it."""
+
+    id: str
+    op: OpKind
+    key: str
+    scim_id: str | None = None
+    before: dict[str, JsonScalar] = Field(default_factory=dict)
+    after: dict[str, JsonScalar] = Field(default_factory=dict)
+    members: tuple[MemberRef, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    reason: str = ""
+
+    @property
+    def is_user_op(self) -> bool:
+        return self.op in USER_OPS
+
+
+class Summary(_Frozen):
+    """Counts for the last line of the text plan and the Markdown table."""
+
+    create: int = 0
+    change: int = 0
+    deactivate: int = 0
+    delete: int = 0
+    members_added: int = 0
+    members_removed: int = 0
+
+    @property
+    def membership_changes(self) -> int:
+        return self.members_added + self.members_removed
+
+    @property
+    def total(self) -> int:
+        return self.create + self.change + self.deactivate + self.delete + self.membership_changes
+
+
+class Plan(_Frozen):
+    """What apply will do, and what it was made from."""
+
+    format_version: int = FORMAT_VERSION
+    target: str
+    manifest_digest: str
+    live_fingerprint: str
+    as_of: date
+    policy: Policy
+    operations: tuple[Operation, ...] = ()
+    notices: tuple[str, ...] = ()
+    summary: Summary = Summary()
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.operations)
+
+    def to_json(self) -> str:
+        """Canonical JSON: same plan, same bytes (sorted keys, fixed indentation)."""
+        import json
+
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        return cls.model_validate_json(text)
+
+    def operation(self, op_id: str) -> Operation:
+        for operation in self.operations:
+            if operation.id == op_id:
+                return operation
+        raise KeyError(op_id)
+
+
+def summarise(operations: tuple[Operation, ...]) -> Summary:
+    """Count operations the way the text plan's last line reports them."""
+    counts: dict[str, Any] = {
+        "create": 0,
+        "change": 0,
+        "deactivate": 0,
+        "delete": 0,
+        "members_added": 0,
+        "members_removed": 0,
+    }
+    for op in operations:
+        if op.op in (OpKind.CREATE_USER, OpKind.CREATE_GROUP):
+            counts["create"] += 1
+        elif op.op in (OpKind.PATCH_USER, OpKind.REACTIVATE_USER, OpKind.RENAME_GROUP):
+            counts["change"] += 1
+        elif op.op is OpKind.DEACTIVATE_USER:
+            counts["deactivate"] += 1
+        elif op.op is OpKind.DELETE_USER:
+            counts["delete"] += 1
+        elif op.op is OpKind.ADD_MEMBERS:
+            counts["members_added"] += len(op.members)
+        elif op.op is OpKind.REMOVE_MEMBERS:
+            counts["members_removed"] += len(op.members)
+    return Summary(**counts)
