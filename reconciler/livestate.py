@@ -74,12 +74,15 @@ class LiveState:
     _by_key: Mapping[str, LiveUser] = field(init=False, repr=False, compare=False)
     _by_id: Mapping[str, LiveUser] = field(init=False, repr=False, compare=False)
     _groups_by_name: Mapping[str, LiveGroup] = field(init=False, repr=False, compare=False)
+    _groups_by_id: Mapping[str, LiveGroup] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_key", MappingProxyType({u.key: u for u in self.users}))
         object.__setattr__(self, "_by_id", MappingProxyType({u.id: u for u in self.users}))
         groups = MappingProxyType({g.display_name: g for g in self.groups})
         object.__setattr__(self, "_groups_by_name", groups)
+        by_id = MappingProxyType({g.id: g for g in self.groups})
+        object.__setattr__(self, "_groups_by_id", by_id)
 
     @classmethod
     def of(cls, users: Iterable[LiveUser], groups: Iterable[LiveGroup]) -> LiveState:
@@ -100,6 +103,10 @@ class LiveState:
     @property
     def groups_by_name(self) -> Mapping[str, LiveGroup]:
         return self._groups_by_name
+
+    @property
+    def groups_by_id(self) -> Mapping[str, LiveGroup]:
+        return self._groups_by_id
 
     def member_keys(self, group: LiveGroup) -> frozenset[str]:
         """Lowercased userNames of a group's members (ids that point nowhere are dropped)."""

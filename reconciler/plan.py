@@ -7,6 +7,8 @@ so a saved plan can be refused when it has gone stale.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -119,6 +121,7 @@ class Plan(_Frozen):
     manifest_digest: str
     live_fingerprint: str
     as_of: date
+    claimed_domains: tuple[str, ...]
     policy: Policy
     operations: tuple[Operation, ...] = ()
     notices: tuple[str, ...] = ()
@@ -130,13 +133,20 @@ class Plan(_Frozen):
 
     def to_json(self) -> str:
         """Canonical JSON: same plan, same bytes (sorted keys, fixed indentation)."""
-        import json
-
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
         return cls.model_validate_json(text)
+
+    @property
+    def digest(self) -> str:
+        """Identity of what the plan does (operations, target, policy, basis).
+
+        A reviewer who saw a plan with this digest saw exactly these operations; the
+        apply workflow compares it with the plan made at merge time.
+        """
+        return "sha256:" + hashlib.sha256(self.to_json().encode()).hexdigest()
 
     def operation(self, op_id: str) -> Operation:
         for operation in self.operations:

@@ -1,0 +1,360 @@
+"""Desired vs live, under the policy: what has to change for each user and team. Pure.
+
+The diff decides *what* differs and *why*; the planner decides the order and the
+operation shapes. Nothing here does I/O or knows about HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from reconciler.livestate import LiveGroup, LiveState, LiveUser
+from reconciler.manifest.models import Deprovision, Manifest, Team, UnmanagedUsers, User
+
+JsonScalar = str | int | float | bool | None
+
+
+class UserAction(StrEnum):
+    CREATE = "create"
+    REACTIVATE = "reactivate"
+    PATCH = "patch"
+    DEACTIVATE = "deactivate"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeChange:
+    """One managed attribute: manifest name, live value, desired value."""
+
+    name: str
+    before: JsonScalar
+    after: JsonScalar
+
+
+@dataclass(frozen=True, slots=True)
+class UserChange:
+    action: UserAction
+    email: str  # the manifest's spelling when the user is listed, else the live userName
+    live: LiveUser | None
+    attributes: tuple[AttributeChange, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    email: str
+    scim_id: str | None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TeamChange:
+    """Create or rename a team, and the membership changes that follow."""
+
+    name: str
+    live: LiveGroup | None
+    create: bool = False
+    rename_from: str | None = None
+    add: tuple[MemberChange, ...] = ()
+    remove: tuple[MemberChange, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.create or self.rename_from or self.add or self.remove)
+
+
+@dataclass(frozen=True)
+class Changes:
+    users: tuple[UserChange, ...] = ()
+    teams: tuple[TeamChange, ...] = ()
+    notices: tuple[str, ...] = field(default_factory=tuple)
+
+
+def expired(expires: date | None, today: date) -> bool:
+    """Access lasts through its ``expires`` date (UTC) and is gone the day after."""
+    return expires is not None and expires < today
+
+
+def diff(manifest: Manifest, live: LiveState, today: date) -> Changes:
+    """Everything that must change for live to match the manifest."""
+    ctx = _Context(manifest, live, today)
+    users = ctx.user_changes()
+    teams = ctx.team_changes(users)
+    return Changes(users=users, teams=teams, notices=tuple(ctx.notices))
+
+
+class _Context:
+    """Indexes shared by the user and team passes; kept private to this module."""
+
+    def __init__(self, manifest: Manifest, live: LiveState, today: date) -> None:
+        self.manifest = manifest
+        self.live = live
+        self.today = today
+        self.policy = manifest.policy
+        self.domains = frozenset(manifest.organization.claimed_domains)
+        self.protected = frozenset(e.lower() for e in manifest.policy.protected)
+        self.notices: list[str] = []
+        # Live user id -> desired User, after following previous_emails.
+        self.matched: dict[str, User] = {}
+
+    # -- users -------------------------------------------------------------
+    def user_changes(self) -> tuple[UserChange, ...]:
+        changes: list[UserChange] = []
+        for user in self.manifest.users:
+            live_user = self._match_user(user)
+            if live_user is not None:
+                self.matched[live_user.id] = user
+            change = self._user_change(user, live_user)
+            if change is not None:
+                changes.append(change)
+        changes.extend(self._unlisted_user_changes())
+        return tuple(changes)
+
+    def _match_user(self, user: User) -> LiveUser | None:
+        by_key = self.live.users_by_key
+        current = by_key.get(user.key)
+        for previous in user.previous_emails:
+            old = by_key.get(previous.lower())
+            if old is None:
+                continue
+            if current is None:
+                return old
+            self.notices.append(
+                f"{user.email}: both it and its previous email {old.user_name} exist in "
+                f"Mixpanel; {old.user_name} is treated as an unlisted user"
+            )
+        return current
+
+    def desired_active(self, user: User) -> bool:
+        return user.active and not expired(user.expires, self.today)
+
+    def _inactive_reason(self, user: User) -> str:
+        if user.active and user.expires is not None:
+            return f"expired on {user.expires.isoformat()}"
+        return "active: false in the manifest"
+
+    def _user_change(self, user: User, live_user: LiveUser | None) -> UserChange | None:
+        active = self.desired_active(user)
+        if live_user is None:
+            if not active:
+                return None
+            attrs = _attributes(user, None)
+            return UserChange(UserAction.CREATE, user.email, None, attrs, "listed in the manifest")
+        attrs = _attributes(user, live_user)
+        if active and not live_user.active:
+            return UserChange(
+                UserAction.REACTIVATE, user.email, live_user, attrs, "listed as active"
+            )
+        if not active and live_user.active:
+            reason = self._inactive_reason(user)
+            return self._deprovision(user.email, live_user, reason, attrs)
+        if attrs:
+            return UserChange(UserAction.PATCH, user.email, live_user, attrs, "attributes differ")
+        return None
+
+    def _deprovision(
+        self,
+        email: str,
+        live_user: LiveUser,
+        reason: str,
+        attrs: tuple[AttributeChange, ...] = (),
+    ) -> UserChange | None:
+        if live_user.key in self.protected:
+            self.notices.append(f"{live_user.user_name} is protected; not deprovisioned ({reason})")
+            return None
+        action = (
+            UserAction.DELETE
+            if self.policy.deprovision is Deprovision.DELETE
+            else UserAction.DEACTIVATE
+        )
+        return UserChange(action, email, live_user, attrs, reason)
+
+    def _unlisted_user_changes(self) -> list[UserChange]:
+        unlisted = [
+            u
+            for u in self.live.users
+            if u.id not in self.matched and u.domain in self.domains and u.active
+        ]
+        policy = self.policy.unmanaged_users
+        if policy is UnmanagedUsers.IGNORE or not unlisted:
+            return []
+        if policy is UnmanagedUsers.REPORT:
+            names = ", ".join(u.user_name for u in unlisted)
+            self.notices.append(
+                f"{len(unlisted)} active user(s) in claimed domains are not in the manifest "
+                f"(policy unmanaged_users: report): {names}"
+            )
+            return []
+        changes = []
+        for live_user in unlisted:
+            if live_user.key in self.protected:
+                self.notices.append(
+                    f"{live_user.user_name} is protected; left active though unlisted"
+                )
+                continue
+            reason = "not in the manifest (policy unmanaged_users: deactivate)"
+            changes.append(
+                UserChange(UserAction.DEACTIVATE, live_user.user_name, live_user, (), reason)
+            )
+        return changes
+
+    # -- teams -------------------------------------------------------------
+    def team_changes(self, users: tuple[UserChange, ...]) -> tuple[TeamChange, ...]:
+        leaving = {
+            c.live.id: c
+            for c in users
+            if c.live is not None and c.action in (UserAction.DEACTIVATE, UserAction.DELETE)
+        }
+        listed: set[str] = set()
+        changes: list[TeamChange] = []
+        for team in self.manifest.teams:
+            live_group = self._match_team(team)
+            if live_group is not None:
+                listed.add(live_group.id)
+            change = self._team_change(team, live_group, leaving)
+            if not change.is_empty:
+                changes.append(change)
+        changes.extend(self._unlisted_team_changes(listed, leaving))
+        return tuple(changes)
+
+    def _match_team(self, team: Team) -> LiveGroup | None:
+        by_name = self.live.groups_by_name
+        current = by_name.get(team.name)
+        for previous in team.previous_names:
+            old = by_name.get(previous)
+            if old is None:
+                continue
+            if current is None:
+                return old
+            self.notices.append(
+                f'team "{team.name}": both it and its previous name "{previous}" exist in '
+                f'Mixpanel; "{previous}" is left alone'
+            )
+        return current
+
+    def _team_change(
+        self, team: Team, group: LiveGroup | None, leaving: dict[str, UserChange]
+    ) -> TeamChange:
+        rename_from = None
+        if group is not None and group.display_name != team.name:
+            rename_from = group.display_name
+        if team.members is None:
+            remove = self._leaving_members(group, leaving)
+            return TeamChange(team.name, group, group is None, rename_from, (), remove)
+        wanted = self._wanted_members(team)
+        have = self._live_members(group)
+        add = tuple(
+            MemberChange(wanted[k][0], self._live_id(k), wanted[k][1])
+            for k in sorted(wanted.keys() - have.keys())
+        )
+        remove = tuple(
+            MemberChange(have[k].user_name, have[k].id, self._removal_reason(have[k], leaving))
+            for k in sorted(have.keys() - wanted.keys())
+        )
+        return TeamChange(team.name, group, group is None, rename_from, add, remove)
+
+    def _wanted_members(self, team: Team) -> dict[str, tuple[str, str]]:
+        users = {u.key: u for u in self.manifest.users}
+        wanted: dict[str, tuple[str, str]] = {}
+        for member in team.member_list:
+            user = users.get(member.key)
+            if user is None or not self.desired_active(user) or expired(member.expires, self.today):
+                continue
+            wanted[member.key] = (user.email, f"listed in team {team.name!r}")
+        return wanted
+
+    def _live_members(self, group: LiveGroup | None) -> dict[str, LiveUser]:
+        if group is None:
+            return {}
+        by_id = self.live.users_by_id
+        members = (by_id[i] for i in group.member_ids if i in by_id)
+        # Users outside the claimed domains are never touched, memberships included.
+        # A user renamed through previous_emails is keyed by its new email.
+        return {self._desired_key(u): u for u in members if u.domain in self.domains}
+
+    def _desired_key(self, user: LiveUser) -> str:
+        desired = self.matched.get(user.id)
+        return desired.key if desired is not None else user.key
+
+    def _live_id(self, key: str) -> str | None:
+        live_user = self.live.users_by_key.get(key)
+        if live_user is not None:
+            return live_user.id
+        for live_id, user in self.matched.items():
+            if user.key == key:
+                return live_id
+        return None
+
+    def _removal_reason(self, user: LiveUser, leaving: dict[str, UserChange]) -> str:
+        if user.id in leaving:
+            return f"deprovisioned: {leaving[user.id].reason}"
+        desired = self.matched.get(user.id)
+        if desired is not None:
+            return self._membership_gone_reason(desired)
+        return "not a listed member"
+
+    def _membership_gone_reason(self, user: User) -> str:
+        for team in self.manifest.teams:
+            for member in team.member_list:
+                if member.key == user.key and expired(member.expires, self.today):
+                    return f"membership expired on {member.expires.isoformat()}"  # type: ignore[union-attr]
+        return "not a listed member"
+
+    def _leaving_members(
+        self, group: LiveGroup | None, leaving: dict[str, UserChange]
+    ) -> tuple[MemberChange, ...]:
+        if group is None:
+            return ()
+        by_id = self.live.users_by_id
+        ids = sorted(group.member_ids & leaving.keys(), key=lambda i: by_id[i].key)
+        return tuple(
+            MemberChange(by_id[i].user_name, i, f"deprovisioned: {leaving[i].reason}") for i in ids
+        )
+
+    def _unlisted_team_changes(
+        self, listed: set[str], leaving: dict[str, UserChange]
+    ) -> list[TeamChange]:
+        changes = []
+        unlisted = [g for g in self.live.groups if g.id not in listed]
+        for group in unlisted:
+            remove = self._leaving_members(group, leaving)
+            if remove:
+                changes.append(TeamChange(group.display_name, group, remove=remove))
+        if unlisted:
+            names = ", ".join(f'"{g.display_name}"' for g in unlisted)
+            self.notices.append(
+                f"{len(unlisted)} team(s) in Mixpanel are not in the manifest "
+                f"and are left alone: {names}"
+            )
+        return changes
+
+
+def _attributes(user: User, live: LiveUser | None) -> tuple[AttributeChange, ...]:
+    """Managed attributes that differ; an omitted optional field is not managed."""
+    if live is not None and _same(user, live):
+        return ()  # fast path: most users are unchanged
+    wanted: list[tuple[str, JsonScalar, JsonScalar]] = [
+        ("user_name", live.user_name if live else None, user.email),
+        ("given_name", live.given_name if live else None, user.given_name),
+        ("family_name", live.family_name if live else None, user.family_name),
+    ]
+    if user.display_name is not None:
+        wanted.append(("display_name", live.display_name if live else None, user.display_name))
+    changes = []
+    for name, before, after in wanted:
+        if name == "user_name" and isinstance(before, str) and before.lower() == user.key:
+            continue  # userName is case-insensitive: a case-only difference is no change
+        if before != after:
+            changes.append(AttributeChange(name, before, after))
+    return tuple(changes)
+
+
+def _same(user: User, live: LiveUser) -> bool:
+    return (
+        live.key == user.key
+        and live.given_name == user.given_name
+        and live.family_name == user.family_name
+        and (user.display_name is None or live.display_name == user.display_name)
+    )

@@ -1,0 +1,140 @@
+"""Blast-radius guards: refuse a plan that removes more access than the policy allows.
+
+A mistake in a manifest (a deleted file, a bad merge) must not offboard half the
+company. Each class of revocation has an absolute and, where it makes sense, a
+percentage threshold. The override names the count it accepts, so an approval for
+"12 deprovisions" can never approve a plan that deprovisions 40.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.errors import UnsafePlanError
+from reconciler.livestate import LiveState
+from reconciler.plan import DEPROVISION_OPS, OpKind, Plan
+
+# Below this many live objects a percentage says little (1 of 4 is 25%), so only the
+# absolute threshold applies; octodns uses the same idea for its update guard.
+PERCENT_MIN_BASE = 20
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Counts a person accepted explicitly (``--allow-deprovision 12``)."""
+
+    deprovision: int | None = None
+    membership_removals: int | None = None
+    teams_emptied: int | None = None
+
+
+@dataclass(frozen=True)
+class GuardFinding:
+    what: str
+    count: int
+    limit: str
+    flag: str
+
+    def __str__(self) -> str:
+        return (
+            f"refusing to {self.what}: {self.count} is over the limit of {self.limit}. "
+            f"If this is intended, re-run with {self.flag} {self.count}"
+        )
+
+
+def check_guards(plan: Plan, live: LiveState, overrides: Overrides = Overrides()) -> None:
+    """Raise UnsafePlanError naming every guard the plan trips and its override."""
+    findings = guard_findings(plan, live, overrides)
+    if findings:
+        lines = "\n".join(f"  - {f}" for f in findings)
+        raise UnsafePlanError(
+            f"the plan is over {len(findings)} safety threshold(s) set in the policy:\n{lines}\n"
+            "Review the plan; raise the thresholds under policy: in the manifest, or pass the "
+            "override naming the exact count."
+        )
+
+
+def guard_findings(plan: Plan, live: LiveState, overrides: Overrides) -> list[GuardFinding]:
+    policy = plan.policy
+    domains = set(plan.claimed_domains)
+    findings: list[GuardFinding] = []
+
+    deprovisions = sum(1 for op in plan.operations if op.op in DEPROVISION_OPS)
+    active = sum(1 for u in live.users if u.active and u.domain in domains)
+    deprovision = _Threshold(
+        "deprovision users",
+        "--allow-deprovision",
+        "active users",
+        policy.max_deprovision,
+        policy.max_deprovision_percent,
+    )
+    memberships = _Threshold(
+        "remove team memberships",
+        "--allow-membership-removals",
+        "memberships",
+        policy.max_membership_removals,
+        policy.max_membership_removals_percent,
+    )
+    total_memberships = sum(len(g.member_ids) for g in live.groups)
+    for threshold, count, base, accepted in (
+        (deprovision, deprovisions, active, overrides.deprovision),
+        (
+            memberships,
+            plan.summary.members_removed,
+            total_memberships,
+            overrides.membership_removals,
+        ),
+    ):
+        finding = threshold.check(count, base, accepted)
+        if finding is not None:
+            findings.append(finding)
+
+    emptied = len(teams_emptied(plan, live))
+    if emptied > policy.max_teams_emptied and not _accepted(emptied, overrides.teams_emptied):
+        limit = f"{policy.max_teams_emptied} (policy.max_teams_emptied)"
+        findings.append(GuardFinding("leave teams empty", emptied, limit, "--allow-teams-emptied"))
+    return findings
+
+
+def teams_emptied(plan: Plan, live: LiveState) -> list[str]:
+    """Teams that have members now and would have none after the plan."""
+    removed: dict[str, int] = {}
+    added: set[str] = set()
+    for op in plan.operations:
+        if op.op is OpKind.REMOVE_MEMBERS and op.scim_id is not None:
+            removed[op.scim_id] = removed.get(op.scim_id, 0) + len(op.members)
+        elif op.op is OpKind.ADD_MEMBERS and op.members:
+            added.add(op.scim_id or op.key)
+    by_id = live.groups_by_id
+    return sorted(
+        by_id[gid].display_name
+        for gid, count in removed.items()
+        if gid in by_id
+        and by_id[gid].member_ids
+        and count >= len(by_id[gid].member_ids)
+        and gid not in added
+    )
+
+
+@dataclass(frozen=True)
+class _Threshold:
+    what: str
+    flag: str
+    noun: str
+    maximum: int
+    percent: float
+
+    def check(self, count: int, base: int, accepted: int | None) -> GuardFinding | None:
+        if count == 0 or _accepted(count, accepted):
+            return None
+        name = "policy.max_" + self.flag.removeprefix("--allow-").replace("-", "_")
+        if count > self.maximum:
+            return GuardFinding(self.what, count, f"{self.maximum} ({name})", self.flag)
+        if base >= PERCENT_MIN_BASE and count * 100 > self.percent * base:
+            share = f"{self.percent:g}% of {base} {self.noun} ({name}_percent)"
+            return GuardFinding(self.what, count, share, self.flag)
+        return None
+
+
+def _accepted(count: int, accepted: int | None) -> bool:
+    return accepted is not None and count <= accepted

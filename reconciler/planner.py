@@ -1,0 +1,162 @@
+"""Turn the diff into the ordered, dependency-annotated operations of a Plan. Pure.
+
+Ordering belongs to the operation kinds (``plan.PHASE``) and is applied once, here,
+so the same inputs always give a byte-identical plan.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from reconciler.diff import Changes, TeamChange, UserAction, UserChange, diff
+from reconciler.livestate import LiveState, LiveUser
+from reconciler.manifest.models import Manifest
+from reconciler.plan import PHASE, JsonScalar, MemberRef, Operation, OpKind, Plan, summarise
+
+_USER_OP = {
+    UserAction.CREATE: OpKind.CREATE_USER,
+    UserAction.REACTIVATE: OpKind.REACTIVATE_USER,
+    UserAction.PATCH: OpKind.PATCH_USER,
+    UserAction.DEACTIVATE: OpKind.DEACTIVATE_USER,
+    UserAction.DELETE: OpKind.DELETE_USER,
+}
+
+
+def make_plan(
+    manifest: Manifest,
+    live: LiveState,
+    *,
+    today: date,
+    target: str,
+    manifest_digest: str,
+    extra_notices: tuple[str, ...] = (),
+) -> Plan:
+    """The complete plan for one org: what apply will do, and what it was made from."""
+    changes = diff(manifest, live, today)
+    operations = order(operations_for(changes))
+    return Plan(
+        target=target,
+        manifest_digest=manifest_digest,
+        live_fingerprint=live.fingerprint,
+        as_of=today,
+        claimed_domains=manifest.organization.claimed_domains,
+        policy=manifest.policy,
+        operations=operations,
+        notices=(*extra_notices, *changes.notices),
+        summary=summarise(operations),
+    )
+
+
+def operations_for(changes: Changes) -> list[Operation]:
+    ops = [_user_operation(change) for change in changes.users]
+    created_users = {op.key.lower(): op.id for op in ops if op.op is OpKind.CREATE_USER}
+    reactivated = {op.key.lower(): op.id for op in ops if op.op is OpKind.REACTIVATE_USER}
+    for team in changes.teams:
+        ops.extend(_team_operations(team, {**created_users, **reactivated}))
+    return ops
+
+
+def order(operations: list[Operation]) -> tuple[Operation, ...]:
+    """Revoke first, then grant; inside a phase by kind, then by key (stable, total)."""
+    kinds = list(OpKind)
+    return tuple(
+        sorted(operations, key=lambda op: (PHASE[op.op], kinds.index(op.op), op.key, op.id))
+    )
+
+
+def op_id(kind: OpKind, key: str) -> str:
+    return f"{kind.value}:{key}"
+
+
+def _user_operation(change: UserChange) -> Operation:
+    """``before`` is the live snapshot (the basis for stale-plan checks); ``after`` the writes."""
+    kind = _USER_OP[change.action]
+    live = change.live
+    before: dict[str, JsonScalar] = live_snapshot(live) if live is not None else {}
+    after: dict[str, JsonScalar] = {a.name: a.after for a in change.attributes}
+    if kind in (OpKind.CREATE_USER, OpKind.REACTIVATE_USER):
+        after["active"] = True
+    elif kind is OpKind.DEACTIVATE_USER:
+        after["active"] = False  # with any attribute changes: one PATCH per user
+    elif kind is OpKind.DELETE_USER:
+        after = {}
+    return Operation(
+        id=op_id(kind, change.email.lower()),
+        op=kind,
+        key=change.email,
+        scim_id=live.id if live else None,
+        before=before,
+        after=after,
+        reason=change.reason,
+    )
+
+
+def live_snapshot(user: LiveUser) -> dict[str, JsonScalar]:
+    """The managed attributes of a live user, named as in the manifest."""
+    return {
+        "user_name": user.user_name,
+        "given_name": user.given_name,
+        "family_name": user.family_name,
+        "display_name": user.display_name,
+        "active": user.active,
+    }
+
+
+def _team_operations(team: TeamChange, granted: dict[str, str]) -> list[Operation]:
+    ops: list[Operation] = []
+    group_id = team.live.id if team.live else None
+    team_dep: tuple[str, ...] = ()
+    if team.create:
+        create = Operation(
+            id=op_id(OpKind.CREATE_GROUP, team.name),
+            op=OpKind.CREATE_GROUP,
+            key=team.name,
+            after={"name": team.name},
+            reason="listed in the manifest",
+        )
+        ops.append(create)
+        team_dep = (create.id,)
+    if team.rename_from is not None:
+        ops.append(
+            Operation(
+                id=op_id(OpKind.RENAME_GROUP, team.name),
+                op=OpKind.RENAME_GROUP,
+                key=team.name,
+                scim_id=group_id,
+                before={"name": team.rename_from},
+                after={"name": team.name},
+                reason=f"previous_names lists {team.rename_from!r}",
+            )
+        )
+    if team.remove:
+        ops.append(
+            Operation(
+                id=op_id(OpKind.REMOVE_MEMBERS, team.name),
+                op=OpKind.REMOVE_MEMBERS,
+                key=team.name,
+                scim_id=group_id,
+                members=tuple(
+                    MemberRef(email=m.email, scim_id=m.scim_id, reason=m.reason)
+                    for m in team.remove
+                ),
+                reason=f"{len(team.remove)} member(s) to remove",
+            )
+        )
+    if team.add:
+        member_deps = sorted(
+            {granted[m.email.lower()] for m in team.add if m.email.lower() in granted}
+        )
+        ops.append(
+            Operation(
+                id=op_id(OpKind.ADD_MEMBERS, team.name),
+                op=OpKind.ADD_MEMBERS,
+                key=team.name,
+                scim_id=group_id,
+                members=tuple(
+                    MemberRef(email=m.email, scim_id=m.scim_id, reason=m.reason) for m in team.add
+                ),
+                depends_on=(*team_dep, *member_deps),
+                reason=f"{len(team.add)} member(s) to add",
+            )
+        )
+    return ops

@@ -1,0 +1,107 @@
+"""The plan as Markdown for a pull-request comment, a job summary or a drift issue.
+
+Built for review: the counts first, then one collapsible section per team and per
+user so a 500-line plan stays scannable. The digest line lets the apply workflow
+prove it applies what the reviewer saw.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+
+from reconciler.plan import JsonScalar, Operation, OpKind, Plan
+from reconciler.render.text import NO_CHANGES, summary_line
+
+MARKER = "<!-- mixpanel-scim-reconciler:plan -->"
+
+_VERB = {
+    OpKind.REMOVE_MEMBERS: "remove members",
+    OpKind.DEACTIVATE_USER: "deactivate",
+    OpKind.DELETE_USER: "**delete** (irreversible)",
+    OpKind.CREATE_USER: "create",
+    OpKind.REACTIVATE_USER: "reactivate",
+    OpKind.PATCH_USER: "update",
+    OpKind.CREATE_GROUP: "create",
+    OpKind.RENAME_GROUP: "rename",
+    OpKind.ADD_MEMBERS: "add members",
+}
+
+
+def render_markdown(
+    plan: Plan, *, title: str = "Mixpanel access plan", warnings: Sequence[str] = ()
+) -> str:
+    lines = [MARKER, f"### {title}", ""]
+    for warning in warnings:
+        lines += [f"> [!WARNING]\n> Apply will refuse this plan: {_escape(warning)}", ""]
+    if not plan.has_changes:
+        lines += [f"**{NO_CHANGES}**", ""]
+    else:
+        lines += [*_counts_table(plan), ""]
+        lines += _sections(plan)
+    if plan.notices:
+        lines += ["<details><summary>Notices</summary>", ""]
+        lines += [f"- {_escape(n)}" for n in plan.notices]
+        lines += ["", "</details>", ""]
+    lines.append(
+        f"<sub>target `{plan.target}` · live `{plan.live_fingerprint[:19]}` · "
+        f"manifest `{plan.manifest_digest[:19]}` · as of {plan.as_of.isoformat()}</sub>"
+    )
+    lines.append(f"<sub>plan digest: `{plan.digest}`</sub>")
+    return "\n".join(lines) + "\n"
+
+
+def _counts_table(plan: Plan) -> list[str]:
+    s = plan.summary
+    return [
+        summary_line(s),
+        "",
+        "| to create | to change | to deactivate | to delete | members added | members removed |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {s.create} | {s.change} | {s.deactivate} | {s.delete} | "
+        f"{s.members_added} | {s.members_removed} |",
+    ]
+
+
+def _sections(plan: Plan) -> list[str]:
+    teams: dict[str, list[Operation]] = defaultdict(list)
+    users: dict[str, list[Operation]] = defaultdict(list)
+    for op in plan.operations:
+        (users if op.is_user_op else teams)[op.key].append(op)
+    lines: list[str] = []
+    for name in sorted(teams):
+        lines += _section(f"Team <b>{_escape(name)}</b>", teams[name])
+    for email in sorted(users, key=str.lower):
+        lines += _section(f"User <b>{_escape(email)}</b>", users[email])
+    return lines
+
+
+def _section(heading: str, ops: list[Operation]) -> list[str]:
+    verbs = ", ".join(_VERB[op.op] for op in ops)
+    lines = [f"<details><summary>{heading}: {verbs}</summary>", ""]
+    for op in ops:
+        if op.reason:
+            lines.append(f"- {_VERB[op.op]}: {_escape(op.reason)}")
+        for member in op.members:
+            sign = "➕" if op.op is OpKind.ADD_MEMBERS else "➖"
+            why = f" — {_escape(member.reason)}" if member.reason else ""
+            lines.append(f"  - {sign} `{member.email}`{why}")
+        for name in sorted(op.after):
+            before = op.before.get(name)
+            if name in op.before and before != op.after[name]:
+                lines.append(f"  - `{name}`: {_value(before)} → {_value(op.after[name])}")
+            elif name not in op.before:
+                lines.append(f"  - `{name}`: {_value(op.after[name])}")
+    lines += ["", "</details>", ""]
+    return lines
+
+
+def _value(value: JsonScalar) -> str:
+    if value is None:
+        return "_(unset)_"
+    return f"`{json.dumps(value, ensure_ascii=False)}`"
+
+
+def _escape(text: str) -> str:
+    return text.replace("<", "&lt;").replace(">", "&gt;")
