@@ -1,29 +1,52 @@
 """Command-line entry point: parse arguments, call one function, map errors to exit codes.
 
 No logic of its own lives here; every command is a thin shell around a module.
+Exit codes (a contract CI scripts rely on): 0 success or no changes, 1 error,
+2 changes present (with --detailed-exitcode), 3 stale plan, 4 refused by a safety
+guard, 5 partially applied.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from reconciler import __version__
-from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
+
+if TYPE_CHECKING:
+    from typing import TextIO
+
+    from reconciler.guards import Overrides
+    from reconciler.livestate import LiveState
+    from reconciler.plan import Plan
+    from reconciler.render.style import Style
+    from reconciler.scim.client import ScimClient
+    from reconciler.settings import Target
+    from reconciler.workflow import Progress, ReadOptions
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_INTERRUPTED = 130
+DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
 
 
-def _today() -> datetime:
-    return datetime.now(UTC)
+def today() -> date:
+    """Expiry is judged by the UTC date; tests pin it with RECONCILER_TODAY."""
+    pinned = os.environ.get("RECONCILER_TODAY")
+    return date.fromisoformat(pinned) if pinned else datetime.now(UTC).date()
 
 
+# -- parser -----------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reconciler",
@@ -37,14 +60,73 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--format", choices=("text", "json"), default="text")
     validate.set_defaults(handler=_validate)
 
-    schema = commands.add_parser("schema", help="print the JSON Schema of the manifest")
+    schema = commands.add_parser("schema", help="print the JSON Schema of a manifest file")
     schema.set_defaults(handler=_schema)
+
+    plan = commands.add_parser("plan", help="show what apply would change")
+    _manifest_arg(plan)
+    _target_args(plan)
+    plan.add_argument("--out", metavar="FILE", help="save the plan as JSON for `apply FILE`")
+    plan.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when there are changes (0 when none), like terraform",
+    )
+    plan.set_defaults(handler=_plan)
+
+    apply = commands.add_parser("apply", help="make Mixpanel match the manifest")
+    apply.add_argument("plan_file", nargs="?", metavar="PLAN_FILE", help="a saved plan")
+    apply.add_argument(
+        "-m",
+        "--manifest",
+        default=None,
+        metavar="PATH",
+        help="manifest file or folder (default: manifests; with PLAN_FILE: check its digest)",
+    )
+    _target_args(apply)
+    apply.add_argument("--auto-approve", action="store_true", help="do not ask for `yes`")
+    apply.add_argument("--concurrency", type=_positive, default=4, metavar="N")
+    apply.add_argument(
+        "--chunk-size",
+        type=_positive,
+        default=100,
+        metavar="N",
+        help="members per membership PATCH (default 100)",
+    )
+    apply.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    apply.add_argument("--journal", default=DEFAULT_JOURNAL, metavar="FILE")
+    for flag, what in (
+        ("--allow-deprovision", "deprovisions"),
+        ("--allow-membership-removals", "membership removals"),
+        ("--allow-teams-emptied", "teams left empty"),
+    ):
+        apply.add_argument(flag, type=_count, metavar="N", help=f"accept up to N {what}")
+    apply.set_defaults(handler=_apply)
+
+    imp = commands.add_parser("import", help="write the live org as manifest files")
+    _target_args(imp)
+    imp.add_argument("--out", default="manifests", metavar="DIR")
+    imp.add_argument(
+        "--claimed-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="claimed domain (repeatable; default: every domain seen live)",
+    )
+    imp.add_argument("--split-teams", action="store_true", help="one file per team")
+    imp.add_argument("--force", action="store_true", help="overwrite existing files")
+    imp.set_defaults(handler=_import)
 
     from reconciler.sandbox.command import add_arguments as add_sandbox_arguments
 
     sandbox = commands.add_parser("sandbox", help="run a local Mixpanel-compatible SCIM server")
     add_sandbox_arguments(sandbox)
     sandbox.set_defaults(handler=_sandbox)
+
+    demo = commands.add_parser("demo", help="plan, apply and plan again on a local sandbox")
+    _manifest_arg(demo)
+    demo.set_defaults(handler=_demo)
     return parser
 
 
@@ -58,31 +140,125 @@ def _manifest_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _target_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        help="SCIM base URL (default $MIXPANEL_SCIM_URL or https://mixpanel.com/api/app/scim/v2)",
+    )
+    parser.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="file holding the SCIM token (default: $MIXPANEL_SCIM_TOKEN)",
+    )
+    parser.add_argument("--page-size", type=_positive, default=1000, metavar="N")
+    parser.add_argument(
+        "--max-attempts",
+        type=_positive,
+        default=6,
+        metavar="N",
+        help="attempts per request on 429/5xx/connection errors before giving up (default 6)",
+    )
+
+
+def _positive(text: str) -> int:
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+# -- shared steps -----------------------------------------------------------
+def _target(args: argparse.Namespace) -> Target:
+    from reconciler.settings import environ, resolve_target
+
+    target = resolve_target(args.url, args.token_file, environ(), max_attempts=args.max_attempts)
+    for warning in target.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return target
+
+
+def _read_options(args: argparse.Namespace) -> ReadOptions:
+    from reconciler.workflow import ReadOptions
+
+    return ReadOptions(page_size=args.page_size, on_progress=_read_progress())
+
+
+def _read_progress() -> Progress | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(what: str, done: int, total: int) -> None:
+        sys.stderr.write(f"\rreading {what}: {done}/{total}\x1b[K")
+        if done >= total:
+            sys.stderr.write("\r\x1b[2K")
+        sys.stderr.flush()
+
+    return show
+
+
+def _style(stream: TextIO) -> Style:
+    from reconciler.render.style import Style, use_colour
+
+    return Style(use_colour(stream))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _render_plan(plan: Plan, fmt: str, warnings: Sequence[str]) -> str:
+    if fmt == "json":
+        return plan.to_json()
+    if fmt == "markdown":
+        from reconciler.render.markdown import render_markdown
+
+        return render_markdown(plan, warnings=warnings)
+    from reconciler.render.text import render_text
+
+    return render_text(plan, _style(sys.stdout), warnings=warnings)
+
+
+# -- commands ---------------------------------------------------------------
 def _validate(args: argparse.Namespace) -> int:
     from reconciler.manifest.loader import load_manifest
 
     try:
-        loaded = load_manifest(args.manifest, today=_today().date())
+        loaded = load_manifest(args.manifest, today=today())
     except ManifestError as error:
         if args.format == "json":
-            problems = [
-                {"path": p.path, "line": p.line, "col": p.col, "message": p.message}
-                for p in error.problems
-            ]
+            problems = [_problem_json(p) for p in error.problems]
             print(json.dumps({"valid": False, "problems": problems}, indent=2))
             return EXIT_ERROR
         raise
     if args.format == "json":
-        notices = [
-            {"path": n.path, "line": n.line, "col": n.col, "message": n.message}
-            for n in loaded.notices
-        ]
         body = {
             "valid": True,
             "digest": loaded.digest,
             "users": len(loaded.manifest.users),
             "teams": len(loaded.manifest.teams),
-            "notices": notices,
+            "notices": [_problem_json(n) for n in loaded.notices],
         }
         print(json.dumps(body, indent=2))
         return EXIT_OK
@@ -96,6 +272,10 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _problem_json(problem: object) -> dict[str, object]:
+    return {k: getattr(problem, k) for k in ("path", "line", "col", "message")}
+
+
 def _schema(args: argparse.Namespace) -> int:
     from reconciler.manifest.schema import schema_json
 
@@ -103,10 +283,181 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from reconciler.manifest.loader import load_manifest
+    from reconciler.workflow import connect, plan_from_manifest
+
+    load_manifest(args.manifest, today=today())  # a bad manifest fails before any network
+    target = _target(args)
+    planned = plan_from_manifest(
+        args.manifest, connect(target), target, today=today(), read=_read_options(args)
+    )
+    if args.out:
+        _write_atomic(Path(args.out), planned.plan.to_json())
+    sys.stdout.write(_render_plan(planned.plan, args.format, planned.warnings))
+    if args.out and args.format != "json":
+        print(f"Saved the plan to {args.out}; apply exactly it with: reconciler apply {args.out}")
+    if args.detailed_exitcode and planned.plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def _overrides(args: argparse.Namespace) -> Overrides:
+    from reconciler.guards import Overrides
+
+    return Overrides(
+        deprovision=args.allow_deprovision,
+        membership_removals=args.allow_membership_removals,
+        teams_emptied=args.allow_teams_emptied,
+    )
+
+
+def _apply(args: argparse.Namespace) -> int:
+    from reconciler.workflow import (
+        check_saved_plan,
+        connect,
+        plan_from_manifest,
+        read_plan_file,
+    )
+
+    if args.plan_file:
+        plan = read_plan_file(args.plan_file)
+        target = _target(args)
+        client = connect(target)
+        live = check_saved_plan(
+            plan,
+            client,
+            target,
+            manifest_path=args.manifest,
+            today=today(),
+            read=_read_options(args),
+        )
+        sys.stdout.write(_render_plan(plan, "text", ()))
+    else:
+        manifest = args.manifest or "manifests"
+        from reconciler.manifest.loader import load_manifest
+
+        load_manifest(manifest, today=today())
+        target = _target(args)
+        client = connect(target)
+        planned = plan_from_manifest(
+            manifest,
+            client,
+            target,
+            today=today(),
+            read=_read_options(args),
+            overrides=_overrides(args),
+        )
+        plan, live = planned.plan, planned.live
+        sys.stdout.write(_render_plan(plan, "text", planned.warnings))
+        if not plan.has_changes:
+            return EXIT_OK
+        if not _confirmed(args):
+            return EXIT_ERROR
+    if not plan.has_changes:
+        return EXIT_OK
+    return _execute(args, plan, live, client)
+
+
+def _confirmed(args: argparse.Namespace) -> bool:
+    if args.auto_approve:
+        return True
+    if not sys.stdin.isatty():
+        print(
+            "error: apply needs confirmation: re-run with --auto-approve in automation, "
+            "or apply a reviewed plan file (reconciler plan --out plan.json; "
+            "reconciler apply plan.json)",
+            file=sys.stderr,
+        )
+        return False
+    print("\nDo you want to perform these actions in Mixpanel?")
+    answer = input("  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+    if answer.strip() != "yes":
+        print("Apply cancelled.", file=sys.stderr)
+        return False
+    return True
+
+
+def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: ScimClient) -> int:
+    from reconciler.executor import ApplyOptions
+    from reconciler.render.progress import ProgressReporter, render_apply_summary
+    from reconciler.workflow import execute
+
+    tty = sys.stdout.isatty()
+    reporter = ProgressReporter(
+        sys.stdout,
+        len(plan.operations),
+        tty=tty,
+        style=_style(sys.stdout),  # type: ignore[arg-type]
+    )
+    journal = Path(args.journal) if args.journal else None
+    result = execute(
+        plan,
+        live,
+        client,
+        overrides=_overrides(args),
+        journal_path=journal,
+        run_id=uuid.uuid4().hex[:12],
+        options=ApplyOptions(
+            chunk_size=args.chunk_size, concurrency=args.concurrency, fail_fast=args.fail_fast
+        ),
+        on_result=reporter,
+    )
+    reporter.finish()
+    sys.stdout.write(render_apply_summary(result))
+    if not result.complete:
+        raise PartialApplyError(
+            f"{len(result.results) - result.count_done} of {len(result.results)} operations "
+            "did not complete; see above. Re-run apply to do the rest."
+        )
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from reconciler.importer import import_manifest, infer_claimed_domains
+    from reconciler.reader import read_live_state
+    from reconciler.workflow import connect
+
+    target = _target(args)
+    live = read_live_state(connect(target), page_size=args.page_size)
+    domains = args.claimed_domain or infer_claimed_domains(live)
+    imported = import_manifest(live, domains, split_teams=args.split_teams)
+    out = Path(args.out)
+    existing = [name for name in imported.files if (out / name).exists()]
+    if existing and not args.force:
+        raise ReconcilerError(
+            f"{out / existing[0]} already exists; choose an empty --out folder or pass --force"
+        )
+    for name, text in sorted(imported.files.items()):
+        _write_atomic(out / name, text)
+    _copy_schema(out)
+    for note in imported.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(
+        f"Imported {len(live.users)} users and {len(live.groups)} teams into {out}/ "
+        f"({len(imported.files)} file(s)); claimed domains: {', '.join(domains)}"
+    )
+    print("Next: review, commit, open a pull request; its plan should show no changes.")
+    return EXIT_OK
+
+
+def _copy_schema(out: Path) -> None:
+    from reconciler.manifest.schema import schema_json
+
+    _write_atomic(out / "schema.json", schema_json())
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from reconciler.sandbox.command import run
 
-    return run(args)
+    code: int = run(args, lambda line: print(line, flush=True))
+    return code
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from reconciler.demo import run_demo
+
+    return run_demo(args.manifest, main, lambda line: print(line, flush=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,4 +471,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_ERROR
     return code

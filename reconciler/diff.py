@@ -82,7 +82,28 @@ def diff(manifest: Manifest, live: LiveState, today: date) -> Changes:
     ctx = _Context(manifest, live, today)
     users = ctx.user_changes()
     teams = ctx.team_changes(users)
-    return Changes(users=users, teams=teams, notices=tuple(ctx.notices))
+    notices = (*ctx.notices, *expiring_soon(manifest, today))
+    return Changes(users=users, teams=teams, notices=notices)
+
+
+def expiring_soon(manifest: Manifest, today: date) -> list[str]:
+    """Access that ends within ``policy.expiry_warning_days``: a nudge to extend or accept."""
+    horizon = manifest.policy.expiry_warning_days
+    found: list[tuple[date, str]] = []
+    for user in manifest.users:
+        if user.active and user.expires is not None and 0 <= (user.expires - today).days <= horizon:
+            found.append((user.expires, f"{user.email}: access expires on {user.expires}"))
+    for team in manifest.teams:
+        for member in team.member_list:
+            if member.expires is not None and 0 <= (member.expires - today).days <= horizon:
+                text = (
+                    f"{member.email}: membership of team {team.name!r} expires on {member.expires}"
+                )
+                found.append((member.expires, text))
+    return [
+        f"{text} (in {(when - today).days} day{'s' if (when - today).days != 1 else ''})"
+        for when, text in sorted(found)
+    ]
 
 
 class _Context:

@@ -253,3 +253,16 @@ def test_the_plan_round_trips_through_json_losslessly() -> None:
     assert again == plan
     assert again.to_json() == plan.to_json()
     assert again.digest == plan.digest
+
+
+def test_access_expiring_within_the_warning_window_is_a_notice() -> None:
+    desired = manifest(
+        [person("ada@acme.io", expires="2026-11-30"), person("bob@acme.io", expires="2027-06-01")],
+        [{"name": "Data", "members": [{"email": "bob@acme.io", "expires": "2026-11-23"}]}],
+        expiry_warning_days=14,
+    )
+    plan = make_plan(desired, LiveState(), today=TODAY, target="https://x", manifest_digest="d")
+    assert plan.notices == (
+        "bob@acme.io: membership of team 'Data' expires on 2026-11-23 (in 1 day)",
+        "ada@acme.io: access expires on 2026-11-30 (in 8 days)",
+    )

@@ -1,0 +1,122 @@
+"""The live org as manifest files: the first commit of a GitOps repository. Pure.
+
+What is written validates and plans to zero changes against the org it came from,
+except where the manifest cannot say what Mixpanel holds (named in ``notes``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from reconciler.livestate import LiveGroup, LiveState, LiveUser
+
+SCHEMA_HEADER = "# yaml-language-server: $schema={schema}\n"
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class ImportedFiles:
+    files: dict[str, str]  # relative path -> YAML text
+    notes: tuple[str, ...]
+
+
+def import_manifest(
+    live: LiveState, claimed_domains: Iterable[str], *, split_teams: bool = False
+) -> ImportedFiles:
+    """Manifest files describing ``live``; users outside the claimed domains are left out."""
+    domains = sorted({d.lower() for d in claimed_domains})
+    users = [u for u in live.users if u.domain in set(domains)]
+    notes = _notes(live, users, domains)
+    org: dict[str, Any] = {
+        "version": 1,
+        "organization": {"claimed_domains": domains},
+        "policy": {"unmanaged_users": "report", "deprovision": "deactivate"},
+        "users": [_user(u) for u in users],
+    }
+    teams = [_team(live, g, set(domains)) for g in live.groups]
+    if not split_teams:
+        org["teams"] = teams
+        return ImportedFiles({"org.yaml": _yaml(org, "schema.json")}, notes)
+    files = {"org.yaml": _yaml(org, "schema.json")}
+    for team in teams:
+        files[f"teams/{_slug(team['name'], files)}.yaml"] = _yaml(
+            {"version": 1, "teams": [team]}, "../schema.json"
+        )
+    return ImportedFiles(files, notes)
+
+
+def _user(user: LiveUser) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "email": user.user_name,
+        "given_name": user.given_name or user.user_name.partition("@")[0],
+        "family_name": user.family_name or "-",
+    }
+    if user.display_name:
+        entry["display_name"] = user.display_name
+    if not user.active:
+        entry["active"] = False
+    return entry
+
+
+def _team(live: LiveState, group: LiveGroup, domains: set[str]) -> dict[str, Any]:
+    members = sorted(
+        live.users_by_id[i].user_name
+        for i in group.member_ids
+        if i in live.users_by_id
+        and live.users_by_id[i].domain in domains
+        and live.users_by_id[i].active
+    )
+    return {"name": group.display_name, "members": members}
+
+
+def _notes(live: LiveState, users: list[LiveUser], domains: list[str]) -> tuple[str, ...]:
+    notes = []
+    outside = len(live.users) - len(users)
+    if outside:
+        notes.append(
+            f"{outside} user(s) outside the claimed domains ({', '.join(domains)}) were not "
+            "imported: Mixpanel's SCIM only manages users in claimed domains"
+        )
+    nameless = [u.user_name for u in users if not (u.given_name and u.family_name)]
+    if nameless:
+        notes.append(
+            f"{len(nameless)} user(s) have no given or family name in Mixpanel; placeholders "
+            f"were written, review them: {', '.join(nameless)}"
+        )
+    inactive_members = sorted(
+        {
+            live.users_by_id[i].user_name
+            for g in live.groups
+            for i in g.member_ids
+            if i in live.users_by_id and not live.users_by_id[i].active
+        }
+    )
+    if inactive_members:
+        notes.append(
+            "inactive users cannot be listed as team members; the first apply will remove "
+            f"these from their teams: {', '.join(inactive_members)}"
+        )
+    return tuple(notes)
+
+
+def _slug(name: str, taken: dict[str, str]) -> str:
+    base = _SLUG.sub("-", name.lower()).strip("-") or "team"
+    slug, n = base, 2
+    while f"teams/{slug}.yaml" in taken:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def _yaml(document: dict[str, Any], schema: str) -> str:
+    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    return SCHEMA_HEADER.format(schema=schema) + body
+
+
+def infer_claimed_domains(live: LiveState) -> list[str]:
+    """Every domain seen among live users: a starting point the user must review."""
+    return sorted({u.domain for u in live.users})

@@ -1,0 +1,68 @@
+"""Where to connect and with which token: environment, flags and the token file.
+
+The token is wrapped in ``Token`` as soon as it is read so it cannot reach a log,
+a repr or an error message by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.errors import ConfigError
+from reconciler.scim.secret import Token
+from reconciler.scim.url import normalise_base_url
+
+TOKEN_ENV = "MIXPANEL_SCIM_TOKEN"  # noqa: S105 - the name of the variable, not a secret
+URL_ENV = "MIXPANEL_SCIM_URL"
+
+
+@dataclass(frozen=True)
+class Target:
+    base_url: str
+    token: Token
+    warnings: tuple[str, ...] = ()
+    max_attempts: int = 6
+
+
+def resolve_target(
+    url: str | None,
+    token_file: str | None,
+    env: Mapping[str, str],
+    *,
+    token_env: str = TOKEN_ENV,
+    max_attempts: int = 6,
+) -> Target:
+    """The base URL (flag, then env, then Mixpanel's) and the token (file, then env)."""
+    base_url = normalise_base_url(url or env.get(URL_ENV) or None)
+    if token_file is not None:
+        token, warnings = read_token_file(Path(token_file))
+        return Target(base_url, token, warnings, max_attempts)
+    value = env.get(token_env, "").strip()
+    if not value:
+        raise ConfigError(
+            f"no SCIM token: set {token_env} or pass --token-file FILE "
+            "(generate one in Mixpanel: Organization Settings > Access Security > SCIM)"
+        )
+    return Target(base_url, Token(value), max_attempts=max_attempts)
+
+
+def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
+    try:
+        mode = path.stat().st_mode
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"cannot read token file {path}: {error.strerror}") from None
+    if not value:
+        raise ConfigError(f"token file {path} is empty; put the SCIM token on its first line")
+    warnings: tuple[str, ...] = ()
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        warnings = (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
+    return Token(value.splitlines()[0].strip()), warnings
+
+
+def environ() -> Mapping[str, str]:
+    return os.environ

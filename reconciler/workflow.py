@@ -1,0 +1,141 @@
+"""The commands' steps wired together: load, read, plan, check, apply.
+
+This is where the pure core (manifest, diff, planner, guards, staleness) meets the
+I/O edges (the SCIM client and the executor). It returns values; the CLI decides
+what to print and which exit code they mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from reconciler.errors import ConfigError, StalePlanError
+from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
+from reconciler.guards import Overrides, check_guards, guard_findings
+from reconciler.journal import Journal
+from reconciler.livestate import LiveState
+from reconciler.manifest.loader import LoadedManifest, load_manifest
+from reconciler.plan import Plan
+from reconciler.planner import make_plan
+from reconciler.reader import read_live_state
+from reconciler.scim.client import ScimClient
+from reconciler.scim.retry import RetryPolicy
+from reconciler.settings import Target
+from reconciler.staleness import drift_since_plan
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    page_size: int = 1000
+    on_progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A plan with the inputs it came from and the guard findings apply would raise."""
+
+    plan: Plan
+    live: LiveState
+    manifest: LoadedManifest
+    warnings: tuple[str, ...]
+
+
+def connect(target: Target) -> ScimClient:
+    retry = RetryPolicy(max_attempts=target.max_attempts)
+    return ScimClient.connect(target.base_url, target.token, retry=retry)
+
+
+def plan_from_manifest(
+    manifest_path: str,
+    client: ScimClient,
+    target: Target,
+    *,
+    today: date,
+    read: ReadOptions = ReadOptions(),
+    overrides: Overrides | None = None,
+) -> Planned:
+    """Validate first (no network on a bad manifest), then read live, then plan."""
+    loaded = load_manifest(manifest_path, today=today)
+    live = read_live_state(client, page_size=read.page_size, on_progress=read.on_progress)
+    plan = make_plan(
+        loaded.manifest,
+        live,
+        today=today,
+        target=target.base_url,
+        manifest_digest=loaded.digest,
+        extra_notices=tuple(str(n) for n in loaded.notices),
+    )
+    findings = guard_findings(plan, live, overrides or Overrides())
+    warnings = tuple(str(f) for f in findings)
+    return Planned(plan, live, loaded, warnings)
+
+
+def read_plan_file(path: str) -> Plan:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read plan file {path}: {error.strerror}") from None
+    try:
+        plan = Plan.from_json(text)
+    except ValueError as error:
+        first = str(error).splitlines()[0]
+        raise ConfigError(
+            f"{path} is not a plan file made by `reconciler plan --out` ({first})"
+        ) from None
+    return plan
+
+
+def check_saved_plan(
+    plan: Plan,
+    client: ScimClient,
+    target: Target,
+    *,
+    manifest_path: str | None,
+    today: date,
+    read: ReadOptions = ReadOptions(),
+) -> LiveState:
+    """Refuse a plan made for another org, from another manifest, or on a moved live state."""
+    if plan.target != target.base_url:
+        raise ConfigError(
+            f"the plan was made for {plan.target}, not {target.base_url}; "
+            "set MIXPANEL_SCIM_URL to the plan's target or re-run plan"
+        )
+    if manifest_path is not None:
+        loaded = load_manifest(manifest_path, today=today)
+        if loaded.digest != plan.manifest_digest:
+            raise StalePlanError(
+                f"saved plan is stale: the manifest at {manifest_path} changed since the plan "
+                f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
+                "Run `reconciler plan --out plan.json` again and review the new plan."
+            )
+    live = read_live_state(client, page_size=read.page_size, on_progress=read.on_progress)
+    drift = drift_since_plan(plan, live)
+    if drift:
+        lines = "\n".join(f"  - {d}" for d in drift)
+        raise StalePlanError(
+            f"saved plan is stale: Mixpanel changed since the plan was made:\n{lines}\n"
+            "Run `reconciler plan --out plan.json` again and review the new plan."
+        )
+    return live
+
+
+def execute(
+    plan: Plan,
+    live: LiveState,
+    client: ScimClient,
+    *,
+    overrides: Overrides,
+    journal_path: Path | None,
+    run_id: str,
+    options: ApplyOptions,
+    on_result: Callable[[OpResult], None] | None = None,
+) -> ApplyResult:
+    """Check the guards once more, then run the plan; the journal records every outcome."""
+    check_guards(plan, live, overrides)
+    with Journal(journal_path, run_id=run_id) as journal:
+        return apply_plan(plan, client, journal=journal, options=options, on_result=on_result)
