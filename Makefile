@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck check-workflows pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m reconciler.demo
+	$(BIN)/reconciler demo
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check reconciler tests bench
@@ -29,10 +29,16 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy reconciler
 
+# Both run offline: check-jsonschema's schema is vendored, zizmor --offline skips
+# the audits that query GitHub. zizmor exits non-zero on any finding.
+check-workflows: $(VENV)/.installed-test
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline .github/workflows
+
 pytest: $(VENV)/.installed-test
 	$(BIN)/pytest -q
 
-test: lint typecheck pytest
+test: lint typecheck check-workflows pytest
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
