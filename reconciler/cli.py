@@ -388,7 +388,7 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
         sys.stdout,
         len(plan.operations),
         tty=tty,
-        style=_style(sys.stdout),  # type: ignore[arg-type]
+        style=_style(sys.stdout),
     )
     journal = Path(args.journal) if args.journal else None
     result = execute(

@@ -27,13 +27,13 @@ def drift_since_plan(plan: Plan, live: LiveState) -> list[str]:
 
 def _drift(op: Operation, live: LiveState) -> list[str]:
     if op.op is OpKind.CREATE_USER:
-        exists = live.users_by_key.get(op.key.lower())
-        return [f"{op.key}: created in Mixpanel since the plan"] if exists else []
+        created = op.key.lower() in live.users_by_key
+        return [f"{op.key}: created in Mixpanel since the plan"] if created else []
     if op.is_user_op:
         return _user_drift(op, live)
     if op.op is OpKind.CREATE_GROUP:
-        exists = op.key in live.groups_by_name
-        return [f'team "{op.key}": created in Mixpanel since the plan'] if exists else []
+        created = op.key in live.groups_by_name
+        return [f'team "{op.key}": created in Mixpanel since the plan'] if created else []
     return _team_drift(op, live)
 
 

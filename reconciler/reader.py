@@ -1,0 +1,140 @@
+"""The fail-closed reader: the whole live org in the fewest requests, or an error.
+
+A read that is incomplete in any way (a page failing after retries, totals that
+do not add up, duplicates, dangling or nested members) raises LiveStateError before
+anything is planned: a failed read must never look like "absent", or the planner
+would deprovision people because of a network blip.
+
+Requests: ceil(N/P) user pages + ceil(G/P) group pages + G group reads, where P is
+the smaller of ``page_size`` and the server's own page size (one page each when the
+org has no users or no groups: totalResults is only known from a first page).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from reconciler.errors import LiveStateError
+from reconciler.livestate import LiveGroup, LiveState, LiveUser
+from reconciler.scim.client import ScimClient
+from reconciler.scim.errors import ScimError
+from reconciler.scim.parse import ListPage, parse_group, parse_user
+
+Progress = Callable[[str, int, int], None]
+_ABORT = "; nothing was planned, re-run when it is resolved"
+
+
+def read_live_state(
+    client: ScimClient,
+    *,
+    page_size: int = 1000,
+    on_progress: Progress | None = None,
+) -> LiveState:
+    """Read every user and team with its members; ``on_progress(kind, done, total)``."""
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    progress = on_progress or _silent
+    try:
+        users = _users(_read_all("users", client.list_users_page, page_size, progress))
+        listed = _groups(_read_all("teams", client.list_groups_page, page_size, progress))
+        groups = _with_members(client, listed, progress)
+    except ScimError as error:
+        raise LiveStateError(f"could not read the live state: {error}{_ABORT}") from error
+    _check_members(users, groups)
+    return LiveState.of(users, groups)
+
+
+def _silent(kind: str, done: int, total: int) -> None:
+    return None
+
+
+def _read_all(
+    kind: str, fetch: Callable[[int, int], ListPage], page_size: int, progress: Progress
+) -> list[dict[str, Any]]:
+    """All resources of a list endpoint, advancing by what each page really holds.
+
+    Stops on totalResults (no trailing empty page is fetched), so a server that caps
+    ``count`` below ``page_size`` just costs more pages, never a silent truncation.
+    """
+    resources: list[dict[str, Any]] = []
+    total: int | None = None
+    while total is None or len(resources) < total:
+        start = len(resources) + 1
+        page = fetch(start, page_size)
+        if total is None:
+            total = page.total_results
+        elif page.total_results != total:
+            raise _fail(
+                f"{kind}: totalResults changed from {total} to {page.total_results} between "
+                "pages (someone changed the org during the read)"
+            )
+        if not page.resources and len(resources) < total:
+            raise _fail(
+                f"{kind}: empty page at startIndex {start} after {len(resources)} of "
+                f"{total} (totalResults)"
+            )
+        resources.extend(page.resources)
+        if len(resources) > total:
+            raise _fail(f"{kind}: {len(resources)} resources returned, totalResults says {total}")
+        progress(kind, len(resources), total)
+    return resources
+
+
+def _users(resources: Iterable[dict[str, Any]]) -> list[LiveUser]:
+    users = [parse_user(r) for r in resources]
+    _unique("users", "id", [u.id for u in users])
+    _unique("users", "userName (case-insensitive)", [u.key for u in users])
+    return users
+
+
+def _groups(resources: Iterable[dict[str, Any]]) -> list[LiveGroup]:
+    # Members in a list answer are ignored even if the server sent them anyway:
+    # only the per-team read is trusted to be complete.
+    groups = [parse_group({**r, "members": None}) for r in resources]
+    _unique("teams", "id", [g.id for g in groups])
+    _unique("teams", "displayName", [g.display_name for g in groups])
+    return groups
+
+
+def _with_members(
+    client: ScimClient, listed: list[LiveGroup], progress: Progress
+) -> list[LiveGroup]:
+    groups = []
+    for done, group in enumerate(listed, start=1):
+        full = client.get_group(group.id)
+        if (full.id, full.display_name) != (group.id, group.display_name):
+            raise _fail(
+                f"team {group.display_name!r} ({group.id}) read back as "
+                f"{full.display_name!r} ({full.id}); it changed during the read"
+            )
+        groups.append(full)
+        progress("members", done, len(listed))
+    return groups
+
+
+def _check_members(users: list[LiveUser], groups: list[LiveGroup]) -> None:
+    user_ids = {u.id for u in users}
+    group_ids = {g.id: g.display_name for g in groups}
+    for group in groups:
+        for member in sorted(group.member_ids - user_ids):
+            if member in group_ids:
+                raise _fail(
+                    f"team {group.display_name!r} has the team {group_ids[member]!r} as a "
+                    "member; nested teams are not supported"
+                )
+            raise _fail(
+                f"team {group.display_name!r} has member id {member!r} that matches no user"
+            )
+
+
+def _unique(kind: str, what: str, keys: list[str]) -> None:
+    duplicates = sorted(key for key, count in Counter(keys).items() if count > 1)
+    if duplicates:
+        shown = ", ".join(repr(d) for d in duplicates[:5])
+        raise _fail(f"{kind}: duplicate {what} across pages: {shown}")
+
+
+def _fail(reason: str) -> LiveStateError:
+    return LiveStateError(f"the live state read is inconsistent: {reason}{_ABORT}")

@@ -1,0 +1,237 @@
+"""Narrow SCIM operations for the reader and the executor, on top of the Transport.
+
+The one piece of protocol logic that is not pure lives here: creating without ever
+duplicating. A POST whose answer was lost may have been applied, so before sending
+it again we look the object up by its key and adopt it if it is there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from reconciler.livestate import LiveGroup, LiveUser
+from reconciler.scim.builders import eq_filter
+from reconciler.scim.errors import (
+    OUTSIDE_ORG_HINT,
+    ScimConflict,
+    ScimError,
+    ScimNotFound,
+    ScimProtocolError,
+    ScimRateLimited,
+    ScimServerError,
+    ScimTransportError,
+)
+from reconciler.scim.parse import ListPage, parse_group, parse_list, parse_user
+from reconciler.scim.secret import Token
+from reconciler.scim.transport import RequestStats, Response, Transport
+from reconciler.scim.url import normalise_base_url
+
+log = logging.getLogger("reconciler.scim")
+
+T = TypeVar("T", LiveUser, LiveGroup)
+R = TypeVar("R")
+
+GROUP_CONFLICT_HINT = (
+    "a team named {name!r} seems to exist but a displayName filter does not find it; "
+    "check the team in Mixpanel"
+)
+
+
+class ScimClient:
+    """The SCIM calls this tool makes, each returning domain values or raising ScimError."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+
+    @classmethod
+    def connect(cls, base_url: str | None, token: Token, **transport_kwargs: Any) -> ScimClient:
+        """A client for a base URL (None: Mixpanel's), validated before any request."""
+        return cls(Transport(normalise_base_url(base_url), token, **transport_kwargs))
+
+    @property
+    def stats(self) -> RequestStats:
+        return self.transport.stats
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> ScimClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # Reads ---------------------------------------------------------------------------
+
+    def service_provider_config(self) -> dict[str, Any]:
+        response = self.transport.request("GET", "/ServiceProviderConfig")
+        return _required_body(response, "GET", "/ServiceProviderConfig")
+
+    def list_users_page(self, start_index: int, count: int) -> ListPage:
+        return self._list("/Users", {"startIndex": start_index, "count": count})
+
+    def list_groups_page(
+        self, start_index: int, count: int, *, with_members: bool = False
+    ) -> ListPage:
+        """A page of groups; without members by default, since big teams make pages huge
+        and some servers cut or refuse member lists in list answers."""
+        params: dict[str, str | int] = {"startIndex": start_index, "count": count}
+        if not with_members:
+            params["excludedAttributes"] = "members"
+        return self._list("/Groups", params)
+
+    def get_group(self, group_id: str) -> LiveGroup:
+        path = f"/Groups/{_segment(group_id)}"
+        response = self.transport.request("GET", path)
+        return _parsed(parse_group, _required_body(response, "GET", path), "GET", path)
+
+    def find_user(self, user_name: str) -> LiveUser | None:
+        """The user with this userName, compared case-insensitively (caseExact=false)."""
+        page = self._list("/Users", {"filter": eq_filter("userName", user_name)})
+        users = [_parsed(parse_user, r, "GET", "/Users") for r in page.resources]
+        return _single([u for u in users if u.key == user_name.lower()], user_name)
+
+    def find_group(self, name: str) -> LiveGroup | None:
+        """The team with exactly this displayName (team names are case-sensitive labels).
+
+        Members are as the filter answer returns them; use ``get_group`` for the
+        authoritative member list.
+        """
+        page = self._list("/Groups", {"filter": eq_filter("displayName", name)})
+        groups = [_parsed(parse_group, r, "GET", "/Groups") for r in page.resources]
+        return _single([g for g in groups if g.display_name == name], name)
+
+    # Writes --------------------------------------------------------------------------
+
+    def create_user(self, resource: Mapping[str, Any]) -> LiveUser:
+        """POST a user, adopting it instead when it already exists (never a duplicate).
+
+        A 409 whose user cannot be found means the email belongs to a Mixpanel account
+        outside the org: a ScimConflict carrying the advice for that one user.
+        """
+        user_name = str(resource["userName"])
+        return self._create(
+            "/Users",
+            resource,
+            parse_user,
+            lambda: self.find_user(user_name),
+            OUTSIDE_ORG_HINT.format(email=user_name),
+        )
+
+    def create_group(self, resource: Mapping[str, Any]) -> LiveGroup:
+        """POST a team, adopting an existing team of the same displayName."""
+        name = str(resource["displayName"])
+        return self._create(
+            "/Groups",
+            resource,
+            parse_group,
+            lambda: self.find_group(name),
+            GROUP_CONFLICT_HINT.format(name=name),
+        )
+
+    def patch_user(self, user_id: str, patch: Mapping[str, Any]) -> LiveUser | None:
+        """Apply a PatchOp; returns the user when the server answers 200 with it, else None."""
+        path = f"/Users/{_segment(user_id)}"
+        response = self.transport.request("PATCH", path, json=patch)
+        if response.body is None:
+            return None
+        return _parsed(parse_user, response.body, "PATCH", path)
+
+    def patch_group(self, group_id: str, patch: Mapping[str, Any]) -> None:
+        self.transport.request("PATCH", f"/Groups/{_segment(group_id)}", json=patch)
+
+    def delete_user(self, user_id: str) -> None:
+        """DELETE a user; a 404 after a retry means an earlier attempt already did it."""
+        try:
+            self.transport.request("DELETE", f"/Users/{_segment(user_id)}")
+        except ScimNotFound as error:
+            if error.attempts > 1:
+                return
+            raise
+
+    # Internals -----------------------------------------------------------------------
+
+    def _list(self, path: str, params: Mapping[str, str | int]) -> ListPage:
+        response = self.transport.request("GET", path, params=params)
+        return _parsed(parse_list, _required_body(response, "GET", path), "GET", path)
+
+    def _resendable(self, error: ScimError) -> bool:
+        """Failures after which a second POST may succeed (not a 501 or 505, say)."""
+        retryable = self.transport.retry.retry_statuses
+        return isinstance(error, ScimTransportError) or error.status in retryable
+
+    def _create(
+        self,
+        path: str,
+        resource: Mapping[str, Any],
+        parse: Callable[[object], T],
+        find: Callable[[], T | None],
+        conflict_hint: str,
+    ) -> T:
+        backoff = self.transport.backoff()
+        while True:
+            try:
+                response = self.transport.request("POST", path, json=resource, retry_safe=False)
+            except ScimConflict as conflict:
+                # Also the normal outcome of re-sending a POST whose first answer was lost.
+                found = find()
+                if found is None:
+                    raise conflict.with_hint(conflict_hint) from None
+                return _adopted(found, path)
+            except (ScimTransportError, ScimServerError) as lost:
+                if isinstance(lost, ScimRateLimited):
+                    raise
+                # The POST may have been applied with only its answer lost: look first.
+                found = find()
+                if found is not None:
+                    return _adopted(found, path)
+                if not self._resendable(lost) or not backoff.wait():
+                    raise
+                log.info("re-sending POST %s: the previous answer was lost", path)
+                continue
+            if response.body is not None:
+                return _parsed(parse, response.body, "POST", path)
+            # 201 without a body: the key tells us what was made.
+            found = find()
+            if found is None:
+                raise ScimProtocolError("201 without a body", method="POST", path=path)
+            return found
+
+
+def _adopted(found: T, path: str) -> T:
+    log.info("adopted existing %s %s instead of creating it", path.strip("/"), found.key)
+    return found
+
+
+def _single(matches: list[T], key: str) -> T | None:
+    if len(matches) > 1:
+        raise ScimProtocolError(f"{len(matches)} resources match {key!r}; expected at most one")
+    return matches[0] if matches else None
+
+
+def _segment(resource_id: str) -> str:
+    # Ids come from the server; quoting keeps a hostile id inside its path segment.
+    return quote(resource_id, safe="")
+
+
+def _required_body(response: Response, method: str, path: str) -> dict[str, Any]:
+    if response.body is None:
+        raise ScimProtocolError("the answer has no body", method=method, path=path)
+    return response.body
+
+
+def _parsed(parse: Callable[[object], R], body: object, method: str, path: str) -> R:
+    """Run a pure parser and locate its errors at the request that produced the body."""
+    try:
+        return parse(body)
+    except ScimError as error:
+        raise error.at(method, path) from None

@@ -1,0 +1,128 @@
+"""Typed SCIM failures, each keeping the request it came from and the advice to give.
+
+The callers decide by type (retry, adopt, skip one user, abort the read); the
+person running the tool reads ``str(error)``. Messages are built only from the
+method, the path (never the query, which holds e-mail filters), the status and
+the server's ``detail`` with the token scrubbed out by the transport, so no error
+text can carry the bearer token.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import ClassVar, Self
+
+from reconciler.errors import ReconcilerError
+
+AUTH_HINT = (
+    "the SCIM token was refused: generate a new token in Mixpanel Organization Settings > "
+    "Access Security > SCIM; generating one revokes the previous token"
+)
+OUTSIDE_ORG_HINT = (
+    "{email} already has a Mixpanel account outside this organization, so SCIM cannot "
+    "provision it: invite the user by hand in Mixpanel, or remove them from the manifest"
+)
+
+
+class ScimError(ReconcilerError):
+    """A SCIM request failed; ``status`` is None when no HTTP answer was usable."""
+
+    default_hint: ClassVar[str] = ""
+    label: ClassVar[str] = "error"  # shown when there is no HTTP status to show
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        scim_type: str | None = None,
+        method: str = "",
+        path: str = "",
+        attempts: int = 1,
+        hint: str | None = None,
+    ) -> None:
+        self.detail = detail
+        self.status = status
+        self.scim_type = scim_type
+        self.method = method
+        self.path = path
+        self.attempts = attempts
+        self.hint = self.default_hint if hint is None else hint
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        where = f"SCIM {self.method} {self.path}".rstrip() if self.method else "SCIM"
+        status = f"HTTP {self.status}" if self.status is not None else self.label
+        kind = f" ({self.scim_type})" if self.scim_type else ""
+        retried = f" after {self.attempts} attempts" if self.attempts > 1 else ""
+        text = f"{where} failed{retried}: {status}{kind}: {self.detail}"
+        return f"{text}; {self.hint}" if self.hint else text
+
+    def __str__(self) -> str:
+        return self._message()
+
+    def at(self, method: str, path: str) -> Self:
+        """A copy located at a request; used when a pure parser failed without knowing it."""
+        located = copy.copy(self)
+        located.method, located.path = method, path
+        located.args = (located._message(),)
+        return located
+
+    def with_hint(self, hint: str) -> Self:
+        """A copy whose advice fits the caller's situation better than the generic one."""
+        hinted = copy.copy(self)
+        hinted.hint = hint
+        hinted.args = (hinted._message(),)
+        return hinted
+
+
+class ScimAuthError(ScimError):
+    """401/403: the token is wrong, revoked or lacks rights; nothing else will work."""
+
+    default_hint = AUTH_HINT
+
+
+class ScimNotFound(ScimError):
+    """404: the resource does not exist (any more)."""
+
+
+class ScimConflict(ScimError):
+    """409: uniqueness clash (userName, displayName) or an account outside the org."""
+
+
+class ScimBadRequest(ScimError):
+    """400: the server refused the payload (invalid value, unclaimed domain, bad filter)."""
+
+
+class ScimPayloadTooLarge(ScimError):
+    """413: send fewer members per PATCH."""
+
+    default_hint = "send fewer members per PATCH request"
+
+
+class ScimServerError(ScimError):
+    """5xx (or 429) still failing after the retry budget."""
+
+
+class ScimRateLimited(ScimServerError):
+    """429 still returned after the retry budget; a ScimServerError so callers treat it alike."""
+
+    default_hint = "the server is rate limiting; retry later or lower the concurrency"
+
+
+class ScimTransportError(ScimError):
+    """No HTTP answer: connection refused or dropped, timeout, TLS failure (after retries)."""
+
+    label = "no answer"
+
+
+class ScimProtocolError(ScimError):
+    """The answer is not usable SCIM: bad JSON, content type, missing field, size, redirect."""
+
+    label = "malformed answer"
+
+
+class ScimUnsupportedError(ScimError):
+    """The server holds something this tool cannot manage safely, such as nested groups."""
+
+    label = "unsupported"

@@ -1,0 +1,171 @@
+"""Pure checkers of SCIM answers: JSON in, domain values or typed errors out.
+
+Tolerant where servers differ harmlessly (extra fields, absent optional fields,
+numbers sent as strings, ``Resources`` left out of an empty list); strict where a
+guess could make the planner act on a wrong picture (no id, no userName, no
+displayName, members without a value): those raise ScimProtocolError naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.livestate import LiveGroup, LiveUser
+from reconciler.scim.errors import (
+    ScimAuthError,
+    ScimBadRequest,
+    ScimConflict,
+    ScimError,
+    ScimNotFound,
+    ScimPayloadTooLarge,
+    ScimProtocolError,
+    ScimRateLimited,
+    ScimServerError,
+    ScimUnsupportedError,
+)
+
+_DETAIL_LIMIT = 300  # an HTML error page must not flood the terminal
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a ListResponse (RFC 7644 §3.4.2); ``resources`` are raw dicts."""
+
+    total_results: int
+    start_index: int
+    items_per_page: int
+    resources: tuple[dict[str, Any], ...]
+
+
+def parse_list(body: object) -> ListPage:
+    """Check a ListResponse; ``Resources`` may be absent (servers omit it when empty)."""
+    data = _object(body, "ListResponse")
+    raw = data.get("Resources", data.get("resources", []))
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise ScimProtocolError(
+            f"ListResponse field 'Resources' is {type(raw).__name__}, not a list"
+        )
+    resources = tuple(_object(item, "ListResponse resource") for item in raw)
+    return ListPage(
+        total_results=_integer(data, "totalResults", None),
+        start_index=_integer(data, "startIndex", 1),
+        items_per_page=_integer(data, "itemsPerPage", len(resources)),
+        resources=resources,
+    )
+
+
+def parse_user(resource: object) -> LiveUser:
+    """A User resource as a LiveUser; ``active`` defaults to true when the server omits it."""
+    data = _object(resource, "User")
+    name = data.get("name")
+    name = name if isinstance(name, Mapping) else {}
+    return LiveUser(
+        id=_required_text(data, "id", "User"),
+        user_name=_required_text(data, "userName", "User"),
+        given_name=_optional_text(name, "givenName"),
+        family_name=_optional_text(name, "familyName"),
+        display_name=_optional_text(data, "displayName"),
+        active=_boolean(data, "active", default=True),
+    )
+
+
+def parse_group(resource: object) -> LiveGroup:
+    """A Group resource as a LiveGroup; absent ``members`` means none were returned.
+
+    A member typed ``Group`` raises ScimUnsupportedError: nested teams would make
+    membership transitive, which the planner does not model, so it must not guess.
+    """
+    data = _object(resource, "Group")
+    group_id = _required_text(data, "id", "Group")
+    name = _required_text(data, "displayName", "Group")
+    members = data.get("members") or []
+    if not isinstance(members, list):
+        raise ScimProtocolError(f"Group {name!r} field 'members' is not a list")
+    member_ids = []
+    for raw in members:
+        member = _object(raw, f"member of Group {name!r}")
+        member_id = _required_text(member, "value", f"member of Group {name!r}")
+        if str(member.get("type", "")).lower() == "group":
+            raise ScimUnsupportedError(
+                f"team {name!r} has the group {member_id!r} as a member; nested teams are not "
+                "supported: remove the nested group in Mixpanel"
+            )
+        member_ids.append(member_id)
+    return LiveGroup(id=group_id, display_name=name, member_ids=frozenset(member_ids))
+
+
+_BY_STATUS: Mapping[int, type[ScimError]] = {
+    400: ScimBadRequest,
+    401: ScimAuthError,
+    403: ScimAuthError,
+    404: ScimNotFound,
+    409: ScimConflict,
+    413: ScimPayloadTooLarge,
+    429: ScimRateLimited,
+}
+
+
+def parse_error(status: int, body: object, method: str, path: str) -> ScimError:
+    """The typed error of a non-2xx answer (RFC 7644 §3.12), whatever its body holds."""
+    scim_type: str | None = None
+    detail = ""
+    if isinstance(body, Mapping):
+        raw_type = body.get("scimType")
+        scim_type = str(raw_type) if raw_type else None
+        detail = str(body.get("detail") or "")
+    elif isinstance(body, str | bytes):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        detail = " ".join(text.split())
+    detail = _shorten(detail) or "no detail given"
+    kind = _BY_STATUS.get(status) or (ScimServerError if status >= 500 else ScimError)
+    return kind(detail, status=status, scim_type=scim_type, method=method, path=path)
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ScimProtocolError(f"{what} is {type(value).__name__}, not a JSON object")
+    return value
+
+
+def _required_text(data: Mapping[str, Any], field: str, what: str) -> str:
+    value = data.get(field)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)  # numeric ids are seen in the wild and are harmless
+    if not isinstance(value, str) or not value.strip():
+        raise ScimProtocolError(f"{what} has no {field!r}: got {_shorten(repr(value))}")
+    return value
+
+
+def _optional_text(data: Mapping[str, Any], field: str) -> str | None:
+    value = data.get(field)
+    if value is None or isinstance(value, str):
+        return value
+    raise ScimProtocolError(f"field {field!r} is {type(value).__name__}, not a string")
+
+
+def _boolean(data: Mapping[str, Any], field: str, *, default: bool) -> bool:
+    value = data.get(field, default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "false"}:
+        return value.lower() == "true"
+    raise ScimProtocolError(f"field {field!r} is {_shorten(repr(value))}, not a boolean")
+
+
+def _integer(data: Mapping[str, Any], field: str, default: int | None) -> int:
+    value = data.get(field)
+    if value is None and default is not None:
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ScimProtocolError(f"ListResponse field {field!r} is {_shorten(repr(value))}")
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"

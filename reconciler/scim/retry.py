@@ -1,0 +1,97 @@
+"""Retry policy and backoff: exponential with full jitter, Retry-After honoured, capped.
+
+Kept apart from the transport so that the client's create-then-adopt loop spends
+from the same kind of budget as the transport's own retries.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+
+_SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long one logical request may keep trying.
+
+    ``max_attempts`` counts every HTTP attempt (the first included); ``max_delay``
+    caps one wait, Retry-After included; ``total_cap`` is the time budget after which
+    no new attempt starts (waits plus elapsed time since the first attempt).
+    ``retry_statuses`` are the answers worth another try: 429 and the transient 5xx.
+    500 is in by default because SaaS front ends return it for transient overload
+    too; a persistent 500 costs a few bounded retries, a transient one would
+    otherwise fail the run.
+    """
+
+    max_attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    total_cap: float = 120.0
+    retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+
+
+class Backoff:
+    """The retry budget of one logical operation; not shared between operations."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        rng: random.Random,
+        sleep: Callable[[float], None],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._policy = policy
+        self._rng = rng
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._started = monotonic()
+        self.attempts = 1
+        self.slept = 0.0
+
+    def wait(self, retry_after: float | None = None) -> bool:
+        """Sleep before the next attempt; False (without sleeping) when the budget is spent.
+
+        Full jitter (a uniform draw in [0, base * 2**n]) spreads clients that failed
+        together; an explicit Retry-After is the server's own instruction and is used
+        as is, but never beyond ``max_delay`` so a hostile value cannot stall a run.
+        """
+        policy = self._policy
+        if self.attempts >= policy.max_attempts:
+            return False
+        if retry_after is None:
+            ceiling = min(policy.max_delay, policy.base_delay * 2 ** (self.attempts - 1))
+            delay = self._rng.uniform(0.0, ceiling)
+        else:
+            delay = min(max(retry_after, 0.0), policy.max_delay)
+        used = max(self.slept, self._monotonic() - self._started)
+        if used + delay > policy.total_cap:
+            return False
+        self._sleep(delay)
+        self.slept += delay
+        self.attempts += 1
+        return True
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    text = value.strip()
+    if _SECONDS.fullmatch(
+        text
+    ):  # RFC 9110 says integer; fractions (fast test servers) are harmless
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(when.timestamp() - now, 0.0)

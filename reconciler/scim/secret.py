@@ -1,0 +1,43 @@
+"""The bearer token, wrapped so that printing, logging or raising it never shows it."""
+
+from __future__ import annotations
+
+from reconciler.errors import ConfigError
+
+_MASK = "Token(***)"
+
+
+class Token:
+    """A SCIM bearer token; ``reveal()`` is called only to build the Authorization header.
+
+    Mixpanel shows the token once and it grants full access to the org's members, so it
+    must not reach logs, plan files, exception text or tracebacks (repr of locals).
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        # Token files usually end with a newline; a bearer token never holds whitespace.
+        value = value.strip()
+        if not value:
+            raise ConfigError("the SCIM token is empty: set MIXPANEL_SCIM_TOKEN or --token-file")
+        if any(ch.isspace() or not ch.isprintable() for ch in value):
+            # Said without the value: a header injection attempt or a pasted file alike.
+            raise ConfigError("the SCIM token holds whitespace or control characters")
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself; only the transport's Authorization header may call this."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return _MASK
+
+    __str__ = __repr__
+
+    def __format__(self, format_spec: str) -> str:
+        return _MASK
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        # Pickling would write the secret to disk or a queue; refuse rather than leak.
+        raise TypeError("a Token cannot be pickled")
