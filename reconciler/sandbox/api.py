@@ -1,0 +1,289 @@
+"""SCIM request semantics: routing, auth, paging, projections, errors. No sockets.
+
+``ScimApi.handle`` turns a parsed ``Request`` into a ``Response``; the HTTP layer
+(``server.py``) only moves bytes and injects faults. Keeping the two apart lets the
+semantics be read (and reasoned about) without any networking in the way.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.sandbox import discovery
+from reconciler.sandbox.failure import ScimFailure, invalid_syntax, invalid_value
+from reconciler.sandbox.faults import Faults, SandboxStats
+from reconciler.sandbox.filters import (
+    GROUP_FILTER_ATTRIBUTES,
+    USER_FILTER_ATTRIBUTES,
+    EqFilter,
+    parse_filter,
+)
+from reconciler.sandbox.patch import count_member_values, parse_operations
+from reconciler.sandbox.resources import encode, list_body
+from reconciler.sandbox.store import Store, Written
+
+BASE_PATH = "/api/app/scim/v2"
+CONTENT_TYPE = "application/scim+json"
+DEFAULT_COUNT = 100
+MAX_COUNT = 1000
+_ALWAYS_RETURNED = {"id", "schemas"}
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request as the API sees it; ``path`` has no query string."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    authorization: str | None
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def request_class(method: str, path: str) -> str:
+    """ "PATCH /Groups" for ``PATCH /api/app/scim/v2/Groups/abc``: the unit faults and stats use."""
+    rest = path[len(BASE_PATH) :] if path.startswith(BASE_PATH) else path
+    first = rest.strip("/").split("/", 1)[0]
+    return f"{method} /{first}"
+
+
+def error_response(failure: ScimFailure) -> Response:
+    return Response(failure.status, failure.body())
+
+
+class ScimApi:
+    """The Mixpanel-like SCIM endpoints over a ``Store``.
+
+    ``persist`` is called with the store version after each mutation and before the
+    response exists, so an acknowledged write is durable. ``faults`` is read per
+    request so ``Sandbox.set_faults`` takes effect immediately.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        token: str,
+        faults: Callable[[], Faults],
+        stats: SandboxStats,
+        persist: Callable[[int], None] | None = None,
+    ) -> None:
+        self._store = store
+        self._token = token.encode()
+        self._faults = faults
+        self._stats = stats
+        self._persist = persist
+
+    def handle(self, request: Request) -> Response:
+        path = request.path.rstrip("/")
+        if path != BASE_PATH and not path.startswith(BASE_PATH + "/"):
+            return error_response(ScimFailure(404, f"no SCIM endpoint at {request.path}"))
+        if not self._authorized(request.authorization):
+            failure = ScimFailure(401, "a valid Bearer token is required")
+            return Response(401, failure.body(), (("WWW-Authenticate", 'Bearer realm="SCIM"'),))
+        parts = [part for part in path[len(BASE_PATH) :].split("/") if part]
+        try:
+            return self._route(request, parts)
+        except ScimFailure as failure:
+            return error_response(failure)
+
+    def _authorized(self, header: str | None) -> bool:
+        scheme, _, credentials = (header or "").partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(credentials.strip().encode(), self._token)
+
+    def _route(self, request: Request, parts: list[str]) -> Response:
+        method = request.method
+        match parts:
+            case ["Users"] if method == "GET":
+                return self._list_users(request.query)
+            case ["Users"] if method == "POST":
+                return self._created(self._store.create_user(_json(request.body)))
+            case ["Users", user_id]:
+                return self._one_user(request, user_id)
+            case ["Groups"] if method == "GET":
+                return self._list_groups(request.query)
+            case ["Groups"] if method == "POST":
+                return self._created(self._store.create_group(_json(request.body)))
+            case ["Groups", group_id]:
+                return self._one_group(request, group_id)
+            case ["ServiceProviderConfig"] | ["ResourceTypes", *_] | ["Schemas", *_]:
+                return self._discovery(method, parts)
+            case ["Users" | "Groups"]:
+                raise _not_allowed(method)
+        raise ScimFailure(404, f"no SCIM endpoint at {request.path}")
+
+    # ---- Users ------------------------------------------------------------------------
+
+    def _list_users(self, query: dict[str, str]) -> Response:
+        flt = _filter(query, USER_FILTER_ATTRIBUTES)
+        start, count = self._paging(query)
+        total, items = self._store.list_users(flt, start, count)
+        return _ok(list_body(total, start, _project_all(items, query)))
+
+    def _one_user(self, request: Request, user_id: str) -> Response:
+        store = self._store
+        if request.method == "GET":
+            return _ok(_project(store.user_json(user_id), request.query))
+        if request.method == "PUT":
+            return self._saved(store.replace_user(user_id, _json(request.body)))
+        if request.method == "PATCH":
+            return self._saved(store.patch_user(user_id, parse_operations(_json(request.body))))
+        if request.method == "DELETE":
+            return self._deleted(store.delete_user(user_id))
+        raise _not_allowed(request.method)
+
+    # ---- Groups -----------------------------------------------------------------------
+
+    def _list_groups(self, query: dict[str, str]) -> Response:
+        flt = _filter(query, GROUP_FILTER_ATTRIBUTES)
+        start, count = self._paging(query)
+        members, query = _members_wanted(query)
+        total, items = self._store.list_groups(flt, start, count, members=members)
+        return _ok(list_body(total, start, _project_all(items, query)))
+
+    def _one_group(self, request: Request, group_id: str) -> Response:
+        store = self._store
+        if request.method == "GET":
+            members, query = _members_wanted(request.query)
+            return _ok(_project(store.group_json(group_id, members=members), query))
+        if request.method == "PUT":
+            return self._saved(store.replace_group(group_id, _json(request.body)))
+        if request.method == "PATCH":
+            operations = parse_operations(_json(request.body))
+            limit = self._faults().max_members_per_patch
+            if limit is not None and count_member_values(operations) > limit:
+                self._stats.count_fault("413")
+                raise ScimFailure(413, f"too many members in one request (max {limit})")
+            return self._saved(store.patch_group(group_id, operations))
+        if request.method == "DELETE":
+            return self._deleted(store.delete_group(group_id))
+        raise _not_allowed(request.method)
+
+    # ---- shared -------------------------------------------------------------------------
+
+    def _paging(self, query: dict[str, str]) -> tuple[int, int]:
+        """(startIndex, count) per RFC 7644 §3.4.2.4: <1 means 1, negative count means 0."""
+        start = max(1, _integer(query, "startIndex", 1))
+        cap = self._faults().max_page_size or MAX_COUNT
+        count = min(max(0, _integer(query, "count", DEFAULT_COUNT)), cap)
+        return start, count
+
+    def _discovery(self, method: str, parts: list[str]) -> Response:
+        if method != "GET":
+            raise _not_allowed(method)
+        base = self._store.base_url
+        if parts == ["ServiceProviderConfig"]:
+            cap = self._faults().max_page_size or MAX_COUNT
+            return _ok(encode(discovery.service_provider_config(base, cap)))
+        documents = (
+            discovery.resource_types(base)
+            if parts[0] == "ResourceTypes"
+            else discovery.schemas(base)
+        )
+        if len(parts) == 1:
+            return _ok(encode(discovery.list_response(documents)))
+        for document in documents:
+            if document["id"] == parts[1]:
+                return _ok(encode(document))
+        raise ScimFailure(404, f"{parts[0]} {parts[1]} not found")
+
+    def _written(self, written: Written) -> None:
+        if self._persist is not None:
+            self._persist(written.version)
+
+    def _created(self, written: Written) -> Response:
+        self._written(written)
+        location = json.loads(written.body)["meta"]["location"]
+        return Response(201, written.body, (("Location", location),))
+
+    def _saved(self, written: Written) -> Response:
+        self._written(written)
+        return _ok(written.body)
+
+    def _deleted(self, version: int) -> Response:
+        if self._persist is not None:
+            self._persist(version)
+        return Response(204)
+
+
+def _ok(body: bytes) -> Response:
+    return Response(200, body)
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except ValueError as error:
+        raise invalid_syntax(f"the request body is not valid JSON ({error})") from error
+
+
+def _integer(query: dict[str, str], name: str, default: int) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise invalid_value(f"'{name}' must be an integer, not {raw!r}") from error
+
+
+def _filter(query: dict[str, str], allowed: dict[str, str]) -> EqFilter | None:
+    text = query.get("filter")
+    return None if not text else parse_filter(text, allowed)
+
+
+def _not_allowed(method: str) -> ScimFailure:
+    return ScimFailure(405, f"method {method} is not allowed here")
+
+
+def _names(query: dict[str, str], key: str) -> set[str]:
+    return {name.strip().lower() for name in query.get(key, "").split(",") if name.strip()}
+
+
+def _members_wanted(query: dict[str, str]) -> tuple[bool, dict[str, str]]:
+    """Serve ``excludedAttributes=members`` from the member-less cache (the big-team fast path)."""
+    excluded = _names(query, "excludedAttributes")
+    if "members" not in excluded:
+        return True, query
+    rest = {k: v for k, v in query.items() if k != "excludedAttributes"}
+    remaining = ",".join(sorted(excluded - {"members"}))
+    if remaining:
+        rest["excludedAttributes"] = remaining
+    return False, rest
+
+
+def _project_all(items: list[bytes], query: dict[str, str]) -> list[bytes]:
+    if "attributes" not in query and "excludedAttributes" not in query:
+        return items
+    return [_project(item, query) for item in items]
+
+
+def _project(body: bytes, query: dict[str, str]) -> bytes:
+    """Apply ``attributes`` / ``excludedAttributes`` (top-level or ``a.b`` names)."""
+    wanted, excluded = _names(query, "attributes"), _names(query, "excludedAttributes")
+    if not wanted and not excluded:
+        return body
+    resource: dict[str, Any] = json.loads(body)
+    if wanted:
+        tops = {name.rpartition(":")[2].split(".")[0] for name in wanted} | _ALWAYS_RETURNED
+        resource = {k: v for k, v in resource.items() if k.lower() in tops}
+    for name in excluded:
+        top, _, sub = name.rpartition(":")[2].partition(".")
+        for key in [k for k in resource if k.lower() == top and k.lower() not in _ALWAYS_RETURNED]:
+            if not sub:
+                del resource[key]
+            elif isinstance(resource[key], dict):
+                resource[key] = {k: v for k, v in resource[key].items() if k.lower() != sub}
+    return encode(resource)

@@ -1,0 +1,126 @@
+"""The ``reconciler sandbox`` command: run the sandbox server until SIGTERM/SIGINT.
+
+Only argument wiring and the process lifecycle live here; the CLI passes ``out``
+(a line printer) so this module never prints by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from reconciler.errors import ConfigError
+from reconciler.sandbox.faults import Faults
+from reconciler.sandbox.service import Sandbox
+
+TOKEN_ENV = "MIXPANEL_SCIM_TOKEN"  # noqa: S105 - the variable name, not a secret
+DEFAULT_PORT = 8765
+DEFAULT_DOMAINS = ("acme.io", "acmelabs.io")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 = any free port")
+    parser.add_argument("--state", type=Path, metavar="FILE", help="persist the directory here")
+    parser.add_argument(
+        "--seed", default="empty", help="empty | demo | random:N (only for an empty state)"
+    )
+    parser.add_argument("--token", help=f"bearer token (default: ${TOKEN_ENV}, else generated)")
+    parser.add_argument(
+        "--claimed-domain",
+        action="append",
+        dest="claimed_domains",
+        metavar="DOMAIN",
+        help="repeatable; default acme.io and acmelabs.io",
+    )
+    parser.add_argument(
+        "--outside-org",
+        action="append",
+        default=[],
+        dest="outside_org",
+        metavar="EMAIL",
+        help="an email that already has a Mixpanel account elsewhere (repeatable)",
+    )
+    faults = parser.add_argument_group("fault injection")
+    faults.add_argument("--latency-ms", type=float, default=0.0)
+    faults.add_argument("--rate-429", type=float, default=0.0)
+    faults.add_argument("--retry-after", type=float, default=1.0, metavar="SECONDS")
+    faults.add_argument("--rate-5xx", type=float, default=0.0)
+    faults.add_argument("--drop-rate", type=float, default=0.0)
+    faults.add_argument("--lost-response-rate", type=float, default=0.0)
+    faults.add_argument("--max-members-per-patch", type=int)
+    faults.add_argument("--max-page-size", type=int)
+    faults.add_argument("--fault-seed", type=int)
+
+
+def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
+    """Serve until SIGTERM or SIGINT, then stop cleanly (state saved) and return 0."""
+    token = args.token or os.environ.get(TOKEN_ENV)
+    generated = not token
+    token = token or secrets.token_urlsafe(32)
+    sandbox = Sandbox(
+        token=token,
+        claimed_domains=args.claimed_domains or DEFAULT_DOMAINS,
+        outside_org_emails=args.outside_org,
+        state_file=args.state,
+        seed=args.seed,
+        faults=_faults(args),
+        port=args.port,
+    )
+    try:
+        sandbox.start()
+    except OSError as error:
+        raise ConfigError(f"cannot listen on 127.0.0.1:{args.port}: {error.strerror}") from error
+    stopping = threading.Event()
+    restore = _on_signals(stopping)
+    try:
+        with sandbox:
+            out(f"Sandbox SCIM server listening on {sandbox.base_url}")
+            if generated:
+                out(f"Generated token (shown once; set {TOKEN_ENV} to reuse one): {token}")
+            users, groups = sandbox.store.counts()
+            where = f"state in {args.state}" if args.state else "in memory only"
+            out(f"{users} users, {groups} teams, {where}; stop with Ctrl-C or SIGTERM")
+            stopping.wait()
+    finally:
+        restore()
+    return 0
+
+
+def _faults(args: argparse.Namespace) -> Faults:
+    try:
+        return Faults(
+            latency_ms=args.latency_ms,
+            rate_429=args.rate_429,
+            retry_after_s=args.retry_after,
+            rate_5xx=args.rate_5xx,
+            drop_rate=args.drop_rate,
+            lost_response_rate=args.lost_response_rate,
+            max_members_per_patch=args.max_members_per_patch,
+            max_page_size=args.max_page_size,
+            seed=args.fault_seed,
+        )
+    except ValueError as error:
+        raise ConfigError(f"bad fault settings: {error}") from error
+
+
+def _on_signals(stopping: threading.Event) -> Callable[[], None]:
+    """Turn SIGTERM and SIGINT into a clean stop; returns a function restoring the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
