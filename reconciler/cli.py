@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from reconciler.guards import Overrides
     from reconciler.livestate import LiveState
+    from reconciler.orgs import Org
     from reconciler.plan import Plan
     from reconciler.render.style import Style
     from reconciler.scim.client import ScimClient
@@ -53,6 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep Mixpanel organization access in git and reconcile it over SCIM 2.0.",
     )
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log detail on stderr (-v info, -vv every HTTP request)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument("--org", metavar="NAME", help="which org of reconciler.yaml to work on")
+    parser.add_argument("--config", metavar="FILE", help="orgs config (default: reconciler.yaml)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check the manifest; no network")
@@ -82,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--manifest",
         default=None,
         metavar="PATH",
-        help="manifest file or folder (default: manifests; with PLAN_FILE: check its digest)",
+        help="manifest file or folder (default: manifests; with PLAN_FILE: only if given, "
+        "to check the plan was made from it)",
     )
     _target_args(apply)
     apply.add_argument("--auto-approve", action="store_true", help="do not ask for `yes`")
@@ -95,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="members per membership PATCH (default 100)",
     )
     apply.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
-    apply.add_argument("--journal", default=DEFAULT_JOURNAL, metavar="FILE")
+    apply.add_argument(
+        "--journal", default=None, metavar="FILE", help=f"default: {DEFAULT_JOURNAL}"
+    )
     for flag, what in (
         ("--allow-deprovision", "deprovisions"),
         ("--allow-membership-removals", "membership removals"),
@@ -134,9 +149,9 @@ def _manifest_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-m",
         "--manifest",
-        default="manifests",
+        default=None,
         metavar="PATH",
-        help="manifest file or folder of *.yaml files (default: manifests)",
+        help="manifest file or folder of *.yaml files (default: manifests, or the org's)",
     )
 
 
@@ -179,10 +194,43 @@ def _count(text: str) -> int:
 
 
 # -- shared steps -----------------------------------------------------------
-def _target(args: argparse.Namespace) -> Target:
-    from reconciler.settings import environ, resolve_target
+def _org(args: argparse.Namespace) -> Org | None:
+    from reconciler.orgs import select_org
 
-    target = resolve_target(args.url, args.token_file, environ(), max_attempts=args.max_attempts)
+    if not hasattr(args, "selected_org"):
+        args.selected_org = select_org(args.config, args.org)
+    org: Org | None = args.selected_org
+    return org
+
+
+def _manifest(args: argparse.Namespace) -> str:
+    """-m, else the org's manifest folder, else ./manifests."""
+    if args.manifest:
+        return str(args.manifest)
+    org = _org(args)
+    return org.manifest if org is not None else "manifests"
+
+
+def _journal(args: argparse.Namespace) -> Path:
+    if args.journal:
+        return Path(args.journal)
+    org = _org(args)
+    if org is None:
+        return Path(DEFAULT_JOURNAL)
+    return Path(".reconciler") / org.name / "journal.jsonl"
+
+
+def _target(args: argparse.Namespace) -> Target:
+    from reconciler.settings import TOKEN_ENV, environ, resolve_target
+
+    org = _org(args)
+    target = resolve_target(
+        args.url or (org.url if org else None),
+        args.token_file,
+        environ(),
+        token_env=org.token_env if org else TOKEN_ENV,
+        max_attempts=args.max_attempts,
+    )
     for warning in target.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return target
@@ -245,7 +293,7 @@ def _validate(args: argparse.Namespace) -> int:
     from reconciler.manifest.loader import load_manifest
 
     try:
-        loaded = load_manifest(args.manifest, today=today())
+        loaded = load_manifest(_manifest(args), today=today())
     except ManifestError as error:
         if args.format == "json":
             problems = [_problem_json(p) for p in error.problems]
@@ -266,7 +314,7 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"notice: {notice}", file=sys.stderr)
     files = len(loaded.sources)
     print(
-        f"{args.manifest}: valid ({len(loaded.manifest.users)} users, "
+        f"{_manifest(args)}: valid ({len(loaded.manifest.users)} users, "
         f"{len(loaded.manifest.teams)} teams, {files} file{'s' if files != 1 else ''})"
     )
     return EXIT_OK
@@ -287,10 +335,11 @@ def _plan(args: argparse.Namespace) -> int:
     from reconciler.manifest.loader import load_manifest
     from reconciler.workflow import connect, plan_from_manifest
 
-    load_manifest(args.manifest, today=today())  # a bad manifest fails before any network
+    manifest = _manifest(args)
+    load_manifest(manifest, today=today())  # a bad manifest fails before any network
     target = _target(args)
     planned = plan_from_manifest(
-        args.manifest, connect(target), target, today=today(), read=_read_options(args)
+        manifest, connect(target), target, today=today(), read=_read_options(args)
     )
     if args.out:
         _write_atomic(Path(args.out), planned.plan.to_json())
@@ -334,7 +383,7 @@ def _apply(args: argparse.Namespace) -> int:
         )
         sys.stdout.write(_render_plan(plan, "text", ()))
     else:
-        manifest = args.manifest or "manifests"
+        manifest = _manifest(args)
         from reconciler.manifest.loader import load_manifest
 
         load_manifest(manifest, today=today())
@@ -390,14 +439,14 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
         tty=tty,
         style=_style(sys.stdout),
     )
-    journal = Path(args.journal) if args.journal else None
+    journal = _journal(args)
     result = execute(
         plan,
         live,
         client,
         overrides=_overrides(args),
         journal_path=journal,
-        run_id=uuid.uuid4().hex[:12],
+        run_id=args.run_id,
         options=ApplyOptions(
             chunk_size=args.chunk_size, concurrency=args.concurrency, fail_fast=args.fail_fast
         ),
@@ -457,12 +506,16 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from reconciler.demo import run_demo
 
-    return run_demo(args.manifest, main, lambda line: print(line, flush=True))
+    return run_demo(_manifest(args), main, lambda line: print(line, flush=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from reconciler.logs import level_for, setup_logging
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.run_id = uuid.uuid4().hex[:12]
+    setup_logging(level_for(args.verbose, args.quiet), args.log_format, args.run_id, sys.stderr)
     try:
         code: int = args.handler(args)
     except ReconcilerError as error:

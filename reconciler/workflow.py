@@ -7,6 +7,8 @@ what to print and which exit code they mean.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +29,7 @@ from reconciler.settings import Target
 from reconciler.staleness import drift_since_plan
 
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def plan_from_manifest(
 ) -> Planned:
     """Validate first (no network on a bad manifest), then read live, then plan."""
     loaded = load_manifest(manifest_path, today=today)
-    live = read_live_state(client, page_size=read.page_size, on_progress=read.on_progress)
+    live = _read(client, read)
     plan = make_plan(
         loaded.manifest,
         live,
@@ -73,6 +76,21 @@ def plan_from_manifest(
     findings = guard_findings(plan, live, overrides or Overrides())
     warnings = tuple(str(f) for f in findings)
     return Planned(plan, live, loaded, warnings)
+
+
+def _read(client: ScimClient, read: ReadOptions) -> LiveState:
+    started = time.perf_counter()
+    before = client.stats.total
+    live = read_live_state(client, page_size=read.page_size, on_progress=read.on_progress)
+    log.info(
+        "read %d users and %d teams in %.2f s (%d requests)",
+        len(live.users),
+        len(live.groups),
+        time.perf_counter() - started,
+        client.stats.total - before,
+        extra={"users": len(live.users), "teams": len(live.groups)},
+    )
+    return live
 
 
 def read_plan_file(path: str) -> Plan:
@@ -113,7 +131,7 @@ def check_saved_plan(
                 f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
                 "Run `reconciler plan --out plan.json` again and review the new plan."
             )
-    live = read_live_state(client, page_size=read.page_size, on_progress=read.on_progress)
+    live = _read(client, read)
     drift = drift_since_plan(plan, live)
     if drift:
         lines = "\n".join(f"  - {d}" for d in drift)
