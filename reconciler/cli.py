@@ -25,6 +25,8 @@ from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
 if TYPE_CHECKING:
     from typing import TextIO
 
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
     from reconciler.guards import Overrides
     from reconciler.livestate import LiveState
     from reconciler.orgs import Org
@@ -87,6 +89,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.set_defaults(handler=_plan)
 
+    _add_apply(commands)
+    _add_import(commands)
+
+    from reconciler.sandbox.command import add_arguments as add_sandbox_arguments
+
+    sandbox = commands.add_parser("sandbox", help="run a local Mixpanel-compatible SCIM server")
+    add_sandbox_arguments(sandbox)
+    sandbox.set_defaults(handler=_sandbox)
+
+    doctor = commands.add_parser("doctor", help="check URL, TLS, token, features and domains")
+    _manifest_arg(doctor)
+    _target_args(doctor)
+    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    doctor.set_defaults(handler=_doctor)
+
+    demo = commands.add_parser("demo", help="plan, apply and plan again on a local sandbox")
+    _manifest_arg(demo)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _add_apply(commands: Subparsers) -> None:
     apply = commands.add_parser("apply", help="make Mixpanel match the manifest")
     apply.add_argument("plan_file", nargs="?", metavar="PLAN_FILE", help="a saved plan")
     apply.add_argument(
@@ -119,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         apply.add_argument(flag, type=_count, metavar="N", help=f"accept up to N {what}")
     apply.set_defaults(handler=_apply)
 
+
+def _add_import(commands: Subparsers) -> None:
     imp = commands.add_parser("import", help="write the live org as manifest files")
     _target_args(imp)
     imp.add_argument("--out", default="manifests", metavar="DIR")
@@ -132,17 +158,6 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--split-teams", action="store_true", help="one file per team")
     imp.add_argument("--force", action="store_true", help="overwrite existing files")
     imp.set_defaults(handler=_import)
-
-    from reconciler.sandbox.command import add_arguments as add_sandbox_arguments
-
-    sandbox = commands.add_parser("sandbox", help="run a local Mixpanel-compatible SCIM server")
-    add_sandbox_arguments(sandbox)
-    sandbox.set_defaults(handler=_sandbox)
-
-    demo = commands.add_parser("demo", help="plan, apply and plan again on a local sandbox")
-    _manifest_arg(demo)
-    demo.set_defaults(handler=_demo)
-    return parser
 
 
 def _manifest_arg(parser: argparse.ArgumentParser) -> None:
@@ -494,6 +509,25 @@ def _copy_schema(out: Path) -> None:
     from reconciler.manifest.schema import schema_json
 
     _write_atomic(out / "schema.json", schema_json())
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from reconciler.doctor import diagnose
+    from reconciler.manifest.loader import load_manifest
+    from reconciler.render.doctor import diagnosis_json, render_diagnosis
+    from reconciler.workflow import connect
+
+    target = _target(args)
+    domains = None
+    manifest = _manifest(args)
+    if args.manifest or Path(manifest).exists():
+        domains = load_manifest(manifest, today=today()).manifest.organization.claimed_domains
+    diagnosis = diagnose(connect(target), target.base_url, domains)
+    if args.format == "json":
+        sys.stdout.write(diagnosis_json(diagnosis))
+    else:
+        sys.stdout.write(render_diagnosis(diagnosis, _style(sys.stdout)))
+    return EXIT_OK if diagnosis.healthy else EXIT_ERROR
 
 
 def _sandbox(args: argparse.Namespace) -> int:

@@ -1,0 +1,165 @@
+"""`reconciler doctor`: is this setup able to work? A checklist with a verdict.
+
+What Entra calls "Test connection", done properly: each check says what it found
+and, when it fails, what to do. Checks after a fatal one are skipped rather than
+piling up errors that all have the same cause.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from reconciler.errors import ReconcilerError
+from reconciler.reader import read_live_state
+from reconciler.scim.client import ScimClient
+from reconciler.scim.errors import (
+    ScimAuthError,
+    ScimNotFound,
+    ScimProtocolError,
+    ScimTransportError,
+)
+
+MIXPANEL_PATH = "/api/app/scim/v2"
+
+
+class Status(StrEnum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    target: str
+    checks: tuple[Check, ...]
+
+    @property
+    def healthy(self) -> bool:
+        return all(c.status is not Status.FAIL for c in self.checks)
+
+
+def diagnose(client: ScimClient, target: str, claimed_domains: Iterable[str] | None) -> Diagnosis:
+    checks: list[Check] = []
+    config = _run(checks, "server reachable, SCIM answers", lambda: _reach(client, target))
+    steps: list[tuple[str, Callable[[], tuple[Check, Any]]]] = [
+        ("token accepted", lambda: _token(client)),
+        ("features (ServiceProviderConfig)", lambda: _features(config)),
+        ("users readable", lambda: _page(client, users=True)),
+        ("teams readable", lambda: _page(client, users=False)),
+    ]
+    for name, step in steps:
+        if any(c.status is Status.FAIL for c in checks):
+            checks.append(Check(name, Status.SKIP, "skipped: fix the failure above first"))
+            continue
+        _run(checks, name, step)
+    if claimed_domains is not None and not any(c.status is Status.FAIL for c in checks):
+        _run(checks, "claimed domains", lambda: _domains(client, claimed_domains))
+    return Diagnosis(target, tuple(checks))
+
+
+def _run(checks: list[Check], name: str, step: Callable[[], tuple[Check, Any]]) -> Any:
+    try:
+        check, value = step()
+    except ReconcilerError as error:
+        check, value = Check(name, Status.FAIL, _explain(error)), None
+    checks.append(check)
+    return value
+
+
+def _explain(error: ReconcilerError) -> str:
+    text = str(error)
+    if isinstance(error, ScimTransportError) and ("SSL" in text or "certificate" in text):
+        return f"{text}; the TLS certificate is not valid for this host: check the URL"
+    if isinstance(error, ScimTransportError):
+        return f"{text}; check the URL, DNS, proxy and firewall"
+    if isinstance(error, ScimNotFound | ScimProtocolError):
+        return (
+            f"{text}; this does not look like a SCIM endpoint: Mixpanel's base URL ends with "
+            f"{MIXPANEL_PATH} (e.g. https://mixpanel.com{MIXPANEL_PATH}, "
+            f"https://eu.mixpanel.com{MIXPANEL_PATH})"
+        )
+    return text
+
+
+def _reach(client: ScimClient, target: str) -> tuple[Check, dict[str, Any] | None]:
+    try:
+        config = client.service_provider_config()
+    except ScimAuthError:
+        # Some servers protect the discovery endpoint too: it still answered as SCIM.
+        return Check("server reachable, SCIM answers", Status.OK, f"{target} answered"), None
+    return Check("server reachable, SCIM answers", Status.OK, f"{target} answered"), config
+
+
+def _token(client: ScimClient) -> tuple[Check, None]:
+    client.list_users_page(1, 1)
+    return Check("token accepted", Status.OK, "an authenticated request succeeded"), None
+
+
+def _features(config: dict[str, Any] | None) -> tuple[Check, None]:
+    name = "features (ServiceProviderConfig)"
+    if config is None:
+        return Check(name, Status.WARN, "not published; the client assumes PATCH and filters"), None
+    flags = {
+        key: bool(_get(config, key, "supported"))
+        for key in ("patch", "bulk", "filter", "etag", "sort")
+    }
+    max_results = _get(config, "filter", "maxResults")
+    shown = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in flags.items())
+    detail = f"{shown}, maxResults {max_results if max_results is not None else 'not stated'}"
+    notes = ["the reader follows the page size the server returns (itemsPerPage)"]
+    if not flags["filter"]:
+        notes.append(
+            "no filter support: a POST whose answer is lost cannot be checked "
+            "for a duplicate; keep --max-attempts low"
+        )
+    if not flags["patch"]:
+        return Check(name, Status.FAIL, f"{detail}; apply needs PATCH, which is off"), None
+    status = Status.OK if flags["filter"] else Status.WARN
+    return Check(name, status, f"{detail}; {'; '.join(notes)}"), None
+
+
+def _get(config: dict[str, Any], section: str, key: str) -> Any:
+    value = config.get(section)
+    return value.get(key) if isinstance(value, dict) else None
+
+
+def _page(client: ScimClient, *, users: bool) -> tuple[Check, None]:
+    if users:
+        page = client.list_users_page(1, 1)
+        return Check("users readable", Status.OK, f"{page.total_results} users"), None
+    page = client.list_groups_page(1, 1)
+    return Check("teams readable", Status.OK, f"{page.total_results} teams"), None
+
+
+def _domains(client: ScimClient, claimed: Iterable[str]) -> tuple[Check, None]:
+    claimed_set = {d.lower() for d in claimed}
+    live = read_live_state(client)
+    seen = Counter(u.domain for u in live.users)
+    outside = {d: n for d, n in sorted(seen.items()) if d not in claimed_set}
+    empty = sorted(claimed_set - set(seen))
+    notes = []
+    if outside:
+        listed = ", ".join(f"{d} ({n})" for d, n in outside.items())
+        notes.append(f"live users in domains the manifest does not claim, never touched: {listed}")
+    if empty:
+        notes.append(f"claimed domains with no live users: {', '.join(empty)}")
+    if not notes:
+        return Check(
+            "claimed domains",
+            Status.OK,
+            f"all {len(live.users)} live users are in "
+            f"claimed domains ({', '.join(sorted(claimed_set))})",
+        ), None
+    return Check("claimed domains", Status.WARN, "; ".join(notes)), None

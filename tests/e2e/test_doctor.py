@@ -1,0 +1,93 @@
+"""`reconciler doctor` end to end: good token, bad token, wrong path, server down, scim2-server."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from reconciler.sandbox import Sandbox
+from tests.e2e.conftest import TOKEN, person, run, write_manifest
+from tests.support.scim2_server import scim2_server
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+    capsys.readouterr()
+    code = run("doctor", "--format", "json", "--max-attempts", "1", *argv)
+    return code, json.loads(capsys.readouterr().out)
+
+
+def statuses(report: dict[str, object]) -> dict[str, str]:
+    return {c["name"]: c["status"] for c in report["checks"]}  # type: ignore[attr-defined,index]
+
+
+def test_a_healthy_sandbox_passes_every_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", [person("ada@acme.io")], [])
+    with Sandbox(token=TOKEN, seed="demo") as box:
+        code, report = doctor(capsys, "--url", box.base_url, "-m", str(manifest))
+    assert code == 0 and report["verdict"] == "ok"
+    assert statuses(report) == {
+        "server reachable, SCIM answers": "ok",
+        "token accepted": "ok",
+        "features (ServiceProviderConfig)": "ok",
+        "users readable": "ok",
+        "teams readable": "ok",
+        "claimed domains": "ok",
+    }
+
+
+def test_a_bad_token_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
+    with Sandbox(token="the-real-one") as box:
+        code, report = doctor(capsys, "--url", box.base_url)
+    assert code == 1
+    token = next(c for c in report["checks"] if c["name"] == "token accepted")  # type: ignore[attr-defined]
+    assert token["status"] == "fail"
+    assert "generating one revokes the previous token" in token["detail"]
+    assert statuses(report)["users readable"] == "skip"
+
+
+def test_a_wrong_path_says_what_the_base_url_looks_like(capsys: pytest.CaptureFixture[str]) -> None:
+    with Sandbox(token=TOKEN) as box:
+        wrong = box.base_url.replace("/api/app/scim/v2", "/scim/v2")
+        code, report = doctor(capsys, "--url", wrong)
+    assert code == 1
+    first = report["checks"][0]  # type: ignore[index]
+    assert first["status"] == "fail" and "/api/app/scim/v2" in first["detail"]
+
+
+def test_a_server_that_is_down_is_reported_not_raised(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, report = doctor(capsys, "--url", f"http://127.0.0.1:{port}/api/app/scim/v2")
+    assert code == 1
+    assert report["checks"][0]["status"] == "fail"  # type: ignore[index]
+    assert "check the URL" in report["checks"][0]["detail"]  # type: ignore[index]
+
+
+def test_doctor_works_against_scim2_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", [person("ada@acme.io")], [])
+    with scim2_server(token=TOKEN) as base_url:
+        code, report = doctor(capsys, "--url", base_url, "-m", str(manifest))
+    assert code == 0
+    assert statuses(report)["token accepted"] == "ok"
+    assert statuses(report)["claimed domains"] == "warn"  # acmelabs.io has no live users
+
+
+def test_text_output_ends_with_a_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+    with Sandbox(token=TOKEN) as box:
+        assert run("doctor", "--url", box.base_url) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "Ready: reconciler can work with this org."
