@@ -33,7 +33,8 @@ typecheck: $(VENV)/.installed-test
 # the audits that query GitHub. zizmor exits non-zero on any finding.
 check-workflows: $(VENV)/.installed-test
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-	$(BIN)/zizmor --offline .github/workflows
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml
+	$(BIN)/zizmor --offline .github/workflows action.yml
 
 pytest: $(VENV)/.installed-test
 	$(BIN)/pytest -q

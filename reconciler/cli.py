@@ -15,12 +15,12 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import __version__
 from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
+from reconciler.settings import today
 
 if TYPE_CHECKING:
     from typing import TextIO
@@ -41,12 +41,6 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_INTERRUPTED = 130
 DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
-
-
-def today() -> date:
-    """Expiry is judged by the UTC date; tests pin it with RECONCILER_TODAY."""
-    pinned = os.environ.get("RECONCILER_TODAY")
-    return date.fromisoformat(pinned) if pinned else datetime.now(UTC).date()
 
 
 # -- parser -----------------------------------------------------------------
@@ -107,7 +101,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="plan, apply and plan again on a local sandbox")
     _manifest_arg(demo)
     demo.set_defaults(handler=_demo)
+    _add_report_and_github(commands)
     return parser
+
+
+def _add_report_and_github(commands: Subparsers) -> None:
+    """Commands whose argument wiring lives in reconciler/commands/ (lightweight imports)."""
+    from reconciler.commands import github_cmd, report_cmd
+
+    report = commands.add_parser("report", help="audit who has access to what; read-only")
+    _manifest_arg(report)
+    _target_args(report)
+    report_cmd.add_arguments(report)
+    report.set_defaults(handler=_report)
+
+    github = commands.add_parser("github", help="GitHub Actions steps: plan comment, drift issue")
+    github_cmd.add_arguments(github)
+    github.set_defaults(handler=_github)
 
 
 def _add_apply(commands: Subparsers) -> None:
@@ -359,8 +369,11 @@ def _plan(args: argparse.Namespace) -> int:
     if args.out:
         _write_atomic(Path(args.out), planned.plan.to_json())
     sys.stdout.write(_render_plan(planned.plan, args.format, planned.warnings))
-    if args.out and args.format != "json":
-        print(f"Saved the plan to {args.out}; apply exactly it with: reconciler apply {args.out}")
+    if args.out:
+        print(
+            f"Saved the plan to {args.out}; apply exactly it with: reconciler apply {args.out}",
+            file=sys.stderr,
+        )
     if args.detailed_exitcode and planned.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
@@ -511,6 +524,28 @@ def _copy_schema(out: Path) -> None:
     _write_atomic(out / "schema.json", schema_json())
 
 
+def _report(args: argparse.Namespace) -> int:
+    from reconciler.commands.report_cmd import run
+
+    manifest = _manifest(args)
+    explicit = args.manifest is not None or args.org is not None or Path(manifest).exists()
+    target = _target(args)
+    code: int = run(
+        args,
+        lambda line: print(line, flush=True),
+        target=target,
+        manifest_path=manifest if explicit else None,
+    )
+    return code
+
+
+def _github(args: argparse.Namespace) -> int:
+    from reconciler.commands.github_cmd import run
+
+    code: int = run(args, lambda line: print(line, flush=True))
+    return code
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from reconciler.doctor import diagnose
     from reconciler.manifest.loader import load_manifest
@@ -544,14 +579,27 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from reconciler.logs import level_for, setup_logging
+    from reconciler.logs import level_for, logging_configured
 
     parser = build_parser()
     args = parser.parse_args(argv)
     args.run_id = uuid.uuid4().hex[:12]
-    setup_logging(level_for(args.verbose, args.quiet), args.log_format, args.run_id, sys.stderr)
+    level = level_for(args.verbose, args.quiet)
+    with logging_configured(level, args.log_format, args.run_id, sys.stderr):
+        return _dispatch(args)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         code: int = args.handler(args)
+    except ManifestError as error:
+        # One bare `path:line:col: message` per line, so editors and CI problem
+        # matchers can read every problem; the count comes last.
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        count = len(error.problems)
+        print(f"error: {count} problem{'s' if count != 1 else ''} in the manifest", file=sys.stderr)
+        return error.exit_code
     except ReconcilerError as error:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code

@@ -11,7 +11,14 @@ from datetime import date
 from enum import StrEnum
 
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
-from reconciler.manifest.models import Deprovision, Manifest, Team, UnmanagedUsers, User
+from reconciler.manifest.models import (
+    Deprovision,
+    Manifest,
+    Team,
+    UnmanagedUsers,
+    User,
+    is_expired,
+)
 
 JsonScalar = str | int | float | bool | None
 
@@ -74,7 +81,7 @@ class Changes:
 
 def expired(expires: date | None, today: date) -> bool:
     """Access lasts through its ``expires`` date (UTC) and is gone the day after."""
-    return expires is not None and expires < today
+    return is_expired(expires, today)
 
 
 def diff(manifest: Manifest, live: LiveState, today: date) -> Changes:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -63,8 +65,30 @@ def level_for(verbose: int, quiet: bool) -> int:
     return {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
 
 
+@contextmanager
+def logging_configured(level: int, fmt: str, run_id: str, stream: TextIO) -> Iterator[None]:
+    """Configure logging for one command and put the previous setup back afterwards.
+
+    ``main`` runs many times in one process under tests and embedding tools; leaving
+    our handler installed would leak one run's settings into the next.
+    """
+    root = logging.getLogger("reconciler")
+    saved = (list(root.handlers), root.level, root.propagate)
+    setup_logging(level, fmt, run_id, stream)
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        handlers, old_level, propagate = saved
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(old_level)
+        root.propagate = propagate
+
+
 def setup_logging(level: int, fmt: str, run_id: str, stream: TextIO) -> None:
-    """Configure the ``reconciler`` logger tree once per process (idempotent)."""
+    """Configure the ``reconciler`` logger tree (idempotent)."""
     handler = logging.StreamHandler(stream)
     handler.addFilter(_RunId(run_id))
     handler.addFilter(_Redact())

@@ -141,12 +141,17 @@ class Plan(_Frozen):
 
     @property
     def digest(self) -> str:
-        """Identity of what the plan does (operations, target, policy, basis).
+        """Identity of what the plan does: operations, target, policy and basis.
 
         A reviewer who saw a plan with this digest saw exactly these operations; the
-        apply workflow compares it with the plan made at merge time.
+        apply workflow compares it with the plan made at merge time. ``as_of`` and
+        ``notices`` are left out so an unchanged plan keeps its digest from the day
+        it was reviewed to the day it is merged; when an expiry passes, the
+        operations change, and so does the digest.
         """
-        return "sha256:" + hashlib.sha256(self.to_json().encode()).hexdigest()
+        body = self.model_dump(mode="json", exclude={"as_of", "notices"})
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
     def operation(self, op_id: str) -> Operation:
         for operation in self.operations:

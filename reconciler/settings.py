@@ -10,6 +10,7 @@ import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from reconciler.errors import ConfigError
@@ -66,3 +67,9 @@ def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
 
 def environ() -> Mapping[str, str]:
     return os.environ
+
+
+def today() -> date:
+    """Expiry is judged by the UTC date; tests and replays pin it with RECONCILER_TODAY."""
+    pinned = os.environ.get("RECONCILER_TODAY")
+    return date.fromisoformat(pinned) if pinned else datetime.now(UTC).date()

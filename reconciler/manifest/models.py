@@ -4,6 +4,11 @@ Unknown keys are rejected (``extra="forbid"``) so a typo never silently means "n
 managed". An omitted optional field means "not managed" (``None``), never "empty".
 Org roles and project access are not settable over Mixpanel's SCIM API, so the
 schema deliberately has no place for them.
+
+Scalars are strict where YAML or pydantic's lax mode would guess: ``active: "no"``
+or ``max_deprovision: true`` is an error rather than a silent coercion, so what a
+reviewer reads is what the tool does. The JSON Schema (``schema.py``) is generated
+from these models, so an editor flags the same mistakes as ``reconciler validate``.
 """
 
 from __future__ import annotations
@@ -11,16 +16,30 @@ from __future__ import annotations
 import re
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 
 SUPPORTED_VERSIONS = (1,)
 
 # Deliberately simple: SCIM userName in Mixpanel is an email address; we refuse
 # obvious mistakes (spaces, missing @, missing dot in the domain) without
-# pretending to implement RFC 5322.
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+# pretending to implement RFC 5322. The same text is valid ECMAScript, so editors
+# apply it through the JSON Schema too.
+EMAIL_PATTERN = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+DOMAIN_PATTERN = r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
@@ -33,8 +52,49 @@ def check_email(value: str) -> str:
     return value
 
 
+def email_domain(email: str) -> str:
+    """The lowercased domain of an address, as compared with ``claimed_domains``."""
+    return email.rpartition("@")[2].lower()
+
+
+def is_expired(expires: date | None, today: date) -> bool:
+    """An ``expires`` date is the last day of access: expired once strictly in the past.
+
+    Every module (validation notices, diff, plan) must use this one rule so that a
+    notice saying "will be deprovisioned" and the plan never disagree.
+    """
+    return expires is not None and expires < today
+
+
+Email = Annotated[
+    str,
+    AfterValidator(check_email),
+    WithJsonSchema({"type": "string", "pattern": EMAIL_PATTERN, "examples": ["ada@acme.io"]}),
+]
+Domain = Annotated[
+    NonEmpty, WithJsonSchema({"type": "string", "pattern": DOMAIN_PATTERN, "examples": ["acme.io"]})
+]
+Count = Annotated[StrictInt, Field(ge=0)]
+Percent = Annotated[float, Field(strict=True, ge=0, le=100)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+
+def _not_null(value: Any) -> Any:
+    """An empty ``key:`` in YAML is null; for these keys that is ambiguous, so refuse it."""
+    if value is None:
+        raise ValueError("is empty; fill it in or remove the key")
+    return value
+
+
+def _schema_without_null(schema: dict[str, Any]) -> None:
+    """``None`` is only the Python default of these fields, never a value a file may hold."""
+    branches = [b for b in schema.pop("anyOf", []) if b != {"type": "null"}]
+    if len(branches) == 1:
+        schema.update(branches[0])
+    schema.pop("default", None)
 
 
 class UnmanagedUsers(StrEnum):
@@ -55,7 +115,10 @@ class Deprovision(StrEnum):
 class Organization(_Strict):
     """The Mixpanel organization: only users in claimed domains are ever touched."""
 
-    claimed_domains: tuple[NonEmpty, ...] = Field(min_length=1)
+    claimed_domains: tuple[Domain, ...] = Field(
+        min_length=1,
+        description="Email domains claimed in Mixpanel; users outside them are never touched.",
+    )
 
     @field_validator("claimed_domains")
     @classmethod
@@ -70,39 +133,39 @@ class Organization(_Strict):
 class Policy(_Strict):
     """Safety settings. Defaults are the safe choice for a first run."""
 
-    unmanaged_users: UnmanagedUsers = UnmanagedUsers.REPORT
-    deprovision: Deprovision = Deprovision.DEACTIVATE
-    max_deprovision: int = Field(default=10, ge=0)
-    max_deprovision_percent: float = Field(default=10.0, ge=0, le=100)
-    max_membership_removals: int = Field(default=50, ge=0)
-    max_membership_removals_percent: float = Field(default=25.0, ge=0, le=100)
-    max_teams_emptied: int = Field(default=1, ge=0)
-    expiry_warning_days: int = Field(default=14, ge=0)
-    protected: tuple[str, ...] = ()
-
-    @field_validator("protected")
-    @classmethod
-    def _protected(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(check_email(v) for v in value)
+    unmanaged_users: UnmanagedUsers = Field(
+        default=UnmanagedUsers.REPORT,
+        description="Live users in claimed domains that no manifest lists.",
+    )
+    deprovision: Deprovision = Field(
+        default=Deprovision.DEACTIVATE,
+        description="How a user loses access; delete is irreversible in Mixpanel.",
+    )
+    max_deprovision: Count = 10
+    max_deprovision_percent: Percent = 10.0
+    max_membership_removals: Count = 50
+    max_membership_removals_percent: Percent = 25.0
+    max_teams_emptied: Count = 1
+    expiry_warning_days: Count = 14
+    protected: tuple[Email, ...] = Field(
+        default=(), description="Accounts that are never deactivated or deleted."
+    )
 
 
 class User(_Strict):
     """A person who should exist in the org. ``email`` is the SCIM ``userName``."""
 
-    email: str
+    email: Email = Field(description="The Mixpanel login (SCIM userName); case-insensitive.")
     given_name: NonEmpty
     family_name: NonEmpty
-    display_name: NonEmpty | None = None
-    active: bool = True
-    expires: date | None = None
-    previous_emails: tuple[str, ...] = ()
-
-    _email = field_validator("email")(check_email)
-
-    @field_validator("previous_emails")
-    @classmethod
-    def _previous(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(check_email(v) for v in value)
+    display_name: NonEmpty | None = Field(default=None, description="Omit to leave it unmanaged.")
+    active: StrictBool = Field(default=True, description="false deprovisions the user.")
+    expires: date | None = Field(
+        default=None, description="Last day of access (YYYY-MM-DD); deprovisioned after it."
+    )
+    previous_emails: tuple[Email, ...] = Field(
+        default=(), description="Former addresses, so an email change is a rename, not a new user."
+    )
 
     @property
     def key(self) -> str:
@@ -113,34 +176,68 @@ class User(_Strict):
 class Member(_Strict):
     """A team membership; ``expires`` makes it time-bound."""
 
-    email: str
-    expires: date | None = None
-
-    _email = field_validator("email")(check_email)
+    email: Email
+    expires: date | None = Field(default=None, description="Last day of this membership.")
 
     @property
     def key(self) -> str:
         return self.email.lower()
 
 
+def _member_from_email(value: Any) -> Any:
+    """A plain email is shorthand for ``{email: ...}``; one model downstream, one error path."""
+    return {"email": value} if isinstance(value, str) else value
+
+
+MemberEntry = Annotated[
+    Member, BeforeValidator(_member_from_email, json_schema_input_type=Email | Member)
+]
+
+
 class Team(_Strict):
     """A SCIM Group (a Mixpanel Team). ``members`` omitted means membership is not managed."""
 
-    name: NonEmpty
-    previous_names: tuple[NonEmpty, ...] = ()
-    members: tuple[Member | str, ...] | None = None
+    name: NonEmpty = Field(description="The Mixpanel team name (exact, case-sensitive).")
+    previous_names: tuple[NonEmpty, ...] = Field(
+        default=(), description="Former names, so a rename keeps the team and its members."
+    )
+    members: tuple[MemberEntry, ...] | None = Field(
+        default=None,
+        description="Authoritative member list; omit the key to leave membership unmanaged.",
+        json_schema_extra=_schema_without_null,
+    )
 
-    @field_validator("members")
+    @field_validator("members", mode="before")
     @classmethod
-    def _members(cls, value: tuple[Member | str, ...] | None) -> tuple[Member, ...] | None:
+    def _members_not_null(cls, value: Any) -> Any:
         if value is None:
-            return None
-        return tuple(Member(email=m) if isinstance(m, str) else m for m in value)
+            raise ValueError(
+                "is empty; write 'members: []' to remove everyone, "
+                "or delete the key to leave membership unmanaged"
+            )
+        return value
 
     @property
     def member_list(self) -> tuple[Member, ...]:
-        """Members as models (the validator has already turned plain emails into Members)."""
-        return tuple(m for m in (self.members or ()) if isinstance(m, Member))
+        """Members as models; empty when membership is not managed."""
+        return self.members or ()
+
+
+class ManifestFile(_Strict):
+    """One manifest file. A folder of them is merged into one Manifest.
+
+    ``users`` and ``teams`` are concatenated across files; ``organization`` and
+    ``policy`` may appear in one file only. Every file says ``version: 1`` so it is
+    self-describing and validates on its own in an editor.
+    """
+
+    version: Literal[1] = Field(description="Manifest schema version; must be 1.")
+    organization: Organization | None = Field(default=None, json_schema_extra=_schema_without_null)
+    policy: Policy | None = Field(default=None, json_schema_extra=_schema_without_null)
+    users: tuple[User, ...] = ()
+    teams: tuple[Team, ...] = ()
+
+    _sections_not_null = field_validator("organization", "policy", mode="before")(_not_null)
 
 
 class Manifest(_Strict):

@@ -1,0 +1,75 @@
+"""Where each value of a manifest file came from, so every problem can say file:line:col.
+
+Pydantic reports errors by ``loc`` (a JSON path such as ``("users", 3, "email")``);
+the YAML composer knows positions. This module joins the two: the parser records
+the start of every key and value by JSON path, and a problem is placed at the
+closest recorded ancestor when its exact path has no node (a missing key, say).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reconciler.errors import Problem
+
+JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A 1-based line and column."""
+
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class Locations:
+    """Positions of the keys and values of one file, by JSON path."""
+
+    filename: str
+    values: Mapping[JsonPath, Position] = field(default_factory=dict)
+    keys: Mapping[JsonPath, Position] = field(default_factory=dict)
+    plain: Mapping[JsonPath, str] = field(default_factory=dict)
+
+    def closest(self, path: JsonPath) -> JsonPath:
+        """The longest prefix of ``path`` that exists in the file (``()`` at worst)."""
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.values:
+                return path[:end]
+        return ()
+
+    def position(self, path: JsonPath, *, on_key: bool = False) -> Position:
+        """Where to point for ``path``: its key when asked and known, else its value."""
+        if on_key and path in self.keys:
+            return self.keys[path]
+        return self.values.get(self.closest(path), Position(1, 1))
+
+    def problem(self, path: JsonPath, message: str, *, on_key: bool = False) -> Problem:
+        at = self.position(path, on_key=on_key)
+        return Problem(self.filename, at.line, at.col, message)
+
+    def ref(self, path: JsonPath, *, on_key: bool = False) -> str:
+        """``file:line:col`` of ``path``, for messages that name another location."""
+        at = self.position(path, on_key=on_key)
+        return f"{self.filename}:{at.line}:{at.col}"
+
+
+def dotted(path: JsonPath) -> str:
+    """``("users", 3, "email")`` -> ``users[3].email``: the name a reader can search for."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def prefixed(path: JsonPath, message: str) -> str:
+    """``users[3]: message``, or just the message for the top level of a file."""
+    where = dotted(path)
+    return f"{where}: {message}" if where else message
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """Keep echoed values readable in a terminal line."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

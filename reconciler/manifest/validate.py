@@ -1,0 +1,198 @@
+"""Checks that need the whole manifest: across entries and across files.
+
+Runs on the valid parts of every file (see ``document.py``), so a problem here is
+never a side effect of a schema error elsewhere. Each problem is located at the
+later of two conflicting places and names the earlier one, as ``file:line:col``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from reconciler.manifest.document import FileResult
+from reconciler.manifest.entries import At, Findings, TeamAt, UserAt
+from reconciler.manifest.locations import JsonPath
+from reconciler.manifest.models import Policy, email_domain
+from reconciler.manifest.protection import check_protected, expiry_notices
+
+
+def check_manifest(files: Sequence[FileResult], today: date) -> Findings:
+    """All cross-entry and cross-file checks, plus the expiry notices."""
+    found = Findings()
+    complete = all(f.readable for f in files)
+    domains, policy = _sections(files, complete, found)
+    users = [UserAt(u, At(f.locations, ("users", i))) for f in files for i, u in f.users]
+    teams = [TeamAt(t, At(f.locations, ("teams", i))) for f in files for i, t in f.teams]
+    unchecked = frozenset().union(*(f.unchecked_emails for f in files))
+    declared = _check_users(users, domains, found)
+    _check_previous_emails(users, found)
+    _check_team_names(teams, found)
+    for team in teams:
+        _check_members(team, declared, unchecked, complete, found)
+    protected: frozenset[str] = frozenset()
+    if policy:
+        protected = check_protected(
+            *policy, declared=declared, domains=domains, today=today, found=found
+        )
+    expiry_notices(users, teams, declared=declared, protected=protected, today=today, found=found)
+    return found
+
+
+def _sections(
+    files: Sequence[FileResult], complete: bool, found: Findings
+) -> tuple[tuple[str, ...] | None, tuple[At, Policy] | None]:
+    """The claimed domains and the policy, each from the one file that defines it."""
+    org_file = _owner(files, "organization", found)
+    policy_file = _owner(files, "policy", found)
+    if org_file is None and files and complete:
+        message = "no manifest file defines 'organization'; add it to one file, e.g. " + (
+            "organization: {claimed_domains: [acme.io]}"
+        )
+        found.problems.append(files[0].locations.problem((), message))
+    organization = org_file.organization if org_file else None
+    domains = organization.claimed_domains if organization else None
+    if policy_file is None or policy_file.policy is None:
+        return domains, None
+    return domains, (At(policy_file.locations, ("policy",)), policy_file.policy)
+
+
+def _owner(files: Sequence[FileResult], section: str, found: Findings) -> FileResult | None:
+    """The one file that defines ``section``; a definition in any later file is an error."""
+    owner: FileResult | None = None
+    for result in files:
+        if not getattr(result, f"has_{section}"):
+            continue
+        if owner is None:
+            owner = result
+            continue
+        first = owner.locations.ref((section,), on_key=True)
+        message = f"{section} is already defined at {first}; define it in one file only"
+        found.problems.append(result.locations.problem((section,), message, on_key=True))
+    return owner
+
+
+def _check_users(
+    users: Sequence[UserAt], domains: tuple[str, ...] | None, found: Findings
+) -> dict[str, UserAt]:
+    """Claimed domains and case-insensitive uniqueness; returns the users by match key."""
+    declared: dict[str, UserAt] = {}
+    for entry in users:
+        email, at = entry.user.email, entry.at
+        if domains is not None and email_domain(email) not in domains:
+            found.problems.append(at.problem(_unclaimed(email, domains), "email"))
+        first = declared.setdefault(entry.user.key, entry)
+        if first is not entry:
+            message = (
+                f"user '{email}' is declared twice (first at {first.at.ref('email')}; "
+                "emails are case-insensitive); keep one entry"
+            )
+            found.problems.append(at.problem(message, "email"))
+    return declared
+
+
+def _unclaimed(email: str, domains: tuple[str, ...]) -> str:
+    return (
+        f"domain '{email_domain(email)}' of '{email}' is not a claimed domain "
+        f"({', '.join(domains)}); add the domain to organization.claimed_domains "
+        "or fix the address"
+    )
+
+
+def _check_previous_emails(users: Sequence[UserAt], found: Findings) -> None:
+    """An old address identifies one user only, and is nobody's current address."""
+    current: dict[str, UserAt] = {}
+    for entry in users:
+        current.setdefault(entry.user.key, entry)
+    claimed: dict[str, str] = {}
+    for entry in users:
+        for index, previous in enumerate(entry.user.previous_emails):
+            key, sub = previous.lower(), ("previous_emails", index)
+            if key == entry.user.key:
+                message = f"'{previous}' is this user's current email; remove it"
+            elif key in current:
+                other = current[key].at.ref("email")
+                message = f"'{previous}' is the current email of another user ({other}); remove it"
+            elif key in claimed:
+                message = (
+                    f"'{previous}' is already a previous email at {claimed[key]}; "
+                    "an old address can belong to one user only"
+                )
+            else:
+                claimed[key] = entry.at.ref(*sub)
+                continue
+            found.problems.append(entry.at.problem(message, *sub))
+
+
+def _check_team_names(teams: Sequence[TeamAt], found: Findings) -> None:
+    """Names and previous names are unique labels; case-only twins confuse reviewers."""
+    labels: dict[str, tuple[str, str, str]] = {}
+    for entry in teams:
+        names: list[tuple[str, JsonPath]] = [(entry.team.name, ("name",))]
+        names += [(n, ("previous_names", i)) for i, n in enumerate(entry.team.previous_names)]
+        for label, sub in names:
+            kind = "team name" if sub == ("name",) else "previous name"
+            message = _label_clash(entry.team.name, label, kind, labels)
+            if message:
+                found.problems.append(entry.at.problem(message, *sub))
+            else:
+                labels[label.casefold()] = (label, kind, entry.at.ref(*sub))
+
+
+def _label_clash(
+    name: str, label: str, kind: str, labels: dict[str, tuple[str, str, str]]
+) -> str | None:
+    if kind == "previous name" and label == name:
+        return f"team '{name}' lists its own name in previous_names; remove it"
+    if label.casefold() not in labels:
+        return None
+    other, other_kind, where = labels[label.casefold()]
+    if other == label:
+        return (
+            f"{kind} '{label}' is already used as a {other_kind} at {where}; "
+            "team names and previous names must be unique"
+        )
+    return (
+        f"{kind} '{label}' differs only in case from the {other_kind} '{other}' at {where}; "
+        "rename one so reviewers can tell them apart"
+    )
+
+
+def _check_members(
+    entry: TeamAt,
+    declared: dict[str, UserAt],
+    unchecked: frozenset[str],
+    complete: bool,
+    found: Findings,
+) -> None:
+    """Members are declared, active users, each listed once per team."""
+    seen: dict[str, int] = {}
+    previous = {p.lower(): u for u in declared.values() for p in u.user.previous_emails}
+    name = entry.team.name
+    for index, member in enumerate(entry.team.member_list):
+        email, sub = member.email, ("members", index)
+        user = declared.get(member.key)
+        if member.key in seen:
+            first = entry.at.ref("members", seen[member.key])
+            message = f"'{email}' is listed twice in team '{name}' (first at {first}); remove one"
+        elif user is None and member.key in previous:
+            current = previous[member.key]
+            message = (
+                f"'{email}' is a previous email of '{current.user.email}' "
+                f"({current.at.ref('email')}); use the current email"
+            )
+        elif user is None and complete and member.key not in unchecked:
+            message = (
+                f"'{email}' is not a declared user; declare {email} under users: "
+                f"or remove it from team '{name}'"
+            )
+        elif user is not None and not user.user.active:
+            message = (
+                f"'{email}' is declared active: false ({user.at.ref('active')}); an inactive "
+                "user cannot be a team member; remove the membership"
+            )
+        else:
+            seen.setdefault(member.key, index)
+            continue
+        seen.setdefault(member.key, index)
+        found.problems.append(entry.at.problem(message, *sub))

@@ -1,0 +1,228 @@
+"""Parse one manifest file's text into plain data plus the position of every value.
+
+Only safe YAML: the text is *composed* to nodes with a ``yaml.SafeLoader``-based
+loader and turned into data here, so no tag can construct a Python object.
+
+Anchors and aliases are refused outright rather than expanded under a node budget.
+An alias makes one line change many places that a reviewer does not see in the
+diff, errors inside an aliased block would point at the anchor instead of the use,
+and refusing them removes the whole "billion laughs" class without a heuristic.
+Nesting depth is bounded too, because the composer recurses per level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import yaml
+
+from reconciler.errors import Problem
+from reconciler.manifest.locations import (
+    JsonPath,
+    Locations,
+    Position,
+    prefixed,
+    shorten,
+)
+
+MAX_DEPTH = 20
+
+_YAML_TAG = "tag:yaml.org,2002:"
+_STR = "tag:yaml.org,2002:str"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_SCALARS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
+)
+
+
+_NOUNS = {
+    f"{_YAML_TAG}timestamp": "date",
+    f"{_YAML_TAG}int": "number",
+    f"{_YAML_TAG}float": "number",
+}
+
+
+class _Refused(yaml.MarkedYAMLError):
+    """Valid YAML that a manifest may not use (aliases, deep nesting)."""
+
+
+class _ManifestLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors, aliases and deep nesting while composing."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent) or anchor is not None:
+            raise _Refused(
+                problem=f"YAML anchors and aliases are not allowed in manifests (found "
+                f"'{'*' if isinstance(event, yaml.AliasEvent) else '&'}{anchor}'); "
+                "write the values out so reviewers see every change",
+                problem_mark=event.start_mark,
+            )
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(
+                problem=f"nesting deeper than {MAX_DEPTH} levels; a manifest is never this deep",
+                problem_mark=event.start_mark,
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+@dataclass(frozen=True)
+class ParsedYaml:
+    """The data of one file, where each value is, and what was wrong with the YAML itself.
+
+    ``bad_paths`` are values already reported here (an impossible date, a tag), so
+    the schema check does not report them a second time.
+    """
+
+    data: Any
+    locations: Locations
+    problems: tuple[Problem, ...] = ()
+    bad_paths: frozenset[JsonPath] = frozenset()
+    strings: tuple[tuple[JsonPath, str], ...] = ()
+
+
+@dataclass
+class _Builder:
+    """Accumulates data, positions and problems while walking the node tree once."""
+
+    loader: _ManifestLoader
+    filename: str
+    values: dict[JsonPath, Position] = field(default_factory=dict)
+    keys: dict[JsonPath, Position] = field(default_factory=dict)
+    plain: dict[JsonPath, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    bad: set[JsonPath] = field(default_factory=set)
+    strings: list[tuple[JsonPath, str]] = field(default_factory=list)
+
+    def report(self, mark: yaml.Mark, message: str) -> None:
+        self.problems.append(Problem(self.filename, mark.line + 1, mark.column + 1, message))
+
+    def convert(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.values[path] = _position(node.start_mark)
+        if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.ScalarNode) and node.tag in _SCALARS:
+            return self._scalar(node, path)
+        self.bad.add(path)
+        tag = node.tag.replace(_YAML_TAG, "!!")
+        self.report(node.start_mark, prefixed(path, f"YAML tag '{tag}' is not allowed here"))
+        return None
+
+    def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                message = "a key must be a plain word such as 'email'"
+                self.report(key_node.start_mark, prefixed(path, message))
+                continue
+            key = key_node.value
+            if key in result:
+                first = self.keys[(*path, key)]
+                message = (
+                    f"key '{key}' appears twice (first at line {first.line}); "
+                    "YAML would silently keep only the last one, so remove one"
+                )
+                self.report(key_node.start_mark, prefixed(path, message))
+            self.keys[(*path, key)] = _position(key_node.start_mark)
+            result[key] = self.convert(value_node, (*path, key))
+        return result
+
+    def _scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
+        if node.tag == _STR:
+            self.strings.append((path, node.value))
+            return node.value
+        if node.style is None:
+            self.plain[path] = node.value
+        try:
+            value = self.loader.construct_object(node)
+        except (ValueError, OverflowError, yaml.YAMLError) as error:
+            self.bad.add(path)
+            noun = _NOUNS.get(node.tag, "value")
+            message = f"{shorten(node.value)!r} is not a valid {noun}: {_reason(error)}"
+            self.report(node.start_mark, prefixed(path, message))
+            return node.value
+        # A YAML timestamp with a time of day is never a valid manifest date; keep the
+        # text so the schema check reports it as "expected a date".
+        return node.value if isinstance(value, datetime) else _plain(value)
+
+
+def parse_yaml(text: str, filename: str) -> ParsedYaml:
+    """Compose ``text`` (one YAML document) and convert it; never raises for bad input."""
+    try:
+        loader = _ManifestLoader(text)  # the reader checks for forbidden characters here
+        root = loader.get_single_node()
+    except yaml.YAMLError as error:
+        return ParsedYaml(None, Locations(filename), (_yaml_problem(error, text, filename),))
+    if root is None:
+        return ParsedYaml(None, Locations(filename))
+    builder = _Builder(loader, filename)
+    data = builder.convert(root, ())
+    locations = Locations(filename, builder.values, builder.keys, builder.plain)
+    problems = tuple(builder.problems)
+    return ParsedYaml(data, locations, problems, frozenset(builder.bad), tuple(builder.strings))
+
+
+def _plain(value: Any) -> Any:
+    """Scalars the manifest can hold: str, int, float, bool, None and date."""
+    return value if isinstance(value, str | int | float | bool | date) or value is None else None
+
+
+def _position(mark: yaml.Mark) -> Position:
+    return Position(mark.line + 1, mark.column + 1)
+
+
+def _reason(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def _yaml_problem(error: yaml.YAMLError, text: str, filename: str) -> Problem:
+    """A parser error at the parser's own position, with a hint for the usual causes."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        if isinstance(error, _Refused):
+            return Problem(filename, line, col, str(error.problem))
+        if error.context and "single document" in error.context:
+            message = "a manifest file holds one YAML document; remove the '---' or split the file"
+            return Problem(filename, line, col, message)
+        return Problem(filename, line, col, f"invalid YAML: {_detail(error, line)}")
+    if isinstance(error, yaml.reader.ReaderError):
+        line, col = _line_col(text, error.position)
+        message = f"character {chr(error.character)!r} is not allowed in YAML; remove it"
+        return Problem(filename, line, col, message)
+    return Problem(filename, 1, 1, f"invalid YAML: {_reason(error)}")
+
+
+def _detail(error: yaml.MarkedYAMLError, line: int) -> str:
+    """PyYAML splits messages as context + "but found ..."; put them in reading order."""
+    problem = error.problem or "unreadable YAML"
+    context = error.context
+    if context and error.context_mark and error.context_mark.line + 1 != line:
+        context += f" at line {error.context_mark.line + 1}"
+    if not context:
+        detail = problem
+    elif problem.startswith("but "):
+        detail = f"{context} {problem}"
+    else:
+        detail = f"{problem} ({context})"
+    return detail + ("; indent with spaces, not tabs" if "\t" in problem else "")
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset in ``text``."""
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
