@@ -1,0 +1,228 @@
+"""``reconciler github ...``: the steps of the GitOps workflows that talk to GitHub.
+
+    comment      --pr N --body-file F           one plan comment per PR, updated in place
+    verify-plan  --plan plan.json --pr N | --commit SHA | --confirm-digest D
+                                                is this the plan the reviewers saw?
+    drift-issue  --plan-markdown F | --clean    one drift issue, opened/updated/closed
+    explain      --exit-code N --stage S        a job-summary paragraph for an exit code
+
+The workflow YAML stays a list of these calls, so its logic is tested here rather
+than discovered in a failed run. Exit codes follow the CLI: 3 stale, 4 refused.
+Heavy imports (requests, the plan model) wait until ``run`` so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:
+    from reconciler.github import GitHub
+
+Out = Callable[[str], None]
+STAGES = ("plan", "verify", "apply", "drift")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--author",
+        default=None,
+        metavar="LOGIN",
+        help="who writes the plan comment and drift issue (default github-actions[bot])",
+    )
+    steps = parser.add_subparsers(dest="github_command", required=True, metavar="STEP")
+
+    comment = steps.add_parser("comment", help="create or update the PR's plan comment")
+    comment.add_argument("--pr", type=int, required=True, metavar="N")
+    comment.add_argument("--body-file", required=True, metavar="FILE")
+
+    verify = steps.add_parser("verify-plan", help="refuse a plan nobody reviewed (exit 3 or 4)")
+    verify.add_argument("--plan", required=True, metavar="FILE", help="from `plan --out`")
+    source = verify.add_mutually_exclusive_group(required=True)
+    source.add_argument("--pr", type=int, metavar="N", help="the PR whose comment was reviewed")
+    source.add_argument("--commit", metavar="SHA", help="find the PR that merged this commit")
+    source.add_argument(
+        "--confirm-digest", metavar="DIGEST", help="a digest typed by a person (manual apply)"
+    )
+    verify.add_argument(
+        "--require-approval",
+        action="store_true",
+        help="also require an approval given after the plan comment last changed",
+    )
+
+    drift = steps.add_parser("drift-issue", help="open, update or close the drift issue")
+    what = drift.add_mutually_exclusive_group(required=True)
+    what.add_argument("--plan-markdown", metavar="FILE", help="the drift plan (Markdown)")
+    what.add_argument("--clean", action="store_true", help="no drift: close the issue")
+
+    explain = steps.add_parser("explain", help="explain an exit code for the job summary")
+    explain.add_argument("--exit-code", type=int, required=True, metavar="N")
+    explain.add_argument("--stage", choices=STAGES, required=True)
+    explain.add_argument("--log", metavar="FILE", help="the failed step's stderr, to quote")
+
+
+def run(args: argparse.Namespace, out: Out, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    if args.github_command == "explain":
+        out(explain(args.exit_code, args.stage, _read_optional(args.log)))
+        return 0
+    if args.github_command == "verify-plan" and args.confirm_digest is not None:
+        return _confirmed(_plan_digest(args.plan, out), args.confirm_digest, out)
+    from reconciler.github import DEFAULT_AUTHOR, GitHub
+
+    gh = GitHub.from_env(env, author=args.author or DEFAULT_AUTHOR)
+    if args.github_command == "comment":
+        return _comment(gh, args, out)
+    if args.github_command == "verify-plan":
+        return _verify(gh, args, out)
+    return _drift(gh, args, out, env)
+
+
+def _comment(gh: GitHub, args: argparse.Namespace, out: Out) -> int:
+    from reconciler.github import upsert_comment
+
+    action, comment = upsert_comment(gh, args.pr, _read(args.body_file))
+    out(f"plan comment {action} on PR #{args.pr}: {comment.url or comment.id}")
+    return 0
+
+
+def _verify(gh: GitHub, args: argparse.Namespace, out: Out) -> int:
+    from reconciler.github import check_approved, check_digest, plan_digest_from_pr, reviewed_plan
+
+    digest = _plan_digest(args.plan, out)
+    reviewed = plan_digest_from_pr(gh, args.commit) if args.commit else reviewed_plan(gh, args.pr)
+    check_digest(reviewed.digest, digest, f"PR #{reviewed.pr}")
+    out(f"matches the plan reviewed in PR #{reviewed.pr} ({reviewed.comment.url or 'comment'})")
+    if args.require_approval:
+        approvers = check_approved(gh, reviewed)
+        out(f"approved after the plan was posted by: {', '.join(approvers)}")
+    return 0
+
+
+def _plan_digest(path: str, out: Out) -> str:
+    from reconciler.workflow import read_plan_file
+
+    digest = read_plan_file(path).digest
+    out(f"plan digest: {digest}")
+    return digest
+
+
+def _confirmed(digest: str, typed: str, out: Out) -> int:
+    """A manual run applies only the digest a person copied from this very plan."""
+    from reconciler.github import ReviewMissingError, check_digest
+
+    typed = typed.strip()
+    if not typed:
+        raise ReviewMissingError(
+            "no confirm_digest given: review the plan in this job's summary, then run the "
+            f"workflow again with confirm_digest={digest}"
+        )
+    check_digest(typed, digest, "the confirm_digest input")
+    out("matches confirm_digest")
+    return 0
+
+
+def _drift(gh: GitHub, args: argparse.Namespace, out: Out, env: Mapping[str, str]) -> int:
+    from reconciler.github import close_drift_issue, drift_body, upsert_drift_issue
+
+    if args.clean:
+        closed = close_drift_issue(gh, "No drift: Mixpanel matches `manifests/` again.")
+        out(f"closed drift issue #{closed}" if closed else "no drift, and no drift issue open")
+        return 0
+    body = drift_body(_read(args.plan_markdown), _run_url(env))
+    action, number = upsert_drift_issue(gh, body)
+    out(f"drift issue #{number} {action}")
+    return 0
+
+
+def _run_url(env: Mapping[str, str]) -> str | None:
+    parts = [env.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+    return f"{parts[0]}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else None
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+
+
+def _read_optional(path: str | None) -> str:
+    if not path:
+        return ""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+# -- exit codes, explained for people reading a job summary --------------------
+_GENERIC: dict[int, tuple[str, str]] = {
+    1: (
+        "error",
+        "The tool stopped on an error (manifest, token, network or GitHub API); nothing "
+        "more was done. Read the error below, fix it and re-run the job.",
+    ),
+    3: (
+        "stale plan",
+        "Mixpanel or the manifest changed since the plan was made, so it was not applied. "
+        "Re-run the PR's plan job, review the new plan, and merge again (or run apply by hand).",
+    ),
+    4: (
+        "refused by a safety guard",
+        "The plan removes more access than the policy allows. Check that it is intended; to "
+        "accept it, run the apply workflow by hand with confirm_digest and the `allow_*` input "
+        "naming the count.",
+    ),
+    5: (
+        "partially applied",
+        "Some operations failed and the rest were done; access was revoked before anything "
+        "was granted. Fix the cause named below and re-run: the next plan does only what is "
+        "left.",
+    ),
+    130: ("interrupted", "The job was cancelled midway. Re-run it; it plans what is left."),
+}
+_BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
+    ("verify", 3): (
+        "plan changed since review",
+        "The plan made now differs from the one reviewed (Mixpanel or the default branch "
+        "moved since): re-run the PR's plan job, review, and merge again.",
+    ),
+    ("verify", 4): (
+        "no reviewed plan",
+        "Nothing was applied because no reviewed plan matches this commit (a direct push, a "
+        "missing or failed plan comment, or no approval after the last plan). Open a pull "
+        "request, or run the apply workflow by hand with confirm_digest.",
+    ),
+    ("apply", 3): (
+        "stale plan",
+        "Mixpanel changed between planning and applying (seconds apart): someone or "
+        "something else is editing access. Re-run the job.",
+    ),
+}
+
+
+def explain(code: int, stage: str, log: str = "") -> str:
+    """Markdown for ``$GITHUB_STEP_SUMMARY``: what the exit code means, what to do."""
+    title, advice = _BY_STAGE.get((stage, code)) or _GENERIC.get(
+        code, ("unexpected exit code", "Read the log of the failed step.")
+    )
+    lines = [f"### ❌ {stage} failed: exit {code}, {title}", "", advice, ""]
+    tail = "\n".join(log.strip().splitlines()[-30:])
+    if tail:
+        fence = "`" * max(3, _longest_backtick_run(tail) + 1)
+        lines += [fence, tail, fence, ""]
+    return "\n".join(lines)
+
+
+def _longest_backtick_run(text: str) -> int:
+    longest = run = 0
+    for char in text:
+        run = run + 1 if char == "`" else 0
+        longest = max(longest, run)
+    return longest

@@ -1,0 +1,419 @@
+"""GitHub REST glue for the GitOps workflows: the plan comment, the reviewed digest, drift.
+
+Three jobs need GitHub and nothing else does: the PR job keeps ONE plan comment up
+to date, the apply job proves that the plan it is about to apply is the one the
+reviewers saw (same digest, approved after the comment last changed), and the
+drift job keeps ONE tracking issue. Everything is found by an HTML marker *and*
+the author, so a comment anyone can type cannot pose as the reviewed plan.
+
+Only ``requests``; the token lives in a ``Token`` and is never part of a message.
+Not a general GitHub client: it knows the few endpoints these jobs call.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from reconciler import __version__
+from reconciler.errors import ConfigError, ReconcilerError, StalePlanError
+from reconciler.render.markdown import MARKER as PLAN_MARKER
+from reconciler.scim.secret import Token
+
+TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a secret
+API_URL_ENV = "GITHUB_API_URL"
+REPOSITORY_ENV = "GITHUB_REPOSITORY"
+DEFAULT_API_URL = "https://api.github.com"
+# The login of GITHUB_TOKEN's comments and issues; a GitHub App token has another one.
+DEFAULT_AUTHOR = "github-actions[bot]"
+
+DRIFT_LABEL = "mixpanel-drift"
+DRIFT_MARKER = "<!-- mixpanel-scim-reconciler:drift -->"
+DRIFT_TITLE = "Mixpanel access drift: the live org differs from manifests/"
+# GitHub refuses comment and issue bodies longer than this (characters).
+BODY_LIMIT = 65_536
+TIMEOUT_S = 30.0
+
+_DIGEST = re.compile(r"^<sub>plan digest: `(sha256:[0-9a-f]{64})`</sub>$", re.MULTILINE)
+_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+RERUN_ADVICE = "the plan changed since review: re-run the PR's plan job, review, and merge again"
+
+
+class GitHubError(ReconcilerError):
+    """A GitHub API call failed; the message names the call and the fix, never the token."""
+
+
+class ReviewMissingError(GitHubError):
+    """There is no reviewed plan to compare with: refuse, like a safety guard does."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True)
+class Comment:
+    """An issue or PR comment (or an issue's own body, for the drift issue)."""
+
+    id: int
+    body: str
+    author: str
+    updated_at: datetime
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    merged: bool
+    merge_commit_sha: str | None
+    base_ref: str
+
+
+@dataclass(frozen=True)
+class Review:
+    author: str
+    state: str
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """The plan a PR's reviewers saw: its digest and the comment that showed it."""
+
+    pr: int
+    digest: str
+    comment: Comment
+
+
+# -- pure helpers -------------------------------------------------------------
+def parse_digest(body: str) -> str | None:
+    """The digest on the renderer's "plan digest:" line; the last one wins (it is the footer)."""
+    found = _DIGEST.findall(body)
+    return found[-1] if found else None
+
+
+def with_marker(body: str, marker: str = PLAN_MARKER) -> str:
+    """Ensure the marker is present, so a failure note still replaces the old plan comment."""
+    return body if marker in body else f"{marker}\n{body}"
+
+
+def fit_body(body: str, limit: int = BODY_LIMIT) -> str:
+    """Shorten a body GitHub would refuse, keeping its head and its footer (the digest line)."""
+    if len(body) <= limit:
+        return body
+    cut = body.rfind("\n<sub>target")
+    footer = body[cut:] if cut >= 0 else ""
+    note = "\n\n_… cut to fit GitHub's size limit; the full plan is in the job summary._\n"
+    return body[: limit - len(footer) - len(note)] + note + footer
+
+
+def find_marked(items: list[Comment], marker: str, author: str) -> Comment | None:
+    """The oldest item by ``author`` holding ``marker``: one object, updated in place."""
+    ours = [c for c in items if marker in c.body and c.author == author]
+    return min(ours, key=lambda c: c.id) if ours else None
+
+
+def merged_pr_for(pulls: list[PullRequest], sha: str) -> PullRequest | None:
+    """The PR that ``sha`` merged: prefer the one whose merge commit it is."""
+    merged = [p for p in pulls if p.merged]
+    exact = [p for p in merged if p.merge_commit_sha == sha]
+    candidates = exact or merged
+    return candidates[0] if candidates else None
+
+
+def approved_after(reviews: list[Review], since: datetime) -> list[str]:
+    """Reviewers whose latest verdict is an approval given at or after ``since``."""
+    latest: dict[str, Review] = {}
+    for review in reviews:
+        if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
+            latest[review.author] = review  # the API lists reviews oldest first
+    return sorted(
+        author
+        for author, review in latest.items()
+        if review.state == "APPROVED"
+        and review.submitted_at is not None
+        and review.submitted_at >= since
+    )
+
+
+def _time(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _comment(raw: Mapping[str, Any]) -> Comment:
+    return Comment(
+        id=int(raw["id"]),
+        body=str(raw.get("body") or ""),
+        author=str((raw.get("user") or {}).get("login", "")),
+        updated_at=_time(raw.get("updated_at") or raw.get("created_at")),
+        url=str(raw.get("html_url", "")),
+    )
+
+
+def _pull(raw: Mapping[str, Any]) -> PullRequest:
+    return PullRequest(
+        number=int(raw["number"]),
+        merged=raw.get("merged_at") is not None,
+        merge_commit_sha=raw.get("merge_commit_sha"),
+        base_ref=str((raw.get("base") or {}).get("ref", "")),
+    )
+
+
+def _review(raw: Mapping[str, Any]) -> Review:
+    submitted = raw.get("submitted_at")
+    return Review(
+        author=str((raw.get("user") or {}).get("login", "")),
+        state=str(raw.get("state", "")),
+        submitted_at=_time(submitted) if submitted else None,
+    )
+
+
+# -- the client ---------------------------------------------------------------
+class GitHub:
+    """A token, a repository and a session: the few REST calls the workflows need."""
+
+    def __init__(
+        self,
+        repo: str,
+        token: Token,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        author: str = DEFAULT_AUTHOR,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not _REPO.match(repo):
+            raise ConfigError(f"{REPOSITORY_ENV} must look like owner/name, got {repo!r}")
+        self.repo = repo
+        self.api_url = api_url.rstrip("/")
+        self.author = author
+        self._token = token
+        self._session = session or requests.Session()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, author: str = DEFAULT_AUTHOR) -> GitHub:
+        """Configured the way GitHub Actions configures a job (plus GITHUB_TOKEN in env)."""
+        value = env.get(TOKEN_ENV, "").strip()
+        if not value:
+            raise ConfigError(
+                f"no GitHub token: add `{TOKEN_ENV}: ${{{{ github.token }}}}` to the step's env"
+            )
+        repo = env.get(REPOSITORY_ENV, "").strip()
+        if not repo:
+            raise ConfigError(f"set {REPOSITORY_ENV}=owner/name (GitHub Actions sets it)")
+        api_url = env.get(API_URL_ENV, "").strip() or DEFAULT_API_URL
+        return cls(repo, Token(value), api_url=api_url, author=author)
+
+    # -- transport --
+    def _call(
+        self, method: str, url: str, what: str, need: str, **kwargs: Any
+    ) -> requests.Response:
+        headers = {
+            "Authorization": f"Bearer {self._token.reveal()}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": f"mixpanel-scim-reconciler/{__version__}",
+        }
+        try:
+            response = self._session.request(
+                method, url, headers=headers, timeout=TIMEOUT_S, **kwargs
+            )
+        except requests.RequestException as error:
+            raise GitHubError(
+                f"cannot {what}: no answer from {self.api_url} ({type(error).__name__})"
+            ) from None
+        if response.status_code >= 400:
+            raise _http_error(response, what, need, self.repo)
+        return response
+
+    def _json(self, method: str, path: str, what: str, need: str, **kwargs: Any) -> Any:
+        return self._call(method, self._url(path), what, need, **kwargs).json()
+
+    def _pages(self, path: str, what: str, need: str, **params: str) -> Iterator[Any]:
+        """Every item of a list endpoint, following the Link header's ``next``."""
+        url: str | None = self._url(path)
+        query: dict[str, str] | None = {"per_page": "100", **params}
+        while url is not None:
+            response = self._call("GET", url, what, need, params=query)
+            yield from response.json()
+            url, query = response.links.get("next", {}).get("url"), None
+            if url is not None and not url.startswith(self.api_url + "/"):
+                # The token must only ever go to the API host it was configured for.
+                raise GitHubError(f"cannot {what}: GitHub paged to another host")
+
+    def _url(self, path: str) -> str:
+        return f"{self.api_url}/repos/{self.repo}/{path}"
+
+    # -- endpoints --
+    def comments(self, number: int) -> list[Comment]:
+        what, need = f"list the comments of #{number}", "pull-requests: read"
+        return [_comment(c) for c in self._pages(f"issues/{number}/comments", what, need)]
+
+    def create_comment(self, number: int, body: str, need: str) -> Comment:
+        what = f"comment on #{number}"
+        raw = self._json("POST", f"issues/{number}/comments", what, need, json={"body": body})
+        return _comment(raw)
+
+    def update_comment(self, comment_id: int, body: str, need: str) -> Comment:
+        what = f"update comment {comment_id}"
+        path = f"issues/comments/{comment_id}"
+        return _comment(self._json("PATCH", path, what, need, json={"body": body}))
+
+    def pulls_for_commit(self, sha: str) -> list[PullRequest]:
+        what, need = f"find the pull request of commit {sha[:12]}", "pull-requests: read"
+        return [_pull(p) for p in self._pages(f"commits/{sha}/pulls", what, need)]
+
+    def reviews(self, number: int) -> list[Review]:
+        what, need = f"list the reviews of PR #{number}", "pull-requests: read"
+        return [_review(r) for r in self._pages(f"pulls/{number}/reviews", what, need)]
+
+    def open_issues(self, label: str) -> list[Comment]:
+        """Open issues (not PRs) with ``label``, each as its body for marker matching."""
+        what, need = f"list open issues labelled {label}", "issues: write"
+        raw = self._pages("issues", what, need, labels=label, state="open")
+        # Issues are addressed by number, so the number stands in for the comment id.
+        return [_comment(i | {"id": i["number"]}) for i in raw if "pull_request" not in i]
+
+    def create_issue(self, title: str, body: str, labels: list[str]) -> int:
+        payload = {"title": title, "body": body, "labels": labels}
+        raw = self._json("POST", "issues", "open the drift issue", "issues: write", json=payload)
+        return int(raw["number"])
+
+    def update_issue(self, number: int, **fields: str) -> None:
+        what = f"update issue #{number}"
+        self._json("PATCH", f"issues/{number}", what, "issues: write", json=fields)
+
+
+def _http_error(response: requests.Response, what: str, need: str, repo: str) -> GitHubError:
+    status = response.status_code
+    message = _message(response)
+    if status == 401:
+        hint = f"the token was refused; pass `{TOKEN_ENV}: ${{{{ github.token }}}}` in env"
+    elif status == 429 or (status == 403 and response.headers.get("x-ratelimit-remaining") == "0"):
+        hint = "GitHub's rate limit was hit; re-run the job later"
+    elif status == 403:
+        hint = f"the workflow needs `{need}` permission (job-level `permissions:`)"
+    elif status == 404:
+        hint = f"check {REPOSITORY_ENV}={repo} and that the job has `{need}` permission"
+    else:
+        hint = "see GitHub's message"
+    return GitHubError(f"cannot {what}: GitHub answered {status} ({message}); {hint}")
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason or "no message"
+    text = body.get("message") if isinstance(body, dict) else None
+    return str(text)[:300] if text else (response.reason or "no message")
+
+
+# -- what the workflows do ----------------------------------------------------
+def upsert_comment(gh: GitHub, pr: int, body: str) -> tuple[str, Comment]:
+    """Create the plan comment, or update ours in place; never a second one.
+
+    An unchanged body is not re-sent, so the comment's ``updated_at`` keeps meaning
+    "when the reviewers last got a new plan to look at" (the approval check uses it).
+    """
+    body = fit_body(with_marker(body))
+    need = "pull-requests: write"
+    existing = find_marked(gh.comments(pr), PLAN_MARKER, gh.author)
+    if existing is None:
+        return "created", gh.create_comment(pr, body, need)
+    if existing.body == body:
+        return "unchanged", existing
+    return "updated", gh.update_comment(existing.id, body, need)
+
+
+def reviewed_plan(gh: GitHub, pr: int) -> Reviewed:
+    """The digest in PR ``pr``'s plan comment, or a refusal saying why there is none."""
+    comment = find_marked(gh.comments(pr), PLAN_MARKER, gh.author)
+    if comment is None:
+        raise ReviewMissingError(
+            f"PR #{pr} has no plan comment by {gh.author}: its plan job never ran or could "
+            "not comment; nothing was reviewed, so nothing is applied"
+        )
+    digest = parse_digest(comment.body)
+    if digest is None:
+        raise ReviewMissingError(
+            f"PR #{pr}'s plan comment holds no plan digest (its last plan failed): "
+            "fix the plan, let the PR's plan job pass, review, and merge again"
+        )
+    return Reviewed(pr, digest, comment)
+
+
+def merged_pr_of(gh: GitHub, sha: str) -> int:
+    """The PR that merged ``sha``; a direct push has none and is refused."""
+    pull = merged_pr_for(gh.pulls_for_commit(sha), sha)
+    if pull is None:
+        raise ReviewMissingError(
+            f"commit {sha[:12]} was not merged from a pull request, so nobody reviewed its "
+            "plan: direct pushes are not applied. Open a pull request, or run the apply "
+            "workflow by hand with confirm_digest set to the digest in its job summary"
+        )
+    return pull.number
+
+
+def plan_digest_from_pr(gh: GitHub, sha: str) -> Reviewed:
+    """PR for the commit, then its plan comment, then the digest on the comment."""
+    return reviewed_plan(gh, merged_pr_of(gh, sha))
+
+
+def check_digest(reviewed_digest: str, planned_digest: str, where: str) -> None:
+    if reviewed_digest != planned_digest:
+        raise StalePlanError(
+            f"the plan made now is not the plan reviewed in {where}:\n"
+            f"  reviewed: {reviewed_digest}\n  now:      {planned_digest}\n{RERUN_ADVICE}"
+        )
+
+
+def check_approved(gh: GitHub, reviewed: Reviewed) -> list[str]:
+    """Someone approved the PR after its plan comment last changed; returns who."""
+    approvers = approved_after(gh.reviews(reviewed.pr), reviewed.comment.updated_at)
+    if not approvers:
+        raise ReviewMissingError(
+            f"PR #{reviewed.pr} has no approval given after its plan comment was last "
+            f"updated ({reviewed.comment.updated_at.isoformat()}): nobody approved the plan "
+            "being applied. Review the plan comment, approve, and re-run this job"
+        )
+    return approvers
+
+
+def drift_body(plan_markdown: str, run_url: str | None) -> str:
+    """The drift issue's body: what happened, what to do, then the plan."""
+    run = f" ([run]({run_url}))" if run_url else ""
+    intro = (
+        f"{DRIFT_MARKER}\nThe nightly drift check{run} found that Mixpanel no longer matches "
+        "`manifests/` on the default branch: someone changed access in Mixpanel by hand, "
+        "or an apply did not finish.\n\n"
+        "- To restore the manifest's state, run the **apply** workflow (or merge a PR).\n"
+        "- To keep the change, edit `manifests/` in a pull request.\n\n"
+        "This issue is updated by every drift check and closed when there is no drift.\n\n"
+    )
+    return fit_body(intro + plan_markdown)
+
+
+def upsert_drift_issue(gh: GitHub, body: str) -> tuple[str, int]:
+    """Open the ONE drift issue, or update its body; returns (what happened, number)."""
+    existing = find_marked(gh.open_issues(DRIFT_LABEL), DRIFT_MARKER, gh.author)
+    body = with_marker(body, DRIFT_MARKER)
+    if existing is None:
+        return "opened", gh.create_issue(DRIFT_TITLE, body, [DRIFT_LABEL])
+    if existing.body == body:
+        return "unchanged", existing.id
+    gh.update_issue(existing.id, body=body)
+    return "updated", existing.id
+
+
+def close_drift_issue(gh: GitHub, note: str = "No drift") -> int | None:
+    """Comment and close the drift issue if one is open; returns its number."""
+    existing = find_marked(gh.open_issues(DRIFT_LABEL), DRIFT_MARKER, gh.author)
+    if existing is None:
+        return None
+    gh.create_comment(existing.id, note, "issues: write")
+    gh.update_issue(existing.id, state="closed", state_reason="completed")
+    return existing.id

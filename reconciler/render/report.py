@@ -1,0 +1,180 @@
+"""The access audit as text, Markdown, CSV or JSON; pure functions of an AccessReport.
+
+Text is for a terminal, Markdown for an issue or a job summary, CSV for the
+spreadsheet an auditor asks for (one row per account), JSON for scripts. Values
+that come from the org (names, emails) are escaped for each format: a team named
+``=HYPERLINK(...)`` must not become a formula in the auditor's spreadsheet.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from reconciler.report import AccessReport, Expiring, UserRow
+
+CSV_COLUMNS = ("email", "active", "teams", "in_manifest", "expires")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# -- text ---------------------------------------------------------------------
+def render_text(report: AccessReport) -> str:
+    lines = [_headline(report), ""]
+    lines += ["Teams:"]
+    for team in report.teams:
+        lines.append(f"  {team.name} ({len(team.members)}){_unlisted(team.in_manifest)}")
+        lines += [f"    {email}" for email in team.members]
+    if not report.teams:
+        lines.append("  (none)")
+    lines += _text_list("Inactive accounts", report.inactive)
+    if report.with_manifest:
+        lines += _text_list("Not in the manifest (orphaned)", report.orphaned)
+        lines += _text_list(
+            f"Access ending within {report.expiring_days} days",
+            [_expiring_text(e) for e in report.expiring],
+        )
+    lines += _text_list("Active accounts in no team", report.no_team)
+    return "\n".join(lines) + "\n"
+
+
+def _headline(report: AccessReport) -> str:
+    active = sum(1 for u in report.users if u.active)
+    source = "live org and manifest" if report.with_manifest else "live org only, no manifest"
+    return (
+        f"Mixpanel access as of {report.as_of.isoformat()} ({source}): "
+        f"{len(report.users)} accounts ({active} active), {len(report.teams)} teams"
+    )
+
+
+def _unlisted(in_manifest: bool | None) -> str:
+    return "  [not in the manifest]" if in_manifest is False else ""
+
+
+def _text_list(title: str, items: Iterable[str]) -> list[str]:
+    shown = list(items)
+    return ["", f"{title}: {len(shown)}", *(f"  {item}" for item in shown)]
+
+
+def _expiring_text(entry: Expiring) -> str:
+    what = f"membership of {entry.team}" if entry.team else "account"
+    return f"{entry.email}: {what} {_when(entry)}"
+
+
+def _when(entry: Expiring) -> str:
+    if entry.days_left < 0:
+        return f"expired on {entry.expires.isoformat()} (removed at the next apply)"
+    plural = "s" if entry.days_left != 1 else ""
+    return f"ends on {entry.expires.isoformat()} (in {entry.days_left} day{plural})"
+
+
+# -- Markdown -----------------------------------------------------------------
+def render_markdown(report: AccessReport) -> str:
+    lines = [f"### Mixpanel access report, {report.as_of.isoformat()}", "", _headline(report), ""]
+    lines += ["| Team | Members |", "|---|---:|"]
+    lines += [
+        f"| {_md(t.name)}{_unlisted(t.in_manifest)} | {len(t.members)} |" for t in report.teams
+    ]
+    lines.append("")
+    lines += _md_list("Inactive accounts", report.inactive)
+    if report.with_manifest:
+        lines += _md_list("Not in the manifest (orphaned)", report.orphaned)
+        lines += _md_list(
+            f"Access ending within {report.expiring_days} days",
+            [_expiring_text(e) for e in report.expiring],
+        )
+    lines += _md_list("Active accounts in no team", report.no_team)
+    lines += ["<details><summary>Members by team</summary>", ""]
+    for team in report.teams:
+        lines.append(f"- **{_md(team.name)}**: " + ", ".join(_md(m) for m in team.members))
+    lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def _md_list(title: str, items: list[str] | tuple[str, ...]) -> list[str]:
+    lines = [f"**{title}: {len(items)}**", ""]
+    lines += [f"- {_md(item)}" for item in items]
+    return [*lines, ""] if items else lines
+
+
+def _md(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+# -- CSV ----------------------------------------------------------------------
+def render_csv(report: AccessReport) -> str:
+    """One row per live account, in a fixed column order (``CSV_COLUMNS``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in report.users:
+        writer.writerow([_cell(value) for value in _csv_values(row)])
+    return buffer.getvalue()
+
+
+def _csv_values(row: UserRow) -> list[str]:
+    in_manifest = "" if row.in_manifest is None else str(row.in_manifest).lower()
+    return [
+        row.email,
+        str(row.active).lower(),
+        ";".join(row.teams),
+        in_manifest,
+        row.expires.isoformat() if row.expires else "",
+    ]
+
+
+def _cell(value: str) -> str:
+    """Neutralise spreadsheet formulas (CSV injection) with a leading apostrophe."""
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
+
+
+# -- JSON ---------------------------------------------------------------------
+def render_json(report: AccessReport) -> str:
+    return json.dumps(report_dict(report), indent=2, sort_keys=True) + "\n"
+
+
+def report_dict(report: AccessReport) -> dict[str, Any]:
+    return {
+        "as_of": report.as_of.isoformat(),
+        "expiring_days": report.expiring_days,
+        "claimed_domains": list(report.claimed_domains),
+        "with_manifest": report.with_manifest,
+        "users": [_user_dict(u) for u in report.users],
+        "teams": [
+            {"name": t.name, "members": list(t.members), "in_manifest": t.in_manifest}
+            for t in report.teams
+        ],
+        "inactive": list(report.inactive),
+        "orphaned": list(report.orphaned),
+        "expiring": [_expiring_dict(e) for e in report.expiring],
+        "no_team": list(report.no_team),
+    }
+
+
+def _user_dict(row: UserRow) -> dict[str, Any]:
+    return {
+        "email": row.email,
+        "active": row.active,
+        "teams": list(row.teams),
+        "in_manifest": row.in_manifest,
+        "expires": row.expires.isoformat() if row.expires else None,
+    }
+
+
+def _expiring_dict(entry: Expiring) -> dict[str, Any]:
+    return {
+        "email": entry.email,
+        "team": entry.team,
+        "expires": entry.expires.isoformat(),
+        "days_left": entry.days_left,
+    }
+
+
+RENDERERS = {
+    "text": render_text,
+    "markdown": render_markdown,
+    "csv": render_csv,
+    "json": render_json,
+}

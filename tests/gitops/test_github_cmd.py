@@ -1,0 +1,236 @@
+"""`reconciler github ...` as the workflows call it: exit codes and what the log says."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import responses
+
+from reconciler.commands import github_cmd
+from reconciler.errors import ReconcilerError, StalePlanError
+from reconciler.github import DRIFT_MARKER, ReviewMissingError
+from reconciler.render.markdown import MARKER, render_markdown
+from tests.gitops.github_shapes import API, ENV, REPO, comment, issue, make_plan, pull, review
+
+COMMENTS = f"{API}/repos/{REPO}/issues/7/comments"
+SHA = "c" * 40
+REVIEWED = make_plan("ada@acme.io")
+
+
+@pytest.fixture
+def api() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> str:
+    path = tmp_path / "plan.json"
+    path.write_text(REVIEWED.to_json(), encoding="utf-8")
+    return str(path)
+
+
+def run(*argv: str) -> tuple[int, list[str]]:
+    parser = argparse.ArgumentParser(prog="reconciler github")
+    github_cmd.add_arguments(parser)
+    lines: list[str] = []
+    code = github_cmd.run(parser.parse_args(argv), lines.append, env=ENV)
+    return code, lines
+
+
+def fail(*argv: str) -> ReconcilerError:
+    with pytest.raises(ReconcilerError) as caught:
+        run(*argv)
+    return caught.value
+
+
+def merged_pr_with_comment(api: responses.RequestsMock, body: str, updated: str) -> None:
+    api.get(f"{API}/repos/{REPO}/commits/{SHA}/pulls", json=[pull(7, merge_commit_sha=SHA)])
+    api.get(COMMENTS, json=[comment(50, body, updated_at=updated)])
+
+
+# -- verify-plan ----------------------------------------------------------------
+def test_verify_plan_passes_when_the_merged_pr_reviewed_the_same_digest(
+    api: responses.RequestsMock, plan_file: str
+) -> None:
+    merged_pr_with_comment(api, render_markdown(REVIEWED), "2024-05-02T10:00:00Z")
+
+    code, lines = run("verify-plan", "--plan", plan_file, "--commit", SHA)
+
+    assert code == 0
+    assert lines[0] == f"plan digest: {REVIEWED.digest}"
+    assert "matches the plan reviewed in PR #7" in lines[1]
+
+
+def test_verify_plan_is_stale_with_both_digests_when_the_plan_changed_since_review(
+    api: responses.RequestsMock, plan_file: str
+) -> None:
+    seen = make_plan("ada@acme.io", "bob@acme.io")
+    api.get(COMMENTS, json=[comment(50, render_markdown(seen))])
+
+    error = fail("verify-plan", "--plan", plan_file, "--pr", "7")
+
+    assert isinstance(error, StalePlanError) and error.exit_code == 3
+    assert seen.digest in str(error) and REVIEWED.digest in str(error)
+    assert "the plan changed since review: re-run the PR's plan job, review, and merge again" in (
+        str(error)
+    )
+
+
+def test_verify_plan_refuses_a_pr_without_a_plan_comment(
+    api: responses.RequestsMock, plan_file: str
+) -> None:
+    api.get(COMMENTS, json=[comment(1, "LGTM")])
+
+    error = fail("verify-plan", "--plan", plan_file, "--pr", "7")
+
+    assert isinstance(error, ReviewMissingError) and error.exit_code == 4
+    assert "no plan comment" in str(error)
+
+
+def test_verify_plan_refuses_a_comment_whose_last_plan_failed(
+    api: responses.RequestsMock, plan_file: str
+) -> None:
+    failed = github_cmd.explain(1, "plan", "error: no SCIM token")
+    api.get(COMMENTS, json=[comment(50, f"{MARKER}\n{failed}")])
+
+    error = fail("verify-plan", "--plan", plan_file, "--pr", "7")
+
+    assert error.exit_code == 4 and "holds no plan digest" in str(error)
+
+
+def test_verify_plan_requires_an_approval_given_after_the_comment_last_changed(
+    api: responses.RequestsMock, plan_file: str
+) -> None:
+    merged_pr_with_comment(api, render_markdown(REVIEWED), "2024-05-02T10:00:00Z")
+    api.get(
+        f"{API}/repos/{REPO}/pulls/7/reviews",
+        json=[
+            review("grace", "APPROVED", "2024-05-02T09:00:00Z"),  # saw an older plan
+            review("linus", "COMMENTED", "2024-05-02T11:00:00Z"),
+        ],
+    )
+
+    error = fail("verify-plan", "--plan", plan_file, "--commit", SHA, "--require-approval")
+
+    assert error.exit_code == 4 and "no approval given after its plan comment" in str(error)
+
+
+def test_verify_plan_names_who_approved_the_plan_being_applied(
+    api: responses.RequestsMock, plan_file: str
+) -> None:
+    merged_pr_with_comment(api, render_markdown(REVIEWED), "2024-05-02T10:00:00Z")
+    api.get(
+        f"{API}/repos/{REPO}/pulls/7/reviews",
+        json=[
+            review("grace", "CHANGES_REQUESTED", "2024-05-02T10:30:00Z"),
+            review("grace", "APPROVED", "2024-05-02T11:00:00Z"),
+        ],
+    )
+
+    code, lines = run("verify-plan", "--plan", plan_file, "--commit", SHA, "--require-approval")
+
+    assert code == 0 and lines[-1].endswith("by: grace")
+
+
+def test_a_manual_run_without_confirm_digest_shows_the_digest_to_confirm(plan_file: str) -> None:
+    error = fail("verify-plan", "--plan", plan_file, "--confirm-digest", "")
+
+    assert error.exit_code == 4
+    assert f"confirm_digest={REVIEWED.digest}" in str(error)
+
+
+def test_a_manual_run_needs_no_github_token(plan_file: str) -> None:
+    parser = argparse.ArgumentParser()
+    github_cmd.add_arguments(parser)
+    args = parser.parse_args(["verify-plan", "--plan", plan_file, "--confirm-digest", "x"])
+    with pytest.raises(StalePlanError):
+        github_cmd.run(args, print, env={})
+
+
+def test_a_manual_run_applies_only_the_digest_typed_in(plan_file: str) -> None:
+    assert run("verify-plan", "--plan", plan_file, "--confirm-digest", REVIEWED.digest)[0] == 0
+    other = make_plan("someone@acme.io").digest
+    assert fail("verify-plan", "--plan", plan_file, "--confirm-digest", other).exit_code == 3
+
+
+# -- comment and drift-issue ------------------------------------------------------
+def test_comment_posts_the_body_file_and_says_where(
+    api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    body = tmp_path / "plan.md"
+    body.write_text(render_markdown(REVIEWED), encoding="utf-8")
+    api.get(COMMENTS, json=[])
+    api.post(COMMENTS, json=comment(77, body.read_text()), status=201)
+
+    code, lines = run("comment", "--pr", "7", "--body-file", str(body))
+
+    assert code == 0
+    assert lines == [
+        f"plan comment created on PR #7: https://github.com/{REPO}/pull/7#issuecomment-77"
+    ]
+
+
+def test_drift_issue_with_a_plan_updates_the_open_issue(
+    api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    plan_md = tmp_path / "drift.md"
+    plan_md.write_text(render_markdown(REVIEWED), encoding="utf-8")
+    api.get(f"{API}/repos/{REPO}/issues", json=[issue(12, f"{DRIFT_MARKER}\nold")])
+    api.patch(f"{API}/repos/{REPO}/issues/12", json=issue(12, "new"))
+
+    assert run("drift-issue", "--plan-markdown", str(plan_md)) == (0, ["drift issue #12 updated"])
+
+
+def test_drift_issue_clean_closes_it_with_a_no_drift_comment(
+    api: responses.RequestsMock,
+) -> None:
+    api.get(f"{API}/repos/{REPO}/issues", json=[issue(12, f"{DRIFT_MARKER}\nold")])
+    api.post(f"{API}/repos/{REPO}/issues/12/comments", json=comment(1, "No drift"), status=201)
+    api.patch(f"{API}/repos/{REPO}/issues/12", json=issue(12, "old"))
+
+    assert run("drift-issue", "--clean") == (0, ["closed drift issue #12"])
+    assert json.loads(api.calls[1].request.body or "{}") == {
+        "body": "No drift: Mixpanel matches `manifests/` again."
+    }
+
+
+def test_a_missing_github_token_says_how_to_pass_it(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    github_cmd.add_arguments(parser)
+    args = parser.parse_args(["drift-issue", "--clean"])
+    with pytest.raises(ReconcilerError, match=r"GITHUB_TOKEN: \$\{\{ github.token \}\}"):
+        github_cmd.run(args, print, env={"GITHUB_REPOSITORY": REPO})
+
+
+# -- explain --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("code", "stage", "says"),
+    [
+        (1, "plan", "error"),
+        (3, "verify", "plan changed since review"),
+        (4, "verify", "no reviewed plan"),
+        (4, "apply", "refused by a safety guard"),
+        (5, "apply", "partially applied"),
+        (42, "apply", "unexpected exit code"),
+    ],
+)
+def test_explain_maps_each_exit_code_to_a_headline_and_advice(
+    code: int, stage: str, says: str
+) -> None:
+    text = github_cmd.explain(code, stage)
+    assert text.startswith(f"### ❌ {stage} failed: exit {code}, {says}")
+
+
+def test_explain_quotes_the_log_in_a_fence_the_log_cannot_close(tmp_path: Path) -> None:
+    log = tmp_path / "stderr.log"
+    log.write_text("noise\n" * 40 + "error: ```oops```\n", encoding="utf-8")
+
+    code, lines = run("explain", "--exit-code", "1", "--stage", "apply", "--log", str(log))
+
+    assert code == 0
+    assert "\n````\n" in lines[0] and lines[0].count("noise") == 29

@@ -1,0 +1,149 @@
+"""The shell in the workflows, run as GitHub runs it, with a fake `reconciler` on PATH.
+
+The scripts are short, but their exit-code handling is exactly what decides
+whether a stale or refused apply fails the job, so it is executed rather than read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+BASH = shutil.which("bash")
+pytestmark = pytest.mark.skipif(BASH is None, reason="needs bash")
+
+# Exits with $FAKE_<SUBCOMMAND> (e.g. FAKE_VERIFY_PLAN=3) and logs its argv.
+FAKE = """#!/usr/bin/env bash
+echo "$*" >> "$CALLS"
+sub="$1"; [ "$1" = github ] && sub="$2"
+var="FAKE_$(echo "$sub" | tr 'a-z-' 'A-Z_')"
+code="${!var:-0}"
+echo "output of $sub"
+[ "$code" -ne 0 ] && echo "error: $sub failed" >&2
+exit "$code"
+"""
+
+
+def script(workflow: str, step_name: str) -> str:
+    data: dict[str, Any] = yaml.safe_load((WORKFLOWS / workflow).read_text(encoding="utf-8"))
+    for job in data["jobs"].values():
+        for step in job["steps"]:
+            if step.get("name") == step_name:
+                return str(step["run"])
+    raise AssertionError(f"no step {step_name!r} in {workflow}")
+
+
+def run_script(text: str, tmp_path: Path, **env: str) -> tuple[int, str, list[str]]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "reconciler"
+    fake.write_text(FAKE, encoding="utf-8")
+    fake.chmod(0o755)
+    summary, calls = tmp_path / "summary.md", tmp_path / "calls.log"
+    summary.touch()
+    calls.touch()
+    full_env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "CALLS": str(calls),
+        "GITHUB_REF_NAME": "main",
+        "DEFAULT_BRANCH": "main",
+        "GITHUB_SHA": "c" * 40,
+        "EVENT": "push",
+        **env,
+    }
+    # GitHub's default shell for `run:` on Linux.
+    argv = [str(BASH), "--noprofile", "--norc", "-eo", "pipefail", "-c", text]
+    done = subprocess.run(argv, cwd=tmp_path, env=full_env, capture_output=True, check=False)
+    return done.returncode, summary.read_text(), calls.read_text().splitlines()
+
+
+APPLY = "Plan, verify against the review, apply"
+
+
+def test_apply_script_plans_verifies_and_applies_in_that_order(tmp_path: Path) -> None:
+    code, summary, calls = run_script(script("apply.yml", APPLY), tmp_path)
+
+    assert code == 0
+    assert [c.split()[:2] for c in calls] == [
+        ["plan", "-m"],
+        ["github", "verify-plan"],
+        ["apply", "plan.json"],
+    ]
+    assert "--require-approval" in calls[1]
+    assert "### Applied" in summary
+
+
+@pytest.mark.parametrize(("failing", "code"), [("VERIFY_PLAN", 3), ("VERIFY_PLAN", 4)])
+def test_apply_script_stops_before_apply_when_the_review_does_not_match(
+    tmp_path: Path, failing: str, code: int
+) -> None:
+    exit_code, _, calls = run_script(
+        script("apply.yml", APPLY), tmp_path, **{f"FAKE_{failing}": str(code)}
+    )
+
+    assert exit_code == code
+    assert not any(c.startswith("apply") for c in calls)
+    assert f"--exit-code {code} --stage verify --log stderr.log" in calls[-1]
+
+
+@pytest.mark.parametrize("code", [4, 5])
+def test_apply_script_fails_the_job_with_the_apply_exit_code(tmp_path: Path, code: int) -> None:
+    exit_code, _, calls = run_script(script("apply.yml", APPLY), tmp_path, FAKE_APPLY=str(code))
+
+    assert exit_code == code
+    assert calls[-1].startswith(f"github explain --exit-code {code} --stage apply")
+
+
+def test_a_manual_apply_checks_the_typed_digest_and_passes_the_overrides(tmp_path: Path) -> None:
+    code, _, calls = run_script(
+        script("apply.yml", APPLY),
+        tmp_path,
+        EVENT="workflow_dispatch",
+        CONFIRM_DIGEST="sha256:abc",
+        ALLOW_DEPROVISION="12",
+    )
+
+    assert code == 0
+    assert calls[1] == "github verify-plan --plan plan.json --confirm-digest sha256:abc"
+    assert calls[2] == "apply plan.json -m manifests --allow-deprovision 12"
+
+
+def test_apply_refuses_to_run_from_another_branch(tmp_path: Path) -> None:
+    code, _, calls = run_script(script("apply.yml", APPLY), tmp_path, GITHUB_REF_NAME="feature")
+
+    assert code == 4 and calls == []
+
+
+@pytest.mark.parametrize(("plan_code", "outcome"), [(0, "0"), (2, "2")])
+def test_plan_and_drift_scripts_treat_changes_as_success(
+    tmp_path: Path, plan_code: int, outcome: str
+) -> None:
+    for workflow in ("plan.yml", "drift.yml"):
+        code, _, _ = run_script(script(workflow, "Plan"), tmp_path, FAKE_PLAN=str(plan_code))
+        assert code == 0
+        assert (tmp_path / "output").read_text().splitlines()[-1] == f"code={outcome}"
+
+
+def test_a_failed_drift_plan_fails_the_job_with_an_explanation(tmp_path: Path) -> None:
+    code, _, calls = run_script(script("drift.yml", "Plan"), tmp_path, FAKE_PLAN="1")
+
+    assert code == 1
+    assert calls[-1] == "github explain --exit-code 1 --stage drift"
+
+
+def test_a_failed_pr_plan_still_comments_then_fails(tmp_path: Path) -> None:
+    code, _, calls = run_script(script("plan.yml", "Plan"), tmp_path, FAKE_PLAN="1")
+
+    assert code == 0, "the comment step must still run; the last step fails the job"
+    assert calls[-1] == "github explain --exit-code 1 --stage plan"
+    fail_code, _, _ = run_script(script("plan.yml", "Fail on a failed plan"), tmp_path, CODE="1")
+    assert fail_code == 1
