@@ -429,6 +429,9 @@ def _apply(args: argparse.Namespace) -> int:
         sys.stdout.write(_render_plan(plan, "text", planned.warnings))
         if not plan.has_changes:
             return EXIT_OK
+        from reconciler.guards import check_guards
+
+        check_guards(plan, live, _overrides(args))  # refuse before anyone types "yes"
         if not _confirmed(args):
             return EXIT_ERROR
     if not plan.has_changes:

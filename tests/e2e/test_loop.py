@@ -119,6 +119,7 @@ def test_the_deprovision_guard_refuses_then_the_named_override_accepts(
     capsys.readouterr()
     assert run("apply", "-m", str(manifest), "--auto-approve") == 4
     assert "--allow-deprovision 6" in capsys.readouterr().err
+    assert run("apply", "-m", str(manifest)) == 4  # refused before asking for approval
     assert run("apply", "-m", str(manifest), "--auto-approve", "--allow-deprovision", "5") == 4
     assert run("apply", "-m", str(manifest), "--auto-approve", "--allow-deprovision", "6") == 0
     assert all(not u.active for u in _live(server).users)
