@@ -31,10 +31,12 @@ typecheck: $(VENV)/.installed-test
 
 # Both run offline: check-jsonschema's schema is vendored, zizmor --offline skips
 # the audits that query GitHub. zizmor exits non-zero on any finding.
+# examples/multi-org/ is the several-orgs recipe (matrix per org): checked the same way.
 check-workflows: $(VENV)/.installed-test
-	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml \
+		examples/multi-org/.github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml
-	$(BIN)/zizmor --offline .github/workflows action.yml
+	$(BIN)/zizmor --offline .github/workflows action.yml examples/multi-org/.github/workflows
 
 pytest: $(VENV)/.installed-test
 	$(BIN)/pytest -q

@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_report_and_github(commands: Subparsers) -> None:
     """Commands whose argument wiring lives in reconciler/commands/ (lightweight imports)."""
-    from reconciler.commands import github_cmd, report_cmd
+    from reconciler.commands import github_cmd, orgs_cmd, report_cmd
 
     report = commands.add_parser("report", help="audit who has access to what; read-only")
     _manifest_arg(report)
@@ -118,6 +118,10 @@ def _add_report_and_github(commands: Subparsers) -> None:
     github = commands.add_parser("github", help="GitHub Actions steps: plan comment, drift issue")
     github_cmd.add_arguments(github)
     github.set_defaults(handler=_github)
+
+    orgs = commands.add_parser("orgs", help="list the orgs of reconciler.yaml (a CI matrix)")
+    orgs_cmd.add_arguments(orgs)
+    orgs.set_defaults(handler=_orgs)
 
 
 def _add_apply(commands: Subparsers) -> None:
@@ -301,13 +305,13 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _render_plan(plan: Plan, fmt: str, warnings: Sequence[str]) -> str:
+def _render_plan(plan: Plan, fmt: str, warnings: Sequence[str], org: str | None = None) -> str:
     if fmt == "json":
         return plan.to_json()
     if fmt == "markdown":
         from reconciler.render.markdown import render_markdown
 
-        return render_markdown(plan, warnings=warnings)
+        return render_markdown(plan, warnings=warnings, marker_key=org)
     from reconciler.render.text import render_text
 
     return render_text(plan, _style(sys.stdout), warnings=warnings)
@@ -368,7 +372,7 @@ def _plan(args: argparse.Namespace) -> int:
     )
     if args.out:
         _write_atomic(Path(args.out), planned.plan.to_json())
-    sys.stdout.write(_render_plan(planned.plan, args.format, planned.warnings))
+    sys.stdout.write(_render_plan(planned.plan, args.format, planned.warnings, args.org))
     if args.out:
         print(
             f"Saved the plan to {args.out}; apply exactly it with: reconciler apply {args.out}",
@@ -544,6 +548,13 @@ def _report(args: argparse.Namespace) -> int:
 
 def _github(args: argparse.Namespace) -> int:
     from reconciler.commands.github_cmd import run
+
+    code: int = run(args, lambda line: print(line, flush=True))
+    return code
+
+
+def _orgs(args: argparse.Namespace) -> int:
+    from reconciler.commands.orgs_cmd import run
 
     code: int = run(args, lambda line: print(line, flush=True))
     return code

@@ -6,6 +6,10 @@ reviewers saw (same digest, approved after the comment last changed), and the
 drift job keeps ONE tracking issue. Everything is found by an HTML marker *and*
 the author, so a comment anyone can type cannot pose as the reviewed plan.
 
+With several orgs in one repository (``reconciler --org NAME github ...``) the
+markers and the drift issue's title carry the org's name, so each org has its own
+comment per PR and its own drift issue; without an org they are the single-org ones.
+
 Only ``requests``; the token lives in a ``Token`` and is never part of a message.
 Not a general GitHub client: it knows the few endpoints these jobs call.
 """
@@ -23,6 +27,7 @@ import requests
 from reconciler import __version__
 from reconciler.errors import ConfigError, ReconcilerError, StalePlanError
 from reconciler.render.markdown import MARKER as PLAN_MARKER
+from reconciler.render.markdown import plan_marker
 from reconciler.scim.secret import Token
 
 TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a secret
@@ -38,6 +43,12 @@ DRIFT_TITLE = "Mixpanel access drift: the live org differs from manifests/"
 # GitHub refuses comment and issue bodies longer than this (characters).
 BODY_LIMIT = 65_536
 TIMEOUT_S = 30.0
+
+# The marker families: the single-org marker, or one keyed by an org's name.
+_PLAN_MARKERS = re.compile(r"<!-- mixpanel-scim-reconciler:plan(?::[^\s>]*)? -->\n?")
+_DRIFT_MARKERS = re.compile(r"<!-- mixpanel-scim-reconciler:drift(?::[^\s>]*)? -->\n?")
+# The same rule as org names in reconciler.yaml: safe inside an HTML comment and a title.
+_ORG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 _DIGEST = re.compile(r"^<sub>plan digest: `(sha256:[0-9a-f]{64})`</sub>$", re.MULTILINE)
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -90,6 +101,31 @@ class Reviewed:
 
 
 # -- pure helpers -------------------------------------------------------------
+def check_org(org: str | None) -> str | None:
+    """An org name as reconciler.yaml allows it (it goes into markers and titles)."""
+    if org is not None and not _ORG.match(org):
+        raise ConfigError(f"--org {org!r}: use lowercase letters, digits, - and _")
+    return org
+
+
+def drift_marker(org: str | None = None) -> str:
+    return DRIFT_MARKER if org is None else f"<!-- mixpanel-scim-reconciler:drift:{org} -->"
+
+
+def drift_title(org: str | None = None) -> str:
+    return DRIFT_TITLE if org is None else f"Mixpanel access drift ({org})"
+
+
+def only_marker(body: str, marker: str, family: re.Pattern[str]) -> str:
+    """``body`` with ``marker`` and without any other marker of its family.
+
+    A body rendered for another org (or for none) must never carry that org's marker
+    into this org's comment or issue: the other org would find it and read its digest.
+    """
+    kept = family.sub(lambda m: m.group(0) if m.group(0).rstrip("\n") == marker else "", body)
+    return with_marker(kept, marker)
+
+
 def parse_digest(body: str) -> str | None:
     """The digest on the renderer's "plan digest:" line; the last one wins (it is the footer)."""
     found = _DIGEST.findall(body)
@@ -313,15 +349,19 @@ def _message(response: requests.Response) -> str:
 
 
 # -- what the workflows do ----------------------------------------------------
-def upsert_comment(gh: GitHub, pr: int, body: str) -> tuple[str, Comment]:
-    """Create the plan comment, or update ours in place; never a second one.
+def upsert_comment(
+    gh: GitHub, pr: int, body: str, *, org: str | None = None
+) -> tuple[str, Comment]:
+    """Create the plan comment (``org``'s, with several orgs), or update ours in place;
+    never a second one.
 
     An unchanged body is not re-sent, so the comment's ``updated_at`` keeps meaning
     "when the reviewers last got a new plan to look at" (the approval check uses it).
     """
-    body = fit_body(with_marker(body))
+    marker = plan_marker(check_org(org))
+    body = fit_body(only_marker(body, marker, _PLAN_MARKERS))
     need = "pull-requests: write"
-    existing = find_marked(gh.comments(pr), PLAN_MARKER, gh.author)
+    existing = find_marked(gh.comments(pr), marker, gh.author)
     if existing is None:
         return "created", gh.create_comment(pr, body, need)
     if existing.body == body:
@@ -329,18 +369,19 @@ def upsert_comment(gh: GitHub, pr: int, body: str) -> tuple[str, Comment]:
     return "updated", gh.update_comment(existing.id, body, need)
 
 
-def reviewed_plan(gh: GitHub, pr: int) -> Reviewed:
-    """The digest in PR ``pr``'s plan comment, or a refusal saying why there is none."""
-    comment = find_marked(gh.comments(pr), PLAN_MARKER, gh.author)
+def reviewed_plan(gh: GitHub, pr: int, *, org: str | None = None) -> Reviewed:
+    """The digest in PR ``pr``'s plan comment (``org``'s), or a refusal saying why not."""
+    which = "plan comment" if org is None else f"plan comment for org {org}"
+    comment = find_marked(gh.comments(pr), plan_marker(check_org(org)), gh.author)
     if comment is None:
         raise ReviewMissingError(
-            f"PR #{pr} has no plan comment by {gh.author}: its plan job never ran or could "
+            f"PR #{pr} has no {which} by {gh.author}: its plan job never ran or could "
             "not comment; nothing was reviewed, so nothing is applied"
         )
     digest = parse_digest(comment.body)
     if digest is None:
         raise ReviewMissingError(
-            f"PR #{pr}'s plan comment holds no plan digest (its last plan failed): "
+            f"PR #{pr}'s {which} holds no plan digest (its last plan failed): "
             "fix the plan, let the PR's plan job pass, review, and merge again"
         )
     return Reviewed(pr, digest, comment)
@@ -358,9 +399,9 @@ def merged_pr_of(gh: GitHub, sha: str) -> int:
     return pull.number
 
 
-def plan_digest_from_pr(gh: GitHub, sha: str) -> Reviewed:
-    """PR for the commit, then its plan comment, then the digest on the comment."""
-    return reviewed_plan(gh, merged_pr_of(gh, sha))
+def plan_digest_from_pr(gh: GitHub, sha: str, *, org: str | None = None) -> Reviewed:
+    """PR for the commit, then its plan comment (``org``'s), then the digest on it."""
+    return reviewed_plan(gh, merged_pr_of(gh, sha), org=org)
 
 
 def check_digest(reviewed_digest: str, planned_digest: str, where: str) -> None:
@@ -383,35 +424,42 @@ def check_approved(gh: GitHub, reviewed: Reviewed) -> list[str]:
     return approvers
 
 
-def drift_body(plan_markdown: str, run_url: str | None) -> str:
+def drift_body(plan_markdown: str, run_url: str | None, *, org: str | None = None) -> str:
     """The drift issue's body: what happened, what to do, then the plan."""
     run = f" ([run]({run_url}))" if run_url else ""
+    if org is None:
+        live, manifest, apply = "Mixpanel", "`manifests/`", "the **apply** workflow"
+    else:
+        live, manifest = f"the Mixpanel org `{org}`", "its manifest"
+        apply = f"the **apply** workflow with org `{org}`"
     intro = (
-        f"{DRIFT_MARKER}\nThe nightly drift check{run} found that Mixpanel no longer matches "
-        "`manifests/` on the default branch: someone changed access in Mixpanel by hand, "
-        "or an apply did not finish.\n\n"
-        "- To restore the manifest's state, run the **apply** workflow (or merge a PR).\n"
-        "- To keep the change, edit `manifests/` in a pull request.\n\n"
+        f"{drift_marker(check_org(org))}\nThe nightly drift check{run} found that {live} no "
+        f"longer matches {manifest} on the default branch: someone changed access in "
+        "Mixpanel by hand, or an apply did not finish.\n\n"
+        f"- To restore the manifest's state, run {apply} (or merge a PR).\n"
+        f"- To keep the change, edit {manifest} in a pull request.\n\n"
         "This issue is updated by every drift check and closed when there is no drift.\n\n"
     )
     return fit_body(intro + plan_markdown)
 
 
-def upsert_drift_issue(gh: GitHub, body: str) -> tuple[str, int]:
-    """Open the ONE drift issue, or update its body; returns (what happened, number)."""
-    existing = find_marked(gh.open_issues(DRIFT_LABEL), DRIFT_MARKER, gh.author)
-    body = with_marker(body, DRIFT_MARKER)
+def upsert_drift_issue(gh: GitHub, body: str, *, org: str | None = None) -> tuple[str, int]:
+    """Open the ONE drift issue (``org``'s), or update its body; returns (what, number)."""
+    marker = drift_marker(check_org(org))
+    existing = find_marked(gh.open_issues(DRIFT_LABEL), marker, gh.author)
+    body = only_marker(body, marker, _DRIFT_MARKERS)
     if existing is None:
-        return "opened", gh.create_issue(DRIFT_TITLE, body, [DRIFT_LABEL])
+        return "opened", gh.create_issue(drift_title(org), body, [DRIFT_LABEL])
     if existing.body == body:
         return "unchanged", existing.id
     gh.update_issue(existing.id, body=body)
     return "updated", existing.id
 
 
-def close_drift_issue(gh: GitHub, note: str = "No drift") -> int | None:
-    """Comment and close the drift issue if one is open; returns its number."""
-    existing = find_marked(gh.open_issues(DRIFT_LABEL), DRIFT_MARKER, gh.author)
+def close_drift_issue(gh: GitHub, note: str = "No drift", *, org: str | None = None) -> int | None:
+    """Comment and close the drift issue (``org``'s) if one is open; returns its number."""
+    marker = drift_marker(check_org(org))
+    existing = find_marked(gh.open_issues(DRIFT_LABEL), marker, gh.author)
     if existing is None:
         return None
     gh.create_comment(existing.id, note, "issues: write")

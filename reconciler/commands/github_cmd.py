@@ -6,6 +6,11 @@
     drift-issue  --plan-markdown F | --clean    one drift issue, opened/updated/closed
     explain      --exit-code N --stage S        a job-summary paragraph for an exit code
 
+With several orgs, the global flag keys every step by org: ``reconciler --org us
+github comment ...`` keeps org us's own comment (and ``verify-plan`` reads it,
+``drift-issue`` keeps org us's own issue); other orgs' comments and issues are
+never read or touched. Without ``--org`` the steps are the single-org ones.
+
 The workflow YAML stays a list of these calls, so its logic is tested here rather
 than discovered in a failed run. Exit codes follow the CLI: 3 stale, 4 refused.
 Heavy imports (requests, the plan model) wait until ``run`` so `--help` stays fast.
@@ -67,14 +72,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: Out, env: Mapping[str, str] | None = None) -> int:
+    from reconciler.github import DEFAULT_AUTHOR, GitHub, check_org
+
     env = os.environ if env is None else env
+    check_org(_org(args))  # it goes into markers, titles and headings
     if args.github_command == "explain":
-        out(explain(args.exit_code, args.stage, _read_optional(args.log)))
+        out(explain(args.exit_code, args.stage, _read_optional(args.log), org=_org(args)))
         return 0
     if args.github_command == "verify-plan" and args.confirm_digest is not None:
         return _confirmed(_plan_digest(args.plan, out), args.confirm_digest, out)
-    from reconciler.github import DEFAULT_AUTHOR, GitHub
-
     gh = GitHub.from_env(env, author=args.author or DEFAULT_AUTHOR)
     if args.github_command == "comment":
         return _comment(gh, args, out)
@@ -83,11 +89,22 @@ def run(args: argparse.Namespace, out: Out, env: Mapping[str, str] | None = None
     return _drift(gh, args, out, env)
 
 
+def _org(args: argparse.Namespace) -> str | None:
+    """The global ``--org`` (None in a single-org repository, or without cli.py's parser)."""
+    org: str | None = getattr(args, "org", None)
+    return org
+
+
+def _for(org: str | None) -> str:
+    return "" if org is None else f" for org {org}"
+
+
 def _comment(gh: GitHub, args: argparse.Namespace, out: Out) -> int:
     from reconciler.github import upsert_comment
 
-    action, comment = upsert_comment(gh, args.pr, _read(args.body_file))
-    out(f"plan comment {action} on PR #{args.pr}: {comment.url or comment.id}")
+    org = _org(args)
+    action, comment = upsert_comment(gh, args.pr, _read(args.body_file), org=org)
+    out(f"plan comment{_for(org)} {action} on PR #{args.pr}: {comment.url or comment.id}")
     return 0
 
 
@@ -95,7 +112,11 @@ def _verify(gh: GitHub, args: argparse.Namespace, out: Out) -> int:
     from reconciler.github import check_approved, check_digest, plan_digest_from_pr, reviewed_plan
 
     digest = _plan_digest(args.plan, out)
-    reviewed = plan_digest_from_pr(gh, args.commit) if args.commit else reviewed_plan(gh, args.pr)
+    org = _org(args)
+    if args.commit:
+        reviewed = plan_digest_from_pr(gh, args.commit, org=org)
+    else:
+        reviewed = reviewed_plan(gh, args.pr, org=org)
     check_digest(reviewed.digest, digest, f"PR #{reviewed.pr}")
     out(f"matches the plan reviewed in PR #{reviewed.pr} ({reviewed.comment.url or 'comment'})")
     if args.require_approval:
@@ -130,13 +151,23 @@ def _confirmed(digest: str, typed: str, out: Out) -> int:
 def _drift(gh: GitHub, args: argparse.Namespace, out: Out, env: Mapping[str, str]) -> int:
     from reconciler.github import close_drift_issue, drift_body, upsert_drift_issue
 
+    org = _org(args)
     if args.clean:
-        closed = close_drift_issue(gh, "No drift: Mixpanel matches `manifests/` again.")
-        out(f"closed drift issue #{closed}" if closed else "no drift, and no drift issue open")
+        note = (
+            "No drift: Mixpanel matches `manifests/` again."
+            if org is None
+            else f"No drift: the Mixpanel org `{org}` matches its manifest again."
+        )
+        closed = close_drift_issue(gh, note, org=org)
+        out(
+            f"closed drift issue{_for(org)} #{closed}"
+            if closed
+            else f"no drift{_for(org)}, and no drift issue open"
+        )
         return 0
-    body = drift_body(_read(args.plan_markdown), _run_url(env))
-    action, number = upsert_drift_issue(gh, body)
-    out(f"drift issue #{number} {action}")
+    body = drift_body(_read(args.plan_markdown), _run_url(env), org=org)
+    action, number = upsert_drift_issue(gh, body, org=org)
+    out(f"drift issue{_for(org)} #{number} {action}")
     return 0
 
 
@@ -207,12 +238,12 @@ _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
 }
 
 
-def explain(code: int, stage: str, log: str = "") -> str:
+def explain(code: int, stage: str, log: str = "", *, org: str | None = None) -> str:
     """Markdown for ``$GITHUB_STEP_SUMMARY``: what the exit code means, what to do."""
     title, advice = _BY_STAGE.get((stage, code)) or _GENERIC.get(
         code, ("unexpected exit code", "Read the log of the failed step.")
     )
-    lines = [f"### ❌ {stage} failed: exit {code}, {title}", "", advice, ""]
+    lines = [f"### ❌ {stage} failed{_for(org)}: exit {code}, {title}", "", advice, ""]
     tail = "\n".join(log.strip().splitlines()[-30:])
     if tail:
         fence = "`" * max(3, _longest_backtick_run(tail) + 1)

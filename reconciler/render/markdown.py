@@ -16,6 +16,12 @@ from reconciler.render.text import NO_CHANGES, summary_line
 
 MARKER = "<!-- mixpanel-scim-reconciler:plan -->"
 
+
+def plan_marker(key: str | None = None) -> str:
+    """The plan comment's marker; a key (an org's name) gives each org its own comment."""
+    return MARKER if key is None else f"<!-- mixpanel-scim-reconciler:plan:{key} -->"
+
+
 _VERB = {
     OpKind.REMOVE_MEMBERS: "remove members",
     OpKind.DEACTIVATE_USER: "deactivate",
@@ -30,9 +36,16 @@ _VERB = {
 
 
 def render_markdown(
-    plan: Plan, *, title: str = "Mixpanel access plan", warnings: Sequence[str] = ()
+    plan: Plan,
+    *,
+    title: str = "Mixpanel access plan",
+    warnings: Sequence[str] = (),
+    marker_key: str | None = None,
 ) -> str:
-    lines = [MARKER, f"### {title}", ""]
+    """``marker_key`` (the org's name, several orgs per repository) keys the marker and
+    names the org in the heading; without it the output is the single-org one."""
+    heading = title if marker_key is None else f"{title} ({marker_key})"
+    lines = [plan_marker(marker_key), f"### {heading}", ""]
     for warning in warnings:
         lines += [f"> [!WARNING]\n> Apply will refuse this plan: {_escape(warning)}", ""]
     if not plan.has_changes:

@@ -15,24 +15,29 @@ from typing import Any
 import pytest
 import yaml
 
-WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+EXAMPLES = ROOT / "examples" / "multi-org" / ".github" / "workflows"
 BASH = shutil.which("bash")
 pytestmark = pytest.mark.skipif(BASH is None, reason="needs bash")
 
-# Exits with $FAKE_<SUBCOMMAND> (e.g. FAKE_VERIFY_PLAN=3) and logs its argv.
+# Exits with $FAKE_<SUBCOMMAND> (e.g. FAKE_VERIFY_PLAN=3), prints $FAKE_OUT_<SUBCOMMAND>
+# (default "output of <subcommand>") and logs its argv. Skips the global --org NAME.
 FAKE = """#!/usr/bin/env bash
 echo "$*" >> "$CALLS"
+[ "$1" = --org ] && shift 2
 sub="$1"; [ "$1" = github ] && sub="$2"
 var="FAKE_$(echo "$sub" | tr 'a-z-' 'A-Z_')"
 code="${!var:-0}"
-echo "output of $sub"
+out="FAKE_OUT_$(echo "$sub" | tr 'a-z-' 'A-Z_')"
+echo "${!out:-output of $sub}"
 [ "$code" -ne 0 ] && echo "error: $sub failed" >&2
 exit "$code"
 """
 
 
-def script(workflow: str, step_name: str) -> str:
-    data: dict[str, Any] = yaml.safe_load((WORKFLOWS / workflow).read_text(encoding="utf-8"))
+def script(workflow: str, step_name: str, folder: Path = WORKFLOWS) -> str:
+    data: dict[str, Any] = yaml.safe_load((folder / workflow).read_text(encoding="utf-8"))
     for job in data["jobs"].values():
         for step in job["steps"]:
             if step.get("name") == step_name:
@@ -147,3 +152,133 @@ def test_a_failed_pr_plan_still_comments_then_fails(tmp_path: Path) -> None:
     assert calls[-1] == "github explain --exit-code 1 --stage plan"
     fail_code, _, _ = run_script(script("plan.yml", "Fail on a failed plan"), tmp_path, CODE="1")
     assert fail_code == 1
+
+
+# -- the several-orgs recipe (examples/multi-org) ------------------------------
+def example(workflow: str, step_name: str) -> str:
+    return script(workflow, step_name, EXAMPLES)
+
+
+def test_the_orgs_job_puts_every_org_or_the_dispatched_one_into_the_matrix(
+    tmp_path: Path,
+) -> None:
+    listing = example("apply.yml", "List the orgs")
+
+    code, _, calls = run_script(listing, tmp_path, FAKE_OUT_ORGS='["us","eu"]', ORG="")
+    assert code == 0 and calls == ["orgs --json"]
+    assert (tmp_path / "output").read_text().splitlines()[-1] == 'names=["us","eu"]'
+
+    code, _, calls = run_script(listing, tmp_path, FAKE_OUT_ORGS='["eu"]', ORG="eu")
+    assert code == 0 and calls[-1] == "--org eu orgs --json"
+
+    # An unknown org (or a broken reconciler.yaml) fails the listing: no empty matrix.
+    before = (tmp_path / "output").read_text()
+    code, _, _ = run_script(listing, tmp_path, FAKE_ORGS="1", ORG="nope")
+    assert code == 1
+    assert (tmp_path / "output").read_text() == before
+
+
+def test_every_org_step_names_its_org(tmp_path: Path) -> None:
+    code, summary, calls = run_script(
+        example("apply.yml", APPLY), tmp_path, ORG="eu", FAKE_PLAN="2"
+    )
+
+    assert code == 0
+    assert [c.split()[:4] for c in calls] == [
+        ["--org", "eu", "plan", "--format"],
+        ["--org", "eu", "github", "verify-plan"],
+        ["--org", "eu", "apply", "plan.json"],
+    ]
+    assert "--require-approval" in calls[1] and "--detailed-exitcode" in calls[0]
+    assert "### Applied to org eu" in summary
+
+
+def test_an_org_with_nothing_to_apply_stops_green_without_needing_a_review(
+    tmp_path: Path,
+) -> None:
+    code, summary, calls = run_script(
+        example("apply.yml", APPLY), tmp_path, ORG="us", FAKE_PLAN="0", FAKE_VERIFY_PLAN="4"
+    )
+
+    assert code == 0
+    assert calls == ["--org us plan --format markdown --out plan.json --detailed-exitcode"]
+    assert "No changes for org us: nothing applied" in summary
+
+
+@pytest.mark.parametrize(("stage", "env"), [("plan", "FAKE_PLAN"), ("verify", "FAKE_VERIFY_PLAN")])
+@pytest.mark.parametrize("code", [1, 3, 4])
+def test_an_orgs_failed_apply_step_fails_its_job_with_the_code_and_applies_nothing(
+    tmp_path: Path, stage: str, env: str, code: int
+) -> None:
+    extra = {"FAKE_PLAN": "2"} if stage == "verify" else {}
+    exit_code, _, calls = run_script(
+        example("apply.yml", APPLY), tmp_path, ORG="eu", **extra, **{env: str(code)}
+    )
+
+    assert exit_code == code
+    assert not any(c.startswith("--org eu apply") for c in calls)
+    assert calls[-1].startswith(f"--org eu github explain --exit-code {code} --stage {stage}")
+
+
+@pytest.mark.parametrize("code", [4, 5])
+def test_an_orgs_refused_or_partial_apply_fails_its_job(tmp_path: Path, code: int) -> None:
+    exit_code, _, calls = run_script(
+        example("apply.yml", APPLY), tmp_path, ORG="us", FAKE_PLAN="2", FAKE_APPLY=str(code)
+    )
+
+    assert exit_code == code
+    assert calls[-1].startswith(f"--org us github explain --exit-code {code} --stage apply")
+
+
+def test_a_manual_apply_of_one_org_checks_the_typed_digest_and_passes_the_overrides(
+    tmp_path: Path,
+) -> None:
+    code, _, calls = run_script(
+        example("apply.yml", APPLY),
+        tmp_path,
+        ORG="eu",
+        FAKE_PLAN="2",
+        EVENT="workflow_dispatch",
+        CONFIRM_DIGEST="sha256:abc",
+        ALLOW_TEAMS_EMPTIED="2",
+    )
+
+    assert code == 0
+    assert calls[1] == "--org eu github verify-plan --plan plan.json --confirm-digest sha256:abc"
+    assert calls[2] == "--org eu apply plan.json --allow-teams-emptied 2"
+
+
+def test_the_example_apply_refuses_to_run_from_another_branch(tmp_path: Path) -> None:
+    code, _, calls = run_script(
+        example("apply.yml", APPLY), tmp_path, ORG="us", GITHUB_REF_NAME="feature"
+    )
+
+    assert code == 4 and calls == []
+
+
+@pytest.mark.parametrize("plan_code", [0, 2])
+def test_an_orgs_plan_and_drift_treat_changes_as_success(tmp_path: Path, plan_code: int) -> None:
+    for workflow in ("plan.yml", "drift.yml"):
+        code, _, calls = run_script(
+            example(workflow, "Plan"), tmp_path, ORG="us", FAKE_PLAN=str(plan_code)
+        )
+        assert code == 0
+        assert calls[-1].startswith("--org us plan --format markdown --detailed-exitcode")
+        assert (tmp_path / "output").read_text().splitlines()[-1] == f"code={plan_code}"
+
+
+def test_an_orgs_failed_pr_plan_is_explained_for_that_org_then_commented(tmp_path: Path) -> None:
+    code, _, calls = run_script(example("plan.yml", "Plan"), tmp_path, ORG="eu", FAKE_PLAN="1")
+
+    assert code == 0, "the comment step must still run; the last step fails the job"
+    assert calls[-1] == "--org eu github explain --exit-code 1 --stage plan"
+    assert (tmp_path / "plan.md").read_text().strip() == "output of explain"
+    fail_code, _, _ = run_script(example("plan.yml", "Fail on a failed plan"), tmp_path, CODE="1")
+    assert fail_code == 1
+
+
+def test_an_orgs_failed_drift_check_fails_its_job_with_an_explanation(tmp_path: Path) -> None:
+    code, _, calls = run_script(example("drift.yml", "Plan"), tmp_path, ORG="eu", FAKE_PLAN="1")
+
+    assert code == 1
+    assert calls[-1] == "--org eu github explain --exit-code 1 --stage drift"

@@ -5,7 +5,9 @@ entry point CI and people share), not from pytest: running them here too would r
 them twice per `make test` and make pytest depend on two CLIs. What only this
 project knows is checked here, fast and offline: every secret stays out of fork
 PRs, the apply job never cancels midway, and every workflow calls only commands
-that exist.
+that exist. The several-orgs recipe in examples/multi-org/ follows the same rules,
+plus its own: one matrix job per org, none waiting on another org, each org's token
+only through its own environment.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.cli import build_parser
 from reconciler.commands import github_cmd
 
-WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
+EXAMPLE = ROOT / "examples" / "multi-org"
+EXAMPLES = sorted((EXAMPLE / ".github" / "workflows").glob("*.yml"))
+ALL = FILES + EXAMPLES
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
 
 
@@ -40,7 +47,7 @@ def test_the_four_workflows_exist() -> None:
     assert [p.name for p in FILES] == ["apply.yml", "ci.yml", "drift.yml", "plan.yml"]
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_job_is_least_privilege_and_time_bounded(path: Path) -> None:
     workflow = load(path)
     assert workflow["permissions"] == {}
@@ -49,7 +56,7 @@ def test_every_job_is_least_privilege_and_time_bounded(path: Path) -> None:
         assert set(job["permissions"]) <= {"contents", "pull-requests", "issues"}
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL, ids=lambda p: str(p.relative_to(ROOT)))
 def test_actions_are_pinned_and_checkout_keeps_no_credentials(path: Path) -> None:
     for step in steps(load(path)):
         if "uses" in step:
@@ -58,16 +65,17 @@ def test_actions_are_pinned_and_checkout_keeps_no_credentials(path: Path) -> Non
             assert step["with"]["persist-credentials"] is False
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ALL, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_expression_is_expanded_inside_a_shell_script(path: Path) -> None:
     for step in steps(load(path)):
         assert "${{" not in step.get("run", ""), f"{step.get('name')}: pass it via env"
 
 
-def test_no_workflow_runs_untrusted_code_with_secrets() -> None:
-    for path in FILES:
+@pytest.mark.parametrize("folder", [WORKFLOWS, EXAMPLES[0].parent], ids=["main", "multi-org"])
+def test_no_workflow_runs_untrusted_code_with_secrets(folder: Path) -> None:
+    for path in folder.glob("*.yml"):
         assert "pull_request_target" not in load(path)["on"]
-    plan = load(WORKFLOWS / "plan.yml")
+    plan = load(folder / "plan.yml")
     secret_jobs = [n for n, j in plan["jobs"].items() if "secrets." in yaml.safe_dump(j)]
     assert secret_jobs == ["plan"]
     expected = "github.event.pull_request.head.repo.full_name == github.repository"
@@ -80,27 +88,47 @@ def test_apply_runs_one_at_a_time_and_is_never_cancelled_midway() -> None:
     assert set(apply["on"]) == {"push", "workflow_dispatch"}
 
 
-def github_calls() -> list[list[str]]:
-    """Every `reconciler github ...` invocation in the workflows, as argv lists."""
+def reconciler_calls(files: list[Path]) -> list[list[str]]:
+    """Every `reconciler ...` invocation in the workflows, as argv lists after `reconciler`."""
     found = []
-    for path in FILES:
+    for path in files:
         for step in steps(load(path)):
             script = step.get("run", "").replace("\\\n", " ")
             for line in script.splitlines():
-                words = shlex.split(line.strip(), comments=True)
-                for i in range(len(words) - 1):
-                    if words[i : i + 2] == ["reconciler", "github"]:
-                        found.append(words[i + 2 :])
+                words = shlex.split(line.strip().replace(")", " )"), comments=True)
+                found += [words[i + 1 :] for i, w in enumerate(words) if w == "reconciler"]
     return found
 
 
-def test_every_github_step_in_the_workflows_parses_with_the_real_arguments() -> None:
+def github_calls(files: list[Path] = FILES) -> list[list[str]]:
+    """Every `reconciler [--org NAME] github ...` invocation, as argv lists after `github`."""
+    found = []
+    for call in reconciler_calls(files):
+        argv = call[2:] if call[:1] == ["--org"] else call
+        if argv[:1] == ["github"]:
+            found.append(argv[1:])
+    return found
+
+
+@pytest.mark.parametrize("files", [FILES, EXAMPLES], ids=["main", "multi-org"])
+def test_every_github_step_in_the_workflows_parses_with_the_real_arguments(
+    files: list[Path],
+) -> None:
     parser = argparse.ArgumentParser()
     github_cmd.add_arguments(parser)
-    calls = github_calls()
+    calls = github_calls(files)
     assert {c[0] for c in calls} == {"comment", "verify-plan", "drift-issue", "explain"}
     for argv in calls:
         parser.parse_args([_sample(w) for w in argv[: _end(argv)]])
+
+
+def test_every_reconciler_command_in_the_workflows_parses_with_the_real_cli() -> None:
+    parser = build_parser()
+    calls = reconciler_calls(ALL)
+    assert len(calls) > 20
+    for argv in calls:
+        words = [_sample(w) for w in argv[: _end(argv)] if w != "${overrides[@]}"]
+        parser.parse_args(words)
 
 
 def _sample(word: str) -> str:
@@ -111,9 +139,9 @@ def _sample(word: str) -> str:
 
 
 def _end(argv: list[str]) -> int:
-    """Drop shell redirections at the end of a command line."""
+    """Drop shell redirections (and a closing `)` or pipe) at the end of a command line."""
     for i, word in enumerate(argv):
-        if word.startswith((">", "2>")):
+        if word.startswith((">", "2>", ")", "|")):
             return i
     return len(argv)
 
@@ -131,3 +159,86 @@ def test_the_pre_commit_hook_validates_the_manifest_folder_as_a_whole() -> None:
             "pass_filenames": False,
         }
     ]
+
+
+# -- the several-orgs recipe: examples/multi-org -------------------------------
+MATRIX = {"org": "${{ fromJSON(needs.orgs.outputs.names) }}"}
+
+
+def org_jobs(path: Path) -> dict[str, dict[str, Any]]:
+    return {n: j for n, j in load(path)["jobs"].items() if n != "orgs"}
+
+
+def test_the_example_has_the_three_workflows_and_a_two_org_config() -> None:
+    from reconciler.orgs import load_orgs
+
+    assert [p.name for p in EXAMPLES] == ["apply.yml", "drift.yml", "plan.yml"]
+    config = load_orgs(EXAMPLE / "reconciler.yaml")
+    assert [o.name for o in config.orgs] == ["us", "eu"]
+    for org in config.orgs:
+        assert (EXAMPLE / org.manifest).is_dir()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_org_job_is_a_matrix_over_reconciler_yaml_that_no_org_can_stop(
+    path: Path,
+) -> None:
+    workflow = load(path)
+    lister = workflow["jobs"]["orgs"]
+    assert "strategy" not in lister and "environment" not in lister
+    assert "secrets." not in yaml.safe_dump(lister)
+    assert org_jobs(path)
+    for name, job in org_jobs(path).items():
+        # Only the listing job before it: no org's job waits on another org's job.
+        assert job["needs"] == "orgs", name
+        assert job["strategy"] == {"fail-fast": False, "matrix": MATRIX}, name
+        assert "${{ matrix.org }}" in job["name"], "one status check per org"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_an_orgs_token_reaches_only_that_orgs_jobs_through_its_environment(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert "secrets[" not in text and "toJSON(secrets)" not in text
+    for name, job in org_jobs(path).items():
+        dumped = yaml.safe_dump(job)
+        if "secrets." not in dumped:
+            continue
+        environment = job["environment"]
+        environment = environment if isinstance(environment, str) else environment["name"]
+        assert environment == "mixpanel-${{ matrix.org }}", name
+        assert set(re.findall(r"secrets\.(\w+)", dumped)) == {"MIXPANEL_SCIM_TOKEN"}
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_command_in_an_org_job_names_its_org(path: Path) -> None:
+    for name, job in org_jobs(path).items():
+        for step in job["steps"]:
+            calls = reconciler_calls_in(step.get("run", ""))
+            if not calls:
+                continue
+            assert step["env"]["ORG"] == "${{ matrix.org }}", (name, step.get("name"))
+            for argv in calls:
+                assert argv[:2] == ["--org", "$ORG"], (name, argv)
+
+
+def reconciler_calls_in(script: str) -> list[list[str]]:
+    words = shlex.split(script.replace("\\\n", " "), comments=True)
+    return [words[i + 1 :] for i, w in enumerate(words) if w == "reconciler"]
+
+
+def test_each_org_applies_one_at_a_time_and_is_never_cancelled_midway() -> None:
+    apply = load(EXAMPLE / ".github" / "workflows" / "apply.yml")
+    assert "concurrency" not in apply, "a workflow-wide group would queue every org behind one"
+    assert apply["jobs"]["apply"]["concurrency"] == {
+        "group": "mixpanel-apply-${{ matrix.org }}",
+        "cancel-in-progress": False,
+    }
+    assert set(apply["on"]) == {"push", "workflow_dispatch"}
+    assert apply["on"]["workflow_dispatch"]["inputs"]["org"]["required"] is True
+
+
+def test_the_example_pins_exactly_the_actions_the_main_workflows_pin() -> None:
+    def uses(files: list[Path]) -> set[str]:
+        return {s["uses"] for path in files for s in steps(load(path)) if "uses" in s}
+
+    assert uses(EXAMPLES) == uses(FILES)
