@@ -126,23 +126,40 @@ class _Context:
         self.notices: list[str] = []
         # Live user id -> desired User, after following previous_emails.
         self.matched: dict[str, User] = {}
+        # Indexes built once: per-team or per-member scans of every user or every
+        # membership made the diff quadratic (minutes at 100k users, 2k teams).
+        self._keys = [u.key for u in manifest.users]
+        self.desired_by_key = dict(zip(self._keys, manifest.users, strict=True))
+        # Live user id -> the desired key of the User in ``matched`` (kept in step).
+        self._matched_keys: dict[str, str] = {}
+        self._matched_ids: dict[str, str] | None = None
+        self._expired_memberships: dict[str, date] | None = None
 
     # -- users -------------------------------------------------------------
     def user_changes(self) -> tuple[UserChange, ...]:
         changes: list[UserChange] = []
-        for user in self.manifest.users:
-            live_user = self._match_user(user)
+        by_key, today = self.live.users_by_key, self.today
+        for user, key in zip(self.manifest.users, self._keys, strict=True):
+            live_user = self._match_user(user, key) if user.previous_emails else by_key.get(key)
             if live_user is not None:
                 self.matched[live_user.id] = user
-            change = self._user_change(user, live_user)
+                self._matched_keys[live_user.id] = key
+                if (  # the usual case, inlined: active on both sides and nothing differs
+                    live_user.active
+                    and user.active
+                    and (user.expires is None or user.expires >= today)
+                    and _same(user, live_user, key)
+                ):
+                    continue
+            change = self._user_change(user, live_user, key)
             if change is not None:
                 changes.append(change)
         changes.extend(self._unlisted_user_changes())
         return tuple(changes)
 
-    def _match_user(self, user: User) -> LiveUser | None:
+    def _match_user(self, user: User, key: str) -> LiveUser | None:
         by_key = self.live.users_by_key
-        current = by_key.get(user.key)
+        current = by_key.get(key)
         for previous in user.previous_emails:
             old = by_key.get(previous.lower())
             if old is None:
@@ -156,21 +173,24 @@ class _Context:
         return current
 
     def desired_active(self, user: User) -> bool:
-        return user.active and not expired(user.expires, self.today)
+        # ``not expired(...)`` inlined: this runs for every user and every membership.
+        return user.active and (user.expires is None or user.expires >= self.today)
 
     def _inactive_reason(self, user: User) -> str:
         if user.active and user.expires is not None:
             return f"expired on {user.expires.isoformat()}"
         return "active: false in the manifest"
 
-    def _user_change(self, user: User, live_user: LiveUser | None) -> UserChange | None:
+    def _user_change(self, user: User, live_user: LiveUser | None, key: str) -> UserChange | None:
         active = self.desired_active(user)
         if live_user is None:
             if not active:
                 return None
-            attrs = _attributes(user, None)
+            attrs = _attributes(user, None, key)
             return UserChange(UserAction.CREATE, user.email, None, attrs, "listed in the manifest")
-        attrs = _attributes(user, live_user)
+        if active and live_user.active and _same(user, live_user, key):
+            return None  # the usual case: nothing to do
+        attrs = _attributes(user, live_user, key)
         if active and not live_user.active:
             return UserChange(
                 UserAction.REACTIVATE, user.email, live_user, attrs, "listed as active"
@@ -284,36 +304,43 @@ class _Context:
         return TeamChange(team.name, group, group is None, rename_from, add, remove)
 
     def _wanted_members(self, team: Team) -> dict[str, tuple[str, str]]:
-        users = {u.key: u for u in self.manifest.users}
+        users = self.desired_by_key
+        reason = f"listed in team {team.name!r}"
         wanted: dict[str, tuple[str, str]] = {}
         for member in team.member_list:
             user = users.get(member.key)
-            if user is None or not self.desired_active(user) or expired(member.expires, self.today):
+            if user is None or not self.desired_active(user):
                 continue
-            wanted[member.key] = (user.email, f"listed in team {team.name!r}")
+            if member.expires is not None and member.expires < self.today:  # expired()
+                continue
+            wanted[member.key] = (user.email, reason)
         return wanted
 
     def _live_members(self, group: LiveGroup | None) -> dict[str, LiveUser]:
         if group is None:
             return {}
-        by_id = self.live.users_by_id
-        members = (by_id[i] for i in group.member_ids if i in by_id)
-        # Users outside the claimed domains are never touched, memberships included.
-        # A user renamed through previous_emails is keyed by its new email.
-        return {self._desired_key(u): u for u in members if u.domain in self.domains}
-
-    def _desired_key(self, user: LiveUser) -> str:
-        desired = self.matched.get(user.id)
-        return desired.key if desired is not None else user.key
+        by_id, domains, desired = self.live.users_by_id, self.domains, self._matched_keys
+        have: dict[str, LiveUser] = {}
+        for member_id in group.member_ids:
+            user = by_id.get(member_id)
+            if user is None:
+                continue
+            key = user.key
+            # Users outside the claimed domains are never touched, memberships included.
+            if key.rpartition("@")[2] in domains:  # user.domain
+                # A user renamed through previous_emails is keyed by its new email.
+                have[desired.get(user.id, key)] = user
+        return have
 
     def _live_id(self, key: str) -> str | None:
         live_user = self.live.users_by_key.get(key)
         if live_user is not None:
             return live_user.id
-        for live_id, user in self.matched.items():
-            if user.key == key:
-                return live_id
-        return None
+        if self._matched_ids is None:  # only asked once every user has been matched
+            self._matched_ids = {}
+            for live_id, desired_key in self._matched_keys.items():
+                self._matched_ids.setdefault(desired_key, live_id)
+        return self._matched_ids.get(key)
 
     def _removal_reason(self, user: LiveUser, leaving: dict[str, UserChange]) -> str:
         if user.id in leaving:
@@ -324,10 +351,16 @@ class _Context:
         return "not a listed member"
 
     def _membership_gone_reason(self, user: User) -> str:
-        for team in self.manifest.teams:
-            for member in team.member_list:
-                if member.key == user.key and expired(member.expires, self.today):
-                    return f"membership expired on {member.expires.isoformat()}"  # type: ignore[union-attr]
+        if self._expired_memberships is None:
+            # The first expired membership of each user, in manifest order.
+            self._expired_memberships = {}
+            for team in self.manifest.teams:
+                for member in team.member_list:
+                    if member.expires is not None and expired(member.expires, self.today):
+                        self._expired_memberships.setdefault(member.key, member.expires)
+        expires = self._expired_memberships.get(user.key)
+        if expires is not None:
+            return f"membership expired on {expires.isoformat()}"
         return "not a listed member"
 
     def _leaving_members(
@@ -359,9 +392,12 @@ class _Context:
         return changes
 
 
-def _attributes(user: User, live: LiveUser | None) -> tuple[AttributeChange, ...]:
-    """Managed attributes that differ; an omitted optional field is not managed."""
-    if live is not None and _same(user, live):
+def _attributes(user: User, live: LiveUser | None, key: str) -> tuple[AttributeChange, ...]:
+    """Managed attributes that differ; an omitted optional field is not managed.
+
+    ``key`` is ``user.key``, computed once by the caller.
+    """
+    if live is not None and _same(user, live, key):
         return ()  # fast path: most users are unchanged
     wanted: list[tuple[str, JsonScalar, JsonScalar]] = [
         ("user_name", live.user_name if live else None, user.email),
@@ -372,16 +408,16 @@ def _attributes(user: User, live: LiveUser | None) -> tuple[AttributeChange, ...
         wanted.append(("display_name", live.display_name if live else None, user.display_name))
     changes = []
     for name, before, after in wanted:
-        if name == "user_name" and isinstance(before, str) and before.lower() == user.key:
+        if name == "user_name" and isinstance(before, str) and before.lower() == key:
             continue  # userName is case-insensitive: a case-only difference is no change
         if before != after:
             changes.append(AttributeChange(name, before, after))
     return tuple(changes)
 
 
-def _same(user: User, live: LiveUser) -> bool:
+def _same(user: User, live: LiveUser, key: str) -> bool:
     return (
-        live.key == user.key
+        live.user_name.lower() == key  # live.key
         and live.given_name == user.given_name
         and live.family_name == user.family_name
         and (user.display_name is None or live.display_name == user.display_name)

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from json.encoder import encode_basestring_ascii
 from types import MappingProxyType
 from typing import Any
 
@@ -116,13 +117,47 @@ class LiveState:
     def fingerprint(self) -> str:
         """Canonical content hash: equal live orgs give equal fingerprints."""
         digest = hashlib.sha256()
-        for user in self.users:
-            digest.update(_canonical_bytes(user.canonical()))
+        digest.update("".join(map(_user_line, self.users)).encode())
         digest.update(b"\x00groups\x00")
-        for group in self.groups:
-            digest.update(_canonical_bytes(group.canonical()))
+        digest.update("".join(map(_group_line, self.groups)).encode())
         return "sha256:" + digest.hexdigest()
 
 
 def _canonical_bytes(value: dict[str, Any]) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+
+# The fingerprint hashes each object's canonical JSON (sorted keys, compact, ASCII).
+# json.dumps costs ~10 us an object, a tenth of a second per 10k users, so the usual
+# shapes are written out directly, byte-identical to json.dumps (the same C string
+# encoder); anything unusual takes the generic path.
+_quote = encode_basestring_ascii
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _quote(value)
+
+
+def _user_line(user: LiveUser) -> str:
+    if type(user.active) is not bool:
+        return _canonical_bytes(user.canonical()).decode()
+    try:  # the string encoder raises TypeError for anything but a string
+        return (
+            f'{{"active":{"true" if user.active else "false"},'
+            f'"displayName":{_text(user.display_name)},"familyName":{_text(user.family_name)},'
+            f'"givenName":{_text(user.given_name)},"id":{_quote(user.id)},'
+            f'"userName":{_quote(user.user_name)}}}\n'
+        )
+    except TypeError:
+        return _canonical_bytes(user.canonical()).decode()
+
+
+def _group_line(group: LiveGroup) -> str:
+    try:
+        members = ",".join(map(_quote, sorted(group.member_ids)))
+        return (
+            f'{{"displayName":{_quote(group.display_name)},"id":{_quote(group.id)},'
+            f'"members":[{members}]}}\n'
+        )
+    except TypeError:  # not strings (or not sortable together): the generic path
+        return _canonical_bytes(group.canonical()).decode()

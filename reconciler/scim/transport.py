@@ -27,8 +27,9 @@ from reconciler.scim.errors import ScimProtocolError, ScimTransportError
 from reconciler.scim.parse import parse_error
 from reconciler.scim.retry import Backoff, RetryPolicy, parse_retry_after
 from reconciler.scim.secret import Token
+from reconciler.scim.throttle import Throttle
 
-__all__ = ["RequestStats", "Response", "RetryPolicy", "Timeouts", "Transport"]
+__all__ = ["RequestStats", "Response", "RetryPolicy", "Throttle", "Timeouts", "Transport"]
 
 log = logging.getLogger("reconciler.http")
 
@@ -38,6 +39,9 @@ SCIM_JSON = "application/scim+json"
 # PATCHes set values or add/remove named members, so applying one twice changes nothing.
 IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "PATCH", "PUT"})
 _CHUNK = 64 * 1024
+# Connections kept per host by a session this transport owns: enough for the reader's
+# pool and `apply --concurrency` without urllib3 discarding (and reopening) connections.
+_POOL_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,11 @@ class _BearerAuth(requests.auth.AuthBase):
 
 
 class Transport:
-    """Sends one SCIM request with retries and returns a Response or raises a ScimError."""
+    """Sends one SCIM request with retries and returns a Response or raises a ScimError.
+
+    Safe to share between threads (the executor's workers, the reader's pool): they
+    share one ``Throttle``, so a 429 seen by one thread pauses them all.
+    """
 
     def __init__(
         self,
@@ -111,6 +119,7 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
+        throttle: Throttle | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
@@ -118,11 +127,12 @@ class Transport:
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self._owns_session = session is None
-        self._session = session or requests.Session()
+        self._session = session or _pooled_session()
         self.max_response_bytes = max_response_bytes
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._clock = clock
+        self.throttle = throttle or Throttle(sleep=sleep)
         self.stats = RequestStats()
         self._headers = {
             "Accept": f"{SCIM_JSON}, application/json;q=0.9",
@@ -163,7 +173,9 @@ class Transport:
         backoff = self.backoff()
         while True:
             try:
-                status, headers, content = self._send(method, path, params, data, backoff)
+                status, headers, content, reopens = self._paced_send(
+                    method, path, params, data, backoff
+                )
             except requests.RequestException as error:
                 if (safe or _not_sent(error)) and backoff.wait():
                     log.info("retrying %s %s after %s", method, path, type(error).__name__)
@@ -177,6 +189,8 @@ class Transport:
             if status in self.retry.retry_statuses and (safe or status == 429):
                 after = parse_retry_after(headers.get("Retry-After"), self._clock())
                 if backoff.wait(after):
+                    if reopens is not None:  # this thread slept through the shared pause
+                        self.throttle.waited_until(reopens)
                     log.info("retrying %s %s after HTTP %d", method, path, status)
                     continue
             return self._answer(
@@ -187,6 +201,26 @@ class Transport:
                 content=content,
                 attempts=backoff.attempts,
             )
+
+    def _paced_send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        data: bytes | None,
+        backoff: Backoff,
+    ) -> tuple[int, CaseInsensitiveDict[str], bytes, float | None]:
+        """``_send`` under the shared throttle; on a 429 closes the gate for every thread
+        and returns when it reopens (None otherwise)."""
+        with self.throttle.slot() as slot:
+            status, headers, content = self._send(method, path, params, data, backoff)
+            if status != 429:
+                slot.succeeded()
+                return status, headers, content, None
+            after = parse_retry_after(headers.get("Retry-After"), self._clock())
+            pause = self.retry.base_delay if after is None else after
+            reopens = slot.rate_limited(min(max(pause, 0.0), self.retry.max_delay))
+            return status, headers, content, reopens
 
     def _send(
         self,
@@ -282,6 +316,14 @@ class Transport:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token.reveal(), "***")
+
+
+def _pooled_session() -> requests.Session:
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=_POOL_SIZE)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def _success_body(status: int, headers: Mapping[str, str], content: bytes) -> dict[str, Any] | None:
