@@ -365,10 +365,10 @@ def _plan(args: argparse.Namespace) -> int:
     from reconciler.workflow import connect, plan_from_manifest
 
     manifest = _manifest(args)
-    load_manifest(manifest, today=today())  # a bad manifest fails before any network
+    loaded = load_manifest(manifest, today=today())  # a bad manifest fails before any network
     target = _target(args)
     planned = plan_from_manifest(
-        manifest, connect(target), target, today=today(), read=_read_options(args)
+        loaded, connect(target), target, today=today(), read=_read_options(args)
     )
     if args.out:
         _write_atomic(Path(args.out), planned.plan.to_json())
@@ -404,7 +404,7 @@ def _apply(args: argparse.Namespace) -> int:
     if args.plan_file:
         plan = read_plan_file(args.plan_file)
         target = _target(args)
-        client = connect(target)
+        client = connect(target, concurrency=args.concurrency)
         live = check_saved_plan(
             plan,
             client,
@@ -418,11 +418,11 @@ def _apply(args: argparse.Namespace) -> int:
         manifest = _manifest(args)
         from reconciler.manifest.loader import load_manifest
 
-        load_manifest(manifest, today=today())
+        loaded = load_manifest(manifest, today=today())
         target = _target(args)
-        client = connect(target)
+        client = connect(target, concurrency=args.concurrency)
         planned = plan_from_manifest(
-            manifest,
+            loaded,
             client,
             target,
             today=today(),

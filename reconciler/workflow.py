@@ -25,6 +25,7 @@ from reconciler.planner import make_plan
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import RetryPolicy
+from reconciler.scim.throttle import Throttle
 from reconciler.settings import Target
 from reconciler.staleness import drift_since_plan
 
@@ -48,13 +49,19 @@ class Planned:
     warnings: tuple[str, ...]
 
 
-def connect(target: Target) -> ScimClient:
+def connect(target: Target, *, concurrency: int | None = None) -> ScimClient:
+    """A client; ``concurrency`` (apply's) also bounds in-flight requests adaptively.
+
+    All workers share one throttle, so a 429 to any of them pauses every one until
+    Retry-After, and the in-flight limit halves and recovers (AIMD).
+    """
     retry = RetryPolicy(max_attempts=target.max_attempts)
-    return ScimClient.connect(target.base_url, target.token, retry=retry)
+    throttle = Throttle(concurrency, adaptive=True) if concurrency else None
+    return ScimClient.connect(target.base_url, target.token, retry=retry, throttle=throttle)
 
 
 def plan_from_manifest(
-    manifest_path: str,
+    loaded: LoadedManifest,
     client: ScimClient,
     target: Target,
     *,
@@ -62,8 +69,7 @@ def plan_from_manifest(
     read: ReadOptions = ReadOptions(),
     overrides: Overrides | None = None,
 ) -> Planned:
-    """Validate first (no network on a bad manifest), then read live, then plan."""
-    loaded = load_manifest(manifest_path, today=today)
+    """Plan a validated manifest (callers load it before any network) against live."""
     live = _read(client, read)
     plan = make_plan(
         loaded.manifest,
