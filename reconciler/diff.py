@@ -134,6 +134,7 @@ class _Context:
         self._matched_keys: dict[str, str] = {}
         self._matched_ids: dict[str, str] | None = None
         self._expired_memberships: dict[str, date] | None = None
+        self._folded_groups: dict[str, list[LiveGroup]] | None = None
 
     # -- users -------------------------------------------------------------
     def user_changes(self) -> tuple[UserChange, ...]:
@@ -280,7 +281,22 @@ class _Context:
                 f'team "{team.name}": both it and its previous name "{previous}" exist in '
                 f'Mixpanel; "{previous}" is left alone'
             )
-        return current
+        return current if current is not None else self._case_twin(team.name)
+
+    def _case_twin(self, name: str) -> LiveGroup | None:
+        """A live team whose name differs only in case: renamed in place, not duplicated.
+
+        Servers compare displayName case-insensitively (RFC 7643 caseExact=false), so
+        creating "Data Science" next to "data science" would be refused or adopted,
+        and the plan would never converge.
+        """
+        if self._folded_groups is None:
+            folded: dict[str, list[LiveGroup]] = {}
+            for group in self.live.groups:
+                folded.setdefault(group.display_name.casefold(), []).append(group)
+            self._folded_groups = folded
+        twins = self._folded_groups.get(name.casefold(), [])
+        return twins[0] if len(twins) == 1 else None
 
     def _team_change(
         self, team: Team, group: LiveGroup | None, leaving: dict[str, UserChange]

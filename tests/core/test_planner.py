@@ -266,3 +266,9 @@ def test_access_expiring_within_the_warning_window_is_a_notice() -> None:
         "bob@acme.io: membership of team 'Data' expires on 2026-11-23 (in 1 day)",
         "ada@acme.io: access expires on 2026-11-30 (in 8 days)",
     )
+
+
+def test_a_team_whose_live_name_differs_only_in_case_is_renamed_not_duplicated() -> None:
+    desired = manifest([], [{"name": "Data Science"}])
+    live = LiveState.of([], [LiveGroup("g", "data science")])
+    assert plan_ops(desired, live) == [("rename_group", "Data Science")]
