@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from reconciler import __version__
 from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
+from reconciler.files import write_atomically
 from reconciler.settings import today
 
 if TYPE_CHECKING:
@@ -290,21 +289,6 @@ def _style(stream: TextIO) -> Style:
     return Style(use_colour(stream))
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _render_plan(plan: Plan, fmt: str, warnings: Sequence[str], org: str | None = None) -> str:
     if fmt == "json":
         return plan.to_json()
@@ -371,7 +355,7 @@ def _plan(args: argparse.Namespace) -> int:
         loaded, connect(target), target, today=today(), read=_read_options(args)
     )
     if args.out:
-        _write_atomic(Path(args.out), planned.plan.to_json())
+        write_atomically(Path(args.out), planned.plan.to_json())
     sys.stdout.write(_render_plan(planned.plan, args.format, planned.warnings, args.org))
     if args.out:
         print(
@@ -513,7 +497,7 @@ def _import(args: argparse.Namespace) -> int:
             f"{out / existing[0]} already exists; choose an empty --out folder or pass --force"
         )
     for name, text in sorted(imported.files.items()):
-        _write_atomic(out / name, text)
+        write_atomically(out / name, text)
     _copy_schema(out)
     for note in imported.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -528,7 +512,7 @@ def _import(args: argparse.Namespace) -> int:
 def _copy_schema(out: Path) -> None:
     from reconciler.manifest.schema import schema_json
 
-    _write_atomic(out / "schema.json", schema_json())
+    write_atomically(out / "schema.json", schema_json())
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from reconciler.diff import Changes, TeamChange, UserAction, UserChange, diff
+from reconciler.diff import Changes, MemberChange, TeamChange, UserAction, UserChange, diff
 from reconciler.livestate import LiveState, LiveUser
 from reconciler.manifest.models import Manifest
 from reconciler.plan import PHASE, JsonScalar, MemberRef, Operation, OpKind, Plan, summarise
@@ -125,38 +125,42 @@ def _team_operations(team: TeamChange, granted: dict[str, str]) -> list[Operatio
                 scim_id=group_id,
                 before={"name": team.rename_from},
                 after={"name": team.name},
-                reason=f"previous_names lists {team.rename_from!r}",
+                reason=_rename_reason(team.name, team.rename_from),
             )
         )
     if team.remove:
-        ops.append(
-            Operation(
-                id=op_id(OpKind.REMOVE_MEMBERS, team.name),
-                op=OpKind.REMOVE_MEMBERS,
-                key=team.name,
-                scim_id=group_id,
-                members=tuple(
-                    MemberRef(email=m.email, scim_id=m.scim_id, reason=m.reason)
-                    for m in team.remove
-                ),
-                reason=f"{len(team.remove)} member(s) to remove",
-            )
-        )
+        ops.append(_membership_op(OpKind.REMOVE_MEMBERS, team, team.remove, group_id, ()))
     if team.add:
         member_deps = sorted(
             {granted[m.email.lower()] for m in team.add if m.email.lower() in granted}
         )
-        ops.append(
-            Operation(
-                id=op_id(OpKind.ADD_MEMBERS, team.name),
-                op=OpKind.ADD_MEMBERS,
-                key=team.name,
-                scim_id=group_id,
-                members=tuple(
-                    MemberRef(email=m.email, scim_id=m.scim_id, reason=m.reason) for m in team.add
-                ),
-                depends_on=(*team_dep, *member_deps),
-                reason=f"{len(team.add)} member(s) to add",
-            )
-        )
+        deps = (*team_dep, *member_deps)
+        ops.append(_membership_op(OpKind.ADD_MEMBERS, team, team.add, group_id, deps))
     return ops
+
+
+def _membership_op(
+    kind: OpKind,
+    team: TeamChange,
+    members: tuple[MemberChange, ...],
+    group_id: str | None,
+    depends_on: tuple[str, ...],
+) -> Operation:
+    verb = "add" if kind is OpKind.ADD_MEMBERS else "remove"
+    return Operation(
+        id=op_id(kind, team.name),
+        op=kind,
+        key=team.name,
+        scim_id=group_id,
+        members=tuple(
+            MemberRef(email=m.email, scim_id=m.scim_id, reason=m.reason) for m in members
+        ),
+        depends_on=depends_on,
+        reason=f"{len(members)} member(s) to {verb}",
+    )
+
+
+def _rename_reason(name: str, old: str) -> str:
+    if old.casefold() == name.casefold():
+        return "the live name differs only in case"
+    return f"previous_names lists {old!r}"

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any
 
 from reconciler.errors import ConfigError
+from reconciler.files import write_atomically
 from reconciler.sandbox.resources import GroupRecord, UserRecord, now
 from reconciler.sandbox.store import STATE_FORMAT, Store
 
@@ -91,26 +91,6 @@ class Persister:
         elif self._journal_path.exists():
             with self._journal_path.open("wb") as handle:
                 os.fsync(handle.fileno())
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 def read_state(path: Path) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]] | None:
