@@ -113,14 +113,16 @@ class LiveState:
         """Lowercased userNames of a group's members (ids that point nowhere are dropped)."""
         return frozenset(self._by_id[i].key for i in group.member_ids if i in self._by_id)
 
-    @cached_property
-    def fingerprint(self) -> str:
+    def _content_hash(self) -> str:
         """Canonical content hash: equal live orgs give equal fingerprints."""
         digest = hashlib.sha256()
         digest.update("".join(map(_user_line, self.users)).encode())
         digest.update(b"\x00groups\x00")
         digest.update("".join(map(_group_line, self.groups)).encode())
         return "sha256:" + digest.hexdigest()
+
+    # What a saved plan records to detect that Mixpanel moved; computed once.
+    fingerprint = cached_property(_content_hash)
 
 
 def _canonical_bytes(value: dict[str, Any]) -> bytes:
