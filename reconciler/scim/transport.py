@@ -252,13 +252,23 @@ class Transport:
                 return raw.status_code, raw.headers, self._read(raw, method, path)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
+            retry = backoff.attempts - 1
             log.debug(
                 "%s %s -> %s in %.0f ms (retry %d)",
                 method,
                 path,
                 outcome,
                 elapsed_ms,
-                backoff.attempts - 1,
+                retry,
+                extra={
+                    "http": {
+                        "method": method,
+                        "path": path,
+                        "status": outcome,
+                        "duration_ms": round(elapsed_ms, 1),
+                        "retry": retry,
+                    }
+                },
             )
 
     def _read(self, raw: requests.Response, method: str, path: str) -> bytes:

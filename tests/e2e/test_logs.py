@@ -42,6 +42,9 @@ def test_debug_logs_show_every_request_with_a_run_id_and_no_token(tmp_path: Path
     records = [json.loads(line) for line in as_json.stderr.splitlines()]
     assert {r["level"] for r in records} >= {"debug", "info"}
     assert len({r["run_id"] for r in records}) == 1
+    http = [r["http"] for r in records if "http" in r]
+    assert http and set(http[0]) == {"method", "path", "status", "duration_ms", "retry"}
+    assert all("?" not in h["path"] for h in http)  # query strings (emails) are never logged
     assert "\x1b[" not in text.stdout  # no colour codes off a TTY
     assert quiet.stderr == ""
     assert TOKEN not in text.stderr + as_json.stderr + text.stdout
