@@ -138,3 +138,17 @@ def _live(server: Server):  # type: ignore[no-untyped-def]
     from reconciler.reader import read_live_state
 
     return read_live_state(server.client())
+
+
+def test_deprovision_delete_removes_memberships_first_and_converges(
+    server: Server, tmp_path: Path
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    leaving = [{**USERS[0], "active": False}, *USERS[1:]]
+    teams = [{"name": "Data Science", "members": ["cy@acmelabs.io"]}, TEAMS[1]]
+    write_manifest(manifest, leaving, teams, deprovision="delete")
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    live = _live(server)  # readable: no team points at the deleted user
+    assert "ada@acme.io" not in {u.key for u in live.users}
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
