@@ -152,3 +152,31 @@ def test_deprovision_delete_removes_memberships_first_and_converges(
     live = _live(server)  # readable: no team points at the deleted user
     assert "ada@acme.io" not in {u.key for u in live.users}
     assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+class _Terminal:
+    """Stands in for stdin on a terminal where a person types ``answer``."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self) -> str:
+        return self.answer + "\n"
+
+
+@pytest.mark.parametrize(("answer", "code", "applied"), [("yes", 0, True), ("y", 1, False)])
+def test_on_a_terminal_apply_asks_and_only_yes_approves(
+    server: Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    code: int,
+    applied: bool,
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    monkeypatch.setattr("sys.stdin", _Terminal(answer))
+    assert run("apply", "-m", str(manifest)) == code
+    assert bool(_live(server).users) is applied
