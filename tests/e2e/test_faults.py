@@ -133,3 +133,29 @@ def test_sigkill_in_the_middle_of_apply_then_rerun_converges(
     names = live_users(sandbox)
     assert sorted(names) == sorted(u["email"] for u in users)  # nothing duplicated or lost
     assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+def test_per_user_failures_are_explained_and_do_not_abort_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    users = [person("ok@acme.io"), person("taken@acme.io"), person("new@acmelabs.io")]
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        users,
+        [{"name": "T", "members": ["ok@acme.io", "taken@acme.io", "new@acmelabs.io"]}],
+    )
+    # Mixpanel has only acme.io claimed, and taken@acme.io already has an account elsewhere.
+    with Sandbox(
+        token=TOKEN, claimed_domains=("acme.io",), outside_org_emails=("taken@acme.io",)
+    ) as box:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", box.base_url)
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 5
+        out = capsys.readouterr().out
+        assert live_users(box) == ["ok@acme.io"]
+    assert "taken@acme.io already has a Mixpanel account outside this organization" in out
+    assert "invite the user by hand in Mixpanel" in out
+    assert "claim the email's domain in Mixpanel" in out
+    assert "~ add_members T: added 1; skipped" in out
