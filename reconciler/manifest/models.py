@@ -14,6 +14,7 @@ from these models, so an editor flags the same mistakes as ``reconciler validate
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -167,7 +168,7 @@ class User(_Strict):
         default=(), description="Former addresses, so an email change is a rename, not a new user."
     )
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Match key: SCIM userName is case-insensitive (caseExact=false)."""
         return self.email.lower()
@@ -179,8 +180,9 @@ class Member(_Strict):
     email: Email
     expires: date | None = Field(default=None, description="Last day of this membership.")
 
-    @property
+    @cached_property
     def key(self) -> str:
+        """Match key, computed once: the diff asks for it per membership."""
         return self.email.lower()
 
 
