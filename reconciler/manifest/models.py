@@ -14,9 +14,9 @@ from these models, so an editor flags the same mistakes as ``reconciler validate
 from __future__ import annotations
 
 import re
-from functools import cached_property
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
