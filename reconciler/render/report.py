@@ -29,14 +29,8 @@ def render_text(report: AccessReport) -> str:
         lines += [f"    {email}" for email in team.members]
     if not report.teams:
         lines.append("  (none)")
-    lines += _text_list("Inactive accounts", report.inactive)
-    if report.with_manifest:
-        lines += _text_list("Not in the manifest (orphaned)", report.orphaned)
-        lines += _text_list(
-            f"Access ending within {report.expiring_days} days",
-            [_expiring_text(e) for e in report.expiring],
-        )
-    lines += _text_list("Active accounts in no team", report.no_team)
+    for title, items in _account_sections(report):
+        lines += _text_list(title, items)
     return "\n".join(lines) + "\n"
 
 
@@ -51,6 +45,18 @@ def _headline(report: AccessReport) -> str:
 
 def _unlisted(in_manifest: bool | None) -> str:
     return "  [not in the manifest]" if in_manifest is False else ""
+
+
+def _account_sections(report: AccessReport) -> list[tuple[str, list[str]]]:
+    """The account lists every human-readable format shows, in order; one definition so
+    text and Markdown never disagree on what an audit contains."""
+    sections = [("Inactive accounts", list(report.inactive))]
+    if report.with_manifest:
+        sections.append(("Not in the manifest (orphaned)", list(report.orphaned)))
+        expiring = [_expiring_text(e) for e in report.expiring]
+        sections.append((f"Access ending within {report.expiring_days} days", expiring))
+    sections.append(("Active accounts in no team", list(report.no_team)))
+    return sections
 
 
 def _text_list(title: str, items: Iterable[str]) -> list[str]:
@@ -78,14 +84,8 @@ def render_markdown(report: AccessReport) -> str:
         f"| {_md(t.name)}{_unlisted(t.in_manifest)} | {len(t.members)} |" for t in report.teams
     ]
     lines.append("")
-    lines += _md_list("Inactive accounts", report.inactive)
-    if report.with_manifest:
-        lines += _md_list("Not in the manifest (orphaned)", report.orphaned)
-        lines += _md_list(
-            f"Access ending within {report.expiring_days} days",
-            [_expiring_text(e) for e in report.expiring],
-        )
-    lines += _md_list("Active accounts in no team", report.no_team)
+    for title, items in _account_sections(report):
+        lines += _md_list(title, items)
     lines += ["<details><summary>Members by team</summary>", ""]
     for team in report.teams:
         lines.append(f"- **{_md(team.name)}**: " + ", ".join(_md(m) for m in team.members))
