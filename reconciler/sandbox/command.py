@@ -17,6 +17,7 @@ from types import FrameType
 
 from reconciler.errors import ConfigError
 from reconciler.sandbox.faults import Faults
+from reconciler.sandbox.quirks import QUIRK_HELP, Quirks, parse_quirks
 from reconciler.sandbox.service import Sandbox
 
 TOKEN_ENV = "MIXPANEL_SCIM_TOKEN"  # noqa: S105 - the variable name, not a secret
@@ -56,6 +57,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--max-members-per-patch", type=int)
     faults.add_argument("--max-page-size", type=int)
     faults.add_argument("--fault-seed", type=int)
+    quirks = parser.add_argument_group(
+        "quirk modes (lasting misbehaviour of real servers; repeatable)"
+    )
+    quirks.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        dest="quirks",
+        metavar="NAME[=VALUE]",
+        help="; ".join(f"{name} {text}" for name, (_, text) in QUIRK_HELP.items()),
+    )
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
@@ -70,6 +82,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
         state_file=args.state,
         seed=args.seed,
         faults=_faults(args),
+        quirks=_quirks(args),
         port=args.port,
     )
     try:
@@ -107,6 +120,13 @@ def _faults(args: argparse.Namespace) -> Faults:
         )
     except ValueError as error:
         raise ConfigError(f"bad fault settings: {error}") from error
+
+
+def _quirks(args: argparse.Namespace) -> Quirks:
+    try:
+        return parse_quirks(args.quirks)
+    except ValueError as error:
+        raise ConfigError(f"bad --quirk: {error}") from error
 
 
 def _on_signals(stopping: threading.Event) -> Callable[[], None]:
