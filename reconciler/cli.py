@@ -146,6 +146,13 @@ def _add_apply(commands: Subparsers) -> None:
     )
     apply.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
     apply.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="do not read back the touched users and teams after apply (default: read each "
+        "once and fail any operation whose change is not there)",
+    )
+    apply.add_argument(
         "--journal", default=None, metavar="FILE", help=f"default: {DEFAULT_JOURNAL}"
     )
     for flag, what in (
@@ -467,15 +474,23 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
         journal_path=journal,
         run_id=args.run_id,
         options=ApplyOptions(
-            chunk_size=args.chunk_size, concurrency=args.concurrency, fail_fast=args.fail_fast
+            chunk_size=args.chunk_size,
+            concurrency=args.concurrency,
+            fail_fast=args.fail_fast,
+            verify=args.verify,
         ),
         on_result=reporter,
     )
     reporter.finish()
     sys.stdout.write(render_apply_summary(result))
     if not result.complete:
+        if not result.unfinished:
+            raise PartialApplyError(
+                "every operation was carried out, but the listing was proven incomplete "
+                "(see above); run `reconciler doctor`, then plan again"
+            )
         raise PartialApplyError(
-            f"{len(result.results) - result.count_done} of {len(result.results)} operations "
+            f"{result.unfinished} of {len(result.results)} operations "
             "did not complete; see above. Re-run apply to do the rest."
         )
     return EXIT_OK

@@ -9,6 +9,7 @@ from reconciler.render.style import Style
 
 _MARK = {
     Status.DONE: ("✓", "green"),
+    Status.ADOPTED: ("!", "yellow"),
     Status.PARTIAL: ("~", "yellow"),
     Status.FAILED: ("✗", "red"),
     Status.SKIPPED: ("-", "dim"),
@@ -56,13 +57,34 @@ class ProgressReporter:
 
 
 def render_apply_summary(result: ApplyResult) -> str:
+    """The closing lines of apply: counts, the read-back, each operation not simply done
+    with its reason, and the run-level notes (e.g. an incomplete listing)."""
     counts = {s: result.count(s) for s in Status}
     head = "Apply complete" if result.complete else "Apply incomplete"
     parts = [f"{counts[s]} {s.value}" for s in Status if counts[s] or s is Status.DONE]
     lines = [f"{head}: {', '.join(parts)}."]
+    verified = _verification_line(result)
+    if verified:
+        lines.append(verified)
     problems = [r for r in result.results if r.status is not Status.DONE]
     for r in problems:
         lines.append(f"  {r.status.value}: {r.op.value} {r.key}: {r.detail}")
-    if problems:
+    lines.extend(result.notes)
+    if result.unfinished:
         lines.append("Fix what is listed above and run apply again: it plans only what is left.")
     return "\n".join(lines) + "\n"
+
+
+def _verification_line(result: ApplyResult) -> str:
+    checked = result.verification
+    if checked is None:
+        return "Not verified (--no-verify): the touched objects were not read back."
+    if not checked.objects:
+        return ""
+    failed = checked.failed_operations
+    verdict = (
+        "every change is there"
+        if not failed
+        else f"{failed} operation(s) answered success but their change is not there"
+    )
+    return f"Verified: read back {checked.objects} touched object(s); {verdict}."
