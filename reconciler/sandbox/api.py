@@ -69,8 +69,9 @@ class ScimApi:
     """The Mixpanel-like SCIM endpoints over a ``Store``.
 
     ``persist`` is called with the store version after each mutation and before the
-    response exists, so an acknowledged write is durable. ``faults`` is read per
-    request so ``Sandbox.set_faults`` takes effect immediately.
+    response exists, so an acknowledged write is durable. ``faults`` and ``quirks``
+    are read per request so ``Sandbox.set_faults`` / ``set_quirks`` take effect
+    immediately.
     """
 
     def __init__(
@@ -81,14 +82,14 @@ class ScimApi:
         stats: SandboxStats,
         persist: Callable[[int], None] | None = None,
         *,
-        quirks: Callable[[], Quirks] | None = None,
+        quirks: Callable[[], Quirks] = Quirks,
     ) -> None:
         self._store = store
+        self._quirks = quirks
         self._token = token.encode()
         self._faults = faults
         self._stats = stats
         self._persist = persist
-        self._quirks = quirks or Quirks
 
     def handle(self, request: Request) -> Response:
         path = request.path.rstrip("/")
@@ -103,7 +104,7 @@ class ScimApi:
             quirked = self._write_quirks(quirks, request, parts)
             response = quirked or self._route(request, parts)
         except ScimFailure as failure:
-            if failure.status == 409 and quirks.conflict_without_scim_type:
+            if failure.status == 409 and quirks.conflict_without_scimtype:
                 failure = ScimFailure(409, failure.detail)
             return error_response(failure)
         if quirks.patch_returns_other and request.method == "PATCH" and response.status == 200:
@@ -194,8 +195,11 @@ class ScimApi:
 
     def _list_users(self, query: dict[str, str]) -> Response:
         flt = _filter(query, USER_FILTER_ATTRIBUTES)
-        start, count = self._paging(query)
-        total, items = self._store.list_users(flt, start, count)
+        quirks = self._quirks()
+        start, count = quirks.listing_window(*self._paging(query), filtered=flt is not None)
+        hide = quirks.hide_inactive
+        total, items = self._store.list_users(flt, start, count, hide_inactive=hide)
+        total = quirks.listed_total(total, len(items), filtered=flt is not None)
         return _ok(list_body(total, start, _project_all(items, query)))
 
     def _one_user(self, request: Request, user_id: str) -> Response:
@@ -214,16 +218,21 @@ class ScimApi:
 
     def _list_groups(self, query: dict[str, str]) -> Response:
         flt = _filter(query, GROUP_FILTER_ATTRIBUTES)
-        start, count = self._paging(query)
+        quirks = self._quirks()
+        start, count = quirks.listing_window(*self._paging(query), filtered=flt is not None)
         members, query = _members_wanted(query)
         total, items = self._store.list_groups(flt, start, count, members=members)
+        total = quirks.listed_total(total, len(items), filtered=flt is not None)
+        if members:
+            items = [quirks.group_body(item) for item in items]
         return _ok(list_body(total, start, _project_all(items, query)))
 
     def _one_group(self, request: Request, group_id: str) -> Response:
         store = self._store
         if request.method == "GET":
             members, query = _members_wanted(request.query)
-            return _ok(_project(store.group_json(group_id, members=members), query))
+            body = store.group_json(group_id, members=members)
+            return _ok(_project(self._quirks().group_body(body), query))
         if request.method == "PUT":
             return self._saved(store.replace_group(group_id, _json(request.body)))
         if request.method == "PATCH":

@@ -17,7 +17,7 @@ from types import FrameType
 
 from reconciler.errors import ConfigError
 from reconciler.sandbox.faults import Faults
-from reconciler.sandbox.quirks import QUIRK_HELP, Quirks, parse_quirks
+from reconciler.sandbox.quirks import Quirks
 from reconciler.sandbox.service import Sandbox
 
 TOKEN_ENV = "MIXPANEL_SCIM_TOKEN"  # noqa: S105 - the variable name, not a secret
@@ -57,16 +57,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--max-members-per-patch", type=int)
     faults.add_argument("--max-page-size", type=int)
     faults.add_argument("--fault-seed", type=int)
-    quirks = parser.add_argument_group(
-        "quirk modes (lasting misbehaviour of real servers; repeatable)"
-    )
+    quirks = parser.add_argument_group("quirk modes (behave like a misbehaving server)")
     quirks.add_argument(
         "--quirk",
         action="append",
         default=[],
         dest="quirks",
         metavar="NAME[=VALUE]",
-        help="; ".join(f"{name} {text}" for name, (_, text) in QUIRK_HELP.items()),
+        help=(
+            "repeatable: list_cap=N, lying_total, hide_inactive, members_cut=N, "
+            "members_omitted, forbid_user=EMAIL[:DETAIL], forbid_team=NAME[:DETAIL], "
+            "conflict_without_scimtype, patch_returns_other, ignore_writes[=KEY] "
+            "(dashes work too; see README, 'Quirk modes')"
+        ),
     )
 
 
@@ -99,6 +102,8 @@ def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
             users, groups = sandbox.store.counts()
             where = f"state in {args.state}" if args.state else "in memory only"
             out(f"{users} users, {groups} teams, {where}; stop with Ctrl-C or SIGTERM")
+            if sandbox.quirks.names():
+                out(f"Quirk modes on: {', '.join(sandbox.quirks.names())}")
             stopping.wait()
     finally:
         restore()
@@ -124,7 +129,7 @@ def _faults(args: argparse.Namespace) -> Faults:
 
 def _quirks(args: argparse.Namespace) -> Quirks:
     try:
-        return parse_quirks(args.quirks)
+        return Quirks.from_specs(list(args.quirks))
     except ValueError as error:
         raise ConfigError(f"bad --quirk: {error}") from error
 

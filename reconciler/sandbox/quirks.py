@@ -1,30 +1,27 @@
-"""Quirk modes: the sandbox misbehaving on purpose, the way real SCIM servers do.
+"""Quirk modes: the sandbox misbehaving the way real SCIM servers are reported to.
 
-Faults (``faults.py``) are random and transient; quirks are deterministic and
-lasting: a server that always answers a certain way. They let users rehearse
-their own server's behaviour and let the tests prove that the reconciler acts on
-evidence, not on a server's word. One ``Quirks`` value holds every mode; the CLI
-builds it from repeatable ``--quirk NAME[=VALUE]`` flags (``parse_quirks``).
+Faults (``faults.py``) are random and about the wire; quirks are deterministic and
+about what the server *says*: a listing that is capped or lies about its total,
+inactive users hidden from listings, team member lists cut short or left out. They
+let the reconciler's fail-closed rules be rehearsed end to end (``make test`` runs
+every mode), and let users rehearse their own server's behaviour:
 
-Write quirks (what a write answer can claim that is not so):
+    reconciler sandbox --quirk list_cap=3 --quirk lying_total
+    reconciler sandbox --quirk forbid-user=boss@acme.io --quirk ignore-writes=zed@acme.io
+    Sandbox(token=..., quirks=Quirks(list_cap=3, lying_total=True))
 
-- ``forbid-user=EMAIL[:DETAIL]`` / ``forbid-team=NAME[:DETAIL]``: every write to that
-  one user or team (POST, PUT, PATCH, DELETE) gets HTTP 403 with DETAIL, like an
-  organization owner that cannot be deactivated. Other resources are unaffected.
-- ``conflict-without-scimtype``: every 409 leaves out ``scimType``, so the client
-  cannot tell a taken userName from an account outside the organization.
-- ``patch-returns-other``: a PATCH is applied, but the 200 answer carries another
-  resource of the same type.
-- ``ignore-writes[=KEY]``: POST, PUT, PATCH and DELETE answer success without doing
-  anything (POST invents an id that does not exist), for the user or team KEY, or
-  for every resource when no KEY is given.
+One frozen value holds every mode, read modes and write modes alike, so a mode is
+added in one place: a field, its validation, its ``--quirk`` name in ``_SPECS``, and
+the code that applies it (a helper here, called from ``api.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from types import MappingProxyType
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+from reconciler.sandbox.resources import encode
 
 ALL = "*"
 DEFAULT_FORBIDDEN_DETAIL = "the organization owner cannot be deactivated"
@@ -32,81 +29,179 @@ DEFAULT_FORBIDDEN_DETAIL = "the organization owner cannot be deactivated"
 
 @dataclass(frozen=True)
 class Quirks:
-    """How the sandbox deviates from a well-behaved SCIM server; the default: not at all.
+    """How the sandbox deviates from an honest server; the default deviates not at all.
 
-    Keys are lowercased userNames for users and exact displayNames for teams;
-    ``forbidden`` maps a key to the 403 detail; ``ignored_writes`` holds keys or
-    ``"*"`` (every resource).
+    Listing modes (``GET /Users`` and ``GET /Groups`` without a filter):
+
+    - ``list_cap``: at most this many resources per answer, always the first ones
+      (``startIndex`` is ignored), as servers that cap listings do.
+    - ``lying_total``: ``totalResults`` is the length of the page, so a capped
+      listing looks complete.
+    - ``hide_inactive``: inactive users are left out of the listing, while a
+      ``filter=userName eq "..."`` lookup and ``GET /Users/{id}`` still find them,
+      and teams still list them as members.
+
+    Membership modes (``GET /Groups/{id}`` and group listings that include members):
+
+    - ``members_cut``: a team's ``members`` holds only its first N members.
+    - ``members_omitted``: the ``members`` attribute is left out entirely.
+
+    Users' ``groups`` attribute stays truthful in every mode: it is the second
+    source a client can cross-check member lists against.
+
+    Write modes (what a write answer can claim that is not so):
+
+    - ``forbid_user`` / ``forbid_team``: (key, detail) pairs; every write to that one
+      user (lowercased userName) or team (exact name), POST, PUT, PATCH or DELETE,
+      gets HTTP 403 with the detail, like an owner that cannot be deactivated.
+      ``--quirk forbid-user=EMAIL[:DETAIL]``; other resources are unaffected.
+    - ``conflict_without_scimtype``: every 409 leaves out ``scimType``, so a taken
+      userName cannot be told from an account outside the organization.
+    - ``patch_returns_other``: a PATCH is applied, but its 200 answer carries another
+      resource of the same type.
+    - ``ignore_writes``: keys (userName or team name) whose writes answer success
+      without doing anything (POST invents an id that does not exist; PATCH, PUT and
+      DELETE answer 204); ``"*"`` (``--quirk ignore-writes`` without a value) for all.
     """
 
-    forbidden_users: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    forbidden_teams: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    conflict_without_scim_type: bool = False
+    list_cap: int | None = None
+    lying_total: bool = False
+    hide_inactive: bool = False
+    members_cut: int | None = None
+    members_omitted: bool = False
+    forbid_user: tuple[tuple[str, str], ...] = ()
+    forbid_team: tuple[tuple[str, str], ...] = ()
+    conflict_without_scimtype: bool = False
     patch_returns_other: bool = False
-    ignored_writes: frozenset[str] = frozenset()
+    ignore_writes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("list_cap", "members_cut"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or value < 0):
+                raise ValueError(f"quirk {name} must be a count of 0 or more, not {value!r}")
+        if self.members_cut is not None and self.members_omitted:
+            raise ValueError("quirks members_cut and members_omitted exclude each other")
+
+    @classmethod
+    def from_specs(cls, specs: list[str]) -> Quirks:
+        """Parse ``--quirk`` values: ``name`` for a switch, ``name=N`` for a count.
+
+        Dashes and underscores are interchangeable. Raises ValueError naming the
+        bad spec and the known names.
+        """
+        values: dict[str, Any] = {}
+        for spec in specs:
+            name, has_value, raw = spec.partition("=")
+            key = name.strip().lower().replace("-", "_")
+            if key not in _SPECS:
+                known = ", ".join(sorted(_SPECS))
+                raise ValueError(f"unknown quirk {name.strip()!r}; known quirks: {known}")
+            if key in _TARGETS:
+                values[key] = (*values.get(key, ()), _target(key, raw if has_value else None))
+            else:
+                values[key] = _value(key, raw.strip() if has_value else None)
+        return cls(**values)
+
+    def names(self) -> list[str]:
+        """The active modes as ``--quirk`` specs, e.g. ``["list_cap=3", "lying_total"]``."""
+        active: list[str] = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name in _TARGETS:
+                active.extend(_target_spec(item.name, target) for target in value)
+            elif value is True:
+                active.append(item.name)
+            elif value is not None and value is not False:
+                active.append(f"{item.name}={value}")
+        return active
+
+    # ---- listings ---------------------------------------------------------------------
+
+    def listing_window(self, start_index: int, count: int, *, filtered: bool) -> tuple[int, int]:
+        """The (startIndex, count) the server really serves for a list request."""
+        if filtered or self.list_cap is None:
+            return start_index, count
+        return 1, min(count, self.list_cap)
+
+    def listed_total(self, total: int, page_length: int, *, filtered: bool) -> int:
+        """The ``totalResults`` the server reports for a page it serves."""
+        return page_length if self.lying_total and not filtered else total
+
+    # ---- member lists ---------------------------------------------------------------------
+
+    @property
+    def touches_members(self) -> bool:
+        return self.members_omitted or self.members_cut is not None
+
+    def group_body(self, body: bytes) -> bytes:
+        """An encoded Group as the quirky server returns it (members cut or left out)."""
+        if not self.touches_members:
+            return body
+        resource: dict[str, Any] = json.loads(body)
+        if "members" not in resource:
+            return body
+        if self.members_omitted:
+            del resource["members"]
+        elif self.members_cut is not None:
+            resource["members"] = resource["members"][: self.members_cut]
+        return encode(resource)
+
+    # ---- writes ---------------------------------------------------------------------------
 
     def forbidden(self, kind: str, key: str) -> str | None:
-        """The 403 detail for a write to this user or team, or None when it is allowed."""
-        if kind == "Users":
-            return self.forbidden_users.get(key.lower())
-        return self.forbidden_teams.get(key)
+        """The 403 detail for a write to this user (``kind`` "Users") or team, else None."""
+        pairs = self.forbid_user if kind == "Users" else self.forbid_team
+        wanted = key.lower() if kind == "Users" else key
+        return next((detail for target, detail in pairs if target == wanted), None)
 
     def ignores(self, kind: str, key: str) -> bool:
         """True when writes to this user or team are answered but not done."""
         wanted = key.lower() if kind == "Users" else key
-        return ALL in self.ignored_writes or wanted in self.ignored_writes
+        return ALL in self.ignore_writes or wanted in self.ignore_writes
 
 
-# name -> (needs a value, help text); the README's sandbox section lists the same.
-QUIRK_HELP: Mapping[str, tuple[bool, str]] = MappingProxyType(
-    {
-        "forbid-user": (True, "EMAIL[:DETAIL]: every write to that user gets 403 with DETAIL"),
-        "forbid-team": (True, "NAME[:DETAIL]: every write to that team gets 403 with DETAIL"),
-        "conflict-without-scimtype": (False, "409 answers leave out scimType"),
-        "patch-returns-other": (False, "PATCH applies, but answers with another resource"),
-        "ignore-writes": (False, "[=KEY]: writes answer success without doing anything"),
-    }
-)
+# The ``--quirk`` names: True for switches, False for modes that take a count.
+# ``_TARGETS`` take a userName or team name (repeatable); see ``_target``.
+_SPECS: dict[str, bool] = {
+    "list_cap": False,
+    "lying_total": True,
+    "hide_inactive": True,
+    "members_cut": False,
+    "members_omitted": True,
+    "forbid_user": False,
+    "forbid_team": False,
+    "conflict_without_scimtype": True,
+    "patch_returns_other": True,
+    "ignore_writes": False,
+}
+_TARGETS = frozenset({"forbid_user", "forbid_team", "ignore_writes"})
 
 
-def parse_quirks(specs: Iterable[str], base: Quirks | None = None) -> Quirks:
-    """Fold ``NAME[=VALUE]`` specs into a Quirks value.
-
-    Raises ValueError naming the spec and the known quirk names for anything else.
-    """
-    quirks = base or Quirks()
-    for spec in specs:
-        quirks = _parse_one(spec.strip(), quirks)
-    return quirks
-
-
-def _parse_one(spec: str, quirks: Quirks) -> Quirks:
-    name, has_value, value = spec.partition("=")
-    name = name.strip().lower()
-    if name not in QUIRK_HELP:
-        known = ", ".join(sorted(QUIRK_HELP))
-        raise ValueError(f"unknown quirk {name!r}; known quirks: {known}")
-    needs_value = QUIRK_HELP[name][0]
-    if needs_value and not value.strip():
-        raise ValueError(f"quirk {name!r} needs a value: {name}={QUIRK_HELP[name][1]}")
-    if name in ("forbid-user", "forbid-team"):
-        return _forbid(quirks, name, value)
-    if name == "ignore-writes":
-        key = value.strip() if has_value and value.strip() else ALL
-        key = key.lower() if "@" in key else key
-        return replace(quirks, ignored_writes=quirks.ignored_writes | {key})
-    if has_value:
-        raise ValueError(f"quirk {name!r} takes no value")
-    if name == "conflict-without-scimtype":
-        return replace(quirks, conflict_without_scim_type=True)
-    return replace(quirks, patch_returns_other=True)
+def _target(key: str, raw: str | None) -> Any:
+    """``forbid_*``: (key, detail) from ``KEY[:DETAIL]``; ``ignore_writes``: a key or "*"."""
+    if key == "ignore_writes":
+        value = (raw or "").strip() or ALL
+        return value.lower() if "@" in value else value
+    name, _, detail = (raw or "").partition(":")
+    if not name.strip():
+        raise ValueError(f"quirk {key} needs a target: {key}=NAME[:DETAIL]")
+    name = name.strip().lower() if key == "forbid_user" else name.strip()
+    return (name, detail.strip() or DEFAULT_FORBIDDEN_DETAIL)
 
 
-def _forbid(quirks: Quirks, name: str, value: str) -> Quirks:
-    key, _, detail = value.partition(":")
-    detail = detail.strip() or DEFAULT_FORBIDDEN_DETAIL
-    if name == "forbid-user":
-        users = {**quirks.forbidden_users, key.strip().lower(): detail}
-        return replace(quirks, forbidden_users=MappingProxyType(users))
-    teams = {**quirks.forbidden_teams, key.strip(): detail}
-    return replace(quirks, forbidden_teams=MappingProxyType(teams))
+def _target_spec(key: str, target: Any) -> str:
+    if key == "ignore_writes":
+        return key if target == ALL else f"{key}={target}"
+    name, detail = target
+    return f"{key}={name}:{detail}"
+
+
+def _value(key: str, raw: str | None) -> bool | int:
+    if _SPECS[key]:
+        if raw is not None:
+            raise ValueError(f"quirk {key} is a switch and takes no value (got {key}={raw})")
+        return True
+    if raw is None or not raw.isdigit():
+        raise ValueError(f"quirk {key} needs a count: {key}=N (got {raw!r})")
+    return int(raw)

@@ -70,17 +70,17 @@ class Sandbox:
     def faults(self) -> Faults:
         return self._injector.faults
 
+    def set_faults(self, faults: Faults) -> None:
+        """Switch fault settings for the following requests (the RNG restarts from the seed)."""
+        self._injector = FaultInjector(faults)
+
     @property
     def quirks(self) -> Quirks:
         return self._quirks
 
     def set_quirks(self, quirks: Quirks) -> None:
-        """Switch quirk modes for the following requests (see ``reconciler.sandbox.quirks``)."""
+        """Switch quirk modes for the following requests (e.g. seed honestly, then misbehave)."""
         self._quirks = quirks
-
-    def set_faults(self, faults: Faults) -> None:
-        """Switch fault settings for the following requests (the RNG restarts from the seed)."""
-        self._injector = FaultInjector(faults)
 
     def start(self) -> Sandbox:
         if self._server is not None:
