@@ -13,7 +13,8 @@ What is compared with what:
           team through a pool as large as the reader's) with a bare requests.Session
           and json.loads, nothing else. Ratios are read/floor and plan/floor (wall).
 - lower bound of requests: ceil(N/P) + ceil(G/P) + G, P = 1000.
-- apply : K user PATCHes with 50 ms injected latency; floor K*L/c.
+- apply : K user PATCHes with 50 ms injected latency, then K verification reads;
+          floor (K+K)*L/c.
 """
 
 from __future__ import annotations
@@ -201,8 +202,12 @@ def summarise_apply(runs: dict[str, Any]) -> dict[str, Any]:
         return median([r[key] for r in runs["rate_limited"] if r["mode"] == mode])
 
     out: dict[str, Any] = {"operations": OPERATIONS, "latency_ms": LATENCY_MS}
+    # Verify after write reads each touched user back once: K more requests, counted
+    # on their own, so the floor is (K writes + K reads) * L / c.
+    reads = median([r.get("verification", 0) for r in runs["clean"]])
+    out["verification_reads"] = reads
     for concurrency in (1, 8):
-        ideal = OPERATIONS * LATENCY_MS / 1000 / concurrency
+        ideal = (OPERATIONS + reads) * LATENCY_MS / 1000 / concurrency
         measured = wall("clean", concurrency, "gate")
         out[f"c{concurrency}"] = {"wall": measured, "floor": ideal, "ratio": measured / ideal}
     base = out["c8"]["wall"]
@@ -251,7 +256,8 @@ def table(sizes: list[dict[str, Any]], plan_cpu: dict[str, Any], apply: dict[str
         f"median {plan_cpu['median']:.2f} s "
         f"({runs}); {plan_cpu['operations']} operations",
         "",
-        f"APPLY ({apply['operations']} PATCHes, latency {apply['latency_ms']} ms)",
+        f"APPLY ({apply['operations']} PATCHes + {apply['verification_reads']:.0f} "
+        f"verification reads, latency {apply['latency_ms']} ms)",
     ]
     for c in (1, 8):
         a = apply[f"c{c}"]

@@ -233,6 +233,17 @@ def _notes(state: _RunState, results: list[OpResult]) -> tuple[str, ...]:
             "trusted to say who must lose access: check the server with `reconciler doctor`, "
             "then run plan again, which reads everything afresh."
         )
+    if state.answer_notes and any(r.op_id in state.answer_notes for r in results):
+        examples = "; ".join(
+            f"{r.op.value} {r.key}: {r.detail}"
+            for r in results
+            if r.op_id in state.answer_notes and r.status is not Status.FAILED
+        )
+        if examples:
+            notes.append(
+                "The server's write answers did not match the changes made, so only the "
+                f"read-back is evidence; keep verification on for this server. {examples}"
+            )
     attempted = state.attempted
     if attempted >= 2 and state.refused == attempted:
         notes.append(
@@ -308,7 +319,7 @@ class _Runner:
     def _finish(
         self, op: Operation, status: Status, detail: str, scim_id: str | None = None
     ) -> OpResult:
-        if status is not Status.DONE:
+        if status not in (Status.DONE, Status.ADOPTED):
             with self.state.lock:
                 self.state.unfinished.add(op.id)
         return OpResult(op.id, op.op, op.key, status, detail, scim_id or op.scim_id)

@@ -16,8 +16,8 @@ from reconciler.errors import ReconcilerError
 
 NEW_CREDENTIAL_ADVICE = (
     "check the token first with `reconciler doctor`; only if it is really invalid, "
-    "generate a new token in Mixpanel Organization Settings > Access Security > SCIM, "
-    "knowing that generating one revokes the current token everywhere it is used"
+    "generate a new token in Mixpanel Organization Settings > Access Security > SCIM: "
+    "generating one revokes the previous token (the current one) everywhere it is used"
 )
 AUTH_HINT = f"the SCIM token was refused: {NEW_CREDENTIAL_ADVICE}"
 FORBIDDEN_LIST_HINT = (

@@ -188,7 +188,7 @@ def test_parse_error_without_body_says_so() -> None:
 def test_auth_error_tells_how_to_get_a_new_token() -> None:
     message = str(parse_error(401, {}, "GET", "/Users"))
     assert "Organization Settings > Access Security > SCIM" in message
-    assert "revokes the current token" in message
+    assert "revokes the previous token (the current one)" in message
     assert "`reconciler doctor`" in message  # check before revoking a working token
 
 
