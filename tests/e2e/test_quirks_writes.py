@@ -16,7 +16,7 @@ import pytest
 
 from reconciler.journal import read_journal
 from reconciler.sandbox import Quirks, Sandbox
-from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
+from tests.e2e.conftest import TODAY, TOKEN, Server, person, run, write_manifest
 
 LOOSE = {"max_deprovision_percent": 100}
 
@@ -318,3 +318,28 @@ def test_an_outside_org_409_without_scim_type_states_each_sentence_once(
     for line in lines:
         assert line.count("outside this organization") == 1, line
         assert line.count("invite the user by hand") == 1, line
+
+
+# -- honest servers: verification finds every change -------------------------------------------
+
+
+def test_apply_is_verified_and_converges_on_both_honest_servers(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("bob@acme.io", "Bob")],
+        [{"name": "Eng", "members": ["ann@acme.io", "bob@acme.io"]}],
+    )
+    assert apply(manifest) == 0
+    text = capsys.readouterr().out
+    assert "Verified: read back 3 touched object(s); every change is there." in text
+    changed = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io", "Ann"), person("bob@acme.io", "Bob", active=False)],
+        [{"name": "Eng", "members": ["ann@acme.io"]}],
+        **LOOSE,
+    )
+    assert apply(changed) == 0
+    assert "every change is there" in capsys.readouterr().out
+    assert run("plan", "-m", str(changed), "--detailed-exitcode") == 0
