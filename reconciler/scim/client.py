@@ -25,7 +25,13 @@ from reconciler.scim.errors import (
     ScimServerError,
     ScimTransportError,
 )
-from reconciler.scim.parse import ListPage, parse_group, parse_list, parse_user
+from reconciler.scim.parse import (
+    ListPage,
+    parse_group,
+    parse_list,
+    parse_user,
+    parse_user_groups,
+)
 from reconciler.scim.secret import Token
 from reconciler.scim.transport import RequestStats, Response, Transport
 from reconciler.scim.url import normalise_base_url
@@ -33,6 +39,7 @@ from reconciler.scim.url import normalise_base_url
 log = logging.getLogger("reconciler.scim")
 
 T = TypeVar("T", LiveUser, LiveGroup)
+CONFIRM = "confirm"  # the RequestStats purpose of confirmation reads
 R = TypeVar("R")
 
 GROUP_CONFLICT_HINT = (
@@ -109,6 +116,29 @@ class ScimClient:
         page = self._list("/Groups", {"filter": eq_filter("displayName", name)})
         groups = [_parsed(parse_group, r, "GET", "/Groups") for r in page.resources]
         return _single([g for g in groups if g.display_name == name], name)
+
+    # Confirmations: reads that prove what a listing left out --------------------------
+
+    def confirm_user_name(self, user_name: str) -> LiveUser | None:
+        """``find_user``, counted as a "confirm" request: is this unlisted user really absent?"""
+        self.stats.note_purpose(CONFIRM)
+        return self.find_user(user_name)
+
+    def confirm_user_id(self, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
+        """GET /Users/{id} for a team member no listed user has, counted as "confirm".
+
+        Returns the user and its ``groups`` ids (None when the server does not fill
+        them), or None on 404 (the id really points nowhere).
+        """
+        self.stats.note_purpose(CONFIRM)
+        path = f"/Users/{_segment(user_id)}"
+        try:
+            response = self.transport.request("GET", path)
+        except ScimNotFound:
+            return None
+        body = _required_body(response, "GET", path)
+        user = _parsed(parse_user, body, "GET", path)
+        return user, _parsed(parse_user_groups, body, "GET", path)
 
     # Writes --------------------------------------------------------------------------
 

@@ -67,9 +67,13 @@ class RequestStats:
 
     ``calls`` (sent minus retries) is the number of logical requests, the figure the
     request-count contract is about; ``total`` is what the server actually saw.
+    ``by_purpose`` counts logical requests made for a reason beyond the plain read,
+    e.g. "confirm" (a lookup proving that a user the listing lacks is really
+    absent); they are also in ``by_class``, so benchmarks report them separately.
     """
 
     by_class: Counter[str] = field(default_factory=Counter)
+    by_purpose: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     total: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -77,6 +81,11 @@ class RequestStats:
     @property
     def calls(self) -> int:
         return self.total - self.retries
+
+    def note_purpose(self, purpose: str) -> None:
+        """Count one logical request made for ``purpose`` (e.g. "confirm")."""
+        with self._lock:
+            self.by_purpose[purpose] += 1
 
     def record(self, request_class: str, *, retry: bool) -> None:
         with self._lock:
