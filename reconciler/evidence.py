@@ -84,7 +84,7 @@ def resolve_unlisted_members(
         found.append(user)
         if member_of is not None:
             groups_of[user.id] = member_of
-    return Hidden(tuple(found), groups_of, tuple(_taken(u, "GET /Users/{id}") for u in found))
+    return Hidden(tuple(found), groups_of, _taken(found, "GET /Users/{id}"))
 
 
 def check_member_lists(
@@ -144,7 +144,7 @@ def confirm_absences(
             break
     if not found:
         return live
-    notices = (*live.evidence, *(_taken(u, "a userName lookup") for u in found))
+    notices = (*live.evidence, *_taken(found, "a userName lookup"))
     return LiveState.of((*live.users, *found), live.groups, notices)
 
 
@@ -190,10 +190,18 @@ def _accept_inactive(user: LiveUser, how: str) -> None:
         )
 
 
-def _taken(user: LiveUser, how: str) -> str:
+def _taken(users: Sequence[LiveUser], how: str) -> tuple[str, ...]:
+    """One notice for the inactive users a lookup found (one line, however many)."""
+    if not users:
+        return ()
+    if len(users) == 1:
+        who = f"{users[0].user_name}, which is inactive ({how} found it)"
+    else:
+        shown = _names((u.id for u in users), {u.id: u.user_name for u in users})
+        who = f"{len(users)} inactive users ({shown}; {how} found them)"
     return (
-        f"the listing of /Users omitted {user.user_name}, which is inactive ({how} found it); "
-        "the server hides inactive users from listings, so the user is planned from the lookup"
+        f"the listing of /Users omitted {who}; the server hides inactive users from "
+        "listings, so they are planned from the lookup",
     )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
 
 from reconciler.errors import LiveStateError
+from reconciler.evidence import confirm_absences
+from reconciler.manifest.models import Manifest
 from reconciler.reader import read_live_state
 from tests.scim.test_reader import FakeDirectory, group, user
 
@@ -82,3 +85,54 @@ def test_members_left_out_everywhere_without_users_groups_are_unknown() -> None:
 def test_an_explicitly_empty_member_list_is_seen_as_empty() -> None:
     fake = FakeDirectory(users=[user(0)], groups=[group(1, name="Finance")])
     assert read_live_state(fake, page_size=10).groups_by_name["Finance"].member_ids == frozenset()
+
+
+def manifest_of(*users: dict[str, Any]) -> Manifest:
+    people = [{"given_name": "G", "family_name": "F", **u} for u in users]
+    return Manifest.model_validate(
+        {"version": 1, "organization": {"claimed_domains": ["acme.io"]}, "users": people}
+    )
+
+
+TODAY = date(2026, 11, 22)
+
+
+def test_only_wanted_inactive_users_the_listing_lacks_are_looked_up() -> None:
+    fake = FakeDirectory(users=[{**user(1, "gone@acme.io"), "active": False}])
+    manifest = manifest_of(
+        {"email": "new@acme.io"},  # a create: the 409 path covers it, no lookup
+        {"email": "gone@acme.io", "active": False},  # listed: no lookup
+        {"email": "ext@other.io", "active": False},  # not a claimed domain: never touched
+        {"email": "never@acme.io", "active": False},
+        {"email": "old@acme.io", "expires": "2026-11-21"},
+    )
+    live = confirm_absences(fake, manifest, read_live_state(fake, page_size=10), TODAY)
+    lookups = [c for c in fake.calls if "filter" in c]
+    assert lookups == [
+        "GET /Users?filter=userName eq never@acme.io",
+        "GET /Users?filter=userName eq old@acme.io",
+    ]
+    assert live.evidence == ()
+
+
+def test_hidden_inactive_leavers_found_by_lookup_share_one_notice() -> None:
+    hidden = [{**user(i, f"{n}@acme.io"), "active": False} for i, n in ((2, "yan"), (3, "zed"))]
+    fake = FakeDirectory(users=[user(1)], hidden=hidden)
+    manifest = manifest_of(
+        {"email": "yan@acme.io", "active": False},
+        {"email": "zed.new@acme.io", "active": False, "previous_emails": ["zed@acme.io"]},
+    )
+    live = confirm_absences(fake, manifest, read_live_state(fake, page_size=10), TODAY)
+    assert {"yan@acme.io", "zed@acme.io"} <= set(live.users_by_key)
+    assert live.evidence == (
+        "the listing of /Users omitted 2 inactive users (yan@acme.io, zed@acme.io; a userName "
+        "lookup found them); the server hides inactive users from listings, so they are "
+        "planned from the lookup",
+    )
+
+
+def test_a_hidden_active_leaver_fails_closed_naming_the_user() -> None:
+    fake = FakeDirectory(users=[user(1)], hidden=[user(9, "zed@acme.io")])
+    manifest = manifest_of({"email": "zed@acme.io", "active": False})
+    with pytest.raises(LiveStateError, match=r"omitted zed@acme.io, which a userName lookup"):
+        confirm_absences(fake, manifest, read_live_state(fake, page_size=10), TODAY)

@@ -67,6 +67,13 @@ class FakeDirectory(ScimClient):
             raise ScimServerError("down", status=503, method="GET", path=f"/Groups/{group_id}")
         return parse_group(next(g for g in self.groups if g["id"] == group_id))
 
+    def confirm_user_name(self, user_name: str) -> LiveUser | None:
+        self.calls.append(f"GET /Users?filter=userName eq {user_name}")
+        for resource in [*self.users, *self.hidden]:
+            if resource["userName"].lower() == user_name.lower():
+                return parse_user(resource)
+        return None
+
     def confirm_user_id(self, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
         self.calls.append(f"GET /Users/{user_id}")
         for resource in [*self.users, *self.hidden]:
