@@ -120,20 +120,22 @@ class ScimClient:
     # Confirmations: reads that prove what a listing left out --------------------------
 
     def confirm_user_name(self, user_name: str) -> LiveUser | None:
-        """``find_user``, counted as a "confirm" request: is this unlisted user really absent?"""
-        self.stats.note_purpose(CONFIRM)
-        return self.find_user(user_name)
+        """``find_user``, counted as a ``CONFIRM`` request: is this unlisted user absent?"""
+        params = {"filter": eq_filter("userName", user_name)}
+        response = self.transport.request("GET", "/Users", params=params, purpose=CONFIRM)
+        page = _parsed(parse_list, _required_body(response, "GET", "/Users"), "GET", "/Users")
+        users = [_parsed(parse_user, r, "GET", "/Users") for r in page.resources]
+        return _single([u for u in users if u.key == user_name.lower()], user_name)
 
     def confirm_user_id(self, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
-        """GET /Users/{id} for a team member no listed user has, counted as "confirm".
+        """GET /Users/{id} for a team member no listed user has, counted as ``CONFIRM``.
 
         Returns the user and its ``groups`` ids (None when the server does not fill
         them), or None on 404 (the id really points nowhere).
         """
-        self.stats.note_purpose(CONFIRM)
         path = f"/Users/{_segment(user_id)}"
         try:
-            response = self.transport.request("GET", path)
+            response = self.transport.request("GET", path, purpose=CONFIRM)
         except ScimNotFound:
             return None
         body = _required_body(response, "GET", path)
