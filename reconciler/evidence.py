@@ -1,0 +1,269 @@
+"""Evidence beyond the listings: proof of absence and cross-checked member lists.
+
+A listing is a claim. Before a plan rests on "this user is not there" or "this
+team has these members", the claim is checked where it matters:
+
+- A team member id that no listed user has is looked up with ``GET /Users/{id}``.
+- A user the manifest wants inactive (or expired) that the listing lacks is looked
+  up with ``filter=userName eq "..."`` (``confirm_absences``, called by the workflow
+  because only it knows the manifest).
+
+A lookup that finds an **active** user proves that the listing hides users who
+have access: the read fails closed and nothing is planned. A lookup that finds an
+**inactive** user is what servers that hide deactivated users from listings do;
+that user is taken into the live state from the lookup (so offboarding stays one
+line on such servers) and the plan says so in a notice.
+
+Member lists are cross-checked against users' ``groups`` attribute when the
+server fills it (``check_member_lists``); see its docstring for the exact rule.
+Only these few lookups cost requests ("confirm" in ``RequestStats.by_purpose``);
+an honest server needs none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from reconciler.errors import LiveStateError
+from reconciler.livestate import LiveGroup, LiveState, LiveUser
+from reconciler.manifest.models import Manifest, User
+from reconciler.scim.client import ScimClient
+from reconciler.scim.errors import ScimError
+
+INCOMPLETE = (
+    "the server's listing is incomplete (capped or hiding users), so nothing is planned. "
+    "Fix: make GET /Users list every user (check the server's paging and any filter on "
+    "its SCIM app), then re-run; `reconciler doctor` shows how the server pages"
+)
+UNKNOWN = (
+    "its membership is unknown, not empty, so nothing is planned. Fix: make the server "
+    "return complete member lists for GET /Groups/{id} (some servers cut or leave them "
+    "out for big teams), then re-run"
+)
+_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """Users a listing left out that a lookup found, with their ``groups`` ids."""
+
+    users: tuple[LiveUser, ...] = ()
+    groups_of: Mapping[str, frozenset[str]] | None = None
+    notices: tuple[str, ...] = ()
+
+
+def resolve_unlisted_members(
+    client: ScimClient, users: Sequence[LiveUser], groups: Sequence[LiveGroup]
+) -> Hidden:
+    """Look up every team member id that matches no listed user (``GET /Users/{id}``).
+
+    Raises LiveStateError when an id points nowhere (404), names a team (nested
+    teams are not supported) or finds an active user the listing omitted.
+    """
+    user_ids = {u.id for u in users}
+    group_names = {g.id: g.display_name for g in groups}
+    unlisted: dict[str, str] = {}
+    for group in groups:
+        for member in sorted(group.member_ids - user_ids):
+            if member in group_names:
+                raise _inconsistent(
+                    f"team {group.display_name!r} has the team {group_names[member]!r} as a "
+                    "member; nested teams are not supported"
+                )
+            unlisted.setdefault(member, group.display_name)
+    found: list[LiveUser] = []
+    groups_of: dict[str, frozenset[str]] = {}
+    for member, team in unlisted.items():
+        answer = _lookup_id(client, member)
+        if answer is None:
+            raise _inconsistent(f"team {team!r} has member id {member!r} that matches no user")
+        user, member_of = answer
+        _accept_inactive(user, f"a member of team {team!r} that GET /Users/{{id}} found")
+        found.append(user)
+        if member_of is not None:
+            groups_of[user.id] = member_of
+    return Hidden(tuple(found), groups_of, _taken(found, "GET /Users/{id}"))
+
+
+def check_member_lists(
+    groups: Sequence[LiveGroup],
+    groups_of: Mapping[str, frozenset[str] | None],
+    names: Mapping[str, str],
+) -> None:
+    """Fail closed on any team whose member list cannot be trusted.
+
+    ``groups_of`` maps every user id read (listed or looked up) to the ids in its
+    ``groups`` attribute (None: absent); ``names`` maps user ids to userNames.
+    The server *fills* ``groups`` when at least one user carries a non-empty one.
+
+    - It fills them: each team's member ids must equal the users whose ``groups``
+      name the team. A team answered without ``members`` is empty when no user
+      names it (RFC 7643 §2.5: an empty attribute may be left out), else unknown.
+    - It does not: a team answered without ``members`` is taken as empty only when
+      another team in the same read was answered with a ``members`` attribute
+      (so the server does send them, and leaves out empty ones); otherwise every
+      such team's membership is unknown. A cut list cannot be detected then;
+      ``reconciler doctor`` says so.
+
+    Raises LiveStateError naming the first untrusted team and what the server did.
+    """
+    filled = any(ids for ids in groups_of.values() if ids)
+    if filled:
+        _cross_check(groups, _derived(groups, groups_of), names)
+        return
+    if any(g.members_listed for g in groups):
+        return
+    for group in groups:
+        raise _unknown(
+            group,
+            "GET /Groups/{id} answered without a `members` attribute (for every team), and "
+            "the server does not fill users' `groups` to tell an empty team from a hidden "
+            "member list",
+        )
+
+
+def confirm_absences(
+    client: ScimClient, manifest: Manifest, live: LiveState, today: date
+) -> LiveState:
+    """Prove absent every user the manifest wants inactive (or expired) that live lacks.
+
+    Each such user (and its ``previous_emails``) is looked up by ``userName eq``.
+    Raises LiveStateError (nothing is planned) when one is found active; users
+    found inactive are added to the returned LiveState with a notice.
+    """
+    found: list[LiveUser] = []
+    for user in _wanted_inactive_unlisted(manifest, live, today):
+        for email in (user.email, *user.previous_emails):
+            match = _lookup_name(client, email)
+            if match is None:
+                continue
+            _accept_inactive(match, "which a userName lookup found")
+            found.append(match)
+            break
+    if not found:
+        return live
+    notices = (*live.evidence, *_taken(found, "a userName lookup"))
+    return LiveState.of((*live.users, *found), live.groups, notices)
+
+
+def _wanted_inactive_unlisted(manifest: Manifest, live: LiveState, today: date) -> list[User]:
+    by_key = live.users_by_key
+    domains = frozenset(manifest.organization.claimed_domains)
+    wanted = []
+    for user in manifest.users:
+        if user.active and (user.expires is None or user.expires >= today):
+            continue
+        if user.key.rpartition("@")[2] not in domains:
+            continue
+        if user.key in by_key or any(p.lower() in by_key for p in user.previous_emails):
+            continue
+        wanted.append(user)
+    return wanted
+
+
+def _lookup_name(client: ScimClient, email: str) -> LiveUser | None:
+    try:
+        return client.confirm_user_name(email)
+    except ScimError as error:
+        raise LiveStateError(
+            f"could not confirm that {email}, which the listing of /Users lacks, is really "
+            f"absent: {error}; nothing was planned, re-run when it is resolved"
+        ) from error
+
+
+def _lookup_id(client: ScimClient, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
+    try:
+        return client.confirm_user_id(user_id)
+    except ScimError as error:
+        raise LiveStateError(
+            f"could not look up team member {user_id!r}, which no listed user has: {error}; "
+            "nothing was planned, re-run when it is resolved"
+        ) from error
+
+
+def _accept_inactive(user: LiveUser, how: str) -> None:
+    if user.active:
+        raise LiveStateError(
+            f"the listing of /Users omitted {user.user_name}, {how} (active); {INCOMPLETE}"
+        )
+
+
+def _taken(users: Sequence[LiveUser], how: str) -> tuple[str, ...]:
+    """One notice for the inactive users a lookup found (one line, however many)."""
+    if not users:
+        return ()
+    if len(users) == 1:
+        who = f"{users[0].user_name}, which is inactive ({how} found it)"
+    else:
+        shown = _names((u.id for u in users), {u.id: u.user_name for u in users})
+        who = f"{len(users)} inactive users ({shown}; {how} found them)"
+    return (
+        f"the listing of /Users omitted {who}; the server hides inactive users from "
+        "listings, so they are planned from the lookup",
+    )
+
+
+def _derived(
+    groups: Sequence[LiveGroup], groups_of: Mapping[str, frozenset[str] | None]
+) -> dict[str, set[str]]:
+    derived: dict[str, set[str]] = {g.id: set() for g in groups}
+    for user_id, member_of in groups_of.items():
+        for group_id in member_of or ():
+            if group_id in derived:
+                derived[group_id].add(user_id)
+    return derived
+
+
+def _cross_check(
+    groups: Sequence[LiveGroup], derived: Mapping[str, set[str]], names: Mapping[str, str]
+) -> None:
+    for group in groups:
+        named = derived[group.id]
+        if not group.members_listed:
+            if named:
+                raise _unknown(
+                    group,
+                    "GET /Groups/{id} answered without a `members` attribute, while "
+                    f"{_count(named, 'user')} name the team in their `groups` "
+                    f"({_names(named, names)})",
+                )
+            continue
+        missing, extra = named - group.member_ids, group.member_ids - named
+        if missing:
+            raise _unknown(
+                group,
+                f"GET /Groups/{{id}} lists {_count(group.member_ids, 'member')}, but "
+                f"{_count(named, 'user')} "
+                f"name the team in their `groups` ({_names(missing, names)} missing from the "
+                "team's member list: the server cuts member lists)",
+            )
+        if extra:
+            raise _unknown(
+                group,
+                f"GET /Groups/{{id}} lists {_names(extra, names)}, whose `groups` attribute "
+                "does not name the team (the server's two answers disagree)",
+            )
+
+
+def _count(ids: Iterable[str], noun: str) -> str:
+    n = len(list(ids))
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _names(ids: Iterable[str], names: Mapping[str, str]) -> str:
+    shown = sorted(names.get(i, i) for i in ids)
+    more = f" and {len(shown) - _SHOWN} more" if len(shown) > _SHOWN else ""
+    return ", ".join(shown[:_SHOWN]) + more
+
+
+def _unknown(group: LiveGroup, what: str) -> LiveStateError:
+    return LiveStateError(f"team {group.display_name!r}: {what}; {UNKNOWN}")
+
+
+def _inconsistent(reason: str) -> LiveStateError:
+    return LiveStateError(
+        f"the live state read is inconsistent: {reason}; nothing was planned, "
+        "re-run when it is resolved"
+    )
