@@ -228,7 +228,7 @@ def _notes(state: _RunState, results: list[OpResult]) -> tuple[str, ...]:
         )
         notes.append(
             f"The listing is incomplete: {names} already existed although the listing did not "
-            "show them. Each was adopted and made to match the manifest (reactivated, updated) "
+            f"show {'it' if len(state.adopted) == 1 else 'them'}. Each was adopted and made to match the manifest (reactivated, updated) "
             f"before joining any team; {skipped}. A listing shown to be incomplete cannot be "
             "trusted to say who must lose access: check the server with `reconciler doctor`, "
             "then run plan again, which reads everything afresh."
