@@ -215,53 +215,54 @@ def _verified(
 
 
 def _notes(state: _RunState, results: list[OpResult]) -> tuple[str, ...]:
-    """Run-level explanations: an incomplete listing, a refusal of everything."""
-    notes = []
-    if state.adopted:
-        names = ", ".join(sorted(state.adopted))
-        skipped = (
-            f"{state.skipped_revokes} deprovision(s) and membership removal(s) still pending "
-            "were skipped"
-            if state.skipped_revokes
-            else "no deprovision or membership removal was still pending (they run first, "
-            "and acted only on accounts the listing showed)"
-        )
-        notes.append(
-            f"The listing is incomplete: {names} already existed although the listing did not "
-            f"show {'it' if len(state.adopted) == 1 else 'them'}. Each was adopted and made to match the manifest (reactivated, updated) "
-            f"before joining any team; {skipped}. A listing shown to be incomplete cannot be "
-            "trusted to say who must lose access: check the server with `reconciler doctor`, "
-            "then run plan again, which reads everything afresh."
-        )
-    if state.answer_notes and any(r.op_id in state.answer_notes for r in results):
-        examples = "; ".join(
-            f"{r.op.value} {r.key}: {r.detail}"
-            for r in results
-            if r.op_id in state.answer_notes and r.status is not Status.FAILED
-        )
-        if examples:
-            notes.append(
-                "The server's write answers did not match the changes made, so only the "
-                f"read-back is evidence; keep verification on for this server. {examples}"
-            )
+    """Run-level explanations: an incomplete listing, untrustworthy answers, refusals."""
+    notes = (_listing_note(state), _answers_note(state, results), _refused_note(state))
+    return tuple(note for note in notes if note)
+
+
+def _listing_note(state: _RunState) -> str:
+    if not state.adopted:
+        return ""
+    names = ", ".join(sorted(state.adopted))
+    pronoun = "it" if len(state.adopted) == 1 else "them"
+    skipped = (
+        f"{state.skipped_revokes} deprovision(s) and membership removal(s) still pending "
+        "were skipped"
+        if state.skipped_revokes
+        else "no deprovision or membership removal was still pending (they run first, "
+        "and acted only on accounts the listing showed)"
+    )
+    return (
+        f"The listing is incomplete: {names} already existed although the listing did not "
+        f"show {pronoun}. Each was adopted and made to match the manifest (reactivated, "
+        f"updated) before joining any team; {skipped}. A listing shown to be incomplete "
+        "cannot be trusted to say who must lose access: check the server with "
+        "`reconciler doctor`, then run plan again, which reads everything afresh."
+    )
+
+
+def _answers_note(state: _RunState, results: list[OpResult]) -> str:
+    examples = "; ".join(
+        f"{r.op.value} {r.key}: {r.detail}"
+        for r in results
+        if r.op_id in state.answer_notes and r.status is not Status.FAILED
+    )
+    if not examples:
+        return ""
+    return (
+        "The server's write answers did not match the changes made, so only the "
+        f"read-back is evidence; keep verification on for this server. {examples}"
+    )
+
+
+def _refused_note(state: _RunState) -> str:
     attempted = state.attempted
-    if attempted >= 2 and state.refused == attempted:
-        notes.append(
-            f"Every write was refused (HTTP 403, {attempted} of {attempted}): the token may "
-            f"lack the rights; {NEW_CREDENTIAL_ADVICE}."
-        )
-    return tuple(notes)
-
-
-def _journal_fields(result: OpResult) -> dict[str, Any]:
-    return {
-        "id": result.op_id,
-        "op": result.op.value,
-        "key": result.key,
-        "status": result.status.value,
-        "detail": result.detail,
-        "scim_id": result.scim_id,
-    }
+    if attempted < 2 or state.refused != attempted:
+        return ""
+    return (
+        f"Every write was refused (HTTP 403, {attempted} of {attempted}): the token may "
+        f"lack the rights; {NEW_CREDENTIAL_ADVICE}."
+    )
 
 
 class _Runner:
