@@ -265,6 +265,17 @@ def _refused_note(state: _RunState) -> str:
     )
 
 
+def _journal_fields(result: OpResult) -> dict[str, Any]:
+    return {
+        "id": result.op_id,
+        "op": result.op.value,
+        "key": result.key,
+        "status": result.status.value,
+        "detail": result.detail,
+        "scim_id": result.scim_id,
+    }
+
+
 class _Runner:
     def __init__(self, writer: ScimWriter, options: ApplyOptions, state: _RunState) -> None:
         self.writer = writer
