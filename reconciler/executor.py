@@ -141,6 +141,7 @@ class _RunState:
     group_ids: dict[str, str] = field(default_factory=dict)
     unfinished: set[str] = field(default_factory=set)
     stop_reason: str | None = None
+    token_refused: bool = False
     adopted: list[str] = field(default_factory=list)
     skipped_revokes: int = 0
     attempted: int = 0
@@ -176,7 +177,9 @@ def apply_plan(
             if on_result is not None:
                 on_result(result)
     checked = None
-    if options.verify:
+    if options.verify and state.token_refused:  # every read would be refused too
+        checked = Verification(0, {}, skipped="the server refused the token")
+    elif options.verify:
         checked = verify(state.expected, writer, concurrency=options.concurrency)
         results = _verified(results, checked, state.answer_notes, journal)
         journal.record(
@@ -303,6 +306,7 @@ class _Runner:
         try:
             status, detail, scim_id = self._execute(op)
         except ScimAuthError as error:
+            self.state.token_refused = True
             self._stop(f"the server refused the token ({error.status})")
             return self._finish(op, Status.FAILED, str(error))
         except ReconcilerError as error:
@@ -359,7 +363,7 @@ class _Runner:
             self._adopted(op.key)  # proof the listing was incomplete, whatever follows
         if differs:  # reactivate and patch before the account can join any team
             self._checked_patch(op, user.id, differs)
-        self.state.expected.user(user.id, op.id, op.key, intended, loose_name=True)
+        self.state.expected.user(user.id, op.id, op.key, intended)
         with self.state.lock:
             self.state.user_ids[op.key.lower()] = user.id
         if adopted:

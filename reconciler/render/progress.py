@@ -79,6 +79,8 @@ def _verification_line(result: ApplyResult) -> str:
     checked = result.verification
     if checked is None:
         return "Not verified (--no-verify): the touched objects were not read back."
+    if checked.skipped:
+        return f"Not verified: {checked.skipped}, so nothing was read back."
     if not checked.objects:
         return ""
     failed = checked.failed_operations

@@ -171,3 +171,23 @@ def test_verification_reads_are_counted_apart_from_the_writes(tmp_path: Path) ->
         writes = client.stats.calls - before - client.stats.verification
         assert writes == 2 + 1 + 1  # two POST /Users, one POST /Groups, one member PATCH
         assert client.stats.by_purpose == {"verify": 3}
+
+
+def test_after_a_refused_token_nothing_is_read_back_and_the_summary_says_why() -> None:
+    from reconciler.render.progress import render_apply_summary
+    from reconciler.scim.errors import ScimAuthError
+
+    class Refusing(FakeDirectory):
+        def patch_user(self, user_id: str, patch: dict[str, Any]) -> LiveUser | None:
+            raise ScimAuthError("bad token", status=401)
+
+    desired = manifest([person("ann@acme.io", given="New"), person("bob@acme.io", given="New")])
+    directory = Refusing(
+        [LiveUser("a", "ann@acme.io", "Given", "Family"), LiveUser("b", "bob@acme.io", "G", "F")]
+    )
+    result = apply_plan(plan_for(desired, directory), directory, journal=NO_JOURNAL)
+    assert [r.status for r in result.results] == [Status.FAILED, Status.SKIPPED]
+    assert not [c for c in directory.calls if c[0].startswith("get_")]
+    text = render_apply_summary(result)
+    assert "Not verified: the server refused the token, so nothing was read back." in text
+    assert "check the token first with `reconciler doctor`" in text
