@@ -542,7 +542,7 @@ def _with_advice(error: ReconcilerError, op: Operation) -> str:
             "Access Security > Domain Claim) or remove the user from the manifest"
         )
     if isinstance(error, ScimForbidden):
-        what = "team" if op.op in (OpKind.CREATE_GROUP, OpKind.RENAME_GROUP) else "account"
+        what = "account" if op.is_user_op else "team"
         return (
             f"{text}; the server refuses this change for this {what} only (the other "
             "operations went on): make it by hand in Mixpanel, or, for an account that must "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from reconciler.executor import LISTING_INCOMPLETE, ApplyOptions, Status, apply_plan
 from reconciler.journal import Journal, read_journal
 from reconciler.livestate import LiveGroup, LiveUser
@@ -12,6 +14,13 @@ from reconciler.plan import OpKind
 from reconciler.reader import read_live_state
 from reconciler.sandbox import Sandbox
 from reconciler.scim.client import ScimClient
+from reconciler.scim.errors import (
+    ScimBadRequest,
+    ScimConflict,
+    ScimError,
+    ScimForbidden,
+    ScimNotFound,
+)
 from reconciler.scim.secret import Token
 from tests.core.test_executor import plan_for
 from tests.core.test_planner import manifest, person
@@ -191,3 +200,70 @@ def test_after_a_refused_token_nothing_is_read_back_and_the_summary_says_why() -
     text = render_apply_summary(result)
     assert "Not verified: the server refused the token, so nothing was read back." in text
     assert "check the token first with `reconciler doctor`" in text
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [
+        (ScimForbidden("the organization owner cannot be deactivated", status=403), "HTTP 403"),
+        (ScimNotFound("User b not found", status=404), "HTTP 404"),
+        (ScimBadRequest("invalid value", status=400), "HTTP 400"),
+        (ScimConflict("conflict", status=409), "HTTP 409"),
+    ],
+    ids=["403", "404", "400", "409"],
+)
+def test_a_failure_on_one_object_fails_that_operation_only(error: ScimError, shown: str) -> None:
+    class OneRefused(FakeDirectory):
+        def patch_user(self, user_id: str, patch: dict[str, Any]) -> LiveUser | None:
+            if user_id == "b":
+                raise error
+            return super().patch_user(user_id, patch)
+
+    desired = manifest(
+        [
+            person("boss@acme.io", active=False),
+            person("zed@acme.io", active=False),
+            person("hire@acme.io"),
+        ],
+        [{"name": "Eng", "members": ["hire@acme.io"]}],
+    )
+    directory = OneRefused(
+        [LiveUser("b", "boss@acme.io", "G", "F"), LiveUser("z", "zed@acme.io", "G", "F")],
+        [LiveGroup("g", "Eng")],
+    )
+    plan = plan_for(desired, directory)
+    result = apply_plan(plan, directory, journal=NO_JOURNAL, options=ApplyOptions(concurrency=1))
+    statuses = {r.op_id: r.status for r in result.results}
+    assert statuses == {
+        "deactivate_user:boss@acme.io": Status.FAILED,
+        "deactivate_user:zed@acme.io": Status.DONE,
+        "create_user:hire@acme.io": Status.DONE,
+        "add_members:Eng": Status.DONE,
+    }
+    boss = next(r for r in result.results if r.status is Status.FAILED)
+    assert shown in boss.detail and "new token" not in boss.detail
+    assert not result.notes  # one refusal is not "everything refused"
+
+
+def test_an_adoption_whose_reconcile_fails_never_joins_a_team() -> None:
+    class PatchRefused(FakeDirectory):
+        def patch_user(self, user_id: str, patch: dict[str, Any]) -> LiveUser | None:
+            raise ScimForbidden("cannot reactivate", status=403)
+
+    desired = manifest(
+        [person("kim@acme.io"), person("ann@acme.io")],
+        [{"name": "Eng", "members": ["kim@acme.io", "ann@acme.io"]}],
+    )
+    ann = LiveUser("a", "ann@acme.io", "Given", "Family")
+    listing = FakeDirectory([ann], [LiveGroup("g", "Eng")])
+    plan = plan_for(desired, listing)
+    live = PatchRefused(
+        [*listing.users.values(), LiveUser("k", "kim@acme.io", "Given", "Family", active=False)],
+        [LiveGroup("g", "Eng")],
+    )
+    result = apply_plan(plan, live, journal=NO_JOURNAL)
+    statuses = {r.op_id: r.status for r in result.results}
+    assert statuses["create_user:kim@acme.io"] is Status.FAILED
+    assert statuses["add_members:Eng"] is Status.PARTIAL
+    assert live.groups["g"][1] == {"a"}  # kim, still inactive, was not added
+    assert "The listing is incomplete: kim@acme.io" in result.notes[0]

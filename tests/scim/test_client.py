@@ -17,6 +17,7 @@ from reconciler.scim import builders
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
     ScimConflict,
+    ScimForbidden,
     ScimNotFound,
     ScimProtocolError,
     ScimRateLimited,
@@ -323,3 +324,15 @@ def test_a_transport_error_on_lookup_is_not_hidden(
     http.get(f"{BASE}/Users", body=requests.ConnectionError("still down"))
     with pytest.raises(ScimTransportError, match="GET /Users"):
         client.create_user(ADA)
+
+
+def test_a_refused_listing_is_every_request_refused_and_gets_the_token_advice(
+    http: responses.RequestsMock, client: ScimClient
+) -> None:
+    http.get(f"{BASE}/Users", status=403, json={"detail": "insufficient scope"})
+    with pytest.raises(ScimForbidden) as caught:
+        client.list_users_page(1, 100)
+    message = str(caught.value)
+    assert "HTTP 403: insufficient scope" in message
+    assert "check the token first with `reconciler doctor`" in message
+    assert "revokes the previous token (the current one)" in message
