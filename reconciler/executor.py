@@ -48,7 +48,14 @@ from reconciler.scim.errors import (
     ScimForbidden,
     ScimPayloadTooLarge,
 )
-from reconciler.verify import NOT_THERE, Expectations, Verification, user_differences, verify
+from reconciler.verify import (
+    NOT_THERE,
+    UNVERIFIED,
+    Expectations,
+    Verification,
+    user_differences,
+    verify,
+)
 
 ADOPTED_DETAIL = "adopted (not in the listing)"
 LISTING_INCOMPLETE = "skipped: listing proven incomplete"
@@ -205,7 +212,7 @@ def _verified(
         differences = checked.differences.get(result.op_id)
         if differences and result.status in (Status.DONE, Status.ADOPTED, Status.PARTIAL):
             prefix = f"{result.detail}; " if result.status is Status.ADOPTED else ""
-            detail = f"{prefix}{NOT_THERE}: {'; '.join(differences)}"
+            detail = prefix + _difference_text(differences)
             failed = replace(result, status=Status.FAILED, detail=detail)
             journal.record("verification", _journal_fields(failed))
             final.append(failed)
@@ -215,6 +222,16 @@ def _verified(
         else:
             final.append(result)
     return final
+
+
+def _difference_text(differences: tuple[str, ...]) -> str:
+    """What the read-back found: changes not there, and changes it could not see."""
+    unseen = [d for d in differences if d.startswith(UNVERIFIED)]
+    missing = [d for d in differences if not d.startswith(UNVERIFIED)]
+    parts = [f"{NOT_THERE}: {'; '.join(missing)}"] if missing else []
+    if unseen:
+        parts.append(f"not verified: {'; '.join(unseen)}")
+    return "; ".join(parts)
 
 
 def _notes(state: _RunState, results: list[OpResult]) -> tuple[str, ...]:

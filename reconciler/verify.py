@@ -23,6 +23,7 @@ from reconciler.scim.errors import ScimNotFound
 from reconciler.scim.transport import VERIFY
 
 NOT_THERE = "the server answered success but the change is not there"
+UNVERIFIED = "could not"  # how every difference that is "unknown", not "absent", starts
 JsonScalar = str | int | float | bool | None
 
 # Attributes of LiveUser by the names the plan uses.
@@ -181,7 +182,12 @@ def _check_group(group_id: str, want: _GroupWant, reader: ScimReader) -> list[tu
         return [(op, f"team {want.key!r} ({group_id}) does not exist") for op in sorted(ops)]
     except ReconcilerError as error:
         return [(op, f"could not read team {want.key!r} back: {error}") for op in sorted(ops)]
-    problems = []
+    problems: list[tuple[str, str]] = []
+    member_ops = {op for _, op in [*want.present.values(), *want.absent.values()]}
+    if member_ops and not group.members_listed:
+        unseen = f"could not read the members of {want.key!r} back: the answer leaves out members"
+        problems.extend((op, unseen) for op in sorted(member_ops))
+        want = _GroupWant(want.key, want.name)  # nothing more to compare for members
     if want.name is not None and group.display_name != want.name[0]:
         problems.append(
             (want.name[1], f"team is named {group.display_name!r}, not {want.name[0]!r}")

@@ -267,3 +267,22 @@ def test_an_adoption_whose_reconcile_fails_never_joins_a_team() -> None:
     assert statuses["add_members:Eng"] is Status.PARTIAL
     assert live.groups["g"][1] == {"a"}  # kim, still inactive, was not added
     assert "The listing is incomplete: kim@acme.io" in result.notes[0]
+
+
+def test_a_team_read_back_without_members_leaves_its_member_changes_unverified() -> None:
+    class Memberless(FakeDirectory):
+        def get_group(self, group_id: str, *, purpose: str = "") -> LiveGroup:
+            group = super().get_group(group_id, purpose=purpose)
+            return LiveGroup(group.id, group.display_name, frozenset(), members_listed=False)
+
+    desired = manifest([person("ann@acme.io")], [{"name": "Eng", "members": ["ann@acme.io"]}])
+    directory = Memberless(
+        [LiveUser("a", "ann@acme.io", "Given", "Family")], [LiveGroup("g", "Eng")]
+    )
+    result = apply_plan(plan_for(desired, directory), directory, journal=NO_JOURNAL)
+    (add,) = result.results
+    assert add.status is Status.FAILED
+    assert add.detail.endswith(
+        "could not read the members of 'Eng' back: the answer leaves out members"
+    )
+    assert directory.groups["g"][1] == {"a"}  # the write happened; it just cannot be seen
