@@ -563,6 +563,7 @@ def _with_advice(error: ReconcilerError, op: Operation) -> str:
         return (
             f"{text}; the server refuses this change for this {what} only (the other "
             "operations went on): make it by hand in Mixpanel, or, for an account that must "
-            "keep access (an owner), list it under policy.protected"
+            "keep access (an owner), keep it active in the manifest and list it under "
+            "policy.protected"
         )
     return text
