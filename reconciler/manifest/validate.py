@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from reconciler.identity import match_key
 from reconciler.manifest.document import FileResult
 from reconciler.manifest.entries import At, Findings, TeamAt, UserAt
 from reconciler.manifest.locations import JsonPath
@@ -29,7 +30,7 @@ def check_manifest(files: Sequence[FileResult], today: date) -> Findings:
     _check_previous_emails(users, found)
     _check_team_names(teams, found)
     # Built once: per team it made validation grow with teams x users (minutes at 100k).
-    previous = {p.lower(): u for u in declared.values() for p in u.user.previous_emails}
+    previous = {match_key(p): u for u in declared.values() for p in u.user.previous_emails}
     for team in teams:
         _check_members(
             team,
@@ -116,7 +117,7 @@ def _check_previous_emails(users: Sequence[UserAt], found: Findings) -> None:
     claimed: dict[str, str] = {}
     for entry in users:
         for index, previous in enumerate(entry.user.previous_emails):
-            key, sub = previous.lower(), ("previous_emails", index)
+            key, sub = match_key(previous), ("previous_emails", index)
             if key == entry.user.key:
                 message = f"'{previous}' is this user's current email; remove it"
             elif key in current:
