@@ -45,6 +45,7 @@ DOMAIN_PATTERN = r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
+
 # Names are kept exactly as written: Mixpanel compares them exactly, and a trailing
 # space stripped here would make the plan create a second team "Design" next to the
 # live "Design " (validation flags surrounding whitespace as a notice instead).

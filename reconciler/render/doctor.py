@@ -38,4 +38,4 @@ def diagnosis_json(diagnosis: Diagnosis) -> str:
             {"name": c.name, "status": c.status.value, "detail": c.detail} for c in diagnosis.checks
         ],
     }
-    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(body, indent=2) + "\n"  # ASCII: invisibles stay visible escapes
