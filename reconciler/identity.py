@@ -84,7 +84,9 @@ def _reason(text: str) -> str | None:
             return f"{kind} character U+{ord(char):04X} at position {position}"
     normal = unicodedata.normalize("NFKC", text)
     if normal != text:
-        changed = next(c for c in text if unicodedata.normalize("NFKC", c) != c)
+        changed = next((c for c in text if unicodedata.normalize("NFKC", c) != c), None)
+        if changed is None:  # a combining sequence that composes, e.g. e + U+0301
+            return f"not NFKC-stable (reads as {normal!r})"
         return f"not NFKC-stable (U+{ord(changed):04X} reads as {normal!r})"
     scripts = sorted({s for s in map(_script, text) if s})
     if len(scripts) > 1:

@@ -15,7 +15,7 @@ this module decides how.
 - ``markdown``: the terminal escapes, then HTML (``& < >``) as entities and the
   Markdown metacharacters that change structure (``\\ ` * _ [ ] ~ |``) with a
   backslash, so a value is shown as text in a comment, a table cell or a list item.
-- ``markdown_code``: a code span that no backtick run in the value can close.
+- ``markdown_code``: monospace that no backtick or tag in the value can close.
 - ``csv_cell``: the terminal escapes, then a leading ``'`` for a cell a spreadsheet
   would read as a formula (``= + - @``, tab, carriage return; OWASP CSV injection).
 """
@@ -29,9 +29,11 @@ _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Printed as an escape: controls, format (invisible), separators, private use,
 # unassigned and surrogate code points; and any space but U+0020.
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"})
-_MARKDOWN_META = re.compile(r"([\\`*_\[\]~|])")
+# A backslash only escapes ASCII punctuation (CommonMark 2.4), so one before a letter
+# (the ``\u200b`` this module writes) is shown as is.
+_MARKDOWN_META = re.compile(r"([`*_\[\]~|]|\\(?=[!-/:-@\[-`{-~]))")
+_CODE_UNSAFE = re.compile(r"[`<>&]")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_BACKTICKS = re.compile(r"`+")
 
 
 def terminal(text: str) -> str:
@@ -53,12 +55,16 @@ def markdown(text: str) -> str:
 
 
 def markdown_code(text: str) -> str:
-    """``text`` as a Markdown code span that its own backticks cannot close (CommonMark)."""
+    """``text`` in monospace that nothing in it can close or turn into HTML.
+
+    A plain value is a code span; one holding a backtick, ``<``, ``>`` or ``&`` is a
+    ``<code>`` element around the ``markdown`` escape instead (a code span can show
+    neither an entity nor, safely, a backtick run).
+    """
     shown = terminal(text)
-    longest = max((len(run) for run in _BACKTICKS.findall(shown)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if shown.startswith("`") or shown.endswith("`") or not shown.strip() else ""
-    return f"{fence}{pad}{shown}{pad}{fence}"
+    if _CODE_UNSAFE.search(shown) or not shown.strip():
+        return f"<code>{markdown(text)}</code>"
+    return f"`{shown}`"
 
 
 def csv_cell(text: str) -> str:
