@@ -146,16 +146,16 @@ def _check_whitespace(users: Sequence[UserAt], teams: Sequence[TeamAt], found: F
         for key in ("given_name", "family_name", "display_name"):
             value = getattr(entry.user, key)
             if isinstance(value, str) and value != value.strip():
-                found.notices.append(entry.at.problem(_spaces(value), key))
+                found.notices.append(entry.at.problem(_spaces(value, "updates it"), key))
     for team in teams:
         names: list[tuple[str, JsonPath]] = [(team.team.name, ("name",))]
         names += [(n, ("previous_names", i)) for i, n in enumerate(team.team.previous_names)]
         for value, sub in names:
             if value != value.strip():
-                found.notices.append(team.at.problem(_spaces(value), *sub))
+                found.notices.append(team.at.problem(_spaces(value, "renames it in place"), *sub))
 
 
-def _spaces(value: str) -> str:
+def _spaces(value: str, fix: str) -> str:
     where = (
         "leading and trailing"
         if value[:1].isspace() and value[-1:].isspace()
@@ -163,7 +163,7 @@ def _spaces(value: str) -> str:
     )
     return (
         f"{value!r} has {where} whitespace, kept exactly as written: Mixpanel compares it "
-        f"exactly; if it is a mistake write {value.strip()!r} and the plan renames it in place"
+        f"exactly; if it is a mistake write {value.strip()!r} and the plan {fix}"
     )
 
 
