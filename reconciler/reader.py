@@ -97,7 +97,7 @@ def _read_all(
 def _users(resources: Iterable[dict[str, Any]]) -> list[LiveUser]:
     users = [parse_user(r) for r in resources]
     _unique("users", "id", [u.id for u in users])
-    _unique("users", "userName (ASCII case-insensitive)", [u.key for u in users])
+    _unique("users", "userName (case-insensitive)", [u.key for u in users])
     return users
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
+from reconciler.errors import ManifestError
 from reconciler.manifest.loader import load_manifest_text
 from reconciler.manifest.models import is_expired
 from tests.manifest.support import ORG, TODAY
@@ -79,10 +82,6 @@ def test_surrounding_whitespace_in_a_quoted_name_is_kept_and_is_a_notice_with_th
 
 
 def test_a_whitespace_only_twin_of_a_team_name_is_an_error() -> None:
-    import pytest
-
-    from reconciler.errors import ManifestError
-
     text = ORG + 'teams:\n  - {name: Design, members: []}\n  - {name: "Design ", members: []}\n'
     with pytest.raises(ManifestError, match="differs only in surrounding whitespace"):
         load_manifest_text(text, filename="m.yaml", today=TODAY)
