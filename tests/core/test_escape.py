@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from datetime import date
 
 import pytest
 
+from reconciler.github import drift_body
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
+from reconciler.logs import TEXT_FORMAT, TextFormatter
 from reconciler.planner import make_plan
 from reconciler.render.escape import csv_cell, markdown, markdown_code, terminal
 from reconciler.render.markdown import render_markdown
@@ -152,3 +155,16 @@ def test_the_report_escapes_for_each_format_and_flags_lookalikes() -> None:
     rows = list(csv.reader(io.StringIO(render_csv(report))))
     emails = [row[0] for row in rows[1:]]
     assert "'=cmd@acme.io" in emails and "ada\\u200b@acme.io" in emails
+
+
+def test_the_drift_issue_body_carries_the_escaped_plan() -> None:
+    body = drift_body(render_markdown(hostile_plan(HTML, "eve\u202e@acme.io")), None)
+    assert "<h1>" not in body and "\u202e" not in body
+    assert body.count("<details>") == body.count("</details>")
+
+
+def test_text_log_lines_escape_the_message() -> None:
+    record = logging.LogRecord("reconciler.x", logging.INFO, "f", 1, "adopted %s", (FORGED,), None)
+    record.run_id = "r"
+    line = TextFormatter(TEXT_FORMAT).format(record)
+    assert "\n" not in line and f"x\\n{NO_CHANGES}\\n" in line
