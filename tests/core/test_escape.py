@@ -12,6 +12,7 @@ import pytest
 from reconciler.github import drift_body
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.logs import TEXT_FORMAT, TextFormatter
+from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.render.escape import csv_cell, markdown, markdown_code, terminal
 from reconciler.render.markdown import render_markdown
@@ -91,7 +92,7 @@ def test_csv_cells_are_formula_safe_and_show_invisibles(raw: str, cell: str) -> 
 
 
 # -- renderers -------------------------------------------------------------------
-def hostile_plan(given: str, user_name: str, team: str = "Eng"):  # type: ignore[no-untyped-def]
+def hostile_plan(given: str, user_name: str, team: str = "Eng") -> Plan:
     desired = manifest(
         [person("ada@acme.io", given)],
         [{"name": team, "members": ["ada@acme.io"]}],
