@@ -26,6 +26,7 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
+_ASCII_SPACE = " \t\n\r\f\v"  # str.strip() alone would also drop U+2028, U+0085, ...
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 # Bidirectional controls (UAX #9): embeddings, overrides, isolates and marks.
@@ -40,19 +41,19 @@ def ascii_lower(text: str) -> str:
 
 
 def match_key(user_name: str) -> str:
-    """The key that identifies an account: surrounding whitespace off, A-Z lowered.
+    """The key that identifies an account: surrounding ASCII whitespace off, A-Z lowered.
 
     Surrounding whitespace is dropped so that a live ``" ada@acme.io"`` is the same
     account as the manifest's ``ada@acme.io`` and is renamed in place rather than
     duplicated; the userName itself is still compared exactly when deciding
     whether to write it.
     """
-    return ascii_lower(user_name.strip())
+    return ascii_lower(user_name.strip(_ASCII_SPACE))
 
 
 def name_fold(name: str) -> str:
-    """A team name with ASCII case and surrounding whitespace folded: twins, not keys."""
-    return ascii_lower(name.strip())
+    """A team name with ASCII case and surrounding ASCII whitespace folded: twins, not keys."""
+    return ascii_lower(name.strip(_ASCII_SPACE))
 
 
 def same_but_ascii_case(a: str, b: str) -> bool:

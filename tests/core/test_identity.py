@@ -221,3 +221,10 @@ def test_a_user_name_that_differs_only_in_whitespace_is_patched_in_place() -> No
     plan = make_plan(desired, live, today=TODAY, target="https://x", manifest_digest="d")
     assert [(op.op.value, op.scim_id) for op in plan.operations] == [("patch_user", "u1")]
     assert plan.operations[0].after == {"user_name": "ann@acme.io", "given_name": "Ann"}
+
+
+def test_only_ascii_whitespace_is_folded_away() -> None:
+    assert match_key("ada@acme.io\u2028") != match_key("ada@acme.io")
+    assert name_fold("Eng\u2028") != name_fold("Eng")
+    assert name_fold("Eng\u00a0") != name_fold("Eng")
+    assert name_fold("\tEng ") == name_fold("eng")
