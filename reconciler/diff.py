@@ -151,7 +151,10 @@ class _Context:
         named = frozenset(self.policy.lookalike_users)
         untouchable = set()
         for user in self.live.users:
-            reason = lookalike_reason(user.user_name) if user.lookalike else None
+            name = user.user_name
+            if name.isascii() and name.isprintable():
+                continue  # the usual case, inlined: never a look-alike
+            reason = lookalike_reason(name)
             if reason is None:
                 continue
             if user.user_name in named:
