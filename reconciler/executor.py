@@ -36,6 +36,7 @@ from itertools import groupby
 from typing import Any, Protocol
 
 from reconciler.errors import ReconcilerError
+from reconciler.identity import match_key
 from reconciler.journal import Journal
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.plan import DEPROVISION_OPS, PHASE, MemberRef, Operation, OpKind, Plan
@@ -382,7 +383,7 @@ class _Runner:
             self._checked_patch(op, user.id, differs)
         self.state.expected.user(user.id, op.id, op.key, intended)
         with self.state.lock:
-            self.state.user_ids[op.key.lower()] = user.id
+            self.state.user_ids[match_key(op.key)] = user.id
         if adopted:
             return Status.ADOPTED, _adoption_detail(user, differs), user.id
         if creation.origin is Origin.RECOVERED:
@@ -393,7 +394,7 @@ class _Runner:
         user_id = _required_id(op)
         self._checked_patch(op, user_id, op.after)
         with self.state.lock:
-            self.state.user_ids[op.key.lower()] = user_id
+            self.state.user_ids[match_key(op.key)] = user_id
         return Status.DONE, "updated", user_id
 
     def _deactivate_user(self, op: Operation) -> tuple[Status, str, str | None]:
@@ -488,8 +489,8 @@ class _Runner:
         pairs: list[tuple[str, str]] = []
         missing: list[str] = []
         for member in members:
-            member_id = member.scim_id or self.state.user_ids.get(member.email.lower())
-            if member_id is None or member.email.lower() in blocked:
+            member_id = member.scim_id or self.state.user_ids.get(match_key(member.email))
+            if member_id is None or match_key(member.email) in blocked:
                 missing.append(member.email)
             else:
                 pairs.append((member_id, member.email))

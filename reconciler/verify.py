@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from reconciler.errors import ReconcilerError
+from reconciler.identity import ascii_lower
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.scim.errors import ScimNotFound
 from reconciler.scim.transport import VERIFY
@@ -203,15 +204,8 @@ def _check_group(group_id: str, want: _GroupWant, reader: ScimReader) -> list[tu
 
 def _equal(name: str, actual: object, wanted: object) -> bool:
     if name == "user_name" and isinstance(actual, str) and isinstance(wanted, str):
-        return _ascii_fold(actual) == _ascii_fold(wanted)
+        return ascii_lower(actual) == ascii_lower(wanted)  # case only, as matched
     return actual == wanted
-
-
-def _ascii_fold(text: str) -> str:
-    return text.translate(_ASCII_LOWER)
-
-
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def user_differences(user: LiveUser, fields: Mapping[str, JsonScalar]) -> dict[str, JsonScalar]:
