@@ -131,36 +131,49 @@ def confirm_absences(
 
     Each such user (and its ``previous_emails``) is looked up by ``userName eq``.
     Raises LiveStateError (nothing is planned) when one is found active; users
-    found inactive are added to the returned LiveState with a notice.
+    found inactive are added to the returned LiveState with a notice. Once this
+    read has shown that the listing hides inactive users (such a find, or a team
+    member found by id), the users the plan would create are looked up too, so a
+    hidden rehire is planned as a reactivation rather than a create.
     """
-    found: list[LiveUser] = []
-    for user in _wanted_inactive_unlisted(manifest, live, today):
-        for email in (user.email, *user.previous_emails):
-            match = _lookup_name(client, email)
-            if match is None:
-                continue
-            _accept_inactive(match, "which a userName lookup found")
-            found.append(match)
-            break
+    unlisted = _unlisted(manifest, live)
+    leavers = [u for u in unlisted if not _wanted_active(u, today)]
+    found = _look_up(client, leavers)
+    if found or live.evidence:
+        found += _look_up(client, [u for u in unlisted if _wanted_active(u, today)])
     if not found:
         return live
     notices = (*live.evidence, *_taken(found, "a userName lookup"))
     return LiveState.of((*live.users, *found), live.groups, notices)
 
 
-def _wanted_inactive_unlisted(manifest: Manifest, live: LiveState, today: date) -> list[User]:
+def _look_up(client: ScimClient, users: Sequence[User]) -> list[LiveUser]:
+    found: list[LiveUser] = []
+    for user in users:
+        for email in (user.email, *user.previous_emails):
+            match = _lookup_name(client, email)
+            if match is not None:
+                _accept_inactive(match, "which a userName lookup found")
+                found.append(match)
+                break
+    return found
+
+
+def _wanted_active(user: User, today: date) -> bool:
+    return user.active and (user.expires is None or user.expires >= today)
+
+
+def _unlisted(manifest: Manifest, live: LiveState) -> list[User]:
+    """Manifest users in claimed domains that the live state lacks (by email or a former one)."""
     by_key = live.users_by_key
     domains = frozenset(manifest.organization.claimed_domains)
-    wanted = []
-    for user in manifest.users:
-        if user.active and (user.expires is None or user.expires >= today):
-            continue
-        if user.key.rpartition("@")[2] not in domains:
-            continue
-        if user.key in by_key or any(p.lower() in by_key for p in user.previous_emails):
-            continue
-        wanted.append(user)
-    return wanted
+    return [
+        user
+        for user in manifest.users
+        if user.key.rpartition("@")[2] in domains
+        and user.key not in by_key
+        and not any(p.lower() in by_key for p in user.previous_emails)
+    ]
 
 
 def _lookup_name(client: ScimClient, email: str) -> LiveUser | None:

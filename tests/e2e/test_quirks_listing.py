@@ -255,3 +255,28 @@ def test_an_honest_server_stays_at_the_lower_bound_plus_one_lookup_per_absent_le
         assert client.stats.calls == 1 + 1 + 2 + 1
         assert client.stats.by_purpose["confirm"] == 1
     assert planned.plan.operations == ()
+
+
+def test_once_the_listing_is_shown_to_hide_users_a_hidden_rehire_is_planned_as_a_reactivation(
+    box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    team(box, "Eng", seed(box, "ann"))
+    seed(box, "zed", active=False)
+    seed(box, "kim", active=False)
+    box.set_quirks(Quirks(hide_inactive=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        people("ann", "kim", "zed", zed={"active": False}),
+        [{"name": "Eng", "members": ["ann@acme.io", "kim@acme.io"]}],
+    )
+    capsys.readouterr()
+    assert run("plan", "-m", str(manifest), "--format", "json") == 0
+    plan = json.loads(capsys.readouterr().out)
+    kinds = {(op["op"], op["key"]) for op in plan["operations"]}
+    assert ("reactivate_user", "kim@acme.io") in kinds
+    assert not any(kind == "create_user" for kind, _ in kinds)
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    assert box.stats.requests().get("POST /Users", 0) == 0
+    assert live_user(box, "kim")["active"] is True
+    assert members(box, "Eng") == {"ann", "kim"}
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
