@@ -29,6 +29,7 @@ from datetime import date
 from reconciler.errors import LiveStateError
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import Manifest, User
+from reconciler.plan import Plan
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimError
 
@@ -144,6 +145,28 @@ def confirm_absences(
     if not found:
         return live
     notices = (*live.evidence, *_taken(found, "a userName lookup"))
+    return LiveState.of((*live.users, *found), live.groups, notices)
+
+
+def confirm_plan_targets(client: ScimClient, plan: Plan, live: LiveState) -> LiveState:
+    """For a saved plan: look up by id each user it touches that the listing lacks.
+
+    The plan may rest on users a lookup found (hidden inactive users); without
+    this, ``apply plan.json`` would call them deleted and refuse a good plan as
+    stale. Found inactive: added to the LiveState; found active: LiveStateError
+    (the listing is incomplete); not found: left out, so the drift check reports it.
+    """
+    wanted = {op.scim_id for op in plan.operations if op.is_user_op and op.scim_id}
+    missing = sorted(wanted - set(live.users_by_id))
+    found = []
+    for user_id in missing:
+        answer = _lookup_id(client, user_id)
+        if answer is not None:
+            _accept_inactive(answer[0], "a user the plan touches that GET /Users/{id} found")
+            found.append(answer[0])
+    if not found:
+        return live
+    notices = (*live.evidence, *_taken(found, "GET /Users/{id}"))
     return LiveState.of((*live.users, *found), live.groups, notices)
 
 

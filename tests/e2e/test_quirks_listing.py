@@ -280,3 +280,22 @@ def test_once_the_listing_is_shown_to_hide_users_a_hidden_rehire_is_planned_as_a
     assert live_user(box, "kim")["active"] is True
     assert members(box, "Eng") == {"ann", "kim"}
     assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+def test_a_saved_plan_resting_on_a_hidden_user_is_not_called_stale(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    team(box, "Eng", seed(box, "ann"))
+    seed(box, "zed", active=False)
+    seed(box, "kim", active=False)
+    box.set_quirks(Quirks(hide_inactive=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        people("ann", "kim", "zed", zed={"active": False}),
+        [{"name": "Eng", "members": ["ann@acme.io", "kim@acme.io"]}],
+    )
+    saved = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(saved)) == 0
+    assert run("apply", str(saved), "--auto-approve") == 0
+    assert live_user(box, "kim")["active"] is True
+    assert members(box, "Eng") == {"ann", "kim"}
