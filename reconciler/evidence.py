@@ -22,9 +22,11 @@ an honest server needs none.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from reconciler.errors import LiveStateError
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
@@ -44,6 +46,28 @@ UNKNOWN = (
     "out for big teams), then re-run"
 )
 _SHOWN = 5
+LOOKUPS_IN_FLIGHT = 4  # like the reader's team reads: lookups are independent round trips
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+def _each(lookup: Callable[[A], B], items: Sequence[A]) -> list[B]:
+    """``lookup`` over ``items`` with a few in flight, results in input order.
+
+    The first failure (in input order) is raised and the lookups still queued are
+    cancelled, so an error is reported as a sequential run would report it.
+    """
+    if len(items) <= 1:
+        return [lookup(item) for item in items]
+    workers = min(LOOKUPS_IN_FLIGHT, len(items))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="confirm") as pool:
+        futures = [pool.submit(lookup, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 @dataclass(frozen=True)
@@ -76,8 +100,8 @@ def resolve_unlisted_members(
             unlisted.setdefault(member, group.display_name)
     found: list[LiveUser] = []
     groups_of: dict[str, frozenset[str]] = {}
-    for member, team in unlisted.items():
-        answer = _lookup_id(client, member)
+    answers = _each(lambda member: _lookup_id(client, member), list(unlisted))
+    for (member, team), answer in zip(unlisted.items(), answers, strict=True):
         if answer is None:
             raise _inconsistent(f"team {team!r} has member id {member!r} that matches no user")
         user, member_of = answer
@@ -159,8 +183,7 @@ def confirm_plan_targets(client: ScimClient, plan: Plan, live: LiveState) -> Liv
     wanted = {op.scim_id for op in plan.operations if op.is_user_op and op.scim_id}
     missing = sorted(wanted - set(live.users_by_id))
     found = []
-    for user_id in missing:
-        answer = _lookup_id(client, user_id)
+    for answer in _each(lambda user_id: _lookup_id(client, user_id), missing):
         if answer is not None:
             _accept_inactive(answer[0], "a user the plan touches that GET /Users/{id} found")
             found.append(answer[0])
@@ -171,15 +194,19 @@ def confirm_plan_targets(client: ScimClient, plan: Plan, live: LiveState) -> Liv
 
 
 def _look_up(client: ScimClient, users: Sequence[User]) -> list[LiveUser]:
-    found: list[LiveUser] = []
-    for user in users:
-        for email in (user.email, *user.previous_emails):
-            match = _lookup_name(client, email)
-            if match is not None:
-                _accept_inactive(match, "which a userName lookup found")
-                found.append(match)
-                break
+    found = [match for match in _each(lambda user: _first(client, user), users) if match]
+    for match in found:
+        _accept_inactive(match, "which a userName lookup found")
     return found
+
+
+def _first(client: ScimClient, user: User) -> LiveUser | None:
+    """The live account of a manifest user, by its email or else a former one."""
+    for email in (user.email, *user.previous_emails):
+        match = _lookup_name(client, email)
+        if match is not None:
+            return match
+    return None
 
 
 def _wanted_active(user: User, today: date) -> bool:
