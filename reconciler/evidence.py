@@ -138,15 +138,15 @@ def check_member_lists(
     if filled:
         _cross_check(groups, _derived(groups, groups_of), names)
         return
-    if any(g.members_listed for g in groups):
+    if not groups or any(g.members_listed for g in groups):
         return
-    for group in groups:
-        raise _unknown(
-            group,
-            "GET /Groups/{id} answered without a `members` attribute (for every team), and "
-            "the server does not fill users' `groups` to tell an empty team from a hidden "
-            "member list",
-        )
+    raise _unknown(
+        groups[0],
+        f"GET /Groups/{{id}} answered without a `members` attribute for every team "
+        f"({len(groups)}), and "
+        "the server does not fill users' `groups` to tell an empty team from a hidden "
+        "member list",
+    )
 
 
 def confirm_absences(

@@ -79,7 +79,7 @@ def test_members_left_out_of_an_empty_team_are_empty_when_evidence_says_so() -> 
 
 def test_members_left_out_everywhere_without_users_groups_are_unknown() -> None:
     fake = FakeDirectory(users=[user(0)], groups=[{"id": "g1", "displayName": "Finance"}])
-    unknown(fake, r"for every team\), and the server does not fill users' `groups`")
+    unknown(fake, r"for every team \(1\), and the server does not fill users' `groups`")
 
 
 def test_an_explicitly_empty_member_list_is_seen_as_empty() -> None:
