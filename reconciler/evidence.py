@@ -263,8 +263,9 @@ def _taken(users: Sequence[LiveUser], how: str) -> tuple[str, ...]:
         shown = _names((u.id for u in users), {u.id: u.user_name for u in users})
         who = f"{len(users)} inactive users ({shown}; {how} found them)"
     return (
-        f"the listing of /Users omitted {who}; the server hides inactive users from "
-        "listings, so they are planned from the lookup",
+        f"the listing of /Users omitted {who}, as servers that hide inactive users from "
+        "listings do; planned from the lookup, and the users this plan would create were "
+        "looked up too",
     )
 
 

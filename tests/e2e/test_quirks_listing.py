@@ -100,6 +100,21 @@ def test_a_capped_listing_that_lies_fails_closed_naming_the_hidden_leaver(
     assert live_user(box, "zed")["active"] is True
 
 
+def test_a_capped_listing_that_lies_fails_closed_even_when_the_hidden_leaver_is_inactive(
+    box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # zed is already inactive, so its lookup alone proves nothing dangerous; but the
+    # listing is then known to omit users, so dan (a create in the plan) is looked up.
+    for name in FIVE[:-1]:
+        seed(box, name)
+    seed(box, "zed", active=False)
+    manifest = write_manifest(tmp_path / "org.yaml", people(*FIVE, zed={"active": False}), [])
+    box.set_quirks(Quirks(list_cap=3, lying_total=True))
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 1
+    assert "omitted dan@acme.io, which a userName lookup found (active)" in capsys.readouterr().err
+    assert writes(box) == {}
+
+
 def test_a_capped_listing_with_a_true_total_fails_closed_before_planning(
     box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

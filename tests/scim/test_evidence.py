@@ -126,8 +126,8 @@ def test_hidden_inactive_leavers_found_by_lookup_share_one_notice() -> None:
     assert {"yan@acme.io", "zed@acme.io"} <= set(live.users_by_key)
     assert live.evidence == (
         "the listing of /Users omitted 2 inactive users (yan@acme.io, zed@acme.io; a userName "
-        "lookup found them); the server hides inactive users from listings, so they are "
-        "planned from the lookup",
+        "lookup found them), as servers that hide inactive users from listings do; planned "
+        "from the lookup, and the users this plan would create were looked up too",
     )
 
 
