@@ -29,6 +29,7 @@ from datetime import date
 from typing import TypeVar
 
 from reconciler.errors import LiveStateError
+from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import Manifest, User
 from reconciler.plan import Plan
@@ -222,7 +223,7 @@ def _unlisted(manifest: Manifest, live: LiveState) -> list[User]:
         for user in manifest.users
         if user.key.rpartition("@")[2] in domains
         and user.key not in by_key
-        and not any(p.lower() in by_key for p in user.previous_emails)
+        and not any(match_key(p) in by_key for p in user.previous_emails)
     ]
 
 
