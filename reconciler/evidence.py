@@ -127,27 +127,17 @@ def check_member_lists(
     - It fills them: each team's member ids must equal the users whose ``groups``
       name the team. A team answered without ``members`` is empty when no user
       names it (RFC 7643 §2.5: an empty attribute may be left out), else unknown.
-    - It does not: a team answered without ``members`` is taken as empty only when
-      another team in the same read was answered with a ``members`` attribute
-      (so the server does send them, and leaves out empty ones); otherwise every
-      such team's membership is unknown. A cut list cannot be detected then;
-      ``reconciler doctor`` says so.
+    - It does not: there is no second source. A team answered without ``members``
+      is taken as empty, as RFC 7643 §2.5 allows a server to leave an empty
+      attribute out (scim2-server does), and a cut list cannot be detected;
+      ``reconciler doctor`` warns about such a server. Apply's verify-after-write
+      still catches a server that never returns members: members it adds do not
+      read back.
 
     Raises LiveStateError naming the first untrusted team and what the server did.
     """
-    filled = any(ids for ids in groups_of.values() if ids)
-    if filled:
+    if any(ids for ids in groups_of.values() if ids):
         _cross_check(groups, _derived(groups, groups_of), names)
-        return
-    if not groups or any(g.members_listed for g in groups):
-        return
-    raise _unknown(
-        groups[0],
-        f"GET /Groups/{{id}} answered without a `members` attribute for every team "
-        f"({len(groups)}), and "
-        "the server does not fill users' `groups` to tell an empty team from a hidden "
-        "member list",
-    )
 
 
 def confirm_absences(

@@ -77,9 +77,11 @@ def test_members_left_out_of_an_empty_team_are_empty_when_evidence_says_so() -> 
         assert live.groups_by_name["Empty"].member_ids == frozenset()
 
 
-def test_members_left_out_everywhere_without_users_groups_are_unknown() -> None:
-    fake = FakeDirectory(users=[user(0)], groups=[{"id": "g1", "displayName": "Finance"}])
-    unknown(fake, r"for every team \(1\), and the server does not fill users' `groups`")
+def test_without_users_groups_members_left_out_everywhere_are_empty_as_rfc_7643_allows() -> None:
+    # scim2-server leaves an empty `members` out and does not fill users' `groups`:
+    # there is no second source, so the RFC's "absent equals empty" is all there is.
+    fake = FakeDirectory(users=[user(0)], groups=[{"id": "g1", "displayName": "Ops"}])
+    assert read_live_state(fake, page_size=10).groups_by_name["Ops"].member_ids == frozenset()
 
 
 def test_an_explicitly_empty_member_list_is_seen_as_empty() -> None:
