@@ -176,8 +176,8 @@ def _membership(client: ScimClient) -> tuple[Check, None]:
         MEMBERSHIP,
         Status.WARN,
         f"the server does not fill users' `groups` ({sample} have none): a team member "
-        "list the server cuts short cannot be detected; a team answered without `members` "
-        "counts as empty only if other teams come with theirs (see README, safety model)",
+        "list the server cuts short cannot be detected, and a team answered without "
+        "`members` is taken as empty (RFC 7643 §2.5); see README, safety model",
     ), None
 
 

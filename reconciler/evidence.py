@@ -22,13 +22,17 @@ an honest server needs none.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from reconciler.errors import LiveStateError
+from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import Manifest, User
+from reconciler.plan import Plan
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimError
 
@@ -43,6 +47,28 @@ UNKNOWN = (
     "out for big teams), then re-run"
 )
 _SHOWN = 5
+LOOKUPS_IN_FLIGHT = 4  # like the reader's team reads: lookups are independent round trips
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+def _each(lookup: Callable[[A], B], items: Sequence[A]) -> list[B]:
+    """``lookup`` over ``items`` with a few in flight, results in input order.
+
+    The first failure (in input order) is raised and the lookups still queued are
+    cancelled, so an error is reported as a sequential run would report it.
+    """
+    if len(items) <= 1:
+        return [lookup(item) for item in items]
+    workers = min(LOOKUPS_IN_FLIGHT, len(items))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="confirm") as pool:
+        futures = [pool.submit(lookup, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 @dataclass(frozen=True)
@@ -75,8 +101,8 @@ def resolve_unlisted_members(
             unlisted.setdefault(member, group.display_name)
     found: list[LiveUser] = []
     groups_of: dict[str, frozenset[str]] = {}
-    for member, team in unlisted.items():
-        answer = _lookup_id(client, member)
+    answers = _each(lambda member: _lookup_id(client, member), list(unlisted))
+    for (member, team), answer in zip(unlisted.items(), answers, strict=True):
         if answer is None:
             raise _inconsistent(f"team {team!r} has member id {member!r} that matches no user")
         user, member_of = answer
@@ -101,27 +127,17 @@ def check_member_lists(
     - It fills them: each team's member ids must equal the users whose ``groups``
       name the team. A team answered without ``members`` is empty when no user
       names it (RFC 7643 §2.5: an empty attribute may be left out), else unknown.
-    - It does not: a team answered without ``members`` is taken as empty only when
-      another team in the same read was answered with a ``members`` attribute
-      (so the server does send them, and leaves out empty ones); otherwise every
-      such team's membership is unknown. A cut list cannot be detected then;
-      ``reconciler doctor`` says so.
+    - It does not: there is no second source. A team answered without ``members``
+      is taken as empty, as RFC 7643 §2.5 allows a server to leave an empty
+      attribute out (scim2-server does), and a cut list cannot be detected;
+      ``reconciler doctor`` warns about such a server. Apply's verify-after-write
+      still catches a server that never returns members: members it adds do not
+      read back.
 
     Raises LiveStateError naming the first untrusted team and what the server did.
     """
-    filled = any(ids for ids in groups_of.values() if ids)
-    if filled:
+    if any(ids for ids in groups_of.values() if ids):
         _cross_check(groups, _derived(groups, groups_of), names)
-        return
-    if any(g.members_listed for g in groups):
-        return
-    for group in groups:
-        raise _unknown(
-            group,
-            "GET /Groups/{id} answered without a `members` attribute (for every team), and "
-            "the server does not fill users' `groups` to tell an empty team from a hidden "
-            "member list",
-        )
 
 
 def confirm_absences(
@@ -131,36 +147,74 @@ def confirm_absences(
 
     Each such user (and its ``previous_emails``) is looked up by ``userName eq``.
     Raises LiveStateError (nothing is planned) when one is found active; users
-    found inactive are added to the returned LiveState with a notice.
+    found inactive are added to the returned LiveState with a notice. Once this
+    read has shown that the listing hides inactive users (such a find, or a team
+    member found by id), the users the plan would create are looked up too, so a
+    hidden rehire is planned as a reactivation rather than a create.
     """
-    found: list[LiveUser] = []
-    for user in _wanted_inactive_unlisted(manifest, live, today):
-        for email in (user.email, *user.previous_emails):
-            match = _lookup_name(client, email)
-            if match is None:
-                continue
-            _accept_inactive(match, "which a userName lookup found")
-            found.append(match)
-            break
+    unlisted = _unlisted(manifest, live)
+    leavers = [u for u in unlisted if not _wanted_active(u, today)]
+    found = _look_up(client, leavers)
+    if found or live.evidence:
+        found += _look_up(client, [u for u in unlisted if _wanted_active(u, today)])
     if not found:
         return live
     notices = (*live.evidence, *_taken(found, "a userName lookup"))
     return LiveState.of((*live.users, *found), live.groups, notices)
 
 
-def _wanted_inactive_unlisted(manifest: Manifest, live: LiveState, today: date) -> list[User]:
+def confirm_plan_targets(client: ScimClient, plan: Plan, live: LiveState) -> LiveState:
+    """For a saved plan: look up by id each user it touches that the listing lacks.
+
+    The plan may rest on users a lookup found (hidden inactive users); without
+    this, ``apply plan.json`` would call them deleted and refuse a good plan as
+    stale. Found inactive: added to the LiveState; found active: LiveStateError
+    (the listing is incomplete); not found: left out, so the drift check reports it.
+    """
+    wanted = {op.scim_id for op in plan.operations if op.is_user_op and op.scim_id}
+    missing = sorted(wanted - set(live.users_by_id))
+    found = []
+    for answer in _each(lambda user_id: _lookup_id(client, user_id), missing):
+        if answer is not None:
+            _accept_inactive(answer[0], "a user the plan touches that GET /Users/{id} found")
+            found.append(answer[0])
+    if not found:
+        return live
+    notices = (*live.evidence, *_taken(found, "GET /Users/{id}"))
+    return LiveState.of((*live.users, *found), live.groups, notices)
+
+
+def _look_up(client: ScimClient, users: Sequence[User]) -> list[LiveUser]:
+    found = [match for match in _each(lambda user: _first(client, user), users) if match]
+    for match in found:
+        _accept_inactive(match, "which a userName lookup found")
+    return found
+
+
+def _first(client: ScimClient, user: User) -> LiveUser | None:
+    """The live account of a manifest user, by its email or else a former one."""
+    for email in (user.email, *user.previous_emails):
+        match = _lookup_name(client, email)
+        if match is not None:
+            return match
+    return None
+
+
+def _wanted_active(user: User, today: date) -> bool:
+    return user.active and (user.expires is None or user.expires >= today)
+
+
+def _unlisted(manifest: Manifest, live: LiveState) -> list[User]:
+    """Manifest users in claimed domains that the live state lacks (by email or a former one)."""
     by_key = live.users_by_key
     domains = frozenset(manifest.organization.claimed_domains)
-    wanted = []
-    for user in manifest.users:
-        if user.active and (user.expires is None or user.expires >= today):
-            continue
-        if user.key.rpartition("@")[2] not in domains:
-            continue
-        if user.key in by_key or any(p.lower() in by_key for p in user.previous_emails):
-            continue
-        wanted.append(user)
-    return wanted
+    return [
+        user
+        for user in manifest.users
+        if user.key.rpartition("@")[2] in domains
+        and user.key not in by_key
+        and not any(match_key(p) in by_key for p in user.previous_emails)
+    ]
 
 
 def _lookup_name(client: ScimClient, email: str) -> LiveUser | None:
@@ -200,8 +254,9 @@ def _taken(users: Sequence[LiveUser], how: str) -> tuple[str, ...]:
         shown = _names((u.id for u in users), {u.id: u.user_name for u in users})
         who = f"{len(users)} inactive users ({shown}; {how} found them)"
     return (
-        f"the listing of /Users omitted {who}; the server hides inactive users from "
-        "listings, so they are planned from the lookup",
+        f"the listing of /Users omitted {who}, as servers that hide inactive users from "
+        "listings do; planned from the lookup, and the users this plan would create were "
+        "looked up too",
     )
 
 

@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from reconciler.errors import ConfigError, StalePlanError
-from reconciler.evidence import confirm_absences
+from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
@@ -142,7 +142,7 @@ def check_saved_plan(
                 f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
                 "Run `reconciler plan --out plan.json` again and review the new plan."
             )
-    live = _read(client, read)
+    live = confirm_plan_targets(client, plan, _read(client, read))
     drift = drift_since_plan(plan, live)
     if drift:
         lines = "\n".join(f"  - {d}" for d in drift)

@@ -168,7 +168,7 @@ class ScimClient:
         response = self.transport.request("GET", "/Users", params=params, purpose=CONFIRM)
         page = _parsed(parse_list, _required_body(response, "GET", "/Users"), "GET", "/Users")
         users = [_parsed(parse_user, r, "GET", "/Users") for r in page.resources]
-        return _single([u for u in users if u.key == user_name.lower()], user_name)
+        return _single([u for u in users if u.key == match_key(user_name)], user_name)
 
     def confirm_user_id(self, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
         """GET /Users/{id} for a team member no listed user has, counted as ``CONFIRM``.

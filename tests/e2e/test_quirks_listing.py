@@ -100,6 +100,21 @@ def test_a_capped_listing_that_lies_fails_closed_naming_the_hidden_leaver(
     assert live_user(box, "zed")["active"] is True
 
 
+def test_a_capped_listing_that_lies_fails_closed_even_when_the_hidden_leaver_is_inactive(
+    box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # zed is already inactive, so its lookup alone proves nothing dangerous; but the
+    # listing is then known to omit users, so dan (a create in the plan) is looked up.
+    for name in FIVE[:-1]:
+        seed(box, name)
+    seed(box, "zed", active=False)
+    manifest = write_manifest(tmp_path / "org.yaml", people(*FIVE, zed={"active": False}), [])
+    box.set_quirks(Quirks(list_cap=3, lying_total=True))
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 1
+    assert "omitted dan@acme.io, which a userName lookup found (active)" in capsys.readouterr().err
+    assert writes(box) == {}
+
+
 def test_a_capped_listing_with_a_true_total_fails_closed_before_planning(
     box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -252,3 +267,47 @@ def test_an_honest_server_stays_at_the_lower_bound_plus_one_lookup_per_absent_le
         assert client.stats.calls == 1 + 1 + 2 + 1
         assert client.stats.by_purpose["confirm"] == 1
     assert planned.plan.operations == ()
+
+
+def test_once_the_listing_is_shown_to_hide_users_a_hidden_rehire_is_planned_as_a_reactivation(
+    box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    team(box, "Eng", seed(box, "ann"))
+    seed(box, "zed", active=False)
+    seed(box, "kim", active=False)
+    box.set_quirks(Quirks(hide_inactive=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        people("ann", "kim", "zed", zed={"active": False}),
+        [{"name": "Eng", "members": ["ann@acme.io", "kim@acme.io"]}],
+    )
+    capsys.readouterr()
+    assert run("plan", "-m", str(manifest), "--format", "json") == 0
+    plan = json.loads(capsys.readouterr().out)
+    kinds = {(op["op"], op["key"]) for op in plan["operations"]}
+    assert ("reactivate_user", "kim@acme.io") in kinds
+    assert not any(kind == "create_user" for kind, _ in kinds)
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    assert box.stats.requests().get("POST /Users", 0) == 0
+    assert live_user(box, "kim")["active"] is True
+    assert members(box, "Eng") == {"ann", "kim"}
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+def test_a_saved_plan_resting_on_a_hidden_user_is_not_called_stale(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    team(box, "Eng", seed(box, "ann"))
+    seed(box, "zed", active=False)
+    seed(box, "kim", active=False)
+    box.set_quirks(Quirks(hide_inactive=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        people("ann", "kim", "zed", zed={"active": False}),
+        [{"name": "Eng", "members": ["ann@acme.io", "kim@acme.io"]}],
+    )
+    saved = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(saved)) == 0
+    assert run("apply", str(saved), "--auto-approve") == 0
+    assert live_user(box, "kim")["active"] is True
+    assert members(box, "Eng") == {"ann", "kim"}
