@@ -184,11 +184,13 @@ def _check_group(group_id: str, want: _GroupWant, reader: ScimReader) -> list[tu
     except ReconcilerError as error:
         return [(op, f"could not read team {want.key!r} back: {error}") for op in sorted(ops)]
     problems: list[tuple[str, str]] = []
-    member_ops = {op for _, op in [*want.present.values(), *want.absent.values()]}
-    if member_ops and not group.members_listed:
+    if want.present and not group.members_listed:
+        # No `members` is an empty team (RFC 7643 §2.5: unassigned attributes are left
+        # out), which satisfies every removal, but some servers leave out members they
+        # have: an add cannot be confirmed from such an answer, so it is not verified.
         unseen = f"could not read the members of {want.key!r} back: the answer leaves out members"
-        problems.extend((op, unseen) for op in sorted(member_ops))
-        want = _GroupWant(want.key, want.name)  # nothing more to compare for members
+        problems.extend((op, unseen) for op in sorted({op for _, op in want.present.values()}))
+        want = _GroupWant(want.key, want.name, absent=want.absent)
     if want.name is not None and group.display_name != want.name[0]:
         problems.append(
             (want.name[1], f"team is named {group.display_name!r}, not {want.name[0]!r}")

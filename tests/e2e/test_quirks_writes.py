@@ -343,3 +343,11 @@ def test_apply_is_verified_and_converges_on_both_honest_servers(
     assert apply(changed) == 0
     assert "every change is there" in capsys.readouterr().out
     assert run("plan", "-m", str(changed), "--detailed-exitcode") == 0
+    emptied = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io", "Ann"), person("bob@acme.io", "Bob", active=False)],
+        [{"name": "Eng", "members": []}],
+        **LOOSE,
+    )
+    assert run("apply", "-m", str(emptied), "--auto-approve", "--allow-teams-emptied", "1") == 0
+    assert "every change is there" in capsys.readouterr().out  # an empty team reads back
