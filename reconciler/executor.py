@@ -149,7 +149,7 @@ class _RunState:
     group_ids: dict[str, str] = field(default_factory=dict)
     unfinished: set[str] = field(default_factory=set)
     stop_reason: str | None = None
-    token_refused: bool = False
+    unreadable: str = ""  # why verification reads cannot succeed (e.g. token refused)
     adopted: list[str] = field(default_factory=list)
     skipped_revokes: int = 0
     attempted: int = 0
@@ -185,8 +185,8 @@ def apply_plan(
             if on_result is not None:
                 on_result(result)
     checked = None
-    if options.verify and state.token_refused:  # every read would be refused too
-        checked = Verification(0, {}, skipped="the server refused the token")
+    if options.verify and state.unreadable:  # every read would fail the same way
+        checked = Verification(0, {}, skipped=state.unreadable)
     elif options.verify:
         checked = verify(state.expected, writer, concurrency=options.concurrency)
         results = _verified(results, checked, state.answer_notes, journal)
@@ -324,7 +324,7 @@ class _Runner:
         try:
             status, detail, scim_id = self._execute(op)
         except ScimAuthError as error:
-            self.state.token_refused = True
+            self.state.unreadable = "the server refused the token"
             self._stop(f"the server refused the token ({error.status})")
             return self._finish(op, Status.FAILED, str(error))
         except ReconcilerError as error:
