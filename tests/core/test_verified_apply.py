@@ -286,3 +286,24 @@ def test_a_team_read_back_without_members_leaves_its_member_changes_unverified()
         "could not read the members of 'Eng' back: the answer leaves out members"
     )
     assert directory.groups["g"][1] == {"a"}  # the write happened; it just cannot be seen
+
+
+def test_a_team_a_create_finds_already_there_is_adopted_and_proves_the_listing_incomplete() -> None:
+    from reconciler.scim.client import Creation, Origin
+
+    class TeamThere(FakeDirectory):
+        def create_or_adopt_group(self, resource: dict[str, Any]) -> Creation[LiveGroup]:
+            name = resource["displayName"]
+            gid = next(g for g, (n, _) in self.groups.items() if n == name)
+            return Creation(LiveGroup(gid, name, frozenset(self.groups[gid][1])), Origin.ADOPTED)
+
+    desired = manifest([person("ann@acme.io")], [{"name": "Eng", "members": ["ann@acme.io"]}])
+    ann = LiveUser("a", "ann@acme.io", "Given", "Family")
+    plan = plan_for(desired, FakeDirectory([ann]))  # the listing did not show Eng
+    live = TeamThere([ann], [LiveGroup("g", "Eng")])
+    result = apply_plan(plan, live, journal=NO_JOURNAL)
+    statuses = {r.op_id: (r.status, r.detail) for r in result.results}
+    assert statuses["create_group:Eng"] == (Status.ADOPTED, "adopted (not in the listing)")
+    assert statuses["add_members:Eng"] == (Status.DONE, "added 1")
+    assert live.groups["g"][1] == {"a"}
+    assert "The listing is incomplete: team 'Eng' already existed" in result.notes[0]
