@@ -12,13 +12,14 @@ import argparse
 import json
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import __version__
 from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
-from reconciler.files import write_atomically
+from reconciler.files import refuse_secret, write_atomically
 from reconciler.settings import today
 
 if TYPE_CHECKING:
@@ -497,6 +498,8 @@ def _import(args: argparse.Namespace) -> int:
             f"{out / existing[0]} already exists; choose an empty --out folder or pass --force"
         )
     for name, text in sorted(imported.files.items()):
+        refuse_secret(out / name, text)  # all checked before any is written
+    for name, text in sorted(imported.files.items()):
         write_atomically(out / name, text)
     _copy_schema(out)
     for note in imported.notes:
@@ -583,8 +586,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.run_id = uuid.uuid4().hex[:12]
     level = level_for(args.verbose, args.quiet)
-    with logging_configured(level, args.log_format, args.run_id, sys.stderr):
+    with _redacted_output(), logging_configured(level, args.log_format, args.run_id, sys.stderr):
         return _dispatch(args)
+
+
+@contextmanager
+def _redacted_output() -> Iterator[None]:
+    """stdout and stderr pass through the one redactor for the whole command.
+
+    The default token variable is registered up front so that commands that never
+    load the SCIM token (``github``, ``validate``) still cannot print it.
+    """
+    from reconciler.redact import RedactingStream, register_secret, secrets_scope
+    from reconciler.settings import TOKEN_ENV, environ
+
+    saved = sys.stdout, sys.stderr
+    with secrets_scope():
+        register_secret(environ().get(TOKEN_ENV, "").strip())
+        sys.stdout = RedactingStream(saved[0])
+        sys.stderr = RedactingStream(saved[1])
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -42,6 +42,10 @@ class ConfigError(ReconcilerError):
     """A command-line or environment setting is wrong (URL, token file, options)."""
 
 
+class SecretInOutputError(ReconcilerError):
+    """A file about to be written holds a secret (e.g. the token reflected in live data)."""
+
+
 class LiveStateError(ReconcilerError):
     """The live state could not be read completely; nothing may be planned from it."""
 

@@ -26,6 +26,7 @@ import requests
 
 from reconciler import __version__
 from reconciler.errors import ConfigError, ReconcilerError, StalePlanError
+from reconciler.redact import redact_value, register_secret
 from reconciler.render.markdown import MARKER as PLAN_MARKER
 from reconciler.render.markdown import plan_marker
 from reconciler.scim.secret import Token
@@ -241,6 +242,7 @@ class GitHub:
         if not repo:
             raise ConfigError(f"set {REPOSITORY_ENV}=owner/name (GitHub Actions sets it)")
         api_url = env.get(API_URL_ENV, "").strip() or DEFAULT_API_URL
+        register_secret(value)
         return cls(repo, Token(value), api_url=api_url, author=author)
 
     # -- transport --
@@ -253,6 +255,8 @@ class GitHub:
             "X-GitHub-Api-Version": "2022-11-28",
             "User-Agent": f"mixpanel-scim-reconciler/{__version__}",
         }
+        if "json" in kwargs:  # comment and issue bodies: the one redactor, like every output
+            kwargs["json"] = redact_value(kwargs["json"])
         try:
             response = self._session.request(
                 method, url, headers=headers, timeout=TIMEOUT_S, **kwargs

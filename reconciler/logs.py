@@ -1,8 +1,9 @@
 """Logging for operators: levels from -v/-q, text or JSON lines, a run id on every line.
 
 Logs go to stderr so stdout stays the plan (pipeable into a PR comment). Nothing
-secret is logged by design; ``_Redact`` is a second line of defence that masks any
-bearer credential that might reach a message anyway.
+secret is logged by design; every formatted line goes through the one redactor
+(``reconciler.redact``), and ``_Redact`` also masks any bearer credential that might
+reach a message anyway.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TextIO
+
+from reconciler.redact import redact
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
@@ -35,6 +38,13 @@ class _Redact(logging.Filter):
         if _BEARER.search(message):
             record.msg, record.args = _BEARER.sub(r"\1***", message), None
         return True
+
+
+class _RedactingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Every formatted line passes through the one redactor, whatever the format."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -89,7 +99,7 @@ def logging_configured(level: int, fmt: str, run_id: str, stream: TextIO) -> Ite
 
 def setup_logging(level: int, fmt: str, run_id: str, stream: TextIO) -> None:
     """Configure the ``reconciler`` logger tree (idempotent)."""
-    handler = logging.StreamHandler(stream)
+    handler = _RedactingHandler(stream)
     handler.addFilter(_RunId(run_id))
     handler.addFilter(_Redact())
     if fmt == "json":

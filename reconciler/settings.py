@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from reconciler.errors import ConfigError
+from reconciler.redact import register_secret
 from reconciler.scim.secret import Token
 from reconciler.scim.url import normalise_base_url
 
@@ -48,7 +49,7 @@ def resolve_target(
             f"no SCIM token: set {token_env} or pass --token-file FILE "
             "(generate one in Mixpanel: Organization Settings > Access Security > SCIM)"
         )
-    return Target(base_url, Token(value), max_attempts=max_attempts)
+    return Target(base_url, _loaded(value), max_attempts=max_attempts)
 
 
 def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
@@ -62,7 +63,14 @@ def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
     warnings: tuple[str, ...] = ()
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         warnings = (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
-    return Token(value.splitlines()[0].strip()), warnings
+    return _loaded(value.splitlines()[0].strip()), warnings
+
+
+def _loaded(value: str) -> Token:
+    """The token, registered with the one redactor before anything can echo it."""
+    token = Token(value)
+    register_secret(token.reveal())
+    return token
 
 
 def environ() -> Mapping[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,8 +38,94 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
 
+class CircuitBreaker:
+    """The run-level stop: one per Transport, shared by every thread and every request.
+
+    It opens (for good: a run does not recover from it) when
+
+    - ``max_connection_failures`` attempts in a row got no HTTP answer at all (refused,
+      dropped, timed out), whichever requests and threads they belonged to; or
+    - waiting for retries would take the run past ``retry_budget`` seconds of retry
+      waiting in total. Waits of concurrent threads overlap, so the budget counts
+      wall-clock time during which at least one retry wait was under way.
+
+    Once open, no request starts and no retry waits (``Backoff.wait`` returns False):
+    a dead server or one that only says 429 ends the run within seconds instead of
+    retrying every remaining operation. ``reason`` says which limit stopped it.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connection_failures: int = 5,
+        retry_budget: float = 120.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_connection_failures < 1:
+            raise ValueError("max_connection_failures must be at least 1")
+        if retry_budget < 0:
+            raise ValueError("retry_budget must not be negative")
+        self.max_connection_failures = max_connection_failures
+        self.retry_budget = retry_budget
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._consecutive = 0
+        self._waited = 0.0
+        self._covered_until = float("-inf")
+        self.reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.reason is not None
+
+    @property
+    def retry_seconds(self) -> float:
+        """Seconds of retry waiting granted so far (overlapping waits counted once)."""
+        with self._lock:
+            return self._waited
+
+    def answered(self) -> None:
+        """An HTTP answer arrived (any status): the connection failures are not in a row."""
+        with self._lock:
+            self._consecutive = 0
+
+    def connection_failed(self) -> None:
+        with self._lock:
+            self._consecutive += 1
+            if self._consecutive >= self.max_connection_failures:
+                self._open(
+                    f"{self._consecutive} connection failures in a row; the server is "
+                    "unreachable (limit --max-connection-failures)"
+                )
+
+    def allow_wait(self, delay: float) -> bool:
+        """True (and the wait is charged) if a retry may wait ``delay`` seconds now."""
+        with self._lock:
+            if self.reason is not None:
+                return False
+            now = self._monotonic()
+            added = max(0.0, now + delay - max(now, self._covered_until))
+            if self._waited + added > self.retry_budget:
+                self._open(
+                    f"waiting for retries would exceed the run's retry budget of "
+                    f"{self.retry_budget:g} s (limit --retry-budget)"
+                )
+                return False
+            self._waited += added
+            self._covered_until = max(self._covered_until, now + delay)
+            return True
+
+    def _open(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = f"the run was stopped: {reason}"
+
+
 class Backoff:
-    """The retry budget of one logical operation; not shared between operations."""
+    """The retry budget of one logical operation; not shared between operations.
+
+    Every wait also asks the run's ``breaker`` (when given), so the per-operation
+    budget and the run-level one are spent in this one place.
+    """
 
     def __init__(
         self,
@@ -46,11 +133,13 @@ class Backoff:
         rng: random.Random,
         sleep: Callable[[float], None],
         monotonic: Callable[[], float] = time.monotonic,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._policy = policy
         self._rng = rng
         self._sleep = sleep
         self._monotonic = monotonic
+        self._breaker = breaker
         self._started = monotonic()
         self.attempts = 1
         self.slept = 0.0
@@ -65,6 +154,8 @@ class Backoff:
         policy = self._policy
         if self.attempts >= policy.max_attempts:
             return False
+        if self._breaker is not None and self._breaker.is_open:
+            return False
         if retry_after is None:
             ceiling = min(policy.max_delay, policy.base_delay * 2 ** (self.attempts - 1))
             delay = self._rng.uniform(0.0, ceiling)
@@ -72,6 +163,8 @@ class Backoff:
             delay = min(max(retry_after, 0.0), policy.max_delay)
         used = max(self.slept, self._monotonic() - self._started)
         if used + delay > policy.total_cap:
+            return False
+        if self._breaker is not None and not self._breaker.allow_wait(delay):
             return False
         self._sleep(delay)
         self.slept += delay

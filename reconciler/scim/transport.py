@@ -14,7 +14,8 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +24,29 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from reconciler import __version__
-from reconciler.scim.errors import ScimProtocolError, ScimTransportError
+from reconciler.redact import Redactor
+from reconciler.scim.deadline import DeadlineAdapter, deadline
+from reconciler.scim.errors import (
+    ScimCircuitOpen,
+    ScimError,
+    ScimProtocolError,
+    ScimTransportError,
+)
 from reconciler.scim.parse import parse_error
-from reconciler.scim.retry import Backoff, RetryPolicy, parse_retry_after
+from reconciler.scim.retry import Backoff, CircuitBreaker, RetryPolicy, parse_retry_after
 from reconciler.scim.secret import Token
 from reconciler.scim.throttle import Throttle
 
-__all__ = ["RequestStats", "Response", "RetryPolicy", "Throttle", "Timeouts", "Transport"]
+__all__ = [
+    "ByteBudget",
+    "CircuitBreaker",
+    "RequestStats",
+    "Response",
+    "RetryPolicy",
+    "Throttle",
+    "Timeouts",
+    "Transport",
+]
 
 log = logging.getLogger("reconciler.http")
 
@@ -46,10 +63,44 @@ _POOL_SIZE = 32
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to connect and to wait for each read; a hung server must not hang a run."""
+    """Seconds to connect, to wait for each read, and for a whole request.
+
+    ``read`` applies to each ``recv`` only, so a server that drips a byte at a time
+    never trips it; ``total`` is the wall-clock deadline of one attempt (connect,
+    send, headers and body), enforced by closing the connection (``deadline``).
+    """
 
     connect: float = 5.0
     read: float = 30.0
+    total: float = 60.0
+
+
+class DeadlineExceeded(requests.Timeout):
+    """One attempt ran past ``Timeouts.total``; not retried (it already took that long)."""
+
+
+class ByteBudget:
+    """Bytes a whole read may receive, shared by the threads of that read.
+
+    The per-response cap (``max_response_bytes``) alone lets a server that fills every
+    page to just under it grow memory without bound; a read stops at this budget.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("the byte budget must be at least 1")
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    @property
+    def remaining(self) -> int:
+        with self._lock:
+            return max(0, self.limit - self.used)
+
+    def spend(self, size: int) -> None:
+        with self._lock:
+            self.used += size
 
 
 @dataclass(frozen=True)
@@ -120,9 +171,15 @@ class Transport:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
         throttle: Throttle | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
+        # The transport's own redactor: error text is masked here even when no CLI
+        # registered the token with the process-wide one (library use).
+        self.redact = Redactor([token.reveal()])
+        self.breaker = breaker or CircuitBreaker()
+        self._budget: ByteBudget | None = None
         self._auth = _BearerAuth(token)
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
@@ -147,8 +204,20 @@ class Transport:
             self._session.close()
 
     def backoff(self) -> Backoff:
-        """A fresh retry budget under this transport's policy, sleep and randomness."""
-        return Backoff(self.retry, self._rng, self._sleep)
+        """A fresh retry budget under this transport's policy, sleep and randomness,
+        spending from the run's circuit breaker too."""
+        return Backoff(self.retry, self._rng, self._sleep, breaker=self.breaker)
+
+    @contextmanager
+    def byte_budget(self, limit: int) -> Iterator[ByteBudget]:
+        """Answers received inside (from any thread) may total at most ``limit`` bytes;
+        beyond it a request fails with ScimProtocolError naming the budget."""
+        budget = ByteBudget(limit)
+        previous, self._budget = self._budget, budget
+        try:
+            yield budget
+        finally:
+            self._budget = previous
 
     def request(
         self,
@@ -165,9 +234,15 @@ class Transport:
         With ``retry_safe=False`` (POST by default) only what surely was not
         processed is retried: 429 (rejected before processing) and failures to
         connect; an answer lost after sending is the caller's to resolve.
+        An attempt past ``timeouts.total`` is not retried. When the run's circuit
+        breaker is (or becomes) open, raises ScimCircuitOpen.
         """
         method = method.upper()
         _check_path(path)
+        if self.breaker.reason is not None:
+            raise ScimCircuitOpen(
+                "not sent", reason=self.breaker.reason, attempted=False, method=method, path=path
+            )
         safe = method in IDEMPOTENT if retry_safe is None else retry_safe
         data = None if json is None else _dumps(json)
         backoff = self.backoff()
@@ -177,15 +252,20 @@ class Transport:
                     method, path, params, data, backoff
                 )
             except requests.RequestException as error:
-                if (safe or _not_sent(error)) and backoff.wait():
+                self.breaker.connection_failed()
+                retryable = safe or _not_sent(error)
+                if retryable and not isinstance(error, DeadlineExceeded) and backoff.wait():
                     log.info("retrying %s %s after %s", method, path, type(error).__name__)
                     continue
-                raise ScimTransportError(
-                    _describe(error, self.timeouts),
-                    method=method,
-                    path=path,
-                    attempts=backoff.attempts,
+                raise self._stopped(
+                    ScimTransportError(
+                        _describe(error, self.timeouts),
+                        method=method,
+                        path=path,
+                        attempts=backoff.attempts,
+                    )
                 ) from error
+            self.breaker.answered()
             if status in self.retry.retry_statuses and (safe or status == 429):
                 after = parse_retry_after(headers.get("Retry-After"), self._clock())
                 if backoff.wait(after):
@@ -193,6 +273,18 @@ class Transport:
                         self.throttle.waited_until(reopens)
                     log.info("retrying %s %s after HTTP %d", method, path, status)
                     continue
+                if self.breaker.reason is not None:
+                    try:
+                        self._answer(
+                            method,
+                            path,
+                            status=status,
+                            headers=headers,
+                            content=content,
+                            attempts=backoff.attempts,
+                        )
+                    except ScimError as failure:
+                        raise self._stopped(failure) from None
             return self._answer(
                 method,
                 path,
@@ -201,6 +293,21 @@ class Transport:
                 content=content,
                 attempts=backoff.attempts,
             )
+
+    def _stopped(self, error: ScimError) -> ScimError:
+        """``error``, as a ScimCircuitOpen when the breaker opened (the run must stop)."""
+        reason = self.breaker.reason
+        if reason is None:
+            return error
+        return ScimCircuitOpen(
+            f"{error.detail}; {reason}",
+            reason=reason,
+            attempted=True,
+            status=error.status,
+            method=error.method,
+            path=error.path,
+            attempts=error.attempts,
+        )
 
     def _paced_send(
         self,
@@ -237,19 +344,28 @@ class Transport:
         started = time.perf_counter()
         outcome = "no answer"
         try:
-            with self._session.request(
-                method,
-                self.base_url + path,
-                params=params,
-                data=data,
-                headers=headers,
-                auth=self._auth,
-                timeout=(self.timeouts.connect, self.timeouts.read),
-                allow_redirects=False,
-                stream=True,
-            ) as raw:
-                outcome = str(raw.status_code)
-                return raw.status_code, raw.headers, self._read(raw, method, path)
+            with deadline(self.timeouts.total) as current:
+                try:
+                    with self._session.request(
+                        method,
+                        self.base_url + path,
+                        params=params,
+                        data=data,
+                        headers=headers,
+                        auth=self._auth,
+                        timeout=(self.timeouts.connect, self.timeouts.read),
+                        allow_redirects=False,
+                        stream=True,
+                    ) as raw:
+                        outcome = str(raw.status_code)
+                        content = self._read(raw, method, path)
+                except Exception as error:
+                    if current.expired:
+                        raise DeadlineExceeded() from error
+                    raise
+                if current.expired:  # a close-delimited body simply ended early
+                    raise DeadlineExceeded()
+                return raw.status_code, raw.headers, content
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             retry = backoff.attempts - 1
@@ -272,19 +388,37 @@ class Transport:
             )
 
     def _read(self, raw: requests.Response, method: str, path: str) -> bytes:
-        """The body, refused beyond ``max_response_bytes`` (a runaway answer must not OOM us)."""
+        """The body, refused beyond ``max_response_bytes`` (a runaway answer must not OOM
+        us) or beyond what is left of the read's byte budget."""
+        budget = self._budget
         limit = self.max_response_bytes
+        if budget is not None and budget.remaining < limit:
+            limit = budget.remaining
         declared = raw.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit, method, path)
+            raise self._too_large(limit, method, path)
         chunks: list[bytes] = []
         size = 0
         for chunk in raw.iter_content(_CHUNK):
             size += len(chunk)
             if size > limit:
-                raise _too_large(limit, method, path)
+                raise self._too_large(limit, method, path)
             chunks.append(chunk)
+        if budget is not None:
+            budget.spend(size)
         return b"".join(chunks)
+
+    def _too_large(self, limit: int, method: str, path: str) -> ScimProtocolError:
+        budget = self._budget
+        if budget is not None and limit < self.max_response_bytes:
+            return ScimProtocolError(
+                f"the read exceeded its byte budget of {budget.limit} bytes "
+                f"({budget.used} already received); raise it with --max-read-mib if the "
+                "org is really that large",
+                method=method,
+                path=path,
+            )
+        return _too_large(limit, method, path)
 
     def _answer(
         self,
@@ -300,7 +434,7 @@ class Transport:
             try:
                 body = _success_body(status, headers, content)
             except ScimProtocolError as error:
-                raise error.at(method, path) from None
+                raise error.at(method, path).scrubbed(self.redact) from None
             return Response(status, body, headers)
         if 300 <= status < 400:
             location = self._scrub(headers.get("Location", "(none)"))
@@ -320,17 +454,30 @@ class Transport:
         either way, since some servers echo the request (headers included) back."""
         text = self._scrub(content.decode("utf-8", "replace"))
         try:
-            return json.loads(text)
+            value: object = json.loads(text)
         except ValueError:
             return text
+        # JSON escapes decode to the raw token again: scrub the decoded strings too.
+        return _scrub_value(value, self._scrub)
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token.reveal(), "***")
+        """Mask the token in decoded text: raw, JSON-escaped, %-encoded or base64."""
+        return self.redact(text)
+
+
+def _scrub_value(value: object, scrub: Callable[[str], str]) -> object:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(str(k)): _scrub_value(v, scrub) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v, scrub) for v in value]
+    return value
 
 
 def _pooled_session() -> requests.Session:
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=_POOL_SIZE)
+    adapter = DeadlineAdapter(pool_maxsize=_POOL_SIZE)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -388,6 +535,11 @@ def _not_sent(error: requests.RequestException) -> bool:
 
 def _describe(error: requests.RequestException, timeouts: Timeouts) -> str:
     # requests' own messages embed the full URL with the filter (e-mails): not shown.
+    if isinstance(error, DeadlineExceeded):
+        return (
+            f"no complete answer within {timeouts.total:g} s (the per-request deadline; "
+            "raise it with --request-deadline if the server is just slow)"
+        )
     if isinstance(error, requests.ConnectTimeout):
         return f"could not connect within {timeouts.connect:g} s"
     if isinstance(error, requests.ReadTimeout):

@@ -1,0 +1,197 @@
+"""The one redaction point: every text leaving the process passes through ``redact``.
+
+A server can echo the token back in any encoding (an error body that repeats the
+``Authorization`` header as JSON, a reflected value in a user's name), and decoding
+happens in many places, so masking raw bytes before decoding is not enough. Instead
+each output channel (stdout and stderr through ``RedactingStream``, the log
+formatter, the journal writer, the crash-safe file writer, GitHub bodies) masks the
+*decoded* text just before it leaves, for every registered secret in each form:
+
+- raw;
+- JSON-escaped: any character as ``\\uXXXX`` (either hex case), ``/`` as ``\\/``;
+- URL-encoded: any character as ``%XX`` (either case);
+- base64, standard and URL-safe, padded or not: the part of the encoding that depends
+  only on the secret, at each of the three byte alignments, so the base64 of
+  ``Bearer <token>`` or ``user:<token>`` (basic auth) is caught too. Those forms are
+  themselves matched JSON-escaped and URL-encoded.
+
+Secrets are registered when they are loaded (``settings``, the GitHub client) inside
+``secrets_scope``, which the CLI opens per command, so one run's secrets never mask
+another run's output in a long-lived process (tests, embedding tools).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+__all__ = [
+    "MASK",
+    "RedactingStream",
+    "Redactor",
+    "contains_secret",
+    "redact",
+    "redact_value",
+    "register_secret",
+    "secrets_scope",
+]
+
+MASK = "***"
+# Shorter base64 fragments would match ordinary text; the raw secret is always masked.
+_MIN_FRAGMENT = 8
+
+
+class Redactor:
+    """Masks a set of secrets in every encoding listed in the module docstring.
+
+    Thread-safe; ``add`` compiles one regular expression for all secrets, longest
+    alternative first, so a secret's encodings never leave a partial match behind.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._secrets: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Register ``secret`` (ignored when empty or already known)."""
+        if not secret:
+            return
+        with self._lock:
+            if secret in self._secrets:
+                return
+            self._secrets.append(secret)
+            forms = sorted({f for s in self._secrets for f in _forms(s)}, key=len, reverse=True)
+            self._pattern = re.compile("|".join(_pattern_for(f) for f in forms))
+
+    def __call__(self, text: str) -> str:
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(MASK, text)
+
+    def found(self, text: str) -> bool:
+        """True when ``text`` holds a registered secret in any supported encoding."""
+        pattern = self._pattern
+        return pattern is not None and pattern.search(text) is not None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._secrets.clear()
+            self._pattern = None
+
+
+def _forms(secret: str) -> set[str]:
+    """The secret and the secret-only parts of its base64 encodings."""
+    forms = {secret}
+    data = secret.encode("utf-8")
+    for offset in range(3):
+        # Bytes that start on a 3-byte boundary encode to the same characters wherever
+        # they sit in a longer base64 text with that alignment.
+        whole = (len(data) - offset) // 3 * 3
+        core = base64.b64encode(data[offset : offset + whole]).decode("ascii")
+        if len(core) >= _MIN_FRAGMENT:
+            forms.add(core)
+            forms.add(core.replace("+", "-").replace("/", "_"))
+    return forms
+
+
+def _pattern_for(form: str) -> str:
+    """A regex matching ``form`` with each character raw, JSON-escaped or %-encoded."""
+    return "".join(_char_pattern(ch) for ch in form)
+
+
+def _char_pattern(ch: str) -> str:
+    alternatives = [re.escape(ch)]
+    code = ord(ch)
+    alternatives.append(r"\\u" + _hex(code, 4))
+    if code < 0x80:
+        alternatives.append("%" + _hex(code, 2))
+    if ch == "/":
+        alternatives.append(r"\\/")
+    if ch == " ":
+        alternatives.append(r"\+")
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def _hex(code: int, width: int) -> str:
+    digits = f"{code:0{width}x}"
+    return "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in digits)
+
+
+# -- the process-wide redactor -------------------------------------------------
+_REDACTOR = Redactor()
+
+
+def register_secret(secret: str) -> None:
+    """Mask ``secret`` in every output channel from now until the scope closes."""
+    _REDACTOR.add(secret)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret masked as ``***``."""
+    return _REDACTOR(text)
+
+
+def contains_secret(text: str) -> bool:
+    """True when ``text`` holds a registered secret in any supported encoding."""
+    return _REDACTOR.found(text)
+
+
+def redact_value(value: Any) -> Any:
+    """A JSON-like value with every string (keys included) redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_value(k): redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v) for v in value]
+    return value
+
+
+@contextmanager
+def secrets_scope() -> Iterator[None]:
+    """Secrets registered inside are forgotten on exit (one CLI command is one scope)."""
+    _REDACTOR.clear()
+    try:
+        yield
+    finally:
+        _REDACTOR.clear()
+
+
+class RedactingStream:
+    """A text stream that masks registered secrets in everything written through it.
+
+    Wraps ``sys.stdout`` / ``sys.stderr`` for the duration of a command; every other
+    attribute (``isatty``, ``fileno``, ``encoding``) is the wrapped stream's.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    @property
+    def wrapped(self) -> TextIO:
+        return self._stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
