@@ -203,12 +203,50 @@ def _target_args(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="attempts per request on 429/5xx/connection errors before giving up (default 6)",
     )
+    parser.add_argument(
+        "--request-deadline",
+        type=_seconds,
+        default=60.0,
+        metavar="S",
+        help="wall-clock seconds one HTTP request may take, body included (default 60)",
+    )
+    parser.add_argument(
+        "--retry-budget",
+        type=_seconds,
+        default=120.0,
+        metavar="S",
+        help="seconds the whole run may spend waiting to retry before it stops (default 120)",
+    )
+    parser.add_argument(
+        "--max-connection-failures",
+        type=_positive,
+        default=5,
+        metavar="N",
+        help="connection failures in a row that stop the run (default 5)",
+    )
+    parser.add_argument(
+        "--max-read-mib",
+        type=_positive,
+        default=256,
+        metavar="N",
+        help="MiB one read of the live org may receive in all (default 256)",
+    )
 
 
 def _positive(text: str) -> int:
     value = _count(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < 86_400:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
     return value
 
 
@@ -250,7 +288,7 @@ def _journal(args: argparse.Namespace) -> Path:
 
 
 def _target(args: argparse.Namespace) -> Target:
-    from reconciler.settings import TOKEN_ENV, environ, resolve_target
+    from reconciler.settings import TOKEN_ENV, Limits, environ, resolve_target
 
     org = _org(args)
     target = resolve_target(
@@ -259,6 +297,12 @@ def _target(args: argparse.Namespace) -> Target:
         environ(),
         token_env=org.token_env if org else TOKEN_ENV,
         max_attempts=args.max_attempts,
+        limits=Limits(
+            request_deadline=args.request_deadline,
+            max_read_bytes=args.max_read_mib * 2**20,
+            retry_budget=args.retry_budget,
+            max_connection_failures=args.max_connection_failures,
+        ),
     )
     for warning in target.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -24,8 +24,9 @@ from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
-from reconciler.scim.retry import RetryPolicy
+from reconciler.scim.retry import CircuitBreaker, RetryPolicy
 from reconciler.scim.throttle import Throttle
+from reconciler.scim.transport import Timeouts
 from reconciler.settings import Target
 from reconciler.staleness import drift_since_plan
 
@@ -57,7 +58,20 @@ def connect(target: Target, *, concurrency: int | None = None) -> ScimClient:
     """
     retry = RetryPolicy(max_attempts=target.max_attempts)
     throttle = Throttle(concurrency, adaptive=True) if concurrency else None
-    return ScimClient.connect(target.base_url, target.token, retry=retry, throttle=throttle)
+    limits = target.limits
+    breaker = CircuitBreaker(
+        max_connection_failures=limits.max_connection_failures,
+        retry_budget=limits.retry_budget,
+    )
+    return ScimClient.connect(
+        target.base_url,
+        target.token,
+        retry=retry,
+        throttle=throttle,
+        breaker=breaker,
+        timeouts=Timeouts(total=limits.request_deadline),
+        max_read_bytes=limits.max_read_bytes,
+    )
 
 
 def plan_from_manifest(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -17,6 +18,7 @@ from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
     OUTSIDE_ORG_HINT,
+    ScimCircuitOpen,
     ScimConflict,
     ScimError,
     ScimNotFound,
@@ -58,6 +60,15 @@ class ScimClient:
 
     def close(self) -> None:
         self.transport.close()
+
+    def byte_budget(self, limit: int | None = None) -> AbstractContextManager[object]:
+        """Answers received inside may total at most ``limit`` bytes (None: the
+        transport's ``max_read_bytes``; see Transport.byte_budget).
+
+        In-memory fakes without a transport receive no bytes, so nothing is counted.
+        """
+        transport: Transport | None = getattr(self, "transport", None)
+        return nullcontext() if transport is None else transport.byte_budget(limit)
 
     def __enter__(self) -> ScimClient:
         return self
@@ -188,7 +199,7 @@ class ScimClient:
                     raise conflict.with_hint(conflict_hint) from None
                 return _adopted(found, path)
             except (ScimTransportError, ScimServerError) as lost:
-                if isinstance(lost, ScimRateLimited):
+                if isinstance(lost, ScimRateLimited | ScimCircuitOpen):
                     raise
                 # The POST may have been applied with only its answer lost: look first.
                 found = find()

@@ -172,6 +172,7 @@ class Transport:
         clock: Callable[[], float] = time.time,
         throttle: Throttle | None = None,
         breaker: CircuitBreaker | None = None,
+        max_read_bytes: int = 256 * 2**20,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
@@ -180,6 +181,7 @@ class Transport:
         self.redact = Redactor([token.reveal()])
         self.breaker = breaker or CircuitBreaker()
         self._budget: ByteBudget | None = None
+        self.max_read_bytes = max_read_bytes
         self._auth = _BearerAuth(token)
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
@@ -209,10 +211,11 @@ class Transport:
         return Backoff(self.retry, self._rng, self._sleep, breaker=self.breaker)
 
     @contextmanager
-    def byte_budget(self, limit: int) -> Iterator[ByteBudget]:
-        """Answers received inside (from any thread) may total at most ``limit`` bytes;
-        beyond it a request fails with ScimProtocolError naming the budget."""
-        budget = ByteBudget(limit)
+    def byte_budget(self, limit: int | None = None) -> Iterator[ByteBudget]:
+        """Answers received inside (from any thread) may total at most ``limit`` bytes
+        (None: ``max_read_bytes``); beyond it a request fails with ScimProtocolError
+        naming the budget."""
+        budget = ByteBudget(self.max_read_bytes if limit is None else limit)
         previous, self._budget = self._budget, budget
         try:
             yield budget
