@@ -8,8 +8,9 @@ formatter, the journal writer, the crash-safe file writer, GitHub bodies) masks 
 *decoded* text just before it leaves, for every registered secret in each form:
 
 - raw;
-- JSON-escaped: any character as ``\\uXXXX`` (either hex case), ``/`` as ``\\/``;
-- URL-encoded: any character as ``%XX`` (either case);
+- JSON-escaped: any character as ``\\uXXXX`` (either hex case), ``/`` as ``\\/``,
+  also escaped twice (``\\\\/``, as in a repr or a JSON string inside JSON);
+- URL-encoded: any character as ``%XX`` (either case), also twice (``%252F``);
 - base64, standard and URL-safe, padded or not: the part of the encoding that depends
   only on the secret, at each of the three byte alignments, so the base64 of
   ``Bearer <token>`` or ``user:<token>`` (basic auth) is caught too. Those forms are
@@ -108,13 +109,15 @@ def _pattern_for(form: str) -> str:
 
 
 def _char_pattern(ch: str) -> str:
+    # One or more backslashes and "%25" prefixes: text escaped twice (a JSON string
+    # inside a JSON string, a repr of an escaped value, a doubly encoded URL).
     alternatives = [re.escape(ch)]
     code = ord(ch)
-    alternatives.append(r"\\u" + _hex(code, 4))
+    alternatives.append(r"\\+u" + _hex(code, 4))
     if code < 0x80:
-        alternatives.append("%" + _hex(code, 2))
+        alternatives.append("%(?:25)*" + _hex(code, 2))
     if ch == "/":
-        alternatives.append(r"\\/")
+        alternatives.append(r"\\+/")
     if ch == " ":
         alternatives.append(r"\+")
     return "(?:" + "|".join(alternatives) + ")"
