@@ -66,6 +66,11 @@ def _leaks(text: str, echoed: str) -> list[str]:
     return found
 
 
+def _leaking(texts: dict[str, str], echoed: str) -> dict[str, list[str]]:
+    """Each channel (stdout, stderr, a file) that leaks, with what it leaks."""
+    return {name: _leaks(text, echoed) for name, text in texts.items() if _leaks(text, echoed)}
+
+
 def _outputs(tmp_path: Path, captured: pytest.CaptureFixture[str]) -> dict[str, str]:
     out, err = captured.readouterr()
     texts = {"stdout": out, "stderr": err}
@@ -104,8 +109,7 @@ def test_a_401_echoing_the_token_never_reaches_any_channel(
     assert code == 1
     channel = "stdout" if command == "doctor" else "stderr"
     assert "***" in texts[channel]  # the echo did reach the output, masked
-    echoed = encode(f"Bearer {TOKEN}")
-    assert {name: _leaks(text, echoed) for name, text in texts.items() if _leaks(text, echoed)} == {}
+    assert _leaking(texts, encode(f"Bearer {TOKEN}")) == {}
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
@@ -126,8 +130,7 @@ def test_a_patch_error_echoing_the_token_reaches_neither_output_nor_the_journal(
     journal = [json.loads(line) for line in texts["journal.jsonl"].splitlines()]
     failed = [e for e in journal if e.get("status") == "failed"]
     assert len(failed) == 1 and "***" in failed[0]["detail"]
-    echoed = encode(f"Bearer {TOKEN}")
-    assert {name: _leaks(text, echoed) for name, text in texts.items() if _leaks(text, echoed)} == {}
+    assert _leaking(texts, encode(f"Bearer {TOKEN}")) == {}
 
 
 @pytest.mark.parametrize("encoding", ["raw", "slash-escaped", "url-encoded", "base64-header"])
@@ -145,8 +148,7 @@ def test_a_2xx_field_echoing_the_token_is_masked_in_the_malformed_answer_message
     texts = _outputs(tmp_path, capsys)
     assert code == 1
     assert "not a boolean" in texts["stderr"] and "***" in texts["stderr"]
-    echoed = encode(f"Bearer {TOKEN}")
-    assert {name: _leaks(text, echoed) for name, text in texts.items() if _leaks(text, echoed)} == {}
+    assert _leaking(texts, encode(f"Bearer {TOKEN}")) == {}
 
 
 @pytest.mark.parametrize("encoding", ["raw", "unicode-escaped", "url-encoded", "base64-token"])
@@ -174,5 +176,4 @@ def test_a_token_reflected_into_user_data_is_refused_for_files_and_masked_on_scr
     assert not (tmp_path / "plan.json").exists() and not (tmp_path / "imported").exists()
     if command == "plan":
         assert "***" in texts["stdout"]  # the plan on screen shows the value masked
-    echoed = encode(f"Bearer {TOKEN}")
-    assert {name: _leaks(text, echoed) for name, text in texts.items() if _leaks(text, echoed)} == {}
+    assert _leaking(texts, encode(f"Bearer {TOKEN}")) == {}

@@ -86,7 +86,8 @@ def _handler(state: Hostile, on_die: Callable[[], None]) -> type[BaseHTTPRequest
             if state.echo is not None:
                 return self._error(401, state.echo(self._auth()))
             if url.path.endswith("/ServiceProviderConfig"):
-                return self._json(200, {"patch": {"supported": True}, "filter": {"supported": True}})
+                features = {"patch": {"supported": True}, "filter": {"supported": True}}
+                return self._json(200, features)
             if url.path.endswith("/Groups"):
                 return self._json(200, _list([], 1, 0))
             if "/Users" not in url.path:
