@@ -57,12 +57,12 @@ def connect(target: Target, *, concurrency: int | None = None) -> ScimClient:
     Retry-After, and the in-flight limit halves and recovers (AIMD).
     """
     retry = RetryPolicy(max_attempts=target.max_attempts)
-    throttle = Throttle(concurrency, adaptive=True) if concurrency else None
     limits = target.limits
     breaker = CircuitBreaker(
         max_connection_failures=limits.max_connection_failures,
         retry_budget=limits.retry_budget,
     )
+    throttle = Throttle(concurrency, adaptive=True, sleep=breaker.sleep) if concurrency else None
     return ScimClient.connect(
         target.base_url,
         target.token,

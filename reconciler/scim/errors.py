@@ -134,8 +134,6 @@ class ScimCircuitOpen(ScimTransportError):
     ``reason`` is the one line that says which limit stopped the run.
     """
 
-    label = "stopped"
-
     def __init__(self, detail: str, *, reason: str, attempted: bool, **kwargs: Any) -> None:
         self.reason = reason
         self.attempted = attempted

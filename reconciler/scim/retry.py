@@ -72,6 +72,7 @@ class CircuitBreaker:
         self._consecutive = 0
         self._waited = 0.0
         self._covered_until = float("-inf")
+        self._opened = threading.Event()
         self.reason: str | None = None
 
     @property
@@ -115,9 +116,15 @@ class CircuitBreaker:
             self._covered_until = max(self._covered_until, now + delay)
             return True
 
+    def sleep(self, seconds: float) -> None:
+        """Sleep that ends early when the breaker opens: threads waiting out a retry or
+        a shared 429 pause stop at once instead of sleeping for a run that is over."""
+        self._opened.wait(max(seconds, 0.0))
+
     def _open(self, reason: str) -> None:
         if self.reason is None:
             self.reason = f"the run was stopped: {reason}"
+            self._opened.set()
 
 
 class Backoff:

@@ -167,7 +167,7 @@ class Transport:
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
         max_response_bytes: int = 64 * 2**20,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
         throttle: Throttle | None = None,
@@ -176,10 +176,13 @@ class Transport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
+        self.breaker = breaker or CircuitBreaker()
+        # By default every wait (retry backoff, the shared 429 pause) ends early when the
+        # breaker opens; tests inject a fake sleep instead.
+        sleep = sleep or self.breaker.sleep
         # The transport's own redactor: error text is masked here even when no CLI
         # registered the token with the process-wide one (library use).
         self.redact = Redactor([token.reveal()])
-        self.breaker = breaker or CircuitBreaker()
         self._budget: ByteBudget | None = None
         self.max_read_bytes = max_read_bytes
         self._auth = _BearerAuth(token)
@@ -323,6 +326,14 @@ class Transport:
         """``_send`` under the shared throttle; on a 429 closes the gate for every thread
         and returns when it reopens (None otherwise)."""
         with self.throttle.slot() as slot:
+            if self.breaker.reason is not None:  # opened while this thread was paused
+                raise ScimCircuitOpen(
+                    "not sent",
+                    reason=self.breaker.reason,
+                    attempted=backoff.attempts > 1,
+                    method=method,
+                    path=path,
+                )
             status, headers, content = self._send(method, path, params, data, backoff)
             if status != 429:
                 slot.succeeded()

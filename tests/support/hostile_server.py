@@ -29,10 +29,12 @@ class Hostile:
     ``echo(authorization)`` returns the text a 401 repeats (None: answer normally);
     ``patch_echo`` does the same for a 400 to every PATCH; ``reflect`` puts that text
     into a user's givenName; ``malformed_echo`` answers GET /Users 200 with ``active``
-    set to that text. ``drip`` seconds between body bytes, ``endless`` ignores
-    startIndex and claims 10**12 results, ``fat`` bytes of filler in every user of a
+    set to that text. ``drip`` seconds between body bytes, ``stall`` sends nothing at
+    all, ``endless`` ignores startIndex and claims 10**12 results (the same page each
+    time; ``endless_fresh``: a new user each time), ``fat`` bytes of filler in every user of a
     page (each page a fresh user), ``die_after_writes`` closes the server after that
-    many writes, ``writes_429`` answers every write 429 with Retry-After 30.
+    many writes, ``writes_429`` / ``reads_429`` answer every write / read 429 with
+    Retry-After 30.
     """
 
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -41,10 +43,13 @@ class Hostile:
     reflect: Callable[[str], str] | None = None
     malformed_echo: Callable[[str], str] | None = None
     drip: float | None = None
+    stall: bool = False
     endless: bool = False
+    endless_fresh: bool = False
     fat: int = 0
     die_after_writes: int | None = None
     writes_429: bool = False
+    reads_429: bool = False
     requests: int = 0
     writes: int = 0
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -85,6 +90,8 @@ def _handler(state: Hostile, on_die: Callable[[], None]) -> type[BaseHTTPRequest
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             if state.echo is not None:
                 return self._error(401, state.echo(self._auth()))
+            if state.reads_429:
+                return self._too_many()
             if url.path.endswith("/ServiceProviderConfig"):
                 features = {"patch": {"supported": True}, "filter": {"supported": True}}
                 return self._json(200, features)
@@ -96,8 +103,13 @@ def _handler(state: Hostile, on_die: Callable[[], None]) -> type[BaseHTTPRequest
             if state.malformed_echo is not None:
                 bad = {**user(1), "active": state.malformed_echo(self._auth())}
                 return self._json(200, _list([bad], 1, 1))
+            if state.stall:
+                state.stopping.wait(60)
+                return None
             if state.endless:
                 return self._json(200, _list([user(1)], 1, 10**12))
+            if state.endless_fresh:
+                return self._json(200, _list([user(state.requests)], 1, 10**12))
             if state.fat:
                 fresh = {**user(start), "title": "x" * state.fat}
                 return self._json(200, _list([fresh], start, 10**6))
@@ -143,13 +155,16 @@ def _handler(state: Hostile, on_die: Callable[[], None]) -> type[BaseHTTPRequest
                 self.close_connection = True
                 return None
             if state.writes_429:
-                self.send_response(429)
-                self.send_header("Retry-After", "30")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self._too_many()
                 return None
             value: dict[str, Any] = json.loads(raw)
             return value
+
+        def _too_many(self) -> None:
+            self.send_response(429)
+            self.send_header("Retry-After", "30")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def _drip(self, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()
