@@ -89,8 +89,11 @@ class Redactor:
             self._state = None
 
 
-# An escape that can encode a character of a secret (not ``\"`` or ``\n``).
-_ESCAPE = re.compile(r"\\+(?:u[0-9a-fA-F]{4}|/)|%(?:25)*[0-9a-fA-F]{2}")
+# Characters JSON (or a repr) writes with a backslash in front.
+_BACKSLASHED = frozenset('/"\\')
+# An escape that can encode a character of a secret; ``\"`` and ``\\`` only count
+# when a secret holds that character (JSON text is full of ``\"``).
+_ESCAPE = r"\\+(?:u[0-9a-fA-F]{4}|/)|%(?:25)*[0-9a-fA-F]{2}"
 
 
 class _Compiled:
@@ -104,6 +107,9 @@ class _Compiled:
     def __init__(self, forms: list[str]) -> None:
         self.forms = forms
         self.pattern = re.compile("|".join(_pattern_for(f) for f in forms))
+        extra = [r'\\+"'] if any('"' in f for f in forms) else []
+        extra += [r"\\{2,}"] if any("\\" in f for f in forms) else []
+        self.escape = re.compile("|".join([_ESCAPE, *extra]))
         # \\u0000 with a few backslashes is the longest encoding of one character.
         self.reach = max(len(f) for f in forms) * 12
 
@@ -130,7 +136,7 @@ class _Compiled:
     def _windows(self, text: str) -> Iterator[tuple[int, int]]:
         """Merged spans of ``reach`` characters around every relevant escape."""
         span: tuple[int, int] | None = None
-        for position in _escapes(text):
+        for position in _escapes(text, self.escape):
             start = max(0, position - self.reach)
             end = min(len(text), position + self.reach)
             if span is not None and start <= span[1]:
@@ -143,13 +149,13 @@ class _Compiled:
             yield span
 
 
-def _escapes(text: str) -> list[int]:
+def _escapes(text: str, escape: re.Pattern[str]) -> list[int]:
     """Positions of escapes, found with ``str.find`` (far faster than a regex scan)."""
     found: list[int] = []
     for lead in "\\%":
         position = text.find(lead)
         while position != -1:
-            match = _ESCAPE.match(text, position)
+            match = escape.match(text, position)
             if match is None:
                 position = text.find(lead, position + 1)
                 continue
@@ -186,8 +192,10 @@ def _char_pattern(ch: str) -> str:
     alternatives.append(r"\\+u" + _hex(code, 4))
     if code < 0x80:
         alternatives.append("%(?:25)*" + _hex(code, 2))
-    if ch == "/":
-        alternatives.append(r"\\+/")
+    if ch == "\\":  # a backslash escaped once or more: \\ or \\\\
+        alternatives.append(r"\\{2,}")
+    elif ch in _BACKSLASHED:  # \/ and \" (or more backslashes)
+        alternatives.append(r"\\+" + re.escape(ch))
     return "(?:" + "|".join(alternatives) + ")"
 
 

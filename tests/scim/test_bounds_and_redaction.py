@@ -196,3 +196,19 @@ def test_a_deadline_watchdog_thread_ends_when_no_request_is_pending() -> None:
             break
         time.sleep(0.02)
     assert not any(t.name == "request-deadlines" for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("secret", ['quo"te/and\\back-0123456789', "pct%41-and-more-0123"])
+def test_secrets_holding_json_or_url_escape_characters_are_masked_in_escaped_text(
+    secret: str,
+) -> None:
+    redactor = Redactor([secret])
+    for text in (
+        json.dumps(secret),
+        json.dumps(json.dumps(secret)),
+        repr(secret),
+        quote(secret, safe=""),
+    ):
+        assert redactor.found(text), text
+        masked = redactor(f"x {text} y")
+        assert "***" in masked and not redactor.found(masked), text
