@@ -67,8 +67,11 @@ def _shut(connection: HTTPConnection) -> None:
     sock = getattr(connection, "sock", None)
     if sock is None:
         return
-    with contextlib.suppress(OSError):  # already closed: the request fails on its own
-        sock.shutdown(socket.SHUT_RDWR)
+    # socket.socket.shutdown, not SSLSocket's: that one also drops the TLS object,
+    # under the feet of the thread still reading from it. The raw shutdown wakes the
+    # blocked recv, and the TLS layer reports the closed connection as an error.
+    with contextlib.suppress(OSError, TypeError):  # already closed: it fails on its own
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _Watchdog:

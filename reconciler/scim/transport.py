@@ -155,7 +155,10 @@ class Transport:
     """Sends one SCIM request with retries and returns a Response or raises a ScimError.
 
     Safe to share between threads (the executor's workers, the reader's pool): they
-    share one ``Throttle``, so a 429 seen by one thread pauses them all.
+    share one ``Throttle``, so a 429 seen by one thread pauses them all, and one
+    ``CircuitBreaker``, which stops every thread once the run cannot go on.
+    ``timeouts.total`` is enforced on the transport's own pooled session; a
+    caller-supplied ``session`` (a test double) has no per-request deadline.
     """
 
     def __init__(
