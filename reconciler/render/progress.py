@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from reconciler.executor import NOT_ATTEMPTED, ApplyResult, OpResult, Status
+from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
 _MARK = {
@@ -47,7 +48,8 @@ class ProgressReporter:
 
     def _line(self, result: OpResult) -> str:
         mark, colour = _MARK[result.status]
-        text = f"{mark} {result.op.value} {result.key}: {result.detail or result.status.value}"
+        detail = terminal(result.detail or result.status.value)
+        text = f"{mark} {result.op.value} {terminal(result.key)}: {detail}"
         return self.style(text, colour)
 
     def _bar(self) -> None:
@@ -73,7 +75,7 @@ def render_apply_summary(result: ApplyResult) -> str:
     if skipped:
         plural = "operation" if skipped == 1 else "operations"
         reason = result.stopped or "the run stopped"
-        lines.append(f"  {skipped} {plural} not attempted: {reason}.")
+        lines.append(f"  {skipped} {plural} not attempted: {terminal(reason)}.")
     if not result.complete:
         lines.append("Fix what is listed above and run apply again: it plans only what is left.")
     return "\n".join(lines) + "\n"
