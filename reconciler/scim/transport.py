@@ -248,10 +248,7 @@ class Transport:
         """
         method = method.upper()
         _check_path(path)
-        if self.breaker.reason is not None:
-            raise ScimCircuitOpen(
-                "not sent", reason=self.breaker.reason, attempted=False, method=method, path=path
-            )
+        self._refuse_if_stopped(method, path, attempted=False)
         safe = method in IDEMPOTENT if retry_safe is None else retry_safe
         data = None if json is None else _dumps(json)
         backoff = self.backoff()
@@ -275,32 +272,33 @@ class Transport:
                     )
                 ) from error
             self.breaker.answered()
-            if status in self.retry.retry_statuses and (safe or status == 429):
+            retryable = status in self.retry.retry_statuses and (safe or status == 429)
+            if retryable:
                 after = parse_retry_after(headers.get("Retry-After"), self._clock())
                 if backoff.wait(after):
                     if reopens is not None:  # this thread slept through the shared pause
                         self.throttle.waited_until(reopens)
                     log.info("retrying %s %s after HTTP %d", method, path, status)
                     continue
-                if self.breaker.reason is not None:
-                    try:
-                        self._answer(
-                            method,
-                            path,
-                            status=status,
-                            headers=headers,
-                            content=content,
-                            attempts=backoff.attempts,
-                        )
-                    except ScimError as failure:
-                        raise self._stopped(failure) from None
-            return self._answer(
-                method,
-                path,
-                status=status,
-                headers=headers,
-                content=content,
-                attempts=backoff.attempts,
+            try:
+                return self._answer(
+                    method,
+                    path,
+                    status=status,
+                    headers=headers,
+                    content=content,
+                    attempts=backoff.attempts,
+                )
+            except ScimError as failure:
+                # A 429/5xx given up on because the run is stopping stops the caller too.
+                raise (self._stopped(failure) if retryable else failure) from None
+
+    def _refuse_if_stopped(self, method: str, path: str, *, attempted: bool) -> None:
+        """Raise ScimCircuitOpen, sending nothing, once the run-level breaker is open."""
+        reason = self.breaker.reason
+        if reason is not None:
+            raise ScimCircuitOpen(
+                "not sent", reason=reason, attempted=attempted, method=method, path=path
             )
 
     def _stopped(self, error: ScimError) -> ScimError:
@@ -329,14 +327,8 @@ class Transport:
         """``_send`` under the shared throttle; on a 429 closes the gate for every thread
         and returns when it reopens (None otherwise)."""
         with self.throttle.slot() as slot:
-            if self.breaker.reason is not None:  # opened while this thread was paused
-                raise ScimCircuitOpen(
-                    "not sent",
-                    reason=self.breaker.reason,
-                    attempted=backoff.attempts > 1,
-                    method=method,
-                    path=path,
-                )
+            # The breaker may have opened while this thread waited for the gate.
+            self._refuse_if_stopped(method, path, attempted=backoff.attempts > 1)
             status, headers, content = self._send(method, path, params, data, backoff)
             if status != 429:
                 slot.succeeded()
