@@ -28,8 +28,10 @@ from reconciler.redact import (
     register_secret,
     secrets_scope,
 )
-from reconciler.scim.errors import ScimCircuitOpen
+from reconciler.scim.errors import ScimAuthError, ScimCircuitOpen, ScimProtocolError
 from reconciler.scim.retry import Backoff, CircuitBreaker, RetryPolicy
+from reconciler.scim.secret import Token
+from reconciler.scim.transport import Transport
 from tests.core.test_executor import plan_for
 from tests.core.test_planner import manifest, person
 from tests.gitops.github_shapes import API, ENV, REPO, comment
@@ -212,3 +214,44 @@ def test_secrets_holding_json_or_url_escape_characters_are_masked_in_escaped_tex
         assert redactor.found(text), text
         masked = redactor(f"x {text} y")
         assert "***" in masked and not redactor.found(masked), text
+
+
+# -- the transport, without any CLI (library use) --------------------------------
+BASE = "https://scim.example.test/v2"
+
+
+def _transport(**kwargs: Any) -> Transport:
+    return Transport(BASE, Token(SECRET), sleep=lambda _: None, **kwargs)
+
+
+def test_the_transport_masks_its_token_in_error_bodies_without_any_registration() -> None:
+    echoed = json.dumps({"detail": f"Authorization: Bearer {SECRET}"}).replace("/", "\\/")
+    with responses.RequestsMock() as http:
+        http.get(f"{BASE}/Users", body=echoed, status=401, content_type="application/json")
+        with pytest.raises(ScimAuthError) as caught:
+            _transport().request("GET", "/Users")
+    assert "Bearer ***" in str(caught.value) and SECRET not in str(caught.value)
+
+
+def test_a_whole_read_stops_at_its_byte_budget_not_at_the_per_response_cap() -> None:
+    page = json.dumps({"totalResults": 9, "Resources": [], "filler": "x" * 600})
+    with responses.RequestsMock() as http:
+        http.get(f"{BASE}/Users", body=page, content_type="application/scim+json")
+        transport = _transport()
+        with transport.byte_budget(1000) as budget:
+            transport.request("GET", "/Users")
+            with pytest.raises(ScimProtocolError, match="exceeded its byte budget of 1000"):
+                transport.request("GET", "/Users")
+        assert budget.used == len(page)
+        transport.request("GET", "/Users")  # outside the read, only the per-response cap
+
+
+def test_after_the_breaker_opens_no_request_is_sent() -> None:
+    breaker = CircuitBreaker(max_connection_failures=1)
+    breaker.connection_failed()
+    with responses.RequestsMock() as http:
+        with pytest.raises(ScimCircuitOpen) as caught:
+            _transport(breaker=breaker).request("PATCH", "/Users/1", json={})
+        assert len(http.calls) == 0
+    assert caught.value.attempted is False
+    assert "connection failures in a row" in caught.value.reason
