@@ -126,7 +126,7 @@ def _check_stopped_run(tmp_path: Path, out: str, err: str, n_ops: int, reason: s
 def test_a_server_that_dies_mid_apply_stops_the_run_within_seconds(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    n = 60
+    n = 400  # the failing input: a 400-operation apply
     state = Hostile(die_after_writes=3)
     with hostile_server(state) as url:
         code, elapsed = _apply(url, _manifest(tmp_path, n), "--max-connection-failures", "3")
