@@ -84,9 +84,20 @@ class Redactor:
         return state is not None and bool(text) and state.search(text)
 
     def clear(self) -> None:
+        self.reset(())
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._secrets)
+
+    def reset(self, secrets: Iterable[str]) -> None:
+        """Forget every secret, then register ``secrets``."""
         with self._lock:
             self._secrets.clear()
             self._state = None
+        for secret in secrets:
+            self.add(secret)
 
 
 # Characters JSON (or a repr) writes with a backslash in front.
@@ -206,6 +217,7 @@ def _hex(code: int, width: int) -> str:
 
 # -- the process-wide redactor -------------------------------------------------
 _REDACTOR = Redactor()
+_OPEN_SCOPES: list[tuple[str, ...]] = []  # the secrets each open scope started with
 
 
 def register_secret(secret: str) -> None:
@@ -236,12 +248,19 @@ def redact_value(value: Any) -> Any:
 
 @contextmanager
 def secrets_scope() -> Iterator[None]:
-    """Secrets registered inside are forgotten on exit (one CLI command is one scope)."""
-    _REDACTOR.clear()
+    """Secrets registered inside are forgotten on exit (one CLI command is one scope).
+
+    The outermost scope starts empty; a nested one (``demo`` runs commands inside a
+    command) keeps the outer secrets and gives them back on exit.
+    """
+    outermost = not _OPEN_SCOPES
+    _OPEN_SCOPES.append(() if outermost else _REDACTOR.secrets)
+    if outermost:
+        _REDACTOR.clear()
     try:
         yield
     finally:
-        _REDACTOR.clear()
+        _REDACTOR.reset(_OPEN_SCOPES.pop())
 
 
 class RedactingStream:

@@ -255,3 +255,13 @@ def test_after_the_breaker_opens_no_request_is_sent() -> None:
         assert len(http.calls) == 0
     assert caught.value.attempted is False
     assert "connection failures in a row" in caught.value.reason
+
+
+def test_a_nested_scope_keeps_and_gives_back_the_outer_secrets() -> None:
+    with secrets_scope():
+        register_secret(SECRET)
+        with secrets_scope():
+            register_secret("inner-secret-0123456789")
+            assert redact(f"{SECRET} inner-secret-0123456789") == "*** ***"
+        assert redact(f"{SECRET} inner-secret-0123456789") == "*** inner-secret-0123456789"
+    assert redact(SECRET) == SECRET
