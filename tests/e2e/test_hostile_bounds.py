@@ -8,11 +8,14 @@ apply the operations that were not attempted.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from reconciler.sandbox import Sandbox
+from reconciler.sandbox.faults import Faults
 from tests.e2e.conftest import TOKEN, person, run, write_manifest
 from tests.support.hostile_server import Hostile, hostile_server, user
 
@@ -161,3 +164,49 @@ def test_a_read_that_only_gets_429_stops_at_the_retry_budget(
     assert code == 1 and elapsed < QUICK
     assert "HTTP 429" in err and "retry budget of 1 s" in err and "nothing was planned" in err
     assert state.requests == 1
+
+
+# -- the same bounds against the built-in sandbox -------------------------------
+def test_sandbox_constant_429_on_creates_stops_at_the_budget_and_a_rerun_finishes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = 30
+    manifest = _manifest(tmp_path, n)
+    always_429 = Faults(rate_429=1.0, retry_after_s=30, only=frozenset({"POST /Users"}))
+    with Sandbox(token=TOKEN, faults=always_429) as box:
+        code, elapsed = _apply(box.base_url, manifest, "--retry-budget", "1")
+        out, err = capsys.readouterr()
+        assert code == 5 and elapsed < QUICK
+        _check_stopped_run(tmp_path, out, err, n, "retry budget of 1 s")
+        box.set_faults(Faults())
+        (tmp_path / "j.jsonl").unlink()
+        assert _apply(box.base_url, manifest)[0] == 0  # the re-run does the rest
+        assert run("plan", "-m", manifest, "--url", box.base_url, "--detailed-exitcode") == 0
+
+
+def test_a_sandbox_stopped_mid_apply_ends_the_run_within_seconds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = 200
+    manifest = _manifest(tmp_path, n)
+    with Sandbox(token=TOKEN) as box:
+        url = box.base_url
+        stopped = threading.Event()
+
+        def kill_after_three_creates() -> None:
+            for _ in range(1000):  # bounded: 10 s at most
+                if box.stats.requests().get("POST /Users", 0) >= 3:
+                    box.stop()
+                    break
+                time.sleep(0.01)
+            stopped.set()
+
+        killer = threading.Thread(target=kill_after_three_creates)
+        killer.start()
+        code, elapsed = _apply(
+            url, manifest, "--concurrency", "1", "--max-connection-failures", "2"
+        )
+        killer.join(timeout=15)
+    out, err = capsys.readouterr()
+    assert stopped.is_set() and code == 5 and elapsed < QUICK
+    _check_stopped_run(tmp_path, out, err, n, "connection failures in a row")
