@@ -205,10 +205,18 @@ def _list(resources: list[dict[str, Any]], start: int, total: int) -> dict[str, 
     }
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Connections the client (or the server's own death) cut are expected here: they
+    must not print tracebacks into the output the tests inspect."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None
+
+
 @contextlib.contextmanager
 def hostile_server(state: Hostile) -> Iterator[str]:
     """Serve ``state`` on 127.0.0.1; yields the base URL. Stops every thread on exit."""
-    server: ThreadingHTTPServer | None = None
+    server: _QuietServer | None = None
     died = threading.Event()
 
     def die() -> None:
@@ -217,7 +225,7 @@ def hostile_server(state: Hostile) -> Iterator[str]:
             died.set()
             threading.Thread(target=_stop, args=(server,), daemon=True).start()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state, die))
+    server = _QuietServer(("127.0.0.1", 0), _handler(state, die))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -231,7 +239,7 @@ def hostile_server(state: Hostile) -> Iterator[str]:
         thread.join(timeout=5)
 
 
-def _stop(server: ThreadingHTTPServer | None) -> None:
+def _stop(server: _QuietServer | None) -> None:
     if server is None:
         return
     server.shutdown()
