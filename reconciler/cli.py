@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from reconciler import __version__
 from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
 from reconciler.files import write_atomically
+from reconciler.grammar import count
 from reconciler.settings import today
 
 if TYPE_CHECKING:
@@ -327,8 +328,8 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"notice: {notice}", file=sys.stderr)
     files = len(loaded.sources)
     print(
-        f"{_manifest(args)}: valid ({len(loaded.manifest.users)} users, "
-        f"{len(loaded.manifest.teams)} teams, {files} file{'s' if files != 1 else ''})"
+        f"{_manifest(args)}: valid ({count(len(loaded.manifest.users), 'user')}, "
+        f"{count(len(loaded.manifest.teams), 'team')}, {count(files, 'file')})"
     )
     return EXIT_OK
 
@@ -475,7 +476,8 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
     sys.stdout.write(render_apply_summary(result))
     if not result.complete:
         raise PartialApplyError(
-            f"{len(result.results) - result.count_done} of {len(result.results)} operations "
+            f"{len(result.results) - result.count_done} of "
+            f"{count(len(result.results), 'operation')} "
             "did not complete; see above. Re-run apply to do the rest."
         )
     return EXIT_OK
@@ -502,8 +504,9 @@ def _import(args: argparse.Namespace) -> int:
     for note in imported.notes:
         print(f"note: {note}", file=sys.stderr)
     print(
-        f"Imported {len(live.users)} users and {len(live.groups)} teams into {out}/ "
-        f"({len(imported.files)} file(s)); claimed domains: {', '.join(domains)}"
+        f"Imported {count(len(live.users), 'user')} and {count(len(live.groups), 'team')} "
+        f"into {out}/ ({count(len(imported.files), 'file')}); "
+        f"claimed domains: {', '.join(domains)}"
     )
     print("Next: review, commit, open a pull request; its plan should show no changes.")
     return EXIT_OK
@@ -595,8 +598,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         # matchers can read every problem; the count comes last.
         for problem in error.problems:
             print(problem, file=sys.stderr)
-        count = len(error.problems)
-        print(f"error: {count} problem{'s' if count != 1 else ''} in the manifest", file=sys.stderr)
+        print(f"error: {count(len(error.problems), 'problem')} in the manifest", file=sys.stderr)
         return error.exit_code
     except ReconcilerError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from reconciler.grammar import count, plural
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import (
     Deprovision,
@@ -107,10 +108,7 @@ def expiring_soon(manifest: Manifest, today: date) -> list[str]:
                     f"{member.email}: membership of team {team.name!r} expires on {member.expires}"
                 )
                 found.append((member.expires, text))
-    return [
-        f"{text} (in {(when - today).days} day{'s' if (when - today).days != 1 else ''})"
-        for when, text in sorted(found)
-    ]
+    return [f"{text} (in {count((when - today).days, 'day')})" for when, text in sorted(found)]
 
 
 class _Context:
@@ -232,7 +230,8 @@ class _Context:
         if policy is UnmanagedUsers.REPORT:
             names = ", ".join(u.user_name for u in unlisted)
             self.notices.append(
-                f"{len(unlisted)} active user(s) in claimed domains are not in the manifest "
+                f"{count(len(unlisted), 'active user')} in claimed domains "
+                f"{plural('is', len(unlisted))} not in the manifest "
                 f"(policy unmanaged_users: report): {names}"
             )
             return []
@@ -402,8 +401,8 @@ class _Context:
         if unlisted:
             names = ", ".join(f'"{g.display_name}"' for g in unlisted)
             self.notices.append(
-                f"{len(unlisted)} team(s) in Mixpanel are not in the manifest "
-                f"and are left alone: {names}"
+                f"{count(len(unlisted), 'team')} in Mixpanel {plural('is', len(unlisted))} "
+                f"not in the manifest and {plural('is', len(unlisted))} left alone: {names}"
             )
         return changes
 

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.errors import ReconcilerError
+from reconciler.grammar import count
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
@@ -138,9 +139,9 @@ def _get(config: dict[str, Any], section: str, key: str) -> Any:
 def _page(client: ScimClient, *, users: bool) -> tuple[Check, None]:
     if users:
         page = client.list_users_page(1, 1)
-        return Check("users readable", Status.OK, f"{page.total_results} users"), None
+        return Check("users readable", Status.OK, count(page.total_results, "user")), None
     page = client.list_groups_page(1, 1)
-    return Check("teams readable", Status.OK, f"{page.total_results} teams"), None
+    return Check("teams readable", Status.OK, count(page.total_results, "team")), None
 
 
 def _domains(client: ScimClient, claimed: Iterable[str]) -> tuple[Check, None]:
@@ -159,7 +160,7 @@ def _domains(client: ScimClient, claimed: Iterable[str]) -> tuple[Check, None]:
         return Check(
             "claimed domains",
             Status.OK,
-            f"all {len(live.users)} live users are in "
+            f"all {count(len(live.users), 'live user')} are in "
             f"claimed domains ({', '.join(sorted(claimed_set))})",
         ), None
     return Check("claimed domains", Status.WARN, "; ".join(notes)), None

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.grammar import count, plural
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 
 SCHEMA_HEADER = "# yaml-language-server: $schema={schema}\n"
@@ -79,13 +80,15 @@ def _notes(live: LiveState, users: list[LiveUser], domains: list[str]) -> tuple[
     outside = len(live.users) - len(users)
     if outside:
         notes.append(
-            f"{outside} user(s) outside the claimed domains ({', '.join(domains)}) were not "
+            f"{count(outside, 'user')} outside the claimed domains ({', '.join(domains)}) "
+            f"{plural('was', outside)} not "
             "imported: Mixpanel's SCIM only manages users in claimed domains"
         )
     nameless = [u.user_name for u in users if not (u.given_name and u.family_name)]
     if nameless:
         notes.append(
-            f"{len(nameless)} user(s) have no given or family name in Mixpanel; placeholders "
+            f"{count(len(nameless), 'user')} {plural('has', len(nameless))} no given or "
+            "family name in Mixpanel; placeholders "
             f"were written, review them: {', '.join(nameless)}"
         )
     inactive_members = sorted(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from reconciler.grammar import count
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan, Summary
 from reconciler.render.style import Style
 
@@ -56,7 +57,7 @@ def summary_line(summary: Summary) -> str:
     if summary.delete:
         parts.append(f"{summary.delete} to delete")
     changes = summary.membership_changes
-    parts.append(f"{changes} membership change{'s' if changes != 1 else ''}")
+    parts.append(count(changes, "membership change"))
     return "Plan: " + ", ".join(parts) + "."
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from reconciler.errors import ConfigError
+from reconciler.grammar import count
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.service import Sandbox
 
@@ -85,7 +86,10 @@ def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
                 out(f"Generated token (shown once; set {TOKEN_ENV} to reuse one): {token}")
             users, groups = sandbox.store.counts()
             where = f"state in {args.state}" if args.state else "in memory only"
-            out(f"{users} users, {groups} teams, {where}; stop with Ctrl-C or SIGTERM")
+            out(
+                f"{count(users, 'user')}, {count(groups, 'team')}, {where}; "
+                "stop with Ctrl-C or SIGTERM"
+            )
             stopping.wait()
     finally:
         restore()
