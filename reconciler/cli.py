@@ -58,14 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="more log detail on stderr (-v info, -vv every HTTP request)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines on stderr as text or one JSON object each (default %(default)s)",
+    )
     parser.add_argument("--org", metavar="NAME", help="which org of reconciler.yaml to work on")
     parser.add_argument("--config", metavar="FILE", help="orgs config (default: reconciler.yaml)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check the manifest; no network")
     _manifest_arg(validate)
-    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people, json for scripts (default %(default)s)",
+    )
     validate.set_defaults(handler=_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of a manifest file")
@@ -75,7 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     _manifest_arg(plan)
     _target_args(plan)
     plan.add_argument("--out", metavar="FILE", help="save the plan as JSON for `apply FILE`")
-    plan.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    plan.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text for a terminal or CI log, markdown for a PR comment, json (the plan "
+        "file's format) for scripts (default %(default)s)",
+    )
     plan.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -95,7 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check URL, TLS, token, features and domains")
     _manifest_arg(doctor)
     _target_args(doctor)
-    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    doctor.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text checklist or json for scripts (default %(default)s)",
+    )
     doctor.set_defaults(handler=_doctor)
 
     demo = commands.add_parser("demo", help="plan, apply and plan again on a local sandbox")
@@ -137,17 +158,27 @@ def _add_apply(commands: Subparsers) -> None:
     )
     _target_args(apply)
     apply.add_argument("--auto-approve", action="store_true", help="do not ask for `yes`")
-    apply.add_argument("--concurrency", type=_positive, default=4, metavar="N")
+    apply.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=4,
+        metavar="N",
+        help="operations of one phase sent in parallel, in requests at a time "
+        "(default %(default)s)",
+    )
     apply.add_argument(
         "--chunk-size",
         type=_positive,
         default=100,
         metavar="N",
-        help="members per membership PATCH (default 100)",
+        help="members per membership PATCH request (default %(default)s; a 413 halves it)",
     )
     apply.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
     apply.add_argument(
-        "--journal", default=None, metavar="FILE", help=f"default: {DEFAULT_JOURNAL}"
+        "--journal",
+        default=None,
+        metavar="FILE",
+        help=f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL})",
     )
     for flag, what in (
         ("--allow-deprovision", "deprovisions"),
@@ -161,7 +192,12 @@ def _add_apply(commands: Subparsers) -> None:
 def _add_import(commands: Subparsers) -> None:
     imp = commands.add_parser("import", help="write the live org as manifest files")
     _target_args(imp)
-    imp.add_argument("--out", default="manifests", metavar="DIR")
+    imp.add_argument(
+        "--out",
+        default="manifests",
+        metavar="DIR",
+        help="folder to write the manifest files into (default %(default)s)",
+    )
     imp.add_argument(
         "--claimed-domain",
         action="append",
@@ -195,13 +231,21 @@ def _target_args(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="file holding the SCIM token (default: $MIXPANEL_SCIM_TOKEN)",
     )
-    parser.add_argument("--page-size", type=_positive, default=1000, metavar="N")
+    parser.add_argument(
+        "--page-size",
+        type=_positive,
+        default=1000,
+        metavar="N",
+        help="users or teams asked for per list request (default %(default)s; the reader "
+        "follows a smaller page size the server returns)",
+    )
     parser.add_argument(
         "--max-attempts",
         type=_positive,
         default=6,
         metavar="N",
-        help="attempts per request on 429/5xx/connection errors before giving up (default 6)",
+        help="attempts per request on 429/5xx/connection errors before giving up, "
+        "the first included (default %(default)s)",
     )
 
 

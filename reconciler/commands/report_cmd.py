@@ -24,7 +24,12 @@ DEFAULT_MANIFEST = "manifests"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Report-specific options; the CLI adds -m and the target options shared by all."""
-    parser.add_argument("--format", choices=FORMATS, default="text")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text, markdown, csv (one row per account) or json (default %(default)s)",
+    )
     parser.add_argument(
         "--expiring-days",
         type=_days,
