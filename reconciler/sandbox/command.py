@@ -143,6 +143,8 @@ def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     try:
         with sandbox:
             out(f"Sandbox SCIM server listening on {sandbox.base_url}")
+            if sandbox.seed_ignored:
+                out(_seed_notice(args))
             if generated:
                 out(f"Generated token (shown once; set {TOKEN_ENV} to reuse one): {token}")
             users, groups = sandbox.store.counts()
@@ -155,6 +157,14 @@ def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     finally:
         restore()
     return 0
+
+
+def _seed_notice(args: argparse.Namespace) -> str:
+    return (
+        f"notice: --seed {args.seed} ignored: the state file {args.state} already holds a "
+        "directory, and a seed applies only to an empty state; to start from the seed, "
+        "delete the file or pass another --state"
+    )
 
 
 def _faults(args: argparse.Namespace) -> Faults:
