@@ -120,7 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.set_defaults(handler=_doctor)
 
     demo = commands.add_parser("demo", help="plan, apply and plan again on a local sandbox")
-    _manifest_arg(demo)
+    demo.add_argument(
+        "-m",
+        "--manifest",
+        default=None,
+        metavar="PATH",
+        help="manifest file or folder (default: the demo org shipped with reconciler)",
+    )
     demo.set_defaults(handler=_demo)
     _add_report_and_github(commands)
     return parser
@@ -620,7 +626,10 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from reconciler.demo import run_demo
 
-    return run_demo(_manifest(args), main, lambda line: print(line, flush=True))
+    # Without -m (or an org's folder) the demo runs on the demo org shipped in the package.
+    org = _org(args)
+    manifest = args.manifest or (org.manifest if org is not None else None)
+    return run_demo(manifest, main, lambda line: print(line, flush=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
