@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from reconciler.plan import Plan
     from reconciler.render.style import Style
     from reconciler.scim.client import ScimClient
+    from reconciler.scim.retry import RetryListener
     from reconciler.settings import Target
     from reconciler.workflow import Progress, ReadOptions
 
@@ -315,6 +316,24 @@ def _target(args: argparse.Namespace) -> Target:
     return target
 
 
+def _connect(
+    args: argparse.Namespace, target: Target, *, concurrency: int | None = None
+) -> ScimClient:
+    from reconciler.workflow import connect
+
+    return connect(target, concurrency=concurrency, on_retry=_waiting_line(args))
+
+
+def _waiting_line(args: argparse.Namespace) -> RetryListener | None:
+    """Retry waits on stderr (none with -q): one updating line on a terminal, unless -v
+    logs interleave with it; a plain line per wait otherwise."""
+    if args.quiet:
+        return None
+    from reconciler.render.waiting import WaitingLine
+
+    return WaitingLine(sys.stderr, tty=sys.stderr.isatty() and not args.verbose)
+
+
 def _read_options(args: argparse.Namespace) -> ReadOptions:
     from reconciler.workflow import ReadOptions
 
@@ -397,13 +416,13 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from reconciler.manifest.loader import load_manifest
-    from reconciler.workflow import connect, plan_from_manifest
+    from reconciler.workflow import plan_from_manifest
 
     manifest = _manifest(args)
     loaded = load_manifest(manifest, today=today())  # a bad manifest fails before any network
     target = _target(args)
     planned = plan_from_manifest(
-        loaded, connect(target), target, today=today(), read=_read_options(args)
+        loaded, _connect(args, target), target, today=today(), read=_read_options(args)
     )
     if args.out:
         write_atomically(Path(args.out), planned.plan.to_json())
@@ -431,7 +450,6 @@ def _overrides(args: argparse.Namespace) -> Overrides:
 def _apply(args: argparse.Namespace) -> int:
     from reconciler.workflow import (
         check_saved_plan,
-        connect,
         plan_from_manifest,
         read_plan_file,
     )
@@ -439,7 +457,7 @@ def _apply(args: argparse.Namespace) -> int:
     if args.plan_file:
         plan = read_plan_file(args.plan_file)
         target = _target(args)
-        client = connect(target, concurrency=args.concurrency)
+        client = _connect(args, target, concurrency=args.concurrency)
         live = check_saved_plan(
             plan,
             client,
@@ -455,7 +473,7 @@ def _apply(args: argparse.Namespace) -> int:
 
         loaded = load_manifest(manifest, today=today())
         target = _target(args)
-        client = connect(target, concurrency=args.concurrency)
+        client = _connect(args, target, concurrency=args.concurrency)
         planned = plan_from_manifest(
             loaded,
             client,
@@ -536,10 +554,9 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
 def _import(args: argparse.Namespace) -> int:
     from reconciler.importer import import_manifest, infer_claimed_domains
     from reconciler.reader import read_live_state
-    from reconciler.workflow import connect
 
     target = _target(args)
-    live = read_live_state(connect(target), page_size=args.page_size)
+    live = read_live_state(_connect(args, target), page_size=args.page_size)
     domains = args.claimed_domain or infer_claimed_domains(live)
     imported = import_manifest(live, domains, split_teams=args.split_teams)
     out = Path(args.out)
@@ -574,6 +591,7 @@ def _report(args: argparse.Namespace) -> int:
     manifest = _manifest(args)
     explicit = args.manifest is not None or args.org is not None or Path(manifest).exists()
     target = _target(args)
+    args.on_retry = _waiting_line(args)
     code: int = run(
         args,
         lambda line: print(line, flush=True),
@@ -601,14 +619,13 @@ def _doctor(args: argparse.Namespace) -> int:
     from reconciler.doctor import diagnose
     from reconciler.manifest.loader import load_manifest
     from reconciler.render.doctor import diagnosis_json, render_diagnosis
-    from reconciler.workflow import connect
 
     target = _target(args)
     domains = None
     manifest = _manifest(args)
     if args.manifest or Path(manifest).exists():
         domains = load_manifest(manifest, today=today()).manifest.organization.claimed_domains
-    diagnosis = diagnose(connect(target), target.base_url, domains)
+    diagnosis = diagnose(_connect(args, target), target.base_url, domains)
     if args.format == "json":
         sys.stdout.write(diagnosis_json(diagnosis))
     else:

@@ -18,13 +18,12 @@ from reconciler.grammar import count
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
+    BASE_URL_HINT,
     ScimAuthError,
     ScimNotFound,
     ScimProtocolError,
     ScimTransportError,
 )
-
-MIXPANEL_PATH = "/api/app/scim/v2"
 
 
 class Status(StrEnum):
@@ -81,16 +80,11 @@ def _run(checks: list[Check], name: str, step: Callable[[], tuple[Check, Any]]) 
 
 def _explain(error: ReconcilerError) -> str:
     text = str(error)
-    if isinstance(error, ScimTransportError) and ("SSL" in text or "certificate" in text):
-        return f"{text}; the TLS certificate is not valid for this host: check the URL"
-    if isinstance(error, ScimTransportError):
+    # The transport already names TLS failures (plain HTTP, certificate) precisely.
+    if isinstance(error, ScimTransportError) and not any(w in text for w in ("TLS", "HTTP")):
         return f"{text}; check the URL, DNS, proxy and firewall"
-    if isinstance(error, ScimNotFound | ScimProtocolError):
-        return (
-            f"{text}; this does not look like a SCIM endpoint: Mixpanel's base URL ends with "
-            f"{MIXPANEL_PATH} (e.g. https://mixpanel.com{MIXPANEL_PATH}, "
-            f"https://eu.mixpanel.com{MIXPANEL_PATH})"
-        )
+    if isinstance(error, ScimNotFound | ScimProtocolError) and BASE_URL_HINT not in text:
+        return f"{text}; {BASE_URL_HINT}"
     return text
 
 

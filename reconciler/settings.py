@@ -48,7 +48,8 @@ def resolve_target(
             f"no SCIM token: set {token_env} or pass --token-file FILE "
             "(generate one in Mixpanel: Organization Settings > Access Security > SCIM)"
         )
-    return Target(base_url, Token(value), max_attempts=max_attempts)
+    token = Token(value, source=f"the environment variable {token_env}")
+    return Target(base_url, token, max_attempts=max_attempts)
 
 
 def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
@@ -62,7 +63,7 @@ def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
     warnings: tuple[str, ...] = ()
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         warnings = (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
-    return Token(value.splitlines()[0].strip()), warnings
+    return Token(value.splitlines()[0].strip(), source=f"--token-file {path}"), warnings
 
 
 def environ() -> Mapping[str, str]:

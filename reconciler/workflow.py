@@ -24,7 +24,7 @@ from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
-from reconciler.scim.retry import RetryPolicy
+from reconciler.scim.retry import RetryListener, RetryPolicy
 from reconciler.scim.throttle import Throttle
 from reconciler.settings import Target
 from reconciler.staleness import drift_since_plan
@@ -49,7 +49,9 @@ class Planned:
     warnings: tuple[str, ...]
 
 
-def connect(target: Target, *, concurrency: int | None = None) -> ScimClient:
+def connect(
+    target: Target, *, concurrency: int | None = None, on_retry: RetryListener | None = None
+) -> ScimClient:
     """A client; ``concurrency`` (apply's) also bounds in-flight requests adaptively.
 
     All workers share one throttle, so a 429 to any of them pauses every one until
@@ -57,7 +59,9 @@ def connect(target: Target, *, concurrency: int | None = None) -> ScimClient:
     """
     retry = RetryPolicy(max_attempts=target.max_attempts)
     throttle = Throttle(concurrency, adaptive=True) if concurrency else None
-    return ScimClient.connect(target.base_url, target.token, retry=retry, throttle=throttle)
+    return ScimClient.connect(
+        target.base_url, target.token, retry=retry, throttle=throttle, on_retry=on_retry
+    )
 
 
 def plan_from_manifest(

@@ -55,7 +55,9 @@ def run(args: argparse.Namespace, out: Out, *, target: Target, manifest_path: st
 
     today = settings_today()
     manifest = _load(manifest_path, today)  # a bad manifest fails before any network
-    live = read_live_state(connect(target), page_size=args.page_size)
+    live = read_live_state(
+        connect(target, on_retry=getattr(args, "on_retry", None)), page_size=args.page_size
+    )
     days = args.expiring_days
     if days is None:
         days = manifest.policy.expiry_warning_days if manifest else 14

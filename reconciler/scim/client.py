@@ -16,6 +16,7 @@ from urllib.parse import quote
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
+    BASE_URL_HINT,
     OUTSIDE_ORG_HINT,
     ScimConflict,
     ScimError,
@@ -73,7 +74,12 @@ class ScimClient:
     # Reads ---------------------------------------------------------------------------
 
     def service_provider_config(self) -> dict[str, Any]:
-        response = self.transport.request("GET", "/ServiceProviderConfig")
+        try:
+            response = self.transport.request("GET", "/ServiceProviderConfig")
+        except ScimNotFound as error:
+            raise error.with_hint(
+                f"{BASE_URL_HINT}; `reconciler doctor` checks the setup"
+            ) from None
         return _required_body(response, "GET", "/ServiceProviderConfig")
 
     def list_users_page(self, start_index: int, count: int) -> ListPage:
@@ -161,7 +167,14 @@ class ScimClient:
     # Internals -----------------------------------------------------------------------
 
     def _list(self, path: str, params: Mapping[str, str | int]) -> ListPage:
-        response = self.transport.request("GET", path, params=params)
+        try:
+            response = self.transport.request("GET", path, params=params)
+        except ScimNotFound as error:
+            # A collection (/Users, /Groups) is never missing on a SCIM server: the base
+            # URL is wrong. Say what the right one looks like, as doctor does.
+            raise error.with_hint(
+                f"{BASE_URL_HINT}; `reconciler doctor` checks the setup"
+            ) from None
         return _parsed(parse_list, _required_body(response, "GET", path), "GET", path)
 
     def _resendable(self, error: ScimError) -> bool:
