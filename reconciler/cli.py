@@ -425,7 +425,9 @@ def _plan(args: argparse.Namespace) -> int:
         loaded, _connect(args, target), target, today=today(), read=_read_options(args)
     )
     if args.out:
-        write_atomically(Path(args.out), planned.plan.to_json())
+        # Recorded so a stale plan's advice can name the same -m (not in the digest).
+        saved = planned.plan.model_copy(update={"manifest_path": manifest})
+        write_atomically(Path(args.out), saved.to_json())
     sys.stdout.write(_render_plan(planned.plan, args.format, planned.warnings, args.org))
     if args.out:
         print(
@@ -465,7 +467,16 @@ def _apply(args: argparse.Namespace) -> int:
             manifest_path=args.manifest,
             today=today(),
             read=_read_options(args),
+            plan_file=args.plan_file,
         )
+        from reconciler.staleness import already_applied
+
+        if already_applied(plan, live):
+            print(
+                f"this plan was already applied: Mixpanel already holds all "
+                f"{count(len(plan.operations), 'operation')} of {args.plan_file}; nothing to do"
+            )
+            return EXIT_OK
         sys.stdout.write(_render_plan(plan, "text", ()))
     else:
         manifest = _manifest(args)

@@ -27,7 +27,7 @@ from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import RetryListener, RetryPolicy
 from reconciler.scim.throttle import Throttle
 from reconciler.settings import Target
-from reconciler.staleness import drift_since_plan
+from reconciler.staleness import already_applied, done_count, drift_since_plan
 
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger(__name__)
@@ -126,8 +126,13 @@ def check_saved_plan(
     manifest_path: str | None,
     today: date,
     read: ReadOptions = ReadOptions(),
+    plan_file: str = "plan.json",
 ) -> LiveState:
-    """Refuse a plan made for another org, from another manifest, or on a moved live state."""
+    """Refuse a plan made for another org, from another manifest, or on a moved live state.
+
+    A plan whose every operation already holds live is not refused: the caller checks
+    ``already_applied`` and says so (nothing to do). ``plan_file`` only shapes the advice.
+    """
     if plan.target != target.base_url:
         raise ConfigError(
             f"the plan was made for {plan.target}, not {target.base_url}; "
@@ -139,17 +144,26 @@ def check_saved_plan(
             raise StalePlanError(
                 f"saved plan is stale: the manifest at {manifest_path} changed since the plan "
                 f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
-                "Run `reconciler plan --out plan.json` again and review the new plan."
+                + replan_advice(plan, manifest_path, plan_file)
             )
     live = _read(client, read)
     drift = drift_since_plan(plan, live)
-    if drift:
+    if drift and not already_applied(plan, live):
         lines = "\n".join(f"  - {d}" for d in drift)
         raise StalePlanError(
-            f"saved plan is stale: Mixpanel changed since the plan was made:\n{lines}\n"
-            "Run `reconciler plan --out plan.json` again and review the new plan."
+            f"saved plan is stale: Mixpanel changed since the plan was made "
+            f"({done_count(plan, live)} already done):\n{lines}\n"
+            + replan_advice(plan, manifest_path, plan_file)
         )
     return live
+
+
+def replan_advice(plan: Plan, manifest_path: str | None, plan_file: str) -> str:
+    """The command that makes a fresh plan from the same manifest into the same file."""
+    manifest = manifest_path or plan.manifest_path
+    # The plan file is not trusted to put control characters on the terminal.
+    source = f" -m {manifest}" if manifest and manifest.isprintable() else ""
+    return f"Run `reconciler plan{source} --out {plan_file}` again and review the new plan."
 
 
 def execute(
