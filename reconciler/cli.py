@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="text for a terminal or CI log, markdown for a PR comment, json (the plan "
         "file's format) for scripts (default %(default)s)",
     )
+    _detail_arg(plan)
     plan.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -181,6 +182,7 @@ def _add_apply(commands: Subparsers) -> None:
         help="members per membership PATCH request (default %(default)s; a 413 halves it)",
     )
     apply.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    _detail_arg(apply)
     apply.add_argument(
         "--journal",
         default=None,
@@ -215,6 +217,19 @@ def _add_import(commands: Subparsers) -> None:
     imp.add_argument("--split-teams", action="store_true", help="one file per team")
     imp.add_argument("--force", action="store_true", help="overwrite existing files")
     imp.set_defaults(handler=_import)
+
+
+def _detail_arg(parser: argparse.ArgumentParser) -> None:
+    from reconciler.render import SUMMARY_SHOWN
+
+    parser.add_argument(
+        "--detail",
+        choices=("summary", "full"),
+        default="summary",
+        help=f"summary: counts per operation kind and at most {SUMMARY_SHOWN} operations of "
+        "each kind (and members of each operation); full: every one. JSON and --out always "
+        "hold every operation (default %(default)s)",
+    )
 
 
 def _manifest_arg(parser: argparse.ArgumentParser) -> None:
@@ -359,16 +374,25 @@ def _style(stream: TextIO) -> Style:
     return Style(use_colour(stream))
 
 
-def _render_plan(plan: Plan, fmt: str, warnings: Sequence[str], org: str | None = None) -> str:
+def _render_plan(
+    plan: Plan,
+    fmt: str,
+    warnings: Sequence[str],
+    org: str | None = None,
+    detail: str = "summary",
+) -> str:
     if fmt == "json":
         return plan.to_json()
+    from reconciler.render import SUMMARY_SHOWN
+
+    shown = None if detail == "full" else SUMMARY_SHOWN
     if fmt == "markdown":
         from reconciler.render.markdown import render_markdown
 
-        return render_markdown(plan, warnings=warnings, marker_key=org)
+        return render_markdown(plan, warnings=warnings, marker_key=org, shown=shown)
     from reconciler.render.text import render_text
 
-    return render_text(plan, _style(sys.stdout), warnings=warnings)
+    return render_text(plan, _style(sys.stdout), warnings=warnings, shown=shown)
 
 
 # -- commands ---------------------------------------------------------------
@@ -428,7 +452,9 @@ def _plan(args: argparse.Namespace) -> int:
         # Recorded so a stale plan's advice can name the same -m (not in the digest).
         saved = planned.plan.model_copy(update={"manifest_path": manifest})
         write_atomically(Path(args.out), saved.to_json())
-    sys.stdout.write(_render_plan(planned.plan, args.format, planned.warnings, args.org))
+    sys.stdout.write(
+        _render_plan(planned.plan, args.format, planned.warnings, args.org, args.detail)
+    )
     if args.out:
         print(
             f"Saved the plan to {args.out}; apply exactly it with: reconciler apply {args.out}",
@@ -477,7 +503,7 @@ def _apply(args: argparse.Namespace) -> int:
                 f"{count(len(plan.operations), 'operation')} of {args.plan_file}; nothing to do"
             )
             return EXIT_OK
-        sys.stdout.write(_render_plan(plan, "text", ()))
+        sys.stdout.write(_render_plan(plan, "text", (), detail=args.detail))
     else:
         manifest = _manifest(args)
         from reconciler.manifest.loader import load_manifest
@@ -494,7 +520,7 @@ def _apply(args: argparse.Namespace) -> int:
             overrides=_overrides(args),
         )
         plan, live = planned.plan, planned.live
-        sys.stdout.write(_render_plan(plan, "text", planned.warnings))
+        sys.stdout.write(_render_plan(plan, "text", planned.warnings, detail=args.detail))
         if not plan.has_changes:
             return EXIT_OK
         from reconciler.guards import check_guards

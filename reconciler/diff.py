@@ -228,7 +228,7 @@ class _Context:
         if policy is UnmanagedUsers.IGNORE or not unlisted:
             return []
         if policy is UnmanagedUsers.REPORT:
-            names = ", ".join(u.user_name for u in unlisted)
+            names = listed_names([u.user_name for u in unlisted])
             self.notices.append(
                 f"{count(len(unlisted), 'active user')} in claimed domains "
                 f"{plural('is', len(unlisted))} not in the manifest "
@@ -399,7 +399,7 @@ class _Context:
             if remove:
                 changes.append(TeamChange(group.display_name, group, remove=remove))
         if unlisted:
-            names = ", ".join(f'"{g.display_name}"' for g in unlisted)
+            names = listed_names([f'"{g.display_name}"' for g in unlisted])
             self.notices.append(
                 f"{count(len(unlisted), 'team')} in Mixpanel {plural('is', len(unlisted))} "
                 f"not in the manifest and {plural('is', len(unlisted))} left alone: {names}"
@@ -437,3 +437,14 @@ def _same(user: User, live: LiveUser, key: str) -> bool:
         and live.family_name == user.family_name
         and (user.display_name is None or live.display_name == user.display_name)
     )
+
+
+NOTICE_NAMES = 20  # names listed in one notice; the count before them is always complete
+
+
+def listed_names(names: list[str], limit: int = NOTICE_NAMES) -> str:
+    """``a, b, c`` for a notice, cut to ``limit`` names with "and N more" so a notice
+    about 5,000 unlisted users stays one readable line."""
+    shown = ", ".join(names[:limit])
+    hidden = len(names) - limit
+    return shown if hidden <= 0 else f"{shown} and {hidden} more"

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace, out: Out, env: Mapping[str, str] | None = None
         return _confirmed(_plan_digest(args.plan, out), args.confirm_digest, out)
     gh = GitHub.from_env(env, author=args.author or DEFAULT_AUTHOR)
     if args.github_command == "comment":
-        return _comment(gh, args, out)
+        return _comment(gh, args, out, env)
     if args.github_command == "verify-plan":
         return _verify(gh, args, out)
     return _drift(gh, args, out, env)
@@ -111,11 +111,12 @@ def _for(org: str | None) -> str:
     return "" if org is None else f" for org {org}"
 
 
-def _comment(gh: GitHub, args: argparse.Namespace, out: Out) -> int:
+def _comment(gh: GitHub, args: argparse.Namespace, out: Out, env: Mapping[str, str]) -> int:
     from reconciler.github import upsert_comment
 
     org = _org(args)
-    action, comment = upsert_comment(gh, args.pr, _read(args.body_file), org=org)
+    body = _read(args.body_file)
+    action, comment = upsert_comment(gh, args.pr, body, org=org, full_at=_run_url(env))
     out(f"plan comment{_for(org)} {action} on PR #{args.pr}: {comment.url or comment.id}")
     return 0
 
