@@ -108,3 +108,38 @@ def test_a_refused_connection_says_so_after_the_attempts(
     code, err = _plan(f"http://127.0.0.1:{port}/api/app/scim/v2", capsys, "--max-attempts", "1")
     assert code == 1
     check_message("connection_refused", err, {port: "{port}"})
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected", "attempts"),
+    [
+        ("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)", "plain HTTP", 1),
+        ("[SSL] record layer failure (_ssl.c:1000)", "plain HTTP", 1),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "certificate", 1),
+        ("[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred", "TLS handshake", 3),
+    ],
+)
+def test_tls_failures_are_named_by_kind_and_only_transient_ones_are_retried(
+    raised: str, expected: str, attempts: int
+) -> None:
+    import requests
+    import responses
+
+    from reconciler.scim.errors import ScimTransportError
+    from reconciler.scim.retry import RetryPolicy
+    from reconciler.scim.secret import Token
+    from reconciler.scim.transport import Transport
+
+    url = "https://scim.example.com/api/app/scim/v2"
+    with responses.RequestsMock() as api:
+        api.get(f"{url}/Users", body=requests.exceptions.SSLError(raised))
+        transport = Transport(
+            url, Token("t"), retry=RetryPolicy(max_attempts=3), sleep=lambda s: None
+        )
+        with pytest.raises(ScimTransportError) as caught:
+            transport.request("GET", "/Users")
+        assert len(api.calls) == attempts
+    assert expected in str(caught.value)
+    assert "scim.example.com" in str(caught.value)
+    if expected != "certificate":
+        assert "certificate" not in str(caught.value)
