@@ -227,8 +227,8 @@ def _detail_arg(parser: argparse.ArgumentParser) -> None:
         choices=("summary", "full"),
         default="summary",
         help=f"summary: counts per operation kind and at most {SUMMARY_SHOWN} operations of "
-        "each kind (and members of each operation); full: every one. JSON and --out always "
-        "hold every operation (default %(default)s)",
+        "each kind (and members of each operation); full: every one. The JSON plan "
+        "(plan --out, --format json) always holds every operation (default %(default)s)",
     )
 
 
