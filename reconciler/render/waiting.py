@@ -9,6 +9,7 @@ line on stderr up to date and clears it when the request got its answer; elsewhe
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +44,11 @@ class WaitingLine:
         self._shown = False
 
     def __call__(self, notice: RetryNotice | None) -> None:
+        # A closed or broken stderr must not fail the request being waited for.
+        with contextlib.suppress(OSError, ValueError):
+            self._show(notice)
+
+    def _show(self, notice: RetryNotice | None) -> None:
         with self._lock:
             if notice is None:
                 if self.tty and self._shown:

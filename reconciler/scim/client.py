@@ -27,6 +27,7 @@ from reconciler.scim.errors import (
     ScimTransportError,
 )
 from reconciler.scim.parse import ListPage, parse_group, parse_list, parse_user
+from reconciler.scim.retry import Backoff, RetryNotice
 from reconciler.scim.secret import Token
 from reconciler.scim.transport import RequestStats, Response, Transport
 from reconciler.scim.url import normalise_base_url
@@ -182,6 +183,17 @@ class ScimClient:
         retryable = self.transport.retry.retry_statuses
         return isinstance(error, ScimTransportError) or error.status in retryable
 
+    def _announce_resend(self, path: str, backoff: Backoff) -> Callable[[float], None] | None:
+        """The waiting line's notice before a POST is sent again (its answer was lost)."""
+        listener = self.transport.on_retry
+        if listener is None:
+            return None
+        limit = self.transport.retry.max_attempts
+        reason = "the answer was lost and a look-up found nothing; sending again"
+        return lambda delay: listener(
+            RetryNotice(f"POST {path}", reason, backoff.attempts + 1, limit, delay)
+        )
+
     def _create(
         self,
         path: str,
@@ -207,8 +219,12 @@ class ScimClient:
                 found = find()
                 if found is not None:
                     return _adopted(found, path)
-                if not self._resendable(lost) or not backoff.wait():
+                if not self._resendable(lost) or not backoff.wait(
+                    announce=self._announce_resend(path, backoff)
+                ):
                     raise
+                if self.transport.on_retry is not None:
+                    self.transport.on_retry(None)
                 log.info("re-sending POST %s: the previous answer was lost", path)
                 continue
             if response.body is not None:

@@ -164,3 +164,34 @@ def test_on_a_tty_the_waiting_line_appears_while_a_429_is_waited_out(tmp_path: P
     ), output
     assert "attempt 3 of 3" in output
     assert "\r\x1b[2Kerror:" in output  # the line is cleared before the error is shown
+
+
+def test_a_broken_stderr_does_not_fail_the_request_being_waited_for() -> None:
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError
+
+    line = WaitingLine(Broken(), tty=False)
+    line(RetryNotice("GET /Users", "refused", 2, 3, 1.0))  # no exception
+
+
+def test_a_post_sent_again_after_a_lost_answer_is_announced_too() -> None:
+    from reconciler.scim import builders
+    from reconciler.scim.errors import ScimTransportError
+
+    seen: list[RetryNotice | None] = []
+    faults = Faults(drop_rate=1.0, only=frozenset({"POST /Users"}))  # never processed
+    with Sandbox(token=TOKEN, faults=faults) as sandbox:
+        client = ScimClient.connect(
+            sandbox.base_url,
+            Token(TOKEN),
+            retry=RetryPolicy(max_attempts=2, base_delay=0.01),
+            on_retry=seen.append,
+        )
+        resource = builders.user_resource("ada@acme.io", "Ada", "L", None, True)
+        with client, pytest.raises(ScimTransportError):
+            client.create_user(resource)
+    resend = [n for n in seen if n is not None and n.request == "POST /Users"]
+    assert len(resend) == 1
+    assert "the answer was lost" in resend[0].reason and resend[0].attempt == 2
+    assert seen[seen.index(resend[0]) + 1] is None  # cleared once the wait is over
