@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from reconciler.grammar import count
+from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
 from reconciler.planner import live_snapshot
@@ -64,9 +65,9 @@ def operation_done(op: Operation, live: LiveState) -> bool:
     """Whether ``op``'s intended state already holds in ``live``."""
     if op.op is OpKind.DELETE_USER:
         gone = live.users_by_id.get(op.scim_id or "") is None
-        return gone and op.key.lower() not in live.users_by_key
+        return gone and match_key(op.key) not in live.users_by_key
     if op.op is OpKind.CREATE_USER:
-        return _holds(op, live.users_by_key.get(op.key.lower()))
+        return _holds(op, live.users_by_key.get(match_key(op.key)))
     if op.is_user_op:
         return _holds(op, live.users_by_id.get(op.scim_id or ""))
     group = _group(op, live)
@@ -98,7 +99,7 @@ def _group(op: Operation, live: LiveState) -> LiveGroup | None:
 def _member_id(email: str, scim_id: str | None, live: LiveState) -> str | None:
     if scim_id is not None:
         return scim_id
-    user = live.users_by_key.get(email.lower())  # created by this plan: known by its email
+    user = live.users_by_key.get(match_key(email))  # created by this plan: known by its email
     return user.id if user is not None else None
 
 
@@ -108,7 +109,7 @@ def _subject(op: Operation) -> str:
 
 def _drift(op: Operation, live: LiveState) -> list[str]:
     if op.op is OpKind.CREATE_USER:
-        created = op.key.lower() in live.users_by_key
+        created = match_key(op.key) in live.users_by_key
         return [f"{op.key}: created in Mixpanel since the plan"] if created else []
     if op.is_user_op:
         return _user_drift(op, live)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from reconciler.grammar import count
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
+from reconciler.render.escape import markdown, markdown_code
 from reconciler.render.text import DEFAULT_SHOWN, FULL_HINT, NO_CHANGES, summary_line
 
 MARKER = "<!-- mixpanel-scim-reconciler:plan -->"
@@ -54,7 +55,7 @@ def render_markdown(
     heading = title if marker_key is None else f"{title} ({marker_key})"
     lines = [plan_marker(marker_key), f"### {heading}", ""]
     for warning in warnings:
-        lines += [f"> [!WARNING]\n> Apply will refuse this plan: {_escape(warning)}", ""]
+        lines += [f"> [!WARNING]\n> Apply will refuse this plan: {markdown(warning)}", ""]
     if not plan.has_changes:
         lines += [f"**{NO_CHANGES}**", ""]
     else:
@@ -62,10 +63,10 @@ def render_markdown(
         lines += _sections(plan, shown)
     if plan.notices:
         lines += ["<details><summary>Notices</summary>", ""]
-        lines += [f"- {_escape(n)}" for n in plan.notices]
+        lines += [f"- {markdown(n)}" for n in plan.notices]
         lines += ["", "</details>", ""]
     lines.append(
-        f"<sub>target `{plan.target}` · live `{plan.live_fingerprint[:19]}` · "
+        f"<sub>target {markdown_code(plan.target)} · live `{plan.live_fingerprint[:19]}` · "
         f"manifest `{plan.manifest_digest[:19]}` · as of {plan.as_of.isoformat()}</sub>"
     )
     lines.append(f"<sub>plan digest: `{plan.digest}`</sub>")
@@ -92,10 +93,10 @@ def _sections(plan: Plan, shown: int | None) -> list[str]:
     names, emails = sorted(teams), sorted(users, key=str.lower)
     lines: list[str] = []
     for name in names[:shown]:
-        lines += _section(f"Team <b>{_escape(name)}</b>", teams[name], shown)
+        lines += _section(f"Team <b>{markdown(name)}</b>", teams[name], shown)
     lines += _more(len(names), shown, "team")
     for email in emails[:shown]:
-        lines += _section(f"User <b>{_escape(email)}</b>", users[email], shown)
+        lines += _section(f"User <b>{markdown(email)}</b>", users[email], shown)
     lines += _more(len(emails), shown, "user")
     if shown is not None and (len(names) > shown or len(emails) > shown):
         lines += _counts_by_kind(plan)
@@ -119,21 +120,23 @@ def _section(heading: str, ops: list[Operation], shown: int | None = None) -> li
     lines = [f"<details><summary>{heading}: {verbs}</summary>", ""]
     for op in ops:
         if op.reason:
-            lines.append(f"- {_VERB[op.op]}: {_escape(op.reason)}")
+            lines.append(f"- {_VERB[op.op]}: {markdown(op.reason)}")
         members = op.members if shown is None else op.members[:shown]
         for member in members:
             sign = "➕" if op.op is OpKind.ADD_MEMBERS else "➖"
-            why = f" — {_escape(member.reason)}" if member.reason else ""
-            lines.append(f"  - {sign} `{member.email}`{why}")
+            why = f" — {markdown(member.reason)}" if member.reason else ""
+            lines.append(f"  - {sign} {markdown_code(member.email)}{why}")
         if len(members) < len(op.members):
             more = count(len(op.members) - len(members), "more member")
             lines.append(f"  - _... and {more}_")
         for name in sorted(op.after):
             before = op.before.get(name)
             if name in op.before and before != op.after[name]:
-                lines.append(f"  - `{name}`: {_value(before)} → {_value(op.after[name])}")
+                lines.append(
+                    f"  - {markdown_code(name)}: {_value(before)} → {_value(op.after[name])}"
+                )
             elif name not in op.before:
-                lines.append(f"  - `{name}`: {_value(op.after[name])}")
+                lines.append(f"  - {markdown_code(name)}: {_value(op.after[name])}")
     lines += ["", "</details>", ""]
     return lines
 
@@ -141,8 +144,4 @@ def _section(heading: str, ops: list[Operation], shown: int | None = None) -> li
 def _value(value: JsonScalar) -> str:
     if value is None:
         return "_(unset)_"
-    return f"`{json.dumps(value, ensure_ascii=False)}`"
-
-
-def _escape(text: str) -> str:
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    return markdown_code(json.dumps(value, ensure_ascii=False))
