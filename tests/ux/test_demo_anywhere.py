@@ -41,9 +41,10 @@ def test_the_packaged_demo_org_is_the_repository_manifests_folder() -> None:
     repo = ROOT / "manifests"
     names = sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file())
     shipped = sorted(p.relative_to(PACKAGED).as_posix() for p in PACKAGED.rglob("*") if p.is_file())
-    assert names == shipped
+    fix = "copy manifests/ over reconciler/demo_org/ (the demo ships that copy)"
+    assert names == shipped, fix
     for name in names:
-        assert (repo / name).read_bytes() == (PACKAGED / name).read_bytes(), name
+        assert (repo / name).read_bytes() == (PACKAGED / name).read_bytes(), f"{name}: {fix}"
 
 
 def test_the_package_data_globs_cover_every_demo_file() -> None:
