@@ -23,7 +23,7 @@ from pathlib import Path
 from reconciler.sandbox import Sandbox
 
 Main = Callable[[Sequence[str] | None], int]
-DEMO_ORG = "demo_org"  # package data of ``reconciler``: org.yaml, teams/*.yaml, schema.json
+DEMO_ORG = "demo_org"  # package data of ``reconciler``: org.yaml and teams/*.yaml
 
 
 def run_demo(manifest: str | None, main: Main, out: Callable[[str], None]) -> int:
@@ -69,7 +69,7 @@ def _copy_tree(source: Traversable, destination: Path) -> None:
         if entry.is_dir():
             if entry.name != "__pycache__":
                 _copy_tree(entry, destination / entry.name)
-        elif entry.name.endswith((".yaml", ".json")):
+        elif entry.name.endswith(".yaml"):
             (destination / entry.name).write_bytes(entry.read_bytes())
 
 
