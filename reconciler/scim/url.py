@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import ConfigError
@@ -13,6 +14,8 @@ DEFAULT_BASE_URL = "https://mixpanel.com/api/app/scim/v2"
 RESOURCE_ENDPOINTS = frozenset(
     {"users", "groups", "serviceproviderconfig", "schemas", "resourcetypes", "bulk", "me"}
 )
+_WITH_IDS = frozenset({"users", "groups"})  # ".../Users/<id>" is a resource too
+_VERSION = re.compile(r"v[0-9]+(\.[0-9]+)*", re.IGNORECASE)
 
 
 def normalise_base_url(url: str | None) -> str:
@@ -52,8 +55,11 @@ def normalise_base_url(url: str | None) -> str:
 def _check_not_a_resource(path: str, origin: str) -> None:
     """Refuse ``.../v2/Users`` (or ``.../v2/Users/<id>``), naming the base URL to use."""
     segments = path.split("/")
-    for back in (1, 2):
-        if len(segments) > back and segments[-back].lower() in RESOURCE_ENDPOINTS:
+    # ".../Users/<id>" only when the last segment looks like an id (has a digit and is
+    # not a version such as "v2"), so a tenant path like ".../users/scim" still works.
+    looks_like_id = any(c.isdigit() for c in segments[-1]) and not _VERSION.fullmatch(segments[-1])
+    for back, names in ((1, RESOURCE_ENDPOINTS), (2, _WITH_IDS if looks_like_id else ())):
+        if len(segments) > back and segments[-back].lower() in names:
             base = origin + "/".join(segments[:-back])
             raise ConfigError(
                 f"the SCIM base URL ends with the resource path /{'/'.join(segments[-back:])}; "

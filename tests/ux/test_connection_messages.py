@@ -143,3 +143,18 @@ def test_tls_failures_are_named_by_kind_and_only_transient_ones_are_retried(
     assert "scim.example.com" in str(caught.value)
     if expected != "certificate":
         assert "certificate" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/me/scim/v2",
+        "https://example.com/groups-api/scim/v2",
+        "https://example.com/api/app/scim/v2",
+        "https://example.com/users/scim",
+    ],
+)
+def test_a_base_url_that_merely_contains_a_resource_word_is_accepted(url: str) -> None:
+    from reconciler.scim.url import normalise_base_url
+
+    assert normalise_base_url(url) == url
