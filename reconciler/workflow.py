@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from reconciler.errors import ConfigError, StalePlanError
+from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
@@ -73,15 +74,19 @@ def plan_from_manifest(
     read: ReadOptions = ReadOptions(),
     overrides: Overrides | None = None,
 ) -> Planned:
-    """Plan a validated manifest (callers load it before any network) against live."""
-    live = _read(client, read)
+    """Plan a validated manifest (callers load it before any network) against live.
+
+    Users the manifest wants inactive that the listing lacks are proven absent first
+    (``reconciler.evidence.confirm_absences``); LiveStateError when one is not.
+    """
+    live = confirm_absences(client, loaded.manifest, _read(client, read), today)
     plan = make_plan(
         loaded.manifest,
         live,
         today=today,
         target=target.base_url,
         manifest_digest=loaded.digest,
-        extra_notices=tuple(str(n) for n in loaded.notices),
+        extra_notices=(*(str(n) for n in loaded.notices), *live.evidence),
     )
     findings = guard_findings(plan, live, overrides or Overrides())
     warnings = tuple(str(f) for f in findings)
@@ -146,7 +151,7 @@ def check_saved_plan(
                 f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
                 + replan_advice(plan, manifest_path, plan_file)
             )
-    live = _read(client, read)
+    live = confirm_plan_targets(client, plan, _read(client, read))
     drift = drift_since_plan(plan, live)
     if drift and not already_applied(plan, live):
         lines = "\n".join(f"  - {d}" for d in drift)
