@@ -394,9 +394,8 @@ class Transport:
         failure.attempts = attempts
         if status == 401 and self._token.source:
             # Which token was refused matters when several are configured (env, file, org).
-            failure = failure.with_hint(
-                f"{failure.hint}; the refused token came from {self._token.source}".lstrip("; ")
-            )
+            source = f"the refused token came from {self._token.source}"
+            failure = failure.with_hint(f"{failure.hint}; {source}" if failure.hint else source)
         raise failure.at(method, path)
 
     def _error_body(self, content: bytes) -> object:
@@ -477,7 +476,7 @@ _CERTIFICATE_SIGNS = ("certificate verify failed", "certificate_verify_failed", 
 
 
 def _tls_kind(error: requests.RequestException) -> str | None:
-    """ "plain-http", "certificate" or "tls" for a TLS failure, None for anything else."""
+    """The kind of a TLS failure (plain-http, certificate, tls); None for other errors."""
     if not isinstance(error, requests.exceptions.SSLError):
         return None
     text = str(error).lower()
