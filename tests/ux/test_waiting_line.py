@@ -195,3 +195,15 @@ def test_a_post_sent_again_after_a_lost_answer_is_announced_too() -> None:
     assert len(resend) == 1
     assert "the answer was lost" in resend[0].reason and resend[0].attempt == 2
     assert seen[seen.index(resend[0]) + 1] is None  # cleared once the wait is over
+
+
+def test_the_plain_waiting_lines_match_the_golden_file() -> None:
+    from tests.ux.golden import check_message
+
+    stream = io.StringIO()
+    line = WaitingLine(stream, tty=False, clock=lambda: 43_200.0)  # 12:00:00 UTC
+    reason = "could not connect (refused or unresolvable host)"
+    line(RetryNotice("GET /Users", reason, 2, 6, 0.4))
+    line(RetryNotice("GET /Users", "HTTP 429 (rate limited)", 3, 6, 30.0))
+    line(None)
+    check_message("waiting_lines", stream.getvalue(), {})
