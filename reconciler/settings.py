@@ -67,7 +67,8 @@ def resolve_target(
             f"no SCIM token: set {token_env} or pass --token-file FILE "
             "(generate one in Mixpanel: Organization Settings > Access Security > SCIM)"
         )
-    return Target(base_url, _loaded(value), max_attempts=max_attempts, limits=limits)
+    token = _loaded(value, source=f"the environment variable {token_env}")
+    return Target(base_url, token, max_attempts=max_attempts, limits=limits)
 
 
 def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
@@ -81,12 +82,12 @@ def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
     warnings: tuple[str, ...] = ()
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         warnings = (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
-    return _loaded(value.splitlines()[0].strip()), warnings
+    return _loaded(value.splitlines()[0].strip(), source=f"--token-file {path}"), warnings
 
 
-def _loaded(value: str) -> Token:
+def _loaded(value: str, source: str) -> Token:
     """The token, registered with the one redactor before anything can echo it."""
-    token = Token(value)
+    token = Token(value, source=source)
     register_secret(token.reveal())
     return token
 

@@ -20,6 +20,12 @@ AUTH_HINT = (
     "the SCIM token was refused: generate a new token in Mixpanel Organization Settings > "
     "Access Security > SCIM; generating one revokes the previous token"
 )
+MIXPANEL_PATH = "/api/app/scim/v2"
+BASE_URL_HINT = (
+    "this does not look like a SCIM endpoint: Mixpanel's base URL ends with "
+    f"{MIXPANEL_PATH} (e.g. https://mixpanel.com{MIXPANEL_PATH}, "
+    f"https://eu.mixpanel.com{MIXPANEL_PATH}); check --url or MIXPANEL_SCIM_URL"
+)
 OUTSIDE_ORG_HINT = (
     "{email} already has a Mixpanel account outside this organization, so SCIM cannot "
     "provision it: invite the user by hand in Mixpanel, or remove them from the manifest"

@@ -19,6 +19,28 @@ _SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
 
 
 @dataclass(frozen=True)
+class RetryNotice:
+    """One wait before another attempt, for a person watching the run.
+
+    ``request`` is "GET /Users" (never the query), ``reason`` why the last attempt
+    failed, ``attempt`` the number of the attempt that comes after ``delay`` seconds,
+    out of ``max_attempts``. The transport hands these to a listener and prints
+    nothing itself; the CLI's renderer shows them.
+    """
+
+    request: str
+    reason: str
+    attempt: int
+    max_attempts: int
+    delay: float
+
+
+# Called with a notice before each wait, and with None once the request that waited
+# got its final answer (success or failure), so a progress line can be cleared.
+RetryListener = Callable[[RetryNotice | None], None]
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """How long one logical request may keep trying.
 
@@ -151,12 +173,15 @@ class Backoff:
         self.attempts = 1
         self.slept = 0.0
 
-    def wait(self, retry_after: float | None = None) -> bool:
+    def wait(
+        self, retry_after: float | None = None, announce: Callable[[float], None] | None = None
+    ) -> bool:
         """Sleep before the next attempt; False (without sleeping) when the budget is spent.
 
         Full jitter (a uniform draw in [0, base * 2**n]) spreads clients that failed
         together; an explicit Retry-After is the server's own instruction and is used
         as is, but never beyond ``max_delay`` so a hostile value cannot stall a run.
+        ``announce`` is told the delay just before the sleep (never when giving up).
         """
         policy = self._policy
         if self.attempts >= policy.max_attempts:
@@ -173,6 +198,8 @@ class Backoff:
             return False
         if self._breaker is not None and not self._breaker.allow_wait(delay):
             return False
+        if announce is not None:
+            announce(delay)
         self._sleep(delay)
         self.slept += delay
         self.attempts += 1

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -33,7 +34,14 @@ from reconciler.scim.errors import (
     ScimTransportError,
 )
 from reconciler.scim.parse import parse_error
-from reconciler.scim.retry import Backoff, CircuitBreaker, RetryPolicy, parse_retry_after
+from reconciler.scim.retry import (
+    Backoff,
+    CircuitBreaker,
+    RetryListener,
+    RetryNotice,
+    RetryPolicy,
+    parse_retry_after,
+)
 from reconciler.scim.secret import Token
 from reconciler.scim.throttle import Throttle
 
@@ -185,6 +193,7 @@ class Transport:
         throttle: Throttle | None = None,
         breaker: CircuitBreaker | None = None,
         max_read_bytes: int = 256 * 2**20,
+        on_retry: RetryListener | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
@@ -208,6 +217,7 @@ class Transport:
         self._clock = clock
         self.throttle = throttle or Throttle(sleep=sleep)
         self.stats = RequestStats()
+        self.on_retry = on_retry
         self._headers = {
             "Accept": f"{SCIM_JSON}, application/json;q=0.9",
             "User-Agent": f"reconciler/{__version__}",
@@ -265,6 +275,51 @@ class Transport:
         safe = method in IDEMPOTENT if retry_safe is None else retry_safe
         data = None if json is None else _dumps(json)
         backoff = self.backoff()
+        waited: list[bool] = []  # whether a retry notice went out (then: clear it at the end)
+        try:
+            return self._attempts(
+                method,
+                path,
+                params=params,
+                data=data,
+                safe=safe,
+                backoff=backoff,
+                waited=waited,
+                purpose=purpose,
+            )
+        finally:
+            if waited and self.on_retry is not None:
+                self.on_retry(None)
+
+    def _announcer(
+        self, request: str, reason: str, backoff: Backoff, waited: list[bool]
+    ) -> Callable[[float], None] | None:
+        """What the backoff calls just before it sleeps: a notice to ``on_retry``."""
+        listener = self.on_retry
+        if listener is None:
+            return None
+
+        def announce(delay: float) -> None:
+            waited.append(True)
+            attempt = backoff.attempts + 1
+            listener(RetryNotice(request, reason, attempt, self.retry.max_attempts, delay))
+
+        return announce
+
+    def _attempts(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None,
+        data: bytes | None,
+        safe: bool,
+        backoff: Backoff,
+        waited: list[bool],
+        purpose: str = "",
+    ) -> Response:
+        """The retry loop of ``request``; every wait is announced to ``on_retry`` first."""
+        request = f"{method} {path}"
         while True:
             try:
                 status, headers, content, reopens = self._paced_send(
@@ -272,13 +327,17 @@ class Transport:
                 )
             except requests.RequestException as error:
                 self.breaker.connection_failed()
-                retryable = safe or _not_sent(error)
-                if retryable and not isinstance(error, DeadlineExceeded) and backoff.wait():
+                retryable = (safe or _not_sent(error)) and not _hopeless(error)
+                retryable = retryable and not isinstance(error, DeadlineExceeded)
+                why = _describe(error, self.timeouts, self.base_url)
+                if retryable and backoff.wait(
+                    announce=self._announcer(request, why, backoff, waited)
+                ):
                     log.info("retrying %s %s after %s", method, path, type(error).__name__)
                     continue
                 raise self._stopped(
                     ScimTransportError(
-                        _describe(error, self.timeouts),
+                        why,
                         method=method,
                         path=path,
                         attempts=backoff.attempts,
@@ -288,7 +347,9 @@ class Transport:
             retryable = status in self.retry.retry_statuses and (safe or status == 429)
             if retryable:
                 after = parse_retry_after(headers.get("Retry-After"), self._clock())
-                if backoff.wait(after):
+                why = f"HTTP {status}" + (" (rate limited)" if status == 429 else "")
+                announce = self._announcer(request, why, backoff, waited)
+                if backoff.wait(after, announce=announce):
                     if reopens is not None:  # this thread slept through the shared pause
                         self.throttle.waited_until(reopens)
                     log.info("retrying %s %s after HTTP %d", method, path, status)
@@ -475,6 +536,10 @@ class Transport:
             )
         failure = parse_error(status, self._error_body(content), method, path)
         failure.attempts = attempts
+        if status == 401 and self._token.source:
+            # Which token was refused matters when several are configured (env, file, org).
+            source = f"the refused token came from {self._token.source}"
+            failure = failure.with_hint(f"{failure.hint}; {source}" if failure.hint else source)
         raise failure.at(method, path)
 
     def _error_body(self, content: bytes) -> object:
@@ -561,7 +626,30 @@ def _not_sent(error: requests.RequestException) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
-def _describe(error: requests.RequestException, timeouts: Timeouts) -> str:
+# OpenSSL's words when the peer answered TLS with plain HTTP (an https:// URL to an
+# http server): "wrong version number" (OpenSSL 1.1/3.0), "record layer failure" (3.2+).
+_PLAIN_HTTP_SIGNS = ("wrong version number", "wrong_version_number", "record layer failure")
+_CERTIFICATE_SIGNS = ("certificate verify failed", "certificate_verify_failed", "hostname mismatch")
+
+
+def _tls_kind(error: requests.RequestException) -> str | None:
+    """The kind of a TLS failure (plain-http, certificate, tls); None for other errors."""
+    if not isinstance(error, requests.exceptions.SSLError):
+        return None
+    text = str(error).lower()
+    if any(sign in text for sign in _PLAIN_HTTP_SIGNS):
+        return "plain-http"
+    if any(sign in text for sign in _CERTIFICATE_SIGNS):
+        return "certificate"
+    return "tls"
+
+
+def _hopeless(error: requests.RequestException) -> bool:
+    """Failures another attempt cannot fix: the wrong protocol or a certificate refused."""
+    return _tls_kind(error) in {"plain-http", "certificate"}
+
+
+def _describe(error: requests.RequestException, timeouts: Timeouts, base_url: str = "") -> str:
     # requests' own messages embed the full URL with the filter (e-mails): not shown.
     if isinstance(error, DeadlineExceeded):
         return (
@@ -572,8 +660,20 @@ def _describe(error: requests.RequestException, timeouts: Timeouts) -> str:
         return f"could not connect within {timeouts.connect:g} s"
     if isinstance(error, requests.ReadTimeout):
         return f"no answer within {timeouts.read:g} s"
-    if isinstance(error, requests.exceptions.SSLError):
-        return "TLS handshake or certificate check failed"
+    tls = _tls_kind(error)
+    server = urlsplit(base_url).netloc or "the server"
+    if tls == "plain-http":
+        return (
+            f"the server at {server} speaks plain HTTP, not HTTPS; use http:// only for "
+            "loopback (the local sandbox) or fix the URL"
+        )
+    if tls == "certificate":
+        return (
+            f"the TLS certificate of {server} is not valid for this host (or not trusted); "
+            "check the URL, and set REQUESTS_CA_BUNDLE if a proxy re-signs TLS"
+        )
+    if tls == "tls":
+        return f"the TLS handshake with {server} failed; check the URL, proxy and firewall"
     if _not_sent(error):
         return "could not connect (refused or unresolvable host)"
     return f"connection failed or dropped ({type(error).__name__})"
