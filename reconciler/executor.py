@@ -45,6 +45,7 @@ from reconciler.scim.client import Creation, Origin
 from reconciler.scim.errors import (
     NEW_CREDENTIAL_ADVICE,
     ScimAuthError,
+    ScimCircuitOpen,
     ScimError,
     ScimForbidden,
     ScimPayloadTooLarge,
@@ -95,14 +96,24 @@ class OpResult:
     scim_id: str | None = None
 
 
+NOT_ATTEMPTED = "not attempted: "
+
+
 @dataclass(frozen=True)
 class ApplyResult:
-    """Every operation's outcome in plan order, the run-level explanations (``notes``),
-    and the read-back (None with ``verify=False``)."""
+    """Every operation's outcome in plan order; ``stopped`` is why the run stopped early
+    (token refused, --fail-fast, the circuit breaker), None when it ran to the end;
+    the run-level explanations (``notes``); and the read-back (None with
+    ``verify=False``)."""
 
     results: tuple[OpResult, ...]
+    stopped: str | None = None
     notes: tuple[str, ...] = ()
     verification: Verification | None = None
+
+    @property
+    def not_attempted(self) -> int:
+        return sum(1 for r in self.results if r.detail.startswith(NOT_ATTEMPTED))
 
     @property
     def complete(self) -> bool:
@@ -194,8 +205,13 @@ def apply_plan(
             "verification",
             {"objects": checked.objects, "failed_operations": checked.failed_operations},
         )
-    outcome = ApplyResult(tuple(results), _notes(state, results), checked)
-    journal.record("apply_end", {s.value: outcome.count(s) for s in Status})
+    outcome = ApplyResult(
+        tuple(results), state.stop_reason, notes=_notes(state, results), verification=checked
+    )
+    summary: dict[str, Any] = {s.value: outcome.count(s) for s in Status}
+    if outcome.stopped is not None:
+        summary["stopped"] = outcome.stopped
+    journal.record("apply_end", summary)
     for note in outcome.notes:
         journal.record("note", {"text": note})
     return outcome
@@ -313,7 +329,7 @@ class _Runner:
 
     def run_one(self, op: Operation) -> OpResult:
         if self.state.stop_reason is not None:
-            return self._finish(op, Status.SKIPPED, f"not attempted: {self.state.stop_reason}")
+            return self._finish(op, Status.SKIPPED, f"{NOT_ATTEMPTED}{self.state.stop_reason}")
         if op.op in REVOKE_OPS and self._listing_proven_incomplete():
             return self._finish(op, Status.SKIPPED, LISTING_INCOMPLETE)
         blocked = [d for d in op.depends_on if d in self.state.unfinished]
@@ -323,6 +339,13 @@ class _Runner:
             self.state.attempted += 1
         try:
             status, detail, scim_id = self._execute(op)
+        except ScimCircuitOpen as error:
+            # The run-level breaker: this op and every later one stop here, once.
+            self.state.unreadable = error.reason  # the read-back would be refused too
+            self._stop(error.reason)
+            if not error.attempted:
+                return self._finish(op, Status.SKIPPED, f"{NOT_ATTEMPTED}{error.reason}")
+            return self._finish(op, Status.FAILED, str(error))
         except ScimAuthError as error:
             self.state.unreadable = "the server refused the token"
             self._stop(f"the server refused the token ({error.status})")

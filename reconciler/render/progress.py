@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from reconciler.executor import ApplyResult, OpResult, Status
+from reconciler.executor import NOT_ATTEMPTED, ApplyResult, OpResult, Status
 from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
@@ -26,9 +26,14 @@ class ProgressReporter:
         self.tty = tty
         self.style = style
         self.done = 0
+        self.not_attempted = 0
 
     def __call__(self, result: OpResult) -> None:
         self.done += 1
+        if result.detail.startswith(NOT_ATTEMPTED):
+            # A stopped run: one summary line in the summary, not one line per operation.
+            self.not_attempted += 1
+            return
         if self.tty:
             if result.status is not Status.DONE:
                 self._clear()
@@ -59,8 +64,12 @@ class ProgressReporter:
 
 
 def render_apply_summary(result: ApplyResult) -> str:
-    """The closing lines of apply: counts, the read-back, each operation not simply done
-    with its reason, and the run-level notes (e.g. an incomplete listing)."""
+    """Counts, the read-back, why the run stopped (one line for every operation not
+    attempted), the operations the read-back failed, and the run-level notes.
+
+    Each failure seen while running was already shown once by the progress lines, so
+    it is not repeated; a read-back failure is found after them, so it is shown here.
+    """
     counts = {s: result.count(s) for s in Status}
     head = "Apply complete" if result.complete else "Apply incomplete"
     parts = [f"{counts[s]} {s.value}" for s in Status if counts[s] or s is Status.DONE]
@@ -68,9 +77,17 @@ def render_apply_summary(result: ApplyResult) -> str:
     verified = _verification_line(result)
     if verified:
         lines.append(verified)
-    problems = [r for r in result.results if r.status is not Status.DONE]
-    for r in problems:
-        lines.append(f"  {r.status.value}: {r.op.value} {terminal(r.key)}: {terminal(r.detail)}")
+    skipped = result.not_attempted
+    if skipped:
+        plural = "operation" if skipped == 1 else "operations"
+        reason = result.stopped or "the run stopped"
+        lines.append(f"  {skipped} {plural} not attempted: {terminal(reason)}.")
+    checked = result.verification
+    for r in result.results:
+        if checked is not None and r.op_id in checked.differences:
+            lines.append(
+                f"  {r.status.value}: {r.op.value} {terminal(r.key)}: {terminal(r.detail)}"
+            )
     lines.extend(terminal(note) for note in result.notes)
     if result.unfinished:
         lines.append("Fix what is listed above and run apply again: it plans only what is left.")

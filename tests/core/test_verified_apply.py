@@ -199,7 +199,7 @@ def test_after_a_refused_token_nothing_is_read_back_and_the_summary_says_why() -
     assert not [c for c in directory.calls if c[0].startswith("get_")]
     text = render_apply_summary(result)
     assert "Not verified: the server refused the token, so nothing was read back." in text
-    assert "check the token first with `reconciler doctor`" in text
+    assert "check the token first with `reconciler doctor`" in result.results[0].detail
 
 
 @pytest.mark.parametrize(

@@ -292,7 +292,7 @@ def test_without_verification_a_patch_answer_about_another_user_fails_the_operat
     assert apply(manifest, "--no-verify") == 5
     text = capsys.readouterr().out
     assert (
-        "failed: deactivate_user zed@acme.io: user zed@acme.io: the server's answer "
+        "✗ deactivate_user zed@acme.io: user zed@acme.io: the server's answer "
         "describes another user (ann@acme.io)" in text
     )
     assert "run `reconciler plan` to see" in text
