@@ -36,6 +36,7 @@ from itertools import groupby
 from typing import Any, Protocol
 
 from reconciler.errors import ReconcilerError
+from reconciler.grammar import count
 from reconciler.identity import match_key
 from reconciler.journal import Journal
 from reconciler.livestate import LiveGroup, LiveUser
@@ -208,12 +209,12 @@ def apply_plan(
     outcome = ApplyResult(
         tuple(results), state.stop_reason, notes=_notes(state, results), verification=checked
     )
+    for note in outcome.notes:
+        journal.record("note", {"text": note})
     summary: dict[str, Any] = {s.value: outcome.count(s) for s in Status}
     if outcome.stopped is not None:
         summary["stopped"] = outcome.stopped
-    journal.record("apply_end", summary)
-    for note in outcome.notes:
-        journal.record("note", {"text": note})
+    journal.record("apply_end", summary)  # always the last event of a run
     return outcome
 
 
@@ -262,9 +263,13 @@ def _listing_note(state: _RunState) -> str:
         return ""
     names = ", ".join(sorted(state.adopted))
     pronoun = "it" if len(state.adopted) == 1 else "them"
+    revokes = count(
+        state.skipped_revokes,
+        "deprovision or membership removal",
+        "deprovisions and membership removals",
+    )
     skipped = (
-        f"{state.skipped_revokes} deprovision(s) and membership removal(s) still pending "
-        "were skipped"
+        f"{revokes} still pending {'was' if state.skipped_revokes == 1 else 'were'} skipped"
         if state.skipped_revokes
         else "no deprovision or membership removal was still pending (they run first, "
         "and acted only on accounts the listing showed)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from reconciler.executor import NOT_ATTEMPTED, ApplyResult, OpResult, Status
+from reconciler.grammar import count
 from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
@@ -106,6 +107,6 @@ def _verification_line(result: ApplyResult) -> str:
     verdict = (
         "every change is there"
         if not failed
-        else f"{failed} operation(s) answered success but their change is not there"
+        else f"{count(failed, 'operation')} answered success but the change is not there"
     )
-    return f"Verified: read back {checked.objects} touched object(s); {verdict}."
+    return f"Verified: read back {count(checked.objects, 'touched object')}; {verdict}."

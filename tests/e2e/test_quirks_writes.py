@@ -211,7 +211,7 @@ def test_a_write_answered_but_not_done_fails_verification(
         "failed: add_members Eng: the server answered success but the change is not there: "
         "ann@acme.io is not a member of 'Eng'" in text
     )
-    assert "Verified: read back 2 touched object(s); 2 operation(s)" in text
+    assert "Verified: read back 2 touched objects; 2 operations answered success but" in text
     journal = read_journal(tmp_path / ".reconciler" / "journal.jsonl")
     failed = [e for e in journal if e["event"] == "verification" and "id" in e]
     assert {e["id"] for e in failed} == {"deactivate_user:zed@acme.io", "add_members:Eng"}
@@ -333,7 +333,7 @@ def test_apply_is_verified_and_converges_on_both_honest_servers(
     )
     assert apply(manifest) == 0
     text = capsys.readouterr().out
-    assert "Verified: read back 3 touched object(s); every change is there." in text
+    assert "Verified: read back 3 touched objects; every change is there." in text
     changed = write_manifest(
         tmp_path / "org.yaml",
         [person("ann@acme.io", "Ann"), person("bob@acme.io", "Bob", active=False)],
