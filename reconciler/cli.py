@@ -3,7 +3,9 @@
 No logic of its own lives here; every command is a thin shell around a module.
 Exit codes (a contract CI scripts rely on): 0 success or no changes, 1 error,
 2 changes present (with --detailed-exitcode), 3 stale plan, 4 refused by a safety
-guard, 5 partially applied.
+guard, 5 partially applied, 64 usage error (EX_USAGE; never 2), 130 interrupted.
+No traceback reaches the user: expected errors are one line naming the object and
+the fix; anything else is reported as a bug (the traceback only with -vv).
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from reconciler import __version__
 from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
-from reconciler.files import write_atomically
+from reconciler.files import is_folder, write_file_set, write_output
 from reconciler.settings import today
 
 if TYPE_CHECKING:
@@ -38,13 +40,25 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_USAGE = 64  # sysexits.h EX_USAGE; argparse's own 2 would read as "changes present"
 EXIT_INTERRUPTED = 130
 DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
 
 
 # -- parser -----------------------------------------------------------------
+class UsageParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors exit 64 (EX_USAGE), never argparse's 2.
+
+    Subcommand parsers inherit the class, so every level of the CLI behaves alike.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = UsageParser(
         prog="reconciler",
         description="Keep Mixpanel organization access in git and reconcile it over SCIM 2.0.",
     )
@@ -355,7 +369,8 @@ def _plan(args: argparse.Namespace) -> int:
         loaded, connect(target), target, today=today(), read=_read_options(args)
     )
     if args.out:
-        write_atomically(Path(args.out), planned.plan.to_json())
+        fix = "pass --out a file path in a writable folder"
+        write_output(Path(args.out), planned.plan.to_json(), what="the plan file", fix=fix)
     sys.stdout.write(_render_plan(planned.plan, args.format, planned.warnings, args.org))
     if args.out:
         print(
@@ -486,19 +501,21 @@ def _import(args: argparse.Namespace) -> int:
     from reconciler.reader import read_live_state
     from reconciler.workflow import connect
 
+    out = Path(args.out)
+    if _exists(args.out) and not is_folder(out):  # found before the org is read, not after
+        raise ReconcilerError(f"--out {out} is a file; pass a folder (new or empty) for --out")
     target = _target(args)
     live = read_live_state(connect(target), page_size=args.page_size)
     domains = args.claimed_domain or infer_claimed_domains(live)
     imported = import_manifest(live, domains, split_teams=args.split_teams)
-    out = Path(args.out)
-    existing = [name for name in imported.files if (out / name).exists()]
+    existing = [name for name in imported.files if _exists(str(out / name))]
     if existing and not args.force:
         raise ReconcilerError(
             f"{out / existing[0]} already exists; choose an empty --out folder or pass --force"
         )
-    for name, text in sorted(imported.files.items()):
-        write_atomically(out / name, text)
-    _copy_schema(out)
+    files = {**imported.files, "schema.json": _schema_text()}
+    fix = "pass --out a folder you can write to"
+    write_file_set(out, files, what="the imported manifest", fix=fix)
     for note in imported.notes:
         print(f"note: {note}", file=sys.stderr)
     print(
@@ -509,17 +526,17 @@ def _import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _copy_schema(out: Path) -> None:
+def _schema_text() -> str:
     from reconciler.manifest.schema import schema_json
 
-    write_atomically(out / "schema.json", schema_json())
+    return schema_json()
 
 
 def _report(args: argparse.Namespace) -> int:
     from reconciler.commands.report_cmd import run
 
     manifest = _manifest(args)
-    explicit = args.manifest is not None or args.org is not None or Path(manifest).exists()
+    explicit = args.manifest is not None or args.org is not None or _exists(manifest)
     target = _target(args)
     code: int = run(
         args,
@@ -553,7 +570,7 @@ def _doctor(args: argparse.Namespace) -> int:
     target = _target(args)
     domains = None
     manifest = _manifest(args)
-    if args.manifest or Path(manifest).exists():
+    if args.manifest or _exists(manifest):
         domains = load_manifest(manifest, today=today()).manifest.organization.claimed_domains
     diagnosis = diagnose(connect(target), target.base_url, domains)
     if args.format == "json":
@@ -576,11 +593,29 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(_manifest(args), main, lambda line: print(line, flush=True))
 
 
+def _exists(path: str) -> bool:
+    from reconciler.files import exists
+
+    return exists(Path(path))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns its exit code (usage errors and --help included)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while parsing or importing, before the command ran
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from reconciler.logs import level_for, logging_configured
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error (exit 64)
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
     args.run_id = uuid.uuid4().hex[:12]
     level = level_for(args.verbose, args.quiet)
     with logging_configured(level, args.log_format, args.run_id, sys.stderr):
@@ -606,4 +641,30 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
+    except OSError as error:  # a path no precise check foresaw: still one line, with the path
+        print(f"error: {_os_error(error)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:
+        _report_bug(args, error)
+        return EXIT_ERROR
     return code
+
+
+def _os_error(error: OSError) -> str:
+    where = error.filename if error.filename is not None else "a local file"
+    reason = error.strerror or type(error).__name__
+    return f"{where}: {reason}; check the path and its permissions, and re-run"
+
+
+def _report_bug(args: argparse.Namespace, error: Exception) -> None:
+    """One line for an error nobody foresaw; the traceback only at -vv (debug)."""
+    if args.verbose >= 2:
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    print(
+        f"error: reconciler {args.command} failed unexpectedly ({type(error).__name__}); "
+        "this is a bug, please report it with the command you ran "
+        "(re-run with -vv to include the traceback)",
+        file=sys.stderr,
+    )

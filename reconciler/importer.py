@@ -17,6 +17,9 @@ from reconciler.livestate import LiveGroup, LiveState, LiveUser
 
 SCHEMA_HEADER = "# yaml-language-server: $schema={schema}\n"
 _SLUG = re.compile(r"[^a-z0-9]+")
+# Team names may be long (Mixpanel allows hundreds of characters); file names may not
+# (255 bytes on common file systems). The team's name stays in the file, in full.
+MAX_SLUG = 80
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,8 @@ def _notes(live: LiveState, users: list[LiveUser], domains: list[str]) -> tuple[
 
 
 def _slug(name: str, taken: dict[str, str]) -> str:
-    base = _SLUG.sub("-", name.lower()).strip("-") or "team"
+    """A file name for a team: lowercase ASCII words, at most MAX_SLUG characters, unique."""
+    base = _SLUG.sub("-", name.lower())[:MAX_SLUG].strip("-") or "team"
     slug, n = base, 2
     while f"teams/{slug}.yaml" in taken:
         slug, n = f"{base}-{n}", n + 1

@@ -14,11 +14,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from reconciler.errors import ConfigError
+from reconciler.files import KIB, read_text
 from reconciler.scim.secret import Token
 from reconciler.scim.url import normalise_base_url
 
 TOKEN_ENV = "MIXPANEL_SCIM_TOKEN"  # noqa: S105 - the name of the variable, not a secret
 URL_ENV = "MIXPANEL_SCIM_URL"
+# A SCIM token is well under 1 KiB; the cap only stops `--token-file /dev/zero`-like reads.
+TOKEN_FILE_MAX_BYTES = 16 * KIB
 
 
 @dataclass(frozen=True)
@@ -48,21 +51,40 @@ def resolve_target(
             f"no SCIM token: set {token_env} or pass --token-file FILE "
             "(generate one in Mixpanel: Organization Settings > Access Security > SCIM)"
         )
-    return Target(base_url, Token(value), max_attempts=max_attempts)
+    return Target(base_url, _token(value, token_env), max_attempts=max_attempts)
 
 
 def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
-    try:
-        mode = path.stat().st_mode
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as error:
-        raise ConfigError(f"cannot read token file {path}: {error.strerror}") from None
+    """The token on the first line of ``path``, and a warning if others may read the file.
+
+    At most TOKEN_FILE_MAX_BYTES of a regular file or a pipe (``<(vault read ...)``);
+    a device, a FIFO nobody writes to or a huge file is refused with a ConfigError.
+    """
+    fix = "pass --token-file a plain-text file holding only the SCIM token"
+    text = read_text(path, TOKEN_FILE_MAX_BYTES, what="token file", fix=fix)
+    value = text.strip()
     if not value:
         raise ConfigError(f"token file {path} is empty; put the SCIM token on its first line")
-    warnings: tuple[str, ...] = ()
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        warnings = (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
-    return Token(value.splitlines()[0].strip()), warnings
+    token = _token(value.splitlines()[0], f"token file {path}")
+    return token, _permission_warnings(path)
+
+
+def _token(value: str, source: str) -> Token:
+    """``Token(value)``, with its refusal naming where the value came from."""
+    try:
+        return Token(value)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+
+
+def _permission_warnings(path: Path) -> tuple[str, ...]:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return ()
+    if stat.S_ISREG(mode) and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
+    return ()
 
 
 def environ() -> Mapping[str, str]:
@@ -71,5 +93,13 @@ def environ() -> Mapping[str, str]:
 
 def today() -> date:
     """Expiry is judged by the UTC date; tests and replays pin it with RECONCILER_TODAY."""
-    pinned = os.environ.get("RECONCILER_TODAY")
-    return date.fromisoformat(pinned) if pinned else datetime.now(UTC).date()
+    pinned = os.environ.get("RECONCILER_TODAY", "").strip()
+    if not pinned:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(pinned)
+    except ValueError:
+        raise ConfigError(
+            f"RECONCILER_TODAY={pinned!r} is not a date; write it like 2026-12-01, "
+            "or unset it to use the clock"
+        ) from None

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from reconciler.errors import ConfigError, StalePlanError
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
+from reconciler.files import MIB, read_text
 from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
 from reconciler.livestate import LiveState
@@ -30,6 +31,8 @@ from reconciler.settings import Target
 from reconciler.staleness import drift_since_plan
 
 Progress = Callable[[str, int, int], None]
+# A 100k-user org's plan with every user changed is about 60 MiB of JSON.
+PLAN_FILE_MAX_BYTES = 256 * MIB
 log = logging.getLogger(__name__)
 
 
@@ -100,10 +103,8 @@ def _read(client: ScimClient, read: ReadOptions) -> LiveState:
 
 
 def read_plan_file(path: str) -> Plan:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read plan file {path}: {error.strerror}") from None
+    fix = "pass the JSON file that `reconciler plan --out FILE` wrote"
+    text = read_text(Path(path), PLAN_FILE_MAX_BYTES, what="plan file", fix=fix)
     try:
         plan = Plan.from_json(text)
     except ValueError as error:

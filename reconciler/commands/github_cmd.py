@@ -24,8 +24,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import ConfigError
-
 if TYPE_CHECKING:
     from reconciler.github import GitHub
 
@@ -177,18 +175,20 @@ def _run_url(env: Mapping[str, str]) -> str | None:
 
 
 def _read(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    from reconciler.files import MIB, read_text
+
+    return read_text(Path(path), 16 * MIB, what="file", fix="pass the file the plan step wrote")
 
 
 def _read_optional(path: str | None) -> str:
+    """A failed step's log, to quote in the job summary; whatever cannot be read is left out."""
+    from reconciler.files import MIB, ReadRefused, read_bounded
+
     if not path:
         return ""
     try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        return read_bounded(Path(path), 16 * MIB).decode("utf-8", errors="replace")
+    except ReadRefused:
         return ""
 
 
