@@ -81,13 +81,12 @@ def size_text(limit: int) -> str:
     return f"{limit} bytes"
 
 
-def read_bounded(
-    path: Path, limit: int, *, allow_pipe: bool = True, pipe_timeout_s: float = PIPE_TIMEOUT_S
-) -> bytes:
-    """The bytes of ``path``: a regular file (or, if allowed, a pipe), at most ``limit`` bytes.
+def read_bounded(path: Path, limit: int, *, pipe_timeout_s: float | None = None) -> bytes:
+    """The bytes of ``path``: a regular file or a pipe, at most ``limit`` bytes.
 
     Opened non-blocking, so a FIFO without a writer never blocks; a pipe (``<(cmd)``,
-    ``/dev/stdin``) is read until end of file or ``pipe_timeout_s`` seconds.
+    ``/dev/stdin``) is read until end of file or ``pipe_timeout_s`` seconds
+    (default PIPE_TIMEOUT_S).
     Raises ReadRefused for a missing or unreadable file, a directory, a device or a
     socket, more than ``limit`` bytes, or a pipe that stays silent past the deadline.
     """
@@ -100,8 +99,9 @@ def read_bounded(
         mode = os.fstat(fd).st_mode
         if stat.S_ISREG(mode):
             return _read_file(fd, limit)
-        if stat.S_ISFIFO(mode) and allow_pipe:
-            return _read_pipe(fd, limit, pipe_timeout_s)
+        if stat.S_ISFIFO(mode):
+            timeout = PIPE_TIMEOUT_S if pipe_timeout_s is None else pipe_timeout_s
+            return _read_pipe(fd, limit, timeout)
         raise ReadRefused(f"not a regular file (it is {_kind(mode)})")
     except OSError as error:
         raise ReadRefused(_reason(error)) from None
@@ -143,19 +143,20 @@ def _read_file(fd: int, limit: int) -> bytes:
 
 
 def _read_pipe(fd: int, limit: int, timeout_s: float) -> bytes:
+    """Read a non-blocking pipe to end of file; a FIFO without a writer is at end of file."""
     deadline = time.monotonic() + timeout_s
     chunks: list[bytes] = []
     total = 0
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ReadRefused(f"a pipe that sent no end of file within {timeout_s:g} s")
-        readable, _, _ = select.select([fd], [], [], remaining)
-        if not readable:
-            continue
         try:
             chunk = os.read(fd, _CHUNK)
-        except BlockingIOError:
+        except BlockingIOError:  # a writer is attached but has not written (yet)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ReadRefused(
+                    f"a pipe that sent no end of file within {timeout_s:g} s"
+                ) from None
+            select.select([fd], [], [], remaining)
             continue
         if not chunk:
             return b"".join(chunks)
