@@ -216,6 +216,11 @@ _GENERIC: dict[int, tuple[str, str]] = {
         "was granted. Fix the cause named below and re-run: the next plan does only what is "
         "left.",
     ),
+    64: (
+        "usage error",
+        "The command line was refused (an unknown option or value, e.g. a --format the "
+        "command does not offer); nothing was done. Fix the workflow step's arguments.",
+    ),
     130: ("interrupted", "The job was cancelled midway. Re-run it; it plans what is left."),
 }
 _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
