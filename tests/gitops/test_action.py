@@ -143,9 +143,7 @@ def test_every_documented_command_and_format_is_accepted_by_the_real_cli(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, _, log = run_step(
-        tmp_path, real=False, command=command, format=fmt, manifest="manifests"
-    )
+    code, _, log = run_step(tmp_path, real=False, command=command, format=fmt, manifest="manifests")
     assert code == 0, log
     argv = recorded(tmp_path)
     assert argv == [command, "-m", "manifests", "--format", fmt]
