@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, NoReturn
 from reconciler import __version__
 from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
 from reconciler.files import is_folder, write_file_set, write_output
+from reconciler.render.escape import terminal
 from reconciler.settings import today
 
 if TYPE_CHECKING:
@@ -274,7 +275,7 @@ def _target(args: argparse.Namespace) -> Target:
         max_attempts=args.max_attempts,
     )
     for warning in target.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {terminal(warning)}", file=sys.stderr)
     return target
 
 
@@ -338,7 +339,7 @@ def _validate(args: argparse.Namespace) -> int:
         print(json.dumps(body, indent=2))
         return EXIT_OK
     for notice in loaded.notices:
-        print(f"notice: {notice}", file=sys.stderr)
+        print(f"notice: {terminal(str(notice))}", file=sys.stderr)
     files = len(loaded.sources)
     print(
         f"{_manifest(args)}: valid ({len(loaded.manifest.users)} users, "
@@ -517,7 +518,7 @@ def _import(args: argparse.Namespace) -> int:
     fix = "pass --out a folder you can write to"
     write_file_set(out, files, what="the imported manifest", fix=fix)
     for note in imported.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {terminal(note)}", file=sys.stderr)
     print(
         f"Imported {len(live.users)} users and {len(live.groups)} teams into {out}/ "
         f"({len(imported.files)} file(s)); claimed domains: {', '.join(domains)}"
@@ -629,12 +630,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         # One bare `path:line:col: message` per line, so editors and CI problem
         # matchers can read every problem; the count comes last.
         for problem in error.problems:
-            print(problem, file=sys.stderr)
+            print(terminal(str(problem)), file=sys.stderr)
         count = len(error.problems)
         print(f"error: {count} problem{'s' if count != 1 else ''} in the manifest", file=sys.stderr)
         return error.exit_code
     except ReconcilerError as error:
-        print(f"error: {error}", file=sys.stderr)
+        # Errors may quote server data (a detail, a userName): shown escaped, one line.
+        print(f"error: {terminal(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -644,7 +646,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     except OSError as error:  # a path no precise check foresaw: still one line, with the path
         print(f"error: {_os_error(error)}", file=sys.stderr)
         return EXIT_ERROR
-    except Exception as error:
+    except Exception as error:  # the last resort: a bug, said as one line
         _report_bug(args, error)
         return EXIT_ERROR
     return code
@@ -653,7 +655,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _os_error(error: OSError) -> str:
     where = error.filename if error.filename is not None else "a local file"
     reason = error.strerror or type(error).__name__
-    return f"{where}: {reason}; check the path and its permissions, and re-run"
+    return f"{terminal(str(where))}: {reason}; check the path and its permissions, and re-run"
 
 
 def _report_bug(args: argparse.Namespace, error: Exception) -> None:
