@@ -161,6 +161,7 @@ GLOBAL = [
     opt("--config", path),
     flag("-q"),
     opt("--log-format", st.sampled_from(["text", "json", "xml"])),
+    flag("-v"),
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -163,6 +164,37 @@ def test_apply_with_the_journal_on_a_full_disk_applies_nothing_and_says_so(
         "applied; pass --journal a writable file on a disk with free space"
     )
     assert sandbox.store.users() == []
+
+
+def test_a_journal_that_fills_up_midway_stops_apply_with_exit_5_and_a_rerun_finishes(
+    sandbox: Sandbox,
+    manifest: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from reconciler import journal
+
+    real_write = os.write
+    writes: list[int] = []
+
+    def disk_fills_after_the_first_event(fd: int, data: bytes) -> int:
+        writes.append(fd)
+        if len(writes) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    journal_file = tmp_path / "journal.jsonl"
+    with monkeypatch.context() as patch:
+        patch.setattr(journal.os, "write", disk_fills_after_the_first_event)
+        code = run("apply", "-m", str(manifest), "--auto-approve", "--journal", str(journal_file))
+
+    line = one_error_line(capsys.readouterr().err)
+    assert code == 5
+    assert line.startswith(f"error: cannot write the journal {journal_file}: No space left")
+    assert "apply stopped midway" in line and "re-run apply" in line
+    assert run("apply", "-m", str(manifest), "--auto-approve", "--journal", str(journal_file)) == 0
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
 
 
 def test_apply_with_the_journal_path_a_folder_applies_nothing(
