@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from reconciler import __version__
 from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
-from reconciler.files import is_folder, write_file_set, write_output
+from reconciler.files import exists, is_folder, write_file_set, write_output
 from reconciler.render.escape import terminal
 from reconciler.settings import today
 
@@ -595,8 +595,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _exists(path: str) -> bool:
-    from reconciler.files import exists
-
     return exists(Path(path))
 
 
