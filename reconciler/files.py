@@ -24,7 +24,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.errors import ConfigError, ReconcilerError, SecretInOutputError
+from reconciler.redact import contains_secret
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -181,9 +182,32 @@ def _reason(error: OSError) -> str:
     return error.strerror or type(error).__name__
 
 
-def write_atomically(path: Path, data: bytes | str) -> None:
-    """Replace ``path`` with ``data`` (text is written as UTF-8). Raises OSError."""
+def refuse_secret(path: Path, text: str) -> None:
+    """Raise SecretInOutputError when ``text``, meant for ``path``, holds a secret.
+
+    Callers writing several files check them all first, so none is written.
+    """
+    if contains_secret(text):
+        raise SecretInOutputError(
+            f"refusing to write {path}: it would contain the SCIM token. A value read "
+            "from Mixpanel (shown as *** in the output) holds it: remove it in Mixpanel, "
+            "and generate a new token, since the old one must be taken as leaked"
+        )
+
+
+def write_atomically(path: Path, data: bytes | str, *, refuse_secrets: bool = True) -> None:
+    """Replace ``path`` with ``data`` (text is written as UTF-8). Raises OSError.
+
+    Raises SecretInOutputError, writing nothing, when the text holds a registered
+    secret in any encoding (``reconciler.redact``): plan files carry a digest and
+    imported manifests are written back to Mixpanel, so masking a value would make
+    a file that silently says something else; refusing is the only honest choice.
+    ``refuse_secrets=False`` is for the sandbox's state: the server's own data, not
+    output of the reconciler.
+    """
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    if refuse_secrets:
+        refuse_secret(path, payload.decode("utf-8", "replace"))
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = _stage(path, payload)
     try:
@@ -233,20 +257,26 @@ def write_output(path: Path, data: bytes | str, *, what: str, fix: str) -> None:
 def write_file_set(root: Path, files: Mapping[str, bytes | str], *, what: str, fix: str) -> None:
     """Write ``files`` (relative path -> content) below ``root`` as one set.
 
-    Every file is staged (temporary file, fsync) before the first one is renamed into
-    place, so a refused name, a full disk or a path that is not a folder leaves no file
-    written (folders created on the way are removed again). Raises FileWriteError.
+    Every file is checked for secrets (see ``refuse_secret``) and staged (temporary
+    file, fsync) before the first one is renamed into place, so a secret, a refused
+    name, a full disk or a path that is not a folder leaves no file written (folders
+    created on the way are removed again). Raises SecretInOutputError or FileWriteError.
     """
+    payloads = {
+        name: data.encode("utf-8") if isinstance(data, str) else data
+        for name, data in files.items()
+    }
+    for name, payload in sorted(payloads.items()):  # every file checked before any is written
+        refuse_secret(root / name, payload.decode("utf-8", "replace"))
     created: list[Path] = []
     staged: list[tuple[Path, Path]] = []
     try:
         if exists(root) and not is_folder(root):
             raise NotADirectoryError(20, "it is a file, not a folder", str(root))
-        for name, data in sorted(files.items()):
+        for name, payload in sorted(payloads.items()):
             target = root / name
             _check_name_lengths(target)
             created += _make_folders(target.parent)
-            payload = data.encode("utf-8") if isinstance(data, str) else data
             if is_folder(target):
                 raise IsADirectoryError(21, "it is a folder", str(target))
             staged.append((_stage(target, payload), target))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcilerError
+from reconciler.redact import redact
 
 _FIX = "pass --journal a writable file on a disk with free space"
 
@@ -56,7 +57,9 @@ class Journal:
             return
         entry = {"ts": datetime.now(UTC).isoformat(), "run_id": self.run_id, "event": event}
         entry.update(fields)
-        line = (json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        # Redacted as text after encoding to JSON, like every other output channel.
+        text = redact(json.dumps(entry, sort_keys=True, ensure_ascii=False))
+        line = (text + "\n").encode()
         with self._lock:
             try:
                 if os.write(self._fd, line) != len(line):

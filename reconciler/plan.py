@@ -126,6 +126,9 @@ class Plan(_Frozen):
     operations: tuple[Operation, ...] = ()
     notices: tuple[str, ...] = ()
     summary: Summary = Summary()
+    # Where the manifest was read from (`plan -m`), for advice such as "re-run plan -m
+    # teams/"; display only, so not part of the digest.
+    manifest_path: str | None = None
 
     @property
     def has_changes(self) -> bool:
@@ -133,7 +136,10 @@ class Plan(_Frozen):
 
     def to_json(self) -> str:
         """Canonical JSON: same plan, same bytes (sorted keys, fixed indentation)."""
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+        # manifest_path only when known, so plans without one keep their exact bytes.
+        unset = {"manifest_path"} if self.manifest_path is None else None
+        body = self.model_dump(mode="json", exclude=unset)
+        return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
@@ -145,11 +151,11 @@ class Plan(_Frozen):
 
         A reviewer who saw a plan with this digest saw exactly these operations; the
         apply workflow compares it with the plan made at merge time. ``as_of`` and
-        ``notices`` are left out so an unchanged plan keeps its digest from the day
-        it was reviewed to the day it is merged; when an expiry passes, the
-        operations change, and so does the digest.
+        ``notices`` (and ``manifest_path``, display only) are left out so an unchanged
+        plan keeps its digest from the day it was reviewed to the day it is merged;
+        when an expiry passes, the operations change, and so does the digest.
         """
-        body = self.model_dump(mode="json", exclude={"as_of", "notices"})
+        body = self.model_dump(mode="json", exclude={"as_of", "notices", "manifest_path"})
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from reconciler.errors import ConfigError
 from reconciler.files import KIB, read_text
+from reconciler.redact import register_secret
 from reconciler.scim.secret import Token
 from reconciler.scim.url import normalise_base_url
 
@@ -25,11 +26,28 @@ TOKEN_FILE_MAX_BYTES = 16 * KIB
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The run's bounds (README, "Safety model", bounds table); each one has a flag.
+
+    ``request_deadline``: wall-clock seconds for one HTTP attempt, body included.
+    ``max_read_bytes``: bytes one whole live-state read may receive.
+    ``retry_budget``: seconds of retry waiting the whole run may spend.
+    ``max_connection_failures``: attempts in a row without an answer that stop the run.
+    """
+
+    request_deadline: float = 60.0
+    max_read_bytes: int = 256 * 2**20
+    retry_budget: float = 120.0
+    max_connection_failures: int = 5
+
+
+@dataclass(frozen=True)
 class Target:
     base_url: str
     token: Token
     warnings: tuple[str, ...] = ()
     max_attempts: int = 6
+    limits: Limits = Limits()
 
 
 def resolve_target(
@@ -39,19 +57,21 @@ def resolve_target(
     *,
     token_env: str = TOKEN_ENV,
     max_attempts: int = 6,
+    limits: Limits = Limits(),
 ) -> Target:
     """The base URL (flag, then env, then Mixpanel's) and the token (file, then env)."""
     base_url = normalise_base_url(url or env.get(URL_ENV) or None)
     if token_file is not None:
         token, warnings = read_token_file(Path(token_file))
-        return Target(base_url, token, warnings, max_attempts)
+        return Target(base_url, token, warnings, max_attempts, limits)
     value = env.get(token_env, "").strip()
     if not value:
         raise ConfigError(
             f"no SCIM token: set {token_env} or pass --token-file FILE "
             "(generate one in Mixpanel: Organization Settings > Access Security > SCIM)"
         )
-    return Target(base_url, _token(value, token_env), max_attempts=max_attempts)
+    token = _loaded(value, source=f"the environment variable {token_env}", label=token_env)
+    return Target(base_url, token, max_attempts=max_attempts, limits=limits)
 
 
 def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
@@ -65,16 +85,22 @@ def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
     value = text.strip()
     if not value:
         raise ConfigError(f"token file {path} is empty; put the SCIM token on its first line")
-    token = _token(value.splitlines()[0], f"token file {path}")
+    first = value.splitlines()[0]
+    token = _loaded(first, source=f"--token-file {path}", label=f"token file {path}")
     return token, _permission_warnings(path)
 
 
-def _token(value: str, source: str) -> Token:
-    """``Token(value)``, with its refusal naming where the value came from."""
+def _loaded(value: str, *, source: str, label: str) -> Token:
+    """The token, registered with the one redactor before anything can echo it.
+
+    A refusal (empty, non-ASCII, whitespace) names ``label``, where it was read.
+    """
     try:
-        return Token(value)
+        token = Token(value, source=source)
     except ConfigError as error:
-        raise ConfigError(f"{source}: {error}") from None
+        raise ConfigError(f"{label}: {error}") from None
+    register_secret(token.reveal())
+    return token
 
 
 def _permission_warnings(path: Path) -> tuple[str, ...]:

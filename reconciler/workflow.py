@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from reconciler.errors import ConfigError, StalePlanError
+from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.files import MIB, read_text
 from reconciler.guards import Overrides, check_guards, guard_findings
@@ -25,10 +26,11 @@ from reconciler.plan import Plan
 from reconciler.planner import make_plan
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
-from reconciler.scim.retry import RetryPolicy
+from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
 from reconciler.scim.throttle import Throttle
+from reconciler.scim.transport import Timeouts
 from reconciler.settings import Target
-from reconciler.staleness import drift_since_plan
+from reconciler.staleness import already_applied, done_count, drift_since_plan
 
 Progress = Callable[[str, int, int], None]
 # A 100k-user org's plan with every user changed is about 60 MiB of JSON.
@@ -52,15 +54,31 @@ class Planned:
     warnings: tuple[str, ...]
 
 
-def connect(target: Target, *, concurrency: int | None = None) -> ScimClient:
+def connect(
+    target: Target, *, concurrency: int | None = None, on_retry: RetryListener | None = None
+) -> ScimClient:
     """A client; ``concurrency`` (apply's) also bounds in-flight requests adaptively.
 
     All workers share one throttle, so a 429 to any of them pauses every one until
     Retry-After, and the in-flight limit halves and recovers (AIMD).
     """
     retry = RetryPolicy(max_attempts=target.max_attempts)
-    throttle = Throttle(concurrency, adaptive=True) if concurrency else None
-    return ScimClient.connect(target.base_url, target.token, retry=retry, throttle=throttle)
+    limits = target.limits
+    breaker = CircuitBreaker(
+        max_connection_failures=limits.max_connection_failures,
+        retry_budget=limits.retry_budget,
+    )
+    throttle = Throttle(concurrency, adaptive=True, sleep=breaker.sleep) if concurrency else None
+    return ScimClient.connect(
+        target.base_url,
+        target.token,
+        retry=retry,
+        throttle=throttle,
+        breaker=breaker,
+        timeouts=Timeouts(total=limits.request_deadline),
+        max_read_bytes=limits.max_read_bytes,
+        on_retry=on_retry,
+    )
 
 
 def plan_from_manifest(
@@ -72,15 +90,19 @@ def plan_from_manifest(
     read: ReadOptions = ReadOptions(),
     overrides: Overrides | None = None,
 ) -> Planned:
-    """Plan a validated manifest (callers load it before any network) against live."""
-    live = _read(client, read)
+    """Plan a validated manifest (callers load it before any network) against live.
+
+    Users the manifest wants inactive that the listing lacks are proven absent first
+    (``reconciler.evidence.confirm_absences``); LiveStateError when one is not.
+    """
+    live = confirm_absences(client, loaded.manifest, _read(client, read), today)
     plan = make_plan(
         loaded.manifest,
         live,
         today=today,
         target=target.base_url,
         manifest_digest=loaded.digest,
-        extra_notices=tuple(str(n) for n in loaded.notices),
+        extra_notices=(*(str(n) for n in loaded.notices), *live.evidence),
     )
     findings = guard_findings(plan, live, overrides or Overrides())
     warnings = tuple(str(f) for f in findings)
@@ -123,8 +145,13 @@ def check_saved_plan(
     manifest_path: str | None,
     today: date,
     read: ReadOptions = ReadOptions(),
+    plan_file: str = "plan.json",
 ) -> LiveState:
-    """Refuse a plan made for another org, from another manifest, or on a moved live state."""
+    """Refuse a plan made for another org, from another manifest, or on a moved live state.
+
+    A plan whose every operation already holds live is not refused: the caller checks
+    ``already_applied`` and says so (nothing to do). ``plan_file`` only shapes the advice.
+    """
     if plan.target != target.base_url:
         raise ConfigError(
             f"the plan was made for {plan.target}, not {target.base_url}; "
@@ -136,17 +163,26 @@ def check_saved_plan(
             raise StalePlanError(
                 f"saved plan is stale: the manifest at {manifest_path} changed since the plan "
                 f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
-                "Run `reconciler plan --out plan.json` again and review the new plan."
+                + replan_advice(plan, manifest_path, plan_file)
             )
-    live = _read(client, read)
+    live = confirm_plan_targets(client, plan, _read(client, read))
     drift = drift_since_plan(plan, live)
-    if drift:
+    if drift and not already_applied(plan, live):
         lines = "\n".join(f"  - {d}" for d in drift)
         raise StalePlanError(
-            f"saved plan is stale: Mixpanel changed since the plan was made:\n{lines}\n"
-            "Run `reconciler plan --out plan.json` again and review the new plan."
+            f"saved plan is stale: Mixpanel changed since the plan was made "
+            f"({done_count(plan, live)} already done):\n{lines}\n"
+            + replan_advice(plan, manifest_path, plan_file)
         )
     return live
+
+
+def replan_advice(plan: Plan, manifest_path: str | None, plan_file: str) -> str:
+    """The command that makes a fresh plan from the same manifest into the same file."""
+    manifest = manifest_path or plan.manifest_path
+    # The plan file is not trusted to put control characters on the terminal.
+    source = f" -m {manifest}" if manifest and manifest.isprintable() else ""
+    return f"Run `reconciler plan{source} --out {plan_file}` again and review the new plan."
 
 
 def execute(

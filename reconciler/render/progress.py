@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from reconciler.executor import ApplyResult, OpResult, Status
+from reconciler.executor import NOT_ATTEMPTED, ApplyResult, OpResult, Status
 from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
@@ -25,9 +25,14 @@ class ProgressReporter:
         self.tty = tty
         self.style = style
         self.done = 0
+        self.not_attempted = 0
 
     def __call__(self, result: OpResult) -> None:
         self.done += 1
+        if result.detail.startswith(NOT_ATTEMPTED):
+            # A stopped run: one summary line in the summary, not one line per operation.
+            self.not_attempted += 1
+            return
         if self.tty:
             if result.status is not Status.DONE:
                 self._clear()
@@ -58,13 +63,19 @@ class ProgressReporter:
 
 
 def render_apply_summary(result: ApplyResult) -> str:
+    """Counts, then why the run stopped (one line for every operation not attempted).
+
+    Each failure was already shown once by the progress lines, so it is not repeated.
+    """
     counts = {s: result.count(s) for s in Status}
     head = "Apply complete" if result.complete else "Apply incomplete"
     parts = [f"{counts[s]} {s.value}" for s in Status if counts[s] or s is Status.DONE]
     lines = [f"{head}: {', '.join(parts)}."]
-    problems = [r for r in result.results if r.status is not Status.DONE]
-    for r in problems:
-        lines.append(f"  {r.status.value}: {r.op.value} {terminal(r.key)}: {terminal(r.detail)}")
-    if problems:
+    skipped = result.not_attempted
+    if skipped:
+        plural = "operation" if skipped == 1 else "operations"
+        reason = result.stopped or "the run stopped"
+        lines.append(f"  {skipped} {plural} not attempted: {terminal(reason)}.")
+    if not result.complete:
         lines.append("Fix what is listed above and run apply again: it plans only what is left.")
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -17,7 +18,9 @@ from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
+    BASE_URL_HINT,
     OUTSIDE_ORG_HINT,
+    ScimCircuitOpen,
     ScimConflict,
     ScimError,
     ScimNotFound,
@@ -26,7 +29,14 @@ from reconciler.scim.errors import (
     ScimServerError,
     ScimTransportError,
 )
-from reconciler.scim.parse import ListPage, parse_group, parse_list, parse_user
+from reconciler.scim.parse import (
+    ListPage,
+    parse_group,
+    parse_list,
+    parse_user,
+    parse_user_groups,
+)
+from reconciler.scim.retry import Backoff, RetryNotice
 from reconciler.scim.secret import Token
 from reconciler.scim.transport import RequestStats, Response, Transport
 from reconciler.scim.url import normalise_base_url
@@ -34,6 +44,7 @@ from reconciler.scim.url import normalise_base_url
 log = logging.getLogger("reconciler.scim")
 
 T = TypeVar("T", LiveUser, LiveGroup)
+CONFIRM = "confirm"  # the RequestStats purpose of confirmation reads
 R = TypeVar("R")
 
 GROUP_CONFLICT_HINT = (
@@ -60,6 +71,15 @@ class ScimClient:
     def close(self) -> None:
         self.transport.close()
 
+    def byte_budget(self, limit: int | None = None) -> AbstractContextManager[object]:
+        """Answers received inside may total at most ``limit`` bytes (None: the
+        transport's ``max_read_bytes``; see Transport.byte_budget).
+
+        In-memory fakes without a transport receive no bytes, so nothing is counted.
+        """
+        transport: Transport | None = getattr(self, "transport", None)
+        return nullcontext() if transport is None else transport.byte_budget(limit)
+
     def __enter__(self) -> ScimClient:
         return self
 
@@ -74,7 +94,12 @@ class ScimClient:
     # Reads ---------------------------------------------------------------------------
 
     def service_provider_config(self) -> dict[str, Any]:
-        response = self.transport.request("GET", "/ServiceProviderConfig")
+        try:
+            response = self.transport.request("GET", "/ServiceProviderConfig")
+        except ScimNotFound as error:
+            raise error.with_hint(
+                f"{BASE_URL_HINT}; `reconciler doctor` checks the setup"
+            ) from None
         return _required_body(response, "GET", "/ServiceProviderConfig")
 
     def list_users_page(self, start_index: int, count: int) -> ListPage:
@@ -110,6 +135,31 @@ class ScimClient:
         page = self._list("/Groups", {"filter": eq_filter("displayName", name)})
         groups = [_parsed(parse_group, r, "GET", "/Groups") for r in page.resources]
         return _single([g for g in groups if g.display_name == name], name)
+
+    # Confirmations: reads that prove what a listing left out --------------------------
+
+    def confirm_user_name(self, user_name: str) -> LiveUser | None:
+        """``find_user``, counted as a ``CONFIRM`` request: is this unlisted user absent?"""
+        params = {"filter": eq_filter("userName", user_name)}
+        response = self.transport.request("GET", "/Users", params=params, purpose=CONFIRM)
+        page = _parsed(parse_list, _required_body(response, "GET", "/Users"), "GET", "/Users")
+        users = [_parsed(parse_user, r, "GET", "/Users") for r in page.resources]
+        return _single([u for u in users if u.key == match_key(user_name)], user_name)
+
+    def confirm_user_id(self, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
+        """GET /Users/{id} for a team member no listed user has, counted as ``CONFIRM``.
+
+        Returns the user and its ``groups`` ids (None when the server does not fill
+        them), or None on 404 (the id really points nowhere).
+        """
+        path = f"/Users/{_segment(user_id)}"
+        try:
+            response = self.transport.request("GET", path, purpose=CONFIRM)
+        except ScimNotFound:
+            return None
+        body = _required_body(response, "GET", path)
+        user = _parsed(parse_user, body, "GET", path)
+        return user, _parsed(parse_user_groups, body, "GET", path)
 
     # Writes --------------------------------------------------------------------------
 
@@ -162,13 +212,31 @@ class ScimClient:
     # Internals -----------------------------------------------------------------------
 
     def _list(self, path: str, params: Mapping[str, str | int]) -> ListPage:
-        response = self.transport.request("GET", path, params=params)
+        try:
+            response = self.transport.request("GET", path, params=params)
+        except ScimNotFound as error:
+            # A collection (/Users, /Groups) is never missing on a SCIM server: the base
+            # URL is wrong. Say what the right one looks like, as doctor does.
+            raise error.with_hint(
+                f"{BASE_URL_HINT}; `reconciler doctor` checks the setup"
+            ) from None
         return _parsed(parse_list, _required_body(response, "GET", path), "GET", path)
 
     def _resendable(self, error: ScimError) -> bool:
         """Failures after which a second POST may succeed (not a 501 or 505, say)."""
         retryable = self.transport.retry.retry_statuses
         return isinstance(error, ScimTransportError) or error.status in retryable
+
+    def _announce_resend(self, path: str, backoff: Backoff) -> Callable[[float], None] | None:
+        """The waiting line's notice before a POST is sent again (its answer was lost)."""
+        listener = self.transport.on_retry
+        if listener is None:
+            return None
+        limit = self.transport.retry.max_attempts
+        reason = "the answer was lost and a look-up found nothing; sending again"
+        return lambda delay: listener(
+            RetryNotice(f"POST {path}", reason, backoff.attempts + 1, limit, delay)
+        )
 
     def _create(
         self,
@@ -189,14 +257,18 @@ class ScimClient:
                     raise conflict.with_hint(conflict_hint) from None
                 return _adopted(found, path)
             except (ScimTransportError, ScimServerError) as lost:
-                if isinstance(lost, ScimRateLimited):
+                if isinstance(lost, ScimRateLimited | ScimCircuitOpen):
                     raise
                 # The POST may have been applied with only its answer lost: look first.
                 found = find()
                 if found is not None:
                     return _adopted(found, path)
-                if not self._resendable(lost) or not backoff.wait():
+                if not self._resendable(lost) or not backoff.wait(
+                    announce=self._announce_resend(path, backoff)
+                ):
                     raise
+                if self.transport.on_retry is not None:
+                    self.transport.on_retry(None)
                 log.info("re-sending POST %s: the previous answer was lost", path)
                 continue
             if response.body is not None:
