@@ -29,7 +29,7 @@ from reconciler.redact import contains_secret
 
 KIB = 1024
 MIB = 1024 * KIB
-PIPE_TIMEOUT_S = 10.0
+PIPE_TIMEOUT_S = 5.0
 NAME_MAX = 255  # bytes per path component on Linux, macOS and Windows file systems
 _CHUNK = 64 * KIB
 

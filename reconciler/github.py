@@ -264,7 +264,11 @@ class GitHub:
             raise ConfigError(f"set {REPOSITORY_ENV}=owner/name (GitHub Actions sets it)")
         api_url = env.get(API_URL_ENV, "").strip() or DEFAULT_API_URL
         register_secret(value)
-        return cls(repo, Token(value), api_url=api_url, author=author)
+        try:
+            token = Token(value, source=f"the environment variable {TOKEN_ENV}")
+        except ConfigError as error:
+            raise ConfigError(f"{TOKEN_ENV}: {error}") from None
+        return cls(repo, token, api_url=api_url, author=author)
 
     # -- transport --
     def _call(

@@ -416,3 +416,19 @@ def test_an_unforeseen_os_error_names_its_path(
         "error: /somewhere/x.yaml: Permission denied; check the path and its permissions, "
         "and re-run"
     )
+
+
+def test_a_github_token_with_a_non_ascii_character_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body_file = tmp_path / "plan.md"
+    body_file.write_text("## Plan\n")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_abc\u00e9")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/access")
+    with github_api(b"[]", "application/json") as api:
+        monkeypatch.setenv("GITHUB_API_URL", api)
+        code = run("github", "comment", "--pr", "7", "--body-file", str(body_file))
+
+    line = one_error_line(capsys.readouterr().err)
+    assert code == 1
+    assert line.startswith("error: GITHUB_TOKEN: the token holds a non-ASCII character")
