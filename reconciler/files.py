@@ -74,6 +74,14 @@ def is_folder(path: Path) -> bool:
         return False
 
 
+def is_regular_file(path: Path) -> bool:
+    """True when ``path`` is (or links to) a regular file; never raises."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def size_text(limit: int) -> str:
     """``limit`` bytes in the unit people write: ``16 KiB``, ``5 MiB``, ``1.5 MiB``."""
     for unit, name in ((MIB, "MiB"), (KIB, "KiB")):

@@ -172,3 +172,11 @@ def test_python_dash_m_is_guarded_the_same_way(tmp_path: Path) -> None:
     )
 
     assert (done.returncode, done.stderr) == (130, "interrupted\n")
+
+
+def test_the_job_summary_explains_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["github", "explain", "--exit-code", "64", "--stage", "plan"]) == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith("### ❌ plan failed: exit 64, usage error")
+    assert "Fix the workflow step's arguments." in out

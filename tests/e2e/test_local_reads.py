@@ -182,3 +182,17 @@ def test_manifest_files_over_the_total_cap_stop_plan_before_any_request(
     assert f"{root}:1:1: the manifest files below this folder hold more than 1 MiB together" in err
     assert "RECONCILER_MANIFEST_MAX_MIB=N" in err
     assert sandbox.stats.requests() == {}
+
+
+@pytest.mark.parametrize("state", ["/dev/zero", "a folder"])
+def test_a_sandbox_state_file_that_is_not_a_file_is_refused_unread(
+    state: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(tmp_path) if state == "a folder" else state
+
+    code = run("sandbox", "--state", path, "--port", "0", "--token", TOKEN)
+
+    assert code == 1
+    assert error_line(capsys) == (
+        f"error: sandbox state file {path} is not a regular file; pass --state a file path"
+    )
