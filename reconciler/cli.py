@@ -754,7 +754,11 @@ def _exists(path: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns its exit code (usage errors and --help included)."""
+    """Run one command and return its exit code.
+
+    ``--help`` and ``--version`` raise SystemExit(0) and a usage error SystemExit(64),
+    as argparse does; Ctrl-C at any moment returns 130.
+    """
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C while parsing or importing, before the command ran
@@ -766,10 +770,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from reconciler.logs import level_for, logging_configured
 
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as done:  # --help, --version, or a usage error (exit 64)
-        return done.code if isinstance(done.code, int) else EXIT_USAGE
+    args = parser.parse_args(argv)  # SystemExit: 0 for --help, 64 for a usage error
     args.run_id = uuid.uuid4().hex[:12]
     level = level_for(args.verbose, args.quiet)
     with _redacted_output(), logging_configured(level, args.log_format, args.run_id, sys.stderr):

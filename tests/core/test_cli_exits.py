@@ -39,10 +39,11 @@ USAGE_ERRORS = [
 def test_a_usage_error_exits_64_with_the_usage_and_one_error_line(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(argv)
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
 
     err = capsys.readouterr().err
-    assert code == 64
+    assert stop.value.code == 64
     assert err.startswith("usage: reconciler")
     assert err.strip().splitlines()[-1].startswith("reconciler")
     assert ": error: " in err and "Traceback" not in err
@@ -50,7 +51,10 @@ def test_a_usage_error_exits_64_with_the_usage_and_one_error_line(
 
 @pytest.mark.parametrize("argv", [["--help"], ["plan", "--help"], ["--version"]])
 def test_help_and_version_exit_0(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(argv) == 0
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+
+    assert stop.value.code == 0
     assert capsys.readouterr().out
 
 
