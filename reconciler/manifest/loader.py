@@ -133,7 +133,8 @@ def total_cap() -> int:
     value = os.environ.get(TOTAL_CAP_ENV, "").strip()
     if not value:
         return MAX_TOTAL_BYTES
-    if not value.isdigit() or not 1 <= int(value) <= 1024 * 1024:
+    digits = value.isascii() and value.isdigit() and len(value) <= 7
+    if not digits or not 1 <= int(value) <= 1024 * 1024:
         raise ConfigError(
             f"{TOTAL_CAP_ENV}={value!r} is not a whole number of MiB between 1 and 1048576; "
             f"fix it, or unset it for the default ({size_text(MAX_TOTAL_BYTES)})"

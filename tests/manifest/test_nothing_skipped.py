@@ -196,7 +196,7 @@ def test_seven_five_mebibyte_files_are_refused_in_well_under_a_minute(tmp_path: 
     assert len(lines) == 1 and "more than 32 MiB together" in lines[0]
 
 
-@pytest.mark.parametrize("value", ["lots", "0", "-5", "1.5", "99999999999"])
+@pytest.mark.parametrize("value", ["lots", "0", "-5", "1.5", "99999999999", "\u00b2", "9" * 5000])
 def test_a_malformed_total_cap_names_the_variable(
     value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
