@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from reconciler import __version__
 from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
-from reconciler.files import exists, is_folder, write_file_set, write_output
+from reconciler.files import FileWriteError, exists, is_folder, write_file_set, write_output
 from reconciler.grammar import count
 from reconciler.render.escape import terminal
 from reconciler.settings import today
@@ -47,6 +47,7 @@ EXIT_CHANGES = 2
 EXIT_USAGE = 64  # sysexits.h EX_USAGE; argparse's own 2 would read as "changes present"
 EXIT_INTERRUPTED = 130
 DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
+_PLAN_OUT_FIX = "pass --out a file path in a writable folder"
 
 
 # -- parser -----------------------------------------------------------------
@@ -503,6 +504,10 @@ def _plan(args: argparse.Namespace) -> int:
     from reconciler.workflow import plan_from_manifest
 
     manifest = _manifest(args)
+    if args.out and is_folder(Path(args.out)):  # said before the org is read, not after
+        raise FileWriteError(
+            f"cannot write the plan file {args.out}: it is a folder; {_PLAN_OUT_FIX}"
+        )
     loaded = load_manifest(manifest, today=today())  # a bad manifest fails before any network
     target = _target(args)
     planned = plan_from_manifest(
@@ -511,8 +516,7 @@ def _plan(args: argparse.Namespace) -> int:
     if args.out:
         # Recorded so a stale plan's advice can name the same -m (not in the digest).
         saved = planned.plan.model_copy(update={"manifest_path": manifest})
-        fix = "pass --out a file path in a writable folder"
-        write_output(Path(args.out), saved.to_json(), what="the plan file", fix=fix)
+        write_output(Path(args.out), saved.to_json(), what="the plan file", fix=_PLAN_OUT_FIX)
     sys.stdout.write(
         _render_plan(planned.plan, args.format, planned.warnings, args.org, args.detail)
     )

@@ -66,6 +66,7 @@ def test_plan_out_an_existing_folder_names_it_and_writes_nothing(
         "pass --out a file path in a writable folder"
     )
     assert list(folder.iterdir()) == []
+    assert sandbox.stats.requests() == {}  # refused before the org was read
 
 
 def test_plan_out_a_path_that_cannot_be_written_names_it(
