@@ -7,7 +7,7 @@ operation shapes. Nothing here does I/O or knows about HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
@@ -17,7 +17,11 @@ from reconciler.manifest.models import (
     Team,
     UnmanagedUsers,
     User,
+    as_instant,
+    days_left,
+    expiry_instant,
     is_expired,
+    show_expiry,
 )
 
 JsonScalar = str | int | float | bool | None
@@ -80,7 +84,7 @@ class Changes:
 
 
 def expired(expires: date | None, today: date) -> bool:
-    """Access lasts through its ``expires`` date (UTC) and is gone the day after."""
+    """Access lasts through its ``expires`` date (UTC) or until its instant; see is_expired."""
     return is_expired(expires, today)
 
 
@@ -96,21 +100,31 @@ def diff(manifest: Manifest, live: LiveState, today: date) -> Changes:
 def expiring_soon(manifest: Manifest, today: date) -> list[str]:
     """Access that ends within ``policy.expiry_warning_days``: a nudge to extend or accept."""
     horizon = manifest.policy.expiry_warning_days
-    found: list[tuple[date, str]] = []
+    now = as_instant(today)
+    found: list[tuple[datetime, str]] = []
     for user in manifest.users:
-        if user.active and user.expires is not None and 0 <= (user.expires - today).days <= horizon:
-            found.append((user.expires, f"{user.email}: access expires on {user.expires}"))
+        if user.active and _soon(user.expires, now, horizon):
+            assert user.expires is not None
+            text = f"{user.email}: access expires on {show_expiry(user.expires)}"
+            found.append((expiry_instant(user.expires), text))
     for team in manifest.teams:
         for member in team.member_list:
-            if member.expires is not None and 0 <= (member.expires - today).days <= horizon:
+            if _soon(member.expires, now, horizon):
+                assert member.expires is not None
                 text = (
-                    f"{member.email}: membership of team {team.name!r} expires on {member.expires}"
+                    f"{member.email}: membership of team {team.name!r} expires on "
+                    f"{show_expiry(member.expires)}"
                 )
-                found.append((member.expires, text))
-    return [
-        f"{text} (in {(when - today).days} day{'s' if (when - today).days != 1 else ''})"
-        for when, text in sorted(found)
-    ]
+                found.append((expiry_instant(member.expires), text))
+    days = [(days_left(when, now), text) for when, text in sorted(found)]
+    return [f"{text} (in {left} day{'s' if left != 1 else ''})" for left, text in days]
+
+
+def _soon(expires: date | None, now: date, horizon: int) -> bool:
+    """Not yet expired, and ending within ``horizon`` days."""
+    return (
+        expires is not None and not is_expired(expires, now) and days_left(expires, now) <= horizon
+    )
 
 
 class _Context:
@@ -119,7 +133,7 @@ class _Context:
     def __init__(self, manifest: Manifest, live: LiveState, today: date) -> None:
         self.manifest = manifest
         self.live = live
-        self.today = today
+        self.today = as_instant(today)  # an aware UTC instant, computed once
         self.policy = manifest.policy
         self.domains = frozenset(manifest.organization.claimed_domains)
         self.protected = frozenset(e.lower() for e in manifest.policy.protected)
@@ -148,7 +162,7 @@ class _Context:
                 if (  # the usual case, inlined: active on both sides and nothing differs
                     live_user.active
                     and user.active
-                    and (user.expires is None or user.expires >= today)
+                    and not is_expired(user.expires, today)
                     and _same(user, live_user, key)
                 ):
                     continue
@@ -174,12 +188,11 @@ class _Context:
         return current
 
     def desired_active(self, user: User) -> bool:
-        # ``not expired(...)`` inlined: this runs for every user and every membership.
-        return user.active and (user.expires is None or user.expires >= self.today)
+        return user.active and not is_expired(user.expires, self.today)
 
     def _inactive_reason(self, user: User) -> str:
         if user.active and user.expires is not None:
-            return f"expired on {user.expires.isoformat()}"
+            return f"expired on {show_expiry(user.expires)}"
         return "active: false in the manifest"
 
     def _user_change(self, user: User, live_user: LiveUser | None, key: str) -> UserChange | None:
@@ -327,7 +340,7 @@ class _Context:
             user = users.get(member.key)
             if user is None or not self.desired_active(user):
                 continue
-            if member.expires is not None and member.expires < self.today:  # expired()
+            if is_expired(member.expires, self.today):
                 continue
             wanted[member.key] = (user.email, reason)
         return wanted
@@ -372,11 +385,11 @@ class _Context:
             self._expired_memberships = {}
             for team in self.manifest.teams:
                 for member in team.member_list:
-                    if member.expires is not None and expired(member.expires, self.today):
+                    if member.expires is not None and is_expired(member.expires, self.today):
                         self._expired_memberships.setdefault(member.key, member.expires)
         expires = self._expired_memberships.get(user.key)
         if expires is not None:
-            return f"membership expired on {expires.isoformat()}"
+            return f"membership expired on {show_expiry(expires)}"
         return "not a listed member"
 
     def _leaving_members(

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from reconciler.manifest.models import show_expiry
 from reconciler.report import AccessReport, Expiring, UserRow
 
 CSV_COLUMNS = ("email", "active", "teams", "in_manifest", "expires")
@@ -71,9 +72,9 @@ def _expiring_text(entry: Expiring) -> str:
 
 def _when(entry: Expiring) -> str:
     if entry.days_left < 0:
-        return f"expired on {entry.expires.isoformat()} (removed at the next apply)"
+        return f"expired on {show_expiry(entry.expires)} (removed at the next apply)"
     plural = "s" if entry.days_left != 1 else ""
-    return f"ends on {entry.expires.isoformat()} (in {entry.days_left} day{plural})"
+    return f"ends on {show_expiry(entry.expires)} (in {entry.days_left} day{plural})"
 
 
 # -- Markdown -----------------------------------------------------------------
@@ -121,7 +122,7 @@ def _csv_values(row: UserRow) -> list[str]:
         str(row.active).lower(),
         ";".join(row.teams),
         in_manifest,
-        row.expires.isoformat() if row.expires else "",
+        show_expiry(row.expires) if row.expires else "",
     ]
 
 
@@ -159,7 +160,7 @@ def _user_dict(row: UserRow) -> dict[str, Any]:
         "active": row.active,
         "teams": list(row.teams),
         "in_manifest": row.in_manifest,
-        "expires": row.expires.isoformat() if row.expires else None,
+        "expires": show_expiry(row.expires) if row.expires else None,
     }
 
 
@@ -167,7 +168,7 @@ def _expiring_dict(entry: Expiring) -> dict[str, Any]:
     return {
         "email": entry.email,
         "team": entry.team,
-        "expires": entry.expires.isoformat(),
+        "expires": show_expiry(entry.expires),
         "days_left": entry.days_left,
     }
 
