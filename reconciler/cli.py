@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import __version__
-from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
+from reconciler.errors import ConfigError, ManifestError, PartialApplyError, ReconcilerError
 from reconciler.files import write_atomically
+from reconciler.grammar import count
 from reconciler.settings import today
 
 if TYPE_CHECKING:
@@ -145,6 +146,13 @@ def _add_apply(commands: Subparsers) -> None:
         help="members per membership PATCH (default 100)",
     )
     apply.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    apply.add_argument(
+        "--revoke-only",
+        action="store_true",
+        help="run only the operations that remove access (membership removals, deactivations, "
+        "deletes where the policy says delete); hold every grant back for a reviewed merge. "
+        "Needs no approval; guards and protected accounts apply as usual",
+    )
     apply.add_argument(
         "--journal", default=None, metavar="FILE", help=f"default: {DEFAULT_JOURNAL}"
     )
@@ -385,6 +393,11 @@ def _apply(args: argparse.Namespace) -> int:
         read_plan_file,
     )
 
+    if args.plan_file and args.revoke_only:
+        raise ConfigError(
+            "--revoke-only plans from the manifest itself; drop PLAN_FILE "
+            "(reconciler apply --revoke-only -m manifests)"
+        )
     if args.plan_file:
         plan = read_plan_file(args.plan_file)
         target = _target(args)
@@ -412,6 +425,7 @@ def _apply(args: argparse.Namespace) -> int:
             today=today(),
             read=_read_options(args),
             overrides=_overrides(args),
+            revoke_only=args.revoke_only,
         )
         plan, live = planned.plan, planned.live
         sys.stdout.write(_render_plan(plan, "text", planned.warnings))
@@ -420,7 +434,9 @@ def _apply(args: argparse.Namespace) -> int:
         from reconciler.guards import check_guards
 
         check_guards(plan, live, _overrides(args))  # refuse before anyone types "yes"
-        if not _confirmed(args):
+        # Revoke-only needs no approval: the manifest is the reviewed default branch,
+        # and removing access is the safe direction. Grants still wait for a review.
+        if not args.revoke_only and not _confirmed(args):
             return EXIT_ERROR
     if not plan.has_changes:
         return EXIT_OK
@@ -502,8 +518,9 @@ def _import(args: argparse.Namespace) -> int:
     for note in imported.notes:
         print(f"note: {note}", file=sys.stderr)
     print(
-        f"Imported {len(live.users)} users and {len(live.groups)} teams into {out}/ "
-        f"({len(imported.files)} file(s)); claimed domains: {', '.join(domains)}"
+        f"Imported {count(imported.users, 'user')} and {count(imported.teams, 'team')} "
+        f"into {out}/ ({count(len(imported.files), 'file')}); "
+        f"claimed domains: {', '.join(domains)}"
     )
     print("Next: review, commit, open a pull request; its plan should show no changes.")
     return EXIT_OK

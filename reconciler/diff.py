@@ -326,9 +326,18 @@ class _Context:
             MemberChange(wanted[k][0], self._live_id(k), wanted[k][1])
             for k in sorted(wanted.keys() - have.keys())
         )
+        # An inactive (or expired) user still listed in the team: its membership goes
+        # when the user is deprovisioned (``leaving``), is never added, and an already
+        # inactive account's membership is left as the org has it (it grants nothing),
+        # so `import` can write any org and plan nothing against it.
+        kept = {
+            k
+            for k in self._listed_inactive(team) & have.keys()
+            if have[k].id not in leaving and not have[k].active
+        }
         remove = tuple(
             MemberChange(have[k].user_name, have[k].id, self._removal_reason(have[k], leaving))
-            for k in sorted(have.keys() - wanted.keys())
+            for k in sorted(have.keys() - wanted.keys() - kept)
         )
         return TeamChange(team.name, group, group is None, rename_from, add, remove)
 
@@ -344,6 +353,17 @@ class _Context:
                 continue
             wanted[member.key] = (user.email, reason)
         return wanted
+
+    def _listed_inactive(self, team: Team) -> set[str]:
+        """Keys of the team's listed members whose user the manifest wants inactive."""
+        users = self.desired_by_key
+        return {
+            m.key
+            for m in team.member_list
+            if m.key in users
+            and not self.desired_active(users[m.key])
+            and not is_expired(m.expires, self.today)
+        }
 
     def _live_members(self, group: LiveGroup | None) -> dict[str, LiveUser]:
         if group is None:
@@ -375,6 +395,8 @@ class _Context:
         if user.id in leaving:
             return f"deprovisioned: {leaving[user.id].reason}"
         desired = self.matched.get(user.id)
+        if desired is not None and not self.desired_active(desired):
+            return f"deprovisioned: {self._inactive_reason(desired)}"
         if desired is not None:
             return self._membership_gone_reason(desired)
         return "not a listed member"

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
-from reconciler.render.text import NO_CHANGES, summary_line
+from reconciler.render.text import NO_CHANGES, NOTHING_TO_REVOKE, held_back_line, summary_line
 
 MARKER = "<!-- mixpanel-scim-reconciler:plan -->"
 
@@ -48,8 +48,10 @@ def render_markdown(
     lines = [plan_marker(marker_key), f"### {heading}", ""]
     for warning in warnings:
         lines += [f"> [!WARNING]\n> Apply will refuse this plan: {_escape(warning)}", ""]
+    if plan.held_back:
+        lines += [f"**{held_back_line(plan)}**", ""]
     if not plan.has_changes:
-        lines += [f"**{NO_CHANGES}**", ""]
+        lines += [f"**{NOTHING_TO_REVOKE if plan.held_back else NO_CHANGES}**", ""]
     else:
         lines += [*_counts_table(plan), ""]
         lines += _sections(plan)

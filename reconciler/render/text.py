@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from reconciler.plan import JsonScalar, Operation, OpKind, Plan, Summary
+from reconciler.grammar import count
+from reconciler.plan import JsonScalar, Operation, OpKind, Plan, Summary, grant_count
 from reconciler.render.style import Style
 
 # symbol, colour, verb
@@ -44,8 +45,26 @@ def render_text(plan: Plan, style: Style | None = None, *, warnings: Sequence[st
         lines.append("")
     for warning in warnings:
         lines.append(style(f"Warning: apply will refuse this plan: {warning}", "red"))
-    lines.append(style(summary_line(plan.summary), "bold"))
+    if plan.held_back:
+        lines.append(style(held_back_line(plan), "yellow"))
+    summary = summary_line(plan.summary)
+    if plan.held_back and plan.summary.total == 0:
+        summary = NOTHING_TO_REVOKE
+    lines.append(style(summary, "bold"))
     return "\n".join(lines) + "\n"
+
+
+NOTHING_TO_REVOKE = "Nothing to revoke: every removal of access the manifest asks for is done."
+
+
+def held_back_line(plan: Plan) -> str:
+    """What a revoke-only plan leaves for a reviewed merge, e.g. "3 grants wait ..."."""
+    grants = grant_count(plan.held_back)
+    verb = "waits" if grants == 1 else "wait"
+    return (
+        f"Held back: {count(grants, 'grant')} {verb} for a reviewed merge "
+        "(revoke-only runs only removals of access)."
+    )
 
 
 def summary_line(summary: Summary) -> str:

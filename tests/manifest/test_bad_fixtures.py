@@ -161,15 +161,6 @@ CASES = [
         id="bad-invalid-email.yaml",
     ),
     pytest.param(
-        "bad-member-inactive.yaml",
-        [
-            "bad-member-inactive.yaml:7:15: teams[0].members[0]: 'bob@acme.io' is "
-            "declared active: false (bad-member-inactive.yaml:4:72); an inactive user "
-            "cannot be a team member; remove the membership",
-        ],
-        id="bad-member-inactive.yaml",
-    ),
-    pytest.param(
         "bad-member-not-an-email.yaml",
         [
             "bad-member-not-an-email.yaml:5:15: teams[0].members[0]: expected an email "
