@@ -463,7 +463,7 @@ def _confirmed(args: argparse.Namespace) -> bool:
 
 
 def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: ScimClient) -> int:
-    from reconciler.executor import ApplyOptions
+    from reconciler.executor import ApplyInterrupted, ApplyOptions
     from reconciler.render.progress import ProgressReporter, render_apply_summary
     from reconciler.workflow import execute
 
@@ -475,18 +475,28 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
         style=_style(sys.stdout),
     )
     journal = _journal(args)
-    result = execute(
-        plan,
-        live,
-        client,
-        overrides=_overrides(args),
-        journal_path=journal,
-        run_id=args.run_id,
-        options=ApplyOptions(
-            chunk_size=args.chunk_size, concurrency=args.concurrency, fail_fast=args.fail_fast
-        ),
-        on_result=reporter,
-    )
+    try:
+        result = execute(
+            plan,
+            live,
+            client,
+            overrides=_overrides(args),
+            journal_path=journal,
+            run_id=args.run_id,
+            options=ApplyOptions(
+                chunk_size=args.chunk_size, concurrency=args.concurrency, fail_fast=args.fail_fast
+            ),
+            on_result=reporter,
+        )
+    except ApplyInterrupted as interrupted:
+        reporter.finish()
+        sys.stdout.write(render_apply_summary(interrupted.result, complete_of=interrupted.total))
+        print(
+            f"interrupted: {interrupted.result.count_done} of {interrupted.total} done; "
+            f"re-run to finish (every finished operation is in {journal})",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     reporter.finish()
     sys.stdout.write(render_apply_summary(result))
     if not result.complete:

@@ -55,7 +55,11 @@ class ProgressReporter:
         self.stream.write("\r\x1b[2K")
 
 
-def render_apply_summary(result: ApplyResult) -> str:
+def render_apply_summary(result: ApplyResult, *, complete_of: int | None = None) -> str:
+    """The closing lines of apply. ``complete_of``: the run was interrupted, and the
+    plan had that many operations (``result`` holds only those that finished)."""
+    if complete_of is not None:
+        return _interrupted_summary(result, complete_of)
     counts = {s: result.count(s) for s in Status}
     head = "Apply complete" if result.complete else "Apply incomplete"
     parts = [f"{counts[s]} {s.value}" for s in Status if counts[s] or s is Status.DONE]
@@ -65,4 +69,16 @@ def render_apply_summary(result: ApplyResult) -> str:
         lines.append(f"  {r.status.value}: {r.op.value} {r.key}: {r.detail}")
     if problems:
         lines.append("Fix what is listed above and run apply again: it plans only what is left.")
+    return "\n".join(lines) + "\n"
+
+
+def _interrupted_summary(result: ApplyResult, total: int) -> str:
+    lines = [f"Apply interrupted: {result.count_done} of {total} done; re-run to finish."]
+    for r in result.results:
+        if r.status is not Status.DONE:
+            lines.append(f"  {r.status.value}: {r.op.value} {r.key}: {r.detail}")
+    lines.append(
+        "Re-running apply plans from the live state again and does only what is left; in CI, "
+        "re-run the apply job (a remainder of the reviewed plan needs no new review)."
+    )
     return "\n".join(lines) + "\n"
