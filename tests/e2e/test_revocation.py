@@ -48,6 +48,7 @@ def test_revoke_only_removes_expired_access_and_holds_a_pending_grant_back(
     assert run("apply", "--revoke-only", "-m", str(manifest)) == 0  # no approval asked
     out = capsys.readouterr().out
     assert "Held back: 2 grants wait for a reviewed merge" in out  # create cy, add cy
+    assert "bob@acme.io) will be deprovisioned at the next apply" in out
     live = _live(server)
     assert live.users_by_key["bob@acme.io"].active is False
     assert "cy@acme.io" not in live.users_by_key
@@ -56,6 +57,7 @@ def test_revoke_only_removes_expired_access_and_holds_a_pending_grant_back(
     assert run("apply", "--revoke-only", "-m", str(manifest)) == 0
     out = capsys.readouterr().out
     assert "Nothing to revoke" in out and "2 grants wait" in out
+    assert "will be deprovisioned" not in out  # the notice stopped: bob is deprovisioned
     # The grant still goes through a normal (reviewed) apply.
     assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 2
 
