@@ -20,6 +20,7 @@ from reconciler import __version__
 from reconciler.errors import ConfigError, ManifestError, PartialApplyError, ReconcilerError
 from reconciler.files import write_atomically
 from reconciler.grammar import count
+from reconciler.render.escape import terminal
 from reconciler.settings import today
 
 if TYPE_CHECKING:
@@ -268,7 +269,7 @@ def _target(args: argparse.Namespace) -> Target:
         max_attempts=args.max_attempts,
     )
     for warning in target.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {terminal(warning)}", file=sys.stderr)
     return target
 
 
@@ -332,7 +333,7 @@ def _validate(args: argparse.Namespace) -> int:
         print(json.dumps(body, indent=2))
         return EXIT_OK
     for notice in loaded.notices:
-        print(f"notice: {notice}", file=sys.stderr)
+        print(f"notice: {terminal(str(notice))}", file=sys.stderr)
     files = len(loaded.sources)
     print(
         f"{_manifest(args)}: valid ({len(loaded.manifest.users)} users, "
@@ -526,7 +527,7 @@ def _import(args: argparse.Namespace) -> int:
         write_atomically(out / name, text)
     _copy_schema(out)
     for note in imported.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {terminal(note)}", file=sys.stderr)
     print(
         f"Imported {count(imported.users, 'user')} and {count(imported.teams, 'team')} "
         f"into {out}/ ({count(len(imported.files), 'file')}); "
@@ -621,12 +622,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         # One bare `path:line:col: message` per line, so editors and CI problem
         # matchers can read every problem; the count comes last.
         for problem in error.problems:
-            print(problem, file=sys.stderr)
+            print(terminal(str(problem)), file=sys.stderr)
         count = len(error.problems)
         print(f"error: {count} problem{'s' if count != 1 else ''} in the manifest", file=sys.stderr)
         return error.exit_code
     except ReconcilerError as error:
-        print(f"error: {error}", file=sys.stderr)
+        # Errors may quote server data (a detail, a userName): shown escaped, one line.
+        print(f"error: {terminal(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

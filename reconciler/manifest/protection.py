@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
+from reconciler.identity import match_key
 from reconciler.manifest.entries import At, Findings, TeamAt, UserAt
 from reconciler.manifest.models import (
     Policy,
@@ -43,10 +44,10 @@ def check_protected(
                 "fix the address or add the domain to organization.claimed_domains"
             )
             found.problems.append(at.problem(message, "protected", index))
-        user = declared.get(email.lower())
+        user = declared.get(match_key(email))
         if user is not None:
             _protected_user(user, at.ref("protected", index), today, found)
-    return frozenset(e.lower() for e in policy.protected)
+    return frozenset(match_key(e) for e in policy.protected)
 
 
 def _protected_user(entry: UserAt, where: str, today: date, found: Findings) -> None:
@@ -104,7 +105,7 @@ def _membership_notice(
             f"expires {_shown(expires)} is in the past: {email} will be removed from team "
             f"'{team.name}' at the next apply"
         )
-    user = declared.get(email.lower())
+    user = declared.get(match_key(email))
     own = user.user.expires if user is not None else None
     if user is not None and own is not None and expiry_instant(expires) > expiry_instant(own):
         return (
