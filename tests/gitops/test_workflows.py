@@ -228,10 +228,10 @@ def org_jobs(path: Path) -> dict[str, dict[str, Any]]:
     return {n: j for n, j in load(path)["jobs"].items() if n != "orgs"}
 
 
-def test_the_example_has_the_three_workflows_and_a_two_org_config() -> None:
+def test_the_example_has_the_four_workflows_and_a_two_org_config() -> None:
     from reconciler.orgs import load_orgs
 
-    assert [p.name for p in EXAMPLES] == ["apply.yml", "drift.yml", "plan.yml"]
+    assert [p.name for p in EXAMPLES] == ["apply.yml", "drift.yml", "enforce.yml", "plan.yml"]
     config = load_orgs(EXAMPLE / "reconciler.yaml")
     assert [o.name for o in config.orgs] == ["us", "eu"]
     for org in config.orgs:
@@ -301,3 +301,13 @@ def test_the_example_pins_exactly_the_actions_the_main_workflows_pin() -> None:
         return {s["uses"] for path in files for s in steps(load(path)) if "uses" in s}
 
     assert uses(EXAMPLES) == uses(FILES)
+
+
+def test_each_orgs_enforce_runs_in_that_orgs_apply_group_and_only_revokes() -> None:
+    folder = EXAMPLE / ".github" / "workflows"
+    enforce, apply = load(folder / "enforce.yml"), load(folder / "apply.yml")
+    assert enforce["jobs"]["enforce"]["concurrency"] == apply["jobs"]["apply"]["concurrency"]
+    assert enforce["jobs"]["enforce"]["permissions"] == {"contents": "read"}
+    assert enforce["on"]["schedule"] == load(WORKFLOWS / "enforce.yml")["on"]["schedule"]
+    calls = reconciler_calls([folder / "enforce.yml"])
+    assert [c[:4] for c in calls if "apply" in c] == [["--org", "$ORG", "apply", "--revoke-only"]]
