@@ -491,7 +491,7 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
         )
     except ApplyInterrupted as interrupted:
         reporter.finish()
-        sys.stdout.write(render_apply_summary(interrupted.result, complete_of=interrupted.total))
+        sys.stdout.write(render_apply_summary(interrupted.result, interrupted_of=interrupted.total))
         print(
             f"interrupted: {interrupted.result.count_done} of {interrupted.total} done; "
             f"re-run to finish (every finished operation is in {journal})",

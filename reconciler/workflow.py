@@ -231,8 +231,8 @@ def _check_produced(  # noqa: PLR0917 - one caller, all of them needed
         raise ConfigError(
             f"refusing the saved plan: the manifest at {manifest_path} does not produce these "
             f"operations from the live state the plan was made on:\n{lines}\n"
-            "The plan file was edited. Make a new one with `reconciler plan --out plan.json` "
-            "and review it."
+            "The plan file was edited (or an expiry passed since it was made). Make a new one "
+            "with `reconciler plan --out plan.json` and review it."
         )
 
 

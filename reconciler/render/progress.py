@@ -57,11 +57,11 @@ class ProgressReporter:
         self.stream.write("\r\x1b[2K")
 
 
-def render_apply_summary(result: ApplyResult, *, complete_of: int | None = None) -> str:
-    """The closing lines of apply. ``complete_of``: the run was interrupted, and the
+def render_apply_summary(result: ApplyResult, *, interrupted_of: int | None = None) -> str:
+    """The closing lines of apply. ``interrupted_of``: the run was interrupted, and the
     plan had that many operations (``result`` holds only those that finished)."""
-    if complete_of is not None:
-        return _interrupted_summary(result, complete_of)
+    if interrupted_of is not None:
+        return _interrupted_summary(result, interrupted_of)
     counts = {s: result.count(s) for s in Status}
     head = "Apply complete" if result.complete else "Apply incomplete"
     parts = [f"{counts[s]} {s.value}" for s in Status if counts[s] or s is Status.DONE]

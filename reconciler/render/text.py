@@ -64,8 +64,30 @@ def held_back_line(plan: Plan) -> str:
     verb = "waits" if grants == 1 else "wait"
     return (
         f"Held back: {count(grants, 'grant')} {verb} for a reviewed merge "
-        "(revoke-only runs only removals of access)."
+        f"({_held_back_parts(plan)}; revoke-only runs only removals of access)."
     )
+
+
+_HELD_BACK_NOUNS = {
+    OpKind.CREATE_USER: "user to create",
+    OpKind.REACTIVATE_USER: "user to reactivate",
+    OpKind.PATCH_USER: "user to update",
+    OpKind.CREATE_GROUP: "team to create",
+    OpKind.RENAME_GROUP: "team to rename",
+    OpKind.ADD_MEMBERS: "member to add",
+}
+
+
+def _held_back_parts(plan: Plan) -> str:
+    """ "1 user to create, 2 members to add": the held-back grants by kind, in plan order."""
+    counts: dict[OpKind, int] = {}
+    for op in plan.held_back:
+        counts[op.op] = counts.get(op.op, 0) + grant_count((op,))
+    parts = []
+    for kind, number in counts.items():
+        noun, _, rest = _HELD_BACK_NOUNS.get(kind, f"{kind.value} operation").partition(" ")
+        parts.append(f"{count(number, noun)} {rest}".rstrip())
+    return ", ".join(parts)
 
 
 def summary_line(summary: Summary) -> str:
