@@ -182,7 +182,10 @@ class Plan(_Frozen):
         recorded = raw.pop("digest", None) if isinstance(raw, dict) else None
         plan = cls.model_validate(raw)
         if recorded is None:
-            raise ValueError("it has no digest; it was not written by `reconciler plan --out`")
+            raise ValueError(
+                "it has no digest: it was written by an older version or not by "
+                "`reconciler plan --out`; make a new plan"
+            )
         if recorded != plan.digest:
             raise TamperedPlanError(recorded, plan.digest)
         return plan

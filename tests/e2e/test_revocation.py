@@ -140,3 +140,22 @@ def test_import_writes_inactive_team_members_counts_what_it_wrote_and_plans_noth
     assert "Imported 2 users and 1 team into" in printed  # eve is outside acme.io: not written
     assert "bob@acme.io" in (out / "org.yaml").read_text()
     assert run("plan", "-m", str(out), "--detailed-exitcode") == 0
+
+
+def test_revoke_only_cannot_be_combined_with_a_plan_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("apply", str(tmp_path / "plan.json"), "--revoke-only") == 1
+    err = capsys.readouterr().err
+    assert "--revoke-only plans from the manifest itself; drop PLAN_FILE" in err
+
+
+def test_a_bad_pinned_clock_is_an_error_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", [ADA], [])
+    monkeypatch.setenv("RECONCILER_NOW", "2026-11-22T17:00:00")
+    assert run("validate", "-m", str(manifest)) == 1
+    err = capsys.readouterr().err
+    assert "RECONCILER_NOW='2026-11-22T17:00:00' is not a date or a timestamp with an offset" in err
+    assert "Traceback" not in err
