@@ -24,6 +24,8 @@ from reconciler.scim.client import ScimClient
 from reconciler.scim.secret import Token
 from tests.e2e.conftest import Server, person, run, write_manifest
 
+# The client method apply creates users with (an adopting create, where it exists).
+CREATE = "create_or_adopt_user" if hasattr(ScimClient, "create_or_adopt_user") else "create_user"
 USERS = [person(f"u{i}@acme.io", f"U{i}", "Person") for i in range(6)]
 TEAMS = [{"name": "Data", "members": [u["email"] for u in USERS]}]
 
@@ -112,7 +114,7 @@ def test_an_interrupted_apply_is_finished_by_rerunning_the_workflow_path(
     reviewed = tmp_path / "reviewed-plan.json"  # what apply.yml keeps for a re-run
     assert run("plan", "-m", str(manifest), "--out", str(reviewed)) == 0
     digest = json.loads(reviewed.read_text(encoding="utf-8"))["digest"]
-    original = ScimClient.create_user
+    original = getattr(ScimClient, CREATE)
     _interrupt_at_the_third_create(monkeypatch)
     capsys.readouterr()
     assert run("apply", str(reviewed), "-m", str(manifest), "--concurrency", "2") == 130
@@ -120,7 +122,7 @@ def test_an_interrupted_apply_is_finished_by_rerunning_the_workflow_path(
     assert "Apply interrupted:" in out and "re-run to finish" in err
     events = read_journal(tmp_path / ".reconciler" / "journal.jsonl")
     assert events[-1]["event"] == "interrupted" and events[-1]["operations"] == 8
-    monkeypatch.setattr(ScimClient, "create_user", original)
+    monkeypatch.setattr(ScimClient, CREATE, original)
 
     # The job is re-run: a fresh plan, checked against the kept reviewed plan, applied.
     fresh = tmp_path / "plan.json"
@@ -144,7 +146,7 @@ def test_an_interrupted_apply_is_finished_by_rerunning_the_workflow_path(
 
 def _interrupt_at_the_third_create(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C arrives (a real SIGINT) while the third user is being created."""
-    original = ScimClient.create_user
+    original = getattr(ScimClient, CREATE)
     lock, calls = threading.Lock(), [0]
 
     def create_user(self: ScimClient, resource: Any) -> Any:
@@ -156,4 +158,4 @@ def _interrupt_at_the_third_create(monkeypatch: pytest.MonkeyPatch) -> None:
             os.kill(os.getpid(), signal.SIGINT)
         return created
 
-    monkeypatch.setattr(ScimClient, "create_user", create_user)
+    monkeypatch.setattr(ScimClient, CREATE, create_user)
