@@ -84,11 +84,6 @@ class Changes:
     notices: tuple[str, ...] = field(default_factory=tuple)
 
 
-def expired(expires: date | None, today: date) -> bool:
-    """Access lasts through its ``expires`` date (UTC) or until its instant; see is_expired."""
-    return is_expired(expires, today)
-
-
 def diff(manifest: Manifest, live: LiveState, today: date) -> Changes:
     """Everything that must change for live to match the manifest."""
     ctx = _Context(manifest, live, today)
@@ -150,6 +145,7 @@ class _Context:
         self._matched_keys: dict[str, str] = {}
         self._matched_ids: dict[str, str] | None = None
         self._expired_memberships: dict[str, date] | None = None
+        self._inactive_keys: frozenset[str] | None = None
         self._folded_groups: dict[str, list[LiveGroup]] | None = None
         # Look-alike live users that the policy does not name: never changed (ids).
         self.untouchable: frozenset[str] = frozenset()
@@ -395,13 +391,17 @@ class _Context:
 
     def _listed_inactive(self, team: Team) -> set[str]:
         """Keys of the team's listed members whose user the manifest wants inactive."""
-        users = self.desired_by_key
+        if self._inactive_keys is None:  # computed once: most manifests have few or none
+            self._inactive_keys = frozenset(
+                u.key for u in self.manifest.users if not self.desired_active(u)
+            )
+        if not self._inactive_keys:
+            return set()
+        inactive = self._inactive_keys
         return {
             m.key
             for m in team.member_list
-            if m.key in users
-            and not self.desired_active(users[m.key])
-            and not is_expired(m.expires, self.today)
+            if m.key in inactive and not is_expired(m.expires, self.today)
         }
 
     def _live_members(self, group: LiveGroup | None) -> dict[str, LiveUser]:
