@@ -140,7 +140,7 @@ def parse_expires(value: Any) -> date:
     elif isinstance(value, date):
         return value
     elif isinstance(value, str):
-        text = value.strip()
+        text = value.strip().upper()  # RFC 3339 allows a lowercase "t" and "z"
     else:
         raise ValueError(f"expected a date or a timestamp; {_EXPIRES_FIX}")
     try:

@@ -42,6 +42,7 @@ def test_a_timestamp_with_an_offset_is_that_instant() -> None:
         "'2026-12-01T17:00:00Z'",
         "2026-12-01 18:00:00+01:00",
         "2026-12-01T12:00:00-05:00",
+        "'2026-12-01t17:00:00z'",
     ],
 )
 def test_every_rfc3339_spelling_of_one_instant_loads_as_it(written: str) -> None:
