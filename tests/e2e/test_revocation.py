@@ -12,7 +12,12 @@ import pytest
 
 from reconciler.livestate import LiveState
 from reconciler.reader import read_live_state
-from reconciler.scim.builders import replace_user_attributes, user_resource
+from reconciler.scim.builders import (
+    add_members,
+    group_resource,
+    replace_user_attributes,
+    user_resource,
+)
 from tests.e2e.conftest import Server, person, run, write_manifest
 
 ADA = person("ada@acme.io", "Ada", "Lovelace")
@@ -159,3 +164,24 @@ def test_a_bad_pinned_clock_is_an_error_not_a_traceback(
     err = capsys.readouterr().err
     assert "RECONCILER_NOW='2026-11-22T17:00:00' is not a date or a timestamp with an offset" in err
     assert "Traceback" not in err
+
+
+def test_revoke_only_reverts_hand_made_grants_the_policy_covers_and_nothing_else(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    teams = [{"name": "Data", "members": ["ada@acme.io"]}]
+    manifest = write_manifest(tmp_path / "org.yaml", [ADA], teams, unmanaged_users="deactivate")
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    client = server.client()
+    mallory = client.create_user(user_resource("mallory@acme.io", "Mal", "Lory", None, True))
+    data = _live(server).groups_by_name["Data"]
+    client.patch_group(data.id, add_members([mallory.id]))  # by hand, no PR
+    side = client.create_group(group_resource("Side project"))
+    client.patch_group(side.id, add_members([_live(server).users_by_key["ada@acme.io"].id]))
+    capsys.readouterr()
+    assert run("apply", "--revoke-only", "-m", str(manifest)) == 0
+    live = _live(server)
+    assert live.users_by_key["mallory@acme.io"].active is False
+    assert _members(server, "Data") == {"ada@acme.io"}
+    assert _members(server, "Side project") == {"ada@acme.io"}  # unlisted team: left alone
+    assert live.users_by_key["ada@acme.io"].active
