@@ -80,8 +80,9 @@ DEPROVISION_OPS = frozenset({OpKind.DEACTIVATE_USER, OpKind.DELETE_USER})
 class TamperedPlanError(ValueError):
     """A saved plan whose content no longer hashes to the digest written with it."""
 
-    def __init__(self, recorded: str, actual: str) -> None:
-        self.recorded, self.actual = recorded, actual
+    def __init__(self, recorded: object, actual: str) -> None:
+        self.recorded, self.actual = str(recorded), actual
+        recorded = self.recorded
         super().__init__(
             f"its operations do not match its digest (recorded {recorded[:19]}, content "
             f"{actual[:19]}): the file was edited after `reconciler plan --out` wrote it"

@@ -151,6 +151,10 @@ def test_a_saved_plan_carries_its_digest_and_refuses_an_edit() -> None:
     edited = plan.to_json().replace('"ada@acme.io"', '"eve@acme.io"')
     with pytest.raises(TamperedPlanError):
         Plan.from_json(edited)
+    odd = json.loads(plan.to_json())
+    odd["digest"] = 12
+    with pytest.raises(TamperedPlanError, match="recorded 12"):
+        Plan.from_json(json.dumps(odd))
     without = json.loads(plan.to_json())
     del without["digest"]
     with pytest.raises(ValueError, match="no digest"):
