@@ -72,6 +72,10 @@ def email_domain(email: str) -> str:
     return email.rpartition("@")[2].lower()
 
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
 def expiry_instant(expires: date) -> datetime:
     """The first instant without access, in UTC.
 
@@ -79,9 +83,12 @@ def expiry_instant(expires: date) -> datetime:
     so the instant is the next midnight UTC. A timestamp (RFC 3339, always with an
     explicit offset) is the instant itself.
     """
-    if isinstance(expires, datetime):
-        return expires.astimezone(UTC)
-    return datetime.combine(expires + timedelta(days=1), time(), UTC)
+    try:
+        if isinstance(expires, datetime):
+            return expires.astimezone(UTC)
+        return datetime.combine(expires + timedelta(days=1), time(), UTC)
+    except OverflowError:  # 9999-12-31 (never, in practice), or an offset past year 1/9999
+        return _EARLIEST if expires.year == 1 else _LATEST
 
 
 def as_instant(now: date) -> datetime:
@@ -92,7 +99,10 @@ def as_instant(now: date) -> datetime:
     if isinstance(now, datetime):
         if now.tzinfo is None:
             raise ValueError(f"{now.isoformat()} has no UTC offset")
-        return now.astimezone(UTC)
+        try:
+            return now.astimezone(UTC)
+        except OverflowError:
+            return _EARLIEST if now.year == 1 else _LATEST
     return datetime.combine(now, time(), UTC)
 
 
@@ -118,7 +128,7 @@ def days_left(expires: date, now: date) -> int:
 def show_expiry(expires: date) -> str:
     """``expires`` for plans, reports and notices: a date as written, an instant in UTC."""
     if isinstance(expires, datetime):
-        return expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return expiry_instant(expires).isoformat().replace("+00:00", "Z")
     return expires.isoformat()
 
 

@@ -158,3 +158,21 @@ def test_an_inactive_user_still_listed_in_a_team_is_a_notice_not_an_error() -> N
     assert str(notice).startswith("m.yaml:7:15: teams[0].members[0]: 'bob@acme.io' is declared")
     assert "still listed in team 'Data'" in notice.message
     assert "removed when it is deprovisioned" in notice.message
+
+
+@pytest.mark.parametrize(
+    ("written", "expired"),
+    [
+        ("9999-12-31", False),
+        ("9999-12-31T23:59:59-23:59", False),
+        ("0001-01-01T00:00:00+01:00", True),
+    ],
+)
+def test_instants_at_the_ends_of_the_calendar_never_crash(written: str, expired: bool) -> None:
+    loaded = load(
+        f"users:\n  - {{email: ada@acme.io, given_name: A, family_name: L, expires: '{written}'}}\n"
+    )
+    expires = loaded.manifest.users[0].expires
+    assert is_expired(expires, datetime(2026, 11, 22, tzinfo=UTC)) is expired
+    assert show_expiry(expires)  # type: ignore[arg-type]
+    assert loaded.digest.startswith("sha256:")
