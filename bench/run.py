@@ -12,7 +12,8 @@ What is compared with what:
 - floor : the same requests (user pages, team pages without members, one GET per
           team through a pool as large as the reader's) with a bare requests.Session
           and json.loads, nothing else. Ratios are read/floor and plan/floor (wall).
-- lower bound of requests: ceil(N/P) + ceil(G/P) + G, P = 1000.
+- lower bound of requests: ceil(N/P) + ceil(G/P) + G, P = 1000; plan's count also
+  holds the "confirm" lookups (a manifest leaver the listing lacks), reported apart.
 - apply : K user PATCHes with 50 ms injected latency; floor K*L/c.
 """
 
@@ -138,6 +139,7 @@ def summarise_size(
         "changes": changes,
         "lower_bound": lower_bound(users, groups, PAGE),
         "requests_plan": plans[0]["requests"],
+        "requests_confirm": plans[0].get("confirmations", 0),
         "requests_read": reads[0]["requests"],
         "requests_floor": floors[0]["requests"],
         "floor_wall": floor,
@@ -270,7 +272,8 @@ def key_line(sizes: list[dict[str, Any]], plan_cpu: dict[str, Any], apply: dict[
     return (
         f"KEY {big['users'] // 1000}k: read/floor {big['read_over_floor']:.2f}x, "
         f"plan/floor {big['plan_over_floor']:.2f}x, "
-        f"requests {big['requests_plan']}/{big['lower_bound']} (bound), "
+        f"requests {big['requests_plan']}/{big['lower_bound']} (bound) "
+        f"incl. {big['requests_confirm']} confirmations, "
         f"plan RSS {big['plan_rss_mb']:.0f} MB, diff+plan CPU {plan_cpu['median']:.2f} s, "
         f"apply c=8 {apply['c8']['ratio']:.2f}x K*L/c, "
         f"429 lost {apply['429_gate']['lost']:.2f} s (gate) / "

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from reconciler.errors import ConfigError, Problem, StalePlanError
+from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
@@ -72,17 +73,19 @@ def plan_from_manifest(
 ) -> Planned:
     """Plan a validated manifest (callers load it before any network) against live.
 
+    Users the manifest wants inactive that the listing lacks are proven absent first
+    (``reconciler.evidence.confirm_absences``); LiveStateError when one is not.
     ``revoke_only`` keeps only the operations that remove access and holds the rest
     back (``Plan.revocations_only``): what the scheduled enforce job runs.
     """
-    live = _read(client, read)
+    live = confirm_absences(client, loaded.manifest, _read(client, read), today)
     plan = make_plan(
         loaded.manifest,
         live,
         today=today,
         target=target.base_url,
         manifest_digest=loaded.digest,
-        extra_notices=tuple(str(n) for n in still_true(loaded.notices, live)),
+        extra_notices=(*(str(n) for n in still_true(loaded.notices, live)), *live.evidence),
         org=target.org_identity,
     )
     if revoke_only:
@@ -174,7 +177,7 @@ def check_saved_plan(
                 f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
                 "Run `reconciler plan --out plan.json` again and review the new plan."
             )
-    live = _read(client, read)
+    live = confirm_plan_targets(client, plan, _read(client, read))
     drift = drift_since_plan(plan, live)
     if drift:
         lines = "\n".join(f"  - {d}" for d in drift)
