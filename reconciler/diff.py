@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from reconciler.grammar import count, plural
 from reconciler.identity import ascii_lower, lookalike_reason, match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import (
@@ -114,7 +115,7 @@ def expiring_soon(manifest: Manifest, today: date) -> list[str]:
                 )
                 found.append((expiry_instant(member.expires), text))
     days = [(days_left(when, now), text) for when, text in sorted(found)]
-    return [f"{text} (in {left} day{'s' if left != 1 else ''})" for left, text in days]
+    return [f"{text} (in {count(left, 'day')})" for left, text in days]
 
 
 def _soon(expires: date | None, now: date, horizon: int) -> bool:
@@ -277,9 +278,10 @@ class _Context:
         if policy is UnmanagedUsers.IGNORE or not unlisted:
             return []
         if policy is UnmanagedUsers.REPORT:
-            names = ", ".join(u.user_name for u in unlisted)
+            names = listed_names([u.user_name for u in unlisted])
             self.notices.append(
-                f"{len(unlisted)} active user(s) in claimed domains are not in the manifest "
+                f"{count(len(unlisted), 'active user')} in claimed domains "
+                f"{plural('is', len(unlisted))} not in the manifest "
                 f"(policy unmanaged_users: report): {names}"
             )
             return []
@@ -474,10 +476,10 @@ class _Context:
             if remove:
                 changes.append(TeamChange(group.display_name, group, remove=remove))
         if unlisted:
-            names = ", ".join(f'"{g.display_name}"' for g in unlisted)
+            names = listed_names([f'"{g.display_name}"' for g in unlisted])
             self.notices.append(
-                f"{len(unlisted)} team(s) in Mixpanel are not in the manifest "
-                f"and are left alone: {names}"
+                f"{count(len(unlisted), 'team')} in Mixpanel {plural('is', len(unlisted))} "
+                f"not in the manifest and {plural('is', len(unlisted))} left alone: {names}"
             )
         return changes
 
@@ -512,3 +514,14 @@ def _same(user: User, live: LiveUser, key: str) -> bool:
         and live.family_name == user.family_name
         and (user.display_name is None or live.display_name == user.display_name)
     )
+
+
+NOTICE_NAMES = 20  # names listed in one notice; the count before them is always complete
+
+
+def listed_names(names: list[str], limit: int = NOTICE_NAMES) -> str:
+    """``a, b, c`` for a notice, cut to ``limit`` names with "and N more" so a notice
+    about 5,000 unlisted users stays one readable line."""
+    shown = ", ".join(names[:limit])
+    hidden = len(names) - limit
+    return shown if hidden <= 0 else f"{shown} and {hidden} more"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from reconciler.grammar import count as counted
+
 
 class ReconcilerError(Exception):
     """Base of every error the tool expects and explains. Exit code 1 unless overridden."""
@@ -38,12 +40,16 @@ class ManifestError(ReconcilerError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
-        summary = f"{count} problem{'s' if count != 1 else ''} in the manifest"
+        summary = f"{counted(count, 'problem')} in the manifest"
         super().__init__("\n".join([*map(str, self.problems), summary]))
 
 
 class ConfigError(ReconcilerError):
     """A command-line or environment setting is wrong (URL, token file, options)."""
+
+
+class SecretInOutputError(ReconcilerError):
+    """A file about to be written holds a secret (e.g. the token reflected in live data)."""
 
 
 class LiveStateError(ReconcilerError):

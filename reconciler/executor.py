@@ -22,7 +22,12 @@ from reconciler.journal import Journal
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.plan import PHASE, MemberRef, Operation, OpKind, Plan
 from reconciler.scim import builders
-from reconciler.scim.errors import ScimAuthError, ScimError, ScimPayloadTooLarge
+from reconciler.scim.errors import (
+    ScimAuthError,
+    ScimCircuitOpen,
+    ScimError,
+    ScimPayloadTooLarge,
+)
 
 
 class ScimWriter(Protocol):
@@ -52,9 +57,20 @@ class OpResult:
     scim_id: str | None = None
 
 
+NOT_ATTEMPTED = "not attempted: "
+
+
 @dataclass(frozen=True)
 class ApplyResult:
+    """Every operation's outcome in plan order; ``stopped`` is why the run stopped early
+    (token refused, --fail-fast, the circuit breaker), None when it ran to the end."""
+
     results: tuple[OpResult, ...]
+    stopped: str | None = None
+
+    @property
+    def not_attempted(self) -> int:
+        return sum(1 for r in self.results if r.detail.startswith(NOT_ATTEMPTED))
 
     @property
     def complete(self) -> bool:
@@ -134,8 +150,11 @@ def apply_plan(
                 outcomes.close()  # an interrupt here still stops and drains the phase
     except KeyboardInterrupt:
         raise _interrupted(plan, run, journal) from None
-    outcome = ApplyResult(tuple(results))
-    journal.record("apply_end", {s.value: outcome.count(s) for s in Status})
+    outcome = ApplyResult(tuple(results), run.state.stop_reason)
+    summary: dict[str, Any] = {s.value: outcome.count(s) for s in Status}
+    if outcome.stopped is not None:
+        summary["stopped"] = outcome.stopped
+    journal.record("apply_end", summary)
     return outcome
 
 
@@ -197,12 +216,18 @@ class _Runner:
 
     def run_one(self, op: Operation) -> OpResult:
         if self.state.stop_reason is not None:
-            return self._finish(op, Status.SKIPPED, f"not attempted: {self.state.stop_reason}")
+            return self._finish(op, Status.SKIPPED, f"{NOT_ATTEMPTED}{self.state.stop_reason}")
         blocked = [d for d in op.depends_on if d in self.state.unfinished]
         if blocked and op.op is not OpKind.ADD_MEMBERS:
             return self._finish(op, Status.SKIPPED, f"skipped: {blocked[0]} did not succeed")
         try:
             status, detail, scim_id = self._execute(op)
+        except ScimCircuitOpen as error:
+            # The run-level breaker: this op and every later one stop here, once.
+            self._stop(error.reason)
+            if not error.attempted:
+                return self._finish(op, Status.SKIPPED, f"{NOT_ATTEMPTED}{error.reason}")
+            return self._finish(op, Status.FAILED, str(error))
         except ScimAuthError as error:
             self._stop(f"the server refused the token ({error.status})")
             return self._finish(op, Status.FAILED, str(error))

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.grammar import count, plural
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 
 SCHEMA_HEADER = "# yaml-language-server: $schema={schema}\n"
@@ -88,13 +89,15 @@ def _notes(live: LiveState, users: list[LiveUser], domains: list[str]) -> tuple[
     outside = len(live.users) - len(users)
     if outside:
         notes.append(
-            f"{outside} user(s) outside the claimed domains ({', '.join(domains)}) were not "
+            f"{count(outside, 'user')} outside the claimed domains ({', '.join(domains)}) "
+            f"{plural('was', outside)} not "
             "imported: Mixpanel's SCIM only manages users in claimed domains"
         )
     nameless = [u.user_name for u in users if not (u.given_name and u.family_name)]
     if nameless:
         notes.append(
-            f"{len(nameless)} user(s) have no given or family name in Mixpanel; placeholders "
+            f"{count(len(nameless), 'user')} {plural('has', len(nameless))} no given or "
+            "family name in Mixpanel; placeholders "
             f"were written, review them: {', '.join(nameless)}"
         )
     return tuple(notes)
@@ -105,15 +108,18 @@ def _lookalike_notes(users: list[LiveUser]) -> list[str]:
     lookalikes = [u.user_name for u in users if u.lookalike]
     if lookalikes:
         notes.append(
-            f"{len(lookalikes)} look-alike userName(s) (invisible, bidi or confusable "
-            "characters) were not imported, and plan never changes them; check who owns "
+            f"{count(len(lookalikes), 'look-alike userName')} (invisible, bidi or confusable "
+            f"characters) {plural('was', len(lookalikes))} not imported, and plan never "
+            "changes them; check who owns "
             f"them: {', '.join(lookalikes)}"
         )
     spaced = [u.user_name for u in users if u.user_name != u.user_name.strip()]
     if spaced:
         notes.append(
-            f"{len(spaced)} userName(s) have surrounding whitespace in Mixpanel; they were "
-            f"written without it, so the first apply corrects them: {', '.join(map(repr, spaced))}"
+            f"{count(len(spaced), 'userName')} {plural('has', len(spaced))} surrounding "
+            f"whitespace in Mixpanel; {plural('it', len(spaced))} {plural('was', len(spaced))} "
+            f"written without it, so the first apply corrects {plural('it', len(spaced), 'them')}: "
+            f"{', '.join(map(repr, spaced))}"
         )
     return notes
 

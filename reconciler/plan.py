@@ -158,6 +158,9 @@ class Plan(_Frozen):
     # Operations the manifest asks for that this plan will NOT run: a revoke-only
     # plan keeps its grants here, to be applied after a reviewed merge.
     held_back: tuple[Operation, ...] = ()
+    # Where the manifest was read from (`plan -m`), for advice such as "re-run plan -m
+    # teams/"; display only, so not part of the digest.
+    manifest_path: str | None = None
 
     @property
     def has_changes(self) -> bool:
@@ -169,7 +172,9 @@ class Plan(_Frozen):
         Carries ``digest`` as well, so ``from_json`` can tell an edited file from the
         plan that was written (and reviewed).
         """
-        body = {**self.model_dump(mode="json"), "digest": self.digest}
+        # manifest_path only when known, so plans without one keep their exact bytes.
+        unset = {"manifest_path"} if self.manifest_path is None else None
+        body = {**self.model_dump(mode="json", exclude=unset), "digest": self.digest}
         return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
     @classmethod
@@ -197,11 +202,11 @@ class Plan(_Frozen):
 
         A reviewer who saw a plan with this digest saw exactly these operations; the
         apply workflow compares it with the plan made at merge time. ``as_of`` and
-        ``notices`` are left out so an unchanged plan keeps its digest from the day
-        it was reviewed to the day it is merged; when an expiry passes, the
-        operations change, and so does the digest.
+        ``notices`` (and ``manifest_path``, display only) are left out so an unchanged
+        plan keeps its digest from the day it was reviewed to the day it is merged;
+        when an expiry passes, the operations change, and so does the digest.
         """
-        body = self.model_dump(mode="json", exclude={"as_of", "notices"})
+        body = self.model_dump(mode="json", exclude={"as_of", "notices", "manifest_path"})
         if not self.held_back:
             del body["held_back"]  # digests of plans without it stay as they were
         if not self.org:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from reconciler.diff import Changes, MemberChange, TeamChange, UserAction, UserChange, diff
+from reconciler.grammar import count
 from reconciler.identity import ascii_lower, match_key, name_fold
 from reconciler.livestate import LiveState, LiveUser
 from reconciler.manifest.models import Manifest, as_instant
@@ -159,7 +160,7 @@ def _membership_op(
             MemberRef(email=m.email, scim_id=m.scim_id, reason=m.reason) for m in members
         ),
         depends_on=depends_on,
-        reason=f"{len(members)} member(s) to {verb}",
+        reason=f"{count(len(members), 'member')} to {verb}",
     )
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import ConfigError
+from reconciler.redact import register_secret
 from reconciler.scim.secret import Token
 from reconciler.scim.url import normalise_base_url
 
@@ -22,11 +23,28 @@ URL_ENV = "MIXPANEL_SCIM_URL"
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The run's bounds (README, "Safety model", bounds table); each one has a flag.
+
+    ``request_deadline``: wall-clock seconds for one HTTP attempt, body included.
+    ``max_read_bytes``: bytes one whole live-state read may receive.
+    ``retry_budget``: seconds of retry waiting the whole run may spend.
+    ``max_connection_failures``: attempts in a row without an answer that stop the run.
+    """
+
+    request_deadline: float = 60.0
+    max_read_bytes: int = 256 * 2**20
+    retry_budget: float = 120.0
+    max_connection_failures: int = 5
+
+
+@dataclass(frozen=True)
 class Target:
     base_url: str
     token: Token
     warnings: tuple[str, ...] = ()
     max_attempts: int = 6
+    limits: Limits = Limits()
 
     @property
     def org_identity(self) -> str:
@@ -41,19 +59,21 @@ def resolve_target(
     *,
     token_env: str = TOKEN_ENV,
     max_attempts: int = 6,
+    limits: Limits = Limits(),
 ) -> Target:
     """The base URL (flag, then env, then Mixpanel's) and the token (file, then env)."""
     base_url = normalise_base_url(url or env.get(URL_ENV) or None)
     if token_file is not None:
         token, warnings = read_token_file(Path(token_file))
-        return Target(base_url, token, warnings, max_attempts)
+        return Target(base_url, token, warnings, max_attempts, limits)
     value = env.get(token_env, "").strip()
     if not value:
         raise ConfigError(
             f"no SCIM token: set {token_env} or pass --token-file FILE "
             "(generate one in Mixpanel: Organization Settings > Access Security > SCIM)"
         )
-    return Target(base_url, Token(value), max_attempts=max_attempts)
+    token = _loaded(value, source=f"the environment variable {token_env}")
+    return Target(base_url, token, max_attempts=max_attempts, limits=limits)
 
 
 def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
@@ -67,7 +87,14 @@ def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
     warnings: tuple[str, ...] = ()
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         warnings = (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
-    return Token(value.splitlines()[0].strip()), warnings
+    return _loaded(value.splitlines()[0].strip(), source=f"--token-file {path}"), warnings
+
+
+def _loaded(value: str, source: str) -> Token:
+    """The token, registered with the one redactor before anything can echo it."""
+    token = Token(value, source=source)
+    register_secret(token.reveal())
+    return token
 
 
 def environ() -> Mapping[str, str]:

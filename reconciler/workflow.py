@@ -25,10 +25,11 @@ from reconciler.plan import Plan, TamperedPlanError, not_covered
 from reconciler.planner import make_plan
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
-from reconciler.scim.retry import RetryPolicy
+from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
 from reconciler.scim.throttle import Throttle
+from reconciler.scim.transport import Timeouts
 from reconciler.settings import Target
-from reconciler.staleness import drift_since_plan
+from reconciler.staleness import already_applied, done_count, drift_since_plan
 
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger(__name__)
@@ -50,15 +51,31 @@ class Planned:
     warnings: tuple[str, ...]
 
 
-def connect(target: Target, *, concurrency: int | None = None) -> ScimClient:
+def connect(
+    target: Target, *, concurrency: int | None = None, on_retry: RetryListener | None = None
+) -> ScimClient:
     """A client; ``concurrency`` (apply's) also bounds in-flight requests adaptively.
 
     All workers share one throttle, so a 429 to any of them pauses every one until
     Retry-After, and the in-flight limit halves and recovers (AIMD).
     """
     retry = RetryPolicy(max_attempts=target.max_attempts)
-    throttle = Throttle(concurrency, adaptive=True) if concurrency else None
-    return ScimClient.connect(target.base_url, target.token, retry=retry, throttle=throttle)
+    limits = target.limits
+    breaker = CircuitBreaker(
+        max_connection_failures=limits.max_connection_failures,
+        retry_budget=limits.retry_budget,
+    )
+    throttle = Throttle(concurrency, adaptive=True, sleep=breaker.sleep) if concurrency else None
+    return ScimClient.connect(
+        target.base_url,
+        target.token,
+        retry=retry,
+        throttle=throttle,
+        breaker=breaker,
+        timeouts=Timeouts(total=limits.request_deadline),
+        max_read_bytes=limits.max_read_bytes,
+        on_retry=on_retry,
+    )
 
 
 def plan_from_manifest(
@@ -161,11 +178,14 @@ def check_saved_plan(
     manifest_path: str | None,
     today: date,
     read: ReadOptions = ReadOptions(),
+    plan_file: str = "plan.json",
 ) -> LiveState:
     """Refuse a plan made for another org, from another manifest, or on a moved live state.
 
     With ``manifest_path``, also refuse operations the manifest would not produce
-    from the live state the plan was made on (an edited plan file).
+    from the live state the plan was made on (an edited plan file). A plan whose
+    every operation already holds live is not refused: the caller checks
+    ``already_applied`` and says so (nothing to do). ``plan_file`` only shapes the advice.
     """
     check_same_org(plan, target)
     loaded = None
@@ -175,17 +195,18 @@ def check_saved_plan(
             raise StalePlanError(
                 f"saved plan is stale: the manifest at {manifest_path} changed since the plan "
                 f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
-                "Run `reconciler plan --out plan.json` again and review the new plan."
+                + replan_advice(plan, manifest_path, plan_file)
             )
     live = confirm_plan_targets(client, plan, _read(client, read))
     drift = drift_since_plan(plan, live)
-    if drift:
+    if drift and not already_applied(plan, live):
         lines = "\n".join(f"  - {d}" for d in drift)
         raise StalePlanError(
-            f"saved plan is stale: Mixpanel changed since the plan was made:\n{lines}\n"
-            "Run `reconciler plan --out plan.json` again and review the new plan."
+            f"saved plan is stale: Mixpanel changed since the plan was made "
+            f"({done_count(plan, live)} already done):\n{lines}\n"
+            + replan_advice(plan, manifest_path, plan_file)
         )
-    if loaded is not None:
+    if loaded is not None and not already_applied(plan, live):
         _check_produced(plan, loaded, live, target, today, manifest_path or "")
     return live
 
@@ -237,6 +258,14 @@ def _check_produced(  # noqa: PLR0917 - one caller, all of them needed
             "The plan file was edited (or an expiry passed since it was made). Make a new one "
             "with `reconciler plan --out plan.json` and review it."
         )
+
+
+def replan_advice(plan: Plan, manifest_path: str | None, plan_file: str) -> str:
+    """The command that makes a fresh plan from the same manifest into the same file."""
+    manifest = manifest_path or plan.manifest_path
+    # The plan file is not trusted to put control characters on the terminal.
+    source = f" -m {manifest}" if manifest and manifest.isprintable() else ""
+    return f"Run `reconciler plan{source} --out {plan_file}` again and review the new plan."
 
 
 def execute(

@@ -44,8 +44,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     steps = parser.add_subparsers(dest="github_command", required=True, metavar="STEP")
 
     comment = steps.add_parser("comment", help="create or update the PR's plan comment")
-    comment.add_argument("--pr", type=int, required=True, metavar="N")
-    comment.add_argument("--body-file", required=True, metavar="FILE")
+    comment.add_argument(
+        "--pr", type=int, required=True, metavar="N", help="the pull request's number"
+    )
+    comment.add_argument(
+        "--body-file",
+        required=True,
+        metavar="FILE",
+        help="the plan as Markdown (`plan --format markdown`); cut to GitHub's 65,536 "
+        "characters with a note when longer",
+    )
 
     verify = steps.add_parser("verify-plan", help="refuse a plan nobody reviewed (exit 3 or 4)")
     verify.add_argument("--plan", required=True, metavar="FILE", help="from `plan --out`")
@@ -73,8 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--clean", action="store_true", help="no drift: close the issue")
 
     explain = steps.add_parser("explain", help="explain an exit code for the job summary")
-    explain.add_argument("--exit-code", type=int, required=True, metavar="N")
-    explain.add_argument("--stage", choices=STAGES, required=True)
+    explain.add_argument(
+        "--exit-code", type=int, required=True, metavar="N", help="the failed step's exit code"
+    )
+    explain.add_argument(
+        "--stage", choices=STAGES, required=True, help="which workflow step failed"
+    )
     explain.add_argument("--log", metavar="FILE", help="the failed step's stderr, to quote")
 
 
@@ -94,7 +106,7 @@ def run(args: argparse.Namespace, out: Out, env: Mapping[str, str] | None = None
         return _confirmed(digest, typed, out)
     gh = GitHub.from_env(env, author=args.author or DEFAULT_AUTHOR)
     if args.github_command == "comment":
-        return _comment(gh, args, out)
+        return _comment(gh, args, out, env)
     if args.github_command == "verify-plan":
         return _verify(gh, args, out)
     return _drift(gh, args, out, env)
@@ -110,11 +122,12 @@ def _for(org: str | None) -> str:
     return "" if org is None else f" for org {org}"
 
 
-def _comment(gh: GitHub, args: argparse.Namespace, out: Out) -> int:
+def _comment(gh: GitHub, args: argparse.Namespace, out: Out, env: Mapping[str, str]) -> int:
     from reconciler.github import upsert_comment
 
     org = _org(args)
-    action, comment = upsert_comment(gh, args.pr, _read(args.body_file), org=org)
+    body = _read(args.body_file)
+    action, comment = upsert_comment(gh, args.pr, body, org=org, full_at=_run_url(env))
     out(f"plan comment{_for(org)} {action} on PR #{args.pr}: {comment.url or comment.id}")
     return 0
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from reconciler.grammar import count
 from reconciler.manifest.models import show_expiry
 from reconciler.render.escape import csv_cell, markdown, terminal
 from reconciler.report import AccessReport, Expiring, UserRow
@@ -41,7 +42,8 @@ def _headline(report: AccessReport) -> str:
     source = "live org and manifest" if report.with_manifest else "live org only, no manifest"
     return (
         f"Mixpanel access as of {report.as_of.isoformat()} ({source}): "
-        f"{len(report.users)} accounts ({active} active), {len(report.teams)} teams"
+        f"{count(len(report.users), 'account')} ({active} active), "
+        f"{count(len(report.teams), 'team')}"
     )
 
 
@@ -56,7 +58,7 @@ def _account_sections(report: AccessReport) -> list[tuple[str, list[str]]]:
     if report.with_manifest:
         sections.append(("Not in the manifest (orphaned)", list(report.orphaned)))
         expiring = [_expiring_text(e) for e in report.expiring]
-        sections.append((f"Access ending within {report.expiring_days} days", expiring))
+        sections.append((f"Access ending within {count(report.expiring_days, 'day')}", expiring))
     sections.append(("Active accounts in no team", list(report.no_team)))
     if report.lookalikes:
         title = "Look-alike userNames (never matched to the manifest, never changed automatically)"
@@ -77,8 +79,7 @@ def _expiring_text(entry: Expiring) -> str:
 def _when(entry: Expiring) -> str:
     if entry.days_left < 0:
         return f"expired on {show_expiry(entry.expires)} (removed at the next apply)"
-    plural = "s" if entry.days_left != 1 else ""
-    return f"ends on {show_expiry(entry.expires)} (in {entry.days_left} day{plural})"
+    return f"ends on {show_expiry(entry.expires)} (in {count(entry.days_left, 'day')})"
 
 
 # -- Markdown -----------------------------------------------------------------

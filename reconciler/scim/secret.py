@@ -17,9 +17,11 @@ class Token:
     must not reach logs, plan files, exception text or tracebacks (repr of locals).
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "source")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, source: str = "") -> None:
+        """``source`` says where the token was read (``$MIXPANEL_SCIM_TOKEN``, ``--token-file
+        F``) so a refusal can name it; it never holds the value."""
         # Token files usually end with a newline; a bearer token never holds whitespace.
         value = value.strip()
         if not value:
@@ -28,6 +30,7 @@ class Token:
             # Said without the value: a header injection attempt or a pasted file alike.
             raise ConfigError("the SCIM token holds whitespace or control characters")
         self._value = value
+        self.source = source
 
     def reveal(self) -> str:
         """The secret itself; only the transport's Authorization header may call this."""
