@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from reconciler import __version__
-from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
+from reconciler.errors import ConfigError, ManifestError, PartialApplyError, ReconcilerError
 from reconciler.files import FileWriteError, exists, is_folder, write_file_set, write_output
 from reconciler.grammar import count
 from reconciler.render.escape import terminal
@@ -200,6 +200,13 @@ def _add_apply(commands: Subparsers) -> None:
     )
     apply.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
     _detail_arg(apply)
+    apply.add_argument(
+        "--revoke-only",
+        action="store_true",
+        help="run only the operations that remove access (membership removals, deactivations, "
+        "deletes where the policy says delete); hold every grant back for a reviewed merge. "
+        "Needs no approval; guards and protected accounts apply as usual",
+    )
     apply.add_argument(
         "--journal",
         default=None,
@@ -547,6 +554,11 @@ def _apply(args: argparse.Namespace) -> int:
         read_plan_file,
     )
 
+    if args.plan_file and args.revoke_only:
+        raise ConfigError(
+            "--revoke-only plans from the manifest itself; drop PLAN_FILE "
+            "(reconciler apply --revoke-only -m manifests)"
+        )
     if args.plan_file:
         plan = read_plan_file(args.plan_file)
         target = _target(args)
@@ -583,6 +595,7 @@ def _apply(args: argparse.Namespace) -> int:
             today=today(),
             read=_read_options(args),
             overrides=_overrides(args),
+            revoke_only=args.revoke_only,
         )
         plan, live = planned.plan, planned.live
         sys.stdout.write(_render_plan(plan, "text", planned.warnings, detail=args.detail))
@@ -591,7 +604,9 @@ def _apply(args: argparse.Namespace) -> int:
         from reconciler.guards import check_guards
 
         check_guards(plan, live, _overrides(args))  # refuse before anyone types "yes"
-        if not _confirmed(args):
+        # Revoke-only needs no approval: the manifest is the reviewed default branch,
+        # and removing access is the safe direction. Grants still wait for a review.
+        if not args.revoke_only and not _confirmed(args):
             return EXIT_ERROR
     if not plan.has_changes:
         return EXIT_OK
@@ -618,7 +633,7 @@ def _confirmed(args: argparse.Namespace) -> bool:
 
 
 def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: ScimClient) -> int:
-    from reconciler.executor import ApplyOptions
+    from reconciler.executor import ApplyInterrupted, ApplyOptions
     from reconciler.render.progress import ProgressReporter, render_apply_summary
     from reconciler.workflow import execute
 
@@ -630,18 +645,28 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
         style=_style(sys.stdout),
     )
     journal = _journal(args)
-    result = execute(
-        plan,
-        live,
-        client,
-        overrides=_overrides(args),
-        journal_path=journal,
-        run_id=args.run_id,
-        options=ApplyOptions(
-            chunk_size=args.chunk_size, concurrency=args.concurrency, fail_fast=args.fail_fast
-        ),
-        on_result=reporter,
-    )
+    try:
+        result = execute(
+            plan,
+            live,
+            client,
+            overrides=_overrides(args),
+            journal_path=journal,
+            run_id=args.run_id,
+            options=ApplyOptions(
+                chunk_size=args.chunk_size, concurrency=args.concurrency, fail_fast=args.fail_fast
+            ),
+            on_result=reporter,
+        )
+    except ApplyInterrupted as interrupted:
+        reporter.finish()
+        sys.stdout.write(render_apply_summary(interrupted.result, interrupted_of=interrupted.total))
+        print(
+            f"interrupted: {interrupted.result.count_done} of {interrupted.total} done; "
+            f"re-run to finish (every finished operation is in {journal})",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     reporter.finish()
     sys.stdout.write(render_apply_summary(result))
     if not result.complete:
@@ -675,7 +700,7 @@ def _import(args: argparse.Namespace) -> int:
     for note in imported.notes:
         print(f"note: {terminal(note)}", file=sys.stderr)
     print(
-        f"Imported {count(len(live.users), 'user')} and {count(len(live.groups), 'team')} "
+        f"Imported {count(imported.users, 'user')} and {count(imported.teams, 'team')} "
         f"into {out}/ ({count(len(imported.files), 'file')}); "
         f"claimed domains: {', '.join(domains)}"
     )

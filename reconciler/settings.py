@@ -10,7 +10,7 @@ import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import ConfigError
@@ -48,6 +48,11 @@ class Target:
     warnings: tuple[str, ...] = ()
     max_attempts: int = 6
     limits: Limits = Limits()
+
+    @property
+    def org_identity(self) -> str:
+        """Which org this target reaches: a one-way hash of (token, URL), see Token.identity."""
+        return self.token.identity(self.base_url)
 
 
 def resolve_target(
@@ -117,15 +122,39 @@ def environ() -> Mapping[str, str]:
     return os.environ
 
 
-def today() -> date:
-    """Expiry is judged by the UTC date; tests and replays pin it with RECONCILER_TODAY."""
-    pinned = os.environ.get("RECONCILER_TODAY", "").strip()
-    if not pinned:
-        return datetime.now(UTC).date()
+NOW_ENVS = ("RECONCILER_NOW", "RECONCILER_TODAY")
+
+
+def now() -> datetime:
+    """The instant expiry is judged at, in UTC; tests and replays pin it.
+
+    ``RECONCILER_NOW`` (or ``RECONCILER_TODAY``) holds a date (the start of that day,
+    UTC) or an RFC 3339 timestamp with an explicit offset. Raises ConfigError, naming
+    the variable and the fix, for anything else.
+    """
+    for name in NOW_ENVS:
+        pinned = os.environ.get(name, "").strip()
+        if pinned:
+            return _pinned_instant(name, pinned)
+    return datetime.now(UTC)
+
+
+def _pinned_instant(name: str, text: str) -> datetime:
+    from reconciler.manifest.models import as_instant, parse_expires
+
     try:
-        return date.fromisoformat(pinned)
+        return as_instant(parse_expires(text))
     except ValueError:
         raise ConfigError(
-            f"RECONCILER_TODAY={pinned!r} is not a date; write it like 2026-12-01, "
-            "or unset it to use the clock"
+            f"{name}={text!r} is not a date or a timestamp with an offset; write it like "
+            "2026-12-01 or 2026-12-01T18:00:00Z, or unset it to use the clock"
         ) from None
+
+
+def today() -> datetime:
+    """The instant expiry is judged at (see ``now``); kept for the commands' callers.
+
+    Every expiry comparison takes a date or an instant (``models.is_expired``), so the
+    commands pass this instant where they used to pass the UTC date.
+    """
+    return now()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from reconciler.errors import ConfigError
 
 _MASK = "Token(***)"
@@ -38,6 +41,19 @@ class Token:
     def reveal(self) -> str:
         """The secret itself; only the transport's Authorization header may call this."""
         return self._value
+
+    def identity(self, context: str) -> str:
+        """A keyed hash naming what this token grants access to, without revealing it.
+
+        HMAC-SHA256 keyed with the token over ``context`` (e.g. the base URL):
+        one-way, so it may appear in plan files and PR comments; equal for equal
+        (token, context) and different for another org's token at the same URL.
+        Mixpanel has one token per org, so this identifies the org (until the token
+        is regenerated). Returns ``"hmac-sha256:"`` and 32 hex digits.
+        """
+        message = f"mixpanel-scim-reconciler org identity v1\n{context}".encode()
+        mac = hmac.new(self._value.encode(), message, hashlib.sha256).hexdigest()
+        return "hmac-sha256:" + mac[:32]
 
     def __repr__(self) -> str:
         return _MASK
