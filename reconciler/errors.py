@@ -6,7 +6,7 @@ object and the fix. The CLI prints ``str(error)`` and never a traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reconciler.grammar import count as counted
 
@@ -25,6 +25,10 @@ class Problem:
     line: int
     col: int
     message: str
+    # For a notice that is true only while someone still has access (a past expiry:
+    # "will be deprovisioned at the next apply"): (userName key, team or None). The
+    # plan drops the notice once live shows that access gone, so it stays true.
+    while_access: tuple[str, str | None] | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.message}"

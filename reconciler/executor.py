@@ -28,7 +28,7 @@ Evidence over answers:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -149,6 +149,19 @@ class _AnswerContradicts(ReconcilerError):
     """A write answered success with a body that contradicts the change (no read-back)."""
 
 
+class ApplyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during apply, after every operation that finished was journaled.
+
+    ``result`` holds those operations in plan order; ``total`` is the plan's size. A
+    KeyboardInterrupt still, so code that does not know it exits as interrupted (130).
+    """
+
+    def __init__(self, result: ApplyResult, total: int) -> None:
+        super().__init__(f"{result.count_done} of {total} done")
+        self.result = result
+        self.total = total
+
+
 class _Aborted(Exception):
     """Raised inside a worker when the run cannot go on (e.g. the token was refused)."""
 
@@ -160,6 +173,7 @@ class _RunState:
     user_ids: dict[str, str] = field(default_factory=dict)
     group_ids: dict[str, str] = field(default_factory=dict)
     unfinished: set[str] = field(default_factory=set)
+    finished: dict[str, OpResult] = field(default_factory=dict)
     stop_reason: str | None = None
     unreadable: str = ""  # why verification reads cannot succeed (e.g. token refused)
     adopted: list[str] = field(default_factory=list)
@@ -181,31 +195,33 @@ def apply_plan(
 ) -> ApplyResult:
     """Execute every operation in order, then verify; never raises for a per-operation failure.
 
-    ``on_result`` sees each outcome as it happens; the returned ApplyResult holds the
-    final ones (an operation whose read-back differs is FAILED there), and the journal
-    records both: ``operation`` events as they happen, ``verification`` events for
-    the operations the read-back failed.
+    Each outcome is journaled by the worker that produced it, the moment it is known,
+    so an interrupt loses none; ``verification`` events follow for the operations the
+    read-back failed. ``on_result`` sees each outcome as it happens; the returned
+    ApplyResult holds the final ones (an operation whose read-back differs is FAILED
+    there). On Ctrl-C no new operation starts, those in flight finish and are
+    journaled, an ``interrupted`` record closes the run, and ``ApplyInterrupted``
+    carries what was done.
     """
     state = _RunState()
-    run = _Runner(writer, options, state)
+    run = _Runner(writer, options, state, journal)
     journal.record("apply_start", {"plan_digest": plan.digest, "operations": len(plan.operations)})
     results: list[OpResult] = []
-    for _, phase_ops in groupby(plan.operations, key=lambda op: PHASE[op.op]):
-        for result in run.phase(list(phase_ops)):
-            journal.record("operation", _journal_fields(result))
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
-    checked = None
-    if options.verify and state.unreadable:  # every read would fail the same way
-        checked = Verification(0, {}, skipped=state.unreadable)
-    elif options.verify:
-        checked = verify(state.expected, writer, concurrency=options.concurrency)
+    try:
+        for _, phase_ops in groupby(plan.operations, key=lambda op: PHASE[op.op]):
+            outcomes = run.phase(list(phase_ops))
+            try:
+                for result in outcomes:
+                    results.append(result)
+                    if on_result is not None:
+                        on_result(result)
+            finally:
+                outcomes.close()  # an interrupt here still stops and drains the phase
+        checked = _read_back(state, writer, options, journal)
+    except KeyboardInterrupt:
+        raise _interrupted(plan, run, journal) from None
+    if checked is not None and not checked.skipped:
         results = _verified(results, checked, state.answer_notes, journal)
-        journal.record(
-            "verification",
-            {"objects": checked.objects, "failed_operations": checked.failed_operations},
-        )
     outcome = ApplyResult(
         tuple(results), state.stop_reason, notes=_notes(state, results), verification=checked
     )
@@ -216,6 +232,25 @@ def apply_plan(
         summary["stopped"] = outcome.stopped
     journal.record("apply_end", summary)  # always the last event of a run
     return outcome
+
+
+def _read_back(
+    state: _RunState,
+    writer: ScimWriter,
+    options: ApplyOptions,
+    journal: Journal,
+) -> Verification | None:
+    """The read-back of every touched object, or None when verification is off."""
+    if not options.verify:
+        return None
+    if state.unreadable:  # every read would fail the same way
+        return Verification(0, {}, skipped=state.unreadable)
+    checked = verify(state.expected, writer, concurrency=options.concurrency)
+    journal.record(
+        "verification",
+        {"objects": checked.objects, "failed_operations": checked.failed_operations},
+    )
+    return checked
 
 
 def _verified(
@@ -307,6 +342,22 @@ def _refused_note(state: _RunState) -> str:
     )
 
 
+def _interrupted(plan: Plan, run: _Runner, journal: Journal) -> ApplyInterrupted:
+    run.stop("interrupted")
+    with run.state.lock:
+        finished = dict(run.state.finished)
+    done = ApplyResult(tuple(finished[op.id] for op in plan.operations if op.id in finished))
+    journal.record(
+        "interrupted",
+        {
+            "done": done.count_done,
+            "finished": len(done.results),
+            "operations": len(plan.operations),
+        },
+    )
+    return ApplyInterrupted(done, len(plan.operations))
+
+
 def _journal_fields(result: OpResult) -> dict[str, Any]:
     return {
         "id": result.op_id,
@@ -319,18 +370,33 @@ def _journal_fields(result: OpResult) -> dict[str, Any]:
 
 
 class _Runner:
-    def __init__(self, writer: ScimWriter, options: ApplyOptions, state: _RunState) -> None:
+    def __init__(
+        self, writer: ScimWriter, options: ApplyOptions, state: _RunState, journal: Journal
+    ) -> None:
         self.writer = writer
         self.options = options
         self.state = state
+        self.journal = journal
 
-    def phase(self, ops: list[Operation]) -> Iterator[OpResult]:
+    def phase(self, ops: list[Operation]) -> Generator[OpResult, None, None]:
+        """Results in plan order; on any exit before the end, nothing new starts."""
         workers = max(1, min(self.options.concurrency, len(ops)))
         if workers == 1:
             yield from map(self.run_one, ops)
             return
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
-            yield from pool.map(self.run_one, ops)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply")
+        try:
+            futures = [pool.submit(self.run_one, op) for op in ops]
+            for future in futures:
+                yield future.result()
+        except BaseException:  # Ctrl-C, or the consumer closed us: stop, drain, re-raise
+            self.stop("interrupted")
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+    def stop(self, reason: str) -> None:
+        self._stop(reason)
 
     def run_one(self, op: Operation) -> OpResult:
         if self.state.stop_reason is not None:
@@ -381,10 +447,13 @@ class _Runner:
     def _finish(
         self, op: Operation, status: Status, detail: str, scim_id: str | None = None
     ) -> OpResult:
-        if status not in (Status.DONE, Status.ADOPTED):
-            with self.state.lock:
+        result = OpResult(op.id, op.op, op.key, status, detail, scim_id or op.scim_id)
+        with self.state.lock:
+            if status not in (Status.DONE, Status.ADOPTED):
                 self.state.unfinished.add(op.id)
-        return OpResult(op.id, op.op, op.key, status, detail, scim_id or op.scim_id)
+            self.state.finished[op.id] = result
+        self.journal.record("operation", _journal_fields(result))  # now, not when shown
+        return result
 
     def _execute(self, op: Operation) -> tuple[Status, str, str | None]:
         handler = _HANDLERS[op.op]

@@ -18,12 +18,19 @@ from reconciler.livestate import LiveGroup, LiveState, LiveUser
 
 SCHEMA_HEADER = "# yaml-language-server: $schema={schema}\n"
 _SLUG = re.compile(r"[^a-z0-9]+")
+# Team names may be long (Mixpanel allows hundreds of characters); file names may not
+# (255 bytes on common file systems). The team's name stays in the file, in full.
+MAX_SLUG = 80
 
 
 @dataclass(frozen=True)
 class ImportedFiles:
+    """What import writes, and counts of what the files hold (for its summary line)."""
+
     files: dict[str, str]  # relative path -> YAML text
     notes: tuple[str, ...]
+    users: int = 0  # users written (those in the claimed domains)
+    teams: int = 0  # teams written
 
 
 def import_manifest(
@@ -44,13 +51,14 @@ def import_manifest(
     teams = [_team(live, g, set(domains)) for g in live.groups]
     if not split_teams:
         org["teams"] = teams
-        return ImportedFiles({"org.yaml": _yaml(org, "schema.json")}, notes)
+        files = {"org.yaml": _yaml(org, "schema.json")}
+        return ImportedFiles(files, notes, len(org["users"]), len(teams))
     files = {"org.yaml": _yaml(org, "schema.json")}
     for team in teams:
         files[f"teams/{_slug(team['name'], files)}.yaml"] = _yaml(
             {"version": 1, "teams": [team]}, "../schema.json"
         )
-    return ImportedFiles(files, notes)
+    return ImportedFiles(files, notes, len(org["users"]), len(teams))
 
 
 def _user(user: LiveUser) -> dict[str, Any]:
@@ -67,12 +75,13 @@ def _user(user: LiveUser) -> dict[str, Any]:
 
 
 def _team(live: LiveState, group: LiveGroup, domains: set[str]) -> dict[str, Any]:
+    # Inactive members too: the manifest can say "inactive, still in this team"
+    # (a notice), and the plan leaves such a membership as it is.
     members = sorted(
         live.users_by_id[i].user_name.strip()
         for i in group.member_ids
         if i in live.users_by_id
         and live.users_by_id[i].domain in domains
-        and live.users_by_id[i].active
         and not live.users_by_id[i].lookalike
     )
     return {"name": group.display_name, "members": members}
@@ -93,19 +102,6 @@ def _notes(live: LiveState, users: list[LiveUser], domains: list[str]) -> tuple[
             f"{count(len(nameless), 'user')} {plural('has', len(nameless))} no given or "
             "family name in Mixpanel; placeholders "
             f"were written, review them: {', '.join(nameless)}"
-        )
-    inactive_members = sorted(
-        {
-            live.users_by_id[i].user_name
-            for g in live.groups
-            for i in g.member_ids
-            if i in live.users_by_id and not live.users_by_id[i].active
-        }
-    )
-    if inactive_members:
-        notes.append(
-            "inactive users cannot be listed as team members; the first apply will remove "
-            f"these from their teams: {', '.join(inactive_members)}"
         )
     return tuple(notes)
 
@@ -132,7 +128,8 @@ def _lookalike_notes(users: list[LiveUser]) -> list[str]:
 
 
 def _slug(name: str, taken: dict[str, str]) -> str:
-    base = _SLUG.sub("-", name.lower()).strip("-") or "team"
+    """A file name for a team: lowercase ASCII words, at most MAX_SLUG characters, unique."""
+    base = _SLUG.sub("-", name.lower())[:MAX_SLUG].strip("-") or "team"
     slug, n = base, 2
     while f"teams/{slug}.yaml" in taken:
         slug, n = f"{base}-{n}", n + 1

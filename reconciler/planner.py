@@ -12,7 +12,7 @@ from reconciler.diff import Changes, MemberChange, TeamChange, UserAction, UserC
 from reconciler.grammar import count
 from reconciler.identity import ascii_lower, match_key, name_fold
 from reconciler.livestate import LiveState, LiveUser
-from reconciler.manifest.models import Manifest
+from reconciler.manifest.models import Manifest, as_instant
 from reconciler.plan import PHASE, JsonScalar, MemberRef, Operation, OpKind, Plan, summarise
 
 _USER_OP = {
@@ -32,6 +32,7 @@ def make_plan(
     target: str,
     manifest_digest: str,
     extra_notices: tuple[str, ...] = (),
+    org: str = "",
 ) -> Plan:
     """The complete plan for one org: what apply will do, and what it was made from."""
     changes = diff(manifest, live, today)
@@ -39,8 +40,9 @@ def make_plan(
     return Plan(
         target=target,
         manifest_digest=manifest_digest,
+        org=org,
         live_fingerprint=live.fingerprint,
-        as_of=today,
+        as_of=as_instant(today).date(),
         claimed_domains=manifest.organization.claimed_domains,
         policy=manifest.policy,
         operations=operations,

@@ -10,16 +10,19 @@ import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import ConfigError
+from reconciler.files import KIB, read_text
 from reconciler.redact import register_secret
 from reconciler.scim.secret import Token
 from reconciler.scim.url import normalise_base_url
 
 TOKEN_ENV = "MIXPANEL_SCIM_TOKEN"  # noqa: S105 - the name of the variable, not a secret
 URL_ENV = "MIXPANEL_SCIM_URL"
+# A SCIM token is well under 1 KiB; the cap only stops `--token-file /dev/zero`-like reads.
+TOKEN_FILE_MAX_BYTES = 16 * KIB
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class Target:
     max_attempts: int = 6
     limits: Limits = Limits()
 
+    @property
+    def org_identity(self) -> str:
+        """Which org this target reaches: a one-way hash of (token, URL), see Token.identity."""
+        return self.token.identity(self.base_url)
+
 
 def resolve_target(
     url: str | None,
@@ -67,36 +75,86 @@ def resolve_target(
             f"no SCIM token: set {token_env} or pass --token-file FILE "
             "(generate one in Mixpanel: Organization Settings > Access Security > SCIM)"
         )
-    token = _loaded(value, source=f"the environment variable {token_env}")
+    token = _loaded(value, source=f"the environment variable {token_env}", label=token_env)
     return Target(base_url, token, max_attempts=max_attempts, limits=limits)
 
 
 def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
-    try:
-        mode = path.stat().st_mode
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as error:
-        raise ConfigError(f"cannot read token file {path}: {error.strerror}") from None
+    """The token on the first line of ``path``, and a warning if others may read the file.
+
+    At most TOKEN_FILE_MAX_BYTES of a regular file or a pipe (``<(vault read ...)``);
+    a device, a FIFO nobody writes to or a huge file is refused with a ConfigError.
+    """
+    fix = "pass --token-file a plain-text file holding only the SCIM token"
+    text = read_text(path, TOKEN_FILE_MAX_BYTES, what="token file", fix=fix)
+    value = text.strip()
     if not value:
         raise ConfigError(f"token file {path} is empty; put the SCIM token on its first line")
-    warnings: tuple[str, ...] = ()
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        warnings = (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
-    return _loaded(value.splitlines()[0].strip(), source=f"--token-file {path}"), warnings
+    first = value.splitlines()[0]
+    token = _loaded(first, source=f"--token-file {path}", label=f"token file {path}")
+    return token, _permission_warnings(path)
 
 
-def _loaded(value: str, source: str) -> Token:
-    """The token, registered with the one redactor before anything can echo it."""
-    token = Token(value, source=source)
+def _loaded(value: str, *, source: str, label: str) -> Token:
+    """The token, registered with the one redactor before anything can echo it.
+
+    A refusal (empty, non-ASCII, whitespace) names ``label``, where it was read.
+    """
+    try:
+        token = Token(value, source=source)
+    except ConfigError as error:
+        raise ConfigError(f"{label}: {error}") from None
     register_secret(token.reveal())
     return token
+
+
+def _permission_warnings(path: Path) -> tuple[str, ...]:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return ()
+    if stat.S_ISREG(mode) and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
+    return ()
 
 
 def environ() -> Mapping[str, str]:
     return os.environ
 
 
-def today() -> date:
-    """Expiry is judged by the UTC date; tests and replays pin it with RECONCILER_TODAY."""
-    pinned = os.environ.get("RECONCILER_TODAY")
-    return date.fromisoformat(pinned) if pinned else datetime.now(UTC).date()
+NOW_ENVS = ("RECONCILER_NOW", "RECONCILER_TODAY")
+
+
+def now() -> datetime:
+    """The instant expiry is judged at, in UTC; tests and replays pin it.
+
+    ``RECONCILER_NOW`` (or ``RECONCILER_TODAY``) holds a date (the start of that day,
+    UTC) or an RFC 3339 timestamp with an explicit offset. Raises ConfigError, naming
+    the variable and the fix, for anything else.
+    """
+    for name in NOW_ENVS:
+        pinned = os.environ.get(name, "").strip()
+        if pinned:
+            return _pinned_instant(name, pinned)
+    return datetime.now(UTC)
+
+
+def _pinned_instant(name: str, text: str) -> datetime:
+    from reconciler.manifest.models import as_instant, parse_expires
+
+    try:
+        return as_instant(parse_expires(text))
+    except ValueError:
+        raise ConfigError(
+            f"{name}={text!r} is not a date or a timestamp with an offset; write it like "
+            "2026-12-01 or 2026-12-01T18:00:00Z, or unset it to use the clock"
+        ) from None
+
+
+def today() -> datetime:
+    """The instant expiry is judged at (see ``now``); kept for the commands' callers.
+
+    Every expiry comparison takes a date or an instant (``models.is_expired``), so the
+    commands pass this instant where they used to pass the UTC date.
+    """
+    return now()

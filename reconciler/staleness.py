@@ -13,7 +13,7 @@ import json
 from reconciler.grammar import count
 from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
-from reconciler.plan import JsonScalar, Operation, OpKind, Plan
+from reconciler.plan import JsonScalar, Operation, OpKind, Plan, not_covered
 from reconciler.planner import live_snapshot
 
 # How an operation reads once done: the subject comes first ("user ada@acme.io:").
@@ -157,3 +157,25 @@ def _team_drift(op: Operation, live: LiveState) -> list[str]:
 
 def _show(value: JsonScalar) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def not_a_remainder(fresh: Plan, reviewed: Plan) -> list[str]:
+    """Why ``fresh`` is not what is left of ``reviewed`` after a partial apply; [] if it is.
+
+    A remainder is made for the same target and org, from the same manifest (digest,
+    so the same policy), and each of its operations is part of a reviewed one: it
+    grants, changes or removes nothing the reviewers did not see. One line per
+    difference, naming what is new. Pure.
+    """
+    found = []
+    if fresh.target != reviewed.target or fresh.org != reviewed.org:
+        found.append(
+            f"target: made for {fresh.target} ({fresh.org or 'no org identity'}), "
+            f"reviewed for {reviewed.target} ({reviewed.org or 'no org identity'})"
+        )
+    if fresh.manifest_digest != reviewed.manifest_digest:
+        found.append(
+            f"manifest: {fresh.manifest_digest[:19]}, reviewed {reviewed.manifest_digest[:19]}"
+        )
+    found.extend(not_covered(fresh.operations, reviewed.operations))
+    return found

@@ -24,14 +24,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import ConfigError
 from reconciler.render.escape import terminal
 
 if TYPE_CHECKING:
     from reconciler.github import GitHub
 
 Out = Callable[[str], None]
-STAGES = ("plan", "verify", "apply", "drift")
+STAGES = ("plan", "verify", "apply", "drift", "enforce")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also require an approval given after the plan comment last changed",
     )
+    verify.add_argument(
+        "--reviewed-plan",
+        metavar="FILE",
+        help="the reviewed plan kept by an earlier attempt (after exit 5 or 130): a fresh plan "
+        "that is a subset of it (same target, org and manifest; nothing new) is accepted",
+    )
 
     drift = steps.add_parser("drift-issue", help="open, update or close the drift issue")
     what = drift.add_mutually_exclusive_group(required=True)
@@ -93,7 +98,11 @@ def run(args: argparse.Namespace, out: Out, env: Mapping[str, str] | None = None
         out(explain(args.exit_code, args.stage, _read_optional(args.log), org=_org(args)))
         return 0
     if args.github_command == "verify-plan" and args.confirm_digest is not None:
-        return _confirmed(_plan_digest(args.plan, out), args.confirm_digest, out)
+        digest = _plan_digest(args.plan, out)
+        typed = _typed_digest(digest, args.confirm_digest)
+        if digest != typed and _is_remainder(args, typed, "the confirm_digest input", out):
+            return 0
+        return _confirmed(digest, typed, out)
     gh = GitHub.from_env(env, author=args.author or DEFAULT_AUTHOR)
     if args.github_command == "comment":
         return _comment(gh, args, out, env)
@@ -131,8 +140,10 @@ def _verify(gh: GitHub, args: argparse.Namespace, out: Out) -> int:
         reviewed = plan_digest_from_pr(gh, args.commit, org=org)
     else:
         reviewed = reviewed_plan(gh, args.pr, org=org)
-    check_digest(reviewed.digest, digest, f"PR #{reviewed.pr}")
-    out(f"matches the plan reviewed in PR #{reviewed.pr} ({reviewed.comment.url or 'comment'})")
+    where = f"PR #{reviewed.pr}"
+    if digest == reviewed.digest or not _is_remainder(args, reviewed.digest, where, out):
+        check_digest(reviewed.digest, digest, where)
+        out(f"matches the plan reviewed in {where} ({reviewed.comment.url or 'comment'})")
     if args.require_approval:
         approvers = check_approved(gh, reviewed)
         out(f"approved after the plan was posted by: {', '.join(approvers)}")
@@ -145,6 +156,51 @@ def _plan_digest(path: str, out: Out) -> str:
     digest = read_plan_file(path).digest
     out(f"plan digest: {digest}")
     return digest
+
+
+def _is_remainder(args: argparse.Namespace, reviewed_digest: str, where: str, out: Out) -> bool:
+    """After a partial apply: is the fresh plan what is left of the reviewed one?
+
+    True when ``--reviewed-plan`` holds the plan reviewed in ``where`` (its digest) and
+    the fresh plan is a subset of it. False when there is no kept plan (the caller
+    then compares digests as usual). Raises StalePlanError naming what is new.
+    """
+    from reconciler.errors import StalePlanError
+    from reconciler.staleness import not_a_remainder
+    from reconciler.workflow import read_plan_file
+
+    path = getattr(args, "reviewed_plan", None)
+    if not path or not Path(path).is_file():
+        return False
+    reviewed = read_plan_file(path)  # refuses an edited file (digest check)
+    if reviewed.digest != reviewed_digest:
+        return False  # kept from another review: the plain digest check decides
+    fresh = read_plan_file(args.plan)
+    new = not_a_remainder(fresh, reviewed)
+    if new:
+        lines = "\n".join(f"  - {line}" for line in new)
+        raise StalePlanError(
+            f"the plan made now is not the plan reviewed in {where}, nor what is left of it "
+            f"after a partial apply; new since the review:\n{lines}\n"
+            "Re-run the PR's plan job, review the new plan, and merge again"
+        )
+    out(
+        f"a remainder of the plan reviewed in {where}: {len(fresh.operations)} of "
+        f"{len(reviewed.operations)} operations left, nothing new (finishing a partial apply)"
+    )
+    return True
+
+
+def _typed_digest(digest: str, typed: str) -> str:
+    from reconciler.github import ReviewMissingError
+
+    typed = typed.strip()
+    if not typed:
+        raise ReviewMissingError(
+            "no confirm_digest given: review the plan in this job's summary, then run the "
+            f"workflow again with confirm_digest={digest}"
+        )
+    return typed
 
 
 def _confirmed(digest: str, typed: str, out: Out) -> int:
@@ -191,18 +247,20 @@ def _run_url(env: Mapping[str, str]) -> str | None:
 
 
 def _read(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    from reconciler.files import MIB, read_text
+
+    return read_text(Path(path), 16 * MIB, what="file", fix="pass the file the plan step wrote")
 
 
 def _read_optional(path: str | None) -> str:
+    """A failed step's log, to quote in the job summary; whatever cannot be read is left out."""
+    from reconciler.files import MIB, ReadRefused, read_bounded
+
     if not path:
         return ""
     try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        return read_bounded(Path(path), 16 * MIB).decode("utf-8", errors="replace")
+    except ReadRefused:
         return ""
 
 
@@ -227,10 +285,22 @@ _GENERIC: dict[int, tuple[str, str]] = {
     5: (
         "partially applied",
         "Some operations failed and the rest were done; access was revoked before anything "
-        "was granted. Fix the cause named below and re-run: the next plan does only what is "
-        "left.",
+        "was granted. Fix the cause named below and re-run this job (no new pull request): "
+        "its fresh plan is accepted when it is a subset of the reviewed plan (same target, "
+        "org and manifest; nothing new granted), and refused, naming what is new, otherwise.",
     ),
-    130: ("interrupted", "The job was cancelled midway. Re-run it; it plans what is left."),
+    130: (
+        "interrupted",
+        "The job was cancelled midway; every finished operation is in the journal. Re-run "
+        "this job (no new pull request): its fresh plan is accepted when it is a subset of "
+        "the reviewed plan (same target, org and manifest; nothing new granted), and refused, "
+        "naming what is new, otherwise.",
+    ),
+    64: (
+        "usage error",
+        "The command line was refused (an unknown option or value, e.g. a --format the "
+        "command does not offer); nothing was done. Fix the workflow step's arguments.",
+    ),
 }
 _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
     ("verify", 3): (
@@ -243,6 +313,18 @@ _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
         "Nothing was applied because no reviewed plan matches this commit (a direct push, a "
         "missing or failed plan comment, or no approval after the last plan). Open a pull "
         "request, or run the apply workflow by hand with confirm_digest.",
+    ),
+    ("enforce", 4): (
+        "refused by a safety guard",
+        "The scheduled revoke-only run would remove more access than the policy allows, so "
+        "it revoked nothing. Check that it is intended (a mass expiry, or a manifest "
+        "mistake on the default branch); to accept it, run the apply workflow by hand with "
+        "confirm_digest and the `allow_*` input naming the count.",
+    ),
+    ("enforce", 5): (
+        "partially revoked",
+        "Some revocations failed; the rest were done. Fix the cause named below; the next "
+        "hourly run (or a manual run of this workflow) retries what is left.",
     ),
     ("apply", 3): (
         "stale plan",

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 from reconciler.grammar import count
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
 from reconciler.render.escape import markdown, markdown_code
-from reconciler.render.text import DEFAULT_SHOWN, FULL_HINT, NO_CHANGES, summary_line
+from reconciler.render.text import (
+    DEFAULT_SHOWN,
+    FULL_HINT,
+    NO_CHANGES,
+    NOTHING_TO_REVOKE,
+    held_back_line,
+    summary_line,
+)
 
 MARKER = "<!-- mixpanel-scim-reconciler:plan -->"
 
@@ -56,8 +63,10 @@ def render_markdown(
     lines = [plan_marker(marker_key), f"### {heading}", ""]
     for warning in warnings:
         lines += [f"> [!WARNING]\n> Apply will refuse this plan: {markdown(warning)}", ""]
+    if plan.held_back:
+        lines += [f"**{held_back_line(plan)}**", ""]
     if not plan.has_changes:
-        lines += [f"**{NO_CHANGES}**", ""]
+        lines += [f"**{NOTHING_TO_REVOKE if plan.held_back else NO_CHANGES}**", ""]
     else:
         lines += [*_counts_table(plan), ""]
         lines += _sections(plan, shown)

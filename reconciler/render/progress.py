@@ -64,13 +64,17 @@ class ProgressReporter:
         self.stream.write("\r\x1b[2K")
 
 
-def render_apply_summary(result: ApplyResult) -> str:
+def render_apply_summary(result: ApplyResult, *, interrupted_of: int | None = None) -> str:
     """Counts, the read-back, why the run stopped (one line for every operation not
     attempted), the operations the read-back failed, and the run-level notes.
 
     Each failure seen while running was already shown once by the progress lines, so
     it is not repeated; a read-back failure is found after them, so it is shown here.
+    ``interrupted_of``: the run was interrupted (Ctrl-C), and the plan had that many
+    operations (``result`` holds only those that finished).
     """
+    if interrupted_of is not None:
+        return _interrupted_summary(result, interrupted_of)
     counts = {s: result.count(s) for s in Status}
     head = "Apply complete" if result.complete else "Apply incomplete"
     parts = [f"{counts[s]} {s.value}" for s in Status if counts[s] or s is Status.DONE]
@@ -110,3 +114,17 @@ def _verification_line(result: ApplyResult) -> str:
         else f"{count(failed, 'operation')} answered success but the change is not there"
     )
     return f"Verified: read back {count(checked.objects, 'touched object')}; {verdict}."
+
+
+def _interrupted_summary(result: ApplyResult, total: int) -> str:
+    lines = [f"Apply interrupted: {result.count_done} of {total} done; re-run to finish."]
+    for r in result.results:
+        if r.status is not Status.DONE:
+            lines.append(
+                f"  {r.status.value}: {r.op.value} {terminal(r.key)}: {terminal(r.detail)}"
+            )
+    lines.append(
+        "Re-running apply plans from the live state again and does only what is left; in CI, "
+        "re-run the apply job (a remainder of the reviewed plan needs no new review)."
+    )
+    return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from reconciler.grammar import count
+from reconciler.manifest.models import show_expiry
 from reconciler.render.escape import csv_cell, markdown, terminal
 from reconciler.report import AccessReport, Expiring, UserRow
 
@@ -77,8 +78,8 @@ def _expiring_text(entry: Expiring) -> str:
 
 def _when(entry: Expiring) -> str:
     if entry.days_left < 0:
-        return f"expired on {entry.expires.isoformat()} (removed at the next apply)"
-    return f"ends on {entry.expires.isoformat()} (in {count(entry.days_left, 'day')})"
+        return f"expired on {show_expiry(entry.expires)} (removed at the next apply)"
+    return f"ends on {show_expiry(entry.expires)} (in {count(entry.days_left, 'day')})"
 
 
 # -- Markdown -----------------------------------------------------------------
@@ -126,7 +127,7 @@ def _csv_values(row: UserRow) -> list[str]:
         str(row.active).lower(),
         ";".join(row.teams),
         in_manifest,
-        row.expires.isoformat() if row.expires else "",
+        show_expiry(row.expires) if row.expires else "",
     ]
 
 
@@ -165,7 +166,7 @@ def _user_dict(row: UserRow) -> dict[str, Any]:
         "active": row.active,
         "teams": list(row.teams),
         "in_manifest": row.in_manifest,
-        "expires": row.expires.isoformat() if row.expires else None,
+        "expires": show_expiry(row.expires) if row.expires else None,
     }
 
 
@@ -173,7 +174,7 @@ def _expiring_dict(entry: Expiring) -> dict[str, Any]:
     return {
         "email": entry.email,
         "team": entry.team,
-        "expires": entry.expires.isoformat(),
+        "expires": show_expiry(entry.expires),
         "days_left": entry.days_left,
     }
 

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from reconciler.grammar import count
-from reconciler.plan import JsonScalar, Operation, OpKind, Plan, Summary
+from reconciler.plan import JsonScalar, Operation, OpKind, Plan, Summary, grant_count
 from reconciler.render import SUMMARY_SHOWN
 from reconciler.render.escape import terminal
 from reconciler.render.style import Style
@@ -70,8 +70,48 @@ def render_text(
         lines.append("")
     for warning in warnings:
         lines.append(style(f"Warning: apply will refuse this plan: {terminal(warning)}", "red"))
-    lines.append(style(summary_line(plan.summary), "bold"))
+    if plan.held_back:
+        lines.append(style(held_back_line(plan), "yellow"))
+    summary = summary_line(plan.summary)
+    if plan.held_back and plan.summary.total == 0:
+        summary = NOTHING_TO_REVOKE
+    lines.append(style(summary, "bold"))
     return "\n".join(lines) + "\n"
+
+
+NOTHING_TO_REVOKE = "Nothing to revoke: every removal of access the manifest asks for is done."
+
+
+def held_back_line(plan: Plan) -> str:
+    """What a revoke-only plan leaves for a reviewed merge, e.g. "3 grants wait ..."."""
+    grants = grant_count(plan.held_back)
+    verb = "waits" if grants == 1 else "wait"
+    return (
+        f"Held back: {count(grants, 'grant')} {verb} for a reviewed merge "
+        f"({_held_back_parts(plan)}; revoke-only runs only removals of access)."
+    )
+
+
+_HELD_BACK_NOUNS = {
+    OpKind.CREATE_USER: "user to create",
+    OpKind.REACTIVATE_USER: "user to reactivate",
+    OpKind.PATCH_USER: "user to update",
+    OpKind.CREATE_GROUP: "team to create",
+    OpKind.RENAME_GROUP: "team to rename",
+    OpKind.ADD_MEMBERS: "member to add",
+}
+
+
+def _held_back_parts(plan: Plan) -> str:
+    """ "1 user to create, 2 members to add": the held-back grants by kind, in plan order."""
+    counts: dict[OpKind, int] = {}
+    for op in plan.held_back:
+        counts[op.op] = counts.get(op.op, 0) + grant_count((op,))
+    parts = []
+    for kind, number in counts.items():
+        noun, _, rest = _HELD_BACK_NOUNS.get(kind, f"{kind.value} operation").partition(" ")
+        parts.append(f"{count(number, noun)} {rest}".rstrip())
+    return ", ".join(parts)
 
 
 def summary_line(summary: Summary) -> str:

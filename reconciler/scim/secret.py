@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from reconciler.errors import ConfigError
 
 _MASK = "Token(***)"
@@ -23,15 +26,34 @@ class Token:
         value = value.strip()
         if not value:
             raise ConfigError("the SCIM token is empty: set MIXPANEL_SCIM_TOKEN or --token-file")
+        if any(not ch.isascii() for ch in value):
+            # An HTTP header is Latin-1 at best; a bearer token is ASCII (RFC 6750 §2.1).
+            raise ConfigError(
+                "the token holds a non-ASCII character (a typographic quote or dash pasted "
+                "with it?); copy the token again as plain text"
+            )
         if any(ch.isspace() or not ch.isprintable() for ch in value):
             # Said without the value: a header injection attempt or a pasted file alike.
-            raise ConfigError("the SCIM token holds whitespace or control characters")
+            raise ConfigError("the token holds whitespace or control characters")
         self._value = value
         self.source = source
 
     def reveal(self) -> str:
         """The secret itself; only the transport's Authorization header may call this."""
         return self._value
+
+    def identity(self, context: str) -> str:
+        """A keyed hash naming what this token grants access to, without revealing it.
+
+        HMAC-SHA256 keyed with the token over ``context`` (e.g. the base URL):
+        one-way, so it may appear in plan files and PR comments; equal for equal
+        (token, context) and different for another org's token at the same URL.
+        Mixpanel has one token per org, so this identifies the org (until the token
+        is regenerated). Returns ``"hmac-sha256:"`` and 32 hex digits.
+        """
+        message = f"mixpanel-scim-reconciler org identity v1\n{context}".encode()
+        mac = hmac.new(self._value.encode(), message, hashlib.sha256).hexdigest()
+        return "hmac-sha256:" + mac[:32]
 
     def __repr__(self) -> str:
         return _MASK
