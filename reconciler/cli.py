@@ -1,56 +1,54 @@
-"""Command-line entry point: parse arguments, call one function, map errors to exit codes.
+"""Command-line entry point: the parser, the dispatch to one command, the exit codes.
 
-No logic of its own lives here; every command is a thin shell around a module.
+Each subcommand is a module of ``reconciler.commands`` (``add_arguments`` and
+``run(options, console)``); this module builds the parser from them, turns the
+parsed arguments into the command's frozen options, runs it inside the redacted
+output and the logging set-up, and maps errors to exit codes.
+
 Exit codes (a contract CI scripts rely on): 0 success or no changes, 1 error,
 2 changes present (with --detailed-exitcode), 3 stale plan, 4 refused by a safety
 guard, 5 partially applied, 64 usage error (EX_USAGE; never 2), 130 interrupted.
 No traceback reaches the user: expected errors are one line naming the object and
 the fix; anything else is reported as a bug (the traceback only with -vv).
+Must not: hold any command's logic, or let an ``argparse.Namespace`` go further.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import NoReturn
 
 from reconciler import __version__
-from reconciler.errors import ConfigError, ManifestError, PartialApplyError, ReconcilerError
-from reconciler.files import FileWriteError, exists, is_folder, write_file_set, write_output
+from reconciler.commands import COMMANDS, command
+from reconciler.commands.common import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Console,
+    GlobalOptions,
+    options_from,
+)
+from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.grammar import count
 from reconciler.render.escape import terminal
-from reconciler.settings import today
 
-if TYPE_CHECKING:
-    from typing import TextIO
-
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
-
-    from reconciler.guards import Overrides
-    from reconciler.livestate import LiveState
-    from reconciler.orgs import Org
-    from reconciler.plan import Plan
-    from reconciler.render.style import Style
-    from reconciler.scim.client import ScimClient
-    from reconciler.scim.retry import RetryListener
-    from reconciler.settings import Target
-    from reconciler.workflow import Progress, ReadOptions
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_CHANGES = 2
-EXIT_USAGE = 64  # sysexits.h EX_USAGE; argparse's own 2 would read as "changes present"
-EXIT_INTERRUPTED = 130
-DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
-_PLAN_OUT_FIX = "pass --out a file path in a writable folder"
+__all__ = [
+    "EXIT_CHANGES",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+]
 
 
-# -- parser -----------------------------------------------------------------
 class UsageParser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors exit 64 (EX_USAGE), never argparse's 2.
 
@@ -63,6 +61,7 @@ class UsageParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole CLI: the global flags, then one subparser per ``reconciler.commands``."""
     parser: argparse.ArgumentParser = UsageParser(
         prog="reconciler",
         description="Keep Mixpanel organization access in git and reconcile it over SCIM 2.0.",
@@ -85,716 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--org", metavar="NAME", help="which org of reconciler.yaml to work on")
     parser.add_argument("--config", metavar="FILE", help="orgs config (default: reconciler.yaml)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    validate = commands.add_parser("validate", help="check the manifest; no network")
-    _manifest_arg(validate)
-    validate.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="text for people, json for scripts (default %(default)s)",
-    )
-    validate.set_defaults(handler=_validate)
-
-    schema = commands.add_parser("schema", help="print the JSON Schema of a manifest file")
-    schema.set_defaults(handler=_schema)
-
-    plan = commands.add_parser("plan", help="show what apply would change")
-    _manifest_arg(plan)
-    _target_args(plan)
-    plan.add_argument("--out", metavar="FILE", help="save the plan as JSON for `apply FILE`")
-    plan.add_argument(
-        "--format",
-        choices=("text", "markdown", "json"),
-        default="text",
-        help="text for a terminal or CI log, markdown for a PR comment, json (the plan "
-        "file's format) for scripts (default %(default)s)",
-    )
-    _detail_arg(plan)
-    plan.add_argument(
-        "--detailed-exitcode",
-        action="store_true",
-        help="exit 2 when there are changes (0 when none), like terraform",
-    )
-    plan.set_defaults(handler=_plan)
-
-    _add_apply(commands)
-    _add_import(commands)
-
-    from reconciler.sandbox.command import add_arguments as add_sandbox_arguments
-
-    sandbox = commands.add_parser("sandbox", help="run a local Mixpanel-compatible SCIM server")
-    add_sandbox_arguments(sandbox)
-    sandbox.set_defaults(handler=_sandbox)
-
-    doctor = commands.add_parser("doctor", help="check URL, TLS, token, features and domains")
-    _manifest_arg(doctor)
-    _target_args(doctor)
-    doctor.add_argument(
-        "--format",
-        choices=("text", "json"),
-        default="text",
-        help="text checklist or json for scripts (default %(default)s)",
-    )
-    doctor.set_defaults(handler=_doctor)
-
-    demo = commands.add_parser("demo", help="plan, apply and plan again on a local sandbox")
-    demo.add_argument(
-        "-m",
-        "--manifest",
-        default=None,
-        metavar="PATH",
-        help="manifest file or folder (default: the demo org shipped with reconciler)",
-    )
-    demo.set_defaults(handler=_demo)
-    _add_report_and_github(commands)
+    for name in COMMANDS:
+        module = command(name)
+        module.add_arguments(commands.add_parser(name, help=module.HELP))
     return parser
-
-
-def _add_report_and_github(commands: Subparsers) -> None:
-    """Commands whose argument wiring lives in reconciler/commands/ (lightweight imports)."""
-    from reconciler.commands import github_cmd, orgs_cmd, report_cmd
-
-    report = commands.add_parser("report", help="audit who has access to what; read-only")
-    _manifest_arg(report)
-    _target_args(report)
-    report_cmd.add_arguments(report)
-    report.set_defaults(handler=_report)
-
-    github = commands.add_parser("github", help="GitHub Actions steps: plan comment, drift issue")
-    github_cmd.add_arguments(github)
-    github.set_defaults(handler=_github)
-
-    orgs = commands.add_parser("orgs", help="list the orgs of reconciler.yaml (a CI matrix)")
-    orgs_cmd.add_arguments(orgs)
-    orgs.set_defaults(handler=_orgs)
-
-
-def _add_apply(commands: Subparsers) -> None:
-    apply = commands.add_parser("apply", help="make Mixpanel match the manifest")
-    apply.add_argument("plan_file", nargs="?", metavar="PLAN_FILE", help="a saved plan")
-    apply.add_argument(
-        "-m",
-        "--manifest",
-        default=None,
-        metavar="PATH",
-        help="manifest file or folder (default: manifests; with PLAN_FILE: only if given, "
-        "to check the plan was made from it)",
-    )
-    _target_args(apply)
-    apply.add_argument("--auto-approve", action="store_true", help="do not ask for `yes`")
-    apply.add_argument(
-        "--concurrency",
-        type=_positive,
-        default=4,
-        metavar="N",
-        help="operations of one phase sent in parallel, in requests at a time "
-        "(default %(default)s)",
-    )
-    apply.add_argument(
-        "--chunk-size",
-        type=_positive,
-        default=100,
-        metavar="N",
-        help="members per membership PATCH request (default %(default)s; a 413 halves it)",
-    )
-    apply.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
-    _detail_arg(apply)
-    apply.add_argument(
-        "--no-verify",
-        dest="verify",
-        action="store_false",
-        help="do not read back the touched users and teams after apply (default: read each "
-        "once and fail any operation whose change is not there)",
-    )
-    apply.add_argument(
-        "--revoke-only",
-        action="store_true",
-        help="run only the operations that remove access (membership removals, deactivations, "
-        "deletes where the policy says delete); hold every grant back for a reviewed merge. "
-        "Needs no approval; guards and protected accounts apply as usual",
-    )
-    apply.add_argument(
-        "--journal",
-        default=None,
-        metavar="FILE",
-        help=f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL})",
-    )
-    for flag, what in (
-        ("--allow-deprovision", "deprovisions"),
-        ("--allow-membership-removals", "membership removals"),
-        ("--allow-teams-emptied", "teams left empty"),
-    ):
-        apply.add_argument(flag, type=_count, metavar="N", help=f"accept up to N {what}")
-    apply.set_defaults(handler=_apply)
-
-
-def _add_import(commands: Subparsers) -> None:
-    imp = commands.add_parser("import", help="write the live org as manifest files")
-    _target_args(imp)
-    imp.add_argument(
-        "--out",
-        default="manifests",
-        metavar="DIR",
-        help="folder to write the manifest files into (default %(default)s)",
-    )
-    imp.add_argument(
-        "--claimed-domain",
-        action="append",
-        default=[],
-        metavar="DOMAIN",
-        help="claimed domain (repeatable; default: every domain seen live)",
-    )
-    imp.add_argument("--split-teams", action="store_true", help="one file per team")
-    imp.add_argument("--force", action="store_true", help="overwrite existing files")
-    imp.set_defaults(handler=_import)
-
-
-def _detail_arg(parser: argparse.ArgumentParser) -> None:
-    from reconciler.render import SUMMARY_SHOWN
-
-    parser.add_argument(
-        "--detail",
-        choices=("summary", "full"),
-        default="summary",
-        help=f"summary: counts per operation kind and at most {SUMMARY_SHOWN} operations of "
-        "each kind (and members of each operation); full: every one. The JSON plan "
-        "(plan --out, --format json) always holds every operation (default %(default)s)",
-    )
-
-
-def _manifest_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-m",
-        "--manifest",
-        default=None,
-        metavar="PATH",
-        help="manifest file or folder of *.yaml files (default: manifests, or the org's)",
-    )
-
-
-def _target_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--url",
-        metavar="URL",
-        help="SCIM base URL (default $MIXPANEL_SCIM_URL or https://mixpanel.com/api/app/scim/v2)",
-    )
-    parser.add_argument(
-        "--token-file",
-        metavar="FILE",
-        help="file holding the SCIM token (default: $MIXPANEL_SCIM_TOKEN)",
-    )
-    parser.add_argument(
-        "--page-size",
-        type=_positive,
-        default=1000,
-        metavar="N",
-        help="users or teams asked for per list request (default %(default)s; the reader "
-        "follows a smaller page size the server returns)",
-    )
-    parser.add_argument(
-        "--max-attempts",
-        type=_positive,
-        default=6,
-        metavar="N",
-        help="attempts per request on 429/5xx/connection errors before giving up, "
-        "the first included (default %(default)s)",
-    )
-    parser.add_argument(
-        "--request-deadline",
-        type=_seconds,
-        default=60.0,
-        metavar="S",
-        help="wall-clock seconds one HTTP request may take, body included (default 60)",
-    )
-    parser.add_argument(
-        "--retry-budget",
-        type=_seconds,
-        default=120.0,
-        metavar="S",
-        help="seconds the whole run may spend waiting to retry before it stops (default 120)",
-    )
-    parser.add_argument(
-        "--max-connection-failures",
-        type=_positive,
-        default=5,
-        metavar="N",
-        help="connection failures in a row that stop the run (default 5)",
-    )
-    parser.add_argument(
-        "--max-read-mib",
-        type=_positive,
-        default=256,
-        metavar="N",
-        help="MiB one read of the live org may receive in all (default 256)",
-    )
-
-
-def _positive(text: str) -> int:
-    value = _count(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value < 86_400:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
-    return value
-
-
-# -- shared steps -----------------------------------------------------------
-def _org(args: argparse.Namespace) -> Org | None:
-    from reconciler.orgs import select_org
-
-    if not hasattr(args, "selected_org"):
-        args.selected_org = select_org(args.config, args.org)
-    org: Org | None = args.selected_org
-    return org
-
-
-def _manifest(args: argparse.Namespace) -> str:
-    """-m, else the org's manifest folder, else ./manifests."""
-    if args.manifest:
-        return str(args.manifest)
-    org = _org(args)
-    return org.manifest if org is not None else "manifests"
-
-
-def _journal(args: argparse.Namespace) -> Path:
-    if args.journal:
-        return Path(args.journal)
-    org = _org(args)
-    if org is None:
-        return Path(DEFAULT_JOURNAL)
-    return Path(".reconciler") / org.name / "journal.jsonl"
-
-
-def _target(args: argparse.Namespace) -> Target:
-    from reconciler.settings import TOKEN_ENV, Limits, environ, resolve_target
-
-    org = _org(args)
-    target = resolve_target(
-        args.url or (org.url if org else None),
-        args.token_file,
-        environ(),
-        token_env=org.token_env if org else TOKEN_ENV,
-        max_attempts=args.max_attempts,
-        limits=Limits(
-            request_deadline=args.request_deadline,
-            max_read_bytes=args.max_read_mib * 2**20,
-            retry_budget=args.retry_budget,
-            max_connection_failures=args.max_connection_failures,
-        ),
-    )
-    for warning in target.warnings:
-        print(f"warning: {terminal(warning)}", file=sys.stderr)
-    return target
-
-
-def _connect(
-    args: argparse.Namespace, target: Target, *, concurrency: int | None = None
-) -> ScimClient:
-    from reconciler.workflow import connect
-
-    return connect(target, concurrency=concurrency, on_retry=_waiting_line(args))
-
-
-def _waiting_line(args: argparse.Namespace) -> RetryListener | None:
-    """Retry waits on stderr (none with -q): one updating line on a terminal, unless -v
-    logs interleave with it; a plain line per wait otherwise."""
-    if args.quiet:
-        return None
-    from reconciler.render.waiting import WaitingLine
-
-    return WaitingLine(sys.stderr, tty=sys.stderr.isatty() and not args.verbose)
-
-
-def _read_options(args: argparse.Namespace) -> ReadOptions:
-    from reconciler.workflow import ReadOptions
-
-    return ReadOptions(page_size=args.page_size, on_progress=_read_progress())
-
-
-def _read_progress() -> Progress | None:
-    if not sys.stderr.isatty():
-        return None
-
-    def show(what: str, done: int, total: int) -> None:
-        sys.stderr.write(f"\rreading {what}: {done}/{total}\x1b[K")
-        if done >= total:
-            sys.stderr.write("\r\x1b[2K")
-        sys.stderr.flush()
-
-    return show
-
-
-def _style(stream: TextIO) -> Style:
-    from reconciler.render.style import Style, use_colour
-
-    return Style(use_colour(stream))
-
-
-def _render_plan(
-    plan: Plan,
-    fmt: str,
-    warnings: Sequence[str],
-    org: str | None = None,
-    detail: str = "summary",
-) -> str:
-    if fmt == "json":
-        return plan.to_json()
-    from reconciler.render import SUMMARY_SHOWN
-
-    shown = None if detail == "full" else SUMMARY_SHOWN
-    if fmt == "markdown":
-        from reconciler.render.markdown import render_markdown
-
-        return render_markdown(plan, warnings=warnings, marker_key=org, shown=shown)
-    from reconciler.render.text import render_text
-
-    return render_text(plan, _style(sys.stdout), warnings=warnings, shown=shown)
-
-
-# -- commands ---------------------------------------------------------------
-def _validate(args: argparse.Namespace) -> int:
-    from reconciler.manifest.loader import load_manifest
-
-    try:
-        loaded = load_manifest(_manifest(args), today=today())
-    except ManifestError as error:
-        if args.format == "json":
-            problems = [_problem_json(p) for p in error.problems]
-            print(json.dumps({"valid": False, "problems": problems}, indent=2))
-            return EXIT_ERROR
-        raise
-    if args.format == "json":
-        body = {
-            "valid": True,
-            "digest": loaded.digest,
-            "users": len(loaded.manifest.users),
-            "teams": len(loaded.manifest.teams),
-            "notices": [_problem_json(n) for n in loaded.notices],
-        }
-        print(json.dumps(body, indent=2))
-        return EXIT_OK
-    for notice in loaded.notices:
-        print(f"notice: {terminal(str(notice))}", file=sys.stderr)
-    files = len(loaded.sources)
-    print(
-        f"{_manifest(args)}: valid ({count(len(loaded.manifest.users), 'user')}, "
-        f"{count(len(loaded.manifest.teams), 'team')}, {count(files, 'file')})"
-    )
-    return EXIT_OK
-
-
-def _problem_json(problem: object) -> dict[str, object]:
-    return {k: getattr(problem, k) for k in ("path", "line", "col", "message")}
-
-
-def _schema(args: argparse.Namespace) -> int:
-    from reconciler.manifest.schema import schema_json
-
-    sys.stdout.write(schema_json())
-    return EXIT_OK
-
-
-def _plan(args: argparse.Namespace) -> int:
-    from reconciler.manifest.loader import load_manifest
-    from reconciler.workflow import plan_from_manifest
-
-    manifest = _manifest(args)
-    if args.out and is_folder(Path(args.out)):  # said before the org is read, not after
-        raise FileWriteError(
-            f"cannot write the plan file {args.out}: it is a folder; {_PLAN_OUT_FIX}"
-        )
-    loaded = load_manifest(manifest, today=today())  # a bad manifest fails before any network
-    target = _target(args)
-    planned = plan_from_manifest(
-        loaded, _connect(args, target), target, today=today(), read=_read_options(args)
-    )
-    if args.out:
-        # Recorded so a stale plan's advice can name the same -m (not in the digest).
-        saved = planned.plan.model_copy(update={"manifest_path": manifest})
-        write_output(Path(args.out), saved.to_json(), what="the plan file", fix=_PLAN_OUT_FIX)
-    sys.stdout.write(
-        _render_plan(planned.plan, args.format, planned.warnings, args.org, args.detail)
-    )
-    if args.out:
-        print(
-            f"Saved the plan to {args.out}; apply exactly it with: reconciler apply {args.out}",
-            file=sys.stderr,
-        )
-    if args.detailed_exitcode and planned.plan.has_changes:
-        return EXIT_CHANGES
-    return EXIT_OK
-
-
-def _overrides(args: argparse.Namespace) -> Overrides:
-    from reconciler.guards import Overrides
-
-    return Overrides(
-        deprovision=args.allow_deprovision,
-        membership_removals=args.allow_membership_removals,
-        teams_emptied=args.allow_teams_emptied,
-    )
-
-
-def _apply(args: argparse.Namespace) -> int:
-    from reconciler.workflow import (
-        check_saved_plan,
-        plan_from_manifest,
-        read_plan_file,
-    )
-
-    if args.plan_file and args.revoke_only:
-        raise ConfigError(
-            "--revoke-only plans from the manifest itself; drop PLAN_FILE "
-            "(reconciler apply --revoke-only -m manifests)"
-        )
-    if args.plan_file:
-        plan = read_plan_file(args.plan_file)
-        target = _target(args)
-        client = _connect(args, target, concurrency=args.concurrency)
-        live = check_saved_plan(
-            plan,
-            client,
-            target,
-            manifest_path=args.manifest,
-            today=today(),
-            read=_read_options(args),
-            plan_file=args.plan_file,
-        )
-        from reconciler.staleness import already_applied
-
-        if already_applied(plan, live):
-            print(
-                f"this plan was already applied: Mixpanel already holds all "
-                f"{count(len(plan.operations), 'operation')} of {args.plan_file}; nothing to do"
-            )
-            return EXIT_OK
-        sys.stdout.write(_render_plan(plan, "text", (), detail=args.detail))
-    else:
-        manifest = _manifest(args)
-        from reconciler.manifest.loader import load_manifest
-
-        loaded = load_manifest(manifest, today=today())
-        target = _target(args)
-        client = _connect(args, target, concurrency=args.concurrency)
-        planned = plan_from_manifest(
-            loaded,
-            client,
-            target,
-            today=today(),
-            read=_read_options(args),
-            overrides=_overrides(args),
-            revoke_only=args.revoke_only,
-        )
-        plan, live = planned.plan, planned.live
-        sys.stdout.write(_render_plan(plan, "text", planned.warnings, detail=args.detail))
-        if not plan.has_changes:
-            return EXIT_OK
-        from reconciler.guards import check_guards
-
-        check_guards(plan, live, _overrides(args))  # refuse before anyone types "yes"
-        # Revoke-only needs no approval: the manifest is the reviewed default branch,
-        # and removing access is the safe direction. Grants still wait for a review.
-        if not args.revoke_only and not _confirmed(args):
-            return EXIT_ERROR
-    if not plan.has_changes:
-        return EXIT_OK
-    return _execute(args, plan, live, client)
-
-
-def _confirmed(args: argparse.Namespace) -> bool:
-    if args.auto_approve:
-        return True
-    if not sys.stdin.isatty():
-        print(
-            "error: apply needs confirmation: re-run with --auto-approve in automation, "
-            "or apply a reviewed plan file (reconciler plan --out plan.json; "
-            "reconciler apply plan.json)",
-            file=sys.stderr,
-        )
-        return False
-    print("\nDo you want to perform these actions in Mixpanel?")
-    answer = input("  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
-    if answer.strip() != "yes":
-        print("Apply cancelled.", file=sys.stderr)
-        return False
-    return True
-
-
-def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: ScimClient) -> int:
-    from reconciler.executor import ApplyInterrupted, ApplyOptions
-    from reconciler.render.progress import ProgressReporter, render_apply_summary
-    from reconciler.workflow import execute
-
-    tty = sys.stdout.isatty()
-    reporter = ProgressReporter(
-        sys.stdout,
-        len(plan.operations),
-        tty=tty,
-        style=_style(sys.stdout),
-    )
-    journal = _journal(args)
-    try:
-        result = execute(
-            plan,
-            live,
-            client,
-            overrides=_overrides(args),
-            journal_path=journal,
-            run_id=args.run_id,
-            options=ApplyOptions(
-                chunk_size=args.chunk_size,
-                concurrency=args.concurrency,
-                fail_fast=args.fail_fast,
-                verify=args.verify,
-            ),
-            on_result=reporter,
-        )
-    except ApplyInterrupted as interrupted:
-        reporter.finish()
-        sys.stdout.write(render_apply_summary(interrupted.result, interrupted_of=interrupted.total))
-        print(
-            f"interrupted: {interrupted.result.count_done} of {interrupted.total} done; "
-            f"re-run to finish (every finished operation is in {journal})",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
-    reporter.finish()
-    sys.stdout.write(render_apply_summary(result))
-    if not result.complete:
-        if not result.unfinished:
-            raise PartialApplyError(
-                "every operation was carried out, but the listing was proven incomplete "
-                "(see above); run `reconciler doctor`, then plan again"
-            )
-        raise PartialApplyError(
-            f"{result.unfinished} of "
-            f"{count(len(result.results), 'operation')} "
-            "did not complete; see above. Re-run apply to do the rest."
-        )
-    return EXIT_OK
-
-
-def _import(args: argparse.Namespace) -> int:
-    from reconciler.importer import import_manifest, infer_claimed_domains
-    from reconciler.reader import read_live_state
-
-    out = Path(args.out)
-    if _exists(args.out) and not is_folder(out):  # found before the org is read, not after
-        raise ReconcilerError(f"--out {out} is a file; pass a folder (new or empty) for --out")
-    target = _target(args)
-    live = read_live_state(_connect(args, target), page_size=args.page_size)
-    domains = args.claimed_domain or infer_claimed_domains(live)
-    imported = import_manifest(live, domains, split_teams=args.split_teams)
-    existing = [name for name in imported.files if _exists(str(out / name))]
-    if existing and not args.force:
-        raise ReconcilerError(
-            f"{out / existing[0]} already exists; choose an empty --out folder or pass --force"
-        )
-    files = {**imported.files, "schema.json": _schema_text()}
-    fix = "pass --out a folder you can write to"
-    write_file_set(out, files, what="the imported manifest", fix=fix)  # secrets refused first
-    for note in imported.notes:
-        print(f"note: {terminal(note)}", file=sys.stderr)
-    print(
-        f"Imported {count(imported.users, 'user')} and {count(imported.teams, 'team')} "
-        f"into {out}/ ({count(len(imported.files), 'file')}); "
-        f"claimed domains: {', '.join(domains)}"
-    )
-    print("Next: review, commit, open a pull request; its plan should show no changes.")
-    return EXIT_OK
-
-
-def _schema_text() -> str:
-    from reconciler.manifest.schema import schema_json
-
-    return schema_json()
-
-
-def _report(args: argparse.Namespace) -> int:
-    from reconciler.commands.report_cmd import run
-
-    manifest = _manifest(args)
-    explicit = args.manifest is not None or args.org is not None or _exists(manifest)
-    target = _target(args)
-    args.on_retry = _waiting_line(args)
-    code: int = run(
-        args,
-        lambda line: print(line, flush=True),
-        target=target,
-        manifest_path=manifest if explicit else None,
-    )
-    return code
-
-
-def _github(args: argparse.Namespace) -> int:
-    from reconciler.commands.github_cmd import run
-
-    code: int = run(args, lambda line: print(line, flush=True))
-    return code
-
-
-def _orgs(args: argparse.Namespace) -> int:
-    from reconciler.commands.orgs_cmd import run
-
-    code: int = run(args, lambda line: print(line, flush=True))
-    return code
-
-
-def _doctor(args: argparse.Namespace) -> int:
-    from reconciler.doctor import diagnose
-    from reconciler.manifest.loader import load_manifest
-    from reconciler.render.doctor import diagnosis_json, render_diagnosis
-
-    target = _target(args)
-    domains = None
-    manifest = _manifest(args)
-    if args.manifest or _exists(manifest):
-        domains = load_manifest(manifest, today=today()).manifest.organization.claimed_domains
-    diagnosis = diagnose(_connect(args, target), target.base_url, domains)
-    if args.format == "json":
-        sys.stdout.write(diagnosis_json(diagnosis))
-    else:
-        sys.stdout.write(render_diagnosis(diagnosis, _style(sys.stdout)))
-    return EXIT_OK if diagnosis.healthy else EXIT_ERROR
-
-
-def _sandbox(args: argparse.Namespace) -> int:
-    from reconciler.sandbox.command import run
-
-    code: int = run(args, lambda line: print(line, flush=True))
-    return code
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from reconciler.demo import run_demo
-
-    # Without -m (or an org's folder) the demo runs on the demo org shipped in the package.
-    org = _org(args)
-    manifest = args.manifest or (org.manifest if org is not None else None)
-    return run_demo(manifest, main, lambda line: print(line, flush=True))
-
-
-def _exists(path: str) -> bool:
-    return exists(Path(path))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -816,9 +109,14 @@ def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # SystemExit: 0 for --help, 64 for a usage error
     args.run_id = uuid.uuid4().hex[:12]
-    level = level_for(args.verbose, args.quiet)
-    with _redacted_output(), logging_configured(level, args.log_format, args.run_id, sys.stderr):
-        return _dispatch(args)
+    common = options_from(GlobalOptions, args)
+    level = level_for(common.verbose, common.quiet)
+    # Entered in order: the log handler gets the redacting stderr.
+    with (
+        _redacted_output(),
+        logging_configured(level, common.log_format, common.run_id, sys.stderr),
+    ):
+        return _dispatch(common, args)
 
 
 @contextmanager
@@ -842,9 +140,11 @@ def _redacted_output() -> Iterator[None]:
             sys.stdout, sys.stderr = saved
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(common: GlobalOptions, args: argparse.Namespace) -> int:
+    """Run the command with its options; every error becomes one line and an exit code."""
     try:
-        code: int = args.handler(args)
+        module = command(common.command)
+        return module.run(options_from(module.Options, args), Console())
     except ManifestError as error:
         # One bare `path:line:col: message` per line, so editors and CI problem
         # matchers can read every problem; the count comes last.
@@ -865,9 +165,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"error: {_os_error(error)}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as error:  # the last resort: a bug, said as one line
-        _report_bug(args, error)
+        _report_bug(common, error)
         return EXIT_ERROR
-    return code
 
 
 def _os_error(error: OSError) -> str:
@@ -876,14 +175,14 @@ def _os_error(error: OSError) -> str:
     return f"{terminal(str(where))}: {reason}; check the path and its permissions, and re-run"
 
 
-def _report_bug(args: argparse.Namespace, error: Exception) -> None:
+def _report_bug(common: GlobalOptions, error: Exception) -> None:
     """One line for an error nobody foresaw; the traceback only at -vv (debug)."""
-    if args.verbose >= 2:
+    if common.verbose >= 2:
         import traceback
 
         traceback.print_exception(error, file=sys.stderr)
     print(
-        f"error: reconciler {args.command} failed unexpectedly ({type(error).__name__}); "
+        f"error: reconciler {common.command} failed unexpectedly ({type(error).__name__}); "
         "this is a bug, please report it with the command you ran "
         "(re-run with -vv to include the traceback)",
         file=sys.stderr,

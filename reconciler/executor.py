@@ -37,9 +37,10 @@ from typing import Any, Protocol
 
 from reconciler.errors import ReconcilerError
 from reconciler.grammar import count
+from reconciler.guards import Overrides, check_guards
 from reconciler.identity import match_key
 from reconciler.journal import Journal
-from reconciler.livestate import LiveGroup, LiveUser
+from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.plan import DEPROVISION_OPS, PHASE, MemberRef, Operation, OpKind, Plan
 from reconciler.scim import builders
 from reconciler.scim.client import Creation, Origin
@@ -192,8 +193,16 @@ def apply_plan(
     journal: Journal,
     options: ApplyOptions = ApplyOptions(),
     on_result: Callable[[OpResult], None] | None = None,
+    live: LiveState | None = None,
+    overrides: Overrides | None = None,
 ) -> ApplyResult:
     """Execute every operation in order, then verify; never raises for a per-operation failure.
+
+    With ``live`` (the state the plan was checked against; every command passes it)
+    the blast-radius guards are enforced here, before the journal opens and before
+    any write: UnsafePlanError names each threshold crossed and its override. This
+    is the one check that cannot be skipped; ``plan`` evaluates the same guards only
+    to show them early.
 
     Each outcome is journaled by the worker that produced it, the moment it is known,
     so an interrupt loses none; ``verification`` events follow for the operations the
@@ -203,6 +212,8 @@ def apply_plan(
     journaled, an ``interrupted`` record closes the run, and ``ApplyInterrupted``
     carries what was done.
     """
+    if live is not None:
+        check_guards(plan, live, overrides or Overrides())
     state = _RunState()
     run = _Runner(writer, options, state, journal)
     journal.record("apply_start", {"plan_digest": plan.digest, "operations": len(plan.operations)})

@@ -8,6 +8,7 @@ percentage threshold. The override names the count it accepts, so an approval fo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.errors import UnsafePlanError
@@ -45,7 +46,11 @@ class GuardFinding:
 
 def check_guards(plan: Plan, live: LiveState, overrides: Overrides = Overrides()) -> None:
     """Raise UnsafePlanError naming every guard the plan trips and its override."""
-    findings = guard_findings(plan, live, overrides)
+    refuse_if_any(guard_findings(plan, live, overrides))
+
+
+def refuse_if_any(findings: Sequence[GuardFinding]) -> None:
+    """Raise UnsafePlanError for findings already evaluated (``guard_findings``); else None."""
     if findings:
         lines = "\n".join(f"  - {f}" for f in findings)
         raise UnsafePlanError(

@@ -34,7 +34,7 @@ class Journal:
     """Thread-safe JSON Lines writer; ``Journal(None)`` records nothing (for tests).
 
     Raises JournalError (naming the path, the reason and the fix) when the file
-    cannot be opened or an event cannot be written in full.
+    cannot be opened (at the first event) or an event cannot be written in full.
     """
 
     def __init__(self, path: Path | None, *, run_id: str) -> None:
@@ -43,17 +43,20 @@ class Journal:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._written = 0
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            except OSError as error:
-                raise JournalError(
-                    f"cannot open the journal {path}: {_reason(error)}; nothing was applied; {_FIX}"
-                ) from None
+
+    def _open(self, path: Path) -> int:
+        """The file is opened (created) with the first event, so a run refused before it
+        (a safety guard) leaves no journal behind."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise JournalError(
+                f"cannot open the journal {path}: {_reason(error)}; nothing was applied; {_FIX}"
+            ) from None
 
     def record(self, event: str, fields: Mapping[str, Any]) -> None:
-        if self._fd is None:
+        if self.path is None:
             return
         entry = {"ts": datetime.now(UTC).isoformat(), "run_id": self.run_id, "event": event}
         entry.update(fields)
@@ -61,6 +64,8 @@ class Journal:
         text = redact(json.dumps(entry, sort_keys=True, ensure_ascii=False))
         line = (text + "\n").encode()
         with self._lock:
+            if self._fd is None:
+                self._fd = self._open(self.path)
             try:
                 if os.write(self._fd, line) != len(line):
                     raise OSError(errno.ENOSPC, "the event was written only in part")

@@ -32,6 +32,7 @@ from reconciler.scim.errors import ScimError
 from reconciler.scim.parse import ListPage, parse_group, parse_user, parse_user_groups
 
 Progress = Callable[[str, int, int], None]
+"""``on_progress(kind, done, total)``: kind is "users" or "teams"; the one definition."""
 _ABORT = "; nothing was planned, re-run when it is resolved"
 # Pages allowed beyond what totalResults and the first page's size imply.
 PAGE_SLACK = 2

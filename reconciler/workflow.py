@@ -1,15 +1,17 @@
-"""The commands' steps wired together: load, read, plan, check, apply.
+"""The orchestration layer: the commands' steps wired together (read, plan, check,
+apply, import, report; doctor's checks live in ``reconciler.doctor``).
 
 This is where the pure core (manifest, diff, planner, guards, staleness) meets the
-I/O edges (the SCIM client and the executor). It returns values; the CLI decides
-what to print and which exit code they mean.
+I/O edges (the SCIM client and the executor). It returns values; the commands in
+``reconciler.commands`` decide what to print and which exit code they mean.
+Must not: print, read options from argparse, or pick exit codes.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,13 +20,16 @@ from reconciler.errors import ConfigError, Problem, StalePlanError
 from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.files import MIB, read_text
-from reconciler.guards import Overrides, check_guards, guard_findings
+from reconciler.guards import GuardFinding, Overrides, guard_findings
+from reconciler.importer import ImportedFiles, import_manifest, infer_claimed_domains
 from reconciler.journal import Journal
 from reconciler.livestate import LiveState
 from reconciler.manifest.loader import LoadedManifest, load_manifest
+from reconciler.manifest.models import Manifest
 from reconciler.plan import Plan, TamperedPlanError, not_covered
 from reconciler.planner import make_plan
-from reconciler.reader import read_live_state
+from reconciler.reader import Progress, read_live_state
+from reconciler.report import AccessReport, build_report
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
 from reconciler.scim.throttle import Throttle
@@ -32,7 +37,6 @@ from reconciler.scim.transport import Timeouts
 from reconciler.settings import Target
 from reconciler.staleness import already_applied, done_count, drift_since_plan
 
-Progress = Callable[[str, int, int], None]
 # A 100k-user org's plan with every user changed is about 60 MiB of JSON.
 PLAN_FILE_MAX_BYTES = 256 * MIB
 log = logging.getLogger(__name__)
@@ -52,6 +56,7 @@ class Planned:
     live: LiveState
     manifest: LoadedManifest
     warnings: tuple[str, ...]
+    findings: tuple[GuardFinding, ...] = ()
 
 
 def connect(
@@ -110,9 +115,8 @@ def plan_from_manifest(
     )
     if revoke_only:
         plan = plan.revocations_only()
-    findings = guard_findings(plan, live, overrides or Overrides())
-    warnings = tuple(str(f) for f in findings)
-    return Planned(plan, live, loaded, warnings)
+    findings = tuple(guard_findings(plan, live, overrides or Overrides()))
+    return Planned(plan, live, loaded, tuple(str(f) for f in findings), findings)
 
 
 def still_true(notices: tuple[Problem, ...], live: LiveState) -> tuple[Problem, ...]:
@@ -280,7 +284,51 @@ def execute(
     options: ApplyOptions,
     on_result: Callable[[OpResult], None] | None = None,
 ) -> ApplyResult:
-    """Check the guards once more, then run the plan; the journal records every outcome."""
-    check_guards(plan, live, overrides)
+    """Run the plan (``apply_plan`` enforces the guards first); the journal records every
+    outcome and is created only when the guards let the run start."""
     with Journal(journal_path, run_id=run_id) as journal:
-        return apply_plan(plan, client, journal=journal, options=options, on_result=on_result)
+        return apply_plan(
+            plan,
+            client,
+            journal=journal,
+            options=options,
+            on_result=on_result,
+            live=live,
+            overrides=overrides,
+        )
+
+
+def import_org(
+    client: ScimClient,
+    *,
+    page_size: int,
+    claimed_domains: Sequence[str] = (),
+    split_teams: bool = False,
+) -> tuple[ImportedFiles, list[str]]:
+    """Read the live org and turn it into manifest files (nothing written here).
+
+    ``claimed_domains`` empty: every domain seen live. Returns the files and the
+    domains used. LiveStateError when the listing cannot be trusted.
+    """
+    live = _read(client, ReadOptions(page_size=page_size))
+    domains = list(claimed_domains) or infer_claimed_domains(live)
+    return import_manifest(live, domains, split_teams=split_teams), domains
+
+
+def audit(
+    client: ScimClient,
+    manifest: Manifest | None,
+    *,
+    page_size: int,
+    today: date,
+    expiring_days: int | None,
+) -> AccessReport:
+    """The access report of the live org, against the manifest when there is one.
+
+    ``expiring_days`` None: the policy's ``expiry_warning_days``, else 14. Read-only.
+    """
+    live = _read(client, ReadOptions(page_size=page_size))
+    days = expiring_days
+    if days is None:
+        days = manifest.policy.expiry_warning_days if manifest else 14
+    return build_report(manifest, live, today=today, expiring_days=days)

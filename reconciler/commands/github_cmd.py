@@ -20,17 +20,40 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.commands.common import GlobalOptions, Out, options_from
 from reconciler.render.escape import terminal
 
 if TYPE_CHECKING:
     from reconciler.github import GitHub
 
-Out = Callable[[str], None]
 STAGES = ("plan", "verify", "apply", "drift", "enforce")
+HELP = "GitHub Actions steps: plan comment, drift issue"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every step's options; those of the other steps keep their defaults."""
+
+    common: GlobalOptions = field(default_factory=GlobalOptions)
+    github_command: str = ""
+    author: str | None = None
+    pr: int = 0  # 0: not given (verify-plan --commit or --confirm-digest)
+    body_file: str = ""
+    plan: str = ""
+    commit: str | None = None
+    confirm_digest: str | None = None
+    require_approval: bool = False
+    reviewed_plan: str | None = None
+    plan_markdown: str = ""
+    clean: bool = False
+    exit_code: int = 0
+    stage: str = ""
+    log: str | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,9 +112,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     explain.add_argument("--log", metavar="FILE", help="the failed step's stderr, to quote")
 
 
-def run(args: argparse.Namespace, out: Out, env: Mapping[str, str] | None = None) -> int:
+def run(
+    options: Options | argparse.Namespace, console: Out, env: Mapping[str, str] | None = None
+) -> int:
+    """Run one step; ``console`` prints its lines, ``env`` is the Actions environment.
+
+    ``options`` is built by the CLI; a Namespace from a parser that has only this
+    command's arguments (``add_arguments``) is accepted and converted first.
+    """
     from reconciler.github import DEFAULT_AUTHOR, GitHub, check_org
 
+    args = options_from(Options, options) if isinstance(options, argparse.Namespace) else options
+    out = console
     env = os.environ if env is None else env
     check_org(_org(args))  # it goes into markers, titles and headings
     if args.github_command == "explain":
@@ -111,17 +143,16 @@ def run(args: argparse.Namespace, out: Out, env: Mapping[str, str] | None = None
     return _drift(gh, args, out, env)
 
 
-def _org(args: argparse.Namespace) -> str | None:
+def _org(args: Options) -> str | None:
     """The global ``--org`` (None in a single-org repository, or without cli.py's parser)."""
-    org: str | None = getattr(args, "org", None)
-    return org
+    return args.common.org
 
 
 def _for(org: str | None) -> str:
     return "" if org is None else f" for org {org}"
 
 
-def _comment(gh: GitHub, args: argparse.Namespace, out: Out, env: Mapping[str, str]) -> int:
+def _comment(gh: GitHub, args: Options, out: Out, env: Mapping[str, str]) -> int:
     from reconciler.github import upsert_comment
 
     org = _org(args)
@@ -131,7 +162,7 @@ def _comment(gh: GitHub, args: argparse.Namespace, out: Out, env: Mapping[str, s
     return 0
 
 
-def _verify(gh: GitHub, args: argparse.Namespace, out: Out) -> int:
+def _verify(gh: GitHub, args: Options, out: Out) -> int:
     from reconciler.github import check_approved, check_digest, plan_digest_from_pr, reviewed_plan
 
     digest = _plan_digest(args.plan, out)
@@ -158,7 +189,7 @@ def _plan_digest(path: str, out: Out) -> str:
     return digest
 
 
-def _is_remainder(args: argparse.Namespace, reviewed_digest: str, where: str, out: Out) -> bool:
+def _is_remainder(args: Options, reviewed_digest: str, where: str, out: Out) -> bool:
     """After a partial apply: is the fresh plan what is left of the reviewed one?
 
     True when ``--reviewed-plan`` holds the plan reviewed in ``where`` (its digest) and
@@ -169,7 +200,7 @@ def _is_remainder(args: argparse.Namespace, reviewed_digest: str, where: str, ou
     from reconciler.staleness import not_a_remainder
     from reconciler.workflow import read_plan_file
 
-    path = getattr(args, "reviewed_plan", None)
+    path = args.reviewed_plan
     if not path or not Path(path).is_file():
         return False
     reviewed = read_plan_file(path)  # refuses an edited file (digest check)
@@ -218,7 +249,7 @@ def _confirmed(digest: str, typed: str, out: Out) -> int:
     return 0
 
 
-def _drift(gh: GitHub, args: argparse.Namespace, out: Out, env: Mapping[str, str]) -> int:
+def _drift(gh: GitHub, args: Options, out: Out, env: Mapping[str, str]) -> int:
     from reconciler.github import close_drift_issue, drift_body, upsert_drift_issue
 
     org = _org(args)

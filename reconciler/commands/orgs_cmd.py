@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.commands.common import EXIT_OK, GlobalOptions, Out
 from reconciler.errors import ConfigError
 
-Out = Callable[[str], None]
+HELP = "list the orgs of reconciler.yaml (a CI matrix)"
+
+
+@dataclass(frozen=True)
+class Options:
+    common: GlobalOptions
+    json: bool = False
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,23 +35,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, out: Out) -> int:
+def run(options: Options, console: Out) -> int:
+    """The orgs, one line each or as JSON; ConfigError without a reconciler.yaml."""
     from reconciler.files import exists
     from reconciler.orgs import CONFIG_FILE, load_orgs
 
-    path = Path(getattr(args, "config", None) or CONFIG_FILE)
+    out = console
+    path = Path(options.common.config or CONFIG_FILE)
     if not exists(path):
         raise ConfigError(
             f"{path} not found: `reconciler orgs` lists the orgs it configures "
             "(see README, 'Several orgs in one repository')"
         )
     config = load_orgs(path)
-    name: str | None = getattr(args, "org", None)
+    name = options.common.org
     orgs = (config.get(name),) if name is not None else config.orgs
-    if args.json:
+    if options.json:
         out(json.dumps([org.name for org in orgs], separators=(",", ":")))
-        return 0
+        return EXIT_OK
     for org in orgs:
         url = f"  url {org.url}" if org.url else ""
         out(f"{org.name}  manifest {org.manifest}  token ${org.token_env}{url}")
-    return 0
+    return EXIT_OK

@@ -9,21 +9,37 @@ accounts and expiring access. Heavy imports wait until ``run`` so `--help` stays
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from datetime import date
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
-if TYPE_CHECKING:
-    from reconciler.manifest.models import Manifest
-    from reconciler.settings import Target
+from reconciler.commands.common import (
+    EXIT_OK,
+    Console,
+    GlobalOptions,
+    TargetOptions,
+    connect,
+    exists,
+    manifest_arg,
+    manifest_path,
+    resolve,
+    target_args,
+)
 
-Out = Callable[[str], None]
+HELP = "audit who has access to what; read-only"
 FORMATS = ("text", "markdown", "csv", "json")  # the keys of render.report.RENDERERS
-DEFAULT_MANIFEST = "manifests"
+
+
+@dataclass(frozen=True)
+class Options:
+    common: GlobalOptions
+    target: TargetOptions = field(default_factory=TargetOptions)
+    manifest: str | None = None
+    format: str = "text"
+    expiring_days: int | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Report-specific options; the CLI adds -m and the target options shared by all."""
+    manifest_arg(parser)
+    target_args(parser)
     parser.add_argument(
         "--format",
         choices=FORMATS,
@@ -45,31 +61,28 @@ def _days(text: str) -> int:
     return int(text)
 
 
-def run(args: argparse.Namespace, out: Out, *, target: Target, manifest_path: str | None) -> int:
-    """``manifest_path`` None: audit the live org alone (no orphan or expiry sections)."""
-    from reconciler.reader import read_live_state
-    from reconciler.render.report import RENDERERS
-    from reconciler.report import build_report
-    from reconciler.settings import today as settings_today
-    from reconciler.workflow import connect
-
-    today = settings_today()
-    manifest = _load(manifest_path, today)  # a bad manifest fails before any network
-    live = read_live_state(
-        connect(target, on_retry=getattr(args, "on_retry", None)), page_size=args.page_size
-    )
-    days = args.expiring_days
-    if days is None:
-        days = manifest.policy.expiry_warning_days if manifest else 14
-    report = build_report(manifest, live, today=today, expiring_days=days)
-    out(RENDERERS[args.format](report).rstrip("\n"))
-    return 0
-
-
-def _load(path: str | None, today: date) -> Manifest | None:
-    """The manifest when one is named or ``manifests/`` exists; None otherwise."""
+def run(options: Options, console: Console) -> int:
+    """The report on stdout. The manifest is read when -m or --org names one or
+    ``manifests/`` exists; otherwise the live org is audited alone (no orphan or
+    expiry sections)."""
     from reconciler.manifest.loader import load_manifest
+    from reconciler.render.report import RENDERERS
+    from reconciler.settings import today as settings_today
+    from reconciler.workflow import audit
 
-    if path is None:
-        return None
-    return load_manifest(path, today=today).manifest
+    common = options.common
+    path = manifest_path(common, options.manifest)
+    explicit = options.manifest is not None or common.org is not None or exists(path)
+    target = resolve(common, options.target, console)
+    today = settings_today()
+    # A bad manifest fails before any network.
+    manifest = load_manifest(path, today=today).manifest if explicit else None
+    report = audit(
+        connect(common, target, console),
+        manifest,
+        page_size=options.target.page_size,
+        today=today,
+        expiring_days=options.expiring_days,
+    )
+    console(RENDERERS[options.format](report).rstrip("\n"))
+    return EXIT_OK

@@ -12,6 +12,7 @@ import secrets
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -24,6 +25,28 @@ from reconciler.sandbox.service import Sandbox
 TOKEN_ENV = "MIXPANEL_SCIM_TOKEN"  # noqa: S105 - the variable name, not a secret
 DEFAULT_PORT = 8765
 DEFAULT_DOMAINS = ("acme.io", "acmelabs.io")
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """The ``sandbox`` command's options (built from its arguments by the CLI)."""
+
+    port: int = DEFAULT_PORT
+    state: Path | None = None
+    seed: str = "empty"
+    token: str | None = None
+    claimed_domains: tuple[str, ...] | None = None
+    outside_org: tuple[str, ...] = ()
+    latency_ms: float = 0.0
+    rate_429: float = 0.0
+    retry_after: float = 1.0
+    rate_5xx: float = 0.0
+    drop_rate: float = 0.0
+    lost_response_rate: float = 0.0
+    max_members_per_patch: int | None = None
+    max_page_size: int | None = None
+    fault_seed: int | None = None
+    quirks: tuple[str, ...] = ()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,7 +158,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
+def run(args: SandboxOptions, out: Callable[[str], None]) -> int:
     """Serve until SIGTERM or SIGINT, then stop cleanly (state saved) and return 0."""
     token = args.token or os.environ.get(TOKEN_ENV)
     generated = not token
@@ -177,7 +200,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     return 0
 
 
-def _seed_notice(args: argparse.Namespace) -> str:
+def _seed_notice(args: SandboxOptions) -> str:
     return (
         f"notice: --seed {args.seed} ignored: the state file {args.state} already holds a "
         "directory, and a seed applies only to an empty state; to start from the seed, "
@@ -185,7 +208,7 @@ def _seed_notice(args: argparse.Namespace) -> str:
     )
 
 
-def _faults(args: argparse.Namespace) -> Faults:
+def _faults(args: SandboxOptions) -> Faults:
     try:
         return Faults(
             latency_ms=args.latency_ms,
@@ -202,7 +225,7 @@ def _faults(args: argparse.Namespace) -> Faults:
         raise ConfigError(f"bad fault settings: {error}") from error
 
 
-def _quirks(args: argparse.Namespace) -> Quirks:
+def _quirks(args: SandboxOptions) -> Quirks:
     try:
         return Quirks.from_specs(list(args.quirks))
     except ValueError as error:

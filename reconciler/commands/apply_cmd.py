@@ -1,0 +1,292 @@
+"""``reconciler apply``: make Mixpanel match the manifest, or run a reviewed plan file.
+
+From the manifest: plan, show, refuse over a safety guard, ask for ``yes`` (unless
+``--auto-approve``, or ``--revoke-only`` which needs none), then execute. With
+PLAN_FILE: refuse a plan for another org, from another manifest or on a moved
+live state, then execute exactly it. The guards are enforced once more by the
+executor itself, where the writes happen.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from reconciler.commands.common import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Console,
+    GlobalOptions,
+    TargetOptions,
+    connect,
+    detail_arg,
+    manifest_path,
+    positive,
+    read_options,
+    render_plan,
+    resolve,
+    selected_org,
+    style,
+    target_args,
+    whole,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reconciler.guards import Overrides
+    from reconciler.livestate import LiveState
+    from reconciler.plan import Plan
+    from reconciler.scim.client import ScimClient
+
+HELP = "make Mixpanel match the manifest"
+DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
+
+
+@dataclass(frozen=True)
+class Options:
+    common: GlobalOptions
+    target: TargetOptions = field(default_factory=TargetOptions)
+    plan_file: str | None = None
+    manifest: str | None = None
+    auto_approve: bool = False
+    concurrency: int = 4
+    chunk_size: int = 100
+    fail_fast: bool = False
+    detail: str = "summary"
+    verify: bool = True
+    revoke_only: bool = False
+    journal: str | None = None
+    allow_deprovision: int | None = None
+    allow_membership_removals: int | None = None
+    allow_teams_emptied: int | None = None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("plan_file", nargs="?", metavar="PLAN_FILE", help="a saved plan")
+    parser.add_argument(
+        "-m",
+        "--manifest",
+        default=None,
+        metavar="PATH",
+        help="manifest file or folder (default: manifests; with PLAN_FILE: only if given, "
+        "to check the plan was made from it)",
+    )
+    target_args(parser)
+    parser.add_argument("--auto-approve", action="store_true", help="do not ask for `yes`")
+    parser.add_argument(
+        "--concurrency",
+        type=positive,
+        default=4,
+        metavar="N",
+        help="operations of one phase sent in parallel, in requests at a time "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=positive,
+        default=100,
+        metavar="N",
+        help="members per membership PATCH request (default %(default)s; a 413 halves it)",
+    )
+    parser.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    detail_arg(parser)
+    parser.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="do not read back the touched users and teams after apply (default: read each "
+        "once and fail any operation whose change is not there)",
+    )
+    parser.add_argument(
+        "--revoke-only",
+        action="store_true",
+        help="run only the operations that remove access (membership removals, deactivations, "
+        "deletes where the policy says delete); hold every grant back for a reviewed merge. "
+        "Needs no approval; guards and protected accounts apply as usual",
+    )
+    parser.add_argument(
+        "--journal",
+        default=None,
+        metavar="FILE",
+        help=f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL})",
+    )
+    for flag, what in (
+        ("--allow-deprovision", "deprovisions"),
+        ("--allow-membership-removals", "membership removals"),
+        ("--allow-teams-emptied", "teams left empty"),
+    ):
+        parser.add_argument(flag, type=whole, metavar="N", help=f"accept up to N {what}")
+
+
+def run(options: Options, console: Console) -> int:
+    """0 when done or nothing to do; 1 when not confirmed; errors carry 3, 4 and 5."""
+    from reconciler.errors import ConfigError
+
+    if options.plan_file and options.revoke_only:
+        raise ConfigError(
+            "--revoke-only plans from the manifest itself; drop PLAN_FILE "
+            "(reconciler apply --revoke-only -m manifests)"
+        )
+    if options.plan_file:
+        return _apply_saved(options, options.plan_file, console)
+    return _apply_manifest(options, console)
+
+
+def _apply_saved(options: Options, plan_file: str, console: Console) -> int:
+    from reconciler.grammar import count
+    from reconciler.settings import today
+    from reconciler.staleness import already_applied
+    from reconciler.workflow import check_saved_plan, read_plan_file
+
+    plan = read_plan_file(plan_file)
+    target = resolve(options.common, options.target, console)
+    client = connect(options.common, target, console, concurrency=options.concurrency)
+    live = check_saved_plan(
+        plan,
+        client,
+        target,
+        manifest_path=options.manifest,
+        today=today(),
+        read=read_options(options.target, console),
+        plan_file=plan_file,
+    )
+    if already_applied(plan, live):
+        console(
+            f"this plan was already applied: Mixpanel already holds all "
+            f"{count(len(plan.operations), 'operation')} of {plan_file}; nothing to do"
+        )
+        return EXIT_OK
+    console.write(render_plan(plan, "text", (), console.stdout, detail=options.detail))
+    if not plan.has_changes:
+        return EXIT_OK
+    return _execute(options, plan, live, client, console)
+
+
+def _apply_manifest(options: Options, console: Console) -> int:
+    from reconciler.guards import refuse_if_any
+    from reconciler.manifest.loader import load_manifest
+    from reconciler.settings import today
+    from reconciler.workflow import plan_from_manifest
+
+    loaded = load_manifest(manifest_path(options.common, options.manifest), today=today())
+    target = resolve(options.common, options.target, console)
+    client = connect(options.common, target, console, concurrency=options.concurrency)
+    planned = plan_from_manifest(
+        loaded,
+        client,
+        target,
+        today=today(),
+        read=read_options(options.target, console),
+        overrides=_overrides(options),
+        revoke_only=options.revoke_only,
+    )
+    plan = planned.plan
+    console.write(
+        render_plan(plan, "text", planned.warnings, console.stdout, detail=options.detail)
+    )
+    if not plan.has_changes:
+        return EXIT_OK
+    refuse_if_any(planned.findings)  # refuse before anyone types "yes"
+    # Revoke-only needs no approval: the manifest is the reviewed default branch,
+    # and removing access is the safe direction. Grants still wait for a review.
+    if not options.revoke_only and not _confirmed(options, console):
+        return EXIT_ERROR
+    return _execute(options, plan, planned.live, client, console)
+
+
+def _overrides(options: Options) -> Overrides:
+    from reconciler.guards import Overrides
+
+    return Overrides(
+        deprovision=options.allow_deprovision,
+        membership_removals=options.allow_membership_removals,
+        teams_emptied=options.allow_teams_emptied,
+    )
+
+
+def _journal(options: Options) -> Path:
+    from pathlib import Path
+
+    if options.journal:
+        return Path(options.journal)
+    org = selected_org(options.common)
+    if org is None:
+        return Path(DEFAULT_JOURNAL)
+    return Path(".reconciler") / org.name / "journal.jsonl"
+
+
+def _confirmed(options: Options, console: Console) -> bool:
+    if options.auto_approve:
+        return True
+    if not console.interactive:
+        console.err(
+            "error: apply needs confirmation: re-run with --auto-approve in automation, "
+            "or apply a reviewed plan file (reconciler plan --out plan.json; "
+            "reconciler apply plan.json)"
+        )
+        return False
+    console("\nDo you want to perform these actions in Mixpanel?")
+    answer = console.ask("  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+    if answer.strip() != "yes":
+        console.err("Apply cancelled.")
+        return False
+    return True
+
+
+def _execute(
+    options: Options, plan: Plan, live: LiveState, client: ScimClient, console: Console
+) -> int:
+    from reconciler.errors import PartialApplyError
+    from reconciler.executor import ApplyInterrupted, ApplyOptions
+    from reconciler.grammar import count
+    from reconciler.render.progress import ProgressReporter, render_apply_summary
+    from reconciler.workflow import execute
+
+    reporter = ProgressReporter(
+        console.stdout,
+        len(plan.operations),
+        tty=console.stdout.isatty(),
+        style=style(console.stdout),
+    )
+    journal = _journal(options)
+    try:
+        result = execute(
+            plan,
+            live,
+            client,
+            overrides=_overrides(options),
+            journal_path=journal,
+            run_id=options.common.run_id,
+            options=ApplyOptions(
+                chunk_size=options.chunk_size,
+                concurrency=options.concurrency,
+                fail_fast=options.fail_fast,
+                verify=options.verify,
+            ),
+            on_result=reporter,
+        )
+    except ApplyInterrupted as interrupted:
+        reporter.finish()
+        console.write(render_apply_summary(interrupted.result, interrupted_of=interrupted.total))
+        console.err(
+            f"interrupted: {interrupted.result.count_done} of {interrupted.total} done; "
+            f"re-run to finish (every finished operation is in {journal})"
+        )
+        return EXIT_INTERRUPTED
+    reporter.finish()
+    console.write(render_apply_summary(result))
+    if not result.complete:
+        if not result.unfinished:
+            raise PartialApplyError(
+                "every operation was carried out, but the listing was proven incomplete "
+                "(see above); run `reconciler doctor`, then plan again"
+            )
+        raise PartialApplyError(
+            f"{result.unfinished} of "
+            f"{count(len(result.results), 'operation')} "
+            "did not complete; see above. Re-run apply to do the rest."
+        )
+    return EXIT_OK

@@ -1,0 +1,343 @@
+"""What every command shares: the console, the options built at the CLI edge, shared flags.
+
+The CLI parses ``argv`` with argparse, then builds each command's frozen options
+dataclass with ``options_from``; no ``argparse.Namespace`` goes further down. A
+command's ``run(options, console)`` writes only through the ``Console`` it is given
+(stdout lines by calling it, stderr lines with ``console.err``), so commands never
+print by themselves and tests can capture what they say.
+
+Must not: import anything heavy at module level (``--help`` and the parser stay fast,
+and a Ctrl-C during start-up stays clean), talk HTTP, or decide exit codes for
+errors (the CLI maps errors to codes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, dataclass, fields
+from typing import TYPE_CHECKING, TextIO, TypeVar
+
+if TYPE_CHECKING:
+    from reconciler.orgs import Org
+    from reconciler.plan import Plan
+    from reconciler.render.style import Style
+    from reconciler.scim.client import ScimClient
+    from reconciler.scim.retry import RetryListener
+    from reconciler.settings import Target
+    from reconciler.workflow import ReadOptions
+
+# Exit codes (a contract CI scripts rely on); errors carry their own (errors.py).
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_USAGE = 64  # sysexits.h EX_USAGE; argparse's own 2 would read as "changes present"
+EXIT_INTERRUPTED = 130
+
+Out = Callable[[str], None]
+"""A line printer: what a command says on stdout, one line per call."""
+
+
+class Console:
+    """Where a command's words go: stdout lines (call it), stderr lines, raw text, a prompt.
+
+    ``stdout`` and ``stderr`` are the CLI's (redacting) streams; ``ask`` reads one
+    answer from stdin. A Console is an ``Out``, so a command that only prints lines
+    can take a plain callable in tests.
+    """
+
+    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+        self.stdout = stdout if stdout is not None else sys.stdout
+        self.stderr = stderr if stderr is not None else sys.stderr
+
+    def __call__(self, line: str) -> None:
+        """One line on stdout, flushed (CI logs interleave stdout and stderr)."""
+        print(line, file=self.stdout, flush=True)
+
+    def err(self, line: str) -> None:
+        """One line on stderr: notices, warnings, next steps."""
+        print(line, file=self.stderr)
+
+    def write(self, text: str) -> None:
+        """Text on stdout as it is (a rendered plan ends with its own newline)."""
+        self.stdout.write(text)
+
+    def ask(self, prompt: str) -> str:
+        """One answer typed on stdin after ``prompt``; EOFError when stdin is closed."""
+        return input(prompt)
+
+    @property
+    def interactive(self) -> bool:
+        """True when a person can answer: stdin is a terminal."""
+        return sys.stdin.isatty()
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The flags before the command name, the same for every command."""
+
+    command: str = ""
+    verbose: int = 0
+    quiet: bool = False
+    log_format: str = "text"
+    org: str | None = None
+    config: str | None = None
+    run_id: str = ""
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Where the SCIM server is, how to authenticate, and the bounds of every request."""
+
+    url: str | None = None
+    token_file: str | None = None
+    page_size: int = 1000
+    max_attempts: int = 6
+    request_deadline: float = 60.0  # seconds per HTTP request, body included
+    retry_budget: float = 120.0  # seconds the run may spend waiting to retry
+    max_connection_failures: int = 5
+    max_read_mib: int = 256  # MiB one read of the live org may receive
+
+
+Options = TypeVar("Options")
+
+
+def options_from(cls: type[Options], args: argparse.Namespace) -> Options:
+    """Build a command's frozen options dataclass from parsed arguments (the CLI edge).
+
+    A field typed GlobalOptions or TargetOptions (named ``common``/``target``) is built
+    from the same namespace; every other field takes the attribute of its name (a
+    list becomes a tuple), or its default when the attribute is None or missing (an
+    option not given, or one of a subcommand's other steps).
+    """
+    values: dict[str, object] = {}
+    for field in fields(cls):  # type: ignore[arg-type]
+        if field.name == "common":
+            values["common"] = options_from(GlobalOptions, args)
+        elif field.name == "target":
+            values["target"] = options_from(TargetOptions, args)
+        elif getattr(args, field.name, None) is not None:
+            value = getattr(args, field.name)
+            values[field.name] = tuple(value) if isinstance(value, list) else value
+        elif hasattr(args, field.name) and field.default is MISSING:
+            values[field.name] = None
+        elif field.default is MISSING and field.default_factory is MISSING:
+            raise TypeError(f"{cls.__name__}.{field.name} is not an argument of the parser")
+    return cls(**values)
+
+
+# -- flags shared by several commands -----------------------------------------
+def manifest_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-m",
+        "--manifest",
+        default=None,
+        metavar="PATH",
+        help="manifest file or folder of *.yaml files (default: manifests, or the org's)",
+    )
+
+
+def detail_arg(parser: argparse.ArgumentParser) -> None:
+    from reconciler.render import SUMMARY_SHOWN
+
+    parser.add_argument(
+        "--detail",
+        choices=("summary", "full"),
+        default="summary",
+        help=f"summary: counts per operation kind and at most {SUMMARY_SHOWN} operations of "
+        "each kind (and members of each operation); full: every one. The JSON plan "
+        "(plan --out, --format json) always holds every operation (default %(default)s)",
+    )
+
+
+def target_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        help="SCIM base URL (default $MIXPANEL_SCIM_URL or https://mixpanel.com/api/app/scim/v2)",
+    )
+    parser.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="file holding the SCIM token (default: $MIXPANEL_SCIM_TOKEN)",
+    )
+    parser.add_argument(
+        "--page-size",
+        type=positive,
+        default=1000,
+        metavar="N",
+        help="users or teams asked for per list request (default %(default)s; the reader "
+        "follows a smaller page size the server returns)",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=positive,
+        default=6,
+        metavar="N",
+        help="attempts per request on 429/5xx/connection errors before giving up, "
+        "the first included (default %(default)s)",
+    )
+    parser.add_argument(
+        "--request-deadline",
+        type=seconds,
+        default=60.0,
+        metavar="S",
+        help="wall-clock seconds one HTTP request may take, body included (default 60)",
+    )
+    parser.add_argument(
+        "--retry-budget",
+        type=seconds,
+        default=120.0,
+        metavar="S",
+        help="seconds the whole run may spend waiting to retry before it stops (default 120)",
+    )
+    parser.add_argument(
+        "--max-connection-failures",
+        type=positive,
+        default=5,
+        metavar="N",
+        help="connection failures in a row that stop the run (default 5)",
+    )
+    parser.add_argument(
+        "--max-read-mib",
+        type=positive,
+        default=256,
+        metavar="N",
+        help="MiB one read of the live org may receive in all (default 256)",
+    )
+
+
+def positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    value = whole(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def seconds(text: str) -> float:
+    """argparse type: seconds, more than 0 and less than a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < 86_400:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
+    return value
+
+
+def whole(text: str) -> int:
+    """argparse type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+# -- steps shared by several commands -----------------------------------------
+def selected_org(common: GlobalOptions) -> Org | None:
+    """The org of reconciler.yaml this run works on (None without a config file)."""
+    from reconciler.orgs import select_org
+
+    return select_org(common.config, common.org)
+
+
+def manifest_path(common: GlobalOptions, manifest: str | None) -> str:
+    """-m, else the org's manifest folder, else ./manifests."""
+    if manifest:
+        return manifest
+    org = selected_org(common)
+    return org.manifest if org is not None else "manifests"
+
+
+def exists(path: str) -> bool:
+    from pathlib import Path
+
+    from reconciler.files import exists as file_exists
+
+    return file_exists(Path(path))
+
+
+def resolve(common: GlobalOptions, options: TargetOptions, console: Console) -> Target:
+    """The SCIM target from the flags, the org's settings and the environment."""
+    from reconciler.render.escape import terminal
+    from reconciler.settings import TOKEN_ENV, Limits, environ, resolve_target
+
+    org = selected_org(common)
+    target = resolve_target(
+        options.url or (org.url if org else None),
+        options.token_file,
+        environ(),
+        token_env=org.token_env if org else TOKEN_ENV,
+        max_attempts=options.max_attempts,
+        limits=Limits(
+            request_deadline=options.request_deadline,
+            max_read_bytes=options.max_read_mib * 2**20,
+            retry_budget=options.retry_budget,
+            max_connection_failures=options.max_connection_failures,
+        ),
+    )
+    for warning in target.warnings:
+        console.err(f"warning: {terminal(warning)}")
+    return target
+
+
+def connect(
+    common: GlobalOptions, target: Target, console: Console, *, concurrency: int | None = None
+) -> ScimClient:
+    """A SCIM client whose retry waits show on the console's stderr (unless -q)."""
+    from reconciler.workflow import connect as connect_client
+
+    return connect_client(target, concurrency=concurrency, on_retry=waiting_line(common, console))
+
+
+def waiting_line(common: GlobalOptions, console: Console) -> RetryListener | None:
+    """Retry waits on stderr (none with -q): one updating line on a terminal, unless -v
+    logs interleave with it; a plain line per wait otherwise."""
+    if common.quiet:
+        return None
+    from reconciler.render.waiting import WaitingLine
+
+    return WaitingLine(console.stderr, tty=console.stderr.isatty() and not common.verbose)
+
+
+def read_options(options: TargetOptions, console: Console) -> ReadOptions:
+    """Page size, and a progress line on stderr when it is a terminal."""
+    from reconciler.render.progress import read_progress
+    from reconciler.workflow import ReadOptions
+
+    return ReadOptions(page_size=options.page_size, on_progress=read_progress(console.stderr))
+
+
+def style(stream: TextIO) -> Style:
+    from reconciler.render.style import Style, use_colour
+
+    return Style(use_colour(stream))
+
+
+def render_plan(
+    plan: Plan,
+    fmt: str,
+    warnings: Sequence[str],
+    stream: TextIO,
+    *,
+    org: str | None = None,
+    detail: str = "summary",
+) -> str:
+    """The plan in one of the views: text, markdown or json (the plan file itself)."""
+    if fmt == "json":
+        return plan.to_json()
+    from reconciler.render import SUMMARY_SHOWN
+
+    shown = None if detail == "full" else SUMMARY_SHOWN
+    if fmt == "markdown":
+        from reconciler.render.markdown import render_markdown
+
+        return render_markdown(plan, warnings=warnings, marker_key=org, shown=shown)
+    from reconciler.render.text import render_text
+
+    return render_text(plan, style(stream), warnings=warnings, shown=shown)

@@ -1,0 +1,91 @@
+"""``reconciler import``: write the live org as manifest files (the first commit).
+
+Reads only. Refuses to overwrite existing files without ``--force``, and refuses an
+``--out`` that is a file before the org is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+from reconciler.commands.common import (
+    EXIT_OK,
+    Console,
+    GlobalOptions,
+    TargetOptions,
+    connect,
+    exists,
+    resolve,
+    target_args,
+)
+
+HELP = "write the live org as manifest files"
+
+
+@dataclass(frozen=True)
+class Options:
+    common: GlobalOptions
+    target: TargetOptions = field(default_factory=TargetOptions)
+    out: str = "manifests"
+    claimed_domain: tuple[str, ...] = ()
+    split_teams: bool = False
+    force: bool = False
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    target_args(parser)
+    parser.add_argument(
+        "--out",
+        default="manifests",
+        metavar="DIR",
+        help="folder to write the manifest files into (default %(default)s)",
+    )
+    parser.add_argument(
+        "--claimed-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="claimed domain (repeatable; default: every domain seen live)",
+    )
+    parser.add_argument("--split-teams", action="store_true", help="one file per team")
+    parser.add_argument("--force", action="store_true", help="overwrite existing files")
+
+
+def run(options: Options, console: Console) -> int:
+    from pathlib import Path
+
+    from reconciler.errors import ReconcilerError
+    from reconciler.files import is_folder, write_file_set
+    from reconciler.grammar import count
+    from reconciler.manifest.schema import schema_json
+    from reconciler.render.escape import terminal
+    from reconciler.workflow import import_org
+
+    out = Path(options.out)
+    if exists(options.out) and not is_folder(out):  # found before the org is read, not after
+        raise ReconcilerError(f"--out {out} is a file; pass a folder (new or empty) for --out")
+    target = resolve(options.common, options.target, console)
+    imported, domains = import_org(
+        connect(options.common, target, console),
+        page_size=options.target.page_size,
+        claimed_domains=options.claimed_domain,
+        split_teams=options.split_teams,
+    )
+    existing = [name for name in imported.files if exists(str(out / name))]
+    if existing and not options.force:
+        raise ReconcilerError(
+            f"{out / existing[0]} already exists; choose an empty --out folder or pass --force"
+        )
+    files = {**imported.files, "schema.json": schema_json()}
+    fix = "pass --out a folder you can write to"
+    write_file_set(out, files, what="the imported manifest", fix=fix)  # secrets refused first
+    for note in imported.notes:
+        console.err(f"note: {terminal(note)}")
+    console(
+        f"Imported {count(imported.users, 'user')} and {count(imported.teams, 'team')} "
+        f"into {out}/ ({count(len(imported.files), 'file')}); "
+        f"claimed domains: {', '.join(domains)}"
+    )
+    console("Next: review, commit, open a pull request; its plan should show no changes.")
+    return EXIT_OK

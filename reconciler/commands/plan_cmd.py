@@ -1,0 +1,107 @@
+"""``reconciler plan``: read the live org and show what ``apply`` would change.
+
+Writes nothing to Mixpanel. ``--out`` saves the plan file ``apply FILE`` runs
+exactly; ``--format`` picks the view (text, markdown for a PR comment, json).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+from reconciler.commands.common import (
+    EXIT_CHANGES,
+    EXIT_OK,
+    Console,
+    GlobalOptions,
+    TargetOptions,
+    connect,
+    detail_arg,
+    manifest_arg,
+    manifest_path,
+    read_options,
+    render_plan,
+    resolve,
+    target_args,
+)
+
+HELP = "show what apply would change"
+PLAN_OUT_FIX = "pass --out a file path in a writable folder"
+
+
+@dataclass(frozen=True)
+class Options:
+    common: GlobalOptions
+    target: TargetOptions = field(default_factory=TargetOptions)
+    manifest: str | None = None
+    out: str | None = None
+    format: str = "text"
+    detail: str = "summary"
+    detailed_exitcode: bool = False
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    manifest_arg(parser)
+    target_args(parser)
+    parser.add_argument("--out", metavar="FILE", help="save the plan as JSON for `apply FILE`")
+    parser.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text for a terminal or CI log, markdown for a PR comment, json (the plan "
+        "file's format) for scripts (default %(default)s)",
+    )
+    detail_arg(parser)
+    parser.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when there are changes (0 when none), like terraform",
+    )
+
+
+def run(options: Options, console: Console) -> int:
+    """0, or 2 with ``--detailed-exitcode`` when the plan has changes."""
+    from pathlib import Path
+
+    from reconciler.files import FileWriteError, is_folder, write_output
+    from reconciler.manifest.loader import load_manifest
+    from reconciler.settings import today
+    from reconciler.workflow import plan_from_manifest
+
+    common = options.common
+    manifest = manifest_path(common, options.manifest)
+    if options.out and is_folder(Path(options.out)):  # said before the org is read, not after
+        raise FileWriteError(
+            f"cannot write the plan file {options.out}: it is a folder; {PLAN_OUT_FIX}"
+        )
+    loaded = load_manifest(manifest, today=today())  # a bad manifest fails before any network
+    target = resolve(common, options.target, console)
+    planned = plan_from_manifest(
+        loaded,
+        connect(common, target, console),
+        target,
+        today=today(),
+        read=read_options(options.target, console),
+    )
+    if options.out:
+        # Recorded so a stale plan's advice can name the same -m (not in the digest).
+        saved = planned.plan.model_copy(update={"manifest_path": manifest})
+        write_output(Path(options.out), saved.to_json(), what="the plan file", fix=PLAN_OUT_FIX)
+    console.write(
+        render_plan(
+            planned.plan,
+            options.format,
+            planned.warnings,
+            console.stdout,
+            org=common.org,
+            detail=options.detail,
+        )
+    )
+    if options.out:
+        console.err(
+            f"Saved the plan to {options.out}; apply exactly it with: "
+            f"reconciler apply {options.out}"
+        )
+    if options.detailed_exitcode and planned.plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
