@@ -1,10 +1,14 @@
 """Counted nouns for every message: "1 team", "2 teams", never "1 teams" or "team(s)".
 
 The one place that decides a plural, so renderers, the CLI and the pure layers all
-say it the same way. Pure; English only.
+say it the same way; and the one way an attribute value is quoted in a message
+(``quoted``). Pure; English only. Must not: escape for a sink (that is
+``reconciler.render.escape``'s job) or import anything of the project.
 """
 
 from __future__ import annotations
+
+import json
 
 # Nouns whose plural is not noun + "s"; the rest follow the default rule below.
 _IRREGULAR = {"is": "are", "was": "were", "has": "have", "this": "these", "it": "they"}
@@ -34,3 +38,9 @@ def count(number: int, noun: str, plural_form: str | None = None) -> str:
     """``number`` and its noun: ``count(1, "team")`` is "1 team", ``count(2, "team")``
     "2 teams"."""
     return f"{number} {plural(noun, number, plural_form)}"
+
+
+def quoted(value: str | int | float | bool | None) -> str:
+    """A scalar attribute value as it reads in a message: JSON, so a string is quoted
+    (surrounding spaces show) and None reads ``null``; not escaped for any sink."""
+    return json.dumps(value, ensure_ascii=False)

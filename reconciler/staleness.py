@@ -8,12 +8,10 @@ hand-made change to any object in it does. Pure.
 
 from __future__ import annotations
 
-import json
-
-from reconciler.grammar import count
+from reconciler.grammar import count, quoted
 from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
-from reconciler.plan import JsonScalar, Operation, OpKind, Plan, not_covered
+from reconciler.plan import Operation, OpKind, Plan, not_covered
 from reconciler.planner import live_snapshot
 
 # How an operation reads once done: the subject comes first ("user ada@acme.io:").
@@ -125,7 +123,7 @@ def _user_drift(op: Operation, live: LiveState) -> list[str]:
         return [f"{op.key}: deleted from Mixpanel since the plan"]
     now = live_snapshot(user)
     return [
-        f"{op.key}: {name} changed {_show(op.before[name])} -> {_show(value)} since the plan"
+        f"{op.key}: {name} changed {quoted(op.before[name])} -> {quoted(value)} since the plan"
         for name, value in now.items()
         if name in op.before and op.before[name] != value
     ]
@@ -153,10 +151,6 @@ def _team_drift(op: Operation, live: LiveState) -> list[str]:
         if op.op is OpKind.ADD_MEMBERS and member.scim_id is not None and present:
             found.append(f'team "{op.key}": {member.email} was added since the plan')
     return found
-
-
-def _show(value: JsonScalar) -> str:
-    return json.dumps(value, ensure_ascii=False)
 
 
 def not_a_remainder(fresh: Plan, reviewed: Plan) -> list[str]:

@@ -3,7 +3,7 @@
 Each module has ``HELP`` (its line in ``reconciler --help``), a frozen ``Options``
 dataclass, ``add_arguments(parser)`` and ``run(options, console) -> exit code``.
 The CLI (``reconciler.cli``) parses, builds ``Options`` with
-``common.options_from`` and dispatches; nothing here sees an ``argparse.Namespace``.
+``common.options_from`` and dispatches; no command sees argparse's parsed arguments.
 The steps themselves (read, plan, apply, import, report) are in
 ``reconciler.workflow``; the commands only choose them, show what they return and
 pick the exit code.

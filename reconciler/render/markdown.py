@@ -7,11 +7,10 @@ prove it applies what the reviewer saw.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from reconciler.grammar import count
+from reconciler.grammar import count, quoted
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
 from reconciler.render.escape import markdown, markdown_code
 from reconciler.render.text import (
@@ -153,4 +152,4 @@ def _section(heading: str, ops: list[Operation], shown: int | None = None) -> li
 def _value(value: JsonScalar) -> str:
     if value is None:
         return "_(unset)_"
-    return markdown_code(json.dumps(value, ensure_ascii=False))
+    return markdown_code(quoted(value))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 
-from reconciler.grammar import count
+from reconciler.grammar import count, quoted
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan, Summary, grant_count
 from reconciler.render import SUMMARY_SHOWN
 from reconciler.render.escape import terminal
@@ -174,5 +173,5 @@ def _attribute_lines(op: Operation, style: Style) -> list[str]:
 
 
 def _show(value: JsonScalar) -> str:
-    """A value as JSON (quotes show surrounding spaces), with invisibles escaped."""
-    return terminal(json.dumps(value, ensure_ascii=False))
+    """A value quoted as in every message, with invisibles escaped for the terminal."""
+    return terminal(quoted(value))
