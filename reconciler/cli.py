@@ -20,15 +20,14 @@ import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import NoReturn
 
 from reconciler import __version__
-from reconciler.commands import COMMANDS, command
-from reconciler.commands.common import (
-    EXIT_CHANGES,
+from reconciler.commands import COMMANDS, Command, command
+from reconciler.commands.common import (  # the exit codes: see the module docstring
     EXIT_ERROR,
     EXIT_INTERRUPTED,
-    EXIT_OK,
     EXIT_USAGE,
     Console,
     GlobalOptions,
@@ -37,16 +36,6 @@ from reconciler.commands.common import (
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.grammar import count
 from reconciler.render.escape import terminal
-
-__all__ = [
-    "EXIT_CHANGES",
-    "EXIT_ERROR",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "build_parser",
-    "main",
-]
 
 
 class UsageParser(argparse.ArgumentParser):
@@ -86,8 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = command(name)
-        module.add_arguments(commands.add_parser(name, help=module.HELP))
+        subparser = commands.add_parser(name, help=module.HELP)
+        module.add_arguments(subparser)
+        subparser.set_defaults(handler=partial(_run, module))
     return parser
+
+
+def _run(module: Command, args: argparse.Namespace) -> int:
+    """The CLI edge: the parsed arguments become the command's frozen options."""
+    return module.run(options_from(module.Options, args), Console())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,7 +112,7 @@ def _main(argv: Sequence[str] | None) -> int:
         _redacted_output(),
         logging_configured(level, common.log_format, common.run_id, sys.stderr),
     ):
-        return _dispatch(common, args)
+        return _dispatch(args)
 
 
 @contextmanager
@@ -140,11 +136,10 @@ def _redacted_output() -> Iterator[None]:
             sys.stdout, sys.stderr = saved
 
 
-def _dispatch(common: GlobalOptions, args: argparse.Namespace) -> int:
-    """Run the command with its options; every error becomes one line and an exit code."""
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command's handler; every error becomes one line (or ours) and an exit code."""
     try:
-        module = command(common.command)
-        return module.run(options_from(module.Options, args), Console())
+        code: int = args.handler(args)
     except ManifestError as error:
         # One bare `path:line:col: message` per line, so editors and CI problem
         # matchers can read every problem; the count comes last.
@@ -169,8 +164,9 @@ def _dispatch(common: GlobalOptions, args: argparse.Namespace) -> int:
         print(f"error: {_os_error(error)}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as error:  # the last resort: a bug, said as one line
-        _report_bug(common, error)
+        _report_bug(options_from(GlobalOptions, args), error)
         return EXIT_ERROR
+    return code
 
 
 def _os_error(error: OSError) -> str:

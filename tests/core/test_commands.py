@@ -116,6 +116,7 @@ def test_cli_py_is_under_200_lines_and_holds_no_command() -> None:
         "_main",
         "_redacted_output",
         "_dispatch",
+        "_run",
         "_os_error",
         "_report_bug",
         "error",
