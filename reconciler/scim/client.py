@@ -226,6 +226,7 @@ class ScimClient:
             parse_user,
             lambda: self.find_user(user_name),
             lambda conflict: conflict_hint(conflict, user_name),
+            _Answer("user", user_name, lambda user: user.key == match_key(user_name)),
         )
 
     def create_or_adopt_group(self, resource: Mapping[str, Any]) -> Creation[LiveGroup]:
@@ -237,6 +238,7 @@ class ScimClient:
             parse_group,
             lambda: self.find_group(name),
             lambda _: GROUP_CONFLICT_HINT.format(name=name),
+            _Answer("team", name, lambda group: group.display_name == name),
         )
 
     def patch_user(self, user_id: str, patch: Mapping[str, Any]) -> LiveUser | None:
@@ -295,6 +297,7 @@ class ScimClient:
         parse: Callable[[object], T],
         find: Callable[[], T | None],
         hint: Callable[[ScimConflict], str],
+        answer: _Answer[T],
     ) -> Creation[T]:
         backoff = self.transport.backoff()
         lost_before = False
@@ -325,12 +328,41 @@ class ScimClient:
                 log.info("re-sending POST %s: the previous answer was lost", path)
                 continue
             if response.body is not None:
-                return Creation(_parsed(parse, response.body, "POST", path), Origin.CREATED)
+                made = _parsed(parse, response.body, "POST", path)
+                return Creation(answer.checked(made, path), Origin.CREATED)
             # 201 without a body: the key tells us what was made.
             found = find()
             if found is None:
                 raise ScimProtocolError("201 without a body", method="POST", path=path)
             return Creation(found, Origin.CREATED)
+
+
+@dataclass(frozen=True)
+class _Answer(Generic[T]):
+    """What a create's answer must describe: the resource sent, by its match key."""
+
+    kind: str  # "user" or "team"
+    key: str  # the userName or displayName sent
+    same: Callable[[T], bool]
+
+    def checked(self, made: T, path: str) -> T:
+        """``made`` when it is the resource sent; else ScimProtocolError (a failed create).
+
+        A 201 whose body names another resource (another userName, another team) is
+        no evidence that ours was made, and trusting it would let that other resource
+        join the teams planned for ours.
+        """
+        if self.same(made):
+            return made
+        shown = made.user_name if isinstance(made, LiveUser) else repr(made.display_name)
+        raise ScimProtocolError(
+            f"the server's answer describes another {self.kind} ({shown}, id {made.id!r}), "
+            f"not the {self.kind} {self.key!r} that was sent, so the create is not trusted and "
+            f"nothing is added to it; check in Mixpanel whether {self.key!r} exists, then run "
+            "`reconciler plan` again",
+            method="POST",
+            path=path,
+        )
 
 
 def _adopted(found: T, path: str, origin: Origin) -> Creation[T]:
