@@ -31,9 +31,11 @@ from reconciler.scim.errors import (
     ScimRateLimited,
     ScimServerError,
     ScimTransportError,
+    ScimUnsupportedError,
     conflict_hint,
 )
 from reconciler.scim.parse import (
+    DOT_SEGMENTS,
     ListPage,
     parse_group,
     parse_list,
@@ -378,6 +380,12 @@ def _single(matches: list[T], key: str) -> T | None:
 
 def _segment(resource_id: str) -> str:
     # Ids come from the server; quoting keeps a hostile id inside its path segment.
+    # "." and ".." stay dot segments after quoting (the parsers refuse them on read;
+    # this is the last line before a request goes to another URL than meant).
+    if resource_id in DOT_SEGMENTS:
+        raise ScimUnsupportedError(
+            f"the id {resource_id!r} is a URL dot segment; no request is sent to it"
+        )
     return quote(resource_id, safe="")
 
 
