@@ -182,10 +182,10 @@ def _unique_user_names(users: list[LiveUser]) -> None:
     )
     more = f" and {len(twins) - 5} more" if len(twins) > 5 else ""
     raise LiveStateError(
-        f"the live state cannot be used: accounts whose userNames differ only in case or surrounding spaces: "
-        f"{shown}{more}. userNames are case-insensitive, so they cannot be told apart; "
-        "nothing was planned. Fix: in Mixpanel, delete (or rename) all but one account of "
-        "each login, then run the command again"
+        "the live state cannot be used: accounts whose userNames differ only in case or "
+        f"surrounding spaces: {shown}{more}. userNames are case-insensitive, so they cannot "
+        "be told apart; nothing was planned. Fix: in Mixpanel, delete (or rename) all but "
+        "one account of each login, then run the command again"
     )
 
 

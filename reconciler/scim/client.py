@@ -228,7 +228,7 @@ class ScimClient:
             parse_user,
             lambda: self.find_user(user_name),
             lambda conflict: conflict_hint(conflict, user_name),
-            _Answer("user", user_name, lambda user: user.key == match_key(user_name)),
+            answer=_Answer("user", user_name, lambda user: user.key == match_key(user_name)),
         )
 
     def create_or_adopt_group(self, resource: Mapping[str, Any]) -> Creation[LiveGroup]:
@@ -240,7 +240,7 @@ class ScimClient:
             parse_group,
             lambda: self.find_group(name),
             lambda _: GROUP_CONFLICT_HINT.format(name=name),
-            _Answer("team", name, lambda group: group.display_name == name),
+            answer=_Answer("team", name, lambda group: group.display_name == name),
         )
 
     def patch_user(self, user_id: str, patch: Mapping[str, Any]) -> LiveUser | None:
@@ -299,6 +299,7 @@ class ScimClient:
         parse: Callable[[object], T],
         find: Callable[[], T | None],
         hint: Callable[[ScimConflict], str],
+        *,
         answer: _Answer[T],
     ) -> Creation[T]:
         backoff = self.transport.backoff()
