@@ -16,9 +16,10 @@ Two rules, both chosen so that a different account can never match:
   another address when printed. It is never matched to a manifest user, and the
   diff never changes it on its own (see ``Policy.lookalike_users``).
 
-Team names are exact labels; ``name_fold`` is only used to find a live team that
-differs from a manifest name in ASCII case or surrounding whitespace, so that it is
-renamed in place instead of duplicated.
+Team names are exact labels, and a live team name that is a look-alike (same
+rules) is flagged and never matched to a manifest team it resembles; ``name_fold``
+is only used to find a live team that differs from a manifest name in ASCII case or
+surrounding whitespace, so that it is renamed in place instead of duplicated.
 """
 
 from __future__ import annotations
@@ -70,6 +71,24 @@ def lookalike_reason(user_name: str) -> str | None:
     if user_name.isascii() and user_name.isprintable():
         return None  # the usual case, and never a look-alike
     return _reason(user_name)
+
+
+def spelled(text: str) -> str:
+    """``text`` with every character outside printable ASCII written ``\\uXXXX``.
+
+    For naming a look-alike in a message: printed as is, Cyrillic U+0415 in "\u0415ng"
+    would read as "Eng".
+    """
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(
+        c
+        if c.isascii() and c.isprintable()
+        else f"\\u{ord(c):04x}"
+        if ord(c) <= 0xFFFF
+        else f"\\U{ord(c):08x}"
+        for c in text
+    )
 
 
 def is_lookalike(user_name: str) -> bool:

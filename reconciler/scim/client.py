@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from reconciler.identity import match_key
+from reconciler.identity import match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
@@ -189,6 +189,20 @@ class ScimClient:
         page = _parsed(parse_list, _required_body(response, "GET", "/Users"), "GET", "/Users")
         users = [_parsed(parse_user, r, "GET", "/Users") for r in page.resources]
         return _single([u for u in users if u.key == match_key(user_name)], user_name)
+
+    def confirm_group_name(self, name: str) -> LiveGroup | None:
+        """``find_group`` by ``displayName eq``, counted as ``CONFIRM``: is this team absent?
+
+        Any team the filter returns whose name differs from ``name`` at most in ASCII
+        case or surrounding whitespace counts (servers compare displayName
+        case-insensitively, so creating it would clash or duplicate).
+        """
+        params = {"filter": eq_filter("displayName", name)}
+        response = self.transport.request("GET", "/Groups", params=params, purpose=CONFIRM)
+        page = _parsed(parse_list, _required_body(response, "GET", "/Groups"), "GET", "/Groups")
+        groups = [_parsed(parse_group, r, "GET", "/Groups") for r in page.resources]
+        twins = [g for g in groups if name_fold(g.display_name) == name_fold(name)]
+        return twins[0] if twins else None
 
     def confirm_user_id(self, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
         """GET /Users/{id} for a team member no listed user has, counted as ``CONFIRM``.

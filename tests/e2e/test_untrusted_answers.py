@@ -144,12 +144,13 @@ def test_a_look_alike_team_name_is_flagged_escaped_and_never_matched(
         base_users(),
         [{"name": "Eng", "members": ["ann@acme.io"]}],
     )
-    assert run("plan", "-m", str(manifest)) == 2
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 2
     out = capsys.readouterr().out
     assert "look-alike team name" in out
     assert "\\u0415ng" in out  # shown so it cannot pass for "Eng"
     assert "mixes scripts (CYRILLIC, LATIN)" in out
-    assert "create_group Eng" in out  # never matched to the manifest's Eng
+    assert 'team "Eng" will be created' in out  # never matched to the manifest's Eng
+    assert "\u0415" not in out  # the look-alike is never printed as it would pass
     assert run("apply", "-m", str(manifest), "--auto-approve") == 0
     assert members(org, "g-eng") == {"u-ann", "u-ben"}  # the look-alike team untouched
     assert org.groups[0]["displayName"] == "\u0415ng"
