@@ -239,10 +239,10 @@ def test_import_of_case_twin_teams_and_blank_names_writes_a_valid_manifest(
     assert "should show no changes" not in captured.out
     assert run("validate", "-m", str(out)) == 0
     capsys.readouterr()
-    assert run("plan", "-m", str(out)) == 2
+    assert run("plan", "-m", str(out), "--detailed-exitcode") == 2
     plan = capsys.readouterr().out
-    assert "patch_user zed@acme.io" in plan
-    assert "eng" in plan  # the twin left out is named among the teams left alone
+    assert "user zed@acme.io will be updated" in plan and '"  " -> "-"' in plan
+    assert 'is not in the manifest and is left alone: "eng"' in plan  # the twin left out
     assert org.writes() == []
 
 
