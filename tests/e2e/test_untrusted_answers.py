@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.sandbox import Quirks, Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
 from tests.support.scripted_server import Scripted, scim_group, scim_user, scripted_server
 
@@ -253,3 +254,61 @@ def test_import_of_a_plain_org_still_promises_an_empty_plan(
     assert run("import", "--out", str(out)) == 0
     assert "its plan should show no changes" in capsys.readouterr().out
     assert run("plan", "-m", str(out), "--detailed-exitcode") == 0
+
+
+# -- findings 1, 4, 5 (fixed by verify-after-write): pinned over real HTTP -------------------
+
+
+@pytest.fixture
+def box(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with Sandbox(token=TOKEN) as sandbox:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
+        for name in ("ann", "zed"):
+            sandbox.store.create_user(
+                {
+                    "userName": f"{name}@acme.io",
+                    "name": {"givenName": "Given", "familyName": "Family"},
+                }
+            )
+        yield sandbox
+
+
+def test_a_delete_answered_but_not_done_fails_verification(
+    box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    box.set_quirks(Quirks.from_specs(["ignore-writes=zed@acme.io"]))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("zed@acme.io", active=False)],
+        [],
+        deprovision="delete",
+        max_deprovision_percent=100,
+    )
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 5
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "failed: delete_user zed" in x)
+    assert "the server answered success but the change is not there" in line
+    assert "zed@acme.io still exists" in line
+    assert box.store.user_by_name("zed@acme.io") is not None
+
+
+def test_revoke_only_verifies_what_it_revoked(
+    box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    box.set_quirks(Quirks.from_specs(["ignore-writes=zed@acme.io"]))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("zed@acme.io", active=False)],
+        [],
+        max_deprovision_percent=100,
+    )
+    assert run("apply", "--revoke-only", "-m", str(manifest)) == 5
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "failed: deactivate_user zed" in x)
+    assert "active of zed@acme.io is True, not False" in line
+    zed = box.store.user_by_name("zed@acme.io")
+    assert zed is not None and zed["active"] is True
