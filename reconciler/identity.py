@@ -74,21 +74,29 @@ def lookalike_reason(user_name: str) -> str | None:
 
 
 def spelled(text: str) -> str:
-    """``text`` with every character outside printable ASCII written ``\\uXXXX``.
+    """``text`` with every character outside printable ASCII written as an escape.
 
-    For naming a look-alike in a message: printed as is, Cyrillic U+0415 in "\u0415ng"
-    would read as "Eng".
+    For naming a look-alike in a message: printed as is, Cyrillic U+0415 in "\\u0415ng"
+    would read as "Eng". Controls are written as the terminal escaper writes them
+    (``\\n``, ``\\x1b``), everything else as ``\\uXXXX`` (``\\UXXXXXXXX`` above U+FFFF).
     """
     if text.isascii() and text.isprintable():
         return text
-    return "".join(
-        c
-        if c.isascii() and c.isprintable()
-        else f"\\u{ord(c):04x}"
-        if ord(c) <= 0xFFFF
-        else f"\\U{ord(c):08x}"
-        for c in text
-    )
+    return "".join(_spelled_char(c) for c in text)
+
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _spelled_char(char: str) -> str:
+    if char.isascii() and char.isprintable():
+        return char
+    if char in _SHORT:
+        return _SHORT[char]
+    code = ord(char)
+    if code <= 0xFF and not char.isprintable():
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def is_lookalike(user_name: str) -> bool:

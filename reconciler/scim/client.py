@@ -242,7 +242,9 @@ class ScimClient:
             parse_user,
             lambda: self.find_user(user_name),
             lambda conflict: conflict_hint(conflict, user_name),
-            answer=_Answer("user", user_name, lambda user: user.key == match_key(user_name)),
+            answer=_Answer(
+                "user", user_name, lambda user: match_key(user.user_name) == match_key(user_name)
+            ),
         )
 
     def create_or_adopt_group(self, resource: Mapping[str, Any]) -> Creation[LiveGroup]:
@@ -371,9 +373,9 @@ class _Answer(Generic[T]):
         """
         if self.same(made):
             return made
-        shown = made.user_name if isinstance(made, LiveUser) else repr(made.display_name)
+        shown = made.user_name if isinstance(made, LiveUser) else made.display_name
         raise ScimProtocolError(
-            f"the server's answer describes another {self.kind} ({shown}, id {made.id!r}), "
+            f"the server's answer describes another {self.kind} ({shown!r}, id {made.id!r}), "
             f"not the {self.kind} {self.key!r} that was sent, so the create is not trusted and "
             f"nothing is added to it; check in Mixpanel whether {self.key!r} exists, then run "
             "`reconciler plan` again",

@@ -63,7 +63,7 @@ def test_a_create_answered_with_another_account_fails_and_that_account_joins_not
     assert run("apply", "-m", str(manifest), "--auto-approve") == 5
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "create_user new@acme.io:" in x)
-    assert "✗" in line and "describes another user (zed@acme.io" in line
+    assert "✗" in line and "describes another user ('zed@acme.io'" in line
     assert "not trusted and nothing is added to it" in line
     assert members(org, "g-eng") == {"u-ann", "u-ben"}  # zed was never added
     zed = next(u for u in org.users if u["id"] == "u-zed")
