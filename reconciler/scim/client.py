@@ -267,8 +267,13 @@ class ScimClient:
             return None
         return _parsed(parse_user, response.body, "PATCH", path)
 
-    def patch_group(self, group_id: str, patch: Mapping[str, Any]) -> None:
-        self.transport.request("PATCH", f"/Groups/{_segment(group_id)}", json=patch)
+    def patch_group(self, group_id: str, patch: Mapping[str, Any]) -> LiveGroup | None:
+        """Apply a PatchOp; returns the team when the server answers 200 with it, else None."""
+        path = f"/Groups/{_segment(group_id)}"
+        response = self.transport.request("PATCH", path, json=patch)
+        if response.body is None:
+            return None
+        return _parsed(parse_group, response.body, "PATCH", path)
 
     def delete_user(self, user_id: str) -> None:
         """DELETE a user; a 404 after a retry means an earlier attempt already did it."""

@@ -312,3 +312,25 @@ def test_revoke_only_verifies_what_it_revoked(
     assert "active of zed@acme.io is True, not False" in line
     zed = box.store.user_by_name("zed@acme.io")
     assert zed is not None and zed["active"] is True
+
+
+def test_without_verification_a_team_patch_answer_about_another_team_fails_the_operation(
+    box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    box.store.create_group({"displayName": "Old"})
+    box.store.create_group({"displayName": "Ops"})
+    box.set_quirks(Quirks(patch_returns_other=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("zed@acme.io")],
+        [{"name": "Eng", "previous_names": ["Old"], "members": ["ann@acme.io"]}],
+    )
+    assert run("apply", "-m", str(manifest), "--auto-approve", "--no-verify") == 5
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "rename_group Eng:" in x and "✗" in x)
+    assert "the server's answer describes another team ('Ops')" in line
+    line = next(x for x in out.splitlines() if "add_members Eng:" in x and "✗" in x)
+    assert "describes another team ('Ops')" in line
+    # The quirk only lies in its answers: the writes were made.
+    box.set_quirks(Quirks())
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
