@@ -231,19 +231,22 @@ def test_import_of_case_twin_teams_and_blank_names_writes_a_valid_manifest(
     org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     org.groups.append(scim_group("g-eng2", "eng", ["u-zed"]))
+    org.groups.append(scim_group("g-look", "Op\u0455", []))  # Cyrillic dze
     org.users[2]["name"]["familyName"] = "  "
     out = tmp_path / "imported"
     assert run("import", "--out", str(out), "--split-teams") == 0
     captured = capsys.readouterr()
     assert "'eng'" in captured.err and "differ only in case" in captured.err
     assert "zed@acme.io" in captured.err  # the blank family name, named
+    assert 'team "Op\\u0455" (id g-look) was not imported' in captured.err
     assert "should show no changes" not in captured.out
     assert run("validate", "-m", str(out)) == 0
     capsys.readouterr()
     assert run("plan", "-m", str(out), "--detailed-exitcode") == 2
     plan = capsys.readouterr().out
     assert "user zed@acme.io will be updated" in plan and '"  " -> "-"' in plan
-    assert 'is not in the manifest and is left alone: "eng"' in plan  # the twin left out
+    assert 'are left alone: "Op\\u0455", "eng"' in plan
+    assert "look-alike team name" in plan
     assert org.writes() == []
 
 
