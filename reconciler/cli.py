@@ -714,12 +714,12 @@ def _import(args: argparse.Namespace) -> int:
     write_file_set(out, files, what="the imported manifest", fix=fix)  # secrets refused first
     for note in imported.notes:
         print(f"note: {terminal(note)}", file=sys.stderr)
+    _check_imported(out)
     print(
         f"Imported {count(imported.users, 'user')} and {count(imported.teams, 'team')} "
         f"into {out}/ ({count(len(imported.files), 'file')}); "
         f"claimed domains: {', '.join(domains)}"
     )
-    _check_imported(out)
     if imported.exact:
         print("Next: review, commit, open a pull request; its plan should show no changes.")
     else:

@@ -196,6 +196,7 @@ def confirm_plan_targets(client: ScimClient, plan: Plan, live: LiveState) -> Liv
 def _confirm_team_absences(client: ScimClient, manifest: Manifest, live: LiveState) -> None:
     """Look up each manifest team that no live team matches (the teams the plan creates)."""
     names = {g.display_name for g in live.groups}
+    listed = {g.id for g in live.groups}
     folded = {name_fold(name) for name in names}
     missing = [
         team.name
@@ -205,7 +206,7 @@ def _confirm_team_absences(client: ScimClient, manifest: Manifest, live: LiveSta
         and not any(previous in names for previous in team.previous_names)
     ]
     for name, found in zip(missing, _each(lambda n: _lookup_team(client, n), missing), strict=True):
-        if found is not None:
+        if found is not None and found.id not in listed:
             raise LiveStateError(
                 f"the listing of /Groups omitted team {found.display_name!r} (id {found.id!r}), "
                 f"which a displayName lookup for the manifest's team {name!r} found; creating "
