@@ -36,7 +36,7 @@ from reconciler.errors import LiveStateError
 from reconciler.identity import match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import Manifest, User, is_expired
-from reconciler.plan import Plan
+from reconciler.plan import OpKind, Plan
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimError
 
@@ -179,7 +179,10 @@ def confirm_plan_targets(client: ScimClient, plan: Plan, live: LiveState) -> Liv
     this, ``apply plan.json`` would call them deleted and refuse a good plan as
     stale. Found inactive: added to the LiveState; found active: LiveStateError
     (the listing is incomplete); not found: left out, so the drift check reports it.
+    Each team the plan creates is looked up by displayName, as at plan time.
     """
+    creates = [op.key for op in plan.operations if op.op is OpKind.CREATE_GROUP]
+    _confirm_teams_absent(client, creates, live)
     wanted = {op.scim_id for op in plan.operations if op.is_user_op and op.scim_id}
     missing = sorted(wanted - set(live.users_by_id))
     found = []
@@ -196,7 +199,6 @@ def confirm_plan_targets(client: ScimClient, plan: Plan, live: LiveState) -> Liv
 def _confirm_team_absences(client: ScimClient, manifest: Manifest, live: LiveState) -> None:
     """Look up each manifest team that no live team matches (the teams the plan creates)."""
     names = {g.display_name for g in live.groups}
-    listed = {g.id for g in live.groups}
     folded = {name_fold(name) for name in names}
     missing = [
         team.name
@@ -205,6 +207,12 @@ def _confirm_team_absences(client: ScimClient, manifest: Manifest, live: LiveSta
         and name_fold(team.name) not in folded
         and not any(previous in names for previous in team.previous_names)
     ]
+    _confirm_teams_absent(client, missing, live)
+
+
+def _confirm_teams_absent(client: ScimClient, missing: Sequence[str], live: LiveState) -> None:
+    """LiveStateError when a lookup finds one of the ``missing`` teams outside the listing."""
+    listed = {g.id for g in live.groups}
     for name, found in zip(missing, _each(lambda n: _lookup_team(client, n), missing), strict=True):
         if found is not None and found.id not in listed:
             raise LiveStateError(

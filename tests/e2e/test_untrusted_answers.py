@@ -116,6 +116,26 @@ def test_a_team_hidden_from_the_listing_is_found_by_lookup_and_nothing_is_planne
     assert len(org.groups) == 2
 
 
+def test_a_saved_plan_whose_new_team_is_now_hidden_is_refused_before_any_write(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        base_users(),
+        [
+            {"name": "Eng", "members": ["ann@acme.io", "ben@acme.io"]},
+            {"name": "Ops", "members": ["ann@acme.io"]},
+        ],
+    )
+    assert run("plan", "-m", str(manifest), "--out", str(tmp_path / "plan.json")) == 0
+    org.groups.append(scim_group("g-ops", "Ops", ["u-zed"]))  # made since, and hidden
+    org.unlisted_groups.add("g-ops")
+    capsys.readouterr()
+    assert run("apply", str(tmp_path / "plan.json"), "--auto-approve") == 1
+    assert "the listing of /Groups omitted team 'Ops'" in capsys.readouterr().err
+    assert org.writes() == []
+
+
 def test_a_team_to_create_that_a_lookup_does_not_find_is_created(
     org: Scripted, tmp_path: Path
 ) -> None:
