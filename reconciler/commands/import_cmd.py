@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from reconciler.commands.common import (
     EXIT_OK,
@@ -19,6 +20,9 @@ from reconciler.commands.common import (
     resolve,
     target_args,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 HELP = "write the live org as manifest files"
 
@@ -82,10 +86,33 @@ def run(options: Options, console: Console) -> int:
     write_file_set(out, files, what="the imported manifest", fix=fix)  # secrets refused first
     for note in imported.notes:
         console.err(f"note: {terminal(note)}")
+    _check_imported(out)
     console(
         f"Imported {count(imported.users, 'user')} and {count(imported.teams, 'team')} "
         f"into {out}/ ({count(len(imported.files), 'file')}); "
         f"claimed domains: {', '.join(domains)}"
     )
-    console("Next: review, commit, open a pull request; its plan should show no changes.")
+    if imported.exact:
+        console("Next: review, commit, open a pull request; its plan should show no changes.")
+    else:
+        console(
+            "Next: review the notes above, commit, open a pull request; its plan shows the "
+            "changes the notes name (placeholders, corrected userNames) and nothing else."
+        )
     return EXIT_OK
+
+
+def _check_imported(out: Path) -> None:
+    """The files just written must validate; never end an import on a promise they break."""
+    from reconciler.errors import ManifestError, ReconcilerError
+    from reconciler.manifest.loader import load_manifest
+    from reconciler.settings import today
+
+    try:
+        load_manifest(out, today=today())
+    except ManifestError as error:
+        raise ReconcilerError(
+            f"the manifest written to {out}/ does not validate, so it cannot be used as it "
+            f"is: {error}. Fix the files named above by hand (they are kept for review), "
+            "and please report this as a bug of `reconciler import`"
+        ) from error
