@@ -345,15 +345,12 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from reconciler.manifest.loader import load_manifest
-    from reconciler.workflow import connect, plan_from_manifest
+    from reconciler.workflow import connect, load_and_read, plan_from_live
 
     manifest = _manifest(args)
-    loaded = load_manifest(manifest, today=today())  # a bad manifest fails before any network
-    target = _target(args)
-    planned = plan_from_manifest(
-        loaded, connect(target), target, today=today(), read=_read_options(args)
-    )
+    target = _target_after_manifest(args, manifest)
+    loaded, live = load_and_read(manifest, connect(target), today=today(), read=_read_options(args))
+    planned = plan_from_live(loaded, live, target, today=today())
     if args.out:
         write_atomically(Path(args.out), planned.plan.to_json())
     sys.stdout.write(_render_plan(planned.plan, args.format, planned.warnings, args.org))
@@ -365,6 +362,21 @@ def _plan(args: argparse.Namespace) -> int:
     if args.detailed_exitcode and planned.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _target_after_manifest(args: argparse.Namespace, manifest: str) -> Target:
+    """The target, but a bad manifest is reported before a missing or bad setting.
+
+    The manifest now loads while the live read runs, so the target is needed first;
+    when it is unusable, the manifest is loaded anyway to keep that order of errors.
+    """
+    try:
+        return _target(args)
+    except ReconcilerError:
+        from reconciler.manifest.loader import load_manifest
+
+        load_manifest(manifest, today=today())
+        raise
 
 
 def _overrides(args: argparse.Namespace) -> Overrides:
@@ -381,7 +393,8 @@ def _apply(args: argparse.Namespace) -> int:
     from reconciler.workflow import (
         check_saved_plan,
         connect,
-        plan_from_manifest,
+        load_and_read,
+        plan_from_live,
         read_plan_file,
     )
 
@@ -400,19 +413,10 @@ def _apply(args: argparse.Namespace) -> int:
         sys.stdout.write(_render_plan(plan, "text", ()))
     else:
         manifest = _manifest(args)
-        from reconciler.manifest.loader import load_manifest
-
-        loaded = load_manifest(manifest, today=today())
-        target = _target(args)
+        target = _target_after_manifest(args, manifest)
         client = connect(target, concurrency=args.concurrency)
-        planned = plan_from_manifest(
-            loaded,
-            client,
-            target,
-            today=today(),
-            read=_read_options(args),
-            overrides=_overrides(args),
-        )
+        loaded, live = load_and_read(manifest, client, today=today(), read=_read_options(args))
+        planned = plan_from_live(loaded, live, target, today=today(), overrides=_overrides(args))
         plan, live = planned.plan, planned.live
         sys.stdout.write(_render_plan(plan, "text", planned.warnings))
         if not plan.has_changes:

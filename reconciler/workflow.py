@@ -8,14 +8,19 @@ what to print and which exit code they mean.
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from reconciler.errors import ConfigError, StalePlanError
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
+from reconciler.gcpolicy import bulk_phase
 from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
 from reconciler.livestate import LiveState
@@ -70,7 +75,95 @@ def plan_from_manifest(
     overrides: Overrides | None = None,
 ) -> Planned:
     """Plan a validated manifest (callers load it before any network) against live."""
-    live = _read(client, read)
+    with bulk_phase():
+        live = _read(client, read)
+    return plan_from_live(loaded, live, target, today=today, overrides=overrides)
+
+
+CANCEL_WAIT_SECONDS = 5.0
+
+
+class _Cancelled(Exception):
+    """The manifest failed to load: the live read still running is not needed."""
+
+
+def load_and_read(
+    manifest_path: str | Path,
+    client: ScimClient,
+    *,
+    today: date,
+    read: ReadOptions = ReadOptions(),
+) -> tuple[LoadedManifest, LiveState]:
+    """Load the manifest while the live read waits on the network, in another thread.
+
+    With real latency the read is mostly waiting, so the two together cost about
+    max(load, read) instead of their sum. The manifest's outcome comes first: when
+    it fails to load (or on Ctrl-C) the read is cancelled at its next page or team,
+    joined, and the manifest's error is raised; a read error is raised only for a
+    valid manifest. Both run in one ``bulk_phase`` (no cyclic garbage collection).
+    Raises ManifestError, LiveStateError or the read's ReconcilerError.
+    """
+    cancel = threading.Event()
+    outcome: dict[str, Any] = {}
+    forward = read.on_progress
+
+    def progress(kind: str, done: int, total: int) -> None:
+        if cancel.is_set():
+            raise _Cancelled
+        if forward is not None:
+            forward(kind, done, total)
+
+    def run() -> None:
+        try:
+            outcome["live"] = _read(client, ReadOptions(read.page_size, progress))
+        except BaseException as error:  # handed to the caller's thread below
+            outcome["error"] = error
+
+    with bulk_phase(), _prompt_switching():
+        reader = threading.Thread(target=run, name="live-read", daemon=True)
+        reader.start()
+        try:
+            loaded = load_manifest(manifest_path, today=today)
+        except BaseException:
+            cancel.set()
+            reader.join(CANCEL_WAIT_SECONDS)  # bounded: a read stuck in retries is left behind
+            raise
+        try:
+            reader.join()
+        except BaseException:  # Ctrl-C while waiting: stop the read, then stop
+            cancel.set()
+            raise
+    error = outcome.get("error")
+    if error is not None:
+        raise error
+    live: LiveState = outcome["live"]
+    return loaded, live
+
+
+@contextmanager
+def _prompt_switching() -> Iterator[None]:
+    """Hand the GIL over every 1 ms (not 5) while the load and the read overlap.
+
+    The load keeps the GIL busy; each answer the read thread waits for would
+    otherwise sit up to 5 ms before it is handled, request after request.
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, 0.001))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def plan_from_live(
+    loaded: LoadedManifest,
+    live: LiveState,
+    target: Target,
+    *,
+    today: date,
+    overrides: Overrides | None = None,
+) -> Planned:
+    """Plan a validated manifest against a live state already read; no I/O."""
     plan = make_plan(
         loaded.manifest,
         live,
