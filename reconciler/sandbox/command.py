@@ -56,6 +56,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults.add_argument("--max-members-per-patch", type=int)
     faults.add_argument("--max-page-size", type=int)
     faults.add_argument("--fault-seed", type=int)
+    faults.add_argument(
+        "--rate-limit",
+        type=float,
+        default=0.0,
+        metavar="PER_SECOND",
+        help="a real rate limiter: above this many requests per second, answer 429 "
+        "with --retry-after (0: off)",
+    )
+    faults.add_argument(
+        "--rate-limit-burst",
+        type=int,
+        default=1,
+        metavar="N",
+        help="requests the rate limiter lets through at once after a quiet spell",
+    )
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
@@ -104,6 +119,8 @@ def _faults(args: argparse.Namespace) -> Faults:
             max_members_per_patch=args.max_members_per_patch,
             max_page_size=args.max_page_size,
             seed=args.fault_seed,
+            rate_limit=args.rate_limit,
+            rate_limit_burst=args.rate_limit_burst,
         )
     except ValueError as error:
         raise ConfigError(f"bad fault settings: {error}") from error
