@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from reconciler import __version__
 from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
 from reconciler.files import write_atomically
+from reconciler.render.escape import terminal
 from reconciler.settings import today
 
 if TYPE_CHECKING:
@@ -260,7 +261,7 @@ def _target(args: argparse.Namespace) -> Target:
         max_attempts=args.max_attempts,
     )
     for warning in target.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {terminal(warning)}", file=sys.stderr)
     return target
 
 
@@ -324,7 +325,7 @@ def _validate(args: argparse.Namespace) -> int:
         print(json.dumps(body, indent=2))
         return EXIT_OK
     for notice in loaded.notices:
-        print(f"notice: {notice}", file=sys.stderr)
+        print(f"notice: {terminal(str(notice))}", file=sys.stderr)
     files = len(loaded.sources)
     print(
         f"{_manifest(args)}: valid ({len(loaded.manifest.users)} users, "
@@ -504,7 +505,7 @@ def _import(args: argparse.Namespace) -> int:
         write_atomically(out / name, text)
     _copy_schema(out)
     for note in imported.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {terminal(note)}", file=sys.stderr)
     print(
         f"Imported {len(live.users)} users and {len(live.groups)} teams into {out}/ "
         f"({len(imported.files)} file(s)); claimed domains: {', '.join(domains)}"
@@ -598,12 +599,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         # One bare `path:line:col: message` per line, so editors and CI problem
         # matchers can read every problem; the count comes last.
         for problem in error.problems:
-            print(problem, file=sys.stderr)
+            print(terminal(str(problem)), file=sys.stderr)
         count = len(error.problems)
         print(f"error: {count} problem{'s' if count != 1 else ''} in the manifest", file=sys.stderr)
         return error.exit_code
     except ReconcilerError as error:
-        print(f"error: {error}", file=sys.stderr)
+        # Errors may quote server data (a detail, a userName): shown escaped, one line.
+        print(f"error: {terminal(str(error))}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

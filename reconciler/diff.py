@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from reconciler.identity import ascii_lower, lookalike_reason, match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import (
     Deprovision,
@@ -87,6 +88,7 @@ def expired(expires: date | None, today: date) -> bool:
 def diff(manifest: Manifest, live: LiveState, today: date) -> Changes:
     """Everything that must change for live to match the manifest."""
     ctx = _Context(manifest, live, today)
+    ctx.flag_lookalikes()
     users = ctx.user_changes()
     teams = ctx.team_changes(users)
     notices = (*ctx.notices, *expiring_soon(manifest, today))
@@ -122,7 +124,7 @@ class _Context:
         self.today = today
         self.policy = manifest.policy
         self.domains = frozenset(manifest.organization.claimed_domains)
-        self.protected = frozenset(e.lower() for e in manifest.policy.protected)
+        self.protected = frozenset(match_key(e) for e in manifest.policy.protected)
         self.notices: list[str] = []
         # Live user id -> desired User, after following previous_emails.
         self.matched: dict[str, User] = {}
@@ -135,6 +137,39 @@ class _Context:
         self._matched_ids: dict[str, str] | None = None
         self._expired_memberships: dict[str, date] | None = None
         self._folded_groups: dict[str, list[LiveGroup]] | None = None
+        # Look-alike live users that the policy does not name: never changed (ids).
+        self.untouchable: frozenset[str] = frozenset()
+
+    # -- look-alikes -------------------------------------------------------
+    def flag_lookalikes(self) -> None:
+        """One notice per look-alike live userName; remember those nothing may change.
+
+        Their keys are their exact text (``LiveUser.key``), so they never match a
+        manifest user; here they are also kept out of unmanaged_users and out of
+        membership removals unless ``policy.lookalike_users`` names them exactly.
+        """
+        named = frozenset(self.policy.lookalike_users)
+        untouchable = set()
+        for user in self.live.users:
+            name = user.user_name
+            if name.isascii() and name.isprintable():
+                continue  # the usual case, inlined: never a look-alike
+            reason = lookalike_reason(name)
+            if reason is None:
+                continue
+            if user.user_name in named:
+                self.notices.append(
+                    f"{user.user_name}: look-alike userName ({reason}), named in "
+                    "policy.lookalike_users: managed like any unlisted account"
+                )
+                continue
+            untouchable.add(user.id)
+            self.notices.append(
+                f"{user.user_name}: look-alike userName ({reason}); it matches no manifest "
+                "user and is never changed automatically; check who owns it, and name it "
+                "exactly in policy.lookalike_users to let the policy manage it"
+            )
+        self.untouchable = frozenset(untouchable)
 
     # -- users -------------------------------------------------------------
     def user_changes(self) -> tuple[UserChange, ...]:
@@ -162,7 +197,7 @@ class _Context:
         by_key = self.live.users_by_key
         current = by_key.get(key)
         for previous in user.previous_emails:
-            old = by_key.get(previous.lower())
+            old = by_key.get(match_key(previous))
             if old is None:
                 continue
             if current is None:
@@ -224,7 +259,10 @@ class _Context:
         unlisted = [
             u
             for u in self.live.users
-            if u.id not in self.matched and u.domain in self.domains and u.active
+            if u.id not in self.matched
+            and u.domain in self.domains
+            and u.active
+            and u.id not in self.untouchable
         ]
         policy = self.policy.unmanaged_users
         if policy is UnmanagedUsers.IGNORE or not unlisted:
@@ -284,7 +322,8 @@ class _Context:
         return current if current is not None else self._case_twin(team.name)
 
     def _case_twin(self, name: str) -> LiveGroup | None:
-        """A live team whose name differs only in case: renamed in place, not duplicated.
+        """A live team whose name differs only in ASCII case or surrounding whitespace
+        (``name_fold``): renamed in place, not duplicated.
 
         Servers compare displayName case-insensitively (RFC 7643 caseExact=false), so
         creating "Data Science" next to "data science" would be refused or adopted,
@@ -293,9 +332,9 @@ class _Context:
         if self._folded_groups is None:
             folded: dict[str, list[LiveGroup]] = {}
             for group in self.live.groups:
-                folded.setdefault(group.display_name.casefold(), []).append(group)
+                folded.setdefault(name_fold(group.display_name), []).append(group)
             self._folded_groups = folded
-        twins = self._folded_groups.get(name.casefold(), [])
+        twins = self._folded_groups.get(name_fold(name), [])
         return twins[0] if len(twins) == 1 else None
 
     def _team_change(
@@ -339,8 +378,8 @@ class _Context:
         have: dict[str, LiveUser] = {}
         for member_id in group.member_ids:
             user = by_id.get(member_id)
-            if user is None:
-                continue
+            if user is None or member_id in self.untouchable:
+                continue  # a look-alike stays where it is (flagged in the notices)
             key = user.key
             # Users outside the claimed domains are never touched, memberships included.
             if key.rpartition("@")[2] in domains:  # user.domain
@@ -424,8 +463,8 @@ def _attributes(user: User, live: LiveUser | None, key: str) -> tuple[AttributeC
         wanted.append(("display_name", live.display_name if live else None, user.display_name))
     changes = []
     for name, before, after in wanted:
-        if name == "user_name" and isinstance(before, str) and before.lower() == key:
-            continue  # userName is case-insensitive: a case-only difference is no change
+        if name == "user_name" and isinstance(before, str) and ascii_lower(before) == key:
+            continue  # userName is case-insensitive: an A-Z case difference is no change
         if before != after:
             changes.append(AttributeChange(name, before, after))
     return tuple(changes)
@@ -433,7 +472,7 @@ def _attributes(user: User, live: LiveUser | None, key: str) -> tuple[AttributeC
 
 def _same(user: User, live: LiveUser, key: str) -> bool:
     return (
-        live.user_name.lower() == key  # live.key
+        ascii_lower(live.user_name) == key  # not match_key: surrounding spaces are a change
         and live.given_name == user.given_name
         and live.family_name == user.family_name
         and (user.display_name is None or live.display_name == user.display_name)

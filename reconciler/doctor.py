@@ -14,7 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.errors import ReconcilerError
+from reconciler.livestate import LiveState
 from reconciler.reader import read_live_state
+from reconciler.report import lookalike_lines
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
     ScimAuthError,
@@ -24,6 +26,7 @@ from reconciler.scim.errors import (
 )
 
 MIXPANEL_PATH = "/api/app/scim/v2"
+LOOKALIKES = "look-alike userNames"
 
 
 class Status(StrEnum):
@@ -64,8 +67,11 @@ def diagnose(client: ScimClient, target: str, claimed_domains: Iterable[str] | N
             checks.append(Check(name, Status.SKIP, "skipped: fix the failure above first"))
             continue
         _run(checks, name, step)
+    live: LiveState | None = None
     if claimed_domains is not None and not any(c.status is Status.FAIL for c in checks):
-        _run(checks, "claimed domains", lambda: _domains(client, claimed_domains))
+        live = _run(checks, "claimed domains", lambda: _domains(client, claimed_domains))
+    if not any(c.status is Status.FAIL for c in checks):
+        _run(checks, LOOKALIKES, lambda: _lookalikes(client, live))
     return Diagnosis(target, tuple(checks))
 
 
@@ -143,7 +149,22 @@ def _page(client: ScimClient, *, users: bool) -> tuple[Check, None]:
     return Check("teams readable", Status.OK, f"{page.total_results} teams"), None
 
 
-def _domains(client: ScimClient, claimed: Iterable[str]) -> tuple[Check, None]:
+def _lookalikes(client: ScimClient, live: LiveState | None) -> tuple[Check, None]:
+    """Live userNames that print like another address (``reconciler.identity``)."""
+    users = (live or read_live_state(client)).users
+    found = lookalike_lines(users)
+    if not found:
+        return Check(LOOKALIKES, Status.OK, f"none among {len(users)} userNames"), None
+    detail = (
+        f"{len(found)} userName(s) with invisible, bidi or confusable characters: "
+        f"{'; '.join(found)}; they never match a manifest user and are never changed "
+        "automatically: check who owns them, and name one exactly in "
+        "policy.lookalike_users only to let the policy manage it"
+    )
+    return Check(LOOKALIKES, Status.WARN, detail), None
+
+
+def _domains(client: ScimClient, claimed: Iterable[str]) -> tuple[Check, LiveState]:
     claimed_set = {d.lower() for d in claimed}
     live = read_live_state(client)
     seen = Counter(u.domain for u in live.users)
@@ -161,5 +182,5 @@ def _domains(client: ScimClient, claimed: Iterable[str]) -> tuple[Check, None]:
             Status.OK,
             f"all {len(live.users)} live users are in "
             f"claimed domains ({', '.join(sorted(claimed_set))})",
-        ), None
-    return Check("claimed domains", Status.WARN, "; ".join(notes)), None
+        ), live
+    return Check("claimed domains", Status.WARN, "; ".join(notes)), live

@@ -17,6 +17,7 @@ from itertools import groupby
 from typing import Any, Protocol
 
 from reconciler.errors import ReconcilerError
+from reconciler.identity import match_key
 from reconciler.journal import Journal
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.plan import PHASE, MemberRef, Operation, OpKind, Plan
@@ -182,14 +183,14 @@ class _Runner:
         )
         user = self.writer.create_user(resource)
         with self.state.lock:
-            self.state.user_ids[op.key.lower()] = user.id
+            self.state.user_ids[match_key(op.key)] = user.id
         return Status.DONE, "created", user.id
 
     def _patch_user(self, op: Operation) -> tuple[Status, str, str | None]:
         user_id = _required_id(op)
         self.writer.patch_user(user_id, builders.replace_user_attributes(op.after))
         with self.state.lock:
-            self.state.user_ids[op.key.lower()] = user_id
+            self.state.user_ids[match_key(op.key)] = user_id
         return Status.DONE, "updated", user_id
 
     def _deactivate_user(self, op: Operation) -> tuple[Status, str, str | None]:
@@ -250,8 +251,8 @@ class _Runner:
         ids: list[str] = []
         missing: list[str] = []
         for member in members:
-            member_id = member.scim_id or self.state.user_ids.get(member.email.lower())
-            if member_id is None or member.email.lower() in blocked:
+            member_id = member.scim_id or self.state.user_ids.get(match_key(member.email))
+            if member_id is None or match_key(member.email) in blocked:
                 missing.append(member.email)
             else:
                 ids.append(member_id)

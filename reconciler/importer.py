@@ -46,8 +46,10 @@ def import_manifest(
     if max_file_bytes is None:
         max_file_bytes = loader.MAX_FILE_BYTES  # read now: the loader's cap as it is
     domains = sorted({d.lower() for d in claimed_domains})
-    users = [u for u in live.users if u.domain in set(domains)]
-    notes = list(_notes(live, users, domains))
+    in_domains = [u for u in live.users if u.domain in set(domains)]
+    # A look-alike userName cannot be a manifest email; it is left out and named.
+    users = [u for u in in_domains if not u.lookalike]
+    notes = [*_notes(live, in_domains, domains), *_lookalike_notes(in_domains)]
     head: dict[str, Any] = {
         "version": 1,
         "organization": {"claimed_domains": domains},
@@ -144,7 +146,7 @@ def _too_big_team(name: str, file: str, max_file_bytes: int) -> str:
 
 def _user(user: LiveUser) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "email": user.user_name,
+        "email": user.user_name.strip(),
         "given_name": user.given_name or user.user_name.partition("@")[0],
         "family_name": user.family_name or "-",
     }
@@ -157,11 +159,12 @@ def _user(user: LiveUser) -> dict[str, Any]:
 
 def _team(live: LiveState, group: LiveGroup, domains: set[str]) -> dict[str, Any]:
     members = sorted(
-        live.users_by_id[i].user_name
+        live.users_by_id[i].user_name.strip()
         for i in group.member_ids
         if i in live.users_by_id
         and live.users_by_id[i].domain in domains
         and live.users_by_id[i].active
+        and not live.users_by_id[i].lookalike
     )
     return {"name": group.display_name, "members": members}
 
@@ -194,6 +197,24 @@ def _notes(live: LiveState, users: list[LiveUser], domains: list[str]) -> tuple[
             f"these from their teams: {', '.join(inactive_members)}"
         )
     return tuple(notes)
+
+
+def _lookalike_notes(users: list[LiveUser]) -> list[str]:
+    notes = []
+    lookalikes = [u.user_name for u in users if u.lookalike]
+    if lookalikes:
+        notes.append(
+            f"{len(lookalikes)} look-alike userName(s) (invisible, bidi or confusable "
+            "characters) were not imported, and plan never changes them; check who owns "
+            f"them: {', '.join(lookalikes)}"
+        )
+    spaced = [u.user_name for u in users if u.user_name != u.user_name.strip()]
+    if spaced:
+        notes.append(
+            f"{len(spaced)} userName(s) have surrounding whitespace in Mixpanel; they were "
+            f"written without it, so the first apply corrects them: {', '.join(map(repr, spaced))}"
+        )
+    return notes
 
 
 def _slug(name: str, taken: dict[str, str]) -> str:

@@ -15,6 +15,8 @@ from json.encoder import encode_basestring_ascii
 from types import MappingProxyType
 from typing import Any
 
+from reconciler.identity import is_lookalike, match_key
+
 
 @dataclass(frozen=True, slots=True)
 class LiveUser:
@@ -29,7 +31,20 @@ class LiveUser:
 
     @property
     def key(self) -> str:
-        return self.user_name.lower()
+        """The match key (``reconciler.identity.match_key``): ASCII case folded.
+
+        A look-alike userName is keyed by its exact text instead, which no manifest
+        email (ASCII, printable) can equal: it is never matched to a manifest user,
+        and it never collides with the real account it imitates.
+        """
+        if self.user_name.isascii() and self.user_name.isprintable():
+            return match_key(self.user_name)  # the usual case, never a look-alike
+        return self.user_name if is_lookalike(self.user_name) else match_key(self.user_name)
+
+    @property
+    def lookalike(self) -> bool:
+        """True for a userName that prints like another address: never matched or changed."""
+        return is_lookalike(self.user_name)
 
     @property
     def domain(self) -> str:
@@ -66,8 +81,8 @@ class LiveGroup:
 class LiveState:
     """Everything the planner may know about the org, indexed by the match keys.
 
-    Users are keyed by lowercased userName, teams by displayName (exact; Mixpanel
-    team names are case-sensitive labels).
+    Users are keyed by ``LiveUser.key`` (ASCII case folded), teams by displayName
+    (exact; Mixpanel team names are case-sensitive labels).
     """
 
     users: tuple[LiveUser, ...] = ()
@@ -110,7 +125,7 @@ class LiveState:
         return self._groups_by_id
 
     def member_keys(self, group: LiveGroup) -> frozenset[str]:
-        """Lowercased userNames of a group's members (ids that point nowhere are dropped)."""
+        """Match keys of a group's members (ids that point nowhere are dropped)."""
         return frozenset(self._by_id[i].key for i in group.member_ids if i in self._by_id)
 
     def _content_hash(self) -> str:

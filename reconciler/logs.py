@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TextIO
 
+from reconciler.render.escape import terminal
+
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -56,6 +58,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """The text log line, with the message escaped for a terminal (it may quote live data)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = terminal(record.message)
+        return super().formatMessage(record)
+
+
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s run=%(run_id)s %(name)s: %(message)s"
 
 
@@ -95,7 +105,7 @@ def setup_logging(level: int, fmt: str, run_id: str, stream: TextIO) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S"))
+        handler.setFormatter(TextFormatter(TEXT_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S"))
     root = logging.getLogger("reconciler")
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from reconciler.diff import Changes, MemberChange, TeamChange, UserAction, UserChange, diff
+from reconciler.identity import ascii_lower, match_key, name_fold
 from reconciler.livestate import LiveState, LiveUser
 from reconciler.manifest.models import Manifest
 from reconciler.plan import PHASE, JsonScalar, MemberRef, Operation, OpKind, Plan, summarise
@@ -49,8 +50,8 @@ def make_plan(
 
 def operations_for(changes: Changes) -> list[Operation]:
     ops = [_user_operation(change) for change in changes.users]
-    created_users = {op.key.lower(): op.id for op in ops if op.op is OpKind.CREATE_USER}
-    reactivated = {op.key.lower(): op.id for op in ops if op.op is OpKind.REACTIVATE_USER}
+    created_users = {match_key(op.key): op.id for op in ops if op.op is OpKind.CREATE_USER}
+    reactivated = {match_key(op.key): op.id for op in ops if op.op is OpKind.REACTIVATE_USER}
     for team in changes.teams:
         ops.extend(_team_operations(team, {**created_users, **reactivated}))
     return ops
@@ -81,7 +82,7 @@ def _user_operation(change: UserChange) -> Operation:
     elif kind is OpKind.DELETE_USER:
         after = {}
     return Operation(
-        id=op_id(kind, change.email.lower()),
+        id=op_id(kind, match_key(change.email)),
         op=kind,
         key=change.email,
         scim_id=live.id if live else None,
@@ -132,7 +133,7 @@ def _team_operations(team: TeamChange, granted: dict[str, str]) -> list[Operatio
         ops.append(_membership_op(OpKind.REMOVE_MEMBERS, team, team.remove, group_id, ()))
     if team.add:
         member_deps = sorted(
-            {granted[m.email.lower()] for m in team.add if m.email.lower() in granted}
+            {granted[match_key(m.email)] for m in team.add if match_key(m.email) in granted}
         )
         deps = (*team_dep, *member_deps)
         ops.append(_membership_op(OpKind.ADD_MEMBERS, team, team.add, group_id, deps))
@@ -161,6 +162,8 @@ def _membership_op(
 
 
 def _rename_reason(name: str, old: str) -> str:
-    if old.casefold() == name.casefold():
+    if ascii_lower(old) == ascii_lower(name):
         return "the live name differs only in case"
+    if name_fold(old) == name_fold(name):
+        return f"the live name {old!r} differs only in surrounding whitespace"
     return f"previous_names lists {old!r}"

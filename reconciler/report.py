@@ -11,9 +11,11 @@ a change. Renderers live in ``reconciler.render.report``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from reconciler.identity import lookalike_reason, match_key
 from reconciler.livestate import LiveState, LiveUser
 from reconciler.manifest.models import Manifest, User
 
@@ -60,6 +62,9 @@ class AccessReport:
     orphaned: tuple[str, ...]
     expiring: tuple[Expiring, ...]
     no_team: tuple[str, ...]
+    # Live userNames that look like another address (``reconciler.identity``): never
+    # matched to the manifest, never changed automatically; the reason follows a colon.
+    lookalikes: tuple[str, ...] = ()
 
 
 def build_report(
@@ -80,7 +85,14 @@ def build_report(
         orphaned=_orphaned(manifest, live, declared),
         expiring=_expiring(manifest, live, today, expiring_days) if manifest else (),
         no_team=tuple(r.email for r in users if r.active and not r.teams),
+        lookalikes=lookalike_lines(live.users),
     )
+
+
+def lookalike_lines(users: Iterable[LiveUser]) -> tuple[str, ...]:
+    """``"<userName>: <why>"`` for each look-alike live account; escape before showing."""
+    found = ((u.user_name, lookalike_reason(u.user_name)) for u in users)
+    return tuple(f"{name}: {why}" for name, why in found if why is not None)
 
 
 def _teams_by_user(live: LiveState) -> dict[str, tuple[str, ...]]:
@@ -98,8 +110,9 @@ def _declared(manifest: Manifest | None, live: LiveState) -> dict[str, User]:
     found: dict[str, User] = {}
     for user in manifest.users:
         for email in (user.email, *user.previous_emails):
-            if email.lower() in live.users_by_key:
-                found.setdefault(email.lower(), user)
+            key = match_key(email)
+            if key in live.users_by_key:
+                found.setdefault(key, user)
     return found
 
 
@@ -161,7 +174,7 @@ def _expiring(manifest: Manifest, live: LiveState, today: date, days: int) -> tu
                 assert member.expires is not None
                 left = (member.expires - today).days
                 found.append(Expiring(member.email, team.name, member.expires, left))
-    return tuple(sorted(found, key=lambda e: (e.expires, e.email.lower(), e.team or "")))
+    return tuple(sorted(found, key=lambda e: (e.expires, match_key(e.email), e.team or "")))
 
 
 def _due(expires: date | None, today: date, days: int, still_live: bool) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from reconciler.identity import match_key
 from reconciler.livestate import LiveState
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
 from reconciler.planner import live_snapshot
@@ -27,7 +28,7 @@ def drift_since_plan(plan: Plan, live: LiveState) -> list[str]:
 
 def _drift(op: Operation, live: LiveState) -> list[str]:
     if op.op is OpKind.CREATE_USER:
-        created = op.key.lower() in live.users_by_key
+        created = match_key(op.key) in live.users_by_key
         return [f"{op.key}: created in Mixpanel since the plan"] if created else []
     if op.is_user_op:
         return _user_drift(op, live)

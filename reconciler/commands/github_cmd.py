@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.errors import ConfigError
+from reconciler.render.escape import terminal
 
 if TYPE_CHECKING:
     from reconciler.github import GitHub
@@ -244,7 +245,7 @@ def explain(code: int, stage: str, log: str = "", *, org: str | None = None) -> 
         code, ("unexpected exit code", "Read the log of the failed step.")
     )
     lines = [f"### ❌ {stage} failed{_for(org)}: exit {code}, {title}", "", advice, ""]
-    tail = "\n".join(log.strip().splitlines()[-30:])
+    tail = "\n".join(terminal(line) for line in log.strip().splitlines()[-30:])
     if tail:
         fence = "`" * max(3, _longest_backtick_run(tail) + 1)
         lines += [fence, tail, fence, ""]

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from reconciler.errors import Problem
+from reconciler.identity import match_key
 from reconciler.manifest.explain import describe, explain
 from reconciler.manifest.locations import Locations
 from reconciler.manifest.models import (
@@ -147,7 +148,7 @@ def _salvage(
         if user:
             users.append((index, user))
         elif isinstance(item, dict) and isinstance(item.get("email"), str):
-            unchecked.add(item["email"].lower())
+            unchecked.add(match_key(item["email"]))
     for index, item in _items(data.get("teams")):
         team = _valid(Team, item)
         if team:

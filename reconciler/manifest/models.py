@@ -32,6 +32,8 @@ from pydantic import (
     field_validator,
 )
 
+from reconciler.identity import lookalike_reason, match_key
+
 SUPPORTED_VERSIONS = (1,)
 
 # Deliberately simple: SCIM userName in Mixpanel is an email address; we refuse
@@ -43,13 +45,23 @@ DOMAIN_PATTERN = r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 _DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")
 
-NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+# Names are kept exactly as written: Mixpanel compares them exactly, and a trailing
+# space stripped here would make the plan create a second team "Design" next to the
+# live "Design " (validation flags surrounding whitespace as a notice instead).
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1), AfterValidator(_not_blank)]
 
 
 def check_email(value: str) -> str:
     """Reject values that cannot be a Mixpanel login; keep the author's spelling."""
     if not _EMAIL.match(value):
-        raise ValueError(f"{value!r} is not a valid email address; write it as name@domain")
+        raise ValueError(_email_problem(value))
     return value
 
 
@@ -67,6 +79,36 @@ def is_expired(expires: date | None, today: date) -> bool:
     return expires is not None and expires < today
 
 
+def check_lookalike(value: str) -> str:
+    """A ``policy.lookalike_users`` entry must be a look-alike live userName, written exactly."""
+    if lookalike_reason(value) is None:
+        raise ValueError(
+            f"{value!r} is a plain address, not a look-alike; list real users under users:, "
+            "and only look-alike userNames (as shown escaped by plan or doctor) here"
+        )
+    return value
+
+
+def _email_problem(value: str) -> str:
+    hidden = lookalike_reason(value)
+    if hidden is not None:
+        return (
+            f"{_shown(value)} is not a valid email address: it contains a look-alike "
+            f"character ({hidden}); retype the address in plain ASCII"
+        )
+    if value != value.strip():
+        return (
+            f"{value!r} is not a valid email address: it has leading or trailing "
+            "whitespace; remove the spaces"
+        )
+    return f"{value!r} is not a valid email address; write it as name@domain"
+
+
+def _shown(value: str) -> str:
+    """``repr`` that also escapes format characters (repr keeps some visible-less ones)."""
+    return "'" + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in value) + "'"
+
+
 Email = Annotated[
     str,
     AfterValidator(check_email),
@@ -75,6 +117,7 @@ Email = Annotated[
 Domain = Annotated[
     NonEmpty, WithJsonSchema({"type": "string", "pattern": DOMAIN_PATTERN, "examples": ["acme.io"]})
 ]
+LookalikeName = Annotated[str, AfterValidator(check_lookalike)]
 Count = Annotated[StrictInt, Field(ge=0)]
 Percent = Annotated[float, Field(strict=True, ge=0, le=100)]
 
@@ -151,6 +194,14 @@ class Policy(_Strict):
     protected: tuple[Email, ...] = Field(
         default=(), description="Accounts that are never deactivated or deleted."
     )
+    lookalike_users: tuple[LookalikeName, ...] = Field(
+        default=(),
+        description=(
+            "Live look-alike userNames (invisible, bidi, confusable characters), written "
+            'exactly, with YAML escapes (e.g. "ada\\u200b@acme.io"), that unmanaged_users '
+            "and team membership may change like any other account; others are never changed."
+        ),
+    )
 
 
 class User(_Strict):
@@ -170,8 +221,8 @@ class User(_Strict):
 
     @cached_property
     def key(self) -> str:
-        """Match key: SCIM userName is case-insensitive (caseExact=false)."""
-        return self.email.lower()
+        """Match key: SCIM userName is case-insensitive (caseExact=false), ASCII only."""
+        return match_key(self.email)
 
 
 class Member(_Strict):
@@ -183,7 +234,7 @@ class Member(_Strict):
     @cached_property
     def key(self) -> str:
         """Match key, computed once: the diff asks for it per membership."""
-        return self.email.lower()
+        return match_key(self.email)
 
 
 def _member_from_email(value: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from reconciler.identity import match_key
 from reconciler.manifest.entries import At, Findings, TeamAt, UserAt
 from reconciler.manifest.models import Policy, Team, email_domain, is_expired
 
@@ -35,10 +36,10 @@ def check_protected(
                 "fix the address or add the domain to organization.claimed_domains"
             )
             found.problems.append(at.problem(message, "protected", index))
-        user = declared.get(email.lower())
+        user = declared.get(match_key(email))
         if user is not None:
             _protected_user(user, (at, index), today, found)
-    return frozenset(e.lower() for e in policy.protected)
+    return frozenset(match_key(e) for e in policy.protected)
 
 
 def _protected_user(entry: UserAt, listed: tuple[At, int], today: date, found: Findings) -> None:
@@ -94,7 +95,7 @@ def _membership_notice(
             f"expires {expires} is in the past: {email} will be removed from team "
             f"'{team.name}' at the next apply"
         )
-    user = declared.get(email.lower())
+    user = declared.get(match_key(email))
     if user is not None and user.user.expires is not None and expires > user.user.expires:
         return (
             f"membership expires {expires}, after the user's own expiry {user.user.expires} "

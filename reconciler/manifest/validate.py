@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from reconciler.identity import ascii_lower, match_key, name_fold
 from reconciler.manifest.document import FileResult
 from reconciler.manifest.entries import At, Findings, TeamAt, UserAt
 from reconciler.manifest.locations import JsonPath
@@ -28,8 +29,9 @@ def check_manifest(files: Sequence[FileResult], today: date) -> Findings:
     declared = _check_users(users, domains, found)
     _check_previous_emails(users, found)
     _check_team_names(teams, found)
+    _check_whitespace(users, teams, found)
     # Built once: per team it made validation grow with teams x users (minutes at 100k).
-    previous = {p.lower(): u for u in declared.values() for p in u.user.previous_emails}
+    previous = {match_key(p): u for u in declared.values() for p in u.user.previous_emails}
     for team in teams:
         _check_members(
             team,
@@ -116,7 +118,7 @@ def _check_previous_emails(users: Sequence[UserAt], found: Findings) -> None:
     claimed: dict[str, tuple[At, JsonPath]] = {}  # where, located only for a message
     for entry in users:
         for index, previous in enumerate(entry.user.previous_emails):
-            key, sub = previous.lower(), ("previous_emails", index)
+            key, sub = match_key(previous), ("previous_emails", index)
             if key == entry.user.key:
                 message = f"'{previous}' is this user's current email; remove it"
             elif key in current:
@@ -134,6 +136,38 @@ def _check_previous_emails(users: Sequence[UserAt], found: Findings) -> None:
             found.problems.append(entry.at.problem(message, *sub))
 
 
+def _check_whitespace(users: Sequence[UserAt], teams: Sequence[TeamAt], found: Findings) -> None:
+    """Names keep surrounding whitespace exactly as written; say so where there is some.
+
+    YAML only keeps such spaces inside quotes, so they were written on purpose (``import``
+    writes Mixpanel's exact names). Not an error: the name must equal the live one,
+    spaces included, or the plan renames it in place.
+    """
+    for entry in users:
+        for key in ("given_name", "family_name", "display_name"):
+            value = getattr(entry.user, key)
+            if isinstance(value, str) and value != value.strip():
+                found.notices.append(entry.at.problem(_spaces(value, "updates it"), key))
+    for team in teams:
+        names: list[tuple[str, JsonPath]] = [(team.team.name, ("name",))]
+        names += [(n, ("previous_names", i)) for i, n in enumerate(team.team.previous_names)]
+        for value, sub in names:
+            if value != value.strip():
+                found.notices.append(team.at.problem(_spaces(value, "renames it in place"), *sub))
+
+
+def _spaces(value: str, fix: str) -> str:
+    where = (
+        "leading and trailing"
+        if value[:1].isspace() and value[-1:].isspace()
+        else ("leading" if value[:1].isspace() else "trailing")
+    )
+    return (
+        f"{value!r} has {where} whitespace, kept exactly as written: Mixpanel compares it "
+        f"exactly; if it is a mistake write {value.strip()!r} and the plan {fix}"
+    )
+
+
 def _check_team_names(teams: Sequence[TeamAt], found: Findings) -> None:
     """Names and previous names are unique labels; case-only twins confuse reviewers."""
     labels: dict[str, tuple[str, str, At, JsonPath]] = {}  # located only for a message
@@ -146,7 +180,7 @@ def _check_team_names(teams: Sequence[TeamAt], found: Findings) -> None:
             if message:
                 found.problems.append(entry.at.problem(message, *sub))
             else:
-                labels[label.casefold()] = (label, kind, entry.at, sub)
+                labels[name_fold(label)] = (label, kind, entry.at, sub)
 
 
 def _label_clash(
@@ -154,9 +188,9 @@ def _label_clash(
 ) -> str | None:
     if kind == "previous name" and label == name:
         return f"team '{name}' lists its own name in previous_names; remove it"
-    if label.casefold() not in labels:
+    if name_fold(label) not in labels:
         return None
-    other, other_kind, at, sub = labels[label.casefold()]
+    other, other_kind, at, sub = labels[name_fold(label)]
     where = at.ref(*sub)
     if other == label:
         return (
@@ -164,9 +198,16 @@ def _label_clash(
             "team names and previous names must be unique"
         )
     return (
-        f"{kind} '{label}' differs only in case from the {other_kind} '{other}' at {where}; "
+        f"{kind} '{label}' differs only in {_how(label, other)} from the {other_kind} "
+        f"'{other}' at {where}; "
         "rename one so reviewers can tell them apart"
     )
+
+
+def _how(label: str, other: str) -> str:
+    if ascii_lower(label) == ascii_lower(other):
+        return "case"
+    return "surrounding whitespace" if label.strip() == other.strip() else "case and whitespace"
 
 
 def _check_members(

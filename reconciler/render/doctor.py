@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from reconciler.doctor import Diagnosis, Status
+from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
 _MARK = {
@@ -16,10 +17,10 @@ _MARK = {
 
 
 def render_diagnosis(diagnosis: Diagnosis, style: Style) -> str:
-    lines = [style(f"Checking {diagnosis.target}", "bold")]
+    lines = [style(f"Checking {terminal(diagnosis.target)}", "bold")]
     for check in diagnosis.checks:
         mark, colour = _MARK[check.status]
-        lines.append(style(f"  {mark} {check.name}: ", colour) + check.detail)
+        lines.append(style(f"  {mark} {check.name}: ", colour) + terminal(check.detail))
     verdict = (
         "Ready: reconciler can work with this org."
         if diagnosis.healthy
@@ -37,4 +38,4 @@ def diagnosis_json(diagnosis: Diagnosis) -> str:
             {"name": c.name, "status": c.status.value, "detail": c.detail} for c in diagnosis.checks
         ],
     }
-    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(body, indent=2) + "\n"  # ASCII: invisibles stay visible escapes

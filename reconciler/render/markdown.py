@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
+from reconciler.render.escape import markdown, markdown_code
 from reconciler.render.text import NO_CHANGES, summary_line
 
 MARKER = "<!-- mixpanel-scim-reconciler:plan -->"
@@ -47,7 +48,7 @@ def render_markdown(
     heading = title if marker_key is None else f"{title} ({marker_key})"
     lines = [plan_marker(marker_key), f"### {heading}", ""]
     for warning in warnings:
-        lines += [f"> [!WARNING]\n> Apply will refuse this plan: {_escape(warning)}", ""]
+        lines += [f"> [!WARNING]\n> Apply will refuse this plan: {markdown(warning)}", ""]
     if not plan.has_changes:
         lines += [f"**{NO_CHANGES}**", ""]
     else:
@@ -55,10 +56,10 @@ def render_markdown(
         lines += _sections(plan)
     if plan.notices:
         lines += ["<details><summary>Notices</summary>", ""]
-        lines += [f"- {_escape(n)}" for n in plan.notices]
+        lines += [f"- {markdown(n)}" for n in plan.notices]
         lines += ["", "</details>", ""]
     lines.append(
-        f"<sub>target `{plan.target}` · live `{plan.live_fingerprint[:19]}` · "
+        f"<sub>target {markdown_code(plan.target)} · live `{plan.live_fingerprint[:19]}` · "
         f"manifest `{plan.manifest_digest[:19]}` · as of {plan.as_of.isoformat()}</sub>"
     )
     lines.append(f"<sub>plan digest: `{plan.digest}`</sub>")
@@ -84,9 +85,9 @@ def _sections(plan: Plan) -> list[str]:
         (users if op.is_user_op else teams)[op.key].append(op)
     lines: list[str] = []
     for name in sorted(teams):
-        lines += _section(f"Team <b>{_escape(name)}</b>", teams[name])
+        lines += _section(f"Team <b>{markdown(name)}</b>", teams[name])
     for email in sorted(users, key=str.lower):
-        lines += _section(f"User <b>{_escape(email)}</b>", users[email])
+        lines += _section(f"User <b>{markdown(email)}</b>", users[email])
     return lines
 
 
@@ -95,17 +96,19 @@ def _section(heading: str, ops: list[Operation]) -> list[str]:
     lines = [f"<details><summary>{heading}: {verbs}</summary>", ""]
     for op in ops:
         if op.reason:
-            lines.append(f"- {_VERB[op.op]}: {_escape(op.reason)}")
+            lines.append(f"- {_VERB[op.op]}: {markdown(op.reason)}")
         for member in op.members:
             sign = "➕" if op.op is OpKind.ADD_MEMBERS else "➖"
-            why = f" — {_escape(member.reason)}" if member.reason else ""
-            lines.append(f"  - {sign} `{member.email}`{why}")
+            why = f" — {markdown(member.reason)}" if member.reason else ""
+            lines.append(f"  - {sign} {markdown_code(member.email)}{why}")
         for name in sorted(op.after):
             before = op.before.get(name)
             if name in op.before and before != op.after[name]:
-                lines.append(f"  - `{name}`: {_value(before)} → {_value(op.after[name])}")
+                lines.append(
+                    f"  - {markdown_code(name)}: {_value(before)} → {_value(op.after[name])}"
+                )
             elif name not in op.before:
-                lines.append(f"  - `{name}`: {_value(op.after[name])}")
+                lines.append(f"  - {markdown_code(name)}: {_value(op.after[name])}")
     lines += ["", "</details>", ""]
     return lines
 
@@ -113,8 +116,4 @@ def _section(heading: str, ops: list[Operation]) -> list[str]:
 def _value(value: JsonScalar) -> str:
     if value is None:
         return "_(unset)_"
-    return f"`{json.dumps(value, ensure_ascii=False)}`"
-
-
-def _escape(text: str) -> str:
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    return markdown_code(json.dumps(value, ensure_ascii=False))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from reconciler.executor import ApplyResult, OpResult, Status
+from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
 _MARK = {
@@ -42,7 +43,8 @@ class ProgressReporter:
 
     def _line(self, result: OpResult) -> str:
         mark, colour = _MARK[result.status]
-        text = f"{mark} {result.op.value} {result.key}: {result.detail or result.status.value}"
+        detail = terminal(result.detail or result.status.value)
+        text = f"{mark} {result.op.value} {terminal(result.key)}: {detail}"
         return self.style(text, colour)
 
     def _bar(self) -> None:
@@ -62,7 +64,7 @@ def render_apply_summary(result: ApplyResult) -> str:
     lines = [f"{head}: {', '.join(parts)}."]
     problems = [r for r in result.results if r.status is not Status.DONE]
     for r in problems:
-        lines.append(f"  {r.status.value}: {r.op.value} {r.key}: {r.detail}")
+        lines.append(f"  {r.status.value}: {r.op.value} {terminal(r.key)}: {terminal(r.detail)}")
     if problems:
         lines.append("Fix what is listed above and run apply again: it plans only what is left.")
     return "\n".join(lines) + "\n"

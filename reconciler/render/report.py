@@ -14,10 +14,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from reconciler.render.escape import csv_cell, markdown, terminal
 from reconciler.report import AccessReport, Expiring, UserRow
 
 CSV_COLUMNS = ("email", "active", "teams", "in_manifest", "expires")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # -- text ---------------------------------------------------------------------
@@ -25,8 +25,9 @@ def render_text(report: AccessReport) -> str:
     lines = [_headline(report), ""]
     lines += ["Teams:"]
     for team in report.teams:
-        lines.append(f"  {team.name} ({len(team.members)}){_unlisted(team.in_manifest)}")
-        lines += [f"    {email}" for email in team.members]
+        name = terminal(team.name)
+        lines.append(f"  {name} ({len(team.members)}){_unlisted(team.in_manifest)}")
+        lines += [f"    {terminal(email)}" for email in team.members]
     if not report.teams:
         lines.append("  (none)")
     for title, items in _account_sections(report):
@@ -56,12 +57,15 @@ def _account_sections(report: AccessReport) -> list[tuple[str, list[str]]]:
         expiring = [_expiring_text(e) for e in report.expiring]
         sections.append((f"Access ending within {report.expiring_days} days", expiring))
     sections.append(("Active accounts in no team", list(report.no_team)))
+    if report.lookalikes:
+        title = "Look-alike userNames (never matched to the manifest, never changed automatically)"
+        sections.append((title, list(report.lookalikes)))
     return sections
 
 
 def _text_list(title: str, items: Iterable[str]) -> list[str]:
     shown = list(items)
-    return ["", f"{title}: {len(shown)}", *(f"  {item}" for item in shown)]
+    return ["", f"{title}: {len(shown)}", *(f"  {terminal(item)}" for item in shown)]
 
 
 def _expiring_text(entry: Expiring) -> str:
@@ -100,7 +104,7 @@ def _md_list(title: str, items: list[str] | tuple[str, ...]) -> list[str]:
 
 
 def _md(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+    return markdown(text)
 
 
 # -- CSV ----------------------------------------------------------------------
@@ -126,8 +130,8 @@ def _csv_values(row: UserRow) -> list[str]:
 
 
 def _cell(value: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection) with a leading apostrophe."""
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
+    """Neutralise spreadsheet formulas (CSV injection) and show invisibles escaped."""
+    return csv_cell(value)
 
 
 # -- JSON ---------------------------------------------------------------------
@@ -150,6 +154,7 @@ def report_dict(report: AccessReport) -> dict[str, Any]:
         "orphaned": list(report.orphaned),
         "expiring": [_expiring_dict(e) for e in report.expiring],
         "no_team": list(report.no_team),
+        "lookalikes": list(report.lookalikes),
     }
 
 

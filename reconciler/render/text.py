@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan, Summary
+from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
 # symbol, colour, verb
@@ -28,7 +29,7 @@ def render_text(plan: Plan, style: Style | None = None, *, warnings: Sequence[st
     """``warnings`` are the guard findings apply would refuse on, shown before the total."""
     style = style or Style(False)
     lines = [
-        style(f"Mixpanel SCIM plan for {plan.target}", "bold"),
+        style(f"Mixpanel SCIM plan for {terminal(plan.target)}", "bold"),
         style(
             f"live {plan.live_fingerprint[:19]}  manifest {plan.manifest_digest[:19]}  "
             f"as of {plan.as_of.isoformat()}",
@@ -40,10 +41,10 @@ def render_text(plan: Plan, style: Style | None = None, *, warnings: Sequence[st
         lines.extend(_operation(op, style))
     if plan.notices:
         lines.append("Notices:")
-        lines.extend(f"  ! {notice}" for notice in plan.notices)
+        lines.extend(f"  ! {terminal(notice)}" for notice in plan.notices)
         lines.append("")
     for warning in warnings:
-        lines.append(style(f"Warning: apply will refuse this plan: {warning}", "red"))
+        lines.append(style(f"Warning: apply will refuse this plan: {terminal(warning)}", "red"))
     lines.append(style(summary_line(plan.summary), "bold"))
     return "\n".join(lines) + "\n"
 
@@ -62,16 +63,17 @@ def summary_line(summary: Summary) -> str:
 
 def _operation(op: Operation, style: Style) -> list[str]:
     symbol, colour, verb = _HEADLINE[op.op]
-    noun = f"user {op.key}" if op.is_user_op else f'team "{op.key}"'
+    key = terminal(op.key)
+    noun = f"user {key}" if op.is_user_op else f'team "{key}"'
     if op.op in (OpKind.ADD_MEMBERS, OpKind.REMOVE_MEMBERS):
         head = f"  {symbol} {noun}: {verb} ({len(op.members)})"
     else:
         head = f"  {symbol} {noun} {verb}"
-    reason = f"  ({op.reason})" if op.reason and op.op not in _SELF_EXPLAINED else ""
+    reason = f"  ({terminal(op.reason)})" if op.reason and op.op not in _SELF_EXPLAINED else ""
     lines = [style(head, colour) + style(reason, "dim")]
     for member in op.members:
-        why = style(f"  ({member.reason})", "dim") if member.reason else ""
-        lines.append(style(f"      {symbol} {member.email}", colour) + why)
+        why = style(f"  ({terminal(member.reason)})", "dim") if member.reason else ""
+        lines.append(style(f"      {symbol} {terminal(member.email)}", colour) + why)
     lines.extend(_attribute_lines(op, style))
     lines.append("")
     return lines
@@ -95,4 +97,5 @@ def _attribute_lines(op: Operation, style: Style) -> list[str]:
 
 
 def _show(value: JsonScalar) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """A value as JSON (quotes show surrounding spaces), with invisibles escaped."""
+    return terminal(json.dumps(value, ensure_ascii=False))

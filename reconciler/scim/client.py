@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
@@ -98,7 +99,7 @@ class ScimClient:
         """The user with this userName, compared case-insensitively (caseExact=false)."""
         page = self._list("/Users", {"filter": eq_filter("userName", user_name)})
         users = [_parsed(parse_user, r, "GET", "/Users") for r in page.resources]
-        return _single([u for u in users if u.key == user_name.lower()], user_name)
+        return _single([u for u in users if u.key == match_key(user_name)], user_name)
 
     def find_group(self, name: str) -> LiveGroup | None:
         """The team with exactly this displayName (team names are case-sensitive labels).

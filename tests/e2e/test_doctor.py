@@ -44,6 +44,7 @@ def test_a_healthy_sandbox_passes_every_check(
         "users readable": "ok",
         "teams readable": "ok",
         "claimed domains": "ok",
+        "look-alike userNames": "ok",
     }
 
 

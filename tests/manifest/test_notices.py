@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
+from reconciler.errors import ManifestError
 from reconciler.manifest.loader import load_manifest_text
 from reconciler.manifest.models import is_expired
 from tests.manifest.support import ORG, TODAY
@@ -54,3 +57,31 @@ def test_a_protected_user_with_a_future_expiry_gets_a_warning_notice() -> None:
         "m.yaml:5:65: users[0].expires: protected user 'ow@acme.io' expires 2027-01-01; "
         "validation will fail from the next day until it is removed from policy.protected"
     ]
+
+
+def test_surrounding_whitespace_in_a_quoted_name_is_kept_and_is_a_notice_with_the_fix() -> None:
+    text = ORG + 'users:\n  - {email: ann@acme.io, given_name: "Ann ", family_name: " B"}\n'
+    text += 'teams:\n  - name: "Design "\n    previous_names: ["  Art"]\n    members: []\n'
+    loaded = load_manifest_text(text, filename="m.yaml", today=TODAY)
+    assert loaded.manifest.users[0].given_name == "Ann "
+    assert loaded.manifest.teams[0].name == "Design "
+    assert [str(n) for n in loaded.notices] == [
+        "m.yaml:4:38: users[0].given_name: 'Ann ' has trailing whitespace, kept exactly as "
+        "written: Mixpanel compares it exactly; if it is a mistake write 'Ann' and the plan "
+        "updates it",
+        "m.yaml:4:59: users[0].family_name: ' B' has leading whitespace, kept exactly as "
+        "written: Mixpanel compares it exactly; if it is a mistake write 'B' and the plan "
+        "updates it",
+        "m.yaml:6:11: teams[0].name: 'Design ' has trailing whitespace, kept exactly as "
+        "written: Mixpanel compares it exactly; if it is a mistake write 'Design' and the "
+        "plan renames it in place",
+        "m.yaml:7:22: teams[0].previous_names[0]: '  Art' has leading whitespace, kept exactly "
+        "as written: Mixpanel compares it exactly; if it is a mistake write 'Art' and the "
+        "plan renames it in place",
+    ]
+
+
+def test_a_whitespace_only_twin_of_a_team_name_is_an_error() -> None:
+    text = ORG + 'teams:\n  - {name: Design, members: []}\n  - {name: "Design ", members: []}\n'
+    with pytest.raises(ManifestError, match="differs only in surrounding whitespace"):
+        load_manifest_text(text, filename="m.yaml", today=TODAY)

@@ -1,0 +1,116 @@
+"""How identities are compared: the one match key, and look-alike userNames. Pure.
+
+Every place that decides "is this the same account?" goes through ``match_key``
+(the diff, the live state's index, the reader's uniqueness check, the manifest's
+cached keys, validation, the importer, the report, staleness, the executor).
+Two rules, both chosen so that a different account can never match:
+
+- **ASCII-only case folding.** SCIM ``userName`` is caseExact=false, so ``ADA@acme.io``
+  and ``ada@acme.io`` are one account. Only the letters A-Z are folded: Unicode
+  lowercasing maps e.g. the Kelvin sign U+212A to ``k``, which would let a
+  different live account stand in for a manifest user.
+- **Look-alikes never match.** A userName holding invisible (format, ``Cf``),
+  bidirectional-control or control characters, one that NFKC normalisation would
+  change (fullwidth at sign U+FF20, ligatures, the Kelvin sign), or one whose letters come
+  from more than one script (Cyrillic U+0430 in a Latin address) looks like
+  another address when printed. It is never matched to a manifest user, and the
+  diff never changes it on its own (see ``Policy.lookalike_users``).
+
+Team names are exact labels; ``name_fold`` is only used to find a live team that
+differs from a manifest name in ASCII case or surrounding whitespace, so that it is
+renamed in place instead of duplicated.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+_ASCII_SPACE = " \t\n\r\f\v"  # str.strip() alone would also drop U+2028, U+0085, ...
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+# Bidirectional controls (UAX #9): embeddings, overrides, isolates and marks.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Letters of these scripts mix in ordinary Japanese text; they count as one script.
+_HAN_FAMILY = {"CJK": "HAN", "HIRAGANA": "HAN", "KATAKANA": "HAN", "HALFWIDTH": "HAN"}
+
+
+def ascii_lower(text: str) -> str:
+    """``text`` with A-Z lowered and every other character kept as it is."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+def match_key(user_name: str) -> str:
+    """The key that identifies an account: surrounding ASCII whitespace off, A-Z lowered.
+
+    Surrounding whitespace is dropped so that a live ``" ada@acme.io"`` is the same
+    account as the manifest's ``ada@acme.io`` and is renamed in place rather than
+    duplicated; the userName itself is still compared exactly when deciding
+    whether to write it.
+    """
+    return ascii_lower(user_name.strip(_ASCII_SPACE))
+
+
+def name_fold(name: str) -> str:
+    """A team name with ASCII case and surrounding ASCII whitespace folded: twins, not keys."""
+    return ascii_lower(name.strip(_ASCII_SPACE))
+
+
+def same_but_ascii_case(a: str, b: str) -> bool:
+    """True when two userNames are one account written in a different A-Z case only."""
+    return ascii_lower(a) == ascii_lower(b)
+
+
+def lookalike_reason(user_name: str) -> str | None:
+    """Why ``user_name`` is a look-alike, or None for a plain one.
+
+    ``"invisible character U+200B at position 4"``, ``"not NFKC-stable (U+FF20 ...)"``
+    or ``"mixes scripts (LATIN, CYRILLIC)"``; positions count from 1.
+    """
+    if user_name.isascii() and user_name.isprintable():
+        return None  # the usual case, and never a look-alike
+    return _reason(user_name)
+
+
+def is_lookalike(user_name: str) -> bool:
+    """True when ``user_name`` could be mistaken for a different address when printed."""
+    return lookalike_reason(user_name) is not None
+
+
+@lru_cache(maxsize=4096)
+def _reason(text: str) -> str | None:
+    for position, char in enumerate(text, start=1):
+        kind = _hidden_kind(char)
+        if kind:
+            return f"{kind} character U+{ord(char):04X} at position {position}"
+    normal = unicodedata.normalize("NFKC", text)
+    if normal != text:
+        changed = next((c for c in text if unicodedata.normalize("NFKC", c) != c), None)
+        if changed is None:  # a combining sequence that composes, e.g. e + U+0301
+            return f"not NFKC-stable (reads as {normal!r})"
+        return f"not NFKC-stable (U+{ord(changed):04X} reads as {normal!r})"
+    scripts = sorted({s for s in map(_script, text) if s})
+    if len(scripts) > 1:
+        return f"mixes scripts ({', '.join(scripts)})"
+    return None
+
+
+def _hidden_kind(char: str) -> str | None:
+    if char in _BIDI:
+        return "bidirectional-control"
+    category = unicodedata.category(char)
+    if category == "Cf":
+        return "invisible"
+    if category in ("Cc", "Zl", "Zp", "Co", "Cn", "Cs"):
+        return "control"
+    if category == "Zs" and char != " ":
+        return "invisible"  # no-break and other spaces print like a space, or like nothing
+    return None
+
+
+def _script(char: str) -> str | None:
+    """The script of a letter from its Unicode name (LATIN, CYRILLIC, GREEK, ...)."""
+    if not unicodedata.category(char).startswith("L"):
+        return None  # digits, punctuation and marks belong to every script
+    word = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+    return _HAN_FAMILY.get(word, word)

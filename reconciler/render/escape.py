@@ -1,0 +1,86 @@
+"""One escaper per output sink, for every string that came from Mixpanel or a manifest.
+
+Live data is data: a userName, a team name or a server's error detail must never
+be able to move the cursor, forge a line ("No changes. Mixpanel matches the
+manifest."), close a Markdown block, or become a spreadsheet formula. Every
+renderer (plan text and Markdown, the report in every format, the drift issue,
+doctor) and the CLI's messages pass such strings through this module, and only
+this module decides how.
+
+- ``terminal``: C0 and C1 controls (ESC included), DEL, newlines and carriage
+  returns inside a value, invisible format characters (Unicode ``Cf``, e.g.
+  U+200B), bidirectional controls (U+202E ...), line and paragraph separators,
+  spaces other than U+0020, private-use and unassigned code points are shown as
+  ``\\x1b`` / ``\\n`` / ``\\u200b`` escapes; everything else prints as is.
+- ``markdown``: the terminal escapes, then HTML (``& < >``) as entities and the
+  Markdown metacharacters that change structure (``\\ ` * _ [ ] ~ |``) with a
+  backslash, so a value is shown as text in a comment, a table cell or a list item.
+- ``markdown_code``: monospace that no backtick or tag in the value can close.
+- ``csv_cell``: the terminal escapes, then a leading ``'`` for a cell a spreadsheet
+  would read as a formula (``= + - @``, tab, carriage return; OWASP CSV injection).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Printed as an escape: controls, format (invisible), separators, private use,
+# unassigned and surrogate code points; and any space but U+0020.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"})
+# A backslash only escapes ASCII punctuation (CommonMark 2.4), so one before a letter
+# (the ``\u200b`` this module writes) is shown as is.
+_MARKDOWN_META = re.compile(r"([`*_\[\]~|]|\\(?=[!-/:-@\[-`{-~]))")
+_CODE_UNSAFE = re.compile(r"[`<>&]")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def terminal(text: str) -> str:
+    """``text`` with every character that could hide, move or forge output escaped."""
+    if text.isascii() and text.isprintable():
+        return text  # the usual case
+    return "".join(_visible(c) for c in text)
+
+
+def terminal_value(value: object) -> str:
+    """``str(value)`` escaped for a terminal; for values that may not be strings."""
+    return terminal(str(value))
+
+
+def markdown(text: str) -> str:
+    """``text`` as literal Markdown text: no HTML, no structure, nothing invisible."""
+    shown = _MARKDOWN_META.sub(r"\\\1", terminal(text))
+    return shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def markdown_code(text: str) -> str:
+    """``text`` in monospace that nothing in it can close or turn into HTML.
+
+    A plain value is a code span; one holding a backtick, ``<``, ``>`` or ``&`` is a
+    ``<code>`` element around the ``markdown`` escape instead (a code span can show
+    neither an entity nor, safely, a backtick run).
+    """
+    shown = terminal(text)
+    if _CODE_UNSAFE.search(shown) or not shown.strip():
+        return f"<code>{markdown(text)}</code>"
+    return f"`{shown}`"
+
+
+def csv_cell(text: str) -> str:
+    """A CSV cell that shows ``text`` and that no spreadsheet evaluates as a formula."""
+    if text.startswith(_FORMULA_START):
+        return "'" + terminal(text)
+    return terminal(text)
+
+
+def _visible(char: str) -> str:
+    if char in _SHORT:
+        return _SHORT[char]
+    code = ord(char)
+    category = unicodedata.category(char)
+    if category in _HIDDEN_CATEGORIES or (category == "Zs" and char != " "):
+        if code <= 0xFF:
+            return f"\\x{code:02x}"
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return char
