@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 from reconciler.livestate import LiveGroup, LiveUser
@@ -64,7 +65,7 @@ def parse_user(resource: object) -> LiveUser:
     name = data.get("name")
     name = name if isinstance(name, Mapping) else {}
     return LiveUser(
-        id=_required_text(data, "id", "User"),
+        id=intern(_required_text(data, "id", "User")),
         user_name=_required_text(data, "userName", "User"),
         given_name=_optional_text(name, "givenName"),
         family_name=_optional_text(name, "familyName"),
@@ -94,7 +95,7 @@ def parse_group(resource: object) -> LiveGroup:
                 f"team {name!r} has the group {member_id!r} as a member; nested teams are not "
                 "supported: remove the nested group in Mixpanel"
             )
-        member_ids.append(member_id)
+        member_ids.append(intern(member_id))  # shares the user's id string: less memory
     return LiveGroup(id=group_id, display_name=name, member_ids=frozenset(member_ids))
 
 
