@@ -304,10 +304,12 @@ def _render_plan(plan: Plan, fmt: str, warnings: Sequence[str], org: str | None 
 
 # -- commands ---------------------------------------------------------------
 def _validate(args: argparse.Namespace) -> int:
+    from reconciler.gcpolicy import bulk_phase
     from reconciler.manifest.loader import load_manifest
 
     try:
-        loaded = load_manifest(_manifest(args), today=today())
+        with bulk_phase():
+            loaded = load_manifest(_manifest(args), today=today())
     except ManifestError as error:
         if args.format == "json":
             problems = [_problem_json(p) for p in error.problems]

@@ -230,7 +230,8 @@ def check_saved_plan(
                 f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
                 "Run `reconciler plan --out plan.json` again and review the new plan."
             )
-    live = _read(client, read)
+    with bulk_phase():
+        live = _read(client, read)
     drift = drift_since_plan(plan, live)
     if drift:
         lines = "\n".join(f"  - {d}" for d in drift)
