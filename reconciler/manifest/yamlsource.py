@@ -223,7 +223,18 @@ def parse_plain(text: str) -> Any:
 def _build_plain(loader: Any) -> Any:
     """Fold the event stream into dicts, lists and scalars (see ``parse_plain``)."""
     builder = _PlainBuilder(loader)
-    get_event, scalar_event, handlers = loader.get_event, yaml.ScalarEvent, builder.handlers
+    # A local table, not an attribute: bound methods kept on the builder would make a
+    # reference cycle holding the whole file's data until a cyclic collection.
+    handlers: dict[type, Any] = {
+        yaml.MappingStartEvent: builder.open,
+        yaml.SequenceStartEvent: builder.open,
+        yaml.MappingEndEvent: builder.close,
+        yaml.SequenceEndEvent: builder.close,
+        yaml.DocumentStartEvent: builder.document,
+        yaml.StreamStartEvent: _ignore,
+        yaml.DocumentEndEvent: _ignore,
+    }
+    get_event, scalar_event = loader.get_event, yaml.ScalarEvent
     scalar, stream_end = builder.scalar, yaml.StreamEndEvent
     while True:
         event = get_event()
@@ -245,15 +256,6 @@ class _PlainBuilder:
         self.stack: list[Any] = []  # open containers, innermost last
         self.pending: list[Any] = []  # per open container: the key awaiting its value
         self.documents = 0
-        self.handlers: dict[type, Any] = {
-            yaml.MappingStartEvent: self.open,
-            yaml.SequenceStartEvent: self.open,
-            yaml.MappingEndEvent: self.close,
-            yaml.SequenceEndEvent: self.close,
-            yaml.DocumentStartEvent: self.document,
-            yaml.StreamStartEvent: _ignore,
-            yaml.DocumentEndEvent: _ignore,
-        }
 
     def refuse(self, _event: yaml.Event) -> None:
         raise _Unusual  # an alias, or an event this builder does not know

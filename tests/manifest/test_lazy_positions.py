@@ -269,3 +269,23 @@ def test_digest_is_the_canonical_json_of_the_manifest() -> None:
     expected = "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     assert manifest_digest(manifest) == expected
     assert yaml.safe_load(ORG)  # the helper text is itself valid YAML
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ORG,
+        ORG + "policy: {protected: [ada@acme.io], max_deprovision_percent: 12.5}\n"
+        "users:\n  - {email: ada@acme.io, given_name: Zoë, family_name: 日本, "
+        "expires: 2030-01-02, previous_emails: [a@acme.io]}\n"
+        "teams:\n  - {name: Ops, members: [{email: ada@acme.io, expires: 2030-01-01}]}\n"
+        "  - {name: Empty, members: []}\n  - {name: Unmanaged}\n",
+    ],
+    ids=["empty", "everything"],
+)
+def test_streamed_digest_equals_the_whole_dump(text: str) -> None:
+    from reconciler.manifest.loader import load_manifest_text
+
+    manifest = load_manifest_text(text, filename="m.yaml", today=TODAY).manifest
+    canonical = json.dumps(manifest.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    assert manifest_digest(manifest) == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
