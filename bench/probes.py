@@ -75,6 +75,7 @@ def _client(url: str) -> Any:
 
 
 def probe_plan(url: str, manifest: str, concurrency: int) -> dict[str, Any]:
+    from reconciler.evidence import confirm_absences
     from reconciler.manifest.loader import load_manifest
     from reconciler.planner import make_plan
     from reconciler.reader import read_live_state
@@ -86,6 +87,7 @@ def probe_plan(url: str, manifest: str, concurrency: int) -> dict[str, Any]:
         loaded = load_manifest(manifest, today=TODAY)
     with phases.phase("read"):
         live = read_live_state(client, page_size=PAGE, concurrency=concurrency)
+        live = confirm_absences(client, loaded.manifest, live, TODAY)
     with phases.phase("plan"):
         plan = make_plan(
             loaded.manifest,
@@ -101,6 +103,7 @@ def probe_plan(url: str, manifest: str, concurrency: int) -> dict[str, Any]:
         "phases": phases.figures,
         "requests": client.stats.calls,
         "sent": client.stats.total,
+        "confirmations": client.stats.by_purpose["confirm"],
         "lower_bound": lower_bound(len(live.users), len(live.groups)),
         "operations": len(plan.operations),
         "summary": str(plan.summary),

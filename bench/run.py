@@ -17,6 +17,8 @@ What is compared with what (walls are medians over the repeats of one run):
 - reader-pattern floor: the reader's own requests (pages + one GET per team through a
   pool as large as the reader's), json.loads only.
   Floors are timed inside their process (no start-up): the plan ratios are upper bounds.
+  Plan's request count also holds the "confirm" lookups (a manifest leaver the
+  listing lacks), reported apart.
 - latency: the same at ``--latency-ms 50`` (smaller org), where loading the manifest
   while the read waits decides.
 - apply: K user PATCHes with 50 ms injected latency; floor K*L/c; then 10% random 429s
@@ -193,6 +195,7 @@ def summarise_size(
         "lower_bound": lower_bound(users, groups, PAGE),
         "requests_pages": runs["pages"][0]["requests"],
         "requests_plan": plans[0]["requests"],
+        "requests_confirm": plans[0].get("confirmations", 0),
         "requests_floor": runs["floor"][0]["requests"],
         "pages_wall": wall("pages"),
         "floor_wall": wall("floor"),

@@ -26,6 +26,8 @@ from reconciler.scim.errors import (
 )
 
 MIXPANEL_PATH = "/api/app/scim/v2"
+MEMBERSHIP = "team members cross-check (users' groups)"
+_SAMPLE = 100
 LOOKALIKES = "look-alike userNames"
 
 
@@ -61,6 +63,7 @@ def diagnose(client: ScimClient, target: str, claimed_domains: Iterable[str] | N
         ("features (ServiceProviderConfig)", lambda: _features(config)),
         ("users readable", lambda: _page(client, users=True)),
         ("teams readable", lambda: _page(client, users=False)),
+        (MEMBERSHIP, lambda: _membership(client)),
     ]
     for name, step in steps:
         if any(c.status is Status.FAIL for c in checks):
@@ -147,6 +150,34 @@ def _page(client: ScimClient, *, users: bool) -> tuple[Check, None]:
         return Check("users readable", Status.OK, f"{page.total_results} users"), None
     page = client.list_groups_page(1, 1)
     return Check("teams readable", Status.OK, f"{page.total_results} teams"), None
+
+
+def _membership(client: ScimClient) -> tuple[Check, None]:
+    """Does the server fill users' ``groups``? It is what cut member lists are caught by."""
+    page = client.list_users_page(1, _SAMPLE)
+    carrying = [r.get("groups") for r in page.resources if isinstance(r.get("groups"), list)]
+    sample = f"the first {len(page.resources)} users"
+    if any(carrying):
+        return Check(
+            MEMBERSHIP,
+            Status.OK,
+            "the server fills users' `groups`: team member lists are cross-checked against "
+            "it, so a list the server cuts short or leaves out fails that read closed",
+        ), None
+    if carrying:
+        return Check(
+            MEMBERSHIP,
+            Status.OK,
+            f"the server fills users' `groups` (empty for {sample}): team member lists "
+            "are cross-checked against it",
+        ), None
+    return Check(
+        MEMBERSHIP,
+        Status.WARN,
+        f"the server does not fill users' `groups` ({sample} have none): a team member "
+        "list the server cuts short cannot be detected, and a team answered without "
+        "`members` is taken as empty (RFC 7643 §2.5); see README, safety model",
+    ), None
 
 
 def _lookalikes(client: ScimClient, live: LiveState | None) -> tuple[Check, None]:

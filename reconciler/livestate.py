@@ -63,11 +63,17 @@ class LiveUser:
 
 @dataclass(frozen=True, slots=True)
 class LiveGroup:
-    """A SCIM Group (Mixpanel Team) with the ids of its member users."""
+    """A SCIM Group (Mixpanel Team) with the ids of its member users.
+
+    ``members_listed`` is False when the answer it was parsed from had no
+    ``members`` attribute at all (as opposed to ``"members": []``): the reader then
+    decides from other evidence whether the team is empty or its members unknown.
+    """
 
     id: str
     display_name: str
     member_ids: frozenset[str] = frozenset()
+    members_listed: bool = field(default=True, compare=False)
 
     @property
     def key(self) -> str:
@@ -87,6 +93,9 @@ class LiveState:
 
     users: tuple[LiveUser, ...] = ()
     groups: tuple[LiveGroup, ...] = ()
+    # What the reader learned beyond the listings (e.g. users a listing omitted and a
+    # lookup found inactive), shown as plan notices; not part of the fingerprint.
+    evidence: tuple[str, ...] = field(default=(), compare=False)
     _by_key: Mapping[str, LiveUser] = field(init=False, repr=False, compare=False)
     _by_id: Mapping[str, LiveUser] = field(init=False, repr=False, compare=False)
     _groups_by_name: Mapping[str, LiveGroup] = field(init=False, repr=False, compare=False)
@@ -101,11 +110,17 @@ class LiveState:
         object.__setattr__(self, "_groups_by_id", by_id)
 
     @classmethod
-    def of(cls, users: Iterable[LiveUser], groups: Iterable[LiveGroup]) -> LiveState:
+    def of(
+        cls,
+        users: Iterable[LiveUser],
+        groups: Iterable[LiveGroup],
+        evidence: Iterable[str] = (),
+    ) -> LiveState:
         """Build with a canonical order so equal orgs give equal values and fingerprints."""
         return cls(
             users=tuple(sorted(users, key=lambda u: (u.key, u.id))),
             groups=tuple(sorted(groups, key=lambda g: (g.display_name, g.id))),
+            evidence=tuple(evidence),
         )
 
     @property

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ConfigError, StalePlanError
+from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.gcpolicy import bulk_phase
 from reconciler.guards import Overrides, check_guards, guard_findings
@@ -74,9 +75,14 @@ def plan_from_manifest(
     read: ReadOptions = ReadOptions(),
     overrides: Overrides | None = None,
 ) -> Planned:
-    """Plan a validated manifest (callers load it before any network) against live."""
+    """Plan a validated manifest (callers load it before any network) against live.
+
+    Users the manifest wants inactive that the listing lacks are proven absent first
+    (``reconciler.evidence.confirm_absences``); LiveStateError when one is not.
+    """
     with bulk_phase():
         live = _read(client, read)
+    live = confirm_absences(client, loaded.manifest, live, today)
     return plan_from_live(loaded, live, target, today=today, overrides=overrides)
 
 
@@ -101,6 +107,8 @@ def load_and_read(
     it fails to load (or on Ctrl-C) the read is cancelled at its next page or team,
     joined, and the manifest's error is raised; a read error is raised only for a
     valid manifest. Both run in one ``bulk_phase`` (no cyclic garbage collection).
+    Then, as ``plan_from_manifest`` does, absences the plan relies on are confirmed
+    (``reconciler.evidence.confirm_absences``).
     Raises ManifestError, LiveStateError or the read's ReconcilerError.
     """
     cancel = threading.Event()
@@ -136,7 +144,8 @@ def load_and_read(
     error = outcome.get("error")
     if error is not None:
         raise error
-    live: LiveState = outcome["live"]
+    # Users the manifest wants inactive that the listing lacks are proven absent.
+    live: LiveState = confirm_absences(client, loaded.manifest, outcome["live"], today)
     return loaded, live
 
 
@@ -170,7 +179,7 @@ def plan_from_live(
         today=today,
         target=target.base_url,
         manifest_digest=loaded.digest,
-        extra_notices=tuple(str(n) for n in loaded.notices),
+        extra_notices=(*(str(n) for n in loaded.notices), *live.evidence),
     )
     findings = guard_findings(plan, live, overrides or Overrides())
     warnings = tuple(str(f) for f in findings)
@@ -232,6 +241,7 @@ def check_saved_plan(
             )
     with bulk_phase():
         live = _read(client, read)
+    live = confirm_plan_targets(client, plan, live)
     drift = drift_since_plan(plan, live)
     if drift:
         lines = "\n".join(f"  - {d}" for d in drift)

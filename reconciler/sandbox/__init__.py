@@ -2,11 +2,14 @@
 
 ``Sandbox`` runs it in a background thread; ``Store`` is the directory behind it;
 ``Faults`` makes it misbehave the way real servers do (latency, 429, 5xx, dropped
-connections, lost responses, per-request limits). Never a production server.
+connections, lost responses, per-request limits); ``Quirks`` makes it say what
+misbehaving servers say (capped or lying listings, hidden inactive users, cut or
+missing member lists). Never a production server.
 """
 
 from reconciler.sandbox.faults import Faults, SandboxStats
+from reconciler.sandbox.quirks import Quirks
 from reconciler.sandbox.service import Sandbox
 from reconciler.sandbox.store import Store
 
-__all__ = ["Faults", "Sandbox", "SandboxStats", "Store"]
+__all__ = ["Faults", "Quirks", "Sandbox", "SandboxStats", "Store"]

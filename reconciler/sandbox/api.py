@@ -23,6 +23,7 @@ from reconciler.sandbox.filters import (
     parse_filter,
 )
 from reconciler.sandbox.patch import count_member_values, parse_operations
+from reconciler.sandbox.quirks import Quirks
 from reconciler.sandbox.resources import encode, list_body
 from reconciler.sandbox.store import Store, Written
 
@@ -66,8 +67,9 @@ class ScimApi:
     """The Mixpanel-like SCIM endpoints over a ``Store``.
 
     ``persist`` is called with the store version after each mutation and before the
-    response exists, so an acknowledged write is durable. ``faults`` is read per
-    request so ``Sandbox.set_faults`` takes effect immediately.
+    response exists, so an acknowledged write is durable. ``faults`` and ``quirks``
+    are read per request so ``Sandbox.set_faults`` / ``set_quirks`` take effect
+    immediately.
     """
 
     def __init__(
@@ -77,8 +79,11 @@ class ScimApi:
         faults: Callable[[], Faults],
         stats: SandboxStats,
         persist: Callable[[int], None] | None = None,
+        *,
+        quirks: Callable[[], Quirks] = Quirks,
     ) -> None:
         self._store = store
+        self._quirks = quirks
         self._token = token.encode()
         self._faults = faults
         self._stats = stats
@@ -128,8 +133,11 @@ class ScimApi:
 
     def _list_users(self, query: dict[str, str]) -> Response:
         flt = _filter(query, USER_FILTER_ATTRIBUTES)
-        start, count = self._paging(query)
-        total, items = self._store.list_users(flt, start, count)
+        quirks = self._quirks()
+        start, count = quirks.listing_window(*self._paging(query), filtered=flt is not None)
+        hide = quirks.hide_inactive
+        total, items = self._store.list_users(flt, start, count, hide_inactive=hide)
+        total = quirks.listed_total(total, len(items), filtered=flt is not None)
         return _ok(list_body(total, start, _project_all(items, query)))
 
     def _one_user(self, request: Request, user_id: str) -> Response:
@@ -148,16 +156,21 @@ class ScimApi:
 
     def _list_groups(self, query: dict[str, str]) -> Response:
         flt = _filter(query, GROUP_FILTER_ATTRIBUTES)
-        start, count = self._paging(query)
+        quirks = self._quirks()
+        start, count = quirks.listing_window(*self._paging(query), filtered=flt is not None)
         members, query = _members_wanted(query)
         total, items = self._store.list_groups(flt, start, count, members=members)
+        total = quirks.listed_total(total, len(items), filtered=flt is not None)
+        if members:
+            items = [quirks.group_body(item) for item in items]
         return _ok(list_body(total, start, _project_all(items, query)))
 
     def _one_group(self, request: Request, group_id: str) -> Response:
         store = self._store
         if request.method == "GET":
             members, query = _members_wanted(request.query)
-            return _ok(_project(store.group_json(group_id, members=members), query))
+            body = store.group_json(group_id, members=members)
+            return _ok(_project(self._quirks().group_body(body), query))
         if request.method == "PUT":
             return self._saved(store.replace_group(group_id, _json(request.body)))
         if request.method == "PATCH":

@@ -17,6 +17,7 @@ from types import FrameType
 
 from reconciler.errors import ConfigError
 from reconciler.sandbox.faults import Faults
+from reconciler.sandbox.quirks import Quirks
 from reconciler.sandbox.service import Sandbox
 
 TOKEN_ENV = "MIXPANEL_SCIM_TOKEN"  # noqa: S105 - the variable name, not a secret
@@ -71,6 +72,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="requests the rate limiter lets through at once after a quiet spell",
     )
+    quirks = parser.add_argument_group("quirk modes (behave like a misbehaving server)")
+    quirks.add_argument(
+        "--quirk",
+        action="append",
+        default=[],
+        dest="quirks",
+        metavar="NAME[=N]",
+        help=(
+            "repeatable: list_cap=N, lying_total, hide_inactive, members_cut=N, "
+            "members_omitted (see README, 'Quirk modes')"
+        ),
+    )
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
@@ -85,6 +98,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
         state_file=args.state,
         seed=args.seed,
         faults=_faults(args),
+        quirks=_quirks(args),
         port=args.port,
     )
     try:
@@ -101,6 +115,8 @@ def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
             users, groups = sandbox.store.counts()
             where = f"state in {args.state}" if args.state else "in memory only"
             out(f"{users} users, {groups} teams, {where}; stop with Ctrl-C or SIGTERM")
+            if sandbox.quirks.names():
+                out(f"Quirk modes on: {', '.join(sandbox.quirks.names())}")
             stopping.wait()
     finally:
         restore()
@@ -124,6 +140,13 @@ def _faults(args: argparse.Namespace) -> Faults:
         )
     except ValueError as error:
         raise ConfigError(f"bad fault settings: {error}") from error
+
+
+def _quirks(args: argparse.Namespace) -> Quirks:
+    try:
+        return Quirks.from_specs(list(args.quirks))
+    except ValueError as error:
+        raise ConfigError(f"bad --quirk: {error}") from error
 
 
 def _on_signals(stopping: threading.Event) -> Callable[[], None]:

@@ -14,6 +14,7 @@ from types import TracebackType
 from reconciler.sandbox.api import BASE_PATH, ScimApi
 from reconciler.sandbox.faults import FaultInjector, Faults, SandboxStats
 from reconciler.sandbox.persistence import Persister, load_state
+from reconciler.sandbox.quirks import Quirks
 from reconciler.sandbox.seed import apply_seed, validate_seed
 from reconciler.sandbox.server import HOST, SandboxHTTPServer
 from reconciler.sandbox.store import Store
@@ -37,6 +38,7 @@ class Sandbox:
         state_file: Path | None = None,
         seed: str = "empty",
         faults: Faults | None = None,
+        quirks: Quirks | None = None,
         port: int = 0,
     ) -> None:
         if not token:
@@ -48,6 +50,7 @@ class Sandbox:
         self._token = token
         self._port = port
         self._injector = FaultInjector(faults or Faults())
+        self._quirks = quirks or Quirks()
         self._persister = Persister(self.store, state_file) if state_file else None
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -71,11 +74,26 @@ class Sandbox:
         """Switch fault settings for the following requests (the RNG restarts from the seed)."""
         self._injector = FaultInjector(faults)
 
+    @property
+    def quirks(self) -> Quirks:
+        return self._quirks
+
+    def set_quirks(self, quirks: Quirks) -> None:
+        """Switch quirk modes for the following requests (e.g. seed honestly, then misbehave)."""
+        self._quirks = quirks
+
     def start(self) -> Sandbox:
         if self._server is not None:
             return self
         persist = self._persister.persist if self._persister else None
-        api = ScimApi(self.store, self._token, lambda: self._injector.faults, self.stats, persist)
+        api = ScimApi(
+            self.store,
+            self._token,
+            lambda: self._injector.faults,
+            self.stats,
+            persist,
+            quirks=lambda: self._quirks,
+        )
         self._server = SandboxHTTPServer(self._port, api, lambda: self._injector, self.stats)
         self.store.set_base_url(self.base_url)
         self.store.warm()

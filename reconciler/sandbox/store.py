@@ -179,11 +179,16 @@ class Store:
             return self._group_json(group_id, members=members)
 
     def list_users(
-        self, flt: EqFilter | None, start_index: int, count: int
+        self, flt: EqFilter | None, start_index: int, count: int, *, hide_inactive: bool = False
     ) -> tuple[int, list[bytes]]:
-        """(totalResults, one page of encoded users); ``start_index`` is 1-based."""
+        """(totalResults, one page of encoded users); ``start_index`` is 1-based.
+
+        ``hide_inactive`` (a quirk mode) leaves inactive users out of an unfiltered listing.
+        """
         with self._lock:
             ids = self._matching_users(flt)
+            if hide_inactive and flt is None:
+                ids = [uid for uid in ids if self._users[uid].active]
             page = ids[start_index - 1 : start_index - 1 + count]
             return len(ids), [self._user_json(uid) for uid in page]
 

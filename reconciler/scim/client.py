@@ -26,7 +26,13 @@ from reconciler.scim.errors import (
     ScimServerError,
     ScimTransportError,
 )
-from reconciler.scim.parse import ListPage, parse_group, parse_list, parse_user
+from reconciler.scim.parse import (
+    ListPage,
+    parse_group,
+    parse_list,
+    parse_user,
+    parse_user_groups,
+)
 from reconciler.scim.secret import Token
 from reconciler.scim.transport import RequestStats, Response, Transport
 from reconciler.scim.url import normalise_base_url
@@ -34,6 +40,7 @@ from reconciler.scim.url import normalise_base_url
 log = logging.getLogger("reconciler.scim")
 
 T = TypeVar("T", LiveUser, LiveGroup)
+CONFIRM = "confirm"  # the RequestStats purpose of confirmation reads
 R = TypeVar("R")
 
 GROUP_CONFLICT_HINT = (
@@ -110,6 +117,31 @@ class ScimClient:
         page = self._list("/Groups", {"filter": eq_filter("displayName", name)})
         groups = [_parsed(parse_group, r, "GET", "/Groups") for r in page.resources]
         return _single([g for g in groups if g.display_name == name], name)
+
+    # Confirmations: reads that prove what a listing left out --------------------------
+
+    def confirm_user_name(self, user_name: str) -> LiveUser | None:
+        """``find_user``, counted as a ``CONFIRM`` request: is this unlisted user absent?"""
+        params = {"filter": eq_filter("userName", user_name)}
+        response = self.transport.request("GET", "/Users", params=params, purpose=CONFIRM)
+        page = _parsed(parse_list, _required_body(response, "GET", "/Users"), "GET", "/Users")
+        users = [_parsed(parse_user, r, "GET", "/Users") for r in page.resources]
+        return _single([u for u in users if u.key == match_key(user_name)], user_name)
+
+    def confirm_user_id(self, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
+        """GET /Users/{id} for a team member no listed user has, counted as ``CONFIRM``.
+
+        Returns the user and its ``groups`` ids (None when the server does not fill
+        them), or None on 404 (the id really points nowhere).
+        """
+        path = f"/Users/{_segment(user_id)}"
+        try:
+            response = self.transport.request("GET", path, purpose=CONFIRM)
+        except ScimNotFound:
+            return None
+        body = _required_body(response, "GET", path)
+        user = _parsed(parse_user, body, "GET", path)
+        return user, _parsed(parse_user_groups, body, "GET", path)
 
     # Writes --------------------------------------------------------------------------
 

@@ -74,8 +74,27 @@ def parse_user(resource: object) -> LiveUser:
     )
 
 
+def parse_user_groups(resource: object) -> frozenset[str] | None:
+    """The group ids in a User's ``groups`` attribute (RFC 7643 §4.1.2), None when absent.
+
+    A server that fills it offers a second source for team membership, which the
+    reader cross-checks team member lists against.
+    """
+    data = _object(resource, "User")
+    groups = data.get("groups")
+    if groups is None:
+        return None
+    if not isinstance(groups, list):
+        raise ScimProtocolError(f"User {data.get('userName')!r} field 'groups' is not a list")
+    what = f"group of User {data.get('userName')!r}"
+    return frozenset(_required_text(_object(g, what), "value", what) for g in groups)
+
+
 def parse_group(resource: object) -> LiveGroup:
-    """A Group resource as a LiveGroup; absent ``members`` means none were returned.
+    """A Group resource as a LiveGroup; ``members_listed`` says whether ``members`` was there.
+
+    An absent (or null) ``members`` gives no member ids and ``members_listed=False``;
+    ``"members": []`` is a team seen to be empty.
 
     A member typed ``Group`` raises ScimUnsupportedError: nested teams would make
     membership transitive, which the planner does not model, so it must not guess.
@@ -83,6 +102,7 @@ def parse_group(resource: object) -> LiveGroup:
     data = _object(resource, "Group")
     group_id = _required_text(data, "id", "Group")
     name = _required_text(data, "displayName", "Group")
+    listed = data.get("members") is not None
     members = data.get("members") or []
     if not isinstance(members, list):
         raise ScimProtocolError(f"Group {name!r} field 'members' is not a list")
@@ -96,7 +116,9 @@ def parse_group(resource: object) -> LiveGroup:
                 "supported: remove the nested group in Mixpanel"
             )
         member_ids.append(intern(member_id))  # shares the user's id string: less memory
-    return LiveGroup(id=group_id, display_name=name, member_ids=frozenset(member_ids))
+    return LiveGroup(
+        id=group_id, display_name=name, member_ids=frozenset(member_ids), members_listed=listed
+    )
 
 
 _BY_STATUS: Mapping[int, type[ScimError]] = {

@@ -34,6 +34,7 @@ __all__ = ["RequestStats", "Response", "RetryPolicy", "Throttle", "Timeouts", "T
 log = logging.getLogger("reconciler.http")
 
 SCIM_JSON = "application/scim+json"
+VERIFY = "verify"  # the purpose of apply's read-back requests, counted on their own
 # Methods whose repetition cannot do harm in how the reconciler uses them: GET reads,
 # DELETE of a gone user is reported as 404 (the client treats that as done), and our
 # PATCHes set values or add/remove named members, so applying one twice changes nothing.
@@ -70,6 +71,7 @@ class RequestStats:
     """
 
     by_class: Counter[str] = field(default_factory=Counter)
+    by_purpose: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     total: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -78,11 +80,18 @@ class RequestStats:
     def calls(self) -> int:
         return self.total - self.retries
 
-    def record(self, request_class: str, *, retry: bool) -> None:
+    @property
+    def verification(self) -> int:
+        """Requests sent to read back what apply wrote (``VERIFY``), retries included."""
+        return self.by_purpose[VERIFY]
+
+    def record(self, request_class: str, *, retry: bool, purpose: str = "") -> None:
         with self._lock:
             self.by_class[request_class] += 1
             self.total += 1
             self.retries += int(retry)
+            if purpose:
+                self.by_purpose[purpose] += 1
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -158,8 +167,12 @@ class Transport:
         params: Mapping[str, str | int] | None = None,
         json: object = None,
         retry_safe: bool | None = None,
+        purpose: str = "",
     ) -> Response:
         """Send, retrying what is safe to retry, and return the 2xx answer.
+
+        ``purpose`` (e.g. ``VERIFY``) also counts the request in ``stats.by_purpose``,
+        so costs beyond the read and the writes can be reported on their own.
 
         Retried: ``retry.retry_statuses`` and connection failures for idempotent methods.
         With ``retry_safe=False`` (POST by default) only what surely was not
@@ -174,7 +187,7 @@ class Transport:
         while True:
             try:
                 status, headers, content, reopens = self._paced_send(
-                    method, path, params, data, backoff
+                    method, path, params, data, backoff, purpose=purpose
                 )
             except requests.RequestException as error:
                 if (safe or _not_sent(error)) and backoff.wait():
@@ -209,11 +222,15 @@ class Transport:
         params: Mapping[str, str | int] | None,
         data: bytes | None,
         backoff: Backoff,
+        *,
+        purpose: str = "",
     ) -> tuple[int, CaseInsensitiveDict[str], bytes, float | None]:
         """``_send`` under the shared throttle; on a 429 closes the gate for every thread
         and returns when it reopens (None otherwise)."""
         with self.throttle.slot() as slot:
-            status, headers, content = self._send(method, path, params, data, backoff)
+            status, headers, content = self._send(
+                method, path, params, data, backoff, purpose=purpose
+            )
             if status != 429:
                 slot.succeeded()
                 return status, headers, content, None
@@ -229,11 +246,13 @@ class Transport:
         params: Mapping[str, str | int] | None,
         data: bytes | None,
         backoff: Backoff,
+        *,
+        purpose: str = "",
     ) -> tuple[int, CaseInsensitiveDict[str], bytes]:
         headers = dict(self._headers)
         if data is not None:
             headers["Content-Type"] = SCIM_JSON
-        self.stats.record(_request_class(method, path), retry=backoff.attempts > 1)
+        self.stats.record(_request_class(method, path), retry=backoff.attempts > 1, purpose=purpose)
         started = time.perf_counter()
         outcome = "no answer"
         try:

@@ -37,12 +37,15 @@ def test_a_healthy_sandbox_passes_every_check(
     with Sandbox(token=TOKEN, seed="demo") as box:
         code, report = doctor(capsys, "--url", box.base_url, "-m", str(manifest))
     assert code == 0 and report["verdict"] == "ok"
+    membership = next(c for c in report["checks"] if c["name"].startswith("team members"))  # type: ignore[attr-defined]
+    assert "the server fills users' `groups`" in membership["detail"]
     assert statuses(report) == {
         "server reachable, SCIM answers": "ok",
         "token accepted": "ok",
         "features (ServiceProviderConfig)": "ok",
         "users readable": "ok",
         "teams readable": "ok",
+        "team members cross-check (users' groups)": "ok",
         "claimed domains": "ok",
         "look-alike userNames": "ok",
     }
@@ -86,6 +89,10 @@ def test_doctor_works_against_scim2_server(
     assert code == 0
     assert statuses(report)["token accepted"] == "ok"
     assert statuses(report)["claimed domains"] == "warn"  # acmelabs.io has no live users
+    # scim2-server leaves users' `groups` out, so a cut member list would go unnoticed.
+    membership = next(c for c in report["checks"] if c["name"].startswith("team members"))  # type: ignore[attr-defined]
+    assert membership["status"] == "warn"
+    assert "does not fill users' `groups`" in membership["detail"]
 
 
 def test_text_output_ends_with_a_verdict(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,7 +13,7 @@ from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimServerError
-from reconciler.scim.parse import ListPage, parse_group
+from reconciler.scim.parse import ListPage, parse_group, parse_user, parse_user_groups
 
 
 def user(i: int, name: str | None = None) -> dict[str, Any]:
@@ -39,6 +39,7 @@ class FakeDirectory(ScimClient):
     total_drift: int = 0  # added to totalResults after the first page
     short_pages: bool = False  # return nothing after the first page
     broken_get: str | None = None
+    hidden: list[dict[str, Any]] = field(default_factory=list)  # found by id, never listed
 
     def _page(self, items: list[dict[str, Any]], start: int, count: int) -> ListPage:
         size = min(count, self.server_page_size)
@@ -65,6 +66,20 @@ class FakeDirectory(ScimClient):
         if group_id == self.broken_get:
             raise ScimServerError("down", status=503, method="GET", path=f"/Groups/{group_id}")
         return parse_group(next(g for g in self.groups if g["id"] == group_id))
+
+    def confirm_user_name(self, user_name: str) -> LiveUser | None:
+        self.calls.append(f"GET /Users?filter=userName eq {user_name}")
+        for resource in [*self.users, *self.hidden]:
+            if resource["userName"].lower() == user_name.lower():
+                return parse_user(resource)
+        return None
+
+    def confirm_user_id(self, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
+        self.calls.append(f"GET /Users/{user_id}")
+        for resource in [*self.users, *self.hidden]:
+            if resource["id"] == user_id:
+                return parse_user(resource), parse_user_groups(resource)
+        return None
 
 
 def directory(n_users: int, n_groups: int, **knobs: Any) -> FakeDirectory:

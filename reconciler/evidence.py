@@ -1,0 +1,324 @@
+"""Evidence beyond the listings: proof of absence and cross-checked member lists.
+
+A listing is a claim. Before a plan rests on "this user is not there" or "this
+team has these members", the claim is checked where it matters:
+
+- A team member id that no listed user has is looked up with ``GET /Users/{id}``.
+- A user the manifest wants inactive (or expired) that the listing lacks is looked
+  up with ``filter=userName eq "..."`` (``confirm_absences``, called by the workflow
+  because only it knows the manifest).
+
+A lookup that finds an **active** user proves that the listing hides users who
+have access: the read fails closed and nothing is planned. A lookup that finds an
+**inactive** user is what servers that hide deactivated users from listings do;
+that user is taken into the live state from the lookup (so offboarding stays one
+line on such servers) and the plan says so in a notice.
+
+Member lists are cross-checked against users' ``groups`` attribute when the
+server fills it (``check_member_lists``); see its docstring for the exact rule.
+Only these few lookups cost requests ("confirm" in ``RequestStats.by_purpose``);
+an honest server needs none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
+
+from reconciler.errors import LiveStateError
+from reconciler.identity import match_key
+from reconciler.livestate import LiveGroup, LiveState, LiveUser
+from reconciler.manifest.models import Manifest, User
+from reconciler.plan import Plan
+from reconciler.scim.client import ScimClient
+from reconciler.scim.errors import ScimError
+
+INCOMPLETE = (
+    "the server's listing is incomplete (capped or hiding users), so nothing is planned. "
+    "Fix: make GET /Users list every user (check the server's paging and any filter on "
+    "its SCIM app), then re-run; `reconciler doctor` shows how the server pages"
+)
+UNKNOWN = (
+    "its membership is unknown, not empty, so nothing is planned. Fix: make the server "
+    "return complete member lists for GET /Groups/{id} (some servers cut or leave them "
+    "out for big teams), then re-run"
+)
+_SHOWN = 5
+LOOKUPS_IN_FLIGHT = 4  # like the reader's team reads: lookups are independent round trips
+
+A = TypeVar("A")
+B = TypeVar("B")
+
+
+def _each(lookup: Callable[[A], B], items: Sequence[A]) -> list[B]:
+    """``lookup`` over ``items`` with a few in flight, results in input order.
+
+    The first failure (in input order) is raised and the lookups still queued are
+    cancelled, so an error is reported as a sequential run would report it.
+    """
+    if len(items) <= 1:
+        return [lookup(item) for item in items]
+    workers = min(LOOKUPS_IN_FLIGHT, len(items))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="confirm") as pool:
+        futures = [pool.submit(lookup, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+@dataclass(frozen=True)
+class Hidden:
+    """Users a listing left out that a lookup found, with their ``groups`` ids."""
+
+    users: tuple[LiveUser, ...] = ()
+    groups_of: Mapping[str, frozenset[str]] | None = None
+    notices: tuple[str, ...] = ()
+
+
+def resolve_unlisted_members(
+    client: ScimClient, users: Sequence[LiveUser], groups: Sequence[LiveGroup]
+) -> Hidden:
+    """Look up every team member id that matches no listed user (``GET /Users/{id}``).
+
+    Raises LiveStateError when an id points nowhere (404), names a team (nested
+    teams are not supported) or finds an active user the listing omitted.
+    """
+    user_ids = {u.id for u in users}
+    group_names = {g.id: g.display_name for g in groups}
+    unlisted: dict[str, str] = {}
+    for group in groups:
+        for member in sorted(group.member_ids - user_ids):
+            if member in group_names:
+                raise _inconsistent(
+                    f"team {group.display_name!r} has the team {group_names[member]!r} as a "
+                    "member; nested teams are not supported"
+                )
+            unlisted.setdefault(member, group.display_name)
+    found: list[LiveUser] = []
+    groups_of: dict[str, frozenset[str]] = {}
+    answers = _each(lambda member: _lookup_id(client, member), list(unlisted))
+    for (member, team), answer in zip(unlisted.items(), answers, strict=True):
+        if answer is None:
+            raise _inconsistent(f"team {team!r} has member id {member!r} that matches no user")
+        user, member_of = answer
+        _accept_inactive(user, f"a member of team {team!r} that GET /Users/{{id}} found")
+        found.append(user)
+        if member_of is not None:
+            groups_of[user.id] = member_of
+    return Hidden(tuple(found), groups_of, _taken(found, "GET /Users/{id}"))
+
+
+def check_member_lists(
+    groups: Sequence[LiveGroup],
+    groups_of: Mapping[str, frozenset[str] | None],
+    names: Mapping[str, str],
+) -> None:
+    """Fail closed on any team whose member list cannot be trusted.
+
+    ``groups_of`` maps every user id read (listed or looked up) to the ids in its
+    ``groups`` attribute (None: absent); ``names`` maps user ids to userNames.
+    The server *fills* ``groups`` when at least one user carries a non-empty one.
+
+    - It fills them: each team's member ids must equal the users whose ``groups``
+      name the team. A team answered without ``members`` is empty when no user
+      names it (RFC 7643 §2.5: an empty attribute may be left out), else unknown.
+    - It does not: there is no second source. A team answered without ``members``
+      is taken as empty, as RFC 7643 §2.5 allows a server to leave an empty
+      attribute out (scim2-server does), and a cut list cannot be detected;
+      ``reconciler doctor`` warns about such a server. Apply's verify-after-write
+      still catches a server that never returns members: members it adds do not
+      read back.
+
+    Raises LiveStateError naming the first untrusted team and what the server did.
+    """
+    if any(ids for ids in groups_of.values() if ids):
+        _cross_check(groups, _derived(groups, groups_of), names)
+
+
+def confirm_absences(
+    client: ScimClient, manifest: Manifest, live: LiveState, today: date
+) -> LiveState:
+    """Prove absent every user the manifest wants inactive (or expired) that live lacks.
+
+    Each such user (and its ``previous_emails``) is looked up by ``userName eq``.
+    Raises LiveStateError (nothing is planned) when one is found active; users
+    found inactive are added to the returned LiveState with a notice. Once this
+    read has shown that the listing hides inactive users (such a find, or a team
+    member found by id), the users the plan would create are looked up too, so a
+    hidden rehire is planned as a reactivation rather than a create.
+    """
+    unlisted = _unlisted(manifest, live)
+    leavers = [u for u in unlisted if not _wanted_active(u, today)]
+    found = _look_up(client, leavers)
+    if found or live.evidence:
+        found += _look_up(client, [u for u in unlisted if _wanted_active(u, today)])
+    if not found:
+        return live
+    notices = (*live.evidence, *_taken(found, "a userName lookup"))
+    return LiveState.of((*live.users, *found), live.groups, notices)
+
+
+def confirm_plan_targets(client: ScimClient, plan: Plan, live: LiveState) -> LiveState:
+    """For a saved plan: look up by id each user it touches that the listing lacks.
+
+    The plan may rest on users a lookup found (hidden inactive users); without
+    this, ``apply plan.json`` would call them deleted and refuse a good plan as
+    stale. Found inactive: added to the LiveState; found active: LiveStateError
+    (the listing is incomplete); not found: left out, so the drift check reports it.
+    """
+    wanted = {op.scim_id for op in plan.operations if op.is_user_op and op.scim_id}
+    missing = sorted(wanted - set(live.users_by_id))
+    found = []
+    for answer in _each(lambda user_id: _lookup_id(client, user_id), missing):
+        if answer is not None:
+            _accept_inactive(answer[0], "a user the plan touches that GET /Users/{id} found")
+            found.append(answer[0])
+    if not found:
+        return live
+    notices = (*live.evidence, *_taken(found, "GET /Users/{id}"))
+    return LiveState.of((*live.users, *found), live.groups, notices)
+
+
+def _look_up(client: ScimClient, users: Sequence[User]) -> list[LiveUser]:
+    found = [match for match in _each(lambda user: _first(client, user), users) if match]
+    for match in found:
+        _accept_inactive(match, "which a userName lookup found")
+    return found
+
+
+def _first(client: ScimClient, user: User) -> LiveUser | None:
+    """The live account of a manifest user, by its email or else a former one."""
+    for email in (user.email, *user.previous_emails):
+        match = _lookup_name(client, email)
+        if match is not None:
+            return match
+    return None
+
+
+def _wanted_active(user: User, today: date) -> bool:
+    return user.active and (user.expires is None or user.expires >= today)
+
+
+def _unlisted(manifest: Manifest, live: LiveState) -> list[User]:
+    """Manifest users in claimed domains that the live state lacks (by email or a former one)."""
+    by_key = live.users_by_key
+    domains = frozenset(manifest.organization.claimed_domains)
+    return [
+        user
+        for user in manifest.users
+        if user.key.rpartition("@")[2] in domains
+        and user.key not in by_key
+        and not any(match_key(p) in by_key for p in user.previous_emails)
+    ]
+
+
+def _lookup_name(client: ScimClient, email: str) -> LiveUser | None:
+    try:
+        return client.confirm_user_name(email)
+    except ScimError as error:
+        raise LiveStateError(
+            f"could not confirm that {email}, which the listing of /Users lacks, is really "
+            f"absent: {error}; nothing was planned, re-run when it is resolved"
+        ) from error
+
+
+def _lookup_id(client: ScimClient, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
+    try:
+        return client.confirm_user_id(user_id)
+    except ScimError as error:
+        raise LiveStateError(
+            f"could not look up team member {user_id!r}, which no listed user has: {error}; "
+            "nothing was planned, re-run when it is resolved"
+        ) from error
+
+
+def _accept_inactive(user: LiveUser, how: str) -> None:
+    if user.active:
+        raise LiveStateError(
+            f"the listing of /Users omitted {user.user_name}, {how} (active); {INCOMPLETE}"
+        )
+
+
+def _taken(users: Sequence[LiveUser], how: str) -> tuple[str, ...]:
+    """One notice for the inactive users a lookup found (one line, however many)."""
+    if not users:
+        return ()
+    if len(users) == 1:
+        who = f"{users[0].user_name}, which is inactive ({how} found it)"
+    else:
+        shown = _names((u.id for u in users), {u.id: u.user_name for u in users})
+        who = f"{len(users)} inactive users ({shown}; {how} found them)"
+    return (
+        f"the listing of /Users omitted {who}, as servers that hide inactive users from "
+        "listings do; planned from the lookup, and the users this plan would create were "
+        "looked up too",
+    )
+
+
+def _derived(
+    groups: Sequence[LiveGroup], groups_of: Mapping[str, frozenset[str] | None]
+) -> dict[str, set[str]]:
+    derived: dict[str, set[str]] = {g.id: set() for g in groups}
+    for user_id, member_of in groups_of.items():
+        for group_id in member_of or ():
+            if group_id in derived:
+                derived[group_id].add(user_id)
+    return derived
+
+
+def _cross_check(
+    groups: Sequence[LiveGroup], derived: Mapping[str, set[str]], names: Mapping[str, str]
+) -> None:
+    for group in groups:
+        named = derived[group.id]
+        if not group.members_listed:
+            if named:
+                raise _unknown(
+                    group,
+                    "GET /Groups/{id} answered without a `members` attribute, while "
+                    f"{_count(named, 'user')} name the team in their `groups` "
+                    f"({_names(named, names)})",
+                )
+            continue
+        missing, extra = named - group.member_ids, group.member_ids - named
+        if missing:
+            raise _unknown(
+                group,
+                f"GET /Groups/{{id}} lists {_count(group.member_ids, 'member')}, but "
+                f"{_count(named, 'user')} "
+                f"name the team in their `groups` ({_names(missing, names)} missing from the "
+                "team's member list: the server cuts member lists)",
+            )
+        if extra:
+            raise _unknown(
+                group,
+                f"GET /Groups/{{id}} lists {_names(extra, names)}, whose `groups` attribute "
+                "does not name the team (the server's two answers disagree)",
+            )
+
+
+def _count(ids: Iterable[str], noun: str) -> str:
+    n = len(list(ids))
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _names(ids: Iterable[str], names: Mapping[str, str]) -> str:
+    shown = sorted(names.get(i, i) for i in ids)
+    more = f" and {len(shown) - _SHOWN} more" if len(shown) > _SHOWN else ""
+    return ", ".join(shown[:_SHOWN]) + more
+
+
+def _unknown(group: LiveGroup, what: str) -> LiveStateError:
+    return LiveStateError(f"team {group.display_name!r}: {what}; {UNKNOWN}")
+
+
+def _inconsistent(reason: str) -> LiveStateError:
+    return LiveStateError(
+        f"the live state read is inconsistent: {reason}; nothing was planned, "
+        "re-run when it is resolved"
+    )

@@ -1,0 +1,140 @@
+"""Quirk modes: the sandbox misbehaving the way real SCIM servers are reported to.
+
+Faults (``faults.py``) are random and about the wire; quirks are deterministic and
+about what the server *says*: a listing that is capped or lies about its total,
+inactive users hidden from listings, team member lists cut short or left out. They
+let the reconciler's fail-closed rules be rehearsed end to end (``make test`` runs
+every mode), and let users rehearse their own server's behaviour:
+
+    reconciler sandbox --quirk list_cap=3 --quirk lying_total
+    Sandbox(token=..., quirks=Quirks(list_cap=3, lying_total=True))
+
+One frozen value holds every mode, read modes and write modes alike, so a mode is
+added in one place: a field, its validation, its ``--quirk`` name in ``_SPECS``, and
+the code that applies it (a helper here, called from ``api.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+from reconciler.sandbox.resources import encode
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """How the sandbox deviates from an honest server; the default deviates not at all.
+
+    Listing modes (``GET /Users`` and ``GET /Groups`` without a filter):
+
+    - ``list_cap``: at most this many resources per answer, always the first ones
+      (``startIndex`` is ignored), as servers that cap listings do.
+    - ``lying_total``: ``totalResults`` is the length of the page, so a capped
+      listing looks complete.
+    - ``hide_inactive``: inactive users are left out of the listing, while a
+      ``filter=userName eq "..."`` lookup and ``GET /Users/{id}`` still find them,
+      and teams still list them as members.
+
+    Membership modes (``GET /Groups/{id}`` and group listings that include members):
+
+    - ``members_cut``: a team's ``members`` holds only its first N members.
+    - ``members_omitted``: the ``members`` attribute is left out entirely.
+
+    Users' ``groups`` attribute stays truthful in every mode: it is the second
+    source a client can cross-check member lists against.
+    """
+
+    list_cap: int | None = None
+    lying_total: bool = False
+    hide_inactive: bool = False
+    members_cut: int | None = None
+    members_omitted: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("list_cap", "members_cut"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or value < 0):
+                raise ValueError(f"quirk {name} must be a count of 0 or more, not {value!r}")
+        if self.members_cut is not None and self.members_omitted:
+            raise ValueError("quirks members_cut and members_omitted exclude each other")
+
+    @classmethod
+    def from_specs(cls, specs: list[str]) -> Quirks:
+        """Parse ``--quirk`` values: ``name`` for a switch, ``name=N`` for a count.
+
+        Dashes and underscores are interchangeable. Raises ValueError naming the
+        bad spec and the known names.
+        """
+        values: dict[str, Any] = {}
+        for spec in specs:
+            name, has_value, raw = spec.partition("=")
+            key = name.strip().lower().replace("-", "_")
+            if key not in _SPECS:
+                known = ", ".join(sorted(_SPECS))
+                raise ValueError(f"unknown quirk {name.strip()!r}; known quirks: {known}")
+            values[key] = _value(key, raw.strip() if has_value else None)
+        return cls(**values)
+
+    def names(self) -> list[str]:
+        """The active modes as ``--quirk`` specs, e.g. ``["list_cap=3", "lying_total"]``."""
+        active = []
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is True:
+                active.append(item.name)
+            elif value is not None and value is not False:
+                active.append(f"{item.name}={value}")
+        return active
+
+    # ---- listings ---------------------------------------------------------------------
+
+    def listing_window(self, start_index: int, count: int, *, filtered: bool) -> tuple[int, int]:
+        """The (startIndex, count) the server really serves for a list request."""
+        if filtered or self.list_cap is None:
+            return start_index, count
+        return 1, min(count, self.list_cap)
+
+    def listed_total(self, total: int, page_length: int, *, filtered: bool) -> int:
+        """The ``totalResults`` the server reports for a page it serves."""
+        return page_length if self.lying_total and not filtered else total
+
+    # ---- member lists ---------------------------------------------------------------------
+
+    @property
+    def touches_members(self) -> bool:
+        return self.members_omitted or self.members_cut is not None
+
+    def group_body(self, body: bytes) -> bytes:
+        """An encoded Group as the quirky server returns it (members cut or left out)."""
+        if not self.touches_members:
+            return body
+        resource: dict[str, Any] = json.loads(body)
+        if "members" not in resource:
+            return body
+        if self.members_omitted:
+            del resource["members"]
+        elif self.members_cut is not None:
+            resource["members"] = resource["members"][: self.members_cut]
+        return encode(resource)
+
+
+# The ``--quirk`` names: True for switches, False for modes that take a count.
+_SPECS: dict[str, bool] = {
+    "list_cap": False,
+    "lying_total": True,
+    "hide_inactive": True,
+    "members_cut": False,
+    "members_omitted": True,
+}
+
+
+def _value(key: str, raw: str | None) -> bool | int:
+    if _SPECS[key]:
+        if raw is not None:
+            raise ValueError(f"quirk {key} is a switch and takes no value (got {key}={raw})")
+        return True
+    if raw is None or not raw.isdigit():
+        raise ValueError(f"quirk {key} needs a count: {key}=N (got {raw!r})")
+    return int(raw)
