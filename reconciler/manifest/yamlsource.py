@@ -1,5 +1,9 @@
 """Parse one manifest file's text into plain data plus the position of every value.
 
+Two paths: ``parse_plain`` (libyaml events straight to data, no positions) for the
+common case of a valid file, and ``parse_yaml`` (with positions, exact messages) for
+everything else and whenever a problem or notice needs ``file:line:col``.
+
 Only safe YAML: the text is *composed* to nodes with a ``yaml.SafeLoader``-based
 loader and turned into data here, so no tag can construct a Python object.
 
