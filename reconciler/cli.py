@@ -12,13 +12,15 @@ import argparse
 import json
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler import __version__
-from reconciler.errors import ManifestError, PartialApplyError, ReconcilerError
-from reconciler.files import write_atomically
+from reconciler.errors import ConfigError, ManifestError, PartialApplyError, ReconcilerError
+from reconciler.files import refuse_secret, write_atomically
+from reconciler.grammar import count
 from reconciler.render.escape import terminal
 from reconciler.settings import today
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from reconciler.plan import Plan
     from reconciler.render.style import Style
     from reconciler.scim.client import ScimClient
+    from reconciler.scim.retry import RetryListener
     from reconciler.settings import Target
     from reconciler.workflow import Progress, ReadOptions
 
@@ -58,14 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="more log detail on stderr (-v info, -vv every HTTP request)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines on stderr as text or one JSON object each (default %(default)s)",
+    )
     parser.add_argument("--org", metavar="NAME", help="which org of reconciler.yaml to work on")
     parser.add_argument("--config", metavar="FILE", help="orgs config (default: reconciler.yaml)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check the manifest; no network")
     _manifest_arg(validate)
-    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people, json for scripts (default %(default)s)",
+    )
     validate.set_defaults(handler=_validate)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of a manifest file")
@@ -75,7 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     _manifest_arg(plan)
     _target_args(plan)
     plan.add_argument("--out", metavar="FILE", help="save the plan as JSON for `apply FILE`")
-    plan.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    plan.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text for a terminal or CI log, markdown for a PR comment, json (the plan "
+        "file's format) for scripts (default %(default)s)",
+    )
+    _detail_arg(plan)
     plan.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -95,11 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check URL, TLS, token, features and domains")
     _manifest_arg(doctor)
     _target_args(doctor)
-    doctor.add_argument("--format", choices=("text", "json"), default="text")
+    doctor.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text checklist or json for scripts (default %(default)s)",
+    )
     doctor.set_defaults(handler=_doctor)
 
     demo = commands.add_parser("demo", help="plan, apply and plan again on a local sandbox")
-    _manifest_arg(demo)
+    demo.add_argument(
+        "-m",
+        "--manifest",
+        default=None,
+        metavar="PATH",
+        help="manifest file or folder (default: the demo org shipped with reconciler)",
+    )
     demo.set_defaults(handler=_demo)
     _add_report_and_github(commands)
     return parser
@@ -137,17 +168,35 @@ def _add_apply(commands: Subparsers) -> None:
     )
     _target_args(apply)
     apply.add_argument("--auto-approve", action="store_true", help="do not ask for `yes`")
-    apply.add_argument("--concurrency", type=_positive, default=4, metavar="N")
+    apply.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=4,
+        metavar="N",
+        help="operations of one phase sent in parallel, in requests at a time "
+        "(default %(default)s)",
+    )
     apply.add_argument(
         "--chunk-size",
         type=_positive,
         default=100,
         metavar="N",
-        help="members per membership PATCH (default 100)",
+        help="members per membership PATCH request (default %(default)s; a 413 halves it)",
     )
     apply.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    _detail_arg(apply)
     apply.add_argument(
-        "--journal", default=None, metavar="FILE", help=f"default: {DEFAULT_JOURNAL}"
+        "--revoke-only",
+        action="store_true",
+        help="run only the operations that remove access (membership removals, deactivations, "
+        "deletes where the policy says delete); hold every grant back for a reviewed merge. "
+        "Needs no approval; guards and protected accounts apply as usual",
+    )
+    apply.add_argument(
+        "--journal",
+        default=None,
+        metavar="FILE",
+        help=f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL})",
     )
     for flag, what in (
         ("--allow-deprovision", "deprovisions"),
@@ -161,7 +210,12 @@ def _add_apply(commands: Subparsers) -> None:
 def _add_import(commands: Subparsers) -> None:
     imp = commands.add_parser("import", help="write the live org as manifest files")
     _target_args(imp)
-    imp.add_argument("--out", default="manifests", metavar="DIR")
+    imp.add_argument(
+        "--out",
+        default="manifests",
+        metavar="DIR",
+        help="folder to write the manifest files into (default %(default)s)",
+    )
     imp.add_argument(
         "--claimed-domain",
         action="append",
@@ -172,6 +226,19 @@ def _add_import(commands: Subparsers) -> None:
     imp.add_argument("--split-teams", action="store_true", help="one file per team")
     imp.add_argument("--force", action="store_true", help="overwrite existing files")
     imp.set_defaults(handler=_import)
+
+
+def _detail_arg(parser: argparse.ArgumentParser) -> None:
+    from reconciler.render import SUMMARY_SHOWN
+
+    parser.add_argument(
+        "--detail",
+        choices=("summary", "full"),
+        default="summary",
+        help=f"summary: counts per operation kind and at most {SUMMARY_SHOWN} operations of "
+        "each kind (and members of each operation); full: every one. The JSON plan "
+        "(plan --out, --format json) always holds every operation (default %(default)s)",
+    )
 
 
 def _manifest_arg(parser: argparse.ArgumentParser) -> None:
@@ -195,13 +262,49 @@ def _target_args(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="file holding the SCIM token (default: $MIXPANEL_SCIM_TOKEN)",
     )
-    parser.add_argument("--page-size", type=_positive, default=1000, metavar="N")
+    parser.add_argument(
+        "--page-size",
+        type=_positive,
+        default=1000,
+        metavar="N",
+        help="users or teams asked for per list request (default %(default)s; the reader "
+        "follows a smaller page size the server returns)",
+    )
     parser.add_argument(
         "--max-attempts",
         type=_positive,
         default=6,
         metavar="N",
-        help="attempts per request on 429/5xx/connection errors before giving up (default 6)",
+        help="attempts per request on 429/5xx/connection errors before giving up, "
+        "the first included (default %(default)s)",
+    )
+    parser.add_argument(
+        "--request-deadline",
+        type=_seconds,
+        default=60.0,
+        metavar="S",
+        help="wall-clock seconds one HTTP request may take, body included (default 60)",
+    )
+    parser.add_argument(
+        "--retry-budget",
+        type=_seconds,
+        default=120.0,
+        metavar="S",
+        help="seconds the whole run may spend waiting to retry before it stops (default 120)",
+    )
+    parser.add_argument(
+        "--max-connection-failures",
+        type=_positive,
+        default=5,
+        metavar="N",
+        help="connection failures in a row that stop the run (default 5)",
+    )
+    parser.add_argument(
+        "--max-read-mib",
+        type=_positive,
+        default=256,
+        metavar="N",
+        help="MiB one read of the live org may receive in all (default 256)",
     )
 
 
@@ -209,6 +312,16 @@ def _positive(text: str) -> int:
     value = _count(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < 86_400:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
     return value
 
 
@@ -250,7 +363,7 @@ def _journal(args: argparse.Namespace) -> Path:
 
 
 def _target(args: argparse.Namespace) -> Target:
-    from reconciler.settings import TOKEN_ENV, environ, resolve_target
+    from reconciler.settings import TOKEN_ENV, Limits, environ, resolve_target
 
     org = _org(args)
     target = resolve_target(
@@ -259,10 +372,34 @@ def _target(args: argparse.Namespace) -> Target:
         environ(),
         token_env=org.token_env if org else TOKEN_ENV,
         max_attempts=args.max_attempts,
+        limits=Limits(
+            request_deadline=args.request_deadline,
+            max_read_bytes=args.max_read_mib * 2**20,
+            retry_budget=args.retry_budget,
+            max_connection_failures=args.max_connection_failures,
+        ),
     )
     for warning in target.warnings:
         print(f"warning: {terminal(warning)}", file=sys.stderr)
     return target
+
+
+def _connect(
+    args: argparse.Namespace, target: Target, *, concurrency: int | None = None
+) -> ScimClient:
+    from reconciler.workflow import connect
+
+    return connect(target, concurrency=concurrency, on_retry=_waiting_line(args))
+
+
+def _waiting_line(args: argparse.Namespace) -> RetryListener | None:
+    """Retry waits on stderr (none with -q): one updating line on a terminal, unless -v
+    logs interleave with it; a plain line per wait otherwise."""
+    if args.quiet:
+        return None
+    from reconciler.render.waiting import WaitingLine
+
+    return WaitingLine(sys.stderr, tty=sys.stderr.isatty() and not args.verbose)
 
 
 def _read_options(args: argparse.Namespace) -> ReadOptions:
@@ -290,16 +427,25 @@ def _style(stream: TextIO) -> Style:
     return Style(use_colour(stream))
 
 
-def _render_plan(plan: Plan, fmt: str, warnings: Sequence[str], org: str | None = None) -> str:
+def _render_plan(
+    plan: Plan,
+    fmt: str,
+    warnings: Sequence[str],
+    org: str | None = None,
+    detail: str = "summary",
+) -> str:
     if fmt == "json":
         return plan.to_json()
+    from reconciler.render import SUMMARY_SHOWN
+
+    shown = None if detail == "full" else SUMMARY_SHOWN
     if fmt == "markdown":
         from reconciler.render.markdown import render_markdown
 
-        return render_markdown(plan, warnings=warnings, marker_key=org)
+        return render_markdown(plan, warnings=warnings, marker_key=org, shown=shown)
     from reconciler.render.text import render_text
 
-    return render_text(plan, _style(sys.stdout), warnings=warnings)
+    return render_text(plan, _style(sys.stdout), warnings=warnings, shown=shown)
 
 
 # -- commands ---------------------------------------------------------------
@@ -330,8 +476,8 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"notice: {terminal(str(notice))}", file=sys.stderr)
     files = len(loaded.sources)
     print(
-        f"{_manifest(args)}: valid ({len(loaded.manifest.users)} users, "
-        f"{len(loaded.manifest.teams)} teams, {files} file{'s' if files != 1 else ''})"
+        f"{_manifest(args)}: valid ({count(len(loaded.manifest.users), 'user')}, "
+        f"{count(len(loaded.manifest.teams), 'team')}, {count(files, 'file')})"
     )
     return EXIT_OK
 
@@ -348,15 +494,20 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from reconciler.workflow import connect, load_and_read, plan_from_live
+    from reconciler.workflow import load_and_read, plan_from_live
 
     manifest = _manifest(args)
     target = _target_after_manifest(args, manifest)
-    loaded, live = load_and_read(manifest, connect(target), today=today(), read=_read_options(args))
+    client = _connect(args, target)
+    loaded, live = load_and_read(manifest, client, today=today(), read=_read_options(args))
     planned = plan_from_live(loaded, live, target, today=today())
     if args.out:
-        write_atomically(Path(args.out), planned.plan.to_json())
-    sys.stdout.write(_render_plan(planned.plan, args.format, planned.warnings, args.org))
+        # Recorded so a stale plan's advice can name the same -m (not in the digest).
+        saved = planned.plan.model_copy(update={"manifest_path": manifest})
+        write_atomically(Path(args.out), saved.to_json())
+    sys.stdout.write(
+        _render_plan(planned.plan, args.format, planned.warnings, args.org, args.detail)
+    )
     if args.out:
         print(
             f"Saved the plan to {args.out}; apply exactly it with: reconciler apply {args.out}",
@@ -395,16 +546,20 @@ def _overrides(args: argparse.Namespace) -> Overrides:
 def _apply(args: argparse.Namespace) -> int:
     from reconciler.workflow import (
         check_saved_plan,
-        connect,
         load_and_read,
         plan_from_live,
         read_plan_file,
     )
 
+    if args.plan_file and args.revoke_only:
+        raise ConfigError(
+            "--revoke-only plans from the manifest itself; drop PLAN_FILE "
+            "(reconciler apply --revoke-only -m manifests)"
+        )
     if args.plan_file:
         plan = read_plan_file(args.plan_file)
         target = _target(args)
-        client = connect(target, concurrency=args.concurrency)
+        client = _connect(args, target, concurrency=args.concurrency)
         live = check_saved_plan(
             plan,
             client,
@@ -412,22 +567,40 @@ def _apply(args: argparse.Namespace) -> int:
             manifest_path=args.manifest,
             today=today(),
             read=_read_options(args),
+            plan_file=args.plan_file,
         )
-        sys.stdout.write(_render_plan(plan, "text", ()))
+        from reconciler.staleness import already_applied
+
+        if already_applied(plan, live):
+            print(
+                f"this plan was already applied: Mixpanel already holds all "
+                f"{count(len(plan.operations), 'operation')} of {args.plan_file}; nothing to do"
+            )
+            return EXIT_OK
+        sys.stdout.write(_render_plan(plan, "text", (), detail=args.detail))
     else:
         manifest = _manifest(args)
         target = _target_after_manifest(args, manifest)
-        client = connect(target, concurrency=args.concurrency)
+        client = _connect(args, target, concurrency=args.concurrency)
         loaded, live = load_and_read(manifest, client, today=today(), read=_read_options(args))
-        planned = plan_from_live(loaded, live, target, today=today(), overrides=_overrides(args))
+        planned = plan_from_live(
+            loaded,
+            live,
+            target,
+            today=today(),
+            overrides=_overrides(args),
+            revoke_only=args.revoke_only,
+        )
         plan, live = planned.plan, planned.live
-        sys.stdout.write(_render_plan(plan, "text", planned.warnings))
+        sys.stdout.write(_render_plan(plan, "text", planned.warnings, detail=args.detail))
         if not plan.has_changes:
             return EXIT_OK
         from reconciler.guards import check_guards
 
         check_guards(plan, live, _overrides(args))  # refuse before anyone types "yes"
-        if not _confirmed(args):
+        # Revoke-only needs no approval: the manifest is the reviewed default branch,
+        # and removing access is the safe direction. Grants still wait for a review.
+        if not args.revoke_only and not _confirmed(args):
             return EXIT_ERROR
     if not plan.has_changes:
         return EXIT_OK
@@ -454,7 +627,7 @@ def _confirmed(args: argparse.Namespace) -> bool:
 
 
 def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: ScimClient) -> int:
-    from reconciler.executor import ApplyOptions
+    from reconciler.executor import ApplyInterrupted, ApplyOptions
     from reconciler.render.progress import ProgressReporter, render_apply_summary
     from reconciler.workflow import execute
 
@@ -466,23 +639,34 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
         style=_style(sys.stdout),
     )
     journal = _journal(args)
-    result = execute(
-        plan,
-        live,
-        client,
-        overrides=_overrides(args),
-        journal_path=journal,
-        run_id=args.run_id,
-        options=ApplyOptions(
-            chunk_size=args.chunk_size, concurrency=args.concurrency, fail_fast=args.fail_fast
-        ),
-        on_result=reporter,
-    )
+    try:
+        result = execute(
+            plan,
+            live,
+            client,
+            overrides=_overrides(args),
+            journal_path=journal,
+            run_id=args.run_id,
+            options=ApplyOptions(
+                chunk_size=args.chunk_size, concurrency=args.concurrency, fail_fast=args.fail_fast
+            ),
+            on_result=reporter,
+        )
+    except ApplyInterrupted as interrupted:
+        reporter.finish()
+        sys.stdout.write(render_apply_summary(interrupted.result, interrupted_of=interrupted.total))
+        print(
+            f"interrupted: {interrupted.result.count_done} of {interrupted.total} done; "
+            f"re-run to finish (every finished operation is in {journal})",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     reporter.finish()
     sys.stdout.write(render_apply_summary(result))
     if not result.complete:
         raise PartialApplyError(
-            f"{len(result.results) - result.count_done} of {len(result.results)} operations "
+            f"{len(result.results) - result.count_done} of "
+            f"{count(len(result.results), 'operation')} "
             "did not complete; see above. Re-run apply to do the rest."
         )
     return EXIT_OK
@@ -491,10 +675,9 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
 def _import(args: argparse.Namespace) -> int:
     from reconciler.importer import import_manifest, infer_claimed_domains
     from reconciler.reader import read_live_state
-    from reconciler.workflow import connect
 
     target = _target(args)
-    live = read_live_state(connect(target), page_size=args.page_size)
+    live = read_live_state(_connect(args, target), page_size=args.page_size)
     domains = args.claimed_domain or infer_claimed_domains(live)
     imported = import_manifest(live, domains, split_teams=args.split_teams)
     out = Path(args.out)
@@ -504,13 +687,16 @@ def _import(args: argparse.Namespace) -> int:
             f"{out / existing[0]} already exists; choose an empty --out folder or pass --force"
         )
     for name, text in sorted(imported.files.items()):
+        refuse_secret(out / name, text)  # all checked before any is written
+    for name, text in sorted(imported.files.items()):
         write_atomically(out / name, text)
     _copy_schema(out)
     for note in imported.notes:
         print(f"note: {terminal(note)}", file=sys.stderr)
     print(
-        f"Imported {len(live.users)} users and {len(live.groups)} teams into {out}/ "
-        f"({len(imported.files)} file(s)); claimed domains: {', '.join(domains)}"
+        f"Imported {count(imported.users, 'user')} and {count(imported.teams, 'team')} "
+        f"into {out}/ ({count(len(imported.files), 'file')}); "
+        f"claimed domains: {', '.join(domains)}"
     )
     print("Next: review, commit, open a pull request; its plan should show no changes.")
     return EXIT_OK
@@ -528,6 +714,7 @@ def _report(args: argparse.Namespace) -> int:
     manifest = _manifest(args)
     explicit = args.manifest is not None or args.org is not None or Path(manifest).exists()
     target = _target(args)
+    args.on_retry = _waiting_line(args)
     code: int = run(
         args,
         lambda line: print(line, flush=True),
@@ -555,14 +742,13 @@ def _doctor(args: argparse.Namespace) -> int:
     from reconciler.doctor import diagnose
     from reconciler.manifest.loader import load_manifest
     from reconciler.render.doctor import diagnosis_json, render_diagnosis
-    from reconciler.workflow import connect
 
     target = _target(args)
     domains = None
     manifest = _manifest(args)
     if args.manifest or Path(manifest).exists():
         domains = load_manifest(manifest, today=today()).manifest.organization.claimed_domains
-    diagnosis = diagnose(connect(target), target.base_url, domains)
+    diagnosis = diagnose(_connect(args, target), target.base_url, domains)
     if args.format == "json":
         sys.stdout.write(diagnosis_json(diagnosis))
     else:
@@ -580,7 +766,10 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from reconciler.demo import run_demo
 
-    return run_demo(_manifest(args), main, lambda line: print(line, flush=True))
+    # Without -m (or an org's folder) the demo runs on the demo org shipped in the package.
+    org = _org(args)
+    manifest = args.manifest or (org.manifest if org is not None else None)
+    return run_demo(manifest, main, lambda line: print(line, flush=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -590,8 +779,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.run_id = uuid.uuid4().hex[:12]
     level = level_for(args.verbose, args.quiet)
-    with logging_configured(level, args.log_format, args.run_id, sys.stderr):
+    with _redacted_output(), logging_configured(level, args.log_format, args.run_id, sys.stderr):
         return _dispatch(args)
+
+
+@contextmanager
+def _redacted_output() -> Iterator[None]:
+    """stdout and stderr pass through the one redactor for the whole command.
+
+    The default token variable is registered up front so that commands that never
+    load the SCIM token (``github``, ``validate``) still cannot print it.
+    """
+    from reconciler.redact import RedactingStream, register_secret, secrets_scope
+    from reconciler.settings import TOKEN_ENV, environ
+
+    saved = sys.stdout, sys.stderr
+    with secrets_scope():
+        register_secret(environ().get(TOKEN_ENV, "").strip())
+        sys.stdout = RedactingStream(saved[0])
+        sys.stderr = RedactingStream(saved[1])
+        try:
+            yield
+        finally:
+            sys.stdout, sys.stderr = saved
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -602,8 +812,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         # matchers can read every problem; the count comes last.
         for problem in error.problems:
             print(terminal(str(problem)), file=sys.stderr)
-        count = len(error.problems)
-        print(f"error: {count} problem{'s' if count != 1 else ''} in the manifest", file=sys.stderr)
+        print(f"error: {count(len(error.problems), 'problem')} in the manifest", file=sys.stderr)
         return error.exit_code
     except ReconcilerError as error:
         # Errors may quote server data (a detail, a userName): shown escaped, one line.

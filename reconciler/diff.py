@@ -7,9 +7,10 @@ operation shapes. Nothing here does I/O or knows about HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
+from reconciler.grammar import count, plural
 from reconciler.identity import ascii_lower, lookalike_reason, match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import (
@@ -18,7 +19,11 @@ from reconciler.manifest.models import (
     Team,
     UnmanagedUsers,
     User,
+    as_instant,
+    days_left,
+    expiry_instant,
     is_expired,
+    show_expiry,
 )
 
 JsonScalar = str | int | float | bool | None
@@ -80,11 +85,6 @@ class Changes:
     notices: tuple[str, ...] = field(default_factory=tuple)
 
 
-def expired(expires: date | None, today: date) -> bool:
-    """Access lasts through its ``expires`` date (UTC) and is gone the day after."""
-    return is_expired(expires, today)
-
-
 def diff(manifest: Manifest, live: LiveState, today: date) -> Changes:
     """Everything that must change for live to match the manifest."""
     ctx = _Context(manifest, live, today)
@@ -98,21 +98,31 @@ def diff(manifest: Manifest, live: LiveState, today: date) -> Changes:
 def expiring_soon(manifest: Manifest, today: date) -> list[str]:
     """Access that ends within ``policy.expiry_warning_days``: a nudge to extend or accept."""
     horizon = manifest.policy.expiry_warning_days
-    found: list[tuple[date, str]] = []
+    now = as_instant(today)
+    found: list[tuple[datetime, str]] = []
     for user in manifest.users:
-        if user.active and user.expires is not None and 0 <= (user.expires - today).days <= horizon:
-            found.append((user.expires, f"{user.email}: access expires on {user.expires}"))
+        if user.active and _soon(user.expires, now, horizon):
+            assert user.expires is not None
+            text = f"{user.email}: access expires on {show_expiry(user.expires)}"
+            found.append((expiry_instant(user.expires), text))
     for team in manifest.teams:
         for member in team.member_list:
-            if member.expires is not None and 0 <= (member.expires - today).days <= horizon:
+            if _soon(member.expires, now, horizon):
+                assert member.expires is not None
                 text = (
-                    f"{member.email}: membership of team {team.name!r} expires on {member.expires}"
+                    f"{member.email}: membership of team {team.name!r} expires on "
+                    f"{show_expiry(member.expires)}"
                 )
-                found.append((member.expires, text))
-    return [
-        f"{text} (in {(when - today).days} day{'s' if (when - today).days != 1 else ''})"
-        for when, text in sorted(found)
-    ]
+                found.append((expiry_instant(member.expires), text))
+    days = [(days_left(when, now), text) for when, text in sorted(found)]
+    return [f"{text} (in {count(left, 'day')})" for left, text in days]
+
+
+def _soon(expires: date | None, now: date, horizon: int) -> bool:
+    """Not yet expired, and ending within ``horizon`` days."""
+    return (
+        expires is not None and not is_expired(expires, now) and days_left(expires, now) <= horizon
+    )
 
 
 class _Context:
@@ -121,7 +131,7 @@ class _Context:
     def __init__(self, manifest: Manifest, live: LiveState, today: date) -> None:
         self.manifest = manifest
         self.live = live
-        self.today = today
+        self.today = as_instant(today)  # an aware UTC instant, computed once
         self.policy = manifest.policy
         self.domains = frozenset(manifest.organization.claimed_domains)
         self.protected = frozenset(match_key(e) for e in manifest.policy.protected)
@@ -136,6 +146,7 @@ class _Context:
         self._matched_keys: dict[str, str] = {}
         self._matched_ids: dict[str, str] | None = None
         self._expired_memberships: dict[str, date] | None = None
+        self._inactive_keys: frozenset[str] | None = None
         self._folded_groups: dict[str, list[LiveGroup]] | None = None
         # Look-alike live users that the policy does not name: never changed (ids).
         self.untouchable: frozenset[str] = frozenset()
@@ -183,7 +194,7 @@ class _Context:
                 if (  # the usual case, inlined: active on both sides and nothing differs
                     live_user.active
                     and user.active
-                    and (user.expires is None or user.expires >= today)
+                    and not is_expired(user.expires, today)
                     and _same(user, live_user, key)
                 ):
                     continue
@@ -209,12 +220,11 @@ class _Context:
         return current
 
     def desired_active(self, user: User) -> bool:
-        # ``not expired(...)`` inlined: this runs for every user and every membership.
-        return user.active and (user.expires is None or user.expires >= self.today)
+        return user.active and not is_expired(user.expires, self.today)
 
     def _inactive_reason(self, user: User) -> str:
         if user.active and user.expires is not None:
-            return f"expired on {user.expires.isoformat()}"
+            return f"expired on {show_expiry(user.expires)}"
         return "active: false in the manifest"
 
     def _user_change(self, user: User, live_user: LiveUser | None, key: str) -> UserChange | None:
@@ -268,9 +278,10 @@ class _Context:
         if policy is UnmanagedUsers.IGNORE or not unlisted:
             return []
         if policy is UnmanagedUsers.REPORT:
-            names = ", ".join(u.user_name for u in unlisted)
+            names = listed_names([u.user_name for u in unlisted])
             self.notices.append(
-                f"{len(unlisted)} active user(s) in claimed domains are not in the manifest "
+                f"{count(len(unlisted), 'active user')} in claimed domains "
+                f"{plural('is', len(unlisted))} not in the manifest "
                 f"(policy unmanaged_users: report): {names}"
             )
             return []
@@ -352,9 +363,18 @@ class _Context:
             MemberChange(wanted[k][0], self._live_id(k), wanted[k][1])
             for k in sorted(wanted.keys() - have.keys())
         )
+        # An inactive (or expired) user still listed in the team: its membership goes
+        # when the user is deprovisioned (``leaving``), is never added, and an already
+        # inactive account's membership is left as the org has it (it grants nothing),
+        # so `import` can write any org and plan nothing against it.
+        kept = {
+            k
+            for k in self._listed_inactive(team) & have.keys()
+            if have[k].id not in leaving and not have[k].active
+        }
         remove = tuple(
             MemberChange(have[k].user_name, have[k].id, self._removal_reason(have[k], leaving))
-            for k in sorted(have.keys() - wanted.keys())
+            for k in sorted(have.keys() - wanted.keys() - kept)
         )
         return TeamChange(team.name, group, group is None, rename_from, add, remove)
 
@@ -366,10 +386,25 @@ class _Context:
             user = users.get(member.key)
             if user is None or not self.desired_active(user):
                 continue
-            if member.expires is not None and member.expires < self.today:  # expired()
+            if is_expired(member.expires, self.today):
                 continue
             wanted[member.key] = (user.email, reason)
         return wanted
+
+    def _listed_inactive(self, team: Team) -> set[str]:
+        """Keys of the team's listed members whose user the manifest wants inactive."""
+        if self._inactive_keys is None:  # computed once: most manifests have few or none
+            self._inactive_keys = frozenset(
+                u.key for u in self.manifest.users if not self.desired_active(u)
+            )
+        if not self._inactive_keys:
+            return set()
+        inactive = self._inactive_keys
+        return {
+            m.key
+            for m in team.member_list
+            if m.key in inactive and not is_expired(m.expires, self.today)
+        }
 
     def _live_members(self, group: LiveGroup | None) -> dict[str, LiveUser]:
         if group is None:
@@ -401,6 +436,8 @@ class _Context:
         if user.id in leaving:
             return f"deprovisioned: {leaving[user.id].reason}"
         desired = self.matched.get(user.id)
+        if desired is not None and not self.desired_active(desired):
+            return f"deprovisioned: {self._inactive_reason(desired)}"
         if desired is not None:
             return self._membership_gone_reason(desired)
         return "not a listed member"
@@ -411,11 +448,11 @@ class _Context:
             self._expired_memberships = {}
             for team in self.manifest.teams:
                 for member in team.member_list:
-                    if member.expires is not None and expired(member.expires, self.today):
+                    if member.expires is not None and is_expired(member.expires, self.today):
                         self._expired_memberships.setdefault(member.key, member.expires)
         expires = self._expired_memberships.get(user.key)
         if expires is not None:
-            return f"membership expired on {expires.isoformat()}"
+            return f"membership expired on {show_expiry(expires)}"
         return "not a listed member"
 
     def _leaving_members(
@@ -439,10 +476,10 @@ class _Context:
             if remove:
                 changes.append(TeamChange(group.display_name, group, remove=remove))
         if unlisted:
-            names = ", ".join(f'"{g.display_name}"' for g in unlisted)
+            names = listed_names([f'"{g.display_name}"' for g in unlisted])
             self.notices.append(
-                f"{len(unlisted)} team(s) in Mixpanel are not in the manifest "
-                f"and are left alone: {names}"
+                f"{count(len(unlisted), 'team')} in Mixpanel {plural('is', len(unlisted))} "
+                f"not in the manifest and {plural('is', len(unlisted))} left alone: {names}"
             )
         return changes
 
@@ -477,3 +514,14 @@ def _same(user: User, live: LiveUser, key: str) -> bool:
         and live.family_name == user.family_name
         and (user.display_name is None or live.display_name == user.display_name)
     )
+
+
+NOTICE_NAMES = 20  # names listed in one notice; the count before them is always complete
+
+
+def listed_names(names: list[str], limit: int = NOTICE_NAMES) -> str:
+    """``a, b, c`` for a notice, cut to ``limit`` names with "and N more" so a notice
+    about 5,000 unlisted users stays one readable line."""
+    shown = ", ".join(names[:limit])
+    hidden = len(names) - limit
+    return shown if hidden <= 0 else f"{shown} and {hidden} more"

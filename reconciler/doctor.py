@@ -14,18 +14,19 @@ from enum import StrEnum
 from typing import Any
 
 from reconciler.errors import ReconcilerError
+from reconciler.grammar import count
 from reconciler.livestate import LiveState
 from reconciler.reader import read_live_state
 from reconciler.report import lookalike_lines
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
+    BASE_URL_HINT,
     ScimAuthError,
     ScimNotFound,
     ScimProtocolError,
     ScimTransportError,
 )
 
-MIXPANEL_PATH = "/api/app/scim/v2"
 MEMBERSHIP = "team members cross-check (users' groups)"
 _SAMPLE = 100
 LOOKALIKES = "look-alike userNames"
@@ -89,16 +90,11 @@ def _run(checks: list[Check], name: str, step: Callable[[], tuple[Check, Any]]) 
 
 def _explain(error: ReconcilerError) -> str:
     text = str(error)
-    if isinstance(error, ScimTransportError) and ("SSL" in text or "certificate" in text):
-        return f"{text}; the TLS certificate is not valid for this host: check the URL"
-    if isinstance(error, ScimTransportError):
+    # The transport already names TLS failures (plain HTTP, certificate) precisely.
+    if isinstance(error, ScimTransportError) and not any(w in text for w in ("TLS", "HTTP")):
         return f"{text}; check the URL, DNS, proxy and firewall"
-    if isinstance(error, ScimNotFound | ScimProtocolError):
-        return (
-            f"{text}; this does not look like a SCIM endpoint: Mixpanel's base URL ends with "
-            f"{MIXPANEL_PATH} (e.g. https://mixpanel.com{MIXPANEL_PATH}, "
-            f"https://eu.mixpanel.com{MIXPANEL_PATH})"
-        )
+    if isinstance(error, ScimNotFound | ScimProtocolError) and BASE_URL_HINT not in text:
+        return f"{text}; {BASE_URL_HINT}"
     return text
 
 
@@ -147,9 +143,9 @@ def _get(config: dict[str, Any], section: str, key: str) -> Any:
 def _page(client: ScimClient, *, users: bool) -> tuple[Check, None]:
     if users:
         page = client.list_users_page(1, 1)
-        return Check("users readable", Status.OK, f"{page.total_results} users"), None
+        return Check("users readable", Status.OK, count(page.total_results, "user")), None
     page = client.list_groups_page(1, 1)
-    return Check("teams readable", Status.OK, f"{page.total_results} teams"), None
+    return Check("teams readable", Status.OK, count(page.total_results, "team")), None
 
 
 def _membership(client: ScimClient) -> tuple[Check, None]:
@@ -185,9 +181,9 @@ def _lookalikes(client: ScimClient, live: LiveState | None) -> tuple[Check, None
     users = (live or read_live_state(client)).users
     found = lookalike_lines(users)
     if not found:
-        return Check(LOOKALIKES, Status.OK, f"none among {len(users)} userNames"), None
+        return Check(LOOKALIKES, Status.OK, f"none among {count(len(users), 'userName')}"), None
     detail = (
-        f"{len(found)} userName(s) with invisible, bidi or confusable characters: "
+        f"{count(len(found), 'userName')} with invisible, bidi or confusable characters: "
         f"{'; '.join(found)}; they never match a manifest user and are never changed "
         "automatically: check who owns them, and name one exactly in "
         "policy.lookalike_users only to let the policy manage it"
@@ -211,7 +207,7 @@ def _domains(client: ScimClient, claimed: Iterable[str]) -> tuple[Check, LiveSta
         return Check(
             "claimed domains",
             Status.OK,
-            f"all {len(live.users)} live users are in "
+            f"all {count(len(live.users), 'live user')} are in "
             f"claimed domains ({', '.join(sorted(claimed_set))})",
         ), live
     return Check("claimed domains", Status.WARN, "; ".join(notes)), live

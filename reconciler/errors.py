@@ -6,7 +6,9 @@ object and the fix. The CLI prints ``str(error)`` and never a traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from reconciler.grammar import count as counted
 
 
 class ReconcilerError(Exception):
@@ -23,6 +25,10 @@ class Problem:
     line: int
     col: int
     message: str
+    # For a notice that is true only while someone still has access (a past expiry:
+    # "will be deprovisioned at the next apply"): (userName key, team or None). The
+    # plan drops the notice once live shows that access gone, so it stays true.
+    while_access: tuple[str, str | None] | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.col}: {self.message}"
@@ -34,12 +40,16 @@ class ManifestError(ReconcilerError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
-        summary = f"{count} problem{'s' if count != 1 else ''} in the manifest"
+        summary = f"{counted(count, 'problem')} in the manifest"
         super().__init__("\n".join([*map(str, self.problems), summary]))
 
 
 class ConfigError(ReconcilerError):
     """A command-line or environment setting is wrong (URL, token file, options)."""
+
+
+class SecretInOutputError(ReconcilerError):
+    """A file about to be written holds a secret (e.g. the token reflected in live data)."""
 
 
 class LiveStateError(ReconcilerError):

@@ -31,7 +31,7 @@ from typing import TypeVar
 from reconciler.errors import LiveStateError
 from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
-from reconciler.manifest.models import Manifest, User
+from reconciler.manifest.models import Manifest, User, is_expired
 from reconciler.plan import Plan
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimError
@@ -201,7 +201,7 @@ def _first(client: ScimClient, user: User) -> LiveUser | None:
 
 
 def _wanted_active(user: User, today: date) -> bool:
-    return user.active and (user.expires is None or user.expires >= today)
+    return user.active and not is_expired(user.expires, today)  # the one expiry rule
 
 
 def _unlisted(manifest: Manifest, live: LiveState) -> list[User]:

@@ -9,7 +9,7 @@ whatever the concurrency, so output is deterministic.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,7 +22,12 @@ from reconciler.journal import Journal
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.plan import PHASE, MemberRef, Operation, OpKind, Plan
 from reconciler.scim import builders
-from reconciler.scim.errors import ScimAuthError, ScimError, ScimPayloadTooLarge
+from reconciler.scim.errors import (
+    ScimAuthError,
+    ScimCircuitOpen,
+    ScimError,
+    ScimPayloadTooLarge,
+)
 
 
 class ScimWriter(Protocol):
@@ -52,9 +57,20 @@ class OpResult:
     scim_id: str | None = None
 
 
+NOT_ATTEMPTED = "not attempted: "
+
+
 @dataclass(frozen=True)
 class ApplyResult:
+    """Every operation's outcome in plan order; ``stopped`` is why the run stopped early
+    (token refused, --fail-fast, the circuit breaker), None when it ran to the end."""
+
     results: tuple[OpResult, ...]
+    stopped: str | None = None
+
+    @property
+    def not_attempted(self) -> int:
+        return sum(1 for r in self.results if r.detail.startswith(NOT_ATTEMPTED))
 
     @property
     def complete(self) -> bool:
@@ -75,6 +91,19 @@ class ApplyOptions:
     fail_fast: bool = False
 
 
+class ApplyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during apply, after every operation that finished was journaled.
+
+    ``result`` holds those operations in plan order; ``total`` is the plan's size. A
+    KeyboardInterrupt still, so code that does not know it exits as interrupted (130).
+    """
+
+    def __init__(self, result: ApplyResult, total: int) -> None:
+        super().__init__(f"{result.count_done} of {total} done")
+        self.result = result
+        self.total = total
+
+
 class _Aborted(Exception):
     """Raised inside a worker when the run cannot go on (e.g. the token was refused)."""
 
@@ -86,6 +115,7 @@ class _RunState:
     user_ids: dict[str, str] = field(default_factory=dict)
     group_ids: dict[str, str] = field(default_factory=dict)
     unfinished: set[str] = field(default_factory=set)
+    finished: dict[str, OpResult] = field(default_factory=dict)
     stop_reason: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -98,19 +128,50 @@ def apply_plan(
     options: ApplyOptions = ApplyOptions(),
     on_result: Callable[[OpResult], None] | None = None,
 ) -> ApplyResult:
-    """Execute every operation in order; never raises for a per-operation failure."""
-    run = _Runner(writer, options, _RunState())
+    """Execute every operation in order; never raises for a per-operation failure.
+
+    Each outcome is journaled by the worker that produced it, the moment it is known,
+    so an interrupt loses none. On Ctrl-C no new operation starts, those in flight
+    finish and are journaled, an ``interrupted`` record closes the run, and
+    ``ApplyInterrupted`` carries what was done.
+    """
+    run = _Runner(writer, options, _RunState(), journal)
     journal.record("apply_start", {"plan_digest": plan.digest, "operations": len(plan.operations)})
     results: list[OpResult] = []
-    for _, phase_ops in groupby(plan.operations, key=lambda op: PHASE[op.op]):
-        for result in run.phase(list(phase_ops)):
-            journal.record("operation", _journal_fields(result))
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
-    outcome = ApplyResult(tuple(results))
-    journal.record("apply_end", {s.value: outcome.count(s) for s in Status})
+    try:
+        for _, phase_ops in groupby(plan.operations, key=lambda op: PHASE[op.op]):
+            outcomes = run.phase(list(phase_ops))
+            try:
+                for result in outcomes:
+                    results.append(result)
+                    if on_result is not None:
+                        on_result(result)
+            finally:
+                outcomes.close()  # an interrupt here still stops and drains the phase
+    except KeyboardInterrupt:
+        raise _interrupted(plan, run, journal) from None
+    outcome = ApplyResult(tuple(results), run.state.stop_reason)
+    summary: dict[str, Any] = {s.value: outcome.count(s) for s in Status}
+    if outcome.stopped is not None:
+        summary["stopped"] = outcome.stopped
+    journal.record("apply_end", summary)
     return outcome
+
+
+def _interrupted(plan: Plan, run: _Runner, journal: Journal) -> ApplyInterrupted:
+    run.stop("interrupted")
+    with run.state.lock:
+        finished = dict(run.state.finished)
+    done = ApplyResult(tuple(finished[op.id] for op in plan.operations if op.id in finished))
+    journal.record(
+        "interrupted",
+        {
+            "done": done.count_done,
+            "finished": len(done.results),
+            "operations": len(plan.operations),
+        },
+    )
+    return ApplyInterrupted(done, len(plan.operations))
 
 
 def _journal_fields(result: OpResult) -> dict[str, Any]:
@@ -125,27 +186,48 @@ def _journal_fields(result: OpResult) -> dict[str, Any]:
 
 
 class _Runner:
-    def __init__(self, writer: ScimWriter, options: ApplyOptions, state: _RunState) -> None:
+    def __init__(
+        self, writer: ScimWriter, options: ApplyOptions, state: _RunState, journal: Journal
+    ) -> None:
         self.writer = writer
         self.options = options
         self.state = state
+        self.journal = journal
 
-    def phase(self, ops: list[Operation]) -> Iterator[OpResult]:
+    def phase(self, ops: list[Operation]) -> Generator[OpResult, None, None]:
+        """Results in plan order; on any exit before the end, nothing new starts."""
         workers = max(1, min(self.options.concurrency, len(ops)))
         if workers == 1:
             yield from map(self.run_one, ops)
             return
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
-            yield from pool.map(self.run_one, ops)
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply")
+        try:
+            futures = [pool.submit(self.run_one, op) for op in ops]
+            for future in futures:
+                yield future.result()
+        except BaseException:  # Ctrl-C, or the consumer closed us: stop, drain, re-raise
+            self.stop("interrupted")
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+
+    def stop(self, reason: str) -> None:
+        self._stop(reason)
 
     def run_one(self, op: Operation) -> OpResult:
         if self.state.stop_reason is not None:
-            return self._finish(op, Status.SKIPPED, f"not attempted: {self.state.stop_reason}")
+            return self._finish(op, Status.SKIPPED, f"{NOT_ATTEMPTED}{self.state.stop_reason}")
         blocked = [d for d in op.depends_on if d in self.state.unfinished]
         if blocked and op.op is not OpKind.ADD_MEMBERS:
             return self._finish(op, Status.SKIPPED, f"skipped: {blocked[0]} did not succeed")
         try:
             status, detail, scim_id = self._execute(op)
+        except ScimCircuitOpen as error:
+            # The run-level breaker: this op and every later one stop here, once.
+            self._stop(error.reason)
+            if not error.attempted:
+                return self._finish(op, Status.SKIPPED, f"{NOT_ATTEMPTED}{error.reason}")
+            return self._finish(op, Status.FAILED, str(error))
         except ScimAuthError as error:
             self._stop(f"the server refused the token ({error.status})")
             return self._finish(op, Status.FAILED, str(error))
@@ -162,10 +244,13 @@ class _Runner:
     def _finish(
         self, op: Operation, status: Status, detail: str, scim_id: str | None = None
     ) -> OpResult:
-        if status is not Status.DONE:
-            with self.state.lock:
+        result = OpResult(op.id, op.op, op.key, status, detail, scim_id or op.scim_id)
+        with self.state.lock:
+            if status is not Status.DONE:
                 self.state.unfinished.add(op.id)
-        return OpResult(op.id, op.op, op.key, status, detail, scim_id or op.scim_id)
+            self.state.finished[op.id] = result
+        self.journal.record("operation", _journal_fields(result))  # now, not when shown
+        return result
 
     def _execute(self, op: Operation) -> tuple[Status, str, str | None]:
         handler = _HANDLERS[op.op]

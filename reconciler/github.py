@@ -26,6 +26,7 @@ import requests
 
 from reconciler import __version__
 from reconciler.errors import ConfigError, ReconcilerError, StalePlanError
+from reconciler.redact import redact_value, register_secret
 from reconciler.render.markdown import MARKER as PLAN_MARKER
 from reconciler.render.markdown import plan_marker
 from reconciler.scim.secret import Token
@@ -137,14 +138,34 @@ def with_marker(body: str, marker: str = PLAN_MARKER) -> str:
     return body if marker in body else f"{marker}\n{body}"
 
 
-def fit_body(body: str, limit: int = BODY_LIMIT) -> str:
-    """Shorten a body GitHub would refuse, keeping its head and its footer (the digest line)."""
+def fit_body(body: str, limit: int = BODY_LIMIT, full_at: str | None = None) -> str:
+    """Shorten a body GitHub would refuse (over ``limit`` characters), never failing.
+
+    Keeps the head, cut at a line boundary, and the footer (the digest line); closes
+    a ``<details>`` left open so the rest renders; says where the whole plan is:
+    ``full_at`` (the workflow run, whose job summary holds it) when known.
+    """
     if len(body) <= limit:
         return body
     cut = body.rfind("\n<sub>target")
     footer = body[cut:] if cut >= 0 else ""
-    note = "\n\n_… cut to fit GitHub's size limit; the full plan is in the job summary._\n"
-    return body[: limit - len(footer) - len(note)] + note + footer
+    head = body[:cut] if cut >= 0 else body
+    where = f"[the job summary of this run]({full_at})" if full_at else "the job summary"
+    note = (
+        f"\n\n_… cut to fit GitHub's {limit:,}-character limit; the full plan is in "
+        f"{where}, and `reconciler plan --detail full` prints every operation._\n"
+    )
+    if len(footer) + len(note) > limit // 2:  # a hostile footer must not crowd out the plan
+        footer = ""
+    room = max(limit - len(footer) - len(note), 0)
+    for _ in range(4):  # closing tags take room; a few rounds always settle
+        kept = head[:room]
+        kept = kept[: kept.rfind("\n") + 1] if "\n" in kept else kept
+        closers = "</details>\n" * max(kept.count("<details") - kept.count("</details>"), 0)
+        if len(kept) + len(closers) + len(note) + len(footer) <= limit:
+            return (kept + closers).rstrip("\n") + note + footer
+        room -= len(closers) + 1
+    return (note + footer)[:limit]
 
 
 def find_marked(items: list[Comment], marker: str, author: str) -> Comment | None:
@@ -241,6 +262,7 @@ class GitHub:
         if not repo:
             raise ConfigError(f"set {REPOSITORY_ENV}=owner/name (GitHub Actions sets it)")
         api_url = env.get(API_URL_ENV, "").strip() or DEFAULT_API_URL
+        register_secret(value)
         return cls(repo, Token(value), api_url=api_url, author=author)
 
     # -- transport --
@@ -253,6 +275,8 @@ class GitHub:
             "X-GitHub-Api-Version": "2022-11-28",
             "User-Agent": f"mixpanel-scim-reconciler/{__version__}",
         }
+        if "json" in kwargs:  # comment and issue bodies: the one redactor, like every output
+            kwargs["json"] = redact_value(kwargs["json"])
         try:
             response = self._session.request(
                 method, url, headers=headers, timeout=TIMEOUT_S, **kwargs
@@ -350,16 +374,18 @@ def _message(response: requests.Response) -> str:
 
 # -- what the workflows do ----------------------------------------------------
 def upsert_comment(
-    gh: GitHub, pr: int, body: str, *, org: str | None = None
+    gh: GitHub, pr: int, body: str, *, org: str | None = None, full_at: str | None = None
 ) -> tuple[str, Comment]:
     """Create the plan comment (``org``'s, with several orgs), or update ours in place;
     never a second one.
 
     An unchanged body is not re-sent, so the comment's ``updated_at`` keeps meaning
     "when the reviewers last got a new plan to look at" (the approval check uses it).
+    A body over GitHub's limit is cut (``fit_body``) with a note pointing at
+    ``full_at`` (the run), never refused.
     """
     marker = plan_marker(check_org(org))
-    body = fit_body(only_marker(body, marker, _PLAN_MARKERS))
+    body = fit_body(only_marker(body, marker, _PLAN_MARKERS), full_at=full_at)
     need = "pull-requests: write"
     existing = find_marked(gh.comments(pr), marker, gh.author)
     if existing is None:
@@ -440,7 +466,7 @@ def drift_body(plan_markdown: str, run_url: str | None, *, org: str | None = Non
         f"- To keep the change, edit {manifest} in a pull request.\n\n"
         "This issue is updated by every drift check and closed when there is no drift.\n\n"
     )
-    return fit_body(intro + plan_markdown)
+    return fit_body(intro + plan_markdown, full_at=run_url)
 
 
 def upsert_drift_issue(gh: GitHub, body: str, *, org: str | None = None) -> tuple[str, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.errors import UnsafePlanError
+from reconciler.grammar import count as counted
 from reconciler.livestate import LiveState
 from reconciler.plan import DEPROVISION_OPS, OpKind, Plan
 
@@ -48,7 +49,8 @@ def check_guards(plan: Plan, live: LiveState, overrides: Overrides = Overrides()
     if findings:
         lines = "\n".join(f"  - {f}" for f in findings)
         raise UnsafePlanError(
-            f"the plan is over {len(findings)} safety threshold(s) set in the policy:\n{lines}\n"
+            f"the plan is over {counted(len(findings), 'safety threshold')} set in the policy:\n"
+            f"{lines}\n"
             "Review the plan; raise the thresholds under policy: in the manifest, or pass the "
             "override naming the exact count."
         )

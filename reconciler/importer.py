@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.grammar import count, plural
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest import loader
 
@@ -23,8 +24,12 @@ _SLUG = re.compile(r"[^a-z0-9]+")
 
 @dataclass(frozen=True)
 class ImportedFiles:
+    """What import writes, and counts of what the files hold (for its summary line)."""
+
     files: dict[str, str]  # relative path -> YAML text
     notes: tuple[str, ...]
+    users: int = 0  # users written (those in the claimed domains)
+    teams: int = 0  # teams written
 
 
 def import_manifest(
@@ -60,9 +65,9 @@ def import_manifest(
     if not split_teams:
         whole = _one_file({**head, "users": entries, "teams": teams}, max_file_bytes)
         if whole is not None:
-            return ImportedFiles({"org.yaml": whole}, tuple(notes))
+            return ImportedFiles({"org.yaml": whole}, tuple(notes), len(entries), len(teams))
         files = _split(head, entries, teams, max_file_bytes, notes)
-        return ImportedFiles(files, tuple(notes))
+        return ImportedFiles(files, tuple(notes), len(entries), len(teams))
     org = _one_file({**head, "users": entries}, max_file_bytes)
     files = (
         {"org.yaml": org} if org is not None else _split(head, entries, [], max_file_bytes, notes)
@@ -73,7 +78,7 @@ def import_manifest(
         files[name] = text
         if _size(text) > max_file_bytes:
             notes.append(_too_big_team(team["name"], name, max_file_bytes))
-    return ImportedFiles(files, tuple(notes))
+    return ImportedFiles(files, tuple(notes), len(entries), len(teams))
 
 
 def _one_file(document: dict[str, Any], max_file_bytes: int) -> str | None:
@@ -158,12 +163,13 @@ def _user(user: LiveUser) -> dict[str, Any]:
 
 
 def _team(live: LiveState, group: LiveGroup, domains: set[str]) -> dict[str, Any]:
+    # Inactive members too: the manifest can say "inactive, still in this team"
+    # (a notice), and the plan leaves such a membership as it is.
     members = sorted(
         live.users_by_id[i].user_name.strip()
         for i in group.member_ids
         if i in live.users_by_id
         and live.users_by_id[i].domain in domains
-        and live.users_by_id[i].active
         and not live.users_by_id[i].lookalike
     )
     return {"name": group.display_name, "members": members}
@@ -174,27 +180,16 @@ def _notes(live: LiveState, users: list[LiveUser], domains: list[str]) -> tuple[
     outside = len(live.users) - len(users)
     if outside:
         notes.append(
-            f"{outside} user(s) outside the claimed domains ({', '.join(domains)}) were not "
+            f"{count(outside, 'user')} outside the claimed domains ({', '.join(domains)}) "
+            f"{plural('was', outside)} not "
             "imported: Mixpanel's SCIM only manages users in claimed domains"
         )
     nameless = [u.user_name for u in users if not (u.given_name and u.family_name)]
     if nameless:
         notes.append(
-            f"{len(nameless)} user(s) have no given or family name in Mixpanel; placeholders "
+            f"{count(len(nameless), 'user')} {plural('has', len(nameless))} no given or "
+            "family name in Mixpanel; placeholders "
             f"were written, review them: {', '.join(nameless)}"
-        )
-    inactive_members = sorted(
-        {
-            live.users_by_id[i].user_name
-            for g in live.groups
-            for i in g.member_ids
-            if i in live.users_by_id and not live.users_by_id[i].active
-        }
-    )
-    if inactive_members:
-        notes.append(
-            "inactive users cannot be listed as team members; the first apply will remove "
-            f"these from their teams: {', '.join(inactive_members)}"
         )
     return tuple(notes)
 
@@ -204,15 +199,18 @@ def _lookalike_notes(users: list[LiveUser]) -> list[str]:
     lookalikes = [u.user_name for u in users if u.lookalike]
     if lookalikes:
         notes.append(
-            f"{len(lookalikes)} look-alike userName(s) (invisible, bidi or confusable "
-            "characters) were not imported, and plan never changes them; check who owns "
+            f"{count(len(lookalikes), 'look-alike userName')} (invisible, bidi or confusable "
+            f"characters) {plural('was', len(lookalikes))} not imported, and plan never "
+            "changes them; check who owns "
             f"them: {', '.join(lookalikes)}"
         )
     spaced = [u.user_name for u in users if u.user_name != u.user_name.strip()]
     if spaced:
         notes.append(
-            f"{len(spaced)} userName(s) have surrounding whitespace in Mixpanel; they were "
-            f"written without it, so the first apply corrects them: {', '.join(map(repr, spaced))}"
+            f"{count(len(spaced), 'userName')} {plural('has', len(spaced))} surrounding "
+            f"whitespace in Mixpanel; {plural('it', len(spaced))} {plural('was', len(spaced))} "
+            f"written without it, so the first apply corrects {plural('it', len(spaced), 'them')}: "
+            f"{', '.join(map(repr, spaced))}"
         )
     return notes
 

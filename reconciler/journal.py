@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.redact import redact
+
 
 class Journal:
     """Thread-safe JSON Lines writer; ``Journal(None)`` records nothing (for tests)."""
@@ -33,7 +35,9 @@ class Journal:
             return
         entry = {"ts": datetime.now(UTC).isoformat(), "run_id": self.run_id, "event": event}
         entry.update(fields)
-        line = (json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        # Redacted as text after encoding to JSON, like every other output channel.
+        text = redact(json.dumps(entry, sort_keys=True, ensure_ascii=False))
+        line = (text + "\n").encode()
         with self._lock:
             os.write(self._fd, line)
             os.fsync(self._fd)

@@ -1,8 +1,9 @@
 """Logging for operators: levels from -v/-q, text or JSON lines, a run id on every line.
 
 Logs go to stderr so stdout stays the plan (pipeable into a PR comment). Nothing
-secret is logged by design; ``_Redact`` is a second line of defence that masks any
-bearer credential that might reach a message anyway.
+secret is logged by design; every formatted line goes through the one redactor
+(``reconciler.redact``), and ``_Redact`` also masks any bearer credential that might
+reach a message anyway.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TextIO
 
+from reconciler.redact import redact
 from reconciler.render.escape import terminal
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
@@ -37,6 +39,13 @@ class _Redact(logging.Filter):
         if _BEARER.search(message):
             record.msg, record.args = _BEARER.sub(r"\1***", message), None
         return True
+
+
+class _RedactingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Every formatted line passes through the one redactor, whatever the format."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -99,7 +108,7 @@ def logging_configured(level: int, fmt: str, run_id: str, stream: TextIO) -> Ite
 
 def setup_logging(level: int, fmt: str, run_id: str, stream: TextIO) -> None:
     """Configure the ``reconciler`` logger tree (idempotent)."""
-    handler = logging.StreamHandler(stream)
+    handler = _RedactingHandler(stream)
     handler.addFilter(_RunId(run_id))
     handler.addFilter(_Redact())
     if fmt == "json":

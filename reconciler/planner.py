@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import date
 
 from reconciler.diff import Changes, MemberChange, TeamChange, UserAction, UserChange, diff
+from reconciler.grammar import count
 from reconciler.identity import ascii_lower, match_key, name_fold
 from reconciler.livestate import LiveState, LiveUser
-from reconciler.manifest.models import Manifest
+from reconciler.manifest.models import Manifest, as_instant
 from reconciler.plan import PHASE, JsonScalar, MemberRef, Operation, OpKind, Plan, summarise
 
 _USER_OP = {
@@ -31,6 +32,7 @@ def make_plan(
     target: str,
     manifest_digest: str,
     extra_notices: tuple[str, ...] = (),
+    org: str = "",
 ) -> Plan:
     """The complete plan for one org: what apply will do, and what it was made from."""
     changes = diff(manifest, live, today)
@@ -38,8 +40,9 @@ def make_plan(
     return Plan(
         target=target,
         manifest_digest=manifest_digest,
+        org=org,
         live_fingerprint=live.fingerprint,
-        as_of=today,
+        as_of=as_instant(today).date(),
         claimed_domains=manifest.organization.claimed_domains,
         policy=manifest.policy,
         operations=operations,
@@ -157,7 +160,7 @@ def _membership_op(
             MemberRef(email=m.email, scim_id=m.scim_id, reason=m.reason) for m in members
         ),
         depends_on=depends_on,
-        reason=f"{len(members)} member(s) to {verb}",
+        reason=f"{count(len(members), 'member')} to {verb}",
     )
 
 

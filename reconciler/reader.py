@@ -34,6 +34,8 @@ from reconciler.scim.parse import ListPage, parse_group, parse_user, parse_user_
 
 Progress = Callable[[str, int, int], None]
 _ABORT = "; nothing was planned, re-run when it is resolved"
+# Pages allowed beyond what totalResults and the first page's size imply.
+PAGE_SLACK = 2
 
 
 def read_live_state(
@@ -42,10 +44,13 @@ def read_live_state(
     page_size: int = 1000,
     on_progress: Progress | None = None,
     concurrency: int = 4,
+    max_read_bytes: int | None = None,
 ) -> LiveState:
     """Read every user and team with its members; ``on_progress(kind, done, total)``.
 
     ``concurrency`` is how many team reads may be in flight at once (1: sequential).
+    ``max_read_bytes`` bounds the bytes received by the whole read (all requests);
+    None takes the client's configured budget (``--max-read-mib``, 256 MiB by default).
     """
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
@@ -53,10 +58,11 @@ def read_live_state(
         raise ValueError("concurrency must be at least 1")
     progress = on_progress or _silent
     try:
-        pages = _slim(client.list_users_page)
-        users, groups_of = _users(_read_all("users", pages, page_size, progress))
-        listed = _groups(_read_all("teams", client.list_groups_page, page_size, progress))
-        groups = _with_members(client, listed, progress, concurrency)
+        with client.byte_budget(max_read_bytes):
+            pages = _slim(client.list_users_page)
+            users, groups_of = _users(_read_all("users", pages, page_size, progress))
+            listed = _groups(_read_all("teams", client.list_groups_page, page_size, progress))
+            groups = _with_members(client, listed, progress, concurrency)
     except ScimError as error:
         raise LiveStateError(f"could not read the live state: {error}{_ABORT}") from error
     # Evidence beyond the listings (reconciler.evidence): members no listed user has
@@ -101,14 +107,30 @@ def _read_all(
 
     Stops on totalResults (no trailing empty page is fetched), so a server that caps
     ``count`` below ``page_size`` just costs more pages, never a silent truncation.
+    Bounded: each page must answer the ``startIndex`` asked for and bring no id seen
+    before (a server that ignores paging is caught at page 2), and the page count may
+    not exceed what totalResults and the first page's size imply, plus PAGE_SLACK.
     """
     resources: list[dict[str, Any]] = []
+    seen: set[str] = set()
     total: int | None = None
+    max_pages = 1
+    pages = 0
     while total is None or len(resources) < total:
         start = len(resources) + 1
+        if pages >= max_pages:
+            raise _fail(
+                f"{kind}: {pages} pages read and only {len(resources)} of {total} "
+                f"resources; totalResults and the first page's size imply at most "
+                f"{max_pages} pages"
+            )
         page = fetch(start, page_size)
+        pages += 1
+        _check_page(kind, page, start, seen)
         if total is None:
             total = page.total_results
+            per_page = max(1, len(page.resources))
+            max_pages = -(-total // per_page) + PAGE_SLACK
         elif page.total_results != total:
             raise _fail(
                 f"{kind}: totalResults changed from {total} to {page.total_results} between "
@@ -124,6 +146,25 @@ def _read_all(
             raise _fail(f"{kind}: {len(resources)} resources returned, totalResults says {total}")
         progress(kind, len(resources), total)
     return resources
+
+
+def _check_page(kind: str, page: ListPage, start: int, seen: set[str]) -> None:
+    """The page answers the startIndex asked for, and repeats no resource already read."""
+    for resource in page.resources:
+        resource_id = resource.get("id")
+        if not isinstance(resource_id, str):
+            continue  # parse_user / parse_group name the missing id
+        if resource_id in seen:
+            raise _fail(
+                f"{kind}: duplicate id {resource_id!r} at startIndex {start}: an earlier "
+                "page already returned it"
+            )
+        seen.add(resource_id)
+    if page.start_index != start and page.resources:
+        raise _fail(
+            f"{kind}: asked for startIndex {start}, the server answered startIndex "
+            f"{page.start_index}; it does not page as asked, so the read cannot be complete"
+        )
 
 
 def _users(

@@ -17,7 +17,14 @@ from datetime import date
 
 from reconciler.identity import lookalike_reason, match_key
 from reconciler.livestate import LiveState, LiveUser
-from reconciler.manifest.models import Manifest, User
+from reconciler.manifest.models import (
+    Manifest,
+    User,
+    as_instant,
+    days_left,
+    expiry_instant,
+    is_expired,
+)
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ def build_report(
     declared = _declared(manifest, live)
     users = tuple(_user_row(u, teams_of, declared, manifest) for u in live.users)
     return AccessReport(
-        as_of=today,
+        as_of=as_instant(today).date(),
         expiring_days=expiring_days,
         claimed_domains=manifest.organization.claimed_domains if manifest else (),
         with_manifest=manifest is not None,
@@ -165,23 +172,27 @@ def _expiring(manifest: Manifest, live: LiveState, today: date, days: int) -> tu
     for user in manifest.users:
         if user.active and _due(user.expires, today, days, _is_live(live, user.key)):
             assert user.expires is not None
-            found.append(Expiring(user.email, None, user.expires, (user.expires - today).days))
+            left = days_left(user.expires, today)
+            found.append(Expiring(user.email, None, user.expires, left))
     for team in manifest.teams:
         group = live.groups_by_name.get(team.name)
         members = live.member_keys(group) if group else frozenset()
         for member in team.member_list:
             if _due(member.expires, today, days, member.key in members):
                 assert member.expires is not None
-                left = (member.expires - today).days
+                left = days_left(member.expires, today)
                 found.append(Expiring(member.email, team.name, member.expires, left))
-    return tuple(sorted(found, key=lambda e: (e.expires, match_key(e.email), e.team or "")))
+    return tuple(
+        sorted(found, key=lambda e: (expiry_instant(e.expires), match_key(e.email), e.team or ""))
+    )
 
 
 def _due(expires: date | None, today: date, days: int, still_live: bool) -> bool:
     if expires is None:
         return False
-    left = (expires - today).days
-    return left <= days and (left >= 0 or still_live)
+    if is_expired(expires, today):
+        return still_live
+    return days_left(expires, today) <= days
 
 
 def _is_live(live: LiveState, key: str) -> bool:

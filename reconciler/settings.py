@@ -10,10 +10,11 @@ import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import ConfigError
+from reconciler.redact import register_secret
 from reconciler.scim.secret import Token
 from reconciler.scim.url import normalise_base_url
 
@@ -22,11 +23,33 @@ URL_ENV = "MIXPANEL_SCIM_URL"
 
 
 @dataclass(frozen=True)
+class Limits:
+    """The run's bounds (README, "Safety model", bounds table); each one has a flag.
+
+    ``request_deadline``: wall-clock seconds for one HTTP attempt, body included.
+    ``max_read_bytes``: bytes one whole live-state read may receive.
+    ``retry_budget``: seconds of retry waiting the whole run may spend.
+    ``max_connection_failures``: attempts in a row without an answer that stop the run.
+    """
+
+    request_deadline: float = 60.0
+    max_read_bytes: int = 256 * 2**20
+    retry_budget: float = 120.0
+    max_connection_failures: int = 5
+
+
+@dataclass(frozen=True)
 class Target:
     base_url: str
     token: Token
     warnings: tuple[str, ...] = ()
     max_attempts: int = 6
+    limits: Limits = Limits()
+
+    @property
+    def org_identity(self) -> str:
+        """Which org this target reaches: a one-way hash of (token, URL), see Token.identity."""
+        return self.token.identity(self.base_url)
 
 
 def resolve_target(
@@ -36,19 +59,21 @@ def resolve_target(
     *,
     token_env: str = TOKEN_ENV,
     max_attempts: int = 6,
+    limits: Limits = Limits(),
 ) -> Target:
     """The base URL (flag, then env, then Mixpanel's) and the token (file, then env)."""
     base_url = normalise_base_url(url or env.get(URL_ENV) or None)
     if token_file is not None:
         token, warnings = read_token_file(Path(token_file))
-        return Target(base_url, token, warnings, max_attempts)
+        return Target(base_url, token, warnings, max_attempts, limits)
     value = env.get(token_env, "").strip()
     if not value:
         raise ConfigError(
             f"no SCIM token: set {token_env} or pass --token-file FILE "
             "(generate one in Mixpanel: Organization Settings > Access Security > SCIM)"
         )
-    return Target(base_url, Token(value), max_attempts=max_attempts)
+    token = _loaded(value, source=f"the environment variable {token_env}")
+    return Target(base_url, token, max_attempts=max_attempts, limits=limits)
 
 
 def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
@@ -62,14 +87,53 @@ def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
     warnings: tuple[str, ...] = ()
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         warnings = (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
-    return Token(value.splitlines()[0].strip()), warnings
+    return _loaded(value.splitlines()[0].strip(), source=f"--token-file {path}"), warnings
+
+
+def _loaded(value: str, source: str) -> Token:
+    """The token, registered with the one redactor before anything can echo it."""
+    token = Token(value, source=source)
+    register_secret(token.reveal())
+    return token
 
 
 def environ() -> Mapping[str, str]:
     return os.environ
 
 
-def today() -> date:
-    """Expiry is judged by the UTC date; tests and replays pin it with RECONCILER_TODAY."""
-    pinned = os.environ.get("RECONCILER_TODAY")
-    return date.fromisoformat(pinned) if pinned else datetime.now(UTC).date()
+NOW_ENVS = ("RECONCILER_NOW", "RECONCILER_TODAY")
+
+
+def now() -> datetime:
+    """The instant expiry is judged at, in UTC; tests and replays pin it.
+
+    ``RECONCILER_NOW`` (or ``RECONCILER_TODAY``) holds a date (the start of that day,
+    UTC) or an RFC 3339 timestamp with an explicit offset. Raises ConfigError, naming
+    the variable and the fix, for anything else.
+    """
+    for name in NOW_ENVS:
+        pinned = os.environ.get(name, "").strip()
+        if pinned:
+            return _pinned_instant(name, pinned)
+    return datetime.now(UTC)
+
+
+def _pinned_instant(name: str, text: str) -> datetime:
+    from reconciler.manifest.models import as_instant, parse_expires
+
+    try:
+        return as_instant(parse_expires(text))
+    except ValueError:
+        raise ConfigError(
+            f"{name}={text!r} is not a date or a timestamp with an offset; write it like "
+            "2026-12-01 or 2026-12-01T18:00:00Z, or unset it to use the clock"
+        ) from None
+
+
+def today() -> datetime:
+    """The instant expiry is judged at (see ``now``); kept for the commands' callers.
+
+    Every expiry comparison takes a date or an instant (``models.is_expired``), so the
+    commands pass this instant where they used to pass the UTC date.
+    """
+    return now()

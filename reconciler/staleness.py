@@ -10,20 +10,101 @@ from __future__ import annotations
 
 import json
 
+from reconciler.grammar import count
 from reconciler.identity import match_key
-from reconciler.livestate import LiveState
-from reconciler.plan import JsonScalar, Operation, OpKind, Plan
+from reconciler.livestate import LiveGroup, LiveState, LiveUser
+from reconciler.plan import JsonScalar, Operation, OpKind, Plan, not_covered
 from reconciler.planner import live_snapshot
+
+# How an operation reads once done: the subject comes first ("user ada@acme.io:").
+_DONE = {
+    OpKind.CREATE_USER: "already created",
+    OpKind.PATCH_USER: "already updated",
+    OpKind.DEACTIVATE_USER: "already deactivated",
+    OpKind.DELETE_USER: "already deleted",
+    OpKind.REACTIVATE_USER: "already reactivated",
+    OpKind.CREATE_GROUP: "already created",
+    OpKind.RENAME_GROUP: "already renamed",
+    OpKind.ADD_MEMBERS: "members already added",
+    OpKind.REMOVE_MEMBERS: "members already removed",
+}
 
 
 def drift_since_plan(plan: Plan, live: LiveState) -> list[str]:
-    """Every change to an object the plan depends on, as one readable line each."""
+    """Every change to an object the plan depends on, as one readable line each.
+
+    An operation whose effect already holds live (the plan, or part of it, was
+    applied since) reads "already done", never as drift in the opposite sense.
+    """
     if live.fingerprint == plan.live_fingerprint:
         return []
     found: list[str] = []
     for op in plan.operations:
-        found.extend(_drift(op, live))
+        if operation_done(op, live):
+            found.append(f"{_subject(op)}: {_DONE[op.op]} since the plan was made")
+        else:
+            found.extend(_drift(op, live))
     return list(dict.fromkeys(found))
+
+
+def already_applied(plan: Plan, live: LiveState) -> bool:
+    """True when the live state moved since the plan and every operation's effect holds:
+    the plan was applied already (re-applying it would do nothing)."""
+    if not plan.has_changes or live.fingerprint == plan.live_fingerprint:
+        return False
+    return all(operation_done(op, live) for op in plan.operations)
+
+
+def done_count(plan: Plan, live: LiveState) -> str:
+    """How many operations already hold live, as "2 of 5 operations"."""
+    done = sum(operation_done(op, live) for op in plan.operations)
+    return f"{done} of {count(len(plan.operations), 'operation')}"
+
+
+def operation_done(op: Operation, live: LiveState) -> bool:
+    """Whether ``op``'s intended state already holds in ``live``."""
+    if op.op is OpKind.DELETE_USER:
+        gone = live.users_by_id.get(op.scim_id or "") is None
+        return gone and match_key(op.key) not in live.users_by_key
+    if op.op is OpKind.CREATE_USER:
+        return _holds(op, live.users_by_key.get(match_key(op.key)))
+    if op.is_user_op:
+        return _holds(op, live.users_by_id.get(op.scim_id or ""))
+    group = _group(op, live)
+    if group is None:
+        return False
+    if op.op is OpKind.CREATE_GROUP:
+        return True
+    if op.op is OpKind.RENAME_GROUP:
+        return group.display_name == op.after.get("name")
+    ids = {_member_id(m.email, m.scim_id, live) for m in op.members}
+    if op.op is OpKind.ADD_MEMBERS:
+        return None not in ids and ids <= group.member_ids
+    return not ids & group.member_ids
+
+
+def _holds(op: Operation, user: LiveUser | None) -> bool:
+    if user is None:
+        return False
+    now = live_snapshot(user)
+    return all(now[name] == value for name, value in op.after.items() if name in now)
+
+
+def _group(op: Operation, live: LiveState) -> LiveGroup | None:
+    if op.scim_id is not None:
+        return live.groups_by_id.get(op.scim_id)
+    return live.groups_by_name.get(op.key)
+
+
+def _member_id(email: str, scim_id: str | None, live: LiveState) -> str | None:
+    if scim_id is not None:
+        return scim_id
+    user = live.users_by_key.get(match_key(email))  # created by this plan: known by its email
+    return user.id if user is not None else None
+
+
+def _subject(op: Operation) -> str:
+    return f"user {op.key}" if op.is_user_op else f'team "{op.key}"'
 
 
 def _drift(op: Operation, live: LiveState) -> list[str]:
@@ -57,8 +138,13 @@ def _team_drift(op: Operation, live: LiveState) -> list[str]:
     group = live.groups_by_id.get(op.scim_id)
     if group is None:
         return [f'team "{op.key}": deleted from Mixpanel since the plan']
-    if op.op is OpKind.RENAME_GROUP and group.display_name != op.before.get("name"):
-        return [f'team "{op.key}": renamed to "{group.display_name}" since the plan']
+    old = op.before.get("name")
+    if op.op is OpKind.RENAME_GROUP and group.display_name != old:
+        # Renamed to neither the old name nor the plan's (that would be "already renamed").
+        return [
+            f'team "{old}" (this plan renames it to "{op.key}"): renamed to '
+            f'"{group.display_name}" in Mixpanel since the plan'
+        ]
     found = []
     for member in op.members:
         present = member.scim_id in group.member_ids
@@ -71,3 +157,25 @@ def _team_drift(op: Operation, live: LiveState) -> list[str]:
 
 def _show(value: JsonScalar) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def not_a_remainder(fresh: Plan, reviewed: Plan) -> list[str]:
+    """Why ``fresh`` is not what is left of ``reviewed`` after a partial apply; [] if it is.
+
+    A remainder is made for the same target and org, from the same manifest (digest,
+    so the same policy), and each of its operations is part of a reviewed one: it
+    grants, changes or removes nothing the reviewers did not see. One line per
+    difference, naming what is new. Pure.
+    """
+    found = []
+    if fresh.target != reviewed.target or fresh.org != reviewed.org:
+        found.append(
+            f"target: made for {fresh.target} ({fresh.org or 'no org identity'}), "
+            f"reviewed for {reviewed.target} ({reviewed.org or 'no org identity'})"
+        )
+    if fresh.manifest_digest != reviewed.manifest_digest:
+        found.append(
+            f"manifest: {fresh.manifest_digest[:19]}, reviewed {reviewed.manifest_digest[:19]}"
+        )
+    found.extend(not_covered(fresh.operations, reviewed.operations))
+    return found

@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import ConfigError, StalePlanError
+from reconciler.errors import ConfigError, Problem, StalePlanError
 from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.gcpolicy import bulk_phase
@@ -26,14 +26,15 @@ from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
 from reconciler.livestate import LiveState
 from reconciler.manifest.loader import LoadedManifest, load_manifest
-from reconciler.plan import Plan
+from reconciler.plan import Plan, TamperedPlanError, not_covered
 from reconciler.planner import make_plan
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
-from reconciler.scim.retry import RetryPolicy
+from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
 from reconciler.scim.throttle import Throttle
+from reconciler.scim.transport import Timeouts
 from reconciler.settings import Target
-from reconciler.staleness import drift_since_plan
+from reconciler.staleness import already_applied, done_count, drift_since_plan
 
 Progress = Callable[[str, int, int], None]
 log = logging.getLogger(__name__)
@@ -55,15 +56,31 @@ class Planned:
     warnings: tuple[str, ...]
 
 
-def connect(target: Target, *, concurrency: int | None = None) -> ScimClient:
+def connect(
+    target: Target, *, concurrency: int | None = None, on_retry: RetryListener | None = None
+) -> ScimClient:
     """A client; ``concurrency`` (apply's) also bounds in-flight requests adaptively.
 
     All workers share one throttle, so a 429 to any of them pauses every one until
     Retry-After, and the in-flight limit halves and recovers (AIMD).
     """
     retry = RetryPolicy(max_attempts=target.max_attempts)
-    throttle = Throttle(concurrency, adaptive=True) if concurrency else None
-    return ScimClient.connect(target.base_url, target.token, retry=retry, throttle=throttle)
+    limits = target.limits
+    breaker = CircuitBreaker(
+        max_connection_failures=limits.max_connection_failures,
+        retry_budget=limits.retry_budget,
+    )
+    throttle = Throttle(concurrency, adaptive=True, sleep=breaker.sleep) if concurrency else None
+    return ScimClient.connect(
+        target.base_url,
+        target.token,
+        retry=retry,
+        throttle=throttle,
+        breaker=breaker,
+        timeouts=Timeouts(total=limits.request_deadline),
+        max_read_bytes=limits.max_read_bytes,
+        on_retry=on_retry,
+    )
 
 
 def plan_from_manifest(
@@ -74,16 +91,21 @@ def plan_from_manifest(
     today: date,
     read: ReadOptions = ReadOptions(),
     overrides: Overrides | None = None,
+    revoke_only: bool = False,
 ) -> Planned:
     """Plan a validated manifest (callers load it before any network) against live.
 
     Users the manifest wants inactive that the listing lacks are proven absent first
     (``reconciler.evidence.confirm_absences``); LiveStateError when one is not.
+    ``revoke_only`` keeps only the operations that remove access and holds the rest
+    back (``Plan.revocations_only``): what the scheduled enforce job runs.
     """
     with bulk_phase():
         live = _read(client, read)
     live = confirm_absences(client, loaded.manifest, live, today)
-    return plan_from_live(loaded, live, target, today=today, overrides=overrides)
+    return plan_from_live(
+        loaded, live, target, today=today, overrides=overrides, revoke_only=revoke_only
+    )
 
 
 CANCEL_WAIT_SECONDS = 5.0
@@ -171,19 +193,49 @@ def plan_from_live(
     *,
     today: date,
     overrides: Overrides | None = None,
+    revoke_only: bool = False,
 ) -> Planned:
-    """Plan a validated manifest against a live state already read; no I/O."""
+    """Plan a validated manifest against a live state already read; no I/O.
+
+    ``revoke_only`` keeps only the operations that remove access (``plan_from_manifest``).
+    """
     plan = make_plan(
         loaded.manifest,
         live,
         today=today,
         target=target.base_url,
         manifest_digest=loaded.digest,
-        extra_notices=(*(str(n) for n in loaded.notices), *live.evidence),
+        extra_notices=(*(str(n) for n in still_true(loaded.notices, live)), *live.evidence),
+        org=target.org_identity,
     )
+    if revoke_only:
+        plan = plan.revocations_only()
     findings = guard_findings(plan, live, overrides or Overrides())
     warnings = tuple(str(f) for f in findings)
     return Planned(plan, live, loaded, warnings)
+
+
+def still_true(notices: tuple[Problem, ...], live: LiveState) -> tuple[Problem, ...]:
+    """Validation notices, minus past-expiry ones whose access live shows already gone.
+
+    "expires ... is in the past: will be deprovisioned at the next apply" is true until
+    that apply has run; after it, repeating the line on every plan would be false.
+    """
+    kept = []
+    for notice in notices:
+        if notice.while_access is None or _has_access(live, *notice.while_access):
+            kept.append(notice)
+    return tuple(kept)
+
+
+def _has_access(live: LiveState, key: str, team: str | None) -> bool:
+    user = live.users_by_key.get(key)
+    if user is None or not user.active:
+        return False
+    if team is None:
+        return True
+    group = live.groups_by_name.get(team)
+    return group is not None and user.id in group.member_ids
 
 
 def _read(client: ScimClient, read: ReadOptions) -> LiveState:
@@ -208,6 +260,11 @@ def read_plan_file(path: str) -> Plan:
         raise ConfigError(f"cannot read plan file {path}: {error.strerror}") from None
     try:
         plan = Plan.from_json(text)
+    except TamperedPlanError as error:
+        raise ConfigError(
+            f"refusing {path}: {error}. Make a new plan with `reconciler plan --out {path}` "
+            "and review it"
+        ) from None
     except ValueError as error:
         first = str(error).splitlines()[0]
         raise ConfigError(
@@ -224,32 +281,96 @@ def check_saved_plan(
     manifest_path: str | None,
     today: date,
     read: ReadOptions = ReadOptions(),
+    plan_file: str = "plan.json",
 ) -> LiveState:
-    """Refuse a plan made for another org, from another manifest, or on a moved live state."""
-    if plan.target != target.base_url:
-        raise ConfigError(
-            f"the plan was made for {plan.target}, not {target.base_url}; "
-            "set MIXPANEL_SCIM_URL to the plan's target or re-run plan"
-        )
+    """Refuse a plan made for another org, from another manifest, or on a moved live state.
+
+    With ``manifest_path``, also refuse operations the manifest would not produce
+    from the live state the plan was made on (an edited plan file). A plan whose
+    every operation already holds live is not refused: the caller checks
+    ``already_applied`` and says so (nothing to do). ``plan_file`` only shapes the advice.
+    """
+    check_same_org(plan, target)
+    loaded = None
     if manifest_path is not None:
         loaded = load_manifest(manifest_path, today=today)
         if loaded.digest != plan.manifest_digest:
             raise StalePlanError(
                 f"saved plan is stale: the manifest at {manifest_path} changed since the plan "
                 f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
-                "Run `reconciler plan --out plan.json` again and review the new plan."
+                + replan_advice(plan, manifest_path, plan_file)
             )
     with bulk_phase():
         live = _read(client, read)
     live = confirm_plan_targets(client, plan, live)
     drift = drift_since_plan(plan, live)
-    if drift:
+    if drift and not already_applied(plan, live):
         lines = "\n".join(f"  - {d}" for d in drift)
         raise StalePlanError(
-            f"saved plan is stale: Mixpanel changed since the plan was made:\n{lines}\n"
-            "Run `reconciler plan --out plan.json` again and review the new plan."
+            f"saved plan is stale: Mixpanel changed since the plan was made "
+            f"({done_count(plan, live)} already done):\n{lines}\n"
+            + replan_advice(plan, manifest_path, plan_file)
         )
+    if loaded is not None and not already_applied(plan, live):
+        _check_produced(plan, loaded, live, target, today, manifest_path or "")
     return live
+
+
+def check_same_org(plan: Plan, target: Target) -> None:
+    """Refuse a plan made with another URL or another org's token (every org shares a URL)."""
+    if plan.target != target.base_url:
+        raise ConfigError(
+            f"the plan was made for {plan.target}, not {target.base_url}; "
+            "set MIXPANEL_SCIM_URL to the plan's target or re-run plan"
+        )
+    if plan.org != target.org_identity:
+        raise ConfigError(
+            f"the plan was made for another org than this token reaches ({plan.org or 'none'} "
+            f"!= {target.org_identity}): every Mixpanel org shares the URL {plan.target}, and "
+            "the token picks the org. Use the token of the org the plan was made for, or make "
+            "a new plan with this one (also needed after the token was regenerated)"
+        )
+
+
+def _check_produced(  # noqa: PLR0917 - one caller, all of them needed
+    plan: Plan,
+    loaded: LoadedManifest,
+    live: LiveState,
+    target: Target,
+    today: date,
+    manifest_path: str,
+) -> None:
+    """Every saved operation must be one the manifest produces from this live state.
+
+    The drift check has just shown that what the plan touches is as it was when the
+    plan was made, so a fresh plan from the same manifest must contain each saved
+    operation; anything it lacks was written into the file by hand.
+    """
+    fresh = make_plan(
+        loaded.manifest,
+        live,
+        today=today,
+        target=target.base_url,
+        manifest_digest=loaded.digest,
+        org=target.org_identity,
+    )
+    extra = not_covered(plan.operations, (*fresh.operations, *fresh.held_back))
+    if extra:
+        lines = "\n".join(f"  - {line}" for line in extra)
+        raise ConfigError(
+            f"refusing the saved plan: the manifest at {manifest_path} does not produce these "
+            f"operations from the live state the plan was made on:\n{lines}\n"
+            "The plan file was edited (or an expiry passed since it was made). Make a new one "
+            "with `reconciler plan --out plan.json` and review it."
+        )
+
+
+def replan_advice(plan: Plan, manifest_path: str | None, plan_file: str) -> str:
+    """The command that makes a fresh plan from the same manifest into the same file."""
+    manifest = manifest_path or plan.manifest_path
+    # The plan file is not trusted to put control characters on the terminal.
+    source = f" -m {manifest}" if manifest and manifest.isprintable() else ""
+    return f"Run `reconciler plan{source} --out {plan_file}` again and review the new plan."
 
 
 def execute(

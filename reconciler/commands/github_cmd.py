@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from reconciler.github import GitHub
 
 Out = Callable[[str], None]
-STAGES = ("plan", "verify", "apply", "drift")
+STAGES = ("plan", "verify", "apply", "drift", "enforce")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,8 +44,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     steps = parser.add_subparsers(dest="github_command", required=True, metavar="STEP")
 
     comment = steps.add_parser("comment", help="create or update the PR's plan comment")
-    comment.add_argument("--pr", type=int, required=True, metavar="N")
-    comment.add_argument("--body-file", required=True, metavar="FILE")
+    comment.add_argument(
+        "--pr", type=int, required=True, metavar="N", help="the pull request's number"
+    )
+    comment.add_argument(
+        "--body-file",
+        required=True,
+        metavar="FILE",
+        help="the plan as Markdown (`plan --format markdown`); cut to GitHub's 65,536 "
+        "characters with a note when longer",
+    )
 
     verify = steps.add_parser("verify-plan", help="refuse a plan nobody reviewed (exit 3 or 4)")
     verify.add_argument("--plan", required=True, metavar="FILE", help="from `plan --out`")
@@ -60,6 +68,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also require an approval given after the plan comment last changed",
     )
+    verify.add_argument(
+        "--reviewed-plan",
+        metavar="FILE",
+        help="the reviewed plan kept by an earlier attempt (after exit 5 or 130): a fresh plan "
+        "that is a subset of it (same target, org and manifest; nothing new) is accepted",
+    )
 
     drift = steps.add_parser("drift-issue", help="open, update or close the drift issue")
     what = drift.add_mutually_exclusive_group(required=True)
@@ -67,8 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--clean", action="store_true", help="no drift: close the issue")
 
     explain = steps.add_parser("explain", help="explain an exit code for the job summary")
-    explain.add_argument("--exit-code", type=int, required=True, metavar="N")
-    explain.add_argument("--stage", choices=STAGES, required=True)
+    explain.add_argument(
+        "--exit-code", type=int, required=True, metavar="N", help="the failed step's exit code"
+    )
+    explain.add_argument(
+        "--stage", choices=STAGES, required=True, help="which workflow step failed"
+    )
     explain.add_argument("--log", metavar="FILE", help="the failed step's stderr, to quote")
 
 
@@ -81,10 +99,14 @@ def run(args: argparse.Namespace, out: Out, env: Mapping[str, str] | None = None
         out(explain(args.exit_code, args.stage, _read_optional(args.log), org=_org(args)))
         return 0
     if args.github_command == "verify-plan" and args.confirm_digest is not None:
-        return _confirmed(_plan_digest(args.plan, out), args.confirm_digest, out)
+        digest = _plan_digest(args.plan, out)
+        typed = _typed_digest(digest, args.confirm_digest)
+        if digest != typed and _is_remainder(args, typed, "the confirm_digest input", out):
+            return 0
+        return _confirmed(digest, typed, out)
     gh = GitHub.from_env(env, author=args.author or DEFAULT_AUTHOR)
     if args.github_command == "comment":
-        return _comment(gh, args, out)
+        return _comment(gh, args, out, env)
     if args.github_command == "verify-plan":
         return _verify(gh, args, out)
     return _drift(gh, args, out, env)
@@ -100,11 +122,12 @@ def _for(org: str | None) -> str:
     return "" if org is None else f" for org {org}"
 
 
-def _comment(gh: GitHub, args: argparse.Namespace, out: Out) -> int:
+def _comment(gh: GitHub, args: argparse.Namespace, out: Out, env: Mapping[str, str]) -> int:
     from reconciler.github import upsert_comment
 
     org = _org(args)
-    action, comment = upsert_comment(gh, args.pr, _read(args.body_file), org=org)
+    body = _read(args.body_file)
+    action, comment = upsert_comment(gh, args.pr, body, org=org, full_at=_run_url(env))
     out(f"plan comment{_for(org)} {action} on PR #{args.pr}: {comment.url or comment.id}")
     return 0
 
@@ -118,8 +141,10 @@ def _verify(gh: GitHub, args: argparse.Namespace, out: Out) -> int:
         reviewed = plan_digest_from_pr(gh, args.commit, org=org)
     else:
         reviewed = reviewed_plan(gh, args.pr, org=org)
-    check_digest(reviewed.digest, digest, f"PR #{reviewed.pr}")
-    out(f"matches the plan reviewed in PR #{reviewed.pr} ({reviewed.comment.url or 'comment'})")
+    where = f"PR #{reviewed.pr}"
+    if digest == reviewed.digest or not _is_remainder(args, reviewed.digest, where, out):
+        check_digest(reviewed.digest, digest, where)
+        out(f"matches the plan reviewed in {where} ({reviewed.comment.url or 'comment'})")
     if args.require_approval:
         approvers = check_approved(gh, reviewed)
         out(f"approved after the plan was posted by: {', '.join(approvers)}")
@@ -132,6 +157,51 @@ def _plan_digest(path: str, out: Out) -> str:
     digest = read_plan_file(path).digest
     out(f"plan digest: {digest}")
     return digest
+
+
+def _is_remainder(args: argparse.Namespace, reviewed_digest: str, where: str, out: Out) -> bool:
+    """After a partial apply: is the fresh plan what is left of the reviewed one?
+
+    True when ``--reviewed-plan`` holds the plan reviewed in ``where`` (its digest) and
+    the fresh plan is a subset of it. False when there is no kept plan (the caller
+    then compares digests as usual). Raises StalePlanError naming what is new.
+    """
+    from reconciler.errors import StalePlanError
+    from reconciler.staleness import not_a_remainder
+    from reconciler.workflow import read_plan_file
+
+    path = getattr(args, "reviewed_plan", None)
+    if not path or not Path(path).is_file():
+        return False
+    reviewed = read_plan_file(path)  # refuses an edited file (digest check)
+    if reviewed.digest != reviewed_digest:
+        return False  # kept from another review: the plain digest check decides
+    fresh = read_plan_file(args.plan)
+    new = not_a_remainder(fresh, reviewed)
+    if new:
+        lines = "\n".join(f"  - {line}" for line in new)
+        raise StalePlanError(
+            f"the plan made now is not the plan reviewed in {where}, nor what is left of it "
+            f"after a partial apply; new since the review:\n{lines}\n"
+            "Re-run the PR's plan job, review the new plan, and merge again"
+        )
+    out(
+        f"a remainder of the plan reviewed in {where}: {len(fresh.operations)} of "
+        f"{len(reviewed.operations)} operations left, nothing new (finishing a partial apply)"
+    )
+    return True
+
+
+def _typed_digest(digest: str, typed: str) -> str:
+    from reconciler.github import ReviewMissingError
+
+    typed = typed.strip()
+    if not typed:
+        raise ReviewMissingError(
+            "no confirm_digest given: review the plan in this job's summary, then run the "
+            f"workflow again with confirm_digest={digest}"
+        )
+    return typed
 
 
 def _confirmed(digest: str, typed: str, out: Out) -> int:
@@ -214,10 +284,17 @@ _GENERIC: dict[int, tuple[str, str]] = {
     5: (
         "partially applied",
         "Some operations failed and the rest were done; access was revoked before anything "
-        "was granted. Fix the cause named below and re-run: the next plan does only what is "
-        "left.",
+        "was granted. Fix the cause named below and re-run this job (no new pull request): "
+        "its fresh plan is accepted when it is a subset of the reviewed plan (same target, "
+        "org and manifest; nothing new granted), and refused, naming what is new, otherwise.",
     ),
-    130: ("interrupted", "The job was cancelled midway. Re-run it; it plans what is left."),
+    130: (
+        "interrupted",
+        "The job was cancelled midway; every finished operation is in the journal. Re-run "
+        "this job (no new pull request): its fresh plan is accepted when it is a subset of "
+        "the reviewed plan (same target, org and manifest; nothing new granted), and refused, "
+        "naming what is new, otherwise.",
+    ),
 }
 _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
     ("verify", 3): (
@@ -230,6 +307,18 @@ _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
         "Nothing was applied because no reviewed plan matches this commit (a direct push, a "
         "missing or failed plan comment, or no approval after the last plan). Open a pull "
         "request, or run the apply workflow by hand with confirm_digest.",
+    ),
+    ("enforce", 4): (
+        "refused by a safety guard",
+        "The scheduled revoke-only run would remove more access than the policy allows, so "
+        "it revoked nothing. Check that it is intended (a mass expiry, or a manifest "
+        "mistake on the default branch); to accept it, run the apply workflow by hand with "
+        "confirm_digest and the `allow_*` input naming the count.",
+    ),
+    ("enforce", 5): (
+        "partially revoked",
+        "Some revocations failed; the rest were done. Fix the cause named below; the next "
+        "hourly run (or a manual run of this workflow) retries what is left.",
     ),
     ("apply", 3): (
         "stale plan",

@@ -24,7 +24,12 @@ DEFAULT_MANIFEST = "manifests"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Report-specific options; the CLI adds -m and the target options shared by all."""
-    parser.add_argument("--format", choices=FORMATS, default="text")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text, markdown, csv (one row per account) or json (default %(default)s)",
+    )
     parser.add_argument(
         "--expiring-days",
         type=_days,
@@ -50,7 +55,9 @@ def run(args: argparse.Namespace, out: Out, *, target: Target, manifest_path: st
 
     today = settings_today()
     manifest = _load(manifest_path, today)  # a bad manifest fails before any network
-    live = read_live_state(connect(target), page_size=args.page_size)
+    live = read_live_state(
+        connect(target, on_retry=getattr(args, "on_retry", None)), page_size=args.page_size
+    )
     days = args.expiring_days
     if days is None:
         days = manifest.policy.expiry_warning_days if manifest else 14

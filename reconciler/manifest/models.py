@@ -14,7 +14,7 @@ from these models, so an editor flags the same mistakes as ``reconciler validate
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, Any, Literal
@@ -25,6 +25,8 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
+    PlainValidator,
     StrictBool,
     StrictInt,
     StringConstraints,
@@ -70,13 +72,117 @@ def email_domain(email: str) -> str:
     return email.rpartition("@")[2].lower()
 
 
-def is_expired(expires: date | None, today: date) -> bool:
-    """An ``expires`` date is the last day of access: expired once strictly in the past.
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 
-    Every module (validation notices, diff, plan) must use this one rule so that a
-    notice saying "will be deprovisioned" and the plan never disagree.
+
+def expiry_instant(expires: date) -> datetime:
+    """The first instant without access, in UTC.
+
+    A date is the last day of access: access lasts through the end of that day, UTC,
+    so the instant is the next midnight UTC. A timestamp (RFC 3339, always with an
+    explicit offset) is the instant itself.
     """
-    return expires is not None and expires < today
+    try:
+        if isinstance(expires, datetime):
+            return expires.astimezone(UTC)
+        return datetime.combine(expires + timedelta(days=1), time(), UTC)
+    except OverflowError:  # 9999-12-31 (never, in practice), or an offset past year 1/9999
+        return _EARLIEST if expires.year == 1 else _LATEST
+
+
+def as_instant(now: date) -> datetime:
+    """``now`` as an aware UTC instant; a bare date means the start of that day, UTC.
+
+    Raises ValueError for a naive datetime: a moment without an offset is ambiguous.
+    """
+    if isinstance(now, datetime):
+        if now.tzinfo is None:
+            raise ValueError(f"{now.isoformat()} has no UTC offset")
+        try:
+            return now.astimezone(UTC)
+        except OverflowError:
+            return _EARLIEST if now.year == 1 else _LATEST
+    return datetime.combine(now, time(), UTC)
+
+
+def is_expired(expires: date | None, today: date) -> bool:
+    """Has access ended? ``expires`` is a date (through that day, UTC) or an instant.
+
+    ``today`` is an instant, or a date meaning the start of that day (UTC). This is the
+    ONLY expiry rule: validation notices, the diff, the plan and reports all call it,
+    so a notice saying "will be deprovisioned" and the plan never disagree.
+    """
+    return expires is not None and as_instant(today) >= expiry_instant(expires)
+
+
+def days_left(expires: date, now: date) -> int:
+    """Whole days from ``now`` to the last moment of access (0: it ends today or sooner).
+
+    For a date this is ``expires - today`` in days, as people count it.
+    """
+    remaining = expiry_instant(expires) - as_instant(now) - timedelta(microseconds=1)
+    return remaining // timedelta(days=1)
+
+
+def show_expiry(expires: date) -> str:
+    """``expires`` for plans, reports and notices: a date as written, an instant in UTC."""
+    if isinstance(expires, datetime):
+        return expiry_instant(expires).isoformat().replace("+00:00", "Z")
+    return expires.isoformat()
+
+
+_EXPIRES_FIX = (
+    "write a date (2026-12-01: access through the end of that day, UTC) or an RFC 3339 "
+    "timestamp with an explicit offset (2026-12-01T18:00:00+01:00 or 2026-12-01T17:00:00Z)"
+)
+
+
+def parse_expires(value: Any) -> date:
+    """An ``expires`` value: a date, or a timestamp that carries its UTC offset.
+
+    YAML gives a date object for ``2026-12-01`` and (via the manifest reader) the text
+    of a timestamp. Raises ValueError, with the fix, for anything else, in particular
+    for a timestamp without an offset, whose instant depends on the reader's clock.
+    """
+    if isinstance(value, datetime):
+        text = value.isoformat()
+    elif isinstance(value, date):
+        return value
+    elif isinstance(value, str):
+        text = value.strip().upper()  # RFC 3339 allows a lowercase "t" and "z"
+    else:
+        raise ValueError(f"expected a date or a timestamp; {_EXPIRES_FIX}")
+    try:
+        parsed = datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date or a timestamp; {_EXPIRES_FIX}") from None
+    if isinstance(parsed, datetime) and parsed.tzinfo is None:
+        fixed = parsed.isoformat()
+        raise ValueError(
+            f"timestamp {text!r} has no UTC offset, so its instant is ambiguous; write it "
+            f"with one, like {fixed}Z (UTC) or {fixed}+01:00, or write the date "
+            f"{parsed.date().isoformat()} for access through the end of that day, UTC"
+        )
+    return parsed
+
+
+_EXPIRES_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "format": "date"},
+        {"type": "string", "format": "date-time", "pattern": r"(Z|z|[+-]\d\d:\d\d)$"},
+    ],
+    "examples": ["2026-12-01", "2026-12-01T18:00:00+01:00"],
+}
+
+# A date (last day of access, UTC) or an aware datetime; mypy sees ``date`` (a
+# datetime is one), and every comparison goes through ``is_expired``/``expiry_instant``.
+Expires = Annotated[
+    date,
+    PlainValidator(parse_expires),
+    PlainSerializer(show_expiry, return_type=str),
+    WithJsonSchema(_EXPIRES_SCHEMA),
+]
 
 
 def check_lookalike(value: str) -> str:
@@ -212,8 +318,10 @@ class User(_Strict):
     family_name: NonEmpty
     display_name: NonEmpty | None = Field(default=None, description="Omit to leave it unmanaged.")
     active: StrictBool = Field(default=True, description="false deprovisions the user.")
-    expires: date | None = Field(
-        default=None, description="Last day of access (YYYY-MM-DD); deprovisioned after it."
+    expires: Expires | None = Field(
+        default=None,
+        description="Last day of access (YYYY-MM-DD, through its end UTC) or an RFC 3339 "
+        "timestamp with offset; deprovisioned after it.",
     )
     previous_emails: tuple[Email, ...] = Field(
         default=(), description="Former addresses, so an email change is a rename, not a new user."
@@ -229,7 +337,11 @@ class Member(_Strict):
     """A team membership; ``expires`` makes it time-bound."""
 
     email: Email
-    expires: date | None = Field(default=None, description="Last day of this membership.")
+    expires: Expires | None = Field(
+        default=None,
+        description="Last day of this membership (a date, through its end UTC) or an RFC 3339 "
+        "timestamp with offset.",
+    )
 
     @cached_property
     def key(self) -> str:

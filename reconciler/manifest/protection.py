@@ -8,11 +8,19 @@ legal (time-bound access is the point) and become notices for the reviewer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 
 from reconciler.identity import match_key
 from reconciler.manifest.entries import At, Findings, TeamAt, UserAt
-from reconciler.manifest.models import Policy, Team, email_domain, is_expired
+from reconciler.manifest.models import (
+    Policy,
+    Team,
+    email_domain,
+    expiry_instant,
+    is_expired,
+    show_expiry,
+)
 
 _NEVER_DEPROVISIONED = (
     "protected accounts are never deprovisioned; remove it from policy.protected first"
@@ -50,12 +58,12 @@ def _protected_user(entry: UserAt, listed: tuple[At, int], today: date, found: F
         message = f"'{user.email}' is protected ({where}) but declared active: false; "
         found.problems.append(entry.at.problem(message + _NEVER_DEPROVISIONED, "active"))
     if is_expired(user.expires, today):
-        message = f"'{user.email}' is protected ({where}) but expired on {user.expires}; "
+        message = f"'{user.email}' is protected ({where}) but expired on {_shown(user.expires)}; "
         found.problems.append(entry.at.problem(message + _NEVER_DEPROVISIONED, "expires"))
     elif user.expires is not None:
         message = (
-            f"protected user '{user.email}' expires {user.expires}; validation will fail "
-            "from the next day until it is removed from policy.protected"
+            f"protected user '{user.email}' expires {_shown(user.expires)}; validation will "
+            f"fail from {_from_when(user.expires)} until it is removed from policy.protected"
         )
         found.notices.append(entry.at.problem(message, "expires"))
 
@@ -74,15 +82,19 @@ def expiry_notices(
         user = entry.user
         if user.active and user.key not in protected and is_expired(user.expires, today):
             message = (
-                f"expires {user.expires} is in the past: this user ({user.email}) "
+                f"expires {_shown(user.expires)} is in the past: this user ({user.email}) "
                 "will be deprovisioned at the next apply"
             )
-            found.notices.append(entry.at.problem(message, "expires"))
+            located = entry.at.problem(message, "expires")
+            found.notices.append(replace(located, while_access=(user.key, None)))
     for team in teams:
         for index, member in enumerate(team.team.member_list):
             notice = _membership_notice(team.team, member.email, member.expires, declared, today)
             if notice:
-                found.notices.append(team.at.problem(notice, "members", index, "expires"))
+                problem = team.at.problem(notice, "members", index, "expires")
+                if is_expired(member.expires, today):
+                    problem = replace(problem, while_access=(member.key, team.team.name))
+                found.notices.append(problem)
 
 
 def _membership_notice(
@@ -92,13 +104,22 @@ def _membership_notice(
         return None
     if is_expired(expires, today):
         return (
-            f"expires {expires} is in the past: {email} will be removed from team "
+            f"expires {_shown(expires)} is in the past: {email} will be removed from team "
             f"'{team.name}' at the next apply"
         )
     user = declared.get(match_key(email))
-    if user is not None and user.user.expires is not None and expires > user.user.expires:
+    own = user.user.expires if user is not None else None
+    if user is not None and own is not None and expiry_instant(expires) > expiry_instant(own):
         return (
-            f"membership expires {expires}, after the user's own expiry {user.user.expires} "
-            f"({user.at.ref('expires')}); {email} loses all access after {user.user.expires}"
+            f"membership expires {_shown(expires)}, after the user's own expiry {_shown(own)} "
+            f"({user.at.ref('expires')}); {email} loses all access after {_shown(own)}"
         )
     return None
+
+
+def _shown(expires: date | None) -> str:
+    return show_expiry(expires) if expires is not None else ""
+
+
+def _from_when(expires: date) -> str:
+    return "then on" if isinstance(expires, datetime) else "the next day"

@@ -240,10 +240,15 @@ def _check_members(
                 f"or remove it from team '{name}'"
             )
         elif user is not None and not user.user.active:
-            message = (
-                f"'{email}' is declared active: false ({user.at.ref('active')}); an inactive "
-                "user cannot be a team member; remove the membership"
+            # One-line offboarding: `active: false` alone is enough, so this is a notice.
+            seen.setdefault(member.key, index)
+            notice = (
+                f"'{email}' is declared active: false ({user.at.ref('active')}) and still "
+                f"listed in team '{name}': its membership is removed when it is deprovisioned "
+                "and never added; remove the line when you tidy up"
             )
+            found.notices.append(entry.at.problem(notice, *sub))
+            continue
         else:
             seen.setdefault(member.key, index)
             continue

@@ -8,12 +8,20 @@ prove it applies what the reviewer saw.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
+from reconciler.grammar import count
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
 from reconciler.render.escape import markdown, markdown_code
-from reconciler.render.text import NO_CHANGES, summary_line
+from reconciler.render.text import (
+    DEFAULT_SHOWN,
+    FULL_HINT,
+    NO_CHANGES,
+    NOTHING_TO_REVOKE,
+    held_back_line,
+    summary_line,
+)
 
 MARKER = "<!-- mixpanel-scim-reconciler:plan -->"
 
@@ -42,18 +50,26 @@ def render_markdown(
     title: str = "Mixpanel access plan",
     warnings: Sequence[str] = (),
     marker_key: str | None = None,
+    shown: int | None = DEFAULT_SHOWN,
 ) -> str:
     """``marker_key`` (the org's name, several orgs per repository) keys the marker and
-    names the org in the heading; without it the output is the single-org one."""
+    names the org in the heading; without it the output is the single-org one.
+
+    ``shown`` caps the team sections, the user sections and the members listed per
+    operation (the summary view; None lists everything), so a plan of thousands of
+    changes still fits one pull-request comment; the counts are always complete.
+    """
     heading = title if marker_key is None else f"{title} ({marker_key})"
     lines = [plan_marker(marker_key), f"### {heading}", ""]
     for warning in warnings:
         lines += [f"> [!WARNING]\n> Apply will refuse this plan: {markdown(warning)}", ""]
+    if plan.held_back:
+        lines += [f"**{held_back_line(plan)}**", ""]
     if not plan.has_changes:
-        lines += [f"**{NO_CHANGES}**", ""]
+        lines += [f"**{NOTHING_TO_REVOKE if plan.held_back else NO_CHANGES}**", ""]
     else:
         lines += [*_counts_table(plan), ""]
-        lines += _sections(plan)
+        lines += _sections(plan, shown)
     if plan.notices:
         lines += ["<details><summary>Notices</summary>", ""]
         lines += [f"- {markdown(n)}" for n in plan.notices]
@@ -78,29 +94,50 @@ def _counts_table(plan: Plan) -> list[str]:
     ]
 
 
-def _sections(plan: Plan) -> list[str]:
+def _sections(plan: Plan, shown: int | None) -> list[str]:
     teams: dict[str, list[Operation]] = defaultdict(list)
     users: dict[str, list[Operation]] = defaultdict(list)
     for op in plan.operations:
         (users if op.is_user_op else teams)[op.key].append(op)
+    names, emails = sorted(teams), sorted(users, key=str.lower)
     lines: list[str] = []
-    for name in sorted(teams):
-        lines += _section(f"Team <b>{markdown(name)}</b>", teams[name])
-    for email in sorted(users, key=str.lower):
-        lines += _section(f"User <b>{markdown(email)}</b>", users[email])
+    for name in names[:shown]:
+        lines += _section(f"Team <b>{markdown(name)}</b>", teams[name], shown)
+    lines += _more(len(names), shown, "team")
+    for email in emails[:shown]:
+        lines += _section(f"User <b>{markdown(email)}</b>", users[email], shown)
+    lines += _more(len(emails), shown, "user")
+    if shown is not None and (len(names) > shown or len(emails) > shown):
+        lines += _counts_by_kind(plan)
     return lines
 
 
-def _section(heading: str, ops: list[Operation]) -> list[str]:
+def _more(total: int, shown: int | None, noun: str) -> list[str]:
+    if shown is None or total <= shown:
+        return []
+    return [f"_... and {count(total - shown, f'more {noun}')} with changes ({FULL_HINT})._", ""]
+
+
+def _counts_by_kind(plan: Plan) -> list[str]:
+    totals = Counter(op.op for op in plan.operations)
+    rows = [f"| `{kind.value}` | {totals[kind]:,} |" for kind in OpKind if kind in totals]
+    return ["| operation | count |", "|---|---:|", *rows, ""]
+
+
+def _section(heading: str, ops: list[Operation], shown: int | None = None) -> list[str]:
     verbs = ", ".join(_VERB[op.op] for op in ops)
     lines = [f"<details><summary>{heading}: {verbs}</summary>", ""]
     for op in ops:
         if op.reason:
             lines.append(f"- {_VERB[op.op]}: {markdown(op.reason)}")
-        for member in op.members:
+        members = op.members if shown is None else op.members[:shown]
+        for member in members:
             sign = "➕" if op.op is OpKind.ADD_MEMBERS else "➖"
             why = f" — {markdown(member.reason)}" if member.reason else ""
             lines.append(f"  - {sign} {markdown_code(member.email)}{why}")
+        if len(members) < len(op.members):
+            more = count(len(op.members) - len(members), "more member")
+            lines.append(f"  - _... and {more}_")
         for name in sorted(op.after):
             before = op.before.get(name)
             if name in op.before and before != op.after[name]:

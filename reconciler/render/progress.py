@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from reconciler.executor import ApplyResult, OpResult, Status
+from reconciler.executor import NOT_ATTEMPTED, ApplyResult, OpResult, Status
 from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
@@ -25,9 +25,14 @@ class ProgressReporter:
         self.tty = tty
         self.style = style
         self.done = 0
+        self.not_attempted = 0
 
     def __call__(self, result: OpResult) -> None:
         self.done += 1
+        if result.detail.startswith(NOT_ATTEMPTED):
+            # A stopped run: one summary line in the summary, not one line per operation.
+            self.not_attempted += 1
+            return
         if self.tty:
             if result.status is not Status.DONE:
                 self._clear()
@@ -57,14 +62,38 @@ class ProgressReporter:
         self.stream.write("\r\x1b[2K")
 
 
-def render_apply_summary(result: ApplyResult) -> str:
+def render_apply_summary(result: ApplyResult, *, interrupted_of: int | None = None) -> str:
+    """Counts, then why the run stopped (one line for every operation not attempted).
+
+    Each failure was already shown once by the progress lines, so it is not repeated.
+    ``interrupted_of``: the run was interrupted (Ctrl-C), and the plan had that many
+    operations (``result`` holds only those that finished).
+    """
+    if interrupted_of is not None:
+        return _interrupted_summary(result, interrupted_of)
     counts = {s: result.count(s) for s in Status}
     head = "Apply complete" if result.complete else "Apply incomplete"
     parts = [f"{counts[s]} {s.value}" for s in Status if counts[s] or s is Status.DONE]
     lines = [f"{head}: {', '.join(parts)}."]
-    problems = [r for r in result.results if r.status is not Status.DONE]
-    for r in problems:
-        lines.append(f"  {r.status.value}: {r.op.value} {terminal(r.key)}: {terminal(r.detail)}")
-    if problems:
+    skipped = result.not_attempted
+    if skipped:
+        plural = "operation" if skipped == 1 else "operations"
+        reason = result.stopped or "the run stopped"
+        lines.append(f"  {skipped} {plural} not attempted: {terminal(reason)}.")
+    if not result.complete:
         lines.append("Fix what is listed above and run apply again: it plans only what is left.")
+    return "\n".join(lines) + "\n"
+
+
+def _interrupted_summary(result: ApplyResult, total: int) -> str:
+    lines = [f"Apply interrupted: {result.count_done} of {total} done; re-run to finish."]
+    for r in result.results:
+        if r.status is not Status.DONE:
+            lines.append(
+                f"  {r.status.value}: {r.op.value} {terminal(r.key)}: {terminal(r.detail)}"
+            )
+    lines.append(
+        "Re-running apply plans from the live state again and does only what is left; in CI, "
+        "re-run the apply job (a remainder of the reviewed plan needs no new review)."
+    )
     return "\n".join(lines) + "\n"

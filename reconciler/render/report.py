@@ -14,6 +14,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from reconciler.grammar import count
+from reconciler.manifest.models import show_expiry
 from reconciler.render.escape import csv_cell, markdown, terminal
 from reconciler.report import AccessReport, Expiring, UserRow
 
@@ -40,7 +42,8 @@ def _headline(report: AccessReport) -> str:
     source = "live org and manifest" if report.with_manifest else "live org only, no manifest"
     return (
         f"Mixpanel access as of {report.as_of.isoformat()} ({source}): "
-        f"{len(report.users)} accounts ({active} active), {len(report.teams)} teams"
+        f"{count(len(report.users), 'account')} ({active} active), "
+        f"{count(len(report.teams), 'team')}"
     )
 
 
@@ -55,7 +58,7 @@ def _account_sections(report: AccessReport) -> list[tuple[str, list[str]]]:
     if report.with_manifest:
         sections.append(("Not in the manifest (orphaned)", list(report.orphaned)))
         expiring = [_expiring_text(e) for e in report.expiring]
-        sections.append((f"Access ending within {report.expiring_days} days", expiring))
+        sections.append((f"Access ending within {count(report.expiring_days, 'day')}", expiring))
     sections.append(("Active accounts in no team", list(report.no_team)))
     if report.lookalikes:
         title = "Look-alike userNames (never matched to the manifest, never changed automatically)"
@@ -75,9 +78,8 @@ def _expiring_text(entry: Expiring) -> str:
 
 def _when(entry: Expiring) -> str:
     if entry.days_left < 0:
-        return f"expired on {entry.expires.isoformat()} (removed at the next apply)"
-    plural = "s" if entry.days_left != 1 else ""
-    return f"ends on {entry.expires.isoformat()} (in {entry.days_left} day{plural})"
+        return f"expired on {show_expiry(entry.expires)} (removed at the next apply)"
+    return f"ends on {show_expiry(entry.expires)} (in {count(entry.days_left, 'day')})"
 
 
 # -- Markdown -----------------------------------------------------------------
@@ -125,7 +127,7 @@ def _csv_values(row: UserRow) -> list[str]:
         str(row.active).lower(),
         ";".join(row.teams),
         in_manifest,
-        row.expires.isoformat() if row.expires else "",
+        show_expiry(row.expires) if row.expires else "",
     ]
 
 
@@ -164,7 +166,7 @@ def _user_dict(row: UserRow) -> dict[str, Any]:
         "active": row.active,
         "teams": list(row.teams),
         "in_manifest": row.in_manifest,
-        "expires": row.expires.isoformat() if row.expires else None,
+        "expires": show_expiry(row.expires) if row.expires else None,
     }
 
 
@@ -172,7 +174,7 @@ def _expiring_dict(entry: Expiring) -> dict[str, Any]:
     return {
         "email": entry.email,
         "team": entry.team,
-        "expires": entry.expires.isoformat(),
+        "expires": show_expiry(entry.expires),
         "days_left": entry.days_left,
     }
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 
-from reconciler.plan import JsonScalar, Operation, OpKind, Plan, Summary
+from reconciler.grammar import count
+from reconciler.plan import JsonScalar, Operation, OpKind, Plan, Summary, grant_count
+from reconciler.render import SUMMARY_SHOWN
 from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
@@ -23,10 +26,22 @@ _HEADLINE: dict[OpKind, tuple[str, str, str]] = {
 }
 
 NO_CHANGES = "No changes. Mixpanel matches the manifest."
+DEFAULT_SHOWN = SUMMARY_SHOWN  # `--detail full` passes shown=None
+FULL_HINT = "`--detail full` shows all; `--out plan.json` saves every operation"
 
 
-def render_text(plan: Plan, style: Style | None = None, *, warnings: Sequence[str] = ()) -> str:
-    """``warnings`` are the guard findings apply would refuse on, shown before the total."""
+def render_text(
+    plan: Plan,
+    style: Style | None = None,
+    *,
+    warnings: Sequence[str] = (),
+    shown: int | None = DEFAULT_SHOWN,
+) -> str:
+    """``warnings`` are the guard findings apply would refuse on, shown before the total.
+
+    ``shown`` caps the operations shown per kind and the members shown per operation
+    (a plan touching 5,000 users stays readable); None shows everything.
+    """
     style = style or Style(False)
     lines = [
         style(f"Mixpanel SCIM plan for {terminal(plan.target)}", "bold"),
@@ -37,16 +52,66 @@ def render_text(plan: Plan, style: Style | None = None, *, warnings: Sequence[st
         ),
         "",
     ]
+    seen: Counter[OpKind] = Counter()
+    totals = Counter(op.op for op in plan.operations)
     for op in plan.operations:
-        lines.extend(_operation(op, style))
+        seen[op.op] += 1
+        if shown is None or seen[op.op] <= shown:
+            lines.extend(_operation(op, style, shown))
+        elif seen[op.op] == shown + 1:
+            hidden = totals[op.op] - shown
+            lines += [style(f"  ... and {count(hidden, f'more {op.op.value} operation')}", "dim")]
+            lines.append("")
+    if shown is not None and any(n > shown for n in totals.values()):
+        lines.extend(_counts_by_kind(totals, shown))
     if plan.notices:
         lines.append("Notices:")
         lines.extend(f"  ! {terminal(notice)}" for notice in plan.notices)
         lines.append("")
     for warning in warnings:
         lines.append(style(f"Warning: apply will refuse this plan: {terminal(warning)}", "red"))
-    lines.append(style(summary_line(plan.summary), "bold"))
+    if plan.held_back:
+        lines.append(style(held_back_line(plan), "yellow"))
+    summary = summary_line(plan.summary)
+    if plan.held_back and plan.summary.total == 0:
+        summary = NOTHING_TO_REVOKE
+    lines.append(style(summary, "bold"))
     return "\n".join(lines) + "\n"
+
+
+NOTHING_TO_REVOKE = "Nothing to revoke: every removal of access the manifest asks for is done."
+
+
+def held_back_line(plan: Plan) -> str:
+    """What a revoke-only plan leaves for a reviewed merge, e.g. "3 grants wait ..."."""
+    grants = grant_count(plan.held_back)
+    verb = "waits" if grants == 1 else "wait"
+    return (
+        f"Held back: {count(grants, 'grant')} {verb} for a reviewed merge "
+        f"({_held_back_parts(plan)}; revoke-only runs only removals of access)."
+    )
+
+
+_HELD_BACK_NOUNS = {
+    OpKind.CREATE_USER: "user to create",
+    OpKind.REACTIVATE_USER: "user to reactivate",
+    OpKind.PATCH_USER: "user to update",
+    OpKind.CREATE_GROUP: "team to create",
+    OpKind.RENAME_GROUP: "team to rename",
+    OpKind.ADD_MEMBERS: "member to add",
+}
+
+
+def _held_back_parts(plan: Plan) -> str:
+    """ "1 user to create, 2 members to add": the held-back grants by kind, in plan order."""
+    counts: dict[OpKind, int] = {}
+    for op in plan.held_back:
+        counts[op.op] = counts.get(op.op, 0) + grant_count((op,))
+    parts = []
+    for kind, number in counts.items():
+        noun, _, rest = _HELD_BACK_NOUNS.get(kind, f"{kind.value} operation").partition(" ")
+        parts.append(f"{count(number, noun)} {rest}".rstrip())
+    return ", ".join(parts)
 
 
 def summary_line(summary: Summary) -> str:
@@ -57,11 +122,19 @@ def summary_line(summary: Summary) -> str:
     if summary.delete:
         parts.append(f"{summary.delete} to delete")
     changes = summary.membership_changes
-    parts.append(f"{changes} membership change{'s' if changes != 1 else ''}")
+    parts.append(count(changes, "membership change"))
     return "Plan: " + ", ".join(parts) + "."
 
 
-def _operation(op: Operation, style: Style) -> list[str]:
+def _counts_by_kind(totals: Counter[OpKind], shown: int) -> list[str]:
+    """The summary view's table: every kind with its count, in plan order."""
+    lines = [f"Operations by kind (at most {shown} of each shown above; {FULL_HINT}):"]
+    width = max(len(kind.value) for kind in totals)
+    lines += [f"  {kind.value:<{width}}  {totals[kind]:>7,}" for kind in OpKind if kind in totals]
+    return [*lines, ""]
+
+
+def _operation(op: Operation, style: Style, shown: int | None = None) -> list[str]:
     symbol, colour, verb = _HEADLINE[op.op]
     key = terminal(op.key)
     noun = f"user {key}" if op.is_user_op else f'team "{key}"'
@@ -71,9 +144,13 @@ def _operation(op: Operation, style: Style) -> list[str]:
         head = f"  {symbol} {noun} {verb}"
     reason = f"  ({terminal(op.reason)})" if op.reason and op.op not in _SELF_EXPLAINED else ""
     lines = [style(head, colour) + style(reason, "dim")]
-    for member in op.members:
+    members = op.members if shown is None else op.members[:shown]
+    for member in members:
         why = style(f"  ({terminal(member.reason)})", "dim") if member.reason else ""
         lines.append(style(f"      {symbol} {terminal(member.email)}", colour) + why)
+    if len(members) < len(op.members):
+        more = count(len(op.members) - len(members), "more member")
+        lines.append(style(f"      ... and {more} ({FULL_HINT})", "dim"))
     lines.extend(_attribute_lines(op, style))
     lines.append("")
     return lines

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from reconciler.errors import ConfigError
+from reconciler.grammar import count
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.quirks import Quirks
 from reconciler.sandbox.service import Sandbox
@@ -26,10 +27,18 @@ DEFAULT_DOMAINS = ("acme.io", "acmelabs.io")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 = any free port")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="TCP port on 127.0.0.1; 0 = any free port (default %(default)s)",
+    )
     parser.add_argument("--state", type=Path, metavar="FILE", help="persist the directory here")
     parser.add_argument(
-        "--seed", default="empty", help="empty | demo | random:N (only for an empty state)"
+        "--seed",
+        default="empty",
+        help="initial directory: empty | demo | random:N; applies only when the state "
+        "file is missing or empty (default %(default)s)",
     )
     parser.add_argument("--token", help=f"bearer token (default: ${TOKEN_ENV}, else generated)")
     parser.add_argument(
@@ -48,29 +57,83 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="an email that already has a Mixpanel account elsewhere (repeatable)",
     )
     faults = parser.add_argument_group("fault injection")
-    faults.add_argument("--latency-ms", type=float, default=0.0)
-    faults.add_argument("--rate-429", type=float, default=0.0)
-    faults.add_argument("--retry-after", type=float, default=1.0, metavar="SECONDS")
-    faults.add_argument("--rate-5xx", type=float, default=0.0)
-    faults.add_argument("--drop-rate", type=float, default=0.0)
-    faults.add_argument("--lost-response-rate", type=float, default=0.0)
-    faults.add_argument("--max-members-per-patch", type=int)
-    faults.add_argument("--max-page-size", type=int)
-    faults.add_argument("--fault-seed", type=int)
+    faults.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="delay added to every answer, in milliseconds (default %(default)s)",
+    )
+    faults.add_argument(
+        "--rate-429",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability (0 to 1) that a request is answered 429 (default %(default)s)",
+    )
+    faults.add_argument(
+        "--retry-after",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="Retry-After sent with each injected 429, in seconds (default %(default)s)",
+    )
+    faults.add_argument(
+        "--rate-5xx",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability (0 to 1) of a 500/502/503 answer (default %(default)s)",
+    )
+    faults.add_argument(
+        "--drop-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability (0 to 1) that the connection is closed before processing "
+        "(default %(default)s)",
+    )
+    faults.add_argument(
+        "--lost-response-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="probability (0 to 1) that a request is processed, then the connection "
+        "closed without an answer (default %(default)s)",
+    )
+    faults.add_argument(
+        "--max-members-per-patch",
+        type=int,
+        metavar="N",
+        help="answer 413 to a membership PATCH with more than N members (default: no limit)",
+    )
+    faults.add_argument(
+        "--max-page-size",
+        type=int,
+        metavar="N",
+        help="cap every list page at N resources whatever count asks (default: no cap)",
+    )
+    faults.add_argument(
+        "--fault-seed",
+        type=int,
+        metavar="N",
+        help="random seed for the faults, for a reproducible sequence (default: random)",
+    )
     faults.add_argument(
         "--rate-limit",
         type=float,
         default=0.0,
         metavar="PER_SECOND",
         help="a real rate limiter: above this many requests per second, answer 429 "
-        "with --retry-after (0: off)",
+        "with --retry-after (default %(default)s: off)",
     )
     faults.add_argument(
         "--rate-limit-burst",
         type=int,
         default=1,
         metavar="N",
-        help="requests the rate limiter lets through at once after a quiet spell",
+        help="requests the rate limiter lets through at once after a quiet spell "
+        "(default %(default)s)",
     )
     quirks = parser.add_argument_group("quirk modes (behave like a misbehaving server)")
     quirks.add_argument(
@@ -110,17 +173,30 @@ def run(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     try:
         with sandbox:
             out(f"Sandbox SCIM server listening on {sandbox.base_url}")
+            if sandbox.seed_ignored:
+                out(_seed_notice(args))
             if generated:
                 out(f"Generated token (shown once; set {TOKEN_ENV} to reuse one): {token}")
             users, groups = sandbox.store.counts()
             where = f"state in {args.state}" if args.state else "in memory only"
-            out(f"{users} users, {groups} teams, {where}; stop with Ctrl-C or SIGTERM")
+            out(
+                f"{count(users, 'user')}, {count(groups, 'team')}, {where}; "
+                "stop with Ctrl-C or SIGTERM"
+            )
             if sandbox.quirks.names():
                 out(f"Quirk modes on: {', '.join(sandbox.quirks.names())}")
             stopping.wait()
     finally:
         restore()
     return 0
+
+
+def _seed_notice(args: argparse.Namespace) -> str:
+    return (
+        f"notice: --seed {args.seed} ignored: the state file {args.state} already holds a "
+        "directory, and a seed applies only to an empty state; to start from the seed, "
+        "delete the file or pass another --state"
+    )
 
 
 def _faults(args: argparse.Namespace) -> Faults:

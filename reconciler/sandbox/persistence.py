@@ -71,7 +71,7 @@ class Persister:
 
     def _checkpoint(self) -> None:
         version, document = self._store.checkpoint()
-        write_atomically(self._path, document)
+        write_atomically(self._path, document, refuse_secrets=False)
         self._checkpoint_bytes = len(document)
         # Entries up to ``version`` are in the checkpoint; a crash before this
         # truncation is harmless because loading skips entries it already holds.

@@ -55,6 +55,8 @@ class Sandbox:
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.loaded = load_state(self.store, state_file) if state_file else False
+        # The seed only fills an empty directory; say so rather than drop it silently.
+        self.seed_ignored = seed != "empty" and not self.store.is_empty()
         apply_seed(self.store, seed)
         if self._persister is not None:
             self._persister.checkpoint()

@@ -4,6 +4,7 @@ from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
     ScimAuthError,
     ScimBadRequest,
+    ScimCircuitOpen,
     ScimConflict,
     ScimError,
     ScimNotFound,
@@ -15,18 +16,21 @@ from reconciler.scim.errors import (
     ScimUnsupportedError,
 )
 from reconciler.scim.parse import ListPage
+from reconciler.scim.retry import CircuitBreaker
 from reconciler.scim.secret import Token
 from reconciler.scim.transport import RequestStats, Response, RetryPolicy, Timeouts, Transport
 from reconciler.scim.url import DEFAULT_BASE_URL, normalise_base_url
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "CircuitBreaker",
     "ListPage",
     "RequestStats",
     "Response",
     "RetryPolicy",
     "ScimAuthError",
     "ScimBadRequest",
+    "ScimCircuitOpen",
     "ScimClient",
     "ScimConflict",
     "ScimError",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -17,7 +18,9 @@ from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
+    BASE_URL_HINT,
     OUTSIDE_ORG_HINT,
+    ScimCircuitOpen,
     ScimConflict,
     ScimError,
     ScimNotFound,
@@ -33,6 +36,7 @@ from reconciler.scim.parse import (
     parse_user,
     parse_user_groups,
 )
+from reconciler.scim.retry import Backoff, RetryNotice
 from reconciler.scim.secret import Token
 from reconciler.scim.transport import RequestStats, Response, Transport
 from reconciler.scim.url import normalise_base_url
@@ -67,6 +71,15 @@ class ScimClient:
     def close(self) -> None:
         self.transport.close()
 
+    def byte_budget(self, limit: int | None = None) -> AbstractContextManager[object]:
+        """Answers received inside may total at most ``limit`` bytes (None: the
+        transport's ``max_read_bytes``; see Transport.byte_budget).
+
+        In-memory fakes without a transport receive no bytes, so nothing is counted.
+        """
+        transport: Transport | None = getattr(self, "transport", None)
+        return nullcontext() if transport is None else transport.byte_budget(limit)
+
     def __enter__(self) -> ScimClient:
         return self
 
@@ -81,7 +94,12 @@ class ScimClient:
     # Reads ---------------------------------------------------------------------------
 
     def service_provider_config(self) -> dict[str, Any]:
-        response = self.transport.request("GET", "/ServiceProviderConfig")
+        try:
+            response = self.transport.request("GET", "/ServiceProviderConfig")
+        except ScimNotFound as error:
+            raise error.with_hint(
+                f"{BASE_URL_HINT}; `reconciler doctor` checks the setup"
+            ) from None
         return _required_body(response, "GET", "/ServiceProviderConfig")
 
     def list_users_page(self, start_index: int, count: int) -> ListPage:
@@ -194,13 +212,31 @@ class ScimClient:
     # Internals -----------------------------------------------------------------------
 
     def _list(self, path: str, params: Mapping[str, str | int]) -> ListPage:
-        response = self.transport.request("GET", path, params=params)
+        try:
+            response = self.transport.request("GET", path, params=params)
+        except ScimNotFound as error:
+            # A collection (/Users, /Groups) is never missing on a SCIM server: the base
+            # URL is wrong. Say what the right one looks like, as doctor does.
+            raise error.with_hint(
+                f"{BASE_URL_HINT}; `reconciler doctor` checks the setup"
+            ) from None
         return _parsed(parse_list, _required_body(response, "GET", path), "GET", path)
 
     def _resendable(self, error: ScimError) -> bool:
         """Failures after which a second POST may succeed (not a 501 or 505, say)."""
         retryable = self.transport.retry.retry_statuses
         return isinstance(error, ScimTransportError) or error.status in retryable
+
+    def _announce_resend(self, path: str, backoff: Backoff) -> Callable[[float], None] | None:
+        """The waiting line's notice before a POST is sent again (its answer was lost)."""
+        listener = self.transport.on_retry
+        if listener is None:
+            return None
+        limit = self.transport.retry.max_attempts
+        reason = "the answer was lost and a look-up found nothing; sending again"
+        return lambda delay: listener(
+            RetryNotice(f"POST {path}", reason, backoff.attempts + 1, limit, delay)
+        )
 
     def _create(
         self,
@@ -221,14 +257,18 @@ class ScimClient:
                     raise conflict.with_hint(conflict_hint) from None
                 return _adopted(found, path)
             except (ScimTransportError, ScimServerError) as lost:
-                if isinstance(lost, ScimRateLimited):
+                if isinstance(lost, ScimRateLimited | ScimCircuitOpen):
                     raise
                 # The POST may have been applied with only its answer lost: look first.
                 found = find()
                 if found is not None:
                     return _adopted(found, path)
-                if not self._resendable(lost) or not backoff.wait():
+                if not self._resendable(lost) or not backoff.wait(
+                    announce=self._announce_resend(path, backoff)
+                ):
                     raise
+                if self.transport.on_retry is not None:
+                    self.transport.on_retry(None)
                 log.info("re-sending POST %s: the previous answer was lost", path)
                 continue
             if response.body is not None:

@@ -10,13 +10,21 @@ text can carry the bearer token.
 from __future__ import annotations
 
 import copy
-from typing import ClassVar, Self
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
 
 from reconciler.errors import ReconcilerError
+from reconciler.redact import redact
 
 AUTH_HINT = (
     "the SCIM token was refused: generate a new token in Mixpanel Organization Settings > "
     "Access Security > SCIM; generating one revokes the previous token"
+)
+MIXPANEL_PATH = "/api/app/scim/v2"
+BASE_URL_HINT = (
+    "this does not look like a SCIM endpoint: Mixpanel's base URL ends with "
+    f"{MIXPANEL_PATH} (e.g. https://mixpanel.com{MIXPANEL_PATH}, "
+    f"https://eu.mixpanel.com{MIXPANEL_PATH}); check --url or MIXPANEL_SCIM_URL"
 )
 OUTSIDE_ORG_HINT = (
     "{email} already has a Mixpanel account outside this organization, so SCIM cannot "
@@ -56,7 +64,8 @@ class ScimError(ReconcilerError):
         kind = f" ({self.scim_type})" if self.scim_type else ""
         retried = f" after {self.attempts} attempts" if self.attempts > 1 else ""
         text = f"{where} failed{retried}: {status}{kind}: {self.detail}"
-        return f"{text}; {self.hint}" if self.hint else text
+        # Details come from server data, which may echo the token in any encoding.
+        return redact(f"{text}; {self.hint}" if self.hint else text)
 
     def __str__(self) -> str:
         return self._message()
@@ -67,6 +76,13 @@ class ScimError(ReconcilerError):
         located.method, located.path = method, path
         located.args = (located._message(),)
         return located
+
+    def scrubbed(self, scrub: Callable[[str], str]) -> Self:
+        """A copy whose server-derived detail went through ``scrub`` (the redactor)."""
+        clean = copy.copy(self)
+        clean.detail = scrub(self.detail)
+        clean.args = (clean._message(),)
+        return clean
 
     def with_hint(self, hint: str) -> Self:
         """A copy whose advice fits the caller's situation better than the generic one."""
@@ -114,6 +130,20 @@ class ScimTransportError(ScimError):
     """No HTTP answer: connection refused or dropped, timeout, TLS failure (after retries)."""
 
     label = "no answer"
+
+
+class ScimCircuitOpen(ScimTransportError):
+    """The run-level circuit breaker is open: the server is gone or only says "wait".
+
+    ``attempted`` is False when the breaker refused the request before it was sent,
+    so the operation it belonged to can be reported as "not attempted".
+    ``reason`` is the one line that says which limit stopped the run.
+    """
+
+    def __init__(self, detail: str, *, reason: str, attempted: bool, **kwargs: Any) -> None:
+        self.reason = reason
+        self.attempted = attempted
+        super().__init__(detail, **kwargs)
 
 
 class ScimProtocolError(ScimError):

@@ -14,6 +14,7 @@ from sys import intern
 from typing import Any
 
 from reconciler.livestate import LiveGroup, LiveUser
+from reconciler.redact import redact
 from reconciler.scim.errors import (
     ScimAuthError,
     ScimBadRequest,
@@ -191,4 +192,7 @@ def _integer(data: Mapping[str, Any], field: str, default: int | None) -> int:
 
 
 def _shorten(text: str) -> str:
+    # Redacted before cutting: a cut through an echoed token would leave a prefix of it
+    # that no redactor downstream can recognise.
+    text = redact(text)
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,28 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 _SECONDS = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """One wait before another attempt, for a person watching the run.
+
+    ``request`` is "GET /Users" (never the query), ``reason`` why the last attempt
+    failed, ``attempt`` the number of the attempt that comes after ``delay`` seconds,
+    out of ``max_attempts``. The transport hands these to a listener and prints
+    nothing itself; the CLI's renderer shows them.
+    """
+
+    request: str
+    reason: str
+    attempt: int
+    max_attempts: int
+    delay: float
+
+
+# Called with a notice before each wait, and with None once the request that waited
+# got its final answer (success or failure), so a progress line can be cleared.
+RetryListener = Callable[[RetryNotice | None], None]
 
 
 @dataclass(frozen=True)
@@ -37,8 +60,101 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
 
+class CircuitBreaker:
+    """The run-level stop: one per Transport, shared by every thread and every request.
+
+    It opens (for good: a run does not recover from it) when
+
+    - ``max_connection_failures`` attempts in a row got no HTTP answer at all (refused,
+      dropped, timed out), whichever requests and threads they belonged to; or
+    - waiting for retries would take the run past ``retry_budget`` seconds of retry
+      waiting in total. Waits of concurrent threads overlap, so the budget counts
+      wall-clock time during which at least one retry wait was under way.
+
+    Once open, no request starts and no retry waits (``Backoff.wait`` returns False):
+    a dead server or one that only says 429 ends the run within seconds instead of
+    retrying every remaining operation. ``reason`` says which limit stopped it.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connection_failures: int = 5,
+        retry_budget: float = 120.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_connection_failures < 1:
+            raise ValueError("max_connection_failures must be at least 1")
+        if retry_budget < 0:
+            raise ValueError("retry_budget must not be negative")
+        self.max_connection_failures = max_connection_failures
+        self.retry_budget = retry_budget
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._consecutive = 0
+        self._waited = 0.0
+        self._covered_until = float("-inf")
+        self._opened = threading.Event()
+        self.reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.reason is not None
+
+    @property
+    def retry_seconds(self) -> float:
+        """Seconds of retry waiting granted so far (overlapping waits counted once)."""
+        with self._lock:
+            return self._waited
+
+    def answered(self) -> None:
+        """An HTTP answer arrived (any status): the connection failures are not in a row."""
+        with self._lock:
+            self._consecutive = 0
+
+    def connection_failed(self) -> None:
+        with self._lock:
+            self._consecutive += 1
+            if self._consecutive >= self.max_connection_failures:
+                self._open(
+                    f"{self._consecutive} connection failures in a row; the server is "
+                    "unreachable (limit --max-connection-failures)"
+                )
+
+    def allow_wait(self, delay: float) -> bool:
+        """True (and the wait is charged) if a retry may wait ``delay`` seconds now."""
+        with self._lock:
+            if self.reason is not None:
+                return False
+            now = self._monotonic()
+            added = max(0.0, now + delay - max(now, self._covered_until))
+            if self._waited + added > self.retry_budget:
+                self._open(
+                    f"waiting for retries would exceed the run's retry budget of "
+                    f"{self.retry_budget:g} s (limit --retry-budget)"
+                )
+                return False
+            self._waited += added
+            self._covered_until = max(self._covered_until, now + delay)
+            return True
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep that ends early when the breaker opens: threads waiting out a retry or
+        a shared 429 pause stop at once instead of sleeping for a run that is over."""
+        self._opened.wait(max(seconds, 0.0))
+
+    def _open(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = f"the run was stopped: {reason}"
+            self._opened.set()
+
+
 class Backoff:
-    """The retry budget of one logical operation; not shared between operations."""
+    """The retry budget of one logical operation; not shared between operations.
+
+    Every wait also asks the run's ``breaker`` (when given), so the per-operation
+    budget and the run-level one are spent in this one place.
+    """
 
     def __init__(
         self,
@@ -46,24 +162,31 @@ class Backoff:
         rng: random.Random,
         sleep: Callable[[float], None],
         monotonic: Callable[[], float] = time.monotonic,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._policy = policy
         self._rng = rng
         self._sleep = sleep
         self._monotonic = monotonic
+        self._breaker = breaker
         self._started = monotonic()
         self.attempts = 1
         self.slept = 0.0
 
-    def wait(self, retry_after: float | None = None) -> bool:
+    def wait(
+        self, retry_after: float | None = None, announce: Callable[[float], None] | None = None
+    ) -> bool:
         """Sleep before the next attempt; False (without sleeping) when the budget is spent.
 
         Full jitter (a uniform draw in [0, base * 2**n]) spreads clients that failed
         together; an explicit Retry-After is the server's own instruction and is used
         as is, but never beyond ``max_delay`` so a hostile value cannot stall a run.
+        ``announce`` is told the delay just before the sleep (never when giving up).
         """
         policy = self._policy
         if self.attempts >= policy.max_attempts:
+            return False
+        if self._breaker is not None and self._breaker.is_open:
             return False
         if retry_after is None:
             ceiling = min(policy.max_delay, policy.base_delay * 2 ** (self.attempts - 1))
@@ -73,6 +196,10 @@ class Backoff:
         used = max(self.slept, self._monotonic() - self._started)
         if used + delay > policy.total_cap:
             return False
+        if self._breaker is not None and not self._breaker.allow_wait(delay):
+            return False
+        if announce is not None:
+            announce(delay)
         self._sleep(delay)
         self.slept += delay
         self.attempts += 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from reconciler.errors import ConfigError
 
 _MASK = "Token(***)"
@@ -14,9 +17,11 @@ class Token:
     must not reach logs, plan files, exception text or tracebacks (repr of locals).
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "source")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, source: str = "") -> None:
+        """``source`` says where the token was read (``$MIXPANEL_SCIM_TOKEN``, ``--token-file
+        F``) so a refusal can name it; it never holds the value."""
         # Token files usually end with a newline; a bearer token never holds whitespace.
         value = value.strip()
         if not value:
@@ -25,10 +30,24 @@ class Token:
             # Said without the value: a header injection attempt or a pasted file alike.
             raise ConfigError("the SCIM token holds whitespace or control characters")
         self._value = value
+        self.source = source
 
     def reveal(self) -> str:
         """The secret itself; only the transport's Authorization header may call this."""
         return self._value
+
+    def identity(self, context: str) -> str:
+        """A keyed hash naming what this token grants access to, without revealing it.
+
+        HMAC-SHA256 keyed with the token over ``context`` (e.g. the base URL):
+        one-way, so it may appear in plan files and PR comments; equal for equal
+        (token, context) and different for another org's token at the same URL.
+        Mixpanel has one token per org, so this identifies the org (until the token
+        is regenerated). Returns ``"hmac-sha256:"`` and 32 hex digits.
+        """
+        message = f"mixpanel-scim-reconciler org identity v1\n{context}".encode()
+        mac = hmac.new(self._value.encode(), message, hashlib.sha256).hexdigest()
+        return "hmac-sha256:" + mac[:32]
 
     def __repr__(self) -> str:
         return _MASK

@@ -14,22 +14,47 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from reconciler import __version__
-from reconciler.scim.errors import ScimProtocolError, ScimTransportError
+from reconciler.redact import Redactor
+from reconciler.scim.deadline import DeadlineAdapter, deadline
+from reconciler.scim.errors import (
+    ScimCircuitOpen,
+    ScimError,
+    ScimProtocolError,
+    ScimTransportError,
+)
 from reconciler.scim.parse import parse_error
-from reconciler.scim.retry import Backoff, RetryPolicy, parse_retry_after
+from reconciler.scim.retry import (
+    Backoff,
+    CircuitBreaker,
+    RetryListener,
+    RetryNotice,
+    RetryPolicy,
+    parse_retry_after,
+)
 from reconciler.scim.secret import Token
 from reconciler.scim.throttle import Throttle
 
-__all__ = ["RequestStats", "Response", "RetryPolicy", "Throttle", "Timeouts", "Transport"]
+__all__ = [
+    "ByteBudget",
+    "CircuitBreaker",
+    "RequestStats",
+    "Response",
+    "RetryPolicy",
+    "Throttle",
+    "Timeouts",
+    "Transport",
+]
 
 log = logging.getLogger("reconciler.http")
 
@@ -47,10 +72,44 @@ _POOL_SIZE = 32
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to connect and to wait for each read; a hung server must not hang a run."""
+    """Seconds to connect, to wait for each read, and for a whole request.
+
+    ``read`` applies to each ``recv`` only, so a server that drips a byte at a time
+    never trips it; ``total`` is the wall-clock deadline of one attempt (connect,
+    send, headers and body), enforced by closing the connection (``deadline``).
+    """
 
     connect: float = 5.0
     read: float = 30.0
+    total: float = 60.0
+
+
+class DeadlineExceeded(requests.Timeout):
+    """One attempt ran past ``Timeouts.total``; not retried (it already took that long)."""
+
+
+class ByteBudget:
+    """Bytes a whole read may receive, shared by the threads of that read.
+
+    The per-response cap (``max_response_bytes``) alone lets a server that fills every
+    page to just under it grow memory without bound; a read stops at this budget.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("the byte budget must be at least 1")
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Lock()
+
+    @property
+    def remaining(self) -> int:
+        with self._lock:
+            return max(0, self.limit - self.used)
+
+    def spend(self, size: int) -> None:
+        with self._lock:
+            self.used += size
 
 
 @dataclass(frozen=True)
@@ -113,7 +172,10 @@ class Transport:
     """Sends one SCIM request with retries and returns a Response or raises a ScimError.
 
     Safe to share between threads (the executor's workers, the reader's pool): they
-    share one ``Throttle``, so a 429 seen by one thread pauses them all.
+    share one ``Throttle``, so a 429 seen by one thread pauses them all, and one
+    ``CircuitBreaker``, which stops every thread once the run cannot go on.
+    ``timeouts.total`` is enforced on the transport's own pooled session; a
+    caller-supplied ``session`` (a test double) has no per-request deadline.
     """
 
     def __init__(
@@ -125,13 +187,25 @@ class Transport:
         retry: RetryPolicy | None = None,
         session: requests.Session | None = None,
         max_response_bytes: int = 64 * 2**20,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
         throttle: Throttle | None = None,
+        breaker: CircuitBreaker | None = None,
+        max_read_bytes: int = 256 * 2**20,
+        on_retry: RetryListener | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._token = token
+        self.breaker = breaker or CircuitBreaker()
+        # By default every wait (retry backoff, the shared 429 pause) ends early when the
+        # breaker opens; tests inject a fake sleep instead.
+        sleep = sleep or self.breaker.sleep
+        # The transport's own redactor: error text is masked here even when no CLI
+        # registered the token with the process-wide one (library use).
+        self.redact = Redactor([token.reveal()])
+        self._budget: ByteBudget | None = None
+        self.max_read_bytes = max_read_bytes
         self._auth = _BearerAuth(token)
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
@@ -143,6 +217,7 @@ class Transport:
         self._clock = clock
         self.throttle = throttle or Throttle(sleep=sleep)
         self.stats = RequestStats()
+        self.on_retry = on_retry
         self._headers = {
             "Accept": f"{SCIM_JSON}, application/json;q=0.9",
             "User-Agent": f"reconciler/{__version__}",
@@ -156,8 +231,21 @@ class Transport:
             self._session.close()
 
     def backoff(self) -> Backoff:
-        """A fresh retry budget under this transport's policy, sleep and randomness."""
-        return Backoff(self.retry, self._rng, self._sleep)
+        """A fresh retry budget under this transport's policy, sleep and randomness,
+        spending from the run's circuit breaker too."""
+        return Backoff(self.retry, self._rng, self._sleep, breaker=self.breaker)
+
+    @contextmanager
+    def byte_budget(self, limit: int | None = None) -> Iterator[ByteBudget]:
+        """Answers received inside (from any thread) may total at most ``limit`` bytes
+        (None: ``max_read_bytes``); beyond it a request fails with ScimProtocolError
+        naming the budget."""
+        budget = ByteBudget(self.max_read_bytes if limit is None else limit)
+        previous, self._budget = self._budget, budget
+        try:
+            yield budget
+        finally:
+            self._budget = previous
 
     def request(
         self,
@@ -178,42 +266,129 @@ class Transport:
         With ``retry_safe=False`` (POST by default) only what surely was not
         processed is retried: 429 (rejected before processing) and failures to
         connect; an answer lost after sending is the caller's to resolve.
+        An attempt past ``timeouts.total`` is not retried. When the run's circuit
+        breaker is (or becomes) open, raises ScimCircuitOpen.
         """
         method = method.upper()
         _check_path(path)
+        self._refuse_if_stopped(method, path, attempted=False)
         safe = method in IDEMPOTENT if retry_safe is None else retry_safe
         data = None if json is None else _dumps(json)
         backoff = self.backoff()
+        waited: list[bool] = []  # whether a retry notice went out (then: clear it at the end)
+        try:
+            return self._attempts(
+                method,
+                path,
+                params=params,
+                data=data,
+                safe=safe,
+                backoff=backoff,
+                waited=waited,
+                purpose=purpose,
+            )
+        finally:
+            if waited and self.on_retry is not None:
+                self.on_retry(None)
+
+    def _announcer(
+        self, request: str, reason: str, backoff: Backoff, waited: list[bool]
+    ) -> Callable[[float], None] | None:
+        """What the backoff calls just before it sleeps: a notice to ``on_retry``."""
+        listener = self.on_retry
+        if listener is None:
+            return None
+
+        def announce(delay: float) -> None:
+            waited.append(True)
+            attempt = backoff.attempts + 1
+            listener(RetryNotice(request, reason, attempt, self.retry.max_attempts, delay))
+
+        return announce
+
+    def _attempts(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None,
+        data: bytes | None,
+        safe: bool,
+        backoff: Backoff,
+        waited: list[bool],
+        purpose: str = "",
+    ) -> Response:
+        """The retry loop of ``request``; every wait is announced to ``on_retry`` first."""
+        request = f"{method} {path}"
         while True:
             try:
                 status, headers, content, reopens = self._paced_send(
                     method, path, params, data, backoff, purpose=purpose
                 )
             except requests.RequestException as error:
-                if (safe or _not_sent(error)) and backoff.wait():
+                self.breaker.connection_failed()
+                retryable = (safe or _not_sent(error)) and not _hopeless(error)
+                retryable = retryable and not isinstance(error, DeadlineExceeded)
+                why = _describe(error, self.timeouts, self.base_url)
+                if retryable and backoff.wait(
+                    announce=self._announcer(request, why, backoff, waited)
+                ):
                     log.info("retrying %s %s after %s", method, path, type(error).__name__)
                     continue
-                raise ScimTransportError(
-                    _describe(error, self.timeouts),
-                    method=method,
-                    path=path,
-                    attempts=backoff.attempts,
+                raise self._stopped(
+                    ScimTransportError(
+                        why,
+                        method=method,
+                        path=path,
+                        attempts=backoff.attempts,
+                    )
                 ) from error
-            if status in self.retry.retry_statuses and (safe or status == 429):
+            self.breaker.answered()
+            retryable = status in self.retry.retry_statuses and (safe or status == 429)
+            if retryable:
                 after = parse_retry_after(headers.get("Retry-After"), self._clock())
-                if backoff.wait(after):
+                why = f"HTTP {status}" + (" (rate limited)" if status == 429 else "")
+                announce = self._announcer(request, why, backoff, waited)
+                if backoff.wait(after, announce=announce):
                     if reopens is not None:  # this thread slept through the shared pause
                         self.throttle.waited_until(reopens)
                     log.info("retrying %s %s after HTTP %d", method, path, status)
                     continue
-            return self._answer(
-                method,
-                path,
-                status=status,
-                headers=headers,
-                content=content,
-                attempts=backoff.attempts,
+            try:
+                return self._answer(
+                    method,
+                    path,
+                    status=status,
+                    headers=headers,
+                    content=content,
+                    attempts=backoff.attempts,
+                )
+            except ScimError as failure:
+                # A 429/5xx given up on because the run is stopping stops the caller too.
+                raise (self._stopped(failure) if retryable else failure) from None
+
+    def _refuse_if_stopped(self, method: str, path: str, *, attempted: bool) -> None:
+        """Raise ScimCircuitOpen, sending nothing, once the run-level breaker is open."""
+        reason = self.breaker.reason
+        if reason is not None:
+            raise ScimCircuitOpen(
+                "not sent", reason=reason, attempted=attempted, method=method, path=path
             )
+
+    def _stopped(self, error: ScimError) -> ScimError:
+        """``error``, as a ScimCircuitOpen when the breaker opened (the run must stop)."""
+        reason = self.breaker.reason
+        if reason is None:
+            return error
+        return ScimCircuitOpen(
+            f"{error.detail}; {reason}",
+            reason=reason,
+            attempted=True,
+            status=error.status,
+            method=error.method,
+            path=error.path,
+            attempts=error.attempts,
+        )
 
     def _paced_send(
         self,
@@ -228,6 +403,8 @@ class Transport:
         """``_send`` under the shared throttle; on a 429 closes the gate for every thread
         and returns when it reopens (None otherwise)."""
         with self.throttle.slot() as slot:
+            # The breaker may have opened while this thread waited for the gate.
+            self._refuse_if_stopped(method, path, attempted=backoff.attempts > 1)
             status, headers, content = self._send(
                 method, path, params, data, backoff, purpose=purpose
             )
@@ -256,19 +433,28 @@ class Transport:
         started = time.perf_counter()
         outcome = "no answer"
         try:
-            with self._session.request(
-                method,
-                self.base_url + path,
-                params=params,
-                data=data,
-                headers=headers,
-                auth=self._auth,
-                timeout=(self.timeouts.connect, self.timeouts.read),
-                allow_redirects=False,
-                stream=True,
-            ) as raw:
-                outcome = str(raw.status_code)
-                return raw.status_code, raw.headers, self._read(raw, method, path)
+            with deadline(self.timeouts.total) as current:
+                try:
+                    with self._session.request(
+                        method,
+                        self.base_url + path,
+                        params=params,
+                        data=data,
+                        headers=headers,
+                        auth=self._auth,
+                        timeout=(self.timeouts.connect, self.timeouts.read),
+                        allow_redirects=False,
+                        stream=True,
+                    ) as raw:
+                        outcome = str(raw.status_code)
+                        content = self._read(raw, method, path)
+                except Exception as error:
+                    if current.expired:
+                        raise DeadlineExceeded() from error
+                    raise
+                if current.expired:  # a close-delimited body simply ended early
+                    raise DeadlineExceeded()
+                return raw.status_code, raw.headers, content
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             retry = backoff.attempts - 1
@@ -291,19 +477,37 @@ class Transport:
             )
 
     def _read(self, raw: requests.Response, method: str, path: str) -> bytes:
-        """The body, refused beyond ``max_response_bytes`` (a runaway answer must not OOM us)."""
+        """The body, refused beyond ``max_response_bytes`` (a runaway answer must not OOM
+        us) or beyond what is left of the read's byte budget."""
+        budget = self._budget
         limit = self.max_response_bytes
+        if budget is not None and budget.remaining < limit:
+            limit = budget.remaining
         declared = raw.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit, method, path)
+            raise self._too_large(limit, method, path)
         chunks: list[bytes] = []
         size = 0
         for chunk in raw.iter_content(_CHUNK):
             size += len(chunk)
             if size > limit:
-                raise _too_large(limit, method, path)
+                raise self._too_large(limit, method, path)
             chunks.append(chunk)
+        if budget is not None:
+            budget.spend(size)
         return b"".join(chunks)
+
+    def _too_large(self, limit: int, method: str, path: str) -> ScimProtocolError:
+        budget = self._budget
+        if budget is not None and limit < self.max_response_bytes:
+            return ScimProtocolError(
+                f"the read exceeded its byte budget of {budget.limit} bytes "
+                f"({budget.used} already received); raise it with --max-read-mib if the "
+                "org is really that large",
+                method=method,
+                path=path,
+            )
+        return _too_large(limit, method, path)
 
     def _answer(
         self,
@@ -319,7 +523,7 @@ class Transport:
             try:
                 body = _success_body(status, headers, content)
             except ScimProtocolError as error:
-                raise error.at(method, path) from None
+                raise error.at(method, path).scrubbed(self.redact) from None
             return Response(status, body, headers)
         if 300 <= status < 400:
             location = self._scrub(headers.get("Location", "(none)"))
@@ -332,6 +536,10 @@ class Transport:
             )
         failure = parse_error(status, self._error_body(content), method, path)
         failure.attempts = attempts
+        if status == 401 and self._token.source:
+            # Which token was refused matters when several are configured (env, file, org).
+            source = f"the refused token came from {self._token.source}"
+            failure = failure.with_hint(f"{failure.hint}; {source}" if failure.hint else source)
         raise failure.at(method, path)
 
     def _error_body(self, content: bytes) -> object:
@@ -339,17 +547,30 @@ class Transport:
         either way, since some servers echo the request (headers included) back."""
         text = self._scrub(content.decode("utf-8", "replace"))
         try:
-            return json.loads(text)
+            value: object = json.loads(text)
         except ValueError:
             return text
+        # JSON escapes decode to the raw token again: scrub the decoded strings too.
+        return _scrub_value(value, self._scrub)
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token.reveal(), "***")
+        """Mask the token in decoded text: raw, JSON-escaped, %-encoded or base64."""
+        return self.redact(text)
+
+
+def _scrub_value(value: object, scrub: Callable[[str], str]) -> object:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(str(k)): _scrub_value(v, scrub) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_value(v, scrub) for v in value]
+    return value
 
 
 def _pooled_session() -> requests.Session:
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_maxsize=_POOL_SIZE)
+    adapter = DeadlineAdapter(pool_maxsize=_POOL_SIZE)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -405,14 +626,54 @@ def _not_sent(error: requests.RequestException) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
-def _describe(error: requests.RequestException, timeouts: Timeouts) -> str:
+# OpenSSL's words when the peer answered TLS with plain HTTP (an https:// URL to an
+# http server): "wrong version number" (OpenSSL 1.1/3.0), "record layer failure" (3.2+).
+_PLAIN_HTTP_SIGNS = ("wrong version number", "wrong_version_number", "record layer failure")
+_CERTIFICATE_SIGNS = ("certificate verify failed", "certificate_verify_failed", "hostname mismatch")
+
+
+def _tls_kind(error: requests.RequestException) -> str | None:
+    """The kind of a TLS failure (plain-http, certificate, tls); None for other errors."""
+    if not isinstance(error, requests.exceptions.SSLError):
+        return None
+    text = str(error).lower()
+    if any(sign in text for sign in _PLAIN_HTTP_SIGNS):
+        return "plain-http"
+    if any(sign in text for sign in _CERTIFICATE_SIGNS):
+        return "certificate"
+    return "tls"
+
+
+def _hopeless(error: requests.RequestException) -> bool:
+    """Failures another attempt cannot fix: the wrong protocol or a certificate refused."""
+    return _tls_kind(error) in {"plain-http", "certificate"}
+
+
+def _describe(error: requests.RequestException, timeouts: Timeouts, base_url: str = "") -> str:
     # requests' own messages embed the full URL with the filter (e-mails): not shown.
+    if isinstance(error, DeadlineExceeded):
+        return (
+            f"no complete answer within {timeouts.total:g} s (the per-request deadline; "
+            "raise it with --request-deadline if the server is just slow)"
+        )
     if isinstance(error, requests.ConnectTimeout):
         return f"could not connect within {timeouts.connect:g} s"
     if isinstance(error, requests.ReadTimeout):
         return f"no answer within {timeouts.read:g} s"
-    if isinstance(error, requests.exceptions.SSLError):
-        return "TLS handshake or certificate check failed"
+    tls = _tls_kind(error)
+    server = urlsplit(base_url).netloc or "the server"
+    if tls == "plain-http":
+        return (
+            f"the server at {server} speaks plain HTTP, not HTTPS; use http:// only for "
+            "loopback (the local sandbox) or fix the URL"
+        )
+    if tls == "certificate":
+        return (
+            f"the TLS certificate of {server} is not valid for this host (or not trusted); "
+            "check the URL, and set REQUESTS_CA_BUNDLE if a proxy re-signs TLS"
+        )
+    if tls == "tls":
+        return f"the TLS handshake with {server} failed; check the URL, proxy and firewall"
     if _not_sent(error):
         return "could not connect (refused or unresolvable host)"
     return f"connection failed or dropped ({type(error).__name__})"

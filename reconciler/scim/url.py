@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://mixpanel.com/api/app/scim/v2"
+# RFC 7644 §3.2 endpoints: a base URL ending in one (or in one and an id) was copied
+# from a request, and every path the client appends to it would be wrong.
+RESOURCE_ENDPOINTS = frozenset(
+    {"users", "groups", "serviceproviderconfig", "schemas", "resourcetypes", "bulk", "me"}
+)
+_WITH_IDS = frozenset({"users", "groups"})  # ".../Users/<id>" is a resource too
+_VERSION = re.compile(r"v[0-9]+(\.[0-9]+)*", re.IGNORECASE)
 
 
 def normalise_base_url(url: str | None) -> str:
@@ -39,7 +47,24 @@ def normalise_base_url(url: str | None) -> str:
             f"plain http:// is only allowed to loopback (the local sandbox), got {text!r}: "
             "use https://"
         )
-    return urlunsplit((scheme, parts.netloc.lower(), parts.path.rstrip("/"), "", ""))
+    path = parts.path.rstrip("/")
+    _check_not_a_resource(path, urlunsplit((scheme, parts.netloc.lower(), "", "", "")))
+    return urlunsplit((scheme, parts.netloc.lower(), path, "", ""))
+
+
+def _check_not_a_resource(path: str, origin: str) -> None:
+    """Refuse ``.../v2/Users`` (or ``.../v2/Users/<id>``), naming the base URL to use."""
+    segments = path.split("/")
+    # ".../Users/<id>" only when the last segment looks like an id (has a digit and is
+    # not a version such as "v2"), so a tenant path like ".../users/scim" still works.
+    looks_like_id = any(c.isdigit() for c in segments[-1]) and not _VERSION.fullmatch(segments[-1])
+    for back, names in ((1, RESOURCE_ENDPOINTS), (2, _WITH_IDS if looks_like_id else ())):
+        if len(segments) > back and segments[-back].lower() in names:
+            base = origin + "/".join(segments[:-back])
+            raise ConfigError(
+                f"the SCIM base URL ends with the resource path /{'/'.join(segments[-back:])}; "
+                f"use the base URL without it: {base} (the client appends /Users, /Groups)"
+            )
 
 
 def _is_loopback(host: str) -> bool:

@@ -86,13 +86,14 @@ def test_a_plan_is_fresh_when_nothing_it_touches_changed() -> None:
     assert drift_since_plan(plan, elsewhere) == []
 
 
-def test_drift_on_a_touched_user_is_named_attribute_by_attribute() -> None:
+def test_a_touched_user_whose_planned_change_already_holds_reads_already_done() -> None:
+    # Issue 15: a plan's own change is not drift ("active changed true -> false").
     plan, live = offboard(30, 1)
     moved = LiveState.of(
         [LiveUser("0", "u00@acme.io", "Given", "Family", None, False), *live.users[1:]], []
     )
     assert drift_since_plan(plan, moved) == [
-        "u00@acme.io: active changed true -> false since the plan"
+        "user u00@acme.io: already deactivated since the plan was made"
     ]
 
 

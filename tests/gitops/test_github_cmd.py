@@ -234,3 +234,118 @@ def test_explain_quotes_the_log_in_a_fence_the_log_cannot_close(tmp_path: Path) 
 
     assert code == 0
     assert "\n````\n" in lines[0] and lines[0].count("noise") == 29
+
+
+# -- finishing a partial apply: the subset rule ----------------------------------
+def _kept(tmp_path: Path, plan: object) -> str:
+    path = tmp_path / "reviewed-plan.json"
+    path.write_text(plan.to_json(), encoding="utf-8")  # type: ignore[attr-defined]
+    return str(path)
+
+
+def _fresh(tmp_path: Path, plan: object) -> str:
+    path = tmp_path / "fresh.json"
+    path.write_text(plan.to_json(), encoding="utf-8")  # type: ignore[attr-defined]
+    return str(path)
+
+
+def test_a_rerun_accepts_a_fresh_plan_that_is_a_remainder_of_the_reviewed_one(
+    api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    reviewed = make_plan("ada@acme.io", "bob@acme.io", "cy@acme.io")
+    left = make_plan("cy@acme.io")  # ada and bob were created before the failure
+    merged_pr_with_comment(api, render_markdown(reviewed), "2024-05-02T10:00:00Z")
+
+    code, lines = run(
+        "verify-plan", "--plan", _fresh(tmp_path, left), "--commit", SHA,
+        "--reviewed-plan", _kept(tmp_path, reviewed),
+    )  # fmt: skip
+
+    assert code == 0
+    assert "a remainder of the plan reviewed in PR #7: 1 of 3 operations left" in lines[-1]
+
+
+def test_a_rerun_refuses_a_fresh_plan_with_anything_new_and_names_it(
+    api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    reviewed = make_plan("ada@acme.io", "bob@acme.io")
+    grown = make_plan("bob@acme.io", "mallory@acme.io")
+    api.get(COMMENTS, json=[comment(50, render_markdown(reviewed))])
+
+    error = fail(
+        "verify-plan", "--plan", _fresh(tmp_path, grown), "--pr", "7",
+        "--reviewed-plan", _kept(tmp_path, reviewed),
+    )  # fmt: skip
+
+    assert isinstance(error, StalePlanError) and error.exit_code == 3
+    assert "user mallory@acme.io: create_user is not in the reviewed plan" in str(error)
+    assert "bob@acme.io" not in str(error)
+
+
+def test_a_rerun_refuses_a_remainder_for_another_manifest(
+    api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    reviewed = make_plan("ada@acme.io", "bob@acme.io")
+    other = make_plan("bob@acme.io").model_copy(update={"manifest_digest": "sha256:" + "f" * 64})
+    api.get(COMMENTS, json=[comment(50, render_markdown(reviewed))])
+
+    error = fail(
+        "verify-plan", "--plan", _fresh(tmp_path, other), "--pr", "7",
+        "--reviewed-plan", _kept(tmp_path, reviewed),
+    )  # fmt: skip
+
+    assert error.exit_code == 3 and "manifest: sha256:ffff" in str(error)
+
+
+def test_a_rerun_ignores_a_kept_plan_that_is_not_the_reviewed_one(
+    api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    reviewed = make_plan("ada@acme.io")
+    other_review = make_plan("ada@acme.io", "mallory@acme.io")  # e.g. a poisoned cache entry
+    fresh = make_plan("mallory@acme.io")
+    api.get(COMMENTS, json=[comment(50, render_markdown(reviewed))])
+
+    error = fail(
+        "verify-plan", "--plan", _fresh(tmp_path, fresh), "--pr", "7",
+        "--reviewed-plan", _kept(tmp_path, other_review),
+    )  # fmt: skip
+
+    assert isinstance(error, StalePlanError)
+    assert "the plan made now is not the plan reviewed in PR #7" in str(error)
+
+
+def test_a_kept_plan_that_was_edited_is_refused(
+    api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    reviewed = make_plan("ada@acme.io")
+    api.get(COMMENTS, json=[comment(50, render_markdown(reviewed))])
+    kept = _kept(tmp_path, reviewed)
+    Path(kept).write_text(
+        Path(kept).read_text().replace("ada@acme.io", "eve@acme.io"), encoding="utf-8"
+    )
+
+    error = fail(
+        "verify-plan", "--plan", _fresh(tmp_path, make_plan("eve@acme.io")), "--pr", "7",
+        "--reviewed-plan", kept,
+    )  # fmt: skip
+
+    assert "do not match its digest" in str(error)
+
+
+def test_a_manual_rerun_accepts_a_remainder_of_the_confirmed_digest(tmp_path: Path) -> None:
+    reviewed = make_plan("ada@acme.io", "bob@acme.io")
+
+    code, lines = run(
+        "verify-plan", "--plan", _fresh(tmp_path, make_plan("bob@acme.io")),
+        "--confirm-digest", reviewed.digest, "--reviewed-plan", _kept(tmp_path, reviewed),
+    )  # fmt: skip
+
+    assert code == 0 and "remainder of the plan reviewed in the confirm_digest input" in lines[-1]
+
+
+@pytest.mark.parametrize("code", [5, 130])
+def test_explain_says_a_rerun_finishes_a_partial_apply_under_the_subset_rule(code: int) -> None:
+    text = github_cmd.explain(code, "apply")
+
+    assert "re-run this job (no new pull request)" in text.lower()
+    assert "subset of the reviewed plan" in text and "naming what is new" in text

@@ -282,3 +282,68 @@ def test_an_orgs_failed_drift_check_fails_its_job_with_an_explanation(tmp_path: 
 
     assert code == 1
     assert calls[-1] == "--org eu github explain --exit-code 1 --stage drift"
+
+
+def test_a_first_apply_keeps_the_plan_that_matched_the_review(tmp_path: Path) -> None:
+    (tmp_path / "plan.json").write_text("{}", encoding="utf-8")  # what `plan --out` wrote
+
+    code, _, calls = run_script(script("apply.yml", APPLY), tmp_path)
+
+    assert code == 0
+    assert "--reviewed-plan" not in calls[1]
+    assert (tmp_path / "reviewed-plan.json").read_text(encoding="utf-8") == "{}"
+
+
+def test_a_rerun_after_a_partial_apply_offers_the_kept_reviewed_plan(tmp_path: Path) -> None:
+    (tmp_path / "reviewed-plan.json").write_text("reviewed", encoding="utf-8")  # restored
+    (tmp_path / "plan.json").write_text("fresh", encoding="utf-8")
+
+    code, _, calls = run_script(script("apply.yml", APPLY), tmp_path)
+
+    assert code == 0
+    assert calls[1] == (
+        f"github verify-plan --plan plan.json --commit {'c' * 40} --require-approval "
+        "--reviewed-plan reviewed-plan.json"
+    )
+    assert calls[2].startswith("apply plan.json")
+    assert (tmp_path / "reviewed-plan.json").read_text(encoding="utf-8") == "reviewed"
+
+
+def test_a_plan_that_is_no_remainder_of_the_review_is_not_kept_or_applied(tmp_path: Path) -> None:
+    (tmp_path / "plan.json").write_text("fresh", encoding="utf-8")
+
+    code, _, calls = run_script(script("apply.yml", APPLY), tmp_path, FAKE_VERIFY_PLAN="3")
+
+    assert code == 3
+    assert not (tmp_path / "reviewed-plan.json").exists()
+    assert not any(c.startswith("apply") for c in calls)
+
+
+ENFORCE = "Revoke what the manifest no longer grants"
+
+
+def test_enforce_runs_the_revoke_only_apply_and_reports_it(tmp_path: Path) -> None:
+    code, summary, calls = run_script(script("enforce.yml", ENFORCE), tmp_path)
+
+    assert code == 0
+    assert calls == ["apply --revoke-only -m manifests"]
+    assert "### Enforce: revocations only" in summary and "output of apply" in summary
+
+
+@pytest.mark.parametrize("code", [1, 4, 5])
+def test_a_failed_enforce_fails_the_job_with_the_code_and_explains_it(
+    tmp_path: Path, code: int
+) -> None:
+    exit_code, summary, calls = run_script(
+        script("enforce.yml", ENFORCE), tmp_path, FAKE_APPLY=str(code)
+    )
+
+    assert exit_code == code
+    assert "output of apply" in summary  # what was revoked is shown even on failure
+    assert calls[-1] == f"github explain --exit-code {code} --stage enforce --log stderr.log"
+
+
+def test_enforce_refuses_to_run_from_another_branch(tmp_path: Path) -> None:
+    code, _, calls = run_script(script("enforce.yml", ENFORCE), tmp_path, GITHUB_REF_NAME="x")
+
+    assert code == 4 and calls == []

@@ -30,7 +30,7 @@ FILES = sorted(WORKFLOWS.glob("*.yml"))
 EXAMPLE = ROOT / "examples" / "multi-org"
 EXAMPLES = sorted((EXAMPLE / ".github" / "workflows").glob("*.yml"))
 ALL = FILES + EXAMPLES
-PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w.-]+)?@[0-9a-f]{40}$")  # owner/repo[/path]@sha
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -43,8 +43,9 @@ def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
     return [step for job in workflow["jobs"].values() for step in job["steps"]]
 
 
-def test_the_four_workflows_exist() -> None:
-    assert [p.name for p in FILES] == ["apply.yml", "ci.yml", "drift.yml", "plan.yml"]
+def test_the_five_workflows_exist() -> None:
+    names = [p.name for p in FILES]
+    assert names == ["apply.yml", "ci.yml", "drift.yml", "enforce.yml", "plan.yml"]
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: str(p.relative_to(ROOT)))
@@ -88,6 +89,59 @@ def test_apply_runs_one_at_a_time_and_is_never_cancelled_midway() -> None:
     assert set(apply["on"]) == {"push", "workflow_dispatch"}
 
 
+def test_enforce_runs_hourly_off_the_hour_serialized_with_apply_and_never_cancelled() -> None:
+    enforce = load(WORKFLOWS / "enforce.yml")
+    apply = load(WORKFLOWS / "apply.yml")
+    assert enforce["concurrency"] == apply["concurrency"]
+    assert enforce["concurrency"]["cancel-in-progress"] is False
+    (cron,) = [entry["cron"] for entry in enforce["on"]["schedule"]]
+    minute, hour, *rest = cron.split()
+    assert hour == "*" and rest == ["*", "*", "*"]  # every hour
+    assert minute.isdigit() and 0 < int(minute) < 60  # at a fixed minute, not :00
+    assert set(enforce["on"]) == {"schedule", "workflow_dispatch"}  # never on a PR
+
+
+def test_enforce_only_revokes_from_the_default_branch_with_read_only_permissions() -> None:
+    enforce = load(WORKFLOWS / "enforce.yml")
+    (job,) = enforce["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    calls = reconciler_calls([WORKFLOWS / "enforce.yml"])
+    applies = [c for c in calls if c[:1] == ["apply"]]
+    assert applies == [
+        [
+            "apply",
+            "--revoke-only",
+            "-m",
+            "manifests",
+            "2>",
+            "stderr.log",
+            "|",
+            "tee",
+            "stdout.log",
+            "||",
+            "code=$?",
+        ]
+    ]
+    assert not any("--auto-approve" in c or any(w.startswith("--allow") for w in c) for c in calls)
+    script = next(s["run"] for s in job["steps"] if "reconciler apply" in s.get("run", ""))
+    assert '"$GITHUB_REF_NAME" != "$DEFAULT_BRANCH"' in script
+
+
+def test_apply_keeps_the_reviewed_plan_for_a_rerun_of_the_same_run() -> None:
+    for path in (WORKFLOWS / "apply.yml", EXAMPLE / ".github" / "workflows" / "apply.yml"):
+        jobs = load(path)["jobs"]
+        job = jobs["apply"]
+        uses = [s for s in job["steps"] if "uses" in s and "actions/cache/" in s["uses"]]
+        restore, save = uses
+        assert restore["uses"].startswith("actions/cache/restore@")
+        assert save["uses"].startswith("actions/cache/save@")
+        assert restore["with"] == save["with"]
+        assert "${{ github.run_id }}" in save["with"]["key"]  # this run only
+        assert save["if"].startswith("always()")  # also after exit 5 or a cancel
+        names = [s.get("name") for s in job["steps"]]
+        assert names.index(restore["name"]) < names.index(save["name"]) == len(names) - 1
+
+
 def reconciler_calls(files: list[Path]) -> list[list[str]]:
     """Every `reconciler ...` invocation in the workflows, as argv lists after `reconciler`."""
     found = []
@@ -119,7 +173,7 @@ def test_every_github_step_in_the_workflows_parses_with_the_real_arguments(
     calls = github_calls(files)
     assert {c[0] for c in calls} == {"comment", "verify-plan", "drift-issue", "explain"}
     for argv in calls:
-        parser.parse_args([_sample(w) for w in argv[: _end(argv)]])
+        parser.parse_args([_sample(w) for w in argv[: _end(argv)] if not _array(w)])
 
 
 def test_every_reconciler_command_in_the_workflows_parses_with_the_real_cli() -> None:
@@ -127,8 +181,13 @@ def test_every_reconciler_command_in_the_workflows_parses_with_the_real_cli() ->
     calls = reconciler_calls(ALL)
     assert len(calls) > 20
     for argv in calls:
-        words = [_sample(w) for w in argv[: _end(argv)] if w != "${overrides[@]}"]
+        words = [_sample(w) for w in argv[: _end(argv)] if not _array(w)]
         parser.parse_args(words)
+
+
+def _array(word: str) -> bool:
+    """A shell array expansion such as "${overrides[@]}": zero or more words, often none."""
+    return word.startswith("${") and word.endswith("[@]}")
 
 
 def _sample(word: str) -> str:
@@ -169,10 +228,10 @@ def org_jobs(path: Path) -> dict[str, dict[str, Any]]:
     return {n: j for n, j in load(path)["jobs"].items() if n != "orgs"}
 
 
-def test_the_example_has_the_three_workflows_and_a_two_org_config() -> None:
+def test_the_example_has_the_four_workflows_and_a_two_org_config() -> None:
     from reconciler.orgs import load_orgs
 
-    assert [p.name for p in EXAMPLES] == ["apply.yml", "drift.yml", "plan.yml"]
+    assert [p.name for p in EXAMPLES] == ["apply.yml", "drift.yml", "enforce.yml", "plan.yml"]
     config = load_orgs(EXAMPLE / "reconciler.yaml")
     assert [o.name for o in config.orgs] == ["us", "eu"]
     for org in config.orgs:
@@ -242,3 +301,13 @@ def test_the_example_pins_exactly_the_actions_the_main_workflows_pin() -> None:
         return {s["uses"] for path in files for s in steps(load(path)) if "uses" in s}
 
     assert uses(EXAMPLES) == uses(FILES)
+
+
+def test_each_orgs_enforce_runs_in_that_orgs_apply_group_and_only_revokes() -> None:
+    folder = EXAMPLE / ".github" / "workflows"
+    enforce, apply = load(folder / "enforce.yml"), load(folder / "apply.yml")
+    assert enforce["jobs"]["enforce"]["concurrency"] == apply["jobs"]["apply"]["concurrency"]
+    assert enforce["jobs"]["enforce"]["permissions"] == {"contents": "read"}
+    assert enforce["on"]["schedule"] == load(WORKFLOWS / "enforce.yml")["on"]["schedule"]
+    calls = reconciler_calls([folder / "enforce.yml"])
+    assert [c[:4] for c in calls if "apply" in c] == [["--org", "$ORG", "apply", "--revoke-only"]]

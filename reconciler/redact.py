@@ -1,0 +1,295 @@
+"""The one redaction point: every text leaving the process passes through ``redact``.
+
+A server can echo the token back in any encoding (an error body that repeats the
+``Authorization`` header as JSON, a reflected value in a user's name), and decoding
+happens in many places, so masking raw bytes before decoding is not enough. Instead
+each output channel (stdout and stderr through ``RedactingStream``, the log
+formatter, the journal writer, the crash-safe file writer, GitHub bodies) masks the
+*decoded* text just before it leaves, for every registered secret in each form:
+
+- raw;
+- JSON-escaped: any character as ``\\uXXXX`` (either hex case), ``/`` as ``\\/``,
+  also escaped twice (``\\\\/``, as in a repr or a JSON string inside JSON);
+- URL-encoded: any character as ``%XX`` (either case), also twice (``%252F``);
+  ``+`` for a space cannot occur, since a token never holds whitespace;
+- base64, standard and URL-safe, padded or not: the part of the encoding that depends
+  only on the secret, at each of the three byte alignments, so the base64 of
+  ``Bearer <token>`` or ``user:<token>`` (basic auth) is caught too. Those forms are
+  themselves matched JSON-escaped and URL-encoded.
+
+Secrets are registered when they are loaded (``settings``, the GitHub client) inside
+``secrets_scope``, which the CLI opens per command, so one run's secrets never mask
+another run's output in a long-lived process (tests, embedding tools).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+__all__ = [
+    "MASK",
+    "RedactingStream",
+    "Redactor",
+    "contains_secret",
+    "redact",
+    "redact_value",
+    "register_secret",
+    "secrets_scope",
+]
+
+MASK = "***"
+# Shorter base64 fragments would match ordinary text; the raw secret is always masked.
+_MIN_FRAGMENT = 8
+
+
+class Redactor:
+    """Masks a set of secrets in every encoding listed in the module docstring.
+
+    Thread-safe; ``add`` compiles one regular expression for all secrets, longest
+    alternative first, so a secret's encodings never leave a partial match behind.
+    """
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._secrets: list[str] = []
+        self._state: _Compiled | None = None
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Register ``secret`` (ignored when empty or already known)."""
+        if not secret:
+            return
+        with self._lock:
+            if secret in self._secrets:
+                return
+            self._secrets.append(secret)
+            forms = sorted({f for s in self._secrets for f in _forms(s)}, key=len, reverse=True)
+            self._state = _Compiled(forms)
+
+    def __call__(self, text: str) -> str:
+        state = self._state
+        if state is None or not text:
+            return text
+        return state.sub(text)
+
+    def found(self, text: str) -> bool:
+        """True when ``text`` holds a registered secret in any supported encoding."""
+        state = self._state
+        return state is not None and bool(text) and state.search(text)
+
+    def clear(self) -> None:
+        self.reset(())
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._secrets)
+
+    def reset(self, secrets: Iterable[str]) -> None:
+        """Forget every secret, then register ``secrets``."""
+        with self._lock:
+            self._secrets.clear()
+            self._state = None
+        for secret in secrets:
+            self.add(secret)
+
+
+# Characters JSON (or a repr) writes with a backslash in front.
+_BACKSLASHED = frozenset('/"\\')
+# An escape that can encode a character of a secret; ``\"`` and ``\\`` only count
+# when a secret holds that character (JSON text is full of ``\"``).
+_ESCAPE = r"\\+(?:u[0-9a-fA-F]{4}|/)|%(?:25)*[0-9a-fA-F]{2}"
+
+
+class _Compiled:
+    """The forms of the registered secrets, matched fast on large texts (plan files).
+
+    Raw forms are plain substring replacements (C speed). Escaped forms need an escape
+    character (a backslash or ``%``), so the full per-character regex only runs in
+    windows around those, wide enough to hold the longest escaped form whole.
+    """
+
+    def __init__(self, forms: list[str]) -> None:
+        self.forms = forms
+        self.pattern = re.compile("|".join(_pattern_for(f) for f in forms))
+        extra = [r'\\+"'] if any('"' in f for f in forms) else []
+        extra += [r"\\{2,}"] if any("\\" in f for f in forms) else []
+        self.escape = re.compile("|".join([_ESCAPE, *extra]))
+        # \\u0000 with a few backslashes is the longest encoding of one character.
+        self.reach = max(len(f) for f in forms) * 12
+
+    def sub(self, text: str) -> str:
+        for form in self.forms:
+            if form in text:
+                text = text.replace(form, MASK)
+        pieces: list[str] = []
+        cursor = 0
+        for start, end in self._windows(text):
+            pieces.append(text[cursor:start])
+            pieces.append(self.pattern.sub(MASK, text[start:end]))
+            cursor = end
+        if not pieces:
+            return text
+        pieces.append(text[cursor:])
+        return "".join(pieces)
+
+    def search(self, text: str) -> bool:
+        if any(form in text for form in self.forms):
+            return True
+        return any(self.pattern.search(text, start, end) for start, end in self._windows(text))
+
+    def _windows(self, text: str) -> Iterator[tuple[int, int]]:
+        """Merged spans of ``reach`` characters around every relevant escape."""
+        span: tuple[int, int] | None = None
+        for position in _escapes(text, self.escape):
+            start = max(0, position - self.reach)
+            end = min(len(text), position + self.reach)
+            if span is not None and start <= span[1]:
+                span = (span[0], end)
+                continue
+            if span is not None:
+                yield span
+            span = (start, end)
+        if span is not None:
+            yield span
+
+
+def _escapes(text: str, escape: re.Pattern[str]) -> list[int]:
+    """Positions of escapes, found with ``str.find`` (far faster than a regex scan)."""
+    found: list[int] = []
+    for lead in "\\%":
+        position = text.find(lead)
+        while position != -1:
+            match = escape.match(text, position)
+            if match is None:
+                position = text.find(lead, position + 1)
+                continue
+            found.append(position)
+            position = text.find(lead, match.end())
+    return sorted(found)
+
+
+def _forms(secret: str) -> set[str]:
+    """The secret and the secret-only parts of its base64 encodings."""
+    forms = {secret}
+    data = secret.encode("utf-8")
+    for offset in range(3):
+        # Bytes that start on a 3-byte boundary encode to the same characters wherever
+        # they sit in a longer base64 text with that alignment.
+        whole = (len(data) - offset) // 3 * 3
+        core = base64.b64encode(data[offset : offset + whole]).decode("ascii")
+        if len(core) >= _MIN_FRAGMENT:
+            forms.add(core)
+            forms.add(core.replace("+", "-").replace("/", "_"))
+    return forms
+
+
+def _pattern_for(form: str) -> str:
+    """A regex matching ``form`` with each character raw, JSON-escaped or %-encoded."""
+    return "".join(_char_pattern(ch) for ch in form)
+
+
+def _char_pattern(ch: str) -> str:
+    # One or more backslashes and "%25" prefixes: text escaped twice (a JSON string
+    # inside a JSON string, a repr of an escaped value, a doubly encoded URL).
+    alternatives = [re.escape(ch)]
+    code = ord(ch)
+    alternatives.append(r"\\+u" + _hex(code, 4))
+    if code < 0x80:
+        alternatives.append("%(?:25)*" + _hex(code, 2))
+    if ch == "\\":  # a backslash escaped once or more: \\ or \\\\
+        alternatives.append(r"\\{2,}")
+    elif ch in _BACKSLASHED:  # \/ and \" (or more backslashes)
+        alternatives.append(r"\\+" + re.escape(ch))
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+def _hex(code: int, width: int) -> str:
+    digits = f"{code:0{width}x}"
+    return "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in digits)
+
+
+# -- the process-wide redactor -------------------------------------------------
+_REDACTOR = Redactor()
+_OPEN_SCOPES: list[tuple[str, ...]] = []  # the secrets each open scope started with
+
+
+def register_secret(secret: str) -> None:
+    """Mask ``secret`` in every output channel from now until the scope closes."""
+    _REDACTOR.add(secret)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret masked as ``***``."""
+    return _REDACTOR(text)
+
+
+def contains_secret(text: str) -> bool:
+    """True when ``text`` holds a registered secret in any supported encoding."""
+    return _REDACTOR.found(text)
+
+
+def redact_value(value: Any) -> Any:
+    """A JSON-like value with every string (keys included) redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_value(k): redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v) for v in value]
+    return value
+
+
+@contextmanager
+def secrets_scope() -> Iterator[None]:
+    """Secrets registered inside are forgotten on exit (one CLI command is one scope).
+
+    The outermost scope starts empty; a nested one (``demo`` runs commands inside a
+    command) keeps the outer secrets and gives them back on exit.
+    """
+    outermost = not _OPEN_SCOPES
+    _OPEN_SCOPES.append(() if outermost else _REDACTOR.secrets)
+    if outermost:
+        _REDACTOR.clear()
+    try:
+        yield
+    finally:
+        _REDACTOR.reset(_OPEN_SCOPES.pop())
+
+
+class RedactingStream:
+    """A text stream that masks registered secrets in everything written through it.
+
+    Wraps ``sys.stdout`` / ``sys.stderr`` for the duration of a command; every other
+    attribute (``isatty``, ``fileno``, ``encoding``) is the wrapped stream's.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    @property
+    def wrapped(self) -> TextIO:
+        return self._stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)

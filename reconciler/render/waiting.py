@@ -1,0 +1,62 @@
+"""The waiting line: what the client is retrying, why, and when the next attempt comes.
+
+Without it a run that backs off (a refused connection, a 429 with a long
+Retry-After) looks hung. The transport reports each wait to a listener and prints
+nothing; this renderer is that listener for the CLI. On a terminal it keeps one
+line on stderr up to date and clears it when the request got its answer; elsewhere
+(CI logs, files) it writes one plain line per wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TextIO
+
+from reconciler.scim.retry import RetryNotice
+
+_CLEAR = "\r\x1b[2K"
+
+
+def waiting_text(notice: RetryNotice, now: float) -> str:
+    """``waiting to retry GET /Users: HTTP 429 (rate limited); attempt 2 of 6 in 30.0 s
+    (at 12:00:30 UTC)``; ``now`` in seconds since the epoch."""
+    at = datetime.fromtimestamp(now + notice.delay, UTC).strftime("%H:%M:%S")
+    return (
+        f"waiting to retry {notice.request}: {notice.reason}; attempt {notice.attempt} of "
+        f"{notice.max_attempts} in {notice.delay:.1f} s (at {at} UTC)"
+    )
+
+
+class WaitingLine:
+    """A ``RetryListener`` writing to ``stream``; safe to call from several threads."""
+
+    def __init__(
+        self, stream: TextIO, *, tty: bool, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.stream = stream
+        self.tty = tty
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._shown = False
+
+    def __call__(self, notice: RetryNotice | None) -> None:
+        # A closed or broken stderr must not fail the request being waited for.
+        with contextlib.suppress(OSError, ValueError):
+            self._show(notice)
+
+    def _show(self, notice: RetryNotice | None) -> None:
+        with self._lock:
+            if notice is None:
+                if self.tty and self._shown:
+                    self.stream.write(_CLEAR)
+                    self.stream.flush()
+                    self._shown = False
+                return
+            text = waiting_text(notice, self._clock())
+            self.stream.write(f"\r{text}\x1b[K" if self.tty else f"{text}\n")
+            self.stream.flush()
+            self._shown = self.tty

@@ -1,0 +1,161 @@
+"""Saved plans are self-checking, and a partial apply can be finished without a new review.
+
+Over real HTTP on 127.0.0.1: a tampered plan file, a plan edited into something the
+manifest would not produce, a plan taken to another org at the same URL, and a run
+interrupted halfway that the workflow path (plan, verify-plan with the kept reviewed
+plan, apply) completes under the subset rule.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.journal import read_journal
+from reconciler.reader import read_live_state
+from reconciler.sandbox import Sandbox
+from reconciler.scim.client import ScimClient
+from reconciler.scim.secret import Token
+from tests.e2e.conftest import Server, person, run, write_manifest
+
+# The client method apply creates users with (an adopting create, where it exists).
+CREATE = "create_or_adopt_user" if hasattr(ScimClient, "create_or_adopt_user") else "create_user"
+USERS = [person(f"u{i}@acme.io", f"U{i}", "Person") for i in range(6)]
+TEAMS = [{"name": "Data", "members": [u["email"] for u in USERS]}]
+
+
+def _edit(path: Path, change: Any) -> None:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    change(document)
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def test_a_tampered_plan_file_is_refused_before_anything_is_written(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS[:2], [])
+    plan = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(plan)) == 0
+
+    def swap_user(document: dict[str, Any]) -> None:
+        document["operations"][0]["after"]["user_name"] = "mallory@acme.io"
+
+    _edit(plan, swap_user)
+    capsys.readouterr()
+    assert run("apply", str(plan)) == 1
+    err = capsys.readouterr().err
+    assert "operations do not match its digest" in err and "edited" in err
+    assert read_live_state(server.client()).users == ()
+
+
+def test_with_the_manifest_a_plan_that_the_manifest_would_not_produce_is_refused(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS[:2], [])
+    honest = tmp_path / "honest.json"
+    assert run("plan", "-m", str(manifest), "--out", str(honest)) == 0
+    forged = tmp_path / "forged.json"
+    forged.write_text(honest.read_text(encoding="utf-8"), encoding="utf-8")
+
+    def rename_and_rehash(document: dict[str, Any]) -> None:
+        from reconciler.plan import Plan
+
+        document["operations"][1]["after"]["given_name"] = "Mallory"
+        document.pop("digest")
+        document["digest"] = Plan.model_validate(document).digest  # a careful forger
+
+    _edit(forged, rename_and_rehash)
+    capsys.readouterr()
+    assert run("apply", str(forged), "-m", str(manifest)) == 1
+    err = capsys.readouterr().err
+    assert "does not produce these operations" in err
+    assert 'user u1@acme.io: create_user sets given_name to "Mallory"' in err
+    assert read_live_state(server.client()).users == ()
+    assert run("apply", str(honest), "-m", str(manifest)) == 0  # the real one still applies
+
+
+def test_a_plan_made_for_one_org_is_refused_on_another_org_at_the_same_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECONCILER_TODAY", "2026-11-22")
+    manifest = write_manifest(tmp_path / "org.yaml", USERS[:2], [])
+    plan = tmp_path / "plan.json"
+    with Sandbox(token="token-of-org-A") as org_a:
+        url, port = org_a.base_url, int(org_a.base_url.rsplit(":", 1)[1].split("/")[0])
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", url)
+        monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", "token-of-org-A")
+        assert run("plan", "-m", str(manifest), "--out", str(plan)) == 0
+    with Sandbox(token="token-of-org-B", port=port) as org_b:
+        assert org_b.base_url == url  # the same URL, as every Mixpanel org has
+        monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", "token-of-org-B")
+        capsys.readouterr()
+        assert run("apply", str(plan)) == 1
+        err = capsys.readouterr().err
+        assert "the plan was made for another org than this token reaches" in err
+        assert "token-of-org" not in err  # never the token itself
+        client = ScimClient.connect(org_b.base_url, Token("token-of-org-B"))
+        assert read_live_state(client).users == ()
+
+
+def test_an_interrupted_apply_is_finished_by_rerunning_the_workflow_path(
+    server: Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    reviewed = tmp_path / "reviewed-plan.json"  # what apply.yml keeps for a re-run
+    assert run("plan", "-m", str(manifest), "--out", str(reviewed)) == 0
+    digest = json.loads(reviewed.read_text(encoding="utf-8"))["digest"]
+    original = getattr(ScimClient, CREATE)
+    _interrupt_at_the_third_create(monkeypatch)
+    capsys.readouterr()
+    assert run("apply", str(reviewed), "-m", str(manifest), "--concurrency", "2") == 130
+    out, err = capsys.readouterr()
+    assert "Apply interrupted:" in out and "re-run to finish" in err
+    events = read_journal(tmp_path / ".reconciler" / "journal.jsonl")
+    assert events[-1]["event"] == "interrupted" and events[-1]["operations"] == 8
+    monkeypatch.setattr(ScimClient, CREATE, original)
+
+    # The job is re-run: a fresh plan, checked against the kept reviewed plan, applied.
+    fresh = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(fresh)) == 0
+    capsys.readouterr()
+    verify = ["github", "verify-plan", "--plan", str(fresh), "--confirm-digest", digest]
+    assert run(*verify, "--reviewed-plan", str(reviewed)) == 0
+    assert "a remainder of the plan reviewed in the confirm_digest input" in (
+        capsys.readouterr().out
+    )
+    assert run("apply", str(fresh), "-m", str(manifest)) == 0
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+    # Anything new since the review is refused, and named.
+    write_manifest(manifest, [*USERS, person("new@acme.io")], TEAMS)
+    assert run("plan", "-m", str(manifest), "--out", str(fresh)) == 0
+    capsys.readouterr()
+    assert run(*verify, "--reviewed-plan", str(reviewed)) == 3
+    assert "user new@acme.io: create_user is not in the reviewed plan" in capsys.readouterr().err
+
+
+def _interrupt_at_the_third_create(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C arrives (a real SIGINT) while the third user is being created."""
+    original = getattr(ScimClient, CREATE)
+    lock, calls = threading.Lock(), [0]
+
+    def create_user(self: ScimClient, resource: Any) -> Any:
+        with lock:
+            calls[0] += 1
+            fire = calls[0] == 3
+        created = original(self, resource)
+        if fire:
+            os.kill(os.getpid(), signal.SIGINT)
+        return created
+
+    monkeypatch.setattr(ScimClient, CREATE, create_user)

@@ -1,0 +1,160 @@
+"""Connection failures say what is wrong and how to fix it, once, without pointless retries.
+
+Each case runs the real CLI against the sandbox on 127.0.0.1; the exact stderr is a
+golden file (tests/golden/messages/), the same text README's troubleshooting quotes.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.sandbox import Sandbox
+from tests.ux.golden import check_message
+
+TOKEN = "connection-messages-token"
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sandbox:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.delenv("MIXPANEL_SCIM_URL", raising=False)
+    (tmp_path / "m.yaml").write_text(
+        "version: 1\norganization: {claimed_domains: [acme.io]}\nusers: []\nteams: []\n"
+    )
+    with Sandbox(token=TOKEN) as running:
+        yield running
+
+
+def _port(sandbox: Sandbox) -> str:
+    return sandbox.base_url.split("//")[1].split("/")[0].split(":")[1]
+
+
+def _plan(url: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, str]:
+    code = main(["plan", "-m", "m.yaml", "--url", url, *extra])
+    return code, capsys.readouterr().err
+
+
+def test_https_to_a_plain_http_server_says_so_and_does_not_retry(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sandbox.base_url.replace("http://", "https://")
+    code, err = _plan(url, capsys)
+    assert code == 1
+    assert "speaks plain HTTP, not HTTPS" in err
+    assert "certificate" not in err and "attempts" not in err and "waiting" not in err
+    check_message("plain_http_behind_https", err, {_port(sandbox): "{port}"})
+
+
+def test_a_wrong_path_under_plan_gives_doctor_s_base_url_hint(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sandbox.base_url.replace("/api/app/scim/v2", "/api/scim")
+    code, err = _plan(url, capsys)
+    assert code == 1
+    assert "Mixpanel's base URL ends with /api/app/scim/v2" in err
+    check_message("wrong_base_path", err, {_port(sandbox): "{port}"})
+
+
+@pytest.mark.parametrize(
+    "suffix", ["/Users", "/Users/", "/groups/abc123", "/ServiceProviderConfig"]
+)
+def test_a_base_url_ending_in_a_resource_path_is_refused_before_any_request(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], suffix: str
+) -> None:
+    code, err = _plan(sandbox.base_url + suffix, capsys)
+    assert code == 1
+    assert "not found" not in err
+    assert "ends with the resource path" in err
+    assert f"use the base URL without it: {sandbox.base_url} " in err
+    if suffix == "/Users":
+        check_message("resource_path_in_base_url", err, {_port(sandbox): "{port}"})
+
+
+def test_a_refused_token_from_the_environment_names_the_variable(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", "not-the-token")
+    code, err = _plan(sandbox.base_url, capsys)
+    assert code == 1
+    assert "the refused token came from the environment variable MIXPANEL_SCIM_TOKEN" in err
+    assert "not-the-token" not in err
+    check_message("token_refused_env", err, {_port(sandbox): "{port}"})
+
+
+def test_a_refused_token_from_a_file_names_the_file(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    token_file = tmp_path / "scim-token"
+    token_file.write_text("not-the-token\n")
+    token_file.chmod(0o600)
+    code, err = _plan(sandbox.base_url, capsys, "--token-file", str(token_file))
+    assert code == 1
+    assert f"the refused token came from --token-file {token_file}" in err
+    assert "MIXPANEL_SCIM_TOKEN" not in err.split("came from")[1]
+    check_message("token_refused_file", err, {_port(sandbox): "{port}", str(tmp_path): "{tmp}"})
+
+
+def test_a_refused_connection_says_so_after_the_attempts(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    code, err = _plan(f"http://127.0.0.1:{port}/api/app/scim/v2", capsys, "--max-attempts", "1")
+    assert code == 1
+    check_message("connection_refused", err, {port: "{port}"})
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected", "attempts"),
+    [
+        ("[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)", "plain HTTP", 1),
+        ("[SSL] record layer failure (_ssl.c:1000)", "plain HTTP", 1),
+        ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed", "certificate", 1),
+        ("[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred", "TLS handshake", 3),
+    ],
+)
+def test_tls_failures_are_named_by_kind_and_only_transient_ones_are_retried(
+    raised: str, expected: str, attempts: int
+) -> None:
+    import requests
+    import responses
+
+    from reconciler.scim.errors import ScimTransportError
+    from reconciler.scim.retry import RetryPolicy
+    from reconciler.scim.secret import Token
+    from reconciler.scim.transport import Transport
+
+    url = "https://scim.example.com/api/app/scim/v2"
+    with responses.RequestsMock() as api:
+        api.get(f"{url}/Users", body=requests.exceptions.SSLError(raised))
+        transport = Transport(
+            url, Token("t"), retry=RetryPolicy(max_attempts=3), sleep=lambda s: None
+        )
+        with pytest.raises(ScimTransportError) as caught:
+            transport.request("GET", "/Users")
+        assert len(api.calls) == attempts
+    assert expected in str(caught.value)
+    assert "scim.example.com" in str(caught.value)
+    if expected != "certificate":
+        assert "certificate" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/me/scim/v2",
+        "https://example.com/groups-api/scim/v2",
+        "https://example.com/api/app/scim/v2",
+        "https://example.com/users/scim",
+    ],
+)
+def test_a_base_url_that_merely_contains_a_resource_word_is_accepted(url: str) -> None:
+    from reconciler.scim.url import normalise_base_url
+
+    assert normalise_base_url(url) == url

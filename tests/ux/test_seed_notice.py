@@ -1,0 +1,45 @@
+"""`--seed` with a state file that already holds a directory is reported, not dropped."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from reconciler.sandbox import Sandbox
+
+TOKEN = "seed-notice-token"
+
+
+def test_the_sandbox_knows_when_its_seed_was_ignored(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    assert Sandbox(token=TOKEN, state_file=state, seed="demo").seed_ignored is False
+    again = Sandbox(token=TOKEN, state_file=state, seed="random:5")
+    assert again.seed_ignored is True
+    assert Sandbox(token=TOKEN, state_file=state).seed_ignored is False  # no seed asked
+
+
+def _first_lines(args: list[str], count: int) -> list[str]:
+    command = [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--token", TOKEN]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(command + args, stdout=subprocess.PIPE, text=True, env=env) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline().strip() for _ in range(count)]
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=10) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+    return lines
+
+
+def test_the_sandbox_command_prints_a_notice_when_the_seed_is_ignored(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    Sandbox(token=TOKEN, state_file=state, seed="demo")  # a state file holding the demo org
+    lines = _first_lines(["--state", str(state), "--seed", "random:3"], 3)
+    notice = next(line for line in lines if line.startswith("notice:"))
+    assert "--seed random:3 ignored" in notice
+    assert str(state) in notice and "delete the file or pass another --state" in notice
