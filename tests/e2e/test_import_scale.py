@@ -19,43 +19,39 @@ from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest import loader
 from reconciler.manifest.loader import load_manifest
 from reconciler.plan import Plan
-from reconciler.reader import read_live_state
 from reconciler.sandbox import Sandbox
-from reconciler.scim.client import ScimClient
-from reconciler.scim.secret import Token
 
 TOKEN = "import-TOKEN-5150"
 CAP = 12_000  # bytes: about 150 users per file
 
 
-def test_import_of_an_org_over_the_cap_splits_and_plans_to_no_changes(
+def test_import_of_an_org_over_the_cap_splits_and_plans_like_one_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(loader, "MAX_FILE_BYTES", CAP)
     monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
     monkeypatch.setenv("RECONCILER_TODAY", "2026-11-22")
-    out = tmp_path / "imported"
+    split, whole = tmp_path / "split", tmp_path / "whole"
     with Sandbox(token=TOKEN, seed="random:600") as sandbox:
         monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
-        assert main(["import", "--out", str(out)]) == 0
-        files = sorted(p for p in out.rglob("*.yaml"))
-        assert len(files) > 3  # org.yaml, several people/ files, teams
-        assert all(p.stat().st_size <= CAP for p in files)
-        loaded = load_manifest(out, today=date(2026, 11, 22))
-        assert len(loaded.manifest.users) == sandbox.store.counts()[0]
-        assert main(["plan", "-m", str(out), "--out", str(tmp_path / "plan.json")]) == 0
-        leaving = _inactive_members(sandbox)
-    summary = Plan.from_json((tmp_path / "plan.json").read_text(encoding="utf-8")).summary
-    # Only what the import's notes announce: inactive members leave their teams.
+        assert main(["import", "--out", str(whole)]) == 0
+        assert [p.name for p in whole.rglob("*.yaml")] == ["org.yaml"]
+        assert main(["plan", "-m", str(whole), "--out", str(tmp_path / "whole.json")]) == 0
+        with monkeypatch.context() as lowered:
+            lowered.setattr(loader, "MAX_FILE_BYTES", CAP)
+            assert main(["import", "--out", str(split)]) == 0
+            files = sorted(split.rglob("*.yaml"))
+            assert len(files) > 3  # org.yaml, several people/ files, teams
+            assert all(p.stat().st_size <= CAP for p in files)
+            loaded = load_manifest(split, today=date(2026, 11, 22))
+            assert len(loaded.manifest.users) == sandbox.store.counts()[0]
+            assert main(["plan", "-m", str(split), "--out", str(tmp_path / "split.json")]) == 0
+    plans = [
+        Plan.from_json((tmp_path / f"{n}.json").read_text("utf-8")) for n in ("split", "whole")
+    ]
+    assert plans[0].operations == plans[1].operations  # splitting changes nothing
+    summary = plans[0].summary
     assert (summary.create, summary.change, summary.deactivate, summary.delete) == (0, 0, 0, 0)
     assert summary.members_added == 0
-    assert summary.members_removed == len(leaving)
-
-
-def _inactive_members(sandbox: Sandbox) -> list[tuple[str, str]]:
-    live = read_live_state(ScimClient.connect(sandbox.base_url, Token(TOKEN)))
-    inactive = {u.id for u in live.users if not u.active}
-    return [(g.id, m) for g in live.groups for m in g.member_ids if m in inactive]
 
 
 def _org(users: int, *, everyone: bool) -> LiveState:
