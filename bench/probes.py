@@ -352,6 +352,7 @@ def probe_apply(url: str, operations: int, runs: str) -> dict[str, Any]:
                 "wall": wall,
                 "done": outcome.count_done,
                 "requests": client.stats.total,
+                "verification": client.stats.verification,
                 "retries": client.stats.retries,
                 "rate_limited": stats.rate_limited,
                 "gate_seconds": stats.gate_seconds,

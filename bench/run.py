@@ -21,7 +21,8 @@ What is compared with what (walls are medians over the repeats of one run):
   listing lacks), reported apart.
 - latency: the same at ``--latency-ms 50`` (smaller org), where loading the manifest
   while the read waits decides.
-- apply: K user PATCHes with 50 ms injected latency; floor K*L/c; then 10% random 429s
+- apply: K user PATCHes with 50 ms injected latency, then K verification reads; floor
+  (K+K)*L/c; then 10% random 429s
   (adaptive limiter against the old shared gate and per-thread backoff), then a real
   rate limiter (``--rate-limit``): 429s counted.
 """
@@ -284,8 +285,12 @@ def summarise_apply(runs: dict[str, Any]) -> dict[str, Any]:
 
     operations = runs["operations"]
     out: dict[str, Any] = {"operations": operations, "latency_ms": LATENCY_MS}
+    # Verify after write reads each touched user back once: K more requests, counted
+    # on their own, so the floor is (K writes + K reads) * L / c.
+    reads = median([r.get("verification", 0) for r in runs["clean"]])
+    out["verification_reads"] = reads
     for concurrency in (1, 8):
-        ideal = operations * LATENCY_MS / 1000 / concurrency
+        ideal = (operations + reads) * LATENCY_MS / 1000 / concurrency
         measured = pick("clean", concurrency, "adaptive")
         out[f"c{concurrency}"] = {"wall": measured, "floor": ideal, "ratio": measured / ideal}
     base = out["c8"]["wall"]
@@ -350,7 +355,8 @@ def table(results: dict[str, Any]) -> str:
         f"({', '.join(f'{t:.2f}' for t in plan_cpu['cpu_runs'])}); "
         f"{plan_cpu['operations']} operations",
         "",
-        f"APPLY ({apply['operations']} PATCHes, latency {apply['latency_ms']} ms)",
+        f"APPLY ({apply['operations']} PATCHes + {apply['verification_reads']:.0f} "
+        f"verification reads, latency {apply['latency_ms']} ms)",
     ]
     for c in (1, 8):
         a = apply[f"c{c}"]

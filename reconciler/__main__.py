@@ -1,7 +1,5 @@
 """`python -m reconciler` is the same as the `reconciler` console script."""
 
-import sys
+from reconciler.entry import run
 
-from reconciler.cli import main
-
-sys.exit(main())
+run()

@@ -3,7 +3,9 @@
 No logic of its own lives here; every command is a thin shell around a module.
 Exit codes (a contract CI scripts rely on): 0 success or no changes, 1 error,
 2 changes present (with --detailed-exitcode), 3 stale plan, 4 refused by a safety
-guard, 5 partially applied.
+guard, 5 partially applied, 64 usage error (EX_USAGE; never 2), 130 interrupted.
+No traceback reaches the user: expected errors are one line naming the object and
+the fix; anything else is reported as a bug (the traceback only with -vv).
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from reconciler import __version__
 from reconciler.errors import ConfigError, ManifestError, PartialApplyError, ReconcilerError
-from reconciler.files import refuse_secret, write_atomically
+from reconciler.files import FileWriteError, exists, is_folder, write_file_set, write_output
 from reconciler.grammar import count
 from reconciler.render.escape import terminal
 from reconciler.settings import today
@@ -42,13 +44,26 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_USAGE = 64  # sysexits.h EX_USAGE; argparse's own 2 would read as "changes present"
 EXIT_INTERRUPTED = 130
 DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
+_PLAN_OUT_FIX = "pass --out a file path in a writable folder"
 
 
 # -- parser -----------------------------------------------------------------
+class UsageParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors exit 64 (EX_USAGE), never argparse's 2.
+
+    Subcommand parsers inherit the class, so every level of the CLI behaves alike.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = UsageParser(
         prog="reconciler",
         description="Keep Mixpanel organization access in git and reconcile it over SCIM 2.0.",
     )
@@ -185,6 +200,13 @@ def _add_apply(commands: Subparsers) -> None:
     )
     apply.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
     _detail_arg(apply)
+    apply.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="do not read back the touched users and teams after apply (default: read each "
+        "once and fail any operation whose change is not there)",
+    )
     apply.add_argument(
         "--revoke-only",
         action="store_true",
@@ -497,6 +519,10 @@ def _plan(args: argparse.Namespace) -> int:
     from reconciler.workflow import load_and_read, plan_from_live
 
     manifest = _manifest(args)
+    if args.out and is_folder(Path(args.out)):  # said before the org is read, not after
+        raise FileWriteError(
+            f"cannot write the plan file {args.out}: it is a folder; {_PLAN_OUT_FIX}"
+        )
     target = _target_after_manifest(args, manifest)
     client = _connect(args, target)
     loaded, live = load_and_read(manifest, client, today=today(), read=_read_options(args))
@@ -504,7 +530,7 @@ def _plan(args: argparse.Namespace) -> int:
     if args.out:
         # Recorded so a stale plan's advice can name the same -m (not in the digest).
         saved = planned.plan.model_copy(update={"manifest_path": manifest})
-        write_atomically(Path(args.out), saved.to_json())
+        write_output(Path(args.out), saved.to_json(), what="the plan file", fix=_PLAN_OUT_FIX)
     sys.stdout.write(
         _render_plan(planned.plan, args.format, planned.warnings, args.org, args.detail)
     )
@@ -648,7 +674,10 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
             journal_path=journal,
             run_id=args.run_id,
             options=ApplyOptions(
-                chunk_size=args.chunk_size, concurrency=args.concurrency, fail_fast=args.fail_fast
+                chunk_size=args.chunk_size,
+                concurrency=args.concurrency,
+                fail_fast=args.fail_fast,
+                verify=args.verify,
             ),
             on_result=reporter,
         )
@@ -664,8 +693,13 @@ def _execute(args: argparse.Namespace, plan: Plan, live: LiveState, client: Scim
     reporter.finish()
     sys.stdout.write(render_apply_summary(result))
     if not result.complete:
+        if not result.unfinished:
+            raise PartialApplyError(
+                "every operation was carried out, but the listing was proven incomplete "
+                "(see above); run `reconciler doctor`, then plan again"
+            )
         raise PartialApplyError(
-            f"{len(result.results) - result.count_done} of "
+            f"{result.unfinished} of "
             f"{count(len(result.results), 'operation')} "
             "did not complete; see above. Re-run apply to do the rest."
         )
@@ -676,21 +710,21 @@ def _import(args: argparse.Namespace) -> int:
     from reconciler.importer import import_manifest, infer_claimed_domains
     from reconciler.reader import read_live_state
 
+    out = Path(args.out)
+    if _exists(args.out) and not is_folder(out):  # found before the org is read, not after
+        raise ReconcilerError(f"--out {out} is a file; pass a folder (new or empty) for --out")
     target = _target(args)
     live = read_live_state(_connect(args, target), page_size=args.page_size)
     domains = args.claimed_domain or infer_claimed_domains(live)
     imported = import_manifest(live, domains, split_teams=args.split_teams)
-    out = Path(args.out)
-    existing = [name for name in imported.files if (out / name).exists()]
+    existing = [name for name in imported.files if _exists(str(out / name))]
     if existing and not args.force:
         raise ReconcilerError(
             f"{out / existing[0]} already exists; choose an empty --out folder or pass --force"
         )
-    for name, text in sorted(imported.files.items()):
-        refuse_secret(out / name, text)  # all checked before any is written
-    for name, text in sorted(imported.files.items()):
-        write_atomically(out / name, text)
-    _copy_schema(out)
+    files = {**imported.files, "schema.json": _schema_text()}
+    fix = "pass --out a folder you can write to"
+    write_file_set(out, files, what="the imported manifest", fix=fix)  # secrets refused first
     for note in imported.notes:
         print(f"note: {terminal(note)}", file=sys.stderr)
     print(
@@ -702,17 +736,17 @@ def _import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _copy_schema(out: Path) -> None:
+def _schema_text() -> str:
     from reconciler.manifest.schema import schema_json
 
-    write_atomically(out / "schema.json", schema_json())
+    return schema_json()
 
 
 def _report(args: argparse.Namespace) -> int:
     from reconciler.commands.report_cmd import run
 
     manifest = _manifest(args)
-    explicit = args.manifest is not None or args.org is not None or Path(manifest).exists()
+    explicit = args.manifest is not None or args.org is not None or _exists(manifest)
     target = _target(args)
     args.on_retry = _waiting_line(args)
     code: int = run(
@@ -746,7 +780,7 @@ def _doctor(args: argparse.Namespace) -> int:
     target = _target(args)
     domains = None
     manifest = _manifest(args)
-    if args.manifest or Path(manifest).exists():
+    if args.manifest or _exists(manifest):
         domains = load_manifest(manifest, today=today()).manifest.organization.claimed_domains
     diagnosis = diagnose(_connect(args, target), target.base_url, domains)
     if args.format == "json":
@@ -772,11 +806,28 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(manifest, main, lambda line: print(line, flush=True))
 
 
+def _exists(path: str) -> bool:
+    return exists(Path(path))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit code.
+
+    ``--help`` and ``--version`` raise SystemExit(0) and a usage error SystemExit(64),
+    as argparse does; Ctrl-C at any moment returns 130.
+    """
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while parsing or importing, before the command ran
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from reconciler.logs import level_for, logging_configured
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # SystemExit: 0 for --help, 64 for a usage error
     args.run_id = uuid.uuid4().hex[:12]
     level = level_for(args.verbose, args.quiet)
     with _redacted_output(), logging_configured(level, args.log_format, args.run_id, sys.stderr):
@@ -815,12 +866,42 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"error: {count(len(error.problems), 'problem')} in the manifest", file=sys.stderr)
         return error.exit_code
     except ReconcilerError as error:
-        # Errors may quote server data (a detail, a userName): shown escaped, one line.
-        print(f"error: {terminal(str(error))}", file=sys.stderr)
+        # Errors may quote server data (a detail, a userName): shown escaped. Only an
+        # error composed of our own lines keeps its line breaks (each line escaped).
+        lines = str(error).split("\n") if error.multiline else [str(error)]
+        print(f"error: {terminal(lines[0])}", file=sys.stderr)
+        for line in lines[1:]:
+            print(terminal(line), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
+    except OSError as error:  # a path no precise check foresaw: still one line, with the path
+        print(f"error: {_os_error(error)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as error:  # the last resort: a bug, said as one line
+        _report_bug(args, error)
+        return EXIT_ERROR
     return code
+
+
+def _os_error(error: OSError) -> str:
+    where = error.filename if error.filename is not None else "a local file"
+    reason = error.strerror or type(error).__name__
+    return f"{terminal(str(where))}: {reason}; check the path and its permissions, and re-run"
+
+
+def _report_bug(args: argparse.Namespace, error: Exception) -> None:
+    """One line for an error nobody foresaw; the traceback only at -vv (debug)."""
+    if args.verbose >= 2:
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    print(
+        f"error: reconciler {args.command} failed unexpectedly ({type(error).__name__}); "
+        "this is a bug, please report it with the command you ran "
+        "(re-run with -vv to include the traceback)",
+        file=sys.stderr,
+    )

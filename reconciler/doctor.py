@@ -22,6 +22,7 @@ from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
     BASE_URL_HINT,
     ScimAuthError,
+    ScimForbidden,
     ScimNotFound,
     ScimProtocolError,
     ScimTransportError,
@@ -101,7 +102,7 @@ def _explain(error: ReconcilerError) -> str:
 def _reach(client: ScimClient, target: str) -> tuple[Check, dict[str, Any] | None]:
     try:
         config = client.service_provider_config()
-    except ScimAuthError:
+    except (ScimAuthError, ScimForbidden):
         # Some servers protect the discovery endpoint too: it still answered as SCIM.
         return Check("server reachable, SCIM answers", Status.OK, f"{target} answered"), None
     return Check("server reachable, SCIM answers", Status.OK, f"{target} answered"), config

@@ -4,6 +4,25 @@ Phases run in plan order (revoke first); operations inside a phase are independe
 and may run concurrently. An operation whose prerequisite failed is skipped, the
 others go on, and every outcome is journaled. Results are reported in plan order
 whatever the concurrency, so output is deterministic.
+
+Evidence over answers:
+
+- A failure on one object (403, 404, 400, 409) fails that operation only; only a
+  401 stops the run, since no later request can succeed with a refused token.
+- A create that finds the account already there (409, then a userName lookup) is
+  *adopted*: compared with the manifest, reactivated and patched in one PATCH before
+  any team add, and reported "adopted (not in the listing)". It proves the listing
+  was incomplete, so every deprovision and membership removal not yet started is
+  skipped ("skipped: listing proven incomplete") and the run ends partial (exit 5).
+  With the revoke-first order, phases are barriers: every removal and deprovision
+  has finished before the first create starts, so "still pending" can only be a
+  revoke that a future ordering (or a saved plan) places after a create; those
+  that already ran acted only on accounts the listing did show.
+- After the run every touched object is read back and compared with what the plan
+  intended (``reconciler.verify``); a difference fails the operation ("the server
+  answered success but the change is not there"). ``ApplyOptions.verify=False``
+  (``apply --no-verify``) skips the read-back; a write answer that contradicts the
+  change (another resource, an unchanged value) then fails the operation instead.
 """
 
 from __future__ import annotations
@@ -11,37 +30,58 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from itertools import groupby
 from typing import Any, Protocol
 
 from reconciler.errors import ReconcilerError
+from reconciler.grammar import count
 from reconciler.identity import match_key
 from reconciler.journal import Journal
 from reconciler.livestate import LiveGroup, LiveUser
-from reconciler.plan import PHASE, MemberRef, Operation, OpKind, Plan
+from reconciler.plan import DEPROVISION_OPS, PHASE, MemberRef, Operation, OpKind, Plan
 from reconciler.scim import builders
+from reconciler.scim.client import Creation, Origin
 from reconciler.scim.errors import (
+    NEW_CREDENTIAL_ADVICE,
     ScimAuthError,
     ScimCircuitOpen,
     ScimError,
+    ScimForbidden,
     ScimPayloadTooLarge,
 )
+from reconciler.verify import (
+    NOT_THERE,
+    UNVERIFIED,
+    Expectations,
+    Verification,
+    user_differences,
+    verify,
+)
+
+ADOPTED_DETAIL = "adopted (not in the listing)"
+LISTING_INCOMPLETE = "skipped: listing proven incomplete"
+REVOKE_OPS = DEPROVISION_OPS | {OpKind.REMOVE_MEMBERS}
 
 
 class ScimWriter(Protocol):
-    """The narrow slice of the SCIM client that apply needs."""
+    """The narrow slice of the SCIM client that apply needs (writes, and reads to verify)."""
 
-    def create_user(self, resource: dict[str, Any]) -> LiveUser: ...
+    def create_or_adopt_user(self, resource: dict[str, Any]) -> Creation[LiveUser]: ...
     def patch_user(self, user_id: str, patch: dict[str, Any]) -> LiveUser | None: ...
     def delete_user(self, user_id: str) -> None: ...
-    def create_group(self, resource: dict[str, Any]) -> LiveGroup: ...
+    def create_or_adopt_group(self, resource: dict[str, Any]) -> Creation[LiveGroup]: ...
     def patch_group(self, group_id: str, patch: dict[str, Any]) -> None: ...
+    def get_user(self, user_id: str, *, purpose: str = "") -> LiveUser: ...
+    def get_group(self, group_id: str, *, purpose: str = "") -> LiveGroup: ...
 
 
 class Status(StrEnum):
+    """An operation's outcome. ADOPTED: done, on an account the listing did not show."""
+
     DONE = "done"
+    ADOPTED = "adopted"
     PARTIAL = "partial"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -63,10 +103,14 @@ NOT_ATTEMPTED = "not attempted: "
 @dataclass(frozen=True)
 class ApplyResult:
     """Every operation's outcome in plan order; ``stopped`` is why the run stopped early
-    (token refused, --fail-fast, the circuit breaker), None when it ran to the end."""
+    (token refused, --fail-fast, the circuit breaker), None when it ran to the end;
+    the run-level explanations (``notes``); and the read-back (None with
+    ``verify=False``)."""
 
     results: tuple[OpResult, ...]
     stopped: str | None = None
+    notes: tuple[str, ...] = ()
+    verification: Verification | None = None
 
     @property
     def not_attempted(self) -> int:
@@ -74,7 +118,13 @@ class ApplyResult:
 
     @property
     def complete(self) -> bool:
+        """True only when every operation is DONE; an adoption makes a run partial (exit 5)."""
         return all(r.status is Status.DONE for r in self.results)
+
+    @property
+    def unfinished(self) -> int:
+        """Operations that did not end with their change made (failed, partial, skipped)."""
+        return sum(1 for r in self.results if r.status not in (Status.DONE, Status.ADOPTED))
 
     @property
     def count_done(self) -> int:
@@ -86,9 +136,17 @@ class ApplyResult:
 
 @dataclass(frozen=True)
 class ApplyOptions:
+    """How apply runs: membership PATCH size, parallel requests, stop at the first failure,
+    and whether to read back every touched object afterwards (``verify``, default on)."""
+
     chunk_size: int = 100
     concurrency: int = 1
     fail_fast: bool = False
+    verify: bool = True
+
+
+class _AnswerContradicts(ReconcilerError):
+    """A write answered success with a body that contradicts the change (no read-back)."""
 
 
 class ApplyInterrupted(KeyboardInterrupt):
@@ -117,6 +175,13 @@ class _RunState:
     unfinished: set[str] = field(default_factory=set)
     finished: dict[str, OpResult] = field(default_factory=dict)
     stop_reason: str | None = None
+    unreadable: str = ""  # why verification reads cannot succeed (e.g. token refused)
+    adopted: list[str] = field(default_factory=list)
+    skipped_revokes: int = 0
+    attempted: int = 0
+    refused: int = 0
+    answer_notes: dict[str, str] = field(default_factory=dict)
+    expected: Expectations = field(default_factory=Expectations)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -128,14 +193,18 @@ def apply_plan(
     options: ApplyOptions = ApplyOptions(),
     on_result: Callable[[OpResult], None] | None = None,
 ) -> ApplyResult:
-    """Execute every operation in order; never raises for a per-operation failure.
+    """Execute every operation in order, then verify; never raises for a per-operation failure.
 
     Each outcome is journaled by the worker that produced it, the moment it is known,
-    so an interrupt loses none. On Ctrl-C no new operation starts, those in flight
-    finish and are journaled, an ``interrupted`` record closes the run, and
-    ``ApplyInterrupted`` carries what was done.
+    so an interrupt loses none; ``verification`` events follow for the operations the
+    read-back failed. ``on_result`` sees each outcome as it happens; the returned
+    ApplyResult holds the final ones (an operation whose read-back differs is FAILED
+    there). On Ctrl-C no new operation starts, those in flight finish and are
+    journaled, an ``interrupted`` record closes the run, and ``ApplyInterrupted``
+    carries what was done.
     """
-    run = _Runner(writer, options, _RunState(), journal)
+    state = _RunState()
+    run = _Runner(writer, options, state, journal)
     journal.record("apply_start", {"plan_digest": plan.digest, "operations": len(plan.operations)})
     results: list[OpResult] = []
     try:
@@ -148,14 +217,129 @@ def apply_plan(
                         on_result(result)
             finally:
                 outcomes.close()  # an interrupt here still stops and drains the phase
+        checked = _read_back(state, writer, options, journal)
     except KeyboardInterrupt:
         raise _interrupted(plan, run, journal) from None
-    outcome = ApplyResult(tuple(results), run.state.stop_reason)
+    if checked is not None and not checked.skipped:
+        results = _verified(results, checked, state.answer_notes, journal)
+    outcome = ApplyResult(
+        tuple(results), state.stop_reason, notes=_notes(state, results), verification=checked
+    )
+    for note in outcome.notes:
+        journal.record("note", {"text": note})
     summary: dict[str, Any] = {s.value: outcome.count(s) for s in Status}
     if outcome.stopped is not None:
         summary["stopped"] = outcome.stopped
-    journal.record("apply_end", summary)
+    journal.record("apply_end", summary)  # always the last event of a run
     return outcome
+
+
+def _read_back(
+    state: _RunState,
+    writer: ScimWriter,
+    options: ApplyOptions,
+    journal: Journal,
+) -> Verification | None:
+    """The read-back of every touched object, or None when verification is off."""
+    if not options.verify:
+        return None
+    if state.unreadable:  # every read would fail the same way
+        return Verification(0, {}, skipped=state.unreadable)
+    checked = verify(state.expected, writer, concurrency=options.concurrency)
+    journal.record(
+        "verification",
+        {"objects": checked.objects, "failed_operations": checked.failed_operations},
+    )
+    return checked
+
+
+def _verified(
+    results: list[OpResult],
+    checked: Verification,
+    answer_notes: dict[str, str],
+    journal: Journal,
+) -> list[OpResult]:
+    """Results with every operation whose read-back differs turned into a failure."""
+    final = []
+    for result in results:
+        differences = checked.differences.get(result.op_id)
+        if differences and result.status in (Status.DONE, Status.ADOPTED, Status.PARTIAL):
+            prefix = f"{result.detail}; " if result.status is Status.ADOPTED else ""
+            detail = prefix + _difference_text(differences)
+            failed = replace(result, status=Status.FAILED, detail=detail)
+            journal.record("verification", _journal_fields(failed))
+            final.append(failed)
+        elif result.op_id in answer_notes and result.status is not Status.FAILED:
+            note = f"{answer_notes[result.op_id]}; read back: it is there"
+            final.append(replace(result, detail=f"{result.detail} ({note})"))
+        else:
+            final.append(result)
+    return final
+
+
+def _difference_text(differences: tuple[str, ...]) -> str:
+    """What the read-back found: changes not there, and changes it could not see."""
+    unseen = [d for d in differences if d.startswith(UNVERIFIED)]
+    missing = [d for d in differences if not d.startswith(UNVERIFIED)]
+    parts = [f"{NOT_THERE}: {'; '.join(missing)}"] if missing else []
+    if unseen:
+        parts.append(f"not verified: {'; '.join(unseen)}")
+    return "; ".join(parts)
+
+
+def _notes(state: _RunState, results: list[OpResult]) -> tuple[str, ...]:
+    """Run-level explanations: an incomplete listing, untrustworthy answers, refusals."""
+    notes = (_listing_note(state), _answers_note(state, results), _refused_note(state))
+    return tuple(note for note in notes if note)
+
+
+def _listing_note(state: _RunState) -> str:
+    if not state.adopted:
+        return ""
+    names = ", ".join(sorted(state.adopted))
+    pronoun = "it" if len(state.adopted) == 1 else "them"
+    revokes = count(
+        state.skipped_revokes,
+        "deprovision or membership removal",
+        "deprovisions and membership removals",
+    )
+    skipped = (
+        f"{revokes} still pending {'was' if state.skipped_revokes == 1 else 'were'} skipped"
+        if state.skipped_revokes
+        else "no deprovision or membership removal was still pending (they run first, "
+        "and acted only on accounts the listing showed)"
+    )
+    return (
+        f"The listing is incomplete: {names} already existed although the listing did not "
+        f"show {pronoun}. Each was adopted and made to match the manifest (reactivated, "
+        f"updated) before joining any team; {skipped}. A listing shown to be incomplete "
+        "cannot be trusted to say who must lose access: check the server with "
+        "`reconciler doctor`, then run plan again, which reads everything afresh."
+    )
+
+
+def _answers_note(state: _RunState, results: list[OpResult]) -> str:
+    examples = "; ".join(
+        f"{r.op.value} {r.key}: {r.detail}"
+        for r in results
+        if r.op_id in state.answer_notes and r.status is not Status.FAILED
+    )
+    if not examples:
+        return ""
+    return (
+        "The server's write answers did not match the changes made, so only the "
+        f"read-back is evidence; keep verification on for this server. {examples}"
+    )
+
+
+def _refused_note(state: _RunState) -> str:
+    attempted = state.attempted
+    if attempted < 2 or state.refused != attempted:
+        return ""
+    return (
+        f"Every write was refused (HTTP 403, {attempted} of {attempted}): the token may "
+        f"lack the rights; {NEW_CREDENTIAL_ADVICE}."
+    )
 
 
 def _interrupted(plan: Plan, run: _Runner, journal: Journal) -> ApplyInterrupted:
@@ -217,25 +401,44 @@ class _Runner:
     def run_one(self, op: Operation) -> OpResult:
         if self.state.stop_reason is not None:
             return self._finish(op, Status.SKIPPED, f"{NOT_ATTEMPTED}{self.state.stop_reason}")
+        if op.op in REVOKE_OPS and self._listing_proven_incomplete():
+            return self._finish(op, Status.SKIPPED, LISTING_INCOMPLETE)
         blocked = [d for d in op.depends_on if d in self.state.unfinished]
         if blocked and op.op is not OpKind.ADD_MEMBERS:
             return self._finish(op, Status.SKIPPED, f"skipped: {blocked[0]} did not succeed")
+        with self.state.lock:
+            self.state.attempted += 1
         try:
             status, detail, scim_id = self._execute(op)
         except ScimCircuitOpen as error:
             # The run-level breaker: this op and every later one stop here, once.
+            self.state.unreadable = error.reason  # the read-back would be refused too
             self._stop(error.reason)
             if not error.attempted:
                 return self._finish(op, Status.SKIPPED, f"{NOT_ATTEMPTED}{error.reason}")
             return self._finish(op, Status.FAILED, str(error))
         except ScimAuthError as error:
+            self.state.unreadable = "the server refused the token"
             self._stop(f"the server refused the token ({error.status})")
             return self._finish(op, Status.FAILED, str(error))
         except ReconcilerError as error:
+            if isinstance(error, ScimForbidden):
+                with self.state.lock:
+                    self.state.refused += 1
             if self.options.fail_fast:
                 self._stop(f"--fail-fast after {op.id} failed")
-            return self._finish(op, Status.FAILED, _with_advice(error))
+            return self._finish(op, Status.FAILED, _with_advice(error, op))
         return self._finish(op, status, detail, scim_id)
+
+    def _listing_proven_incomplete(self) -> bool:
+        with self.state.lock:
+            if self.state.adopted:
+                self.state.skipped_revokes += 1
+            return bool(self.state.adopted)
+
+    def _adopted(self, key: str) -> None:
+        with self.state.lock:
+            self.state.adopted.append(key)
 
     def _stop(self, reason: str) -> None:
         with self.state.lock:
@@ -246,7 +449,7 @@ class _Runner:
     ) -> OpResult:
         result = OpResult(op.id, op.op, op.key, status, detail, scim_id or op.scim_id)
         with self.state.lock:
-            if status is not Status.DONE:
+            if status not in (Status.DONE, Status.ADOPTED):
                 self.state.unfinished.add(op.id)
             self.state.finished[op.id] = result
         self.journal.record("operation", _journal_fields(result))  # now, not when shown
@@ -266,54 +469,100 @@ class _Runner:
             display_name=_opt_str(after.get("display_name")),
             active=True,
         )
-        user = self.writer.create_user(resource)
+        intended = {k: v for k, v in after.items() if v is not None} | {"active": True}
+        creation = self.writer.create_or_adopt_user(resource)
+        user = creation.resource
+        differs = user_differences(user, intended)
+        adopted = creation.origin is Origin.ADOPTED or bool(differs)
+        if adopted:
+            self._adopted(op.key)  # proof the listing was incomplete, whatever follows
+        if differs:  # reactivate and patch before the account can join any team
+            self._checked_patch(op, user.id, differs)
+        self.state.expected.user(user.id, op.id, op.key, intended)
         with self.state.lock:
             self.state.user_ids[match_key(op.key)] = user.id
+        if adopted:
+            return Status.ADOPTED, _adoption_detail(user, differs), user.id
+        if creation.origin is Origin.RECOVERED:
+            return Status.DONE, "created (its answer was lost; found by a lookup)", user.id
         return Status.DONE, "created", user.id
 
     def _patch_user(self, op: Operation) -> tuple[Status, str, str | None]:
         user_id = _required_id(op)
-        self.writer.patch_user(user_id, builders.replace_user_attributes(op.after))
+        self._checked_patch(op, user_id, op.after)
         with self.state.lock:
             self.state.user_ids[match_key(op.key)] = user_id
         return Status.DONE, "updated", user_id
 
     def _deactivate_user(self, op: Operation) -> tuple[Status, str, str | None]:
         user_id = _required_id(op)
-        changes = {**op.after, "active": False}
-        self.writer.patch_user(user_id, builders.replace_user_attributes(changes))
+        self._checked_patch(op, user_id, {**op.after, "active": False})
         return Status.DONE, "deactivated", user_id
+
+    def _checked_patch(self, op: Operation, user_id: str, changes: dict[str, Any]) -> None:
+        """One PATCH with every change; its answer is checked against the change.
+
+        With verification on, an answer that contradicts the change is only noted (the
+        read-back decides); without it, that answer is all the evidence, so it fails.
+        """
+        answer = self.writer.patch_user(user_id, builders.replace_user_attributes(changes))
+        self.state.expected.user(user_id, op.id, op.key, changes)
+        if answer is None:
+            return
+        if answer.id != user_id:
+            problem = f"the server's answer describes another user ({answer.user_name})"
+        elif differs := user_differences(answer, changes):
+            problem = f"the server's answer does not show {', '.join(sorted(differs))} changed"
+        else:
+            return
+        if not self.options.verify:
+            raise _AnswerContradicts(
+                f"user {op.key}: {problem}; with --no-verify nothing else shows whether the "
+                "change was made: run `reconciler plan` to see, or apply without --no-verify"
+            )
+        with self.state.lock:
+            self.state.answer_notes[op.id] = problem
 
     def _delete_user(self, op: Operation) -> tuple[Status, str, str | None]:
         user_id = _required_id(op)
         self.writer.delete_user(user_id)
+        self.state.expected.user_deleted(user_id, op.id, op.key)
         return Status.DONE, "deleted", user_id
 
     # -- teams -------------------------------------------------------------
     def _create_group(self, op: Operation) -> tuple[Status, str, str | None]:
-        group = self.writer.create_group(builders.group_resource(op.key))
+        creation = self.writer.create_or_adopt_group(builders.group_resource(op.key))
+        group = creation.resource
+        self.state.expected.group_name(group.id, op.id, op.key)
         with self.state.lock:
             self.state.group_ids[op.key] = group.id
+        if creation.origin is Origin.ADOPTED:
+            self._adopted(f"team {op.key!r}")
+            return Status.ADOPTED, ADOPTED_DETAIL, group.id
         return Status.DONE, "created", group.id
 
     def _rename_group(self, op: Operation) -> tuple[Status, str, str | None]:
         group_id = _required_id(op)
         self.writer.patch_group(group_id, builders.rename_group(op.key))
+        self.state.expected.group_name(group_id, op.id, op.key)
         return Status.DONE, "renamed", group_id
 
     def _remove_members(self, op: Operation) -> tuple[Status, str, str | None]:
         group_id = _required_id(op)
-        ids = [m.scim_id for m in op.members if m.scim_id is not None]
-        self._patch_members(group_id, ids, builders.remove_members)
-        return Status.DONE, f"removed {len(ids)}", group_id
+        pairs = [(m.scim_id, m.email) for m in op.members if m.scim_id is not None]
+        self._patch_members(group_id, [i for i, _ in pairs], builders.remove_members)
+        self.state.expected.members(group_id, op.id, op.key, pairs, present=False)
+        return Status.DONE, f"removed {len(pairs)}", group_id
 
     def _add_members(self, op: Operation) -> tuple[Status, str, str | None]:
         group_id = op.scim_id or self.state.group_ids.get(op.key)
         if group_id is None:
             return Status.SKIPPED, f"skipped: team {op.key!r} was not created", None
-        ids, missing = self._resolve(op.members, self._blocked_users(op))
+        pairs, missing = self._resolve(op.members, self._blocked_users(op))
+        ids = [member_id for member_id, _ in pairs]
         if ids:
             self._patch_members(group_id, ids, builders.add_members)
+            self.state.expected.members(group_id, op.id, op.key, pairs, present=True)
         if missing:
             names = ", ".join(missing)
             return (
@@ -332,16 +581,17 @@ class _Runner:
 
     def _resolve(
         self, members: Sequence[MemberRef], blocked: frozenset[str]
-    ) -> tuple[list[str], list[str]]:
-        ids: list[str] = []
+    ) -> tuple[list[tuple[str, str]], list[str]]:
+        """(user id, email) of the members to add, and the emails that cannot be added."""
+        pairs: list[tuple[str, str]] = []
         missing: list[str] = []
         for member in members:
             member_id = member.scim_id or self.state.user_ids.get(match_key(member.email))
             if member_id is None or match_key(member.email) in blocked:
                 missing.append(member.email)
             else:
-                ids.append(member_id)
-        return ids, missing
+                pairs.append((member_id, member.email))
+        return pairs, missing
 
     def _patch_members(
         self,
@@ -388,12 +638,30 @@ def _opt_str(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _with_advice(error: ReconcilerError) -> str:
-    """Per-user failures Mixpanel is known for, with the fix a person can act on."""
+def _adoption_detail(user: LiveUser, differs: dict[str, Any]) -> str:
+    done = []
+    if differs.get("active") is True and not user.active:
+        done.append("reactivated")
+    updated = sorted(k for k in differs if k != "active")
+    if updated:
+        done.append(f"updated {', '.join(updated)}")
+    return ADOPTED_DETAIL + (f": {' and '.join(done)}" if done else "")
+
+
+def _with_advice(error: ReconcilerError, op: Operation) -> str:
+    """Per-object failures with the server's detail and the fix a person can act on."""
     text = str(error)
     if isinstance(error, ScimError) and error.status == 400 and "claim" in text.lower():
         return (
             f"{text}; fix: claim the email's domain in Mixpanel (Organization Settings > "
             "Access Security > Domain Claim) or remove the user from the manifest"
+        )
+    if isinstance(error, ScimForbidden):
+        what = "account" if op.is_user_op else "team"
+        return (
+            f"{text}; the server refuses this change for this {what} only (the other "
+            "operations went on): make it by hand in Mixpanel, or, for an account that must "
+            "keep access (an owner), keep it active in the manifest and list it under "
+            "policy.protected"
         )
     return text

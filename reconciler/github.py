@@ -17,10 +17,10 @@ Not a general GitHub client: it knows the few endpoints these jobs call.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
@@ -31,6 +31,7 @@ from reconciler.render.markdown import MARKER as PLAN_MARKER
 from reconciler.render.markdown import plan_marker
 from reconciler.scim.secret import Token
 
+T = TypeVar("T")
 TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a secret
 API_URL_ENV = "GITHUB_API_URL"
 REPOSITORY_ENV = "GITHUB_REPOSITORY"
@@ -263,7 +264,11 @@ class GitHub:
             raise ConfigError(f"set {REPOSITORY_ENV}=owner/name (GitHub Actions sets it)")
         api_url = env.get(API_URL_ENV, "").strip() or DEFAULT_API_URL
         register_secret(value)
-        return cls(repo, Token(value), api_url=api_url, author=author)
+        try:
+            token = Token(value, source=f"the environment variable {TOKEN_ENV}")
+        except ConfigError as error:
+            raise ConfigError(f"{TOKEN_ENV}: {error}") from None
+        return cls(repo, token, api_url=api_url, author=author)
 
     # -- transport --
     def _call(
@@ -290,7 +295,19 @@ class GitHub:
         return response
 
     def _json(self, method: str, path: str, what: str, need: str, **kwargs: Any) -> Any:
-        return self._call(method, self._url(path), what, need, **kwargs).json()
+        return self._decode(self._call(method, self._url(path), what, need, **kwargs), what)
+
+    def _decode(self, response: requests.Response, what: str) -> Any:
+        """The JSON body; an HTML error page or garbage is a GitHubError, not a traceback."""
+        try:
+            return response.json()
+        except ValueError:
+            kind = ascii(response.headers.get("Content-Type", "no content type")[:80])
+            raise GitHubError(
+                f"cannot {what}: {self.api_url} answered {response.status_code} with {kind}, "
+                f"not JSON; check that {API_URL_ENV} is GitHub's REST API "
+                "(or a proxy in front of it is down) and re-run the job"
+            ) from None
 
     def _pages(self, path: str, what: str, need: str, **params: str) -> Iterator[Any]:
         """Every item of a list endpoint, following the Link header's ``next``."""
@@ -298,7 +315,10 @@ class GitHub:
         query: dict[str, str] | None = {"per_page": "100", **params}
         while url is not None:
             response = self._call("GET", url, what, need, params=query)
-            yield from response.json()
+            page = self._decode(response, what)
+            if not isinstance(page, list):
+                raise _unexpected(what, "a list", page)
+            yield from page
             url, query = response.links.get("next", {}).get("url"), None
             if url is not None and not url.startswith(self.api_url + "/"):
                 # The token must only ever go to the API host it was configured for.
@@ -310,41 +330,69 @@ class GitHub:
     # -- endpoints --
     def comments(self, number: int) -> list[Comment]:
         what, need = f"list the comments of #{number}", "pull-requests: read"
-        return [_comment(c) for c in self._pages(f"issues/{number}/comments", what, need)]
+        pages = self._pages(f"issues/{number}/comments", what, need)
+        return [_parsed(_comment, c, what) for c in pages]
 
     def create_comment(self, number: int, body: str, need: str) -> Comment:
         what = f"comment on #{number}"
         raw = self._json("POST", f"issues/{number}/comments", what, need, json={"body": body})
-        return _comment(raw)
+        return _parsed(_comment, raw, what)
 
     def update_comment(self, comment_id: int, body: str, need: str) -> Comment:
         what = f"update comment {comment_id}"
         path = f"issues/comments/{comment_id}"
-        return _comment(self._json("PATCH", path, what, need, json={"body": body}))
+        return _parsed(_comment, self._json("PATCH", path, what, need, json={"body": body}), what)
 
     def pulls_for_commit(self, sha: str) -> list[PullRequest]:
         what, need = f"find the pull request of commit {sha[:12]}", "pull-requests: read"
-        return [_pull(p) for p in self._pages(f"commits/{sha}/pulls", what, need)]
+        return [_parsed(_pull, p, what) for p in self._pages(f"commits/{sha}/pulls", what, need)]
 
     def reviews(self, number: int) -> list[Review]:
         what, need = f"list the reviews of PR #{number}", "pull-requests: read"
-        return [_review(r) for r in self._pages(f"pulls/{number}/reviews", what, need)]
+        pages = self._pages(f"pulls/{number}/reviews", what, need)
+        return [_parsed(_review, r, what) for r in pages]
 
     def open_issues(self, label: str) -> list[Comment]:
         """Open issues (not PRs) with ``label``, each as its body for marker matching."""
         what, need = f"list open issues labelled {label}", "issues: write"
         raw = self._pages("issues", what, need, labels=label, state="open")
-        # Issues are addressed by number, so the number stands in for the comment id.
-        return [_comment(i | {"id": i["number"]}) for i in raw if "pull_request" not in i]
+        return [_parsed(_issue, i, what) for i in raw if not _is_pull(i)]
 
     def create_issue(self, title: str, body: str, labels: list[str]) -> int:
         payload = {"title": title, "body": body, "labels": labels}
-        raw = self._json("POST", "issues", "open the drift issue", "issues: write", json=payload)
-        return int(raw["number"])
+        what = "open the drift issue"
+        raw = self._json("POST", "issues", what, "issues: write", json=payload)
+        return _parsed(lambda r: int(r["number"]), raw, what)
 
     def update_issue(self, number: int, **fields: str) -> None:
         what = f"update issue #{number}"
         self._json("PATCH", f"issues/{number}", what, "issues: write", json=fields)
+
+
+def _parsed(parse: Callable[[Mapping[str, Any]], T], raw: Any, what: str) -> T:
+    """``parse(raw)``, or a GitHubError when the answer is not the object GitHub documents."""
+    if not isinstance(raw, Mapping):
+        raise _unexpected(what, "an object", raw)
+    try:
+        return parse(raw)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise _unexpected(what, "an object with the documented fields", raw) from None
+
+
+def _unexpected(what: str, wanted: str, raw: Any) -> GitHubError:
+    return GitHubError(
+        f"cannot {what}: GitHub answered with {type(raw).__name__} where {wanted} was "
+        f"expected; check that {API_URL_ENV} is GitHub's REST API and re-run the job"
+    )
+
+
+def _issue(raw: Mapping[str, Any]) -> Comment:
+    # Issues are addressed by number, so the number stands in for the comment id.
+    return _comment({**raw, "id": raw["number"]})
+
+
+def _is_pull(raw: Any) -> bool:
+    return isinstance(raw, Mapping) and "pull_request" in raw
 
 
 def _http_error(response: requests.Response, what: str, need: str, repo: str) -> GitHubError:

@@ -20,6 +20,9 @@ from reconciler.manifest import loader
 
 SCHEMA_HEADER = "# yaml-language-server: $schema={schema}\n"
 _SLUG = re.compile(r"[^a-z0-9]+")
+# Team names may be long (Mixpanel allows hundreds of characters); file names may not
+# (255 bytes on common file systems). The team's name stays in the file, in full.
+MAX_SLUG = 80
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,8 @@ def _lookalike_notes(users: list[LiveUser]) -> list[str]:
 
 
 def _slug(name: str, taken: dict[str, str]) -> str:
-    base = _SLUG.sub("-", name.lower()).strip("-") or "team"
+    """A file name for a team: lowercase ASCII words, at most MAX_SLUG characters, unique."""
+    base = _SLUG.sub("-", name.lower())[:MAX_SLUG].strip("-") or "team"
     slug, n = base, 2
     while f"teams/{slug}.yaml" in taken:
         slug, n = f"{base}-{n}", n + 1

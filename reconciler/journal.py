@@ -7,6 +7,7 @@ a torn last line, which ``read_journal`` skips; every earlier line is intact.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -15,20 +16,41 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from reconciler.errors import ReconcilerError
 from reconciler.redact import redact
+
+_FIX = "pass --journal a writable file on a disk with free space"
+
+
+class JournalError(ReconcilerError):
+    """The journal cannot be opened or written: apply stops rather than act unrecorded.
+
+    Exit 1 when nothing was recorded yet (the first event precedes every write to
+    the server), exit 5 once events were: the run stopped midway, a re-run finishes.
+    """
 
 
 class Journal:
-    """Thread-safe JSON Lines writer; ``Journal(None)`` records nothing (for tests)."""
+    """Thread-safe JSON Lines writer; ``Journal(None)`` records nothing (for tests).
+
+    Raises JournalError (naming the path, the reason and the fix) when the file
+    cannot be opened or an event cannot be written in full.
+    """
 
     def __init__(self, path: Path | None, *, run_id: str) -> None:
         self.path = path
         self.run_id = run_id
         self._lock = threading.Lock()
         self._fd: int | None = None
+        self._written = 0
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            except OSError as error:
+                raise JournalError(
+                    f"cannot open the journal {path}: {_reason(error)}; nothing was applied; {_FIX}"
+                ) from None
 
     def record(self, event: str, fields: Mapping[str, Any]) -> None:
         if self._fd is None:
@@ -39,8 +61,27 @@ class Journal:
         text = redact(json.dumps(entry, sort_keys=True, ensure_ascii=False))
         line = (text + "\n").encode()
         with self._lock:
-            os.write(self._fd, line)
-            os.fsync(self._fd)
+            try:
+                if os.write(self._fd, line) != len(line):
+                    raise OSError(errno.ENOSPC, "the event was written only in part")
+                os.fsync(self._fd)
+            except OSError as error:
+                raise self._failed(error) from None
+            self._written += 1
+
+    def _failed(self, error: OSError) -> JournalError:
+        if self._written == 0:
+            return JournalError(
+                f"cannot write the journal {self.path}: {_reason(error)}; nothing was applied; "
+                f"{_FIX}"
+            )
+        failure = JournalError(
+            f"cannot write the journal {self.path}: {_reason(error)}; apply stopped midway, "
+            f"so some operations were done and some not; {_FIX}, then re-run apply (it "
+            "plans only what is left)"
+        )
+        failure.exit_code = 5
+        return failure
 
     def close(self) -> None:
         with self._lock:
@@ -53,6 +94,10 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:

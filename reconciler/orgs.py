@@ -21,9 +21,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from reconciler.errors import ConfigError
+from reconciler.files import MIB, exists, read_text
 from reconciler.settings import TOKEN_ENV
 
 CONFIG_FILE = "reconciler.yaml"
+# A config names a few orgs; the cap only stops `--config /dev/zero`-like reads.
+CONFIG_MAX_BYTES = 1 * MIB
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
@@ -68,11 +71,13 @@ class OrgsConfig(BaseModel):
 
 
 def load_orgs(path: Path) -> OrgsConfig:
+    """The orgs of ``path``; ConfigError naming the file and the fix for anything wrong.
+
+    At most CONFIG_MAX_BYTES of a regular file or a pipe are read (see files.read_bounded).
+    """
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.safe_load(_config_text(path))
         config = OrgsConfig.model_validate(document)
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     except ValidationError as error:
@@ -87,10 +92,15 @@ def load_orgs(path: Path) -> OrgsConfig:
     return config
 
 
+def _config_text(path: Path) -> str:
+    fix = "pass --config the orgs file (see README, 'Several orgs in one repository')"
+    return read_text(path, CONFIG_MAX_BYTES, what="orgs config", fix=fix)
+
+
 def select_org(config_path: str | None, name: str | None) -> Org | None:
     """The org a command works on; None means single-org mode (no config file)."""
     path = Path(config_path or CONFIG_FILE)
-    if not path.exists():
+    if not exists(path):
         if config_path is not None or name is not None:
             raise ConfigError(
                 f"{path} not found: --org needs a {CONFIG_FILE} naming the orgs "

@@ -14,12 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reconciler.errors import ConfigError
+from reconciler.files import KIB, read_text
 from reconciler.redact import register_secret
 from reconciler.scim.secret import Token
 from reconciler.scim.url import normalise_base_url
 
 TOKEN_ENV = "MIXPANEL_SCIM_TOKEN"  # noqa: S105 - the name of the variable, not a secret
 URL_ENV = "MIXPANEL_SCIM_URL"
+# A SCIM token is well under 1 KiB; the cap only stops `--token-file /dev/zero`-like reads.
+TOKEN_FILE_MAX_BYTES = 16 * KIB
 
 
 @dataclass(frozen=True)
@@ -72,29 +75,47 @@ def resolve_target(
             f"no SCIM token: set {token_env} or pass --token-file FILE "
             "(generate one in Mixpanel: Organization Settings > Access Security > SCIM)"
         )
-    token = _loaded(value, source=f"the environment variable {token_env}")
+    token = _loaded(value, source=f"the environment variable {token_env}", label=token_env)
     return Target(base_url, token, max_attempts=max_attempts, limits=limits)
 
 
 def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:
-    try:
-        mode = path.stat().st_mode
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as error:
-        raise ConfigError(f"cannot read token file {path}: {error.strerror}") from None
+    """The token on the first line of ``path``, and a warning if others may read the file.
+
+    At most TOKEN_FILE_MAX_BYTES of a regular file or a pipe (``<(vault read ...)``);
+    a device, a FIFO nobody writes to or a huge file is refused with a ConfigError.
+    """
+    fix = "pass --token-file a plain-text file holding only the SCIM token"
+    text = read_text(path, TOKEN_FILE_MAX_BYTES, what="token file", fix=fix)
+    value = text.strip()
     if not value:
         raise ConfigError(f"token file {path} is empty; put the SCIM token on its first line")
-    warnings: tuple[str, ...] = ()
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        warnings = (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
-    return _loaded(value.splitlines()[0].strip(), source=f"--token-file {path}"), warnings
+    first = value.splitlines()[0]
+    token = _loaded(first, source=f"--token-file {path}", label=f"token file {path}")
+    return token, _permission_warnings(path)
 
 
-def _loaded(value: str, source: str) -> Token:
-    """The token, registered with the one redactor before anything can echo it."""
-    token = Token(value, source=source)
+def _loaded(value: str, *, source: str, label: str) -> Token:
+    """The token, registered with the one redactor before anything can echo it.
+
+    A refusal (empty, non-ASCII, whitespace) names ``label``, where it was read.
+    """
+    try:
+        token = Token(value, source=source)
+    except ConfigError as error:
+        raise ConfigError(f"{label}: {error}") from None
     register_secret(token.reveal())
     return token
+
+
+def _permission_warnings(path: Path) -> tuple[str, ...]:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return ()
+    if stat.S_ISREG(mode) and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (f"token file {path} is readable by group or others; run: chmod 600 {path}",)
+    return ()
 
 
 def environ() -> Mapping[str, str]:

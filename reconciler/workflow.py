@@ -18,9 +18,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import ConfigError, Problem, StalePlanError
+from reconciler.errors import ConfigError, Problem, RefusedPlanError, StalePlanError
 from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
+from reconciler.files import MIB, read_text
 from reconciler.gcpolicy import bulk_phase
 from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
@@ -29,6 +30,7 @@ from reconciler.manifest.loader import LoadedManifest, load_manifest
 from reconciler.plan import Plan, TamperedPlanError, not_covered
 from reconciler.planner import make_plan
 from reconciler.reader import read_live_state
+from reconciler.render.escape import terminal
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
 from reconciler.scim.throttle import Throttle
@@ -37,6 +39,8 @@ from reconciler.settings import Target
 from reconciler.staleness import already_applied, done_count, drift_since_plan
 
 Progress = Callable[[str, int, int], None]
+# A 100k-user org's plan with every user changed is about 60 MiB of JSON.
+PLAN_FILE_MAX_BYTES = 256 * MIB
 log = logging.getLogger(__name__)
 
 
@@ -254,10 +258,8 @@ def _read(client: ScimClient, read: ReadOptions) -> LiveState:
 
 
 def read_plan_file(path: str) -> Plan:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read plan file {path}: {error.strerror}") from None
+    fix = "pass the JSON file that `reconciler plan --out FILE` wrote"
+    text = read_text(Path(path), PLAN_FILE_MAX_BYTES, what="plan file", fix=fix)
     try:
         plan = Plan.from_json(text)
     except TamperedPlanError as error:
@@ -305,7 +307,7 @@ def check_saved_plan(
     live = confirm_plan_targets(client, plan, live)
     drift = drift_since_plan(plan, live)
     if drift and not already_applied(plan, live):
-        lines = "\n".join(f"  - {d}" for d in drift)
+        lines = "\n".join(f"  - {terminal(d)}" for d in drift)
         raise StalePlanError(
             f"saved plan is stale: Mixpanel changed since the plan was made "
             f"({done_count(plan, live)} already done):\n{lines}\n"
@@ -356,8 +358,8 @@ def _check_produced(  # noqa: PLR0917 - one caller, all of them needed
     )
     extra = not_covered(plan.operations, (*fresh.operations, *fresh.held_back))
     if extra:
-        lines = "\n".join(f"  - {line}" for line in extra)
-        raise ConfigError(
+        lines = "\n".join(f"  - {terminal(line)}" for line in extra)
+        raise RefusedPlanError(
             f"refusing the saved plan: the manifest at {manifest_path} does not produce these "
             f"operations from the live state the plan was made on:\n{lines}\n"
             "The plan file was edited (or an expiry passed since it was made). Make a new one "

@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.errors import ConfigError
 from reconciler.render.escape import terminal
 
 if TYPE_CHECKING:
@@ -179,7 +178,7 @@ def _is_remainder(args: argparse.Namespace, reviewed_digest: str, where: str, ou
     fresh = read_plan_file(args.plan)
     new = not_a_remainder(fresh, reviewed)
     if new:
-        lines = "\n".join(f"  - {line}" for line in new)
+        lines = "\n".join(f"  - {terminal(line)}" for line in new)
         raise StalePlanError(
             f"the plan made now is not the plan reviewed in {where}, nor what is left of it "
             f"after a partial apply; new since the review:\n{lines}\n"
@@ -248,18 +247,20 @@ def _run_url(env: Mapping[str, str]) -> str | None:
 
 
 def _read(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+    from reconciler.files import MIB, read_text
+
+    return read_text(Path(path), 16 * MIB, what="file", fix="pass the file the plan step wrote")
 
 
 def _read_optional(path: str | None) -> str:
+    """A failed step's log, to quote in the job summary; whatever cannot be read is left out."""
+    from reconciler.files import MIB, ReadRefused, read_bounded
+
     if not path:
         return ""
     try:
-        return Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
+        return read_bounded(Path(path), 16 * MIB).decode("utf-8", errors="replace")
+    except ReadRefused:
         return ""
 
 
@@ -294,6 +295,11 @@ _GENERIC: dict[int, tuple[str, str]] = {
         "this job (no new pull request): its fresh plan is accepted when it is a subset of "
         "the reviewed plan (same target, org and manifest; nothing new granted), and refused, "
         "naming what is new, otherwise.",
+    ),
+    64: (
+        "usage error",
+        "The command line was refused (an unknown option or value, e.g. a --format the "
+        "command does not offer); nothing was done. Fix the workflow step's arguments.",
     ),
 }
 _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {

@@ -29,10 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, out: Out) -> int:
+    from reconciler.files import exists
     from reconciler.orgs import CONFIG_FILE, load_orgs
 
     path = Path(getattr(args, "config", None) or CONFIG_FILE)
-    if not path.exists():
+    if not exists(path):
         raise ConfigError(
             f"{path} not found: `reconciler orgs` lists the orgs it configures "
             "(see README, 'Several orgs in one repository')"

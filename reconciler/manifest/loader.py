@@ -4,8 +4,11 @@ The only module of the manifest package that does I/O, and it only reads. Every
 problem in every file is collected before anything is raised, so one run of
 ``reconciler validate`` shows the whole list.
 
-Limits (per file size, file count) keep a mistaken ``-m /`` or a hostile file from
-exhausting memory; YAML-level limits (aliases, depth) live in ``yamlsource``.
+Limits (per file size, total size, file and folder count) keep a mistaken ``-m /``
+or a hostile folder from exhausting memory or time; YAML-level limits (aliases,
+depth) live in ``yamlsource``. Nothing below a folder is skipped silently: what is
+ignored is ignored by a rule (hidden names, other suffixes), and anything else that
+cannot be read (a broken symlink, a symlinked or unreadable folder) is a problem.
 """
 
 from __future__ import annotations
@@ -13,21 +16,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from reconciler.errors import ManifestError, Problem
+from reconciler.errors import ConfigError, ManifestError, Problem
+from reconciler.files import MIB, ReadRefused, read_bounded, size_text
 from reconciler.manifest.document import FileResult, check_file
 from reconciler.manifest.locations import Locations
 from reconciler.manifest.models import Manifest, Policy
 from reconciler.manifest.validate import check_manifest
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = 5 * MIB
+# All files together: about 230k users. Parsing dominates (~1.5 s per MiB), so a
+# mistaken -m or a hostile folder is refused before it costs minutes and gigabytes.
+MAX_TOTAL_BYTES = 32 * MIB
+TOTAL_CAP_ENV = "RECONCILER_MANIFEST_MAX_MIB"
 MAX_FILES = 1000
+MAX_FOLDERS = 1000
 SUFFIXES = (".yaml", ".yml")
 
 
@@ -48,11 +58,11 @@ class LoadedManifest:
 def load_manifest(path: str | os.PathLike[str], *, today: date) -> LoadedManifest:
     """Load one file, or every ``*.yaml``/``*.yml`` below a folder (hidden ones skipped).
 
-    Raises ManifestError with every problem found in every file.
+    Raises ManifestError with every problem found in every file (and every entry of
+    the folder that cannot be read), and ConfigError for a malformed
+    ``RECONCILER_MANIFEST_MAX_MIB``.
     """
-    root = Path(path)
-    files = _discover(root)
-    results = [_check_path(file) for file in files]
+    results = [_check_read(name, raw) for name, raw in _read_all(Path(path))]
     return _finish(results, today)
 
 
@@ -123,51 +133,197 @@ def _in_order(problems: Sequence[Problem], sources: Sequence[str]) -> list[Probl
     return sorted(unique, key=lambda p: (rank.get(p.path, -1), p.line, p.col, p.message))
 
 
+def _read_all(root: Path) -> list[tuple[str, bytes | Problem]]:
+    """Every manifest file's bytes (or why it could not be read), before any is parsed.
+
+    Reading is cheap and parsing is not, so the total cap is checked on bytes read.
+    """
+    files = _discover(root)
+    cap = total_cap()
+    total = 0
+    read: list[tuple[str, bytes | Problem]] = []
+    for file in files:
+        raw = _read_path(file)
+        if isinstance(raw, bytes):
+            total += len(raw)
+            if total > cap:
+                raise ManifestError([_over_total(root, cap)])
+        read.append((str(file), raw))
+    return read
+
+
+def total_cap() -> int:
+    """The cap on all manifest files together, in bytes: MAX_TOTAL_BYTES or the env's MiB."""
+    value = os.environ.get(TOTAL_CAP_ENV, "").strip()
+    if not value:
+        return MAX_TOTAL_BYTES
+    digits = value.isascii() and value.isdigit() and len(value) <= 7
+    if not digits or not 1 <= int(value) <= 1024 * 1024:
+        raise ConfigError(
+            f"{TOTAL_CAP_ENV}={value!r} is not a whole number of MiB between 1 and 1048576; "
+            f"fix it, or unset it for the default ({size_text(MAX_TOTAL_BYTES)})"
+        )
+    return int(value) * MIB
+
+
+def _over_total(root: Path, cap: int) -> Problem:
+    message = (
+        f"the manifest files below this folder hold more than {size_text(cap)} together; "
+        f"is it the right folder? A larger org can raise the cap with {TOTAL_CAP_ENV}=N (MiB)"
+    )
+    return Problem(str(root), 1, 1, message)
+
+
 def _discover(root: Path) -> list[Path]:
-    if root.is_file():
-        return [root]
-    if not root.exists():
+    """``root`` itself (any kind of file: reading says what is wrong), or its manifest files."""
+    try:
+        info = root.stat()  # follows a symlink: -m may name a link to the manifest
+    except FileNotFoundError:
         message = "no such file or directory; pass a manifest file or folder with -m"
-        raise ManifestError([Problem(str(root), 1, 1, message)])
-    if not root.is_dir():
-        raise ManifestError([Problem(str(root), 1, 1, "not a regular file or a directory")])
-    found: list[Path] = []
-    for file in _walk(root):
-        found.append(file)
-        if len(found) > MAX_FILES:
-            message = (
-                f"more than {MAX_FILES} manifest files below this folder; is it the right one?"
-            )
-            raise ManifestError([Problem(str(root), 1, 1, message)])
+        raise ManifestError([Problem(str(root), 1, 1, message)]) from None
+    except OSError as error:
+        message = f"cannot read: {_reason(error)}; pass a manifest file or folder with -m"
+        raise ManifestError([Problem(str(root), 1, 1, message)]) from None
+    if not stat.S_ISDIR(info.st_mode):
+        return [root]
+    found, problems = _walk(root)
+    if problems:
+        raise ManifestError(sorted(problems, key=lambda p: p.path))
     if not found:
         message = "no *.yaml or *.yml files in this folder (hidden files and folders are skipped)"
         raise ManifestError([Problem(str(root), 1, 1, message)])
     return sorted(found, key=lambda f: f.relative_to(root).parts)
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Manifest files below ``root``: symlinked folders are not followed, hidden ones pruned."""
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(names):
-            file = Path(folder, name)
-            if not name.startswith(".") and name.lower().endswith(SUFFIXES) and file.is_file():
-                yield file
+def _walk(root: Path) -> tuple[list[Path], list[Problem]]:
+    """Manifest files below ``root``, and every entry that would otherwise be skipped unread.
+
+    Ignored by rule (README, "Manifest reference"): names starting with ``.`` and
+    files whose names do not end in ``.yaml``/``.yml``. Anything else that cannot be
+    read as a manifest file is a problem naming its path: an unreadable folder, a
+    broken symlink, a symlinked folder (not followed), a ``*.yaml`` that is not a
+    regular file. Silently skipping any of these would drop its users from the
+    desired state, and ``unmanaged_users: deactivate`` would then deprovision them.
+    """
+    found: list[Path] = []
+    problems: list[Problem] = []
+    folders = [root]
+    visited = 0
+    while folders:
+        folder = folders.pop()
+        visited += 1
+        if visited > MAX_FOLDERS:
+            message = f"more than {MAX_FOLDERS} folders below this folder; is it the right one?"
+            raise ManifestError([Problem(str(root), 1, 1, message)])
+        for entry in _entries(folder, problems):
+            kind = _kind(entry, problems)
+            if kind == "folder":
+                folders.append(Path(entry.path))
+            elif kind == "manifest":
+                found.append(Path(entry.path))
+                if len(found) > MAX_FILES:
+                    message = (
+                        f"more than {MAX_FILES} manifest files below this folder; "
+                        "is it the right one?"
+                    )
+                    raise ManifestError([Problem(str(root), 1, 1, message)])
+    return found, problems
 
 
-def _check_path(file: Path) -> FileResult:
+def _entries(folder: Path, problems: list[Problem]) -> list[os.DirEntry[str]]:
+    """The entries of ``folder`` not hidden by name; an unreadable folder is a problem."""
     try:
-        with file.open("rb") as stream:
-            raw = stream.read(MAX_FILE_BYTES + 1)
+        with os.scandir(folder) as scan:
+            return sorted((e for e in scan if not e.name.startswith(".")), key=lambda e: e.name)
     except OSError as error:
-        return _unreadable(str(file), Problem(str(file), 1, 1, f"cannot read: {error.strerror}"))
-    if len(raw) > MAX_FILE_BYTES:
-        return _unreadable(str(file), _too_big(str(file)))
+        message = (
+            f"cannot read this folder ({_reason(error)}), so its manifest files would be "
+            "skipped; make it readable, or move it out of the manifest folder"
+        )
+        problems.append(Problem(str(folder), 1, 1, message))
+        return []
+
+
+def _kind(entry: os.DirEntry[str], problems: list[Problem]) -> str:
+    """``folder``, ``manifest`` or ``ignored``; anything else is recorded as a problem."""
+    is_manifest = entry.name.lower().endswith(SUFFIXES)
+    try:
+        if entry.is_symlink():
+            return _link_kind(entry, is_manifest, problems)
+        if entry.is_dir(follow_symlinks=False):
+            return "folder"
+        if not is_manifest:
+            return "ignored"
+        if entry.is_file(follow_symlinks=False):
+            return "manifest"
+        mode = entry.stat(follow_symlinks=False).st_mode
+    except OSError as error:
+        message = f"cannot inspect ({_reason(error)}); make it readable or remove it"
+        problems.append(Problem(entry.path, 1, 1, message))
+        return "ignored"
+    problems.append(Problem(entry.path, 1, 1, _not_regular(mode)))
+    return "ignored"
+
+
+def _link_kind(entry: os.DirEntry[str], is_manifest: bool, problems: list[Problem]) -> str:
+    try:
+        mode = os.stat(entry.path).st_mode
+    except FileNotFoundError:
+        target = _readlink(entry.path)
+        message = (
+            f"broken symlink (it points to {target}, which does not exist), so a manifest "
+            "file may be missing; fix the link or remove it"
+        )
+        problems.append(Problem(entry.path, 1, 1, message))
+        return "ignored"
+    if stat.S_ISDIR(mode):
+        message = (
+            "symlinked folder: not followed, so its manifest files would be skipped; "
+            "move the folder here, or remove the link"
+        )
+        problems.append(Problem(entry.path, 1, 1, message))
+        return "ignored"
+    if not is_manifest:
+        return "ignored"
+    if stat.S_ISREG(mode):
+        return "manifest"  # a link to a file is read like the file
+    problems.append(Problem(entry.path, 1, 1, _not_regular(mode)))
+    return "ignored"
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "an unreadable target"
+
+
+def _not_regular(mode: int) -> str:
+    kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+    return f"not a regular file (it is {kind}); a manifest file must be a plain file"
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or type(error).__name__
+
+
+def _read_path(file: Path) -> bytes | Problem:
+    try:
+        return read_bounded(file, MAX_FILE_BYTES)
+    except ReadRefused as refused:
+        if refused.too_large:
+            return _too_big(str(file))
+        return Problem(str(file), 1, 1, f"cannot read: {refused.reason}")
+
+
+def _check_read(filename: str, raw: bytes | Problem) -> FileResult:
+    if isinstance(raw, Problem):
+        return _unreadable(filename, raw)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        return _unreadable(str(file), _not_utf8(raw, error, str(file)))
-    return check_file(text, str(file))
+        return _unreadable(filename, _not_utf8(raw, error, filename))
+    return check_file(text, filename)
 
 
 def _unreadable(filename: str, problem: Problem) -> FileResult:
@@ -175,8 +331,7 @@ def _unreadable(filename: str, problem: Problem) -> FileResult:
 
 
 def _too_big(filename: str) -> Problem:
-    limit = MAX_FILE_BYTES // (1024 * 1024)
-    message = f"file is larger than {limit} MiB; split it into several files"
+    message = f"file is larger than {size_text(MAX_FILE_BYTES)}; split it into several files"
     return Problem(filename, 1, 1, message)
 
 

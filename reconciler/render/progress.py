@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TextIO
 
 from reconciler.executor import NOT_ATTEMPTED, ApplyResult, OpResult, Status
+from reconciler.grammar import count
 from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
 _MARK = {
     Status.DONE: ("✓", "green"),
+    Status.ADOPTED: ("!", "yellow"),
     Status.PARTIAL: ("~", "yellow"),
     Status.FAILED: ("✗", "red"),
     Status.SKIPPED: ("-", "dim"),
@@ -63,9 +65,11 @@ class ProgressReporter:
 
 
 def render_apply_summary(result: ApplyResult, *, interrupted_of: int | None = None) -> str:
-    """Counts, then why the run stopped (one line for every operation not attempted).
+    """Counts, the read-back, why the run stopped (one line for every operation not
+    attempted), the operations the read-back failed, and the run-level notes.
 
-    Each failure was already shown once by the progress lines, so it is not repeated.
+    Each failure seen while running was already shown once by the progress lines, so
+    it is not repeated; a read-back failure is found after them, so it is shown here.
     ``interrupted_of``: the run was interrupted (Ctrl-C), and the plan had that many
     operations (``result`` holds only those that finished).
     """
@@ -75,14 +79,41 @@ def render_apply_summary(result: ApplyResult, *, interrupted_of: int | None = No
     head = "Apply complete" if result.complete else "Apply incomplete"
     parts = [f"{counts[s]} {s.value}" for s in Status if counts[s] or s is Status.DONE]
     lines = [f"{head}: {', '.join(parts)}."]
+    verified = _verification_line(result)
+    if verified:
+        lines.append(verified)
     skipped = result.not_attempted
     if skipped:
         plural = "operation" if skipped == 1 else "operations"
         reason = result.stopped or "the run stopped"
         lines.append(f"  {skipped} {plural} not attempted: {terminal(reason)}.")
-    if not result.complete:
+    checked = result.verification
+    for r in result.results:
+        if checked is not None and r.op_id in checked.differences:
+            lines.append(
+                f"  {r.status.value}: {r.op.value} {terminal(r.key)}: {terminal(r.detail)}"
+            )
+    lines.extend(terminal(note) for note in result.notes)
+    if result.unfinished:
         lines.append("Fix what is listed above and run apply again: it plans only what is left.")
     return "\n".join(lines) + "\n"
+
+
+def _verification_line(result: ApplyResult) -> str:
+    checked = result.verification
+    if checked is None:
+        return "Not verified (--no-verify): the touched objects were not read back."
+    if checked.skipped:
+        return f"Not verified: {checked.skipped}, so nothing was read back."
+    if not checked.objects:
+        return ""
+    failed = checked.failed_operations
+    verdict = (
+        "every change is there"
+        if not failed
+        else f"{count(failed, 'operation')} answered success but the change is not there"
+    )
+    return f"Verified: read back {count(checked.objects, 'touched object')}; {verdict}."
 
 
 def _interrupted_summary(result: ApplyResult, total: int) -> str:

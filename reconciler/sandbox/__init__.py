@@ -4,7 +4,7 @@
 ``Faults`` makes it misbehave the way real servers do (latency, 429, 5xx, dropped
 connections, lost responses, per-request limits); ``Quirks`` makes it say what
 misbehaving servers say (capped or lying listings, hidden inactive users, cut or
-missing member lists). Never a production server.
+missing member lists, refused, ignored or misanswered writes). Never a production server.
 """
 
 from reconciler.sandbox.faults import Faults, SandboxStats

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ CONTENT_TYPE = "application/scim+json"
 DEFAULT_COUNT = 100
 MAX_COUNT = 1000
 _ALWAYS_RETURNED = {"id", "schemas"}
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +99,70 @@ class ScimApi:
             failure = ScimFailure(401, "a valid Bearer token is required")
             return Response(401, failure.body(), (("WWW-Authenticate", 'Bearer realm="SCIM"'),))
         parts = [part for part in path[len(BASE_PATH) :].split("/") if part]
+        quirks = self._quirks()
         try:
-            return self._route(request, parts)
+            quirked = self._write_quirks(quirks, request, parts)
+            response = quirked or self._route(request, parts)
         except ScimFailure as failure:
+            if failure.status == 409 and quirks.conflict_without_scimtype:
+                failure = ScimFailure(409, failure.detail)
             return error_response(failure)
+        if quirks.patch_returns_other and request.method == "PATCH" and response.status == 200:
+            return self._answer_about_another(parts, response)
+        return response
+
+    # ---- quirk modes (see quirks.py) ------------------------------------------------
+
+    def _write_quirks(self, quirks: Quirks, request: Request, parts: list[str]) -> Response | None:
+        """A 403 or a success that does nothing, for a write the quirks single out."""
+        if request.method not in _WRITES or not parts or parts[0] not in ("Users", "Groups"):
+            return None
+        kind = parts[0]
+        key = self._written_key(request, parts)
+        if key is None:
+            return None
+        detail = quirks.forbidden(kind, key)
+        if detail is not None:
+            self._stats.count_fault("quirk_403")
+            raise ScimFailure(403, detail)
+        if not quirks.ignores(kind, key):
+            return None
+        self._stats.count_fault("quirk_ignored_write")
+        if request.method == "POST":
+            return self._pretend_created(kind, request)
+        return Response(204)
+
+    def _written_key(self, request: Request, parts: list[str]) -> str | None:
+        kind = parts[0]
+        if len(parts) == 2:
+            return self._store.key_of(kind, parts[1])
+        if request.method != "POST":
+            return None
+        payload = _json(request.body)
+        field = "userName" if kind == "Users" else "displayName"
+        value = payload.get(field) if isinstance(payload, dict) else None
+        return value if isinstance(value, str) else None
+
+    def _pretend_created(self, kind: str, request: Request) -> Response:
+        payload = _json(request.body)
+        invented = uuid.uuid4().hex
+        location = f"{self._store.base_url}/{kind}/{invented}"
+        resource = {
+            **payload,
+            "id": invented,
+            "meta": {"resourceType": kind[:-1], "location": location},
+        }
+        return Response(201, encode(resource), (("Location", location),))
+
+    def _answer_about_another(self, parts: list[str], response: Response) -> Response:
+        if len(parts) != 2:
+            return response
+        other = self._store.another_id(parts[0], parts[1])
+        if other is None:
+            return response
+        if parts[0] == "Users":
+            return _ok(self._store.user_json(other))
+        return _ok(self._store.group_json(other))
 
     def _authorized(self, header: str | None) -> bool:
         scheme, _, credentials = (header or "").partition(" ")

@@ -141,10 +141,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         dest="quirks",
-        metavar="NAME[=N]",
+        metavar="NAME[=VALUE]",
         help=(
             "repeatable: list_cap=N, lying_total, hide_inactive, members_cut=N, "
-            "members_omitted (see README, 'Quirk modes')"
+            "members_omitted, forbid_user=EMAIL[:DETAIL], forbid_team=NAME[:DETAIL], "
+            "conflict_without_scimtype, patch_returns_other, ignore_writes[=KEY] "
+            "(dashes work too; see README, 'Quirk modes')"
         ),
     )
 

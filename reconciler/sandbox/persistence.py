@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from reconciler.errors import ConfigError
-from reconciler.files import write_atomically
+from reconciler.files import exists, is_regular_file, write_atomically
 from reconciler.sandbox.resources import GroupRecord, UserRecord, now
 from reconciler.sandbox.store import STATE_FORMAT, Store
 
@@ -151,7 +151,16 @@ def _complete(last: bytes) -> list[bytes]:
 
 
 def load_state(store: Store, path: Path) -> bool:
-    """Load ``path`` (and its journal) into an empty store; False when there is nothing."""
+    """Load ``path`` (and its journal) into an empty store; False when there is nothing.
+
+    A state file that is a device, pipe or folder is refused unread (``--state
+    /dev/zero`` would otherwise be read forever); so is one that cannot be read.
+    """
+    for file in (path, journal_path(path)):
+        if exists(file) and not is_regular_file(file):
+            raise ConfigError(
+                f"sandbox state file {file} is not a regular file; pass --state a file path"
+            )
     try:
         state = read_state(path)
         if state is None:
@@ -162,6 +171,11 @@ def load_state(store: Store, path: Path) -> bool:
         raise ConfigError(
             f"sandbox state file {path} is unreadable ({error}); move it away to start afresh"
         ) from error
+    except OSError as error:
+        raise ConfigError(
+            f"cannot read sandbox state file {error.filename or path}: {error.strerror}; "
+            "pass --state a readable file path"
+        ) from None
     return True
 
 

@@ -7,6 +7,7 @@ let the reconciler's fail-closed rules be rehearsed end to end (``make test`` ru
 every mode), and let users rehearse their own server's behaviour:
 
     reconciler sandbox --quirk list_cap=3 --quirk lying_total
+    reconciler sandbox --quirk forbid-user=boss@acme.io --quirk ignore-writes=zed@acme.io
     Sandbox(token=..., quirks=Quirks(list_cap=3, lying_total=True))
 
 One frozen value holds every mode, read modes and write modes alike, so a mode is
@@ -21,6 +22,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from reconciler.sandbox.resources import encode
+
+ALL = "*"
+DEFAULT_FORBIDDEN_DETAIL = "the organization owner cannot be deactivated"
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,20 @@ class Quirks:
 
     Users' ``groups`` attribute stays truthful in every mode: it is the second
     source a client can cross-check member lists against.
+
+    Write modes (what a write answer can claim that is not so):
+
+    - ``forbid_user`` / ``forbid_team``: (key, detail) pairs; every write to that one
+      user (lowercased userName) or team (exact name), POST, PUT, PATCH or DELETE,
+      gets HTTP 403 with the detail, like an owner that cannot be deactivated.
+      ``--quirk forbid-user=EMAIL[:DETAIL]``; other resources are unaffected.
+    - ``conflict_without_scimtype``: every 409 leaves out ``scimType``, so a taken
+      userName cannot be told from an account outside the organization.
+    - ``patch_returns_other``: a PATCH is applied, but its 200 answer carries another
+      resource of the same type.
+    - ``ignore_writes``: keys (userName or team name) whose writes answer success
+      without doing anything (POST invents an id that does not exist; PATCH, PUT and
+      DELETE answer 204); ``"*"`` (``--quirk ignore-writes`` without a value) for all.
     """
 
     list_cap: int | None = None
@@ -51,6 +69,11 @@ class Quirks:
     hide_inactive: bool = False
     members_cut: int | None = None
     members_omitted: bool = False
+    forbid_user: tuple[tuple[str, str], ...] = ()
+    forbid_team: tuple[tuple[str, str], ...] = ()
+    conflict_without_scimtype: bool = False
+    patch_returns_other: bool = False
+    ignore_writes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("list_cap", "members_cut"):
@@ -74,15 +97,20 @@ class Quirks:
             if key not in _SPECS:
                 known = ", ".join(sorted(_SPECS))
                 raise ValueError(f"unknown quirk {name.strip()!r}; known quirks: {known}")
-            values[key] = _value(key, raw.strip() if has_value else None)
+            if key in _TARGETS:
+                values[key] = (*values.get(key, ()), _target(key, raw if has_value else None))
+            else:
+                values[key] = _value(key, raw.strip() if has_value else None)
         return cls(**values)
 
     def names(self) -> list[str]:
         """The active modes as ``--quirk`` specs, e.g. ``["list_cap=3", "lying_total"]``."""
-        active = []
+        active: list[str] = []
         for item in fields(self):
             value = getattr(self, item.name)
-            if value is True:
+            if item.name in _TARGETS:
+                active.extend(_target_spec(item.name, target) for target in value)
+            elif value is True:
                 active.append(item.name)
             elif value is not None and value is not False:
                 active.append(f"{item.name}={value}")
@@ -119,15 +147,54 @@ class Quirks:
             resource["members"] = resource["members"][: self.members_cut]
         return encode(resource)
 
+    # ---- writes ---------------------------------------------------------------------------
+
+    def forbidden(self, kind: str, key: str) -> str | None:
+        """The 403 detail for a write to this user (``kind`` "Users") or team, else None."""
+        pairs = self.forbid_user if kind == "Users" else self.forbid_team
+        wanted = key.lower() if kind == "Users" else key
+        return next((detail for target, detail in pairs if target == wanted), None)
+
+    def ignores(self, kind: str, key: str) -> bool:
+        """True when writes to this user or team are answered but not done."""
+        wanted = key.lower() if kind == "Users" else key
+        return ALL in self.ignore_writes or wanted in self.ignore_writes
+
 
 # The ``--quirk`` names: True for switches, False for modes that take a count.
+# ``_TARGETS`` take a userName or team name (repeatable); see ``_target``.
 _SPECS: dict[str, bool] = {
     "list_cap": False,
     "lying_total": True,
     "hide_inactive": True,
     "members_cut": False,
     "members_omitted": True,
+    "forbid_user": False,
+    "forbid_team": False,
+    "conflict_without_scimtype": True,
+    "patch_returns_other": True,
+    "ignore_writes": False,
 }
+_TARGETS = frozenset({"forbid_user", "forbid_team", "ignore_writes"})
+
+
+def _target(key: str, raw: str | None) -> Any:
+    """``forbid_*``: (key, detail) from ``KEY[:DETAIL]``; ``ignore_writes``: a key or "*"."""
+    if key == "ignore_writes":
+        value = (raw or "").strip() or ALL
+        return value.lower() if "@" in value else value
+    name, _, detail = (raw or "").partition(":")
+    if not name.strip():
+        raise ValueError(f"quirk {key} needs a target: {key}=NAME[:DETAIL]")
+    name = name.strip().lower() if key == "forbid_user" else name.strip()
+    return (name, detail.strip() or DEFAULT_FORBIDDEN_DETAIL)
+
+
+def _target_spec(key: str, target: Any) -> str:
+    if key == "ignore_writes":
+        return key if target == ALL else f"{key}={target}"
+    name, detail = target
+    return f"{key}={name}:{detail}"
 
 
 def _value(key: str, raw: str | None) -> bool | int:

@@ -123,6 +123,21 @@ class Store:
         with self._lock:
             return [json.loads(self._group_json(gid, members=True)) for gid in self._groups]
 
+    def key_of(self, kind: str, resource_id: str) -> str | None:
+        """The userName (``kind`` "Users") or team name ("Groups") of an id; None if absent."""
+        with self._lock:
+            if kind == "Users":
+                user = self._users.get(resource_id)
+                return None if user is None else user.user_name
+            group = self._groups.get(resource_id)
+            return None if group is None else group.display_name
+
+    def another_id(self, kind: str, resource_id: str) -> str | None:
+        """Some other user's (or group's) id, for quirks that answer about the wrong one."""
+        with self._lock:
+            ids = self._users if kind == "Users" else self._groups
+            return next((other for other in ids if other != resource_id), None)
+
     def user_by_name(self, user_name: str) -> dict[str, Any] | None:
         with self._lock:
             uid = self._user_keys.get(user_name.lower())

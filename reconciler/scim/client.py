@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from enum import StrEnum
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 from reconciler.identity import match_key
@@ -19,15 +21,17 @@ from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
     BASE_URL_HINT,
-    OUTSIDE_ORG_HINT,
+    FORBIDDEN_LIST_HINT,
     ScimCircuitOpen,
     ScimConflict,
     ScimError,
+    ScimForbidden,
     ScimNotFound,
     ScimProtocolError,
     ScimRateLimited,
     ScimServerError,
     ScimTransportError,
+    conflict_hint,
 )
 from reconciler.scim.parse import (
     ListPage,
@@ -46,6 +50,27 @@ log = logging.getLogger("reconciler.scim")
 T = TypeVar("T", LiveUser, LiveGroup)
 CONFIRM = "confirm"  # the RequestStats purpose of confirmation reads
 R = TypeVar("R")
+
+
+class Origin(StrEnum):
+    """How a create ended: which matters, because only a made account is known to be new."""
+
+    CREATED = "created"  # our POST made it
+    RECOVERED = "recovered"  # our POST's answer was lost; a lookup found it afterwards
+    ADOPTED = "adopted"  # it existed before: the POST got a 409 and a lookup found it
+
+
+@dataclass(frozen=True, slots=True)
+class Creation(Generic[T]):
+    """The resource a create ended with, and whether this run made it (``origin``).
+
+    A RECOVERED resource is probably ours but may have existed before; the caller
+    compares it with what it sent to tell.
+    """
+
+    resource: T
+    origin: Origin
+
 
 GROUP_CONFLICT_HINT = (
     "a team named {name!r} seems to exist but a displayName filter does not find it; "
@@ -103,7 +128,10 @@ class ScimClient:
         return _required_body(response, "GET", "/ServiceProviderConfig")
 
     def list_users_page(self, start_index: int, count: int) -> ListPage:
-        return self._list("/Users", {"startIndex": start_index, "count": count})
+        try:
+            return self._list("/Users", {"startIndex": start_index, "count": count})
+        except ScimForbidden as error:
+            raise error.with_hint(FORBIDDEN_LIST_HINT) from None
 
     def list_groups_page(
         self, start_index: int, count: int, *, with_members: bool = False
@@ -113,12 +141,26 @@ class ScimClient:
         params: dict[str, str | int] = {"startIndex": start_index, "count": count}
         if not with_members:
             params["excludedAttributes"] = "members"
-        return self._list("/Groups", params)
+        try:
+            return self._list("/Groups", params)
+        except ScimForbidden as error:
+            raise error.with_hint(FORBIDDEN_LIST_HINT) from None
 
-    def get_group(self, group_id: str) -> LiveGroup:
+    def get_group(self, group_id: str, *, purpose: str = "") -> LiveGroup:
+        """One team with its members as ``GET /Groups/{id}`` returns them.
+
+        ``purpose`` counts the request in ``stats.by_purpose`` (apply's read-back).
+        Raises ScimNotFound when the team does not exist.
+        """
         path = f"/Groups/{_segment(group_id)}"
-        response = self.transport.request("GET", path)
+        response = self.transport.request("GET", path, purpose=purpose)
         return _parsed(parse_group, _required_body(response, "GET", path), "GET", path)
+
+    def get_user(self, user_id: str, *, purpose: str = "") -> LiveUser:
+        """One user by id (``GET /Users/{id}``); raises ScimNotFound when it does not exist."""
+        path = f"/Users/{_segment(user_id)}"
+        response = self.transport.request("GET", path, purpose=purpose)
+        return _parsed(parse_user, _required_body(response, "GET", path), "GET", path)
 
     def find_user(self, user_name: str) -> LiveUser | None:
         """The user with this userName, compared case-insensitively (caseExact=false)."""
@@ -164,10 +206,18 @@ class ScimClient:
     # Writes --------------------------------------------------------------------------
 
     def create_user(self, resource: Mapping[str, Any]) -> LiveUser:
-        """POST a user, adopting it instead when it already exists (never a duplicate).
+        """POST a user, adopting it instead when it already exists (never a duplicate)."""
+        return self.create_or_adopt_user(resource).resource
 
-        A 409 whose user cannot be found means the email belongs to a Mixpanel account
-        outside the org: a ScimConflict carrying the advice for that one user.
+    def create_group(self, resource: Mapping[str, Any]) -> LiveGroup:
+        """POST a team, adopting an existing team of the same displayName."""
+        return self.create_or_adopt_group(resource).resource
+
+    def create_or_adopt_user(self, resource: Mapping[str, Any]) -> Creation[LiveUser]:
+        """POST a user; on a 409, look it up by userName and adopt it (never a duplicate).
+
+        A 409 whose user a lookup cannot find raises ScimConflict with advice that says
+        only what is known (``errors.conflict_hint``): for one user, not the whole run.
         """
         user_name = str(resource["userName"])
         return self._create(
@@ -175,18 +225,18 @@ class ScimClient:
             resource,
             parse_user,
             lambda: self.find_user(user_name),
-            OUTSIDE_ORG_HINT.format(email=user_name),
+            lambda conflict: conflict_hint(conflict, user_name),
         )
 
-    def create_group(self, resource: Mapping[str, Any]) -> LiveGroup:
-        """POST a team, adopting an existing team of the same displayName."""
+    def create_or_adopt_group(self, resource: Mapping[str, Any]) -> Creation[LiveGroup]:
+        """POST a team; on a 409, adopt the existing team of the same displayName."""
         name = str(resource["displayName"])
         return self._create(
             "/Groups",
             resource,
             parse_group,
             lambda: self.find_group(name),
-            GROUP_CONFLICT_HINT.format(name=name),
+            lambda _: GROUP_CONFLICT_HINT.format(name=name),
         )
 
     def patch_user(self, user_id: str, patch: Mapping[str, Any]) -> LiveUser | None:
@@ -244,9 +294,10 @@ class ScimClient:
         resource: Mapping[str, Any],
         parse: Callable[[object], T],
         find: Callable[[], T | None],
-        conflict_hint: str,
-    ) -> T:
+        hint: Callable[[ScimConflict], str],
+    ) -> Creation[T]:
         backoff = self.transport.backoff()
+        lost_before = False
         while True:
             try:
                 response = self.transport.request("POST", path, json=resource, retry_safe=False)
@@ -254,35 +305,37 @@ class ScimClient:
                 # Also the normal outcome of re-sending a POST whose first answer was lost.
                 found = find()
                 if found is None:
-                    raise conflict.with_hint(conflict_hint) from None
-                return _adopted(found, path)
+                    raise conflict.with_hint(hint(conflict)) from None
+                origin = Origin.RECOVERED if lost_before else Origin.ADOPTED
+                return _adopted(found, path, origin)
             except (ScimTransportError, ScimServerError) as lost:
                 if isinstance(lost, ScimRateLimited | ScimCircuitOpen):
                     raise
                 # The POST may have been applied with only its answer lost: look first.
                 found = find()
                 if found is not None:
-                    return _adopted(found, path)
+                    return _adopted(found, path, Origin.RECOVERED)
                 if not self._resendable(lost) or not backoff.wait(
                     announce=self._announce_resend(path, backoff)
                 ):
                     raise
+                lost_before = True
                 if self.transport.on_retry is not None:
                     self.transport.on_retry(None)
                 log.info("re-sending POST %s: the previous answer was lost", path)
                 continue
             if response.body is not None:
-                return _parsed(parse, response.body, "POST", path)
+                return Creation(_parsed(parse, response.body, "POST", path), Origin.CREATED)
             # 201 without a body: the key tells us what was made.
             found = find()
             if found is None:
                 raise ScimProtocolError("201 without a body", method="POST", path=path)
-            return found
+            return Creation(found, Origin.CREATED)
 
 
-def _adopted(found: T, path: str) -> T:
-    log.info("adopted existing %s %s instead of creating it", path.strip("/"), found.key)
-    return found
+def _adopted(found: T, path: str, origin: Origin) -> Creation[T]:
+    log.info("%s existing %s %s instead of creating it", origin.value, path.strip("/"), found.key)
+    return Creation(found, origin)
 
 
 def _single(matches: list[T], key: str) -> T | None:

@@ -16,10 +16,16 @@ from typing import Any, ClassVar, Self
 from reconciler.errors import ReconcilerError
 from reconciler.redact import redact
 
-AUTH_HINT = (
-    "the SCIM token was refused: generate a new token in Mixpanel Organization Settings > "
-    "Access Security > SCIM; generating one revokes the previous token"
+NEW_CREDENTIAL_ADVICE = (
+    "check the token first with `reconciler doctor`; only if it is really invalid, "
+    "generate a new token in Mixpanel Organization Settings > Access Security > SCIM: "
+    "generating one revokes the previous token (the current one) everywhere it is used"
 )
+AUTH_HINT = f"the SCIM token was refused: {NEW_CREDENTIAL_ADVICE}"
+FORBIDDEN_LIST_HINT = (
+    f"the server refuses to list its accounts, so every request is refused: {NEW_CREDENTIAL_ADVICE}"
+)
+OUTSIDE_ORG_FIX = "fix: invite the user by hand in Mixpanel, or remove them from the manifest"
 MIXPANEL_PATH = "/api/app/scim/v2"
 BASE_URL_HINT = (
     "this does not look like a SCIM endpoint: Mixpanel's base URL ends with "
@@ -28,8 +34,32 @@ BASE_URL_HINT = (
 )
 OUTSIDE_ORG_HINT = (
     "{email} already has a Mixpanel account outside this organization, so SCIM cannot "
-    "provision it: invite the user by hand in Mixpanel, or remove them from the manifest"
+    f"provision it; {OUTSIDE_ORG_FIX}"
 )
+UNTYPED_CONFLICT_HINT = (
+    "the server reported a conflict without saying which (no scimType), and a userName "
+    "lookup does not find {email}; possible causes: {email} has a Mixpanel account outside "
+    "this organization (fix: invite the user by hand in Mixpanel), or an account with this "
+    "userName exists that the server's lookup does not return (check the user in Mixpanel "
+    "and run `reconciler doctor`)"
+)
+HIDDEN_ACCOUNT_HINT = (
+    "the server says {email} already exists, but a userName lookup does not find it: the "
+    "server hides that account from lookups; check the user in Mixpanel"
+)
+
+
+def conflict_hint(error: ScimError, email: str) -> str:
+    """Advice for a 409 on creating ``email`` that a userName lookup could not explain.
+
+    Says only what is known: the server's own detail is already in the message, so a
+    detail that names the cause gets just the fix, never the same sentence twice.
+    """
+    if "outside" in error.detail.lower():
+        return OUTSIDE_ORG_FIX
+    if error.scim_type == "uniqueness":
+        return HIDDEN_ACCOUNT_HINT.format(email=email)
+    return UNTYPED_CONFLICT_HINT.format(email=email)
 
 
 class ScimError(ReconcilerError):
@@ -93,9 +123,17 @@ class ScimError(ReconcilerError):
 
 
 class ScimAuthError(ScimError):
-    """401/403: the token is wrong, revoked or lacks rights; nothing else will work."""
+    """401: the token is wrong or revoked; nothing else will work."""
 
     default_hint = AUTH_HINT
+
+
+class ScimForbidden(ScimError):
+    """403: the server refuses this request for this resource (e.g. the organization owner).
+
+    A per-resource refusal, not a token problem: the server's detail says why. Only
+    when every request is refused (a listing, say) is the token the likely cause.
+    """
 
 
 class ScimNotFound(ScimError):

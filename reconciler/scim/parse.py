@@ -20,6 +20,7 @@ from reconciler.scim.errors import (
     ScimBadRequest,
     ScimConflict,
     ScimError,
+    ScimForbidden,
     ScimNotFound,
     ScimPayloadTooLarge,
     ScimProtocolError,
@@ -125,7 +126,7 @@ def parse_group(resource: object) -> LiveGroup:
 _BY_STATUS: Mapping[int, type[ScimError]] = {
     400: ScimBadRequest,
     401: ScimAuthError,
-    403: ScimAuthError,
+    403: ScimForbidden,
     404: ScimNotFound,
     409: ScimConflict,
     413: ScimPayloadTooLarge,

@@ -26,9 +26,15 @@ class Token:
         value = value.strip()
         if not value:
             raise ConfigError("the SCIM token is empty: set MIXPANEL_SCIM_TOKEN or --token-file")
+        if any(not ch.isascii() for ch in value):
+            # An HTTP header is Latin-1 at best; a bearer token is ASCII (RFC 6750 §2.1).
+            raise ConfigError(
+                "the token holds a non-ASCII character (a typographic quote or dash pasted "
+                "with it?); copy the token again as plain text"
+            )
         if any(ch.isspace() or not ch.isprintable() for ch in value):
             # Said without the value: a header injection attempt or a pasted file alike.
-            raise ConfigError("the SCIM token holds whitespace or control characters")
+            raise ConfigError("the token holds whitespace or control characters")
         self._value = value
         self.source = source
 

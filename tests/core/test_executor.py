@@ -123,7 +123,13 @@ def test_every_outcome_is_journaled_and_a_torn_last_line_is_ignored(tmp_path: Pa
     with path.open("a") as handle:
         handle.write('{"event": "operation", "id": "torn')  # a crash mid-write
     events = read_journal(path)
-    assert [e["event"] for e in events] == ["apply_start", "operation", "operation", "apply_end"]
+    assert [e["event"] for e in events] == [
+        "apply_start",
+        "operation",
+        "operation",
+        "verification",
+        "apply_end",
+    ]
     assert {e["id"] for e in events if e["event"] == "operation"} == {
         "create_user:ada@acme.io",
         "create_user:bob@acme.io",

@@ -122,7 +122,8 @@ def _check_stopped_run(tmp_path: Path, out: str, err: str, n_ops: int, reason: s
     for event in failed:
         shown = f" {event['op']} {event['key']}: "
         assert sum(shown in line for line in out.splitlines()) == 1, shown
-    assert err.startswith("error: ") and "did not complete" in err
+    # The waiting line ("waiting to retry ...") may come first; the error follows it.
+    assert "\nerror: " in "\n" + err and "did not complete" in err
     assert "Traceback" not in out + err and TOKEN not in out + err
 
 

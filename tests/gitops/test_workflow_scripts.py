@@ -154,6 +154,15 @@ def test_a_failed_pr_plan_still_comments_then_fails(tmp_path: Path) -> None:
     assert fail_code == 1
 
 
+def test_a_usage_error_in_a_plan_is_a_failure_never_changes(tmp_path: Path) -> None:
+    # Exit 64 (EX_USAGE) used to be argparse's 2, which these scripts read as "changes".
+    code, _, calls = run_script(script("drift.yml", "Plan"), tmp_path, FAKE_PLAN="64")
+
+    assert code == 64
+    assert calls[-1] == "github explain --exit-code 64 --stage drift"
+    assert (tmp_path / "output").read_text().splitlines()[-1] == "code=64"
+
+
 # -- the several-orgs recipe (examples/multi-org) ------------------------------
 def example(workflow: str, step_name: str) -> str:
     return script(workflow, step_name, EXAMPLES)

@@ -83,7 +83,7 @@ def test_a_file_over_the_size_limit_is_refused_unread(
     monkeypatch.setattr(loader, "MAX_FILE_BYTES", 64)
     write(tmp_path, {"big.yaml": ORG + "# " + "x" * 64 + "\n"})
     assert problems_of(tmp_path / "big.yaml") == [
-        f"{tmp_path / 'big.yaml'}:1:1: file is larger than 0 MiB; split it into several files"
+        f"{tmp_path / 'big.yaml'}:1:1: file is larger than 64 bytes; split it into several files"
     ]
 
 

@@ -17,6 +17,7 @@ from reconciler.scim import builders
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
     ScimConflict,
+    ScimForbidden,
     ScimNotFound,
     ScimProtocolError,
     ScimRateLimited,
@@ -127,7 +128,7 @@ def test_a_409_for_a_user_in_the_org_adopts_it(
     assert client.create_user(ADA).user_name == "ADA@ACME.IO"
 
 
-def test_a_409_for_an_account_outside_the_org_explains_the_fix(
+def test_a_409_without_scim_type_says_what_is_known_and_the_possible_causes_once(
     http: responses.RequestsMock, client: ScimClient
 ) -> None:
     http.post(f"{BASE}/Users", status=409, json={"detail": "User already exists"})
@@ -135,9 +136,39 @@ def test_a_409_for_an_account_outside_the_org_explains_the_fix(
     with pytest.raises(ScimConflict) as caught:
         client.create_user(ADA)
     message = str(caught.value)
-    assert "Ada@acme.io already has a Mixpanel account outside this organization" in message
-    assert "invite the user by hand in Mixpanel, or remove them from the manifest" in message
+    assert "HTTP 409: User already exists" in message
+    assert "Ada@acme.io already has a Mixpanel account" not in message  # not claimed as fact
+    assert "without saying which (no scimType)" in message
+    assert (
+        "possible causes: Ada@acme.io has a Mixpanel account outside this organization" in message
+    )
+    assert message.count("outside this organization") == 1
     assert caught.value.status == 409
+
+
+def test_a_409_whose_detail_names_the_outside_account_adds_only_the_fix(
+    http: responses.RequestsMock, client: ScimClient
+) -> None:
+    detail = "Ada@acme.io already has a Mixpanel account outside this organization"
+    http.post(f"{BASE}/Users", status=409, json={"detail": detail})
+    http.get(f"{BASE}/Users", json=listing())
+    with pytest.raises(ScimConflict) as caught:
+        client.create_user(ADA)
+    message = str(caught.value)
+    assert message.count("outside this organization") == 1
+    assert message.endswith(
+        "fix: invite the user by hand in Mixpanel, or remove them from the manifest"
+    )
+
+
+def test_a_uniqueness_409_that_a_lookup_cannot_find_says_the_server_hides_it(
+    http: responses.RequestsMock, client: ScimClient
+) -> None:
+    http.post(f"{BASE}/Users", status=409, json={"detail": "taken", "scimType": "uniqueness"})
+    http.get(f"{BASE}/Users", json=listing())
+    with pytest.raises(ScimConflict, match="hides that account from lookups") as caught:
+        client.create_user(ADA)
+    assert "outside this organization" not in str(caught.value)
 
 
 def test_a_rate_limited_post_is_not_treated_as_a_lost_answer(
@@ -293,3 +324,15 @@ def test_a_transport_error_on_lookup_is_not_hidden(
     http.get(f"{BASE}/Users", body=requests.ConnectionError("still down"))
     with pytest.raises(ScimTransportError, match="GET /Users"):
         client.create_user(ADA)
+
+
+def test_a_refused_listing_is_every_request_refused_and_gets_the_token_advice(
+    http: responses.RequestsMock, client: ScimClient
+) -> None:
+    http.get(f"{BASE}/Users", status=403, json={"detail": "insufficient scope"})
+    with pytest.raises(ScimForbidden) as caught:
+        client.list_users_page(1, 100)
+    message = str(caught.value)
+    assert "HTTP 403: insufficient scope" in message
+    assert "check the token first with `reconciler doctor`" in message
+    assert "revokes the previous token (the current one)" in message

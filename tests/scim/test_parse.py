@@ -12,6 +12,7 @@ from reconciler.scim.errors import (
     ScimBadRequest,
     ScimConflict,
     ScimError,
+    ScimForbidden,
     ScimNotFound,
     ScimPayloadTooLarge,
     ScimProtocolError,
@@ -146,7 +147,7 @@ def test_parse_list_refuses_what_cannot_be_counted(body: object) -> None:
     [
         (400, ScimBadRequest),
         (401, ScimAuthError),
-        (403, ScimAuthError),
+        (403, ScimForbidden),
         (404, ScimNotFound),
         (409, ScimConflict),
         (413, ScimPayloadTooLarge),
@@ -187,4 +188,11 @@ def test_parse_error_without_body_says_so() -> None:
 def test_auth_error_tells_how_to_get_a_new_token() -> None:
     message = str(parse_error(401, {}, "GET", "/Users"))
     assert "Organization Settings > Access Security > SCIM" in message
-    assert "revokes the previous token" in message
+    assert "revokes the previous token (the current one)" in message
+    assert "`reconciler doctor`" in message  # check before revoking a working token
+
+
+def test_a_403_on_one_resource_gives_no_token_advice() -> None:
+    error = parse_error(403, {"detail": "the owner cannot be deactivated"}, "PATCH", "/Users/u1")
+    assert isinstance(error, ScimForbidden)
+    assert str(error) == ("SCIM PATCH /Users/u1 failed: HTTP 403: the owner cannot be deactivated")

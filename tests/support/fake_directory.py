@@ -11,7 +11,8 @@ from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
-from reconciler.scim.errors import ScimConflict, ScimPayloadTooLarge
+from reconciler.scim.client import Creation, Origin
+from reconciler.scim.errors import ScimConflict, ScimNotFound, ScimPayloadTooLarge
 
 
 class FakeDirectory:
@@ -37,6 +38,31 @@ class FakeDirectory:
         return LiveState.of(self.users.values(), groups)
 
     # -- writer interface ----------------------------------------------------
+    def create_or_adopt_user(self, resource: dict[str, Any]) -> Creation[LiveUser]:
+        """Like the client: a taken userName is adopted (409, then a lookup)."""
+        name = resource["userName"].lower()
+        existing = [u for u in self.users.values() if u.key == name]
+        if existing and name not in self.fail_create:
+            self.calls.append(("create_user", resource["userName"]))
+            return Creation(existing[0], Origin.ADOPTED)
+        return Creation(self.create_user(resource), Origin.CREATED)
+
+    def create_or_adopt_group(self, resource: dict[str, Any]) -> Creation[LiveGroup]:
+        return Creation(self.create_group(resource), Origin.CREATED)
+
+    def get_user(self, user_id: str, *, purpose: str = "") -> LiveUser:
+        self.calls.append(("get_user", user_id))
+        if user_id not in self.users:
+            raise ScimNotFound(f"User {user_id} not found", status=404)
+        return self.users[user_id]
+
+    def get_group(self, group_id: str, *, purpose: str = "") -> LiveGroup:
+        self.calls.append(("get_group", group_id))
+        if group_id not in self.groups:
+            raise ScimNotFound(f"Group {group_id} not found", status=404)
+        name, members = self.groups[group_id]
+        return LiveGroup(group_id, name, frozenset(members))
+
     def create_user(self, resource: dict[str, Any]) -> LiveUser:
         self.calls.append(("create_user", resource["userName"]))
         name = resource["userName"].lower()

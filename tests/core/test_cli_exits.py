@@ -1,0 +1,186 @@
+"""Usage errors exit 64 (never 2, "changes present"); Ctrl-C at any moment exits 130.
+
+Issue 12, items 8 and 10. Usage errors go through ``main`` in-process and once
+through the installed console script; Ctrl-C is delivered to a real child process
+while it is still importing the CLI.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler import cli
+from reconciler.cli import main
+
+USAGE_ERRORS = [
+    [],
+    ["frobnicate"],
+    ["plan", "--bogus"],
+    ["plan", "--format", "csv"],
+    ["validate", "--format", "markdown"],
+    ["apply", "--concurrency", "0"],
+    ["apply", "--concurrency", "many"],
+    ["apply", "--allow-deprovision", "-3"],
+    ["report", "--expiring-days", "soon"],
+    ["github"],
+    ["github", "comment", "--pr", "7"],
+    ["github", "explain", "--exit-code", "x", "--stage", "plan"],
+    ["--log-format", "xml", "validate"],
+]
+
+
+@pytest.mark.parametrize("argv", USAGE_ERRORS, ids=[" ".join(a) or "nothing" for a in USAGE_ERRORS])
+def test_a_usage_error_exits_64_with_the_usage_and_one_error_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+
+    err = capsys.readouterr().err
+    assert stop.value.code == 64
+    assert err.startswith("usage: reconciler")
+    assert err.strip().splitlines()[-1].startswith("reconciler")
+    assert ": error: " in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["plan", "--help"], ["--version"]])
+def test_help_and_version_exit_0(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+
+    assert stop.value.code == 0
+    assert capsys.readouterr().out
+
+
+def test_the_console_script_exits_64_on_a_usage_error() -> None:
+    script = Path(sys.executable).with_name("reconciler")
+    if not script.exists():
+        pytest.skip("the console script is not installed")
+
+    done = subprocess.run(
+        [str(script), "plan", "--format", "csv"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 64
+    assert "invalid choice: 'csv'" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- Ctrl-C ---------------------------------------------------------------------------------
+def test_ctrl_c_while_the_parser_is_built_exits_130_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+
+    assert main(["validate"]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+# A child that raises KeyboardInterrupt at the moment it first imports ``module``,
+# as a Ctrl-C during that import would, then runs the console script's entry point.
+CHILD = """
+import sys
+
+TARGET = sys.argv[1]
+
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == TARGET:
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["reconciler", "validate", "-m", sys.argv[2]]
+from reconciler.entry import run
+run()
+"""
+
+
+@pytest.mark.parametrize("module", ["reconciler.cli", "yaml", "pydantic", "reconciler.manifest"])
+def test_ctrl_c_during_any_import_exits_130_without_a_traceback(
+    module: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, module, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert (done.returncode, done.stderr) == (130, "interrupted\n")
+
+
+# Does what the console script does (import the entry point, call it) and says
+# "ready" in between: Python's own start-up before that is not ours to guard.
+READY_CHILD = """
+import os, sys
+sys.argv = ["reconciler", "validate", "-m", sys.argv[1]]
+from reconciler.entry import run
+os.write(1, b"ready\\n")
+run()
+"""
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.3])
+def test_a_real_ctrl_c_in_the_first_moments_exits_130_without_a_traceback(
+    delay: float, tmp_path: Path
+) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", READY_CHILD, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == "ready\n"
+        time.sleep(delay)
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+    assert "Traceback" not in err
+    # Interrupted (130), or the run was already over when the signal came (1: no
+    # manifest in an empty folder) - never a traceback, never another code.
+    assert child.returncode in (130, 1), err
+    assert err.strip().splitlines()[-1] in ("interrupted", "error: 1 problem in the manifest")
+
+
+def test_python_dash_m_is_guarded_the_same_way(tmp_path: Path) -> None:
+    child = CHILD.replace(
+        "from reconciler.entry import run\nrun()",
+        "import runpy\nrunpy.run_module('reconciler', run_name='__main__')",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", child, "reconciler.cli", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert (done.returncode, done.stderr) == (130, "interrupted\n")
+
+
+def test_the_job_summary_explains_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["github", "explain", "--exit-code", "64", "--stage", "plan"]) == 0
+
+    out = capsys.readouterr().out
+    assert out.startswith("### ❌ plan failed: exit 64, usage error")
+    assert "Fix the workflow step's arguments." in out
