@@ -26,7 +26,12 @@ from reconciler.gcpolicy import bulk_phase
 from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
 from reconciler.livestate import LiveState
-from reconciler.manifest.loader import LoadedManifest, load_manifest
+from reconciler.manifest.loader import (
+    LoadedManifest,
+    load_manifest,
+    load_read_manifest,
+    read_manifest,
+)
 from reconciler.plan import Plan, TamperedPlanError, not_covered
 from reconciler.planner import make_plan
 from reconciler.reader import read_live_state
@@ -153,11 +158,12 @@ def load_and_read(
         except BaseException as error:  # handed to the caller's thread below
             outcome["error"] = error
 
+    files = read_manifest(manifest_path)  # a missing or oversized folder: no request at all
     with bulk_phase(), _prompt_switching():
         reader = threading.Thread(target=run, name="live-read", daemon=True)
         reader.start()
         try:
-            loaded = load_manifest(manifest_path, today=today)
+            loaded = load_read_manifest(files, today=today)
         except BaseException:
             cancel.set()
             reader.join(CANCEL_WAIT_SECONDS)  # bounded: a read stuck in retries is left behind

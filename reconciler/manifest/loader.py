@@ -62,7 +62,24 @@ def load_manifest(path: str | os.PathLike[str], *, today: date) -> LoadedManifes
     the folder that cannot be read), and ConfigError for a malformed
     ``RECONCILER_MANIFEST_MAX_MIB``.
     """
-    results = [_check_read(name, raw) for name, raw in _read_all(Path(path))]
+    return load_read_manifest(read_manifest(path), today=today)
+
+
+def read_manifest(path: str | os.PathLike[str]) -> list[tuple[str, bytes | Problem]]:
+    """The manifest's files as bytes (or why each cannot be read), nothing parsed.
+
+    The disk half of ``load_manifest``: raises ManifestError or ConfigError for the
+    folder as a whole (missing, over the caps), so a caller can stop before any
+    network request.
+    """
+    return _read_all(Path(path))
+
+
+def load_read_manifest(
+    files: Sequence[tuple[str, bytes | Problem]], *, today: date
+) -> LoadedManifest:
+    """The parsing half of ``load_manifest``, on what ``read_manifest`` returned."""
+    results = [_check_read(name, raw) for name, raw in files]
     return _finish(results, today)
 
 
