@@ -27,6 +27,7 @@ from reconciler.commands.common import (
     read_options,
     render_plan,
     resolve,
+    resolve_after_manifest,
     selected_org,
     style,
     target_args,
@@ -167,19 +168,20 @@ def _apply_saved(options: Options, plan_file: str, console: Console) -> int:
 
 def _apply_manifest(options: Options, console: Console) -> int:
     from reconciler.guards import refuse_if_any
-    from reconciler.manifest.loader import load_manifest
     from reconciler.settings import today
-    from reconciler.workflow import plan_from_manifest
+    from reconciler.workflow import load_and_read, plan_from_live
 
-    loaded = load_manifest(manifest_path(options.common, options.manifest), today=today())
-    target = resolve(options.common, options.target, console)
+    manifest = manifest_path(options.common, options.manifest)
+    target = resolve_after_manifest(options.common, options.target, console, manifest)
     client = connect(options.common, target, console, concurrency=options.concurrency)
-    planned = plan_from_manifest(
+    loaded, live = load_and_read(
+        manifest, client, today=today(), read=read_options(options.target, console)
+    )
+    planned = plan_from_live(
         loaded,
-        client,
+        live,
         target,
         today=today(),
-        read=read_options(options.target, console),
         overrides=_overrides(options),
         revoke_only=options.revoke_only,
     )

@@ -286,6 +286,26 @@ def resolve(common: GlobalOptions, options: TargetOptions, console: Console) -> 
     return target
 
 
+def resolve_after_manifest(
+    common: GlobalOptions, options: TargetOptions, console: Console, manifest: str
+) -> Target:
+    """The target, but a bad manifest is reported before a missing or bad setting.
+
+    The manifest loads while the live read runs, so the target is needed first;
+    when it is unusable, the manifest is loaded anyway to keep that order of errors.
+    """
+    from reconciler.errors import ReconcilerError
+
+    try:
+        return resolve(common, options, console)
+    except ReconcilerError:
+        from reconciler.manifest.loader import load_manifest
+        from reconciler.settings import today
+
+        load_manifest(manifest, today=today())
+        raise
+
+
 def connect(
     common: GlobalOptions, target: Target, console: Console, *, concurrency: int | None = None
 ) -> ScimClient:

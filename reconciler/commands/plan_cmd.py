@@ -21,7 +21,7 @@ from reconciler.commands.common import (
     manifest_path,
     read_options,
     render_plan,
-    resolve,
+    resolve_after_manifest,
     target_args,
 )
 
@@ -64,9 +64,8 @@ def run(options: Options, console: Console) -> int:
     from pathlib import Path
 
     from reconciler.files import FileWriteError, is_folder, write_output
-    from reconciler.manifest.loader import load_manifest
     from reconciler.settings import today
-    from reconciler.workflow import plan_from_manifest
+    from reconciler.workflow import load_and_read, plan_from_live
 
     common = options.common
     manifest = manifest_path(common, options.manifest)
@@ -74,15 +73,13 @@ def run(options: Options, console: Console) -> int:
         raise FileWriteError(
             f"cannot write the plan file {options.out}: it is a folder; {PLAN_OUT_FIX}"
         )
-    loaded = load_manifest(manifest, today=today())  # a bad manifest fails before any network
-    target = resolve(common, options.target, console)
-    planned = plan_from_manifest(
-        loaded,
-        connect(common, target, console),
-        target,
-        today=today(),
-        read=read_options(options.target, console),
+    target = resolve_after_manifest(common, options.target, console, manifest)
+    client = connect(common, target, console)
+    # The manifest loads while the live read waits on the network; its errors come first.
+    loaded, live = load_and_read(
+        manifest, client, today=today(), read=read_options(options.target, console)
     )
+    planned = plan_from_live(loaded, live, target, today=today())
     if options.out:
         # Recorded so a stale plan's advice can name the same -m (not in the digest).
         saved = planned.plan.model_copy(update={"manifest_path": manifest})

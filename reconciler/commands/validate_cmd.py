@@ -42,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(options: Options, console: Console) -> int:
     """0 when valid; ManifestError (or 1 with a JSON list of problems) otherwise."""
     from reconciler.errors import ManifestError
+    from reconciler.gcpolicy import bulk_phase
     from reconciler.grammar import count
     from reconciler.manifest.loader import load_manifest
     from reconciler.render.escape import terminal
@@ -49,7 +50,8 @@ def run(options: Options, console: Console) -> int:
 
     path = manifest_path(options.common, options.manifest)
     try:
-        loaded = load_manifest(path, today=today())
+        with bulk_phase():
+            loaded = load_manifest(path, today=today())
     except ManifestError as error:
         if options.format == "json":
             problems = [_problem_json(p) for p in error.problems]

@@ -135,3 +135,27 @@ def test_no_module_below_the_cli_mentions_argparse_namespace_outside_commands() 
     ]
 
     assert offenders == []
+
+
+def _dests(parser: argparse.ArgumentParser) -> set[str]:
+    found: set[str] = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found.add(action.dest)
+            for sub in action.choices.values():
+                found |= _dests(sub)
+        elif action.dest not in ("help", argparse.SUPPRESS):
+            found.add(action.dest)
+    return found
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_argument_of_a_command_reaches_its_options(name: str) -> None:
+    # An argument without a field would be dropped silently at the CLI edge.
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    fields = {f.name for f in dataclasses.fields(command(name).Options)}
+    if "target" in fields:
+        fields |= {f.name for f in dataclasses.fields(TargetOptions)}
+
+    assert _dests(sub.choices[name]) - fields == set()
