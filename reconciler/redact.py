@@ -32,8 +32,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from reconciler.errors import ReconcilerError
+
 __all__ = [
     "MASK",
+    "OutputClosedError",
     "RedactingStream",
     "Redactor",
     "contains_secret",
@@ -316,22 +319,48 @@ def secrets_scope() -> Iterator[None]:
         _REDACTOR.reset(_OPEN_SCOPES.pop())
 
 
+class OutputClosedError(ReconcilerError):
+    """Standard output or standard error cannot be written (closed, full disk, I/O error)."""
+
+
 class RedactingStream:
     """A text stream that masks registered secrets in everything written through it.
 
     Wraps ``sys.stdout`` / ``sys.stderr`` for the duration of a command; every other
-    attribute (``isatty``, ``fileno``, ``encoding``) is the wrapped stream's.
+    attribute (``isatty``, ``fileno``, ``encoding``) is the wrapped stream's. A
+    character the stream's encoding cannot hold (``PYTHONIOENCODING=ascii``, a C
+    locale) is written as a ``\\uXXXX`` escape instead of failing. A stream that is
+    closed (``None``: the command ran with ``>&-``) swallows writes; the CLI refuses
+    to start when standard output is closed. A write that fails (``> /dev/full``)
+    raises OutputClosedError naming the stream; a closed pipe stays BrokenPipeError.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | None, name: str = "standard output") -> None:
         self._stream = stream
+        self._name = name
 
     @property
-    def wrapped(self) -> TextIO:
+    def wrapped(self) -> TextIO | None:
         return self._stream
 
+    @property
+    def closed_at_start(self) -> bool:
+        return self._stream is None
+
     def write(self, text: str) -> int:
-        self._stream.write(redact(text))
+        if self._stream is None:
+            return len(text)
+        shown = redact(text)
+        try:
+            try:
+                self._stream.write(shown)
+            except UnicodeEncodeError:
+                encoding = getattr(self._stream, "encoding", None) or "ascii"
+                self._stream.write(shown.encode(encoding, "backslashreplace").decode(encoding))
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise self._failed(error) from None
         return len(text)
 
     def writelines(self, lines: Iterable[str]) -> None:
@@ -339,10 +368,24 @@ class RedactingStream:
             self.write(line)
 
     def flush(self) -> None:
-        self._stream.flush()
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise self._failed(error) from None
 
     def isatty(self) -> bool:
-        return self._stream.isatty()
+        return self._stream is not None and self._stream.isatty()
+
+    def _failed(self, error: OSError) -> OutputClosedError:
+        reason = error.strerror or type(error).__name__
+        return OutputClosedError(
+            f"cannot write to {self._name}: {reason}; send the output to a file on a disk "
+            "with free space or to a pipe, and re-run"
+        )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
