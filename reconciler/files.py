@@ -301,6 +301,8 @@ def write_output(path: Path, data: bytes | str, *, what: str, fix: str) -> None:
     ``what`` names the file ("the plan file"), ``fix`` says what to do instead
     ("pass --out a file path in a writable folder").
     """
+    if is_folder(path):
+        raise FileWriteError(f"cannot write {what} {path}: it is a folder; {fix}")
     try:
         write_atomically(path, data)
     except OSError as error:

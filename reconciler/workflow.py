@@ -21,6 +21,7 @@ from reconciler.errors import ConfigError, Problem, RefusedPlanError, StalePlanE
 from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.files import MIB, read_text
+from reconciler.grammar import count
 from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
 from reconciler.livestate import LiveState
@@ -182,7 +183,7 @@ def _why(error: ValueError) -> str:
         got = json.dumps(first.get("input"), default=str)
         got = got if len(got) <= 40 else got[:39] + "…"
         more = len(error.errors()) - 1
-        extra = f"; {more} more problem{'s' if more != 1 else ''}" if more else ""
+        extra = f"; {count(more, 'more problem')}" if more else ""
         return f"{field}: {first['msg']}, got {got}{extra}"
     return str(error).splitlines()[0]
 
