@@ -11,7 +11,9 @@ the fix; anything else is reported as a bug (the traceback only with -vv).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
@@ -851,8 +853,36 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)  # SystemExit: 0 for --help, 64 for a usage error
     args.run_id = uuid.uuid4().hex[:12]
     level = level_for(args.verbose, args.quiet)
+    if sys.stdout is None:  # run with >&-: the command's output would be lost
+        if sys.stderr is not None:
+            sys.stderr.write(
+                f"error: reconciler {args.command}: standard output is closed, so its output "
+                "would be lost; send it to a file, a pipe or /dev/null instead of closing it\n"
+            )
+        return EXIT_ERROR
     with _redacted_output(), logging_configured(level, args.log_format, args.run_id, sys.stderr):
         return _dispatch(args)
+
+
+def _flush_quietly() -> None:
+    """Flush before the streams are unwrapped; what cannot be written then is dropped.
+
+    Output that failed (``> /dev/full``) was already reported; pointing the
+    descriptor at /dev/null stops the interpreter's own flush at exit from printing
+    an ignored-exception traceback.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ReconcilerError):
+            _to_devnull(stream)
+
+
+def _to_devnull(stream: object) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())  # type: ignore[attr-defined]
+        os.close(devnull)
 
 
 @contextmanager
@@ -869,16 +899,18 @@ def _redacted_output() -> Iterator[None]:
     with secrets_scope():
         register_secret(environ().get(TOKEN_ENV, "").strip())
         sys.stdout = RedactingStream(saved[0])
-        sys.stderr = RedactingStream(saved[1])
+        sys.stderr = RedactingStream(saved[1], "standard error")
         try:
             yield
         finally:
+            _flush_quietly()
             sys.stdout, sys.stderr = saved
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # a full disk or a closed pipe is reported here, not at exit
     except ManifestError as error:
         # One bare `path:line:col: message` per line, so editors and CI problem
         # matchers can read every problem; the count comes last.
@@ -898,6 +930,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
+        _to_devnull(sys.stdout)
         return EXIT_ERROR
     except OSError as error:  # a path no precise check foresaw: still one line, with the path
         print(f"error: {_os_error(error)}", file=sys.stderr)
