@@ -18,8 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from functools import partial
 from typing import NoReturn
 
@@ -33,6 +32,7 @@ from reconciler.commands.common import (  # the exit codes: see the module docst
     GlobalOptions,
     options_from,
 )
+from reconciler.commands.streams import redacted_output, stdout_closed, to_devnull
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.grammar import count
 from reconciler.render.escape import terminal
@@ -107,39 +107,21 @@ def _main(argv: Sequence[str] | None) -> int:
     args.run_id = uuid.uuid4().hex[:12]
     common = options_from(GlobalOptions, args)
     level = level_for(common.verbose, common.quiet)
+    if stdout_closed(common.command):  # run with >&-: the command's output would be lost
+        return EXIT_ERROR
     # Entered in order: the log handler gets the redacting stderr.
     with (
-        _redacted_output(),
+        redacted_output(),
         logging_configured(level, common.log_format, common.run_id, sys.stderr),
     ):
         return _dispatch(args)
-
-
-@contextmanager
-def _redacted_output() -> Iterator[None]:
-    """stdout and stderr pass through the one redactor for the whole command.
-
-    The default token variable is registered up front so that commands that never
-    load the SCIM token (``github``, ``validate``) still cannot print it.
-    """
-    from reconciler.redact import RedactingStream, register_secret, secrets_scope
-    from reconciler.settings import TOKEN_ENV, environ
-
-    saved = sys.stdout, sys.stderr
-    with secrets_scope():
-        register_secret(environ().get(TOKEN_ENV, "").strip())
-        sys.stdout = RedactingStream(saved[0])
-        sys.stderr = RedactingStream(saved[1])
-        try:
-            yield
-        finally:
-            sys.stdout, sys.stderr = saved
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     """Run the command's handler; every error becomes one line (or ours) and an exit code."""
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # a full disk or a closed pipe is reported here, not at exit
     except ManifestError as error:
         # One bare `path:line:col: message` per line, so editors and CI problem
         # matchers can read every problem; the count comes last.
@@ -159,6 +141,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
+        to_devnull(sys.stdout)
         return EXIT_ERROR
     except OSError as error:  # a path no precise check foresaw: still one line, with the path
         print(f"error: {_os_error(error)}", file=sys.stderr)

@@ -83,9 +83,17 @@ class TamperedPlanError(ValueError):
     def __init__(self, recorded: object, actual: str) -> None:
         self.recorded, self.actual = str(recorded), actual
         recorded = self.recorded
+        if recorded.lower() == actual:
+            # Compared exactly: the digest is lower-case hex, as `plan --out` writes it.
+            super().__init__(
+                f"its digest {recorded[:19]}… is not in lower case: `reconciler plan --out` "
+                "writes it as lower-case hex (sha256:…), so the file was edited after "
+                "it was written"
+            )
+            return
         super().__init__(
-            f"its operations do not match its digest (recorded {recorded[:19]}, content "
-            f"{actual[:19]}): the file was edited after `reconciler plan --out` wrote it"
+            f"its operations do not match its digest (recorded {recorded[:19]}…, content "
+            f"{actual[:19]}…): the file was edited after `reconciler plan --out` wrote it"
         )
 
 

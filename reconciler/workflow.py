@@ -9,6 +9,7 @@ Must not: print, read options from argparse, or pick exit codes.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -20,11 +21,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from reconciler.errors import ConfigError, Problem, RefusedPlanError, StalePlanError
 from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.files import MIB, read_text
 from reconciler.gcpolicy import bulk_phase
+from reconciler.grammar import count
 from reconciler.guards import GuardFinding, Overrides, guard_findings
 from reconciler.importer import ImportedFiles, import_manifest, infer_claimed_domains
 from reconciler.journal import Journal
@@ -278,11 +282,23 @@ def read_plan_file(path: str) -> Plan:
             "and review it"
         ) from None
     except ValueError as error:
-        first = str(error).splitlines()[0]
         raise ConfigError(
-            f"{path} is not a plan file made by `reconciler plan --out` ({first})"
+            f"{path} is not a plan file made by `reconciler plan --out` ({_why(error)})"
         ) from None
     return plan
+
+
+def _why(error: ValueError) -> str:
+    """The first problem, naming the field: ``org: Input should be a valid string (got null)``."""
+    if isinstance(error, ValidationError) and error.errors():
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "the document"
+        got = json.dumps(first.get("input"), default=str)
+        got = got if len(got) <= 40 else got[:39] + "…"
+        more = len(error.errors()) - 1
+        extra = f"; {count(more, 'more problem')}" if more else ""
+        return f"{field}: {first['msg']}, got {got}{extra}"
+    return str(error).splitlines()[0]
 
 
 def check_saved_plan(
