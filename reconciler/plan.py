@@ -10,71 +10,47 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reconciler.kinds import (
+    DEPROVISION_OPS,
+    MEMBERSHIP_OPS,
+    PHASE,
+    REVOKING,
+    SPECS,
+    USER_OPS,
+    KindSpec,
+    OpKind,
+)
 from reconciler.manifest.models import Policy
+
+# The kinds live in ``reconciler.kinds``; re-exported here, where the plan uses them.
+__all__ = [
+    "DEPROVISION_OPS",
+    "FORMAT_VERSION",
+    "MEMBERSHIP_OPS",
+    "PHASE",
+    "REVOKING",
+    "SPECS",
+    "USER_OPS",
+    "JsonScalar",
+    "KindSpec",
+    "MemberRef",
+    "OpKind",
+    "Operation",
+    "Plan",
+    "Summary",
+    "TamperedPlanError",
+    "grant_count",
+    "not_covered",
+    "summarise",
+]
 
 FORMAT_VERSION = 1
 
 JsonScalar = str | int | float | bool | None
-
-
-class OpKind(StrEnum):
-    """The closed set of operations; the declaration order is the execution order."""
-
-    REMOVE_MEMBERS = "remove_members"
-    DEACTIVATE_USER = "deactivate_user"
-    DELETE_USER = "delete_user"
-    CREATE_USER = "create_user"
-    REACTIVATE_USER = "reactivate_user"
-    PATCH_USER = "patch_user"
-    CREATE_GROUP = "create_group"
-    RENAME_GROUP = "rename_group"
-    ADD_MEMBERS = "add_members"
-
-    @property
-    def revokes(self) -> bool:
-        """Does this kind only ever remove access (membership removals, deprovisions)?
-
-        ``apply --revoke-only`` runs these kinds and holds every other kind back for a
-        reviewed merge; the set lives here, with the kind, and nowhere else.
-        """
-        return self in REVOKING
-
-
-# Kinds that remove access and never grant any: safe to run unattended from `main`.
-REVOKING = frozenset({OpKind.REMOVE_MEMBERS, OpKind.DEACTIVATE_USER, OpKind.DELETE_USER})
-
-
-# Revoke first, then grant: if a run stops midway it has removed access rather than
-# granted extra. Operations in the same phase are independent of each other unless
-# an explicit dependency says otherwise.
-PHASE: dict[OpKind, int] = {
-    OpKind.REMOVE_MEMBERS: 1,
-    OpKind.DEACTIVATE_USER: 2,
-    OpKind.DELETE_USER: 2,
-    OpKind.CREATE_USER: 3,
-    OpKind.REACTIVATE_USER: 3,
-    OpKind.PATCH_USER: 4,
-    OpKind.CREATE_GROUP: 5,
-    OpKind.RENAME_GROUP: 5,
-    OpKind.ADD_MEMBERS: 6,
-}
-
-USER_OPS = frozenset(
-    {
-        OpKind.DEACTIVATE_USER,
-        OpKind.DELETE_USER,
-        OpKind.CREATE_USER,
-        OpKind.REACTIVATE_USER,
-        OpKind.PATCH_USER,
-    }
-)
-MEMBERSHIP_OPS = frozenset({OpKind.ADD_MEMBERS, OpKind.REMOVE_MEMBERS})
-DEPROVISION_OPS = frozenset({OpKind.DEACTIVATE_USER, OpKind.DELETE_USER})
 
 
 class TamperedPlanError(ValueError):
@@ -246,27 +222,10 @@ class Plan(_Frozen):
 
 def summarise(operations: tuple[Operation, ...]) -> Summary:
     """Count operations the way the text plan's last line reports them."""
-    counts: dict[str, Any] = {
-        "create": 0,
-        "change": 0,
-        "deactivate": 0,
-        "delete": 0,
-        "members_added": 0,
-        "members_removed": 0,
-    }
+    counts: dict[str, Any] = dict.fromkeys(Summary.model_fields, 0)
     for op in operations:
-        if op.op in (OpKind.CREATE_USER, OpKind.CREATE_GROUP):
-            counts["create"] += 1
-        elif op.op in (OpKind.PATCH_USER, OpKind.REACTIVATE_USER, OpKind.RENAME_GROUP):
-            counts["change"] += 1
-        elif op.op is OpKind.DEACTIVATE_USER:
-            counts["deactivate"] += 1
-        elif op.op is OpKind.DELETE_USER:
-            counts["delete"] += 1
-        elif op.op is OpKind.ADD_MEMBERS:
-            counts["members_added"] += len(op.members)
-        elif op.op is OpKind.REMOVE_MEMBERS:
-            counts["members_removed"] += len(op.members)
+        spec = SPECS[op.op]
+        counts[spec.bucket] += len(op.members) if spec.membership else 1
     return Summary(**counts)
 
 
