@@ -35,6 +35,7 @@ from enum import StrEnum
 from itertools import groupby
 from typing import Any, Protocol
 
+from reconciler.attributes import NAMES
 from reconciler.errors import ReconcilerError
 from reconciler.grammar import count
 from reconciler.identity import match_key
@@ -461,13 +462,8 @@ class _Runner:
     # -- users -------------------------------------------------------------
     def _create_user(self, op: Operation) -> tuple[Status, str, str | None]:
         after = op.after
-        resource = builders.user_resource(
-            user_name=str(after["user_name"]),
-            given_name=_opt_str(after.get("given_name")),
-            family_name=_opt_str(after.get("family_name")),
-            display_name=_opt_str(after.get("display_name")),
-            active=True,
-        )
+        values = {k: _opt_str(v) for k, v in after.items() if k in NAMES and k != "active"}
+        resource = builders.new_user_resource({**values, "active": True})
         intended = {k: v for k, v in after.items() if v is not None} | {"active": True}
         creation = self.writer.create_or_adopt_user(resource)
         user = creation.resource

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.attributes import FROM_MANIFEST
 from reconciler.grammar import count, plural
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 
@@ -62,16 +63,29 @@ def import_manifest(
 
 
 def _user(user: LiveUser) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "email": user.user_name.strip(),
-        "given_name": user.given_name or user.user_name.partition("@")[0],
-        "family_name": user.family_name or "-",
-    }
-    if user.display_name:
-        entry["display_name"] = user.display_name
+    """One manifest user entry with every managed attribute (``reconciler.attributes``).
+
+    The login is written without surrounding whitespace; a required name the org lacks
+    gets a placeholder (named in the notes); an optional one is written only when set.
+    """
+    entry: dict[str, Any] = {}
+    for attribute in FROM_MANIFEST:
+        key = attribute.manifest or attribute.name
+        value = getattr(user, attribute.name)
+        if attribute.kind == "login":
+            entry[key] = str(value).strip()
+        elif not attribute.optional:
+            entry[key] = value or _placeholder(attribute.name, user)
+        elif value:
+            entry[key] = value
     if not user.active:
         entry["active"] = False
     return entry
+
+
+def _placeholder(name: str, user: LiveUser) -> str:
+    """What a required name the org lacks is imported as: the login's local part, or "-"."""
+    return user.user_name.partition("@")[0] if name == "given_name" else "-"
 
 
 def _team(live: LiveState, group: LiveGroup, domains: set[str]) -> dict[str, Any]:

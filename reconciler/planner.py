@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from reconciler.attributes import NAMES
 from reconciler.diff import Changes, MemberChange, TeamChange, UserAction, UserChange, diff
 from reconciler.grammar import count
 from reconciler.identity import ascii_lower, match_key, name_fold
@@ -96,14 +97,8 @@ def _user_operation(change: UserChange) -> Operation:
 
 
 def live_snapshot(user: LiveUser) -> dict[str, JsonScalar]:
-    """The managed attributes of a live user, named as in the manifest."""
-    return {
-        "user_name": user.user_name,
-        "given_name": user.given_name,
-        "family_name": user.family_name,
-        "display_name": user.display_name,
-        "active": user.active,
-    }
+    """The managed attributes of a live user (``reconciler.attributes``), by plan name."""
+    return {name: getattr(user, name) for name in NAMES}
 
 
 def _team_operations(team: TeamChange, granted: dict[str, str]) -> list[Operation]:

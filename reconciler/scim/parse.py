@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.attributes import USER_ATTRIBUTES
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.redact import redact
 from reconciler.scim.errors import (
@@ -63,16 +64,18 @@ def parse_list(body: object) -> ListPage:
 def parse_user(resource: object) -> LiveUser:
     """A User resource as a LiveUser; ``active`` defaults to true when the server omits it."""
     data = _object(resource, "User")
-    name = data.get("name")
-    name = name if isinstance(name, Mapping) else {}
-    return LiveUser(
-        id=_required_text(data, "id", "User"),
-        user_name=_required_text(data, "userName", "User"),
-        given_name=_optional_text(name, "givenName"),
-        family_name=_optional_text(name, "familyName"),
-        display_name=_optional_text(data, "displayName"),
-        active=_boolean(data, "active", default=True),
-    )
+    values: dict[str, Any] = {"id": _required_text(data, "id", "User")}
+    for attribute in USER_ATTRIBUTES:  # the one table of managed attributes
+        parent, _, leaf = attribute.scim_path.rpartition(".")
+        source = data.get(parent) if parent else data
+        source = source if isinstance(source, Mapping) else {}
+        if attribute.kind == "login":
+            values[attribute.name] = _required_text(source, leaf, "User")
+        elif attribute.kind == "flag":
+            values[attribute.name] = _boolean(source, leaf, default=True)
+        else:
+            values[attribute.name] = _optional_text(source, leaf)
+    return LiveUser(**values)
 
 
 def parse_user_groups(resource: object) -> frozenset[str] | None:
