@@ -12,7 +12,7 @@ import json
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reconciler.kinds import (
     DEPROVISION_OPS,
@@ -24,12 +24,10 @@ from reconciler.kinds import (
     KindSpec,
     OpKind,
 )
-from reconciler.manifest.models import Policy
 
 # The kinds live in ``reconciler.kinds``; re-exported here, where the plan uses them.
 __all__ = [
     "DEPROVISION_OPS",
-    "FORMAT_VERSION",
     "MEMBERSHIP_OPS",
     "PHASE",
     "REVOKING",
@@ -41,28 +39,14 @@ __all__ = [
     "OpKind",
     "Operation",
     "Plan",
+    "PolicySnapshot",
     "Summary",
-    "TamperedPlanError",
     "grant_count",
     "not_covered",
     "summarise",
 ]
 
-FORMAT_VERSION = 1
-
 JsonScalar = str | int | float | bool | None
-
-
-class TamperedPlanError(ValueError):
-    """A saved plan whose content no longer hashes to the digest written with it."""
-
-    def __init__(self, recorded: object, actual: str) -> None:
-        self.recorded, self.actual = str(recorded), actual
-        recorded = self.recorded
-        super().__init__(
-            f"its operations do not match its digest (recorded {recorded[:19]}, content "
-            f"{actual[:19]}): the file was edited after `reconciler plan --out` wrote it"
-        )
 
 
 class _Frozen(BaseModel):
@@ -114,16 +98,45 @@ class Summary(_Frozen):
         return self.create + self.change + self.deactivate + self.delete + self.membership_changes
 
 
+class PolicySnapshot(_Frozen):
+    """The policy a plan was made and checked under: the plan's own copy of it.
+
+    Not the manifest's ``Policy`` model, so the plan file's shape does not move when
+    the manifest schema does, and a saved plan is checked (``guards``) against the
+    limits its reviewers saw. Built by the planner from the manifest's policy
+    (``PolicySnapshot.model_validate(policy.model_dump(mode="json"))``); the field
+    names and JSON shape are those of ``policy:`` in the manifest.
+    """
+
+    unmanaged_users: str = "report"
+    deprovision: str = "deactivate"
+    max_deprovision: int = 10
+    max_deprovision_percent: float = 10.0
+    max_membership_removals: int = 50
+    max_membership_removals_percent: float = 25.0
+    max_teams_emptied: int = 1
+    expiry_warning_days: int = 14
+    protected: tuple[str, ...] = ()
+    lookalike_users: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_model(cls, value: object) -> object:
+        """Accept any model with these fields (the manifest's Policy) by its JSON values."""
+        if isinstance(value, BaseModel) and not isinstance(value, PolicySnapshot):
+            return value.model_dump(mode="json")
+        return value
+
+
 class Plan(_Frozen):
     """What apply will do, and what it was made from."""
 
-    format_version: int = FORMAT_VERSION
     target: str
     manifest_digest: str
     live_fingerprint: str
     as_of: date
     claimed_domains: tuple[str, ...]
-    policy: Policy
+    policy: PolicySnapshot
     # Which org the plan was made for: a keyed hash of the credential that read it
     # (``orgs.org_identity``), since every Mixpanel org shares one SCIM URL. Empty in
     # plans made before it existed and in plans made without a token.
@@ -143,46 +156,46 @@ class Plan(_Frozen):
         return bool(self.operations)
 
     def to_json(self) -> str:
-        """Canonical JSON: same plan, same bytes (sorted keys, fixed indentation).
+        """The plan file's text; the format is ``reconciler.planfile``'s (``dumps``)."""
+        from reconciler import planfile  # planfile imports this module
 
-        Carries ``digest`` as well, so ``from_json`` can tell an edited file from the
-        plan that was written (and reviewed).
-        """
-        # manifest_path only when known, so plans without one keep their exact bytes.
-        unset = {"manifest_path"} if self.manifest_path is None else None
-        body = {**self.model_dump(mode="json", exclude=unset), "digest": self.digest}
-        return json.dumps(body, indent=2, sort_keys=True) + "\n"
+        return planfile.dumps(self)
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
-        """Parse a saved plan and check it against the digest it carries.
+        """A saved plan, version- and digest-checked by ``reconciler.planfile.loads``.
 
-        Raises ValueError when the JSON is not a plan, or when its content does not
-        hash to the recorded ``digest`` (the file was edited after it was written).
+        Raises ValueError (``planfile.PlanFileError``, ``planfile.TamperedPlanError``,
+        or a validation error) when the text is not a usable plan.
         """
-        raw = json.loads(text)
-        recorded = raw.pop("digest", None) if isinstance(raw, dict) else None
-        plan = cls.model_validate(raw)
-        if recorded is None:
-            raise ValueError(
-                "it has no digest: it was written by an older version or not by "
-                "`reconciler plan --out`; make a new plan"
-            )
-        if recorded != plan.digest:
-            raise TamperedPlanError(recorded, plan.digest)
-        return plan
+        from reconciler import planfile  # planfile imports this module
+
+        return planfile.loads(text)
 
     @property
     def digest(self) -> str:
-        """Identity of what the plan does: operations, target, policy and basis.
+        """Identity of what the plan does: its target, its basis and its operations.
 
         A reviewer who saw a plan with this digest saw exactly these operations; the
-        apply workflow compares it with the plan made at merge time. ``as_of`` and
-        ``notices`` (and ``manifest_path``, display only) are left out so an unchanged
-        plan keeps its digest from the day it was reviewed to the day it is merged;
-        when an expiry passes, the operations change, and so does the digest.
+        apply workflow compares it with the plan made at merge time. Covered: target,
+        org, manifest digest, live fingerprint, claimed domains, the policy snapshot,
+        the operations (and held-back ones) and the summary. Left out: ``as_of``,
+        ``notices``, ``manifest_path`` and every ``reason`` (of an operation or a
+        member), which are display only, so rewording a message cannot invalidate a
+        reviewed plan, and an unchanged plan keeps its digest from the day it was
+        reviewed to the day it is merged; when an expiry passes, the operations
+        change, and so does the digest.
         """
-        body = self.model_dump(mode="json", exclude={"as_of", "notices", "manifest_path"})
+        body = self.model_dump(
+            mode="json",
+            exclude={
+                "as_of": True,
+                "notices": True,
+                "manifest_path": True,
+                "operations": {"__all__": _REASONS},
+                "held_back": {"__all__": _REASONS},
+            },
+        )
         if not self.held_back:
             del body["held_back"]  # digests of plans without it stay as they were
         if not self.org:
@@ -218,6 +231,10 @@ class Plan(_Frozen):
             if operation.id == op_id:
                 return operation
         raise KeyError(op_id)
+
+
+# The display-only parts of an operation, left out of the digest.
+_REASONS: dict[str, Any] = {"reason": True, "members": {"__all__": {"reason": True}}}
 
 
 def summarise(operations: tuple[Operation, ...]) -> Summary:

@@ -14,7 +14,16 @@ from reconciler.grammar import count
 from reconciler.identity import ascii_lower, match_key, name_fold
 from reconciler.livestate import LiveState, LiveUser
 from reconciler.manifest.models import Manifest, as_instant
-from reconciler.plan import PHASE, JsonScalar, MemberRef, Operation, OpKind, Plan, summarise
+from reconciler.plan import (
+    PHASE,
+    JsonScalar,
+    MemberRef,
+    Operation,
+    OpKind,
+    Plan,
+    PolicySnapshot,
+    summarise,
+)
 
 _USER_OP = {
     UserAction.CREATE: OpKind.CREATE_USER,
@@ -45,7 +54,7 @@ def make_plan(
         live_fingerprint=live.fingerprint,
         as_of=as_instant(today).date(),
         claimed_domains=manifest.organization.claimed_domains,
-        policy=manifest.policy,
+        policy=PolicySnapshot.model_validate(manifest.policy.model_dump(mode="json")),
         operations=operations,
         notices=(*extra_notices, *changes.notices),
         summary=summarise(operations),

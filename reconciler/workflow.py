@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from reconciler import planfile
 from reconciler.errors import ConfigError, Problem, StalePlanError
 from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
@@ -22,7 +23,8 @@ from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
 from reconciler.livestate import LiveState
 from reconciler.manifest.loader import LoadedManifest, load_manifest
-from reconciler.plan import Plan, TamperedPlanError, not_covered
+from reconciler.plan import Plan, not_covered
+from reconciler.planfile import TamperedPlanError
 from reconciler.planner import make_plan
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
@@ -157,7 +159,7 @@ def read_plan_file(path: str) -> Plan:
     fix = "pass the JSON file that `reconciler plan --out FILE` wrote"
     text = read_text(Path(path), PLAN_FILE_MAX_BYTES, what="plan file", fix=fix)
     try:
-        plan = Plan.from_json(text)
+        plan = planfile.loads(text)
     except TamperedPlanError as error:
         raise ConfigError(
             f"refusing {path}: {error}. Make a new plan with `reconciler plan --out {path}` "
