@@ -151,6 +151,14 @@ class Plan(_Frozen):
     # teams/"; display only, so not part of the digest.
     manifest_path: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _without_file_fields(cls, value: object) -> object:
+        """``format_version`` belongs to the file, checked by ``reconciler.planfile``."""
+        if isinstance(value, dict) and "format_version" in value:
+            return {k: v for k, v in value.items() if k != "format_version"}
+        return value
+
     @property
     def has_changes(self) -> bool:
         return bool(self.operations)
