@@ -95,10 +95,10 @@ def test_every_patchable_attribute_has_a_patch_operation(attribute: Any) -> None
 
 
 def test_an_attribute_not_in_the_table_is_refused_by_the_builders() -> None:
-    with pytest.raises(ValueError, match="not a managed user attribute: title"):
-        builders.replace_user_attributes({"title": "Engineer"})
-    with pytest.raises(ValueError, match="not a managed user attribute: title"):
-        builders.new_user_resource({**LIVE_VALUES, "title": "Engineer"})
+    with pytest.raises(ValueError, match="not a managed user attribute: nickname"):
+        builders.replace_user_attributes({"nickname": "Ada"})
+    with pytest.raises(ValueError, match="not a managed user attribute: nickname"):
+        builders.new_user_resource({**LIVE_VALUES, "nickname": "Ada"})
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -121,7 +121,8 @@ PATCHED = [a for a in FROM_MANIFEST if a.kind != "login"]
 
 @pytest.mark.parametrize("attribute", PATCHED, ids=lambda a: a.name)
 def test_the_plan_patches_any_manifest_attribute_that_differs(attribute: Any) -> None:
-    wanted = {"display_name": LIVE_VALUES["display_name"]}
+    # Every optional attribute managed (written in the manifest) with the live value.
+    wanted = {a.manifest: LIVE_VALUES[a.name] for a in FROM_MANIFEST if a.optional}
     live = LiveState.of([full_user(**{attribute.name: OTHER_VALUES[attribute.name]})], [])
     plan = make_plan(
         _manifest(**wanted), live, today=TODAY, target="https://x", manifest_digest="d"
