@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from operator import attrgetter
 
 from reconciler.attributes import FROM_MANIFEST
 from reconciler.grammar import count, plural
@@ -517,12 +518,18 @@ def _attributes(user: User, live: LiveUser | None, key: str) -> tuple[AttributeC
     return tuple(changes)
 
 
+_WANTED = attrgetter(*(field_name for _, field_name, _, _ in _DIFFED))
+_HAVE = attrgetter(*(name for name, _, _, _ in _DIFFED))
+
+
 def _same(user: User, live: LiveUser, key: str) -> bool:
     """True when no managed attribute differs (the usual case, so kept cheap).
 
     ``key`` is ``user.key``; a case-insensitive attribute compares ASCII-folded, without
     stripping (surrounding spaces in a live userName are a change).
     """
+    if _WANTED(user) == _HAVE(live):
+        return True  # every attribute managed and exactly equal: the usual case
     for name, field_name, optional, case_insensitive in _DIFFED:
         after = getattr(user, field_name)
         if optional and after is None:

@@ -61,20 +61,30 @@ def parse_list(body: object) -> ListPage:
     )
 
 
+# (row, parent attribute or "", leaf attribute) of every managed attribute, split once.
+_USER_FIELDS = tuple((a, *a.scim_path.rpartition(".")[::2]) for a in USER_ATTRIBUTES)
+
+
+def _sub(data: Mapping[str, Any], parent: str) -> Mapping[str, Any]:
+    value = data.get(parent)
+    return value if isinstance(value, Mapping) else {}
+
+
 def parse_user(resource: object) -> LiveUser:
     """A User resource as a LiveUser; ``active`` defaults to true when the server omits it."""
     data = _object(resource, "User")
     values: dict[str, Any] = {"id": _required_text(data, "id", "User")}
-    for attribute in USER_ATTRIBUTES:  # the one table of managed attributes
-        parent, _, leaf = attribute.scim_path.rpartition(".")
-        source = data.get(parent) if parent else data
-        source = source if isinstance(source, Mapping) else {}
-        if attribute.kind == "login":
-            values[attribute.name] = _required_text(source, leaf, "User")
-        elif attribute.kind == "flag":
-            values[attribute.name] = _boolean(source, leaf, default=True)
-        else:
+    parents: dict[str, Mapping[str, Any]] = {}  # complex attributes, e.g. "name"
+    for attribute, parent, leaf in _USER_FIELDS:  # the one table of managed attributes
+        source: Mapping[str, Any] = data
+        if parent:
+            source = parents.get(parent) or parents.setdefault(parent, _sub(data, parent))
+        if attribute.kind == "text":
             values[attribute.name] = _optional_text(source, leaf)
+        elif attribute.kind == "login":
+            values[attribute.name] = _required_text(source, leaf, "User")
+        else:
+            values[attribute.name] = _boolean(source, leaf, default=True)
     return LiveUser(**values)
 
 
