@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 from reconciler.attributes import USER_ATTRIBUTES
@@ -85,7 +86,7 @@ def parse_user(resource: object) -> LiveUser:
         elif attribute.kind == "login":
             login = _required_text(source, leaf, f"User {user_id!r}", named="user")
             values[attribute.name] = login
-            values["id"] = _usable_id(user_id, f"User {login!r}")
+            values["id"] = intern(_usable_id(user_id, f"User {login!r}"))
         else:
             values[attribute.name] = _boolean(source, leaf, default=True)
     return LiveUser(**values)
@@ -133,7 +134,7 @@ def parse_group(resource: object) -> LiveGroup:
                 f"team {name!r} has the group {member_id!r} as a member; nested teams are not "
                 "supported: remove the nested group in Mixpanel"
             )
-        member_ids.append(member_id)
+        member_ids.append(intern(member_id))  # shares the user's id string: less memory
     return LiveGroup(
         id=group_id, display_name=name, member_ids=frozenset(member_ids), members_listed=listed
     )

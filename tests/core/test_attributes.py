@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from reconciler import livestate
+from reconciler import livestate, reader
 from reconciler.attributes import FROM_MANIFEST, NAMES, USER_ATTRIBUTES
 from reconciler.livestate import LiveState, LiveUser
 from reconciler.manifest.models import Manifest, User
 from reconciler.planner import live_snapshot, make_plan
 from reconciler.scim import builders
-from reconciler.scim.parse import parse_user
+from reconciler.scim.parse import ListPage, parse_user
 from reconciler.verify import user_differences
 
 TODAY = date(2026, 11, 22)
@@ -80,6 +80,14 @@ def test_the_create_body_parses_back_to_the_same_values() -> None:
     parsed = parse_user({**body, "id": "u1"})
     assert parsed == full_user()
     assert body["emails"] == [{"value": "ada@acme.io", "primary": True, "type": "work"}]
+
+
+def test_the_reader_keeps_every_managed_attribute_of_each_user() -> None:
+    body = {**builders.new_user_resource(LIVE_VALUES), "id": "u1", "meta": {"x": 1}}
+    page = ListPage(total_results=1, start_index=1, items_per_page=1, resources=(body,))
+    (kept,) = reader._slim(lambda start, count: page)(1, 1).resources
+    assert parse_user(kept) == full_user()
+    assert "meta" not in kept
 
 
 def test_the_create_body_leaves_out_unset_attributes() -> None:
