@@ -459,7 +459,9 @@ def _render_plan(
     detail: str = "summary",
 ) -> str:
     if fmt == "json":
-        return plan.to_json()
+        from reconciler.render.json import render_json
+
+        return render_json(plan)
     from reconciler.render import SUMMARY_SHOWN
 
     shown = None if detail == "full" else SUMMARY_SHOWN
@@ -518,6 +520,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from reconciler.planfile import dumps
     from reconciler.workflow import load_and_read, plan_from_live
 
     manifest = _manifest(args)
@@ -532,7 +535,7 @@ def _plan(args: argparse.Namespace) -> int:
     if args.out:
         # Recorded so a stale plan's advice can name the same -m (not in the digest).
         saved = planned.plan.model_copy(update={"manifest_path": manifest})
-        write_output(Path(args.out), saved.to_json(), what="the plan file", fix=_PLAN_OUT_FIX)
+        write_output(Path(args.out), dumps(saved), what="the plan file", fix=_PLAN_OUT_FIX)
     sys.stdout.write(
         _render_plan(planned.plan, args.format, planned.warnings, args.org, args.detail)
     )

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reconciler import planfile
 from reconciler.errors import ConfigError, Problem, RefusedPlanError, StalePlanError
 from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
@@ -36,7 +37,8 @@ from reconciler.manifest.loader import (
     load_read_manifest,
     read_manifest,
 )
-from reconciler.plan import Plan, TamperedPlanError, not_covered
+from reconciler.plan import Plan, not_covered
+from reconciler.planfile import TamperedPlanError
 from reconciler.planner import make_plan
 from reconciler.reader import read_live_state
 from reconciler.render.escape import terminal
@@ -271,7 +273,7 @@ def read_plan_file(path: str) -> Plan:
     fix = "pass the JSON file that `reconciler plan --out FILE` wrote"
     text = read_text(Path(path), PLAN_FILE_MAX_BYTES, what="plan file", fix=fix)
     try:
-        plan = Plan.from_json(text)
+        plan = planfile.loads(text)
     except TamperedPlanError as error:
         raise ConfigError(
             f"refusing {path}: {error}. Make a new plan with `reconciler plan --out {path}` "
