@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from reconciler.attributes import BY_NAME
 from reconciler.errors import ReconcilerError
 from reconciler.identity import ascii_lower
 from reconciler.livestate import LiveGroup, LiveUser
@@ -27,8 +28,8 @@ NOT_THERE = "the server answered success but the change is not there"
 UNVERIFIED = "could not"  # how every difference that is "unknown", not "absent", starts
 JsonScalar = str | int | float | bool | None
 
-# Attributes of LiveUser by the names the plan uses.
-_FIELDS = ("user_name", "given_name", "family_name", "display_name", "active")
+# Attributes of LiveUser by the names the plan uses (the one table).
+_FIELDS = frozenset(BY_NAME)
 
 
 class ScimReader(Protocol):
@@ -205,7 +206,9 @@ def _check_group(group_id: str, want: _GroupWant, reader: ScimReader) -> list[tu
 
 
 def _equal(name: str, actual: object, wanted: object) -> bool:
-    if name == "user_name" and isinstance(actual, str) and isinstance(wanted, str):
+    attribute = BY_NAME.get(name)
+    case_insensitive = attribute is not None and attribute.case_insensitive
+    if case_insensitive and isinstance(actual, str) and isinstance(wanted, str):
         return ascii_lower(actual) == ascii_lower(wanted)  # case only, as matched
     return actual == wanted
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from reconciler import planfile
 from reconciler.errors import ConfigError, Problem, RefusedPlanError, StalePlanError
 from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
@@ -40,7 +41,8 @@ from reconciler.manifest.loader import (
     read_manifest,
 )
 from reconciler.manifest.models import Manifest
-from reconciler.plan import Plan, TamperedPlanError, not_covered
+from reconciler.plan import Plan, not_covered
+from reconciler.planfile import TamperedPlanError
 from reconciler.planner import make_plan
 from reconciler.reader import Progress, read_live_state
 from reconciler.render.escape import terminal
@@ -275,7 +277,7 @@ def read_plan_file(path: str) -> Plan:
     fix = "pass the JSON file that `reconciler plan --out FILE` wrote"
     text = read_text(Path(path), PLAN_FILE_MAX_BYTES, what="plan file", fix=fix)
     try:
-        plan = Plan.from_json(text)
+        plan = planfile.loads(text)
     except TamperedPlanError as error:
         raise ConfigError(
             f"refusing {path}: {error}. Make a new plan with `reconciler plan --out {path}` "

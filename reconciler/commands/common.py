@@ -350,7 +350,9 @@ def render_plan(
 ) -> str:
     """The plan in one of the views: text, markdown or json (the plan file itself)."""
     if fmt == "json":
-        return plan.to_json()
+        from reconciler.render.json import render_json
+
+        return render_json(plan)
     from reconciler.render import SUMMARY_SHOWN
 
     shown = None if detail == "full" else SUMMARY_SHOWN

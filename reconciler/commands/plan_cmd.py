@@ -64,6 +64,7 @@ def run(options: Options, console: Console) -> int:
     from pathlib import Path
 
     from reconciler.files import FileWriteError, is_folder, write_output
+    from reconciler.planfile import dumps
     from reconciler.settings import today
     from reconciler.workflow import load_and_read, plan_from_live
 
@@ -83,7 +84,7 @@ def run(options: Options, console: Console) -> int:
     if options.out:
         # Recorded so a stale plan's advice can name the same -m (not in the digest).
         saved = planned.plan.model_copy(update={"manifest_path": manifest})
-        write_output(Path(options.out), saved.to_json(), what="the plan file", fix=PLAN_OUT_FIX)
+        write_output(Path(options.out), dumps(saved), what="the plan file", fix=PLAN_OUT_FIX)
     console.write(
         render_plan(
             planned.plan,
