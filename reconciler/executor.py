@@ -41,6 +41,7 @@ from reconciler.identity import match_key
 from reconciler.journal import Journal
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.plan import DEPROVISION_OPS, PHASE, MemberRef, Operation, OpKind, Plan
+from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.scim import builders
 from reconciler.scim.client import Creation, Origin
 from reconciler.scim.errors import (
@@ -137,12 +138,14 @@ class ApplyResult:
 @dataclass(frozen=True)
 class ApplyOptions:
     """How apply runs: membership PATCH size, parallel requests, stop at the first failure,
-    and whether to read back every touched object afterwards (``verify``, default on)."""
+    and whether to read back every touched object afterwards (``verify``, default on).
+    ``profile`` names the service in the advice given with a failed operation."""
 
     chunk_size: int = 100
     concurrency: int = 1
     fail_fast: bool = False
     verify: bool = True
+    profile: TargetProfile = MIXPANEL
 
 
 class _AnswerContradicts(ReconcilerError):
@@ -427,7 +430,7 @@ class _Runner:
                     self.state.refused += 1
             if self.options.fail_fast:
                 self._stop(f"--fail-fast after {op.id} failed")
-            return self._finish(op, Status.FAILED, _with_advice(error, op))
+            return self._finish(op, Status.FAILED, _with_advice(error, op, self.options.profile))
         return self._finish(op, status, detail, scim_id)
 
     def _listing_proven_incomplete(self) -> bool:
@@ -648,20 +651,17 @@ def _adoption_detail(user: LiveUser, differs: dict[str, Any]) -> str:
     return ADOPTED_DETAIL + (f": {' and '.join(done)}" if done else "")
 
 
-def _with_advice(error: ReconcilerError, op: Operation) -> str:
+def _with_advice(error: ReconcilerError, op: Operation, profile: TargetProfile) -> str:
     """Per-object failures with the server's detail and the fix a person can act on."""
     text = str(error)
     if isinstance(error, ScimError) and error.status == 400 and "claim" in text.lower():
-        return (
-            f"{text}; fix: claim the email's domain in Mixpanel (Organization Settings > "
-            "Access Security > Domain Claim) or remove the user from the manifest"
-        )
+        return f"{text}; {profile.unclaimed_domain_fix}"
     if isinstance(error, ScimForbidden):
         what = "account" if op.is_user_op else "team"
         return (
             f"{text}; the server refuses this change for this {what} only (the other "
-            "operations went on): make it by hand in Mixpanel, or, for an account that must "
-            "keep access (an owner), keep it active in the manifest and list it under "
+            f"operations went on): make it by hand in {profile.product}, or, for an account "
+            "that must keep access (an owner), keep it active in the manifest and list it under "
             "policy.protected"
         )
     return text

@@ -26,6 +26,7 @@ import requests
 
 from reconciler import __version__
 from reconciler.errors import ConfigError, ReconcilerError, StalePlanError
+from reconciler.profile import MIXPANEL
 from reconciler.redact import redact_value, register_secret
 from reconciler.render.markdown import MARKER as PLAN_MARKER
 from reconciler.render.markdown import plan_marker
@@ -39,16 +40,16 @@ DEFAULT_API_URL = "https://api.github.com"
 # The login of GITHUB_TOKEN's comments and issues; a GitHub App token has another one.
 DEFAULT_AUTHOR = "github-actions[bot]"
 
-DRIFT_LABEL = "mixpanel-drift"
-DRIFT_MARKER = "<!-- mixpanel-scim-reconciler:drift -->"
+DRIFT_LABEL = MIXPANEL.drift_label
+DRIFT_MARKER = MIXPANEL.marker("drift")
 DRIFT_TITLE = "Mixpanel access drift: the live org differs from manifests/"
 # GitHub refuses comment and issue bodies longer than this (characters).
 BODY_LIMIT = 65_536
 TIMEOUT_S = 30.0
 
 # The marker families: the single-org marker, or one keyed by an org's name.
-_PLAN_MARKERS = re.compile(r"<!-- mixpanel-scim-reconciler:plan(?::[^\s>]*)? -->\n?")
-_DRIFT_MARKERS = re.compile(r"<!-- mixpanel-scim-reconciler:drift(?::[^\s>]*)? -->\n?")
+_PLAN_MARKERS = re.compile(MIXPANEL.marker_family("plan"))
+_DRIFT_MARKERS = re.compile(MIXPANEL.marker_family("drift"))
 # The same rule as org names in reconciler.yaml: safe inside an HTML comment and a title.
 _ORG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -111,7 +112,7 @@ def check_org(org: str | None) -> str | None:
 
 
 def drift_marker(org: str | None = None) -> str:
-    return DRIFT_MARKER if org is None else f"<!-- mixpanel-scim-reconciler:drift:{org} -->"
+    return MIXPANEL.marker("drift", org)
 
 
 def drift_title(org: str | None = None) -> str:
@@ -278,7 +279,7 @@ class GitHub:
             "Authorization": f"Bearer {self._token.reveal()}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
-            "User-Agent": f"mixpanel-scim-reconciler/{__version__}",
+            "User-Agent": f"{MIXPANEL.user_agent}/{__version__}",
         }
         if "json" in kwargs:  # comment and issue bodies: the one redactor, like every output
             kwargs["json"] = redact_value(kwargs["json"])

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveUser
+from reconciler.profile import MIXPANEL
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
     BASE_URL_HINT,
@@ -74,7 +75,7 @@ class Creation(Generic[T]):
 
 GROUP_CONFLICT_HINT = (
     "a team named {name!r} seems to exist but a displayName filter does not find it; "
-    "check the team in Mixpanel"
+    f"check the team in {MIXPANEL.product}"
 )
 
 
