@@ -23,6 +23,7 @@ from reconciler import __version__
 from reconciler.errors import ConfigError, ManifestError, PartialApplyError, ReconcilerError
 from reconciler.files import FileWriteError, exists, is_folder, write_file_set, write_output
 from reconciler.grammar import count
+from reconciler.profile import MIXPANEL
 from reconciler.render.escape import terminal
 from reconciler.settings import today
 
@@ -277,12 +278,12 @@ def _target_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--url",
         metavar="URL",
-        help="SCIM base URL (default $MIXPANEL_SCIM_URL or https://mixpanel.com/api/app/scim/v2)",
+        help=f"SCIM base URL (default ${MIXPANEL.url_env} or {MIXPANEL.default_url})",
     )
     parser.add_argument(
         "--token-file",
         metavar="FILE",
-        help="file holding the SCIM token (default: $MIXPANEL_SCIM_TOKEN)",
+        help=f"file holding the SCIM token (default: ${MIXPANEL.token_env})",
     )
     parser.add_argument(
         "--page-size",

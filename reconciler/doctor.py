@@ -18,7 +18,6 @@ from reconciler.grammar import count
 from reconciler.livestate import LiveState
 from reconciler.reader import read_live_state
 from reconciler.report import lookalike_lines
-from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
     BASE_URL_HINT,
     ScimAuthError,
@@ -27,6 +26,7 @@ from reconciler.scim.errors import (
     ScimProtocolError,
     ScimTransportError,
 )
+from reconciler.scim.protocols import ScimProbe
 
 MEMBERSHIP = "team members cross-check (users' groups)"
 _SAMPLE = 100
@@ -57,7 +57,7 @@ class Diagnosis:
         return all(c.status is not Status.FAIL for c in self.checks)
 
 
-def diagnose(client: ScimClient, target: str, claimed_domains: Iterable[str] | None) -> Diagnosis:
+def diagnose(client: ScimProbe, target: str, claimed_domains: Iterable[str] | None) -> Diagnosis:
     checks: list[Check] = []
     config = _run(checks, "server reachable, SCIM answers", lambda: _reach(client, target))
     steps: list[tuple[str, Callable[[], tuple[Check, Any]]]] = [
@@ -99,7 +99,7 @@ def _explain(error: ReconcilerError) -> str:
     return text
 
 
-def _reach(client: ScimClient, target: str) -> tuple[Check, dict[str, Any] | None]:
+def _reach(client: ScimProbe, target: str) -> tuple[Check, dict[str, Any] | None]:
     try:
         config = client.service_provider_config()
     except (ScimAuthError, ScimForbidden):
@@ -108,7 +108,7 @@ def _reach(client: ScimClient, target: str) -> tuple[Check, dict[str, Any] | Non
     return Check("server reachable, SCIM answers", Status.OK, f"{target} answered"), config
 
 
-def _token(client: ScimClient) -> tuple[Check, None]:
+def _token(client: ScimProbe) -> tuple[Check, None]:
     client.list_users_page(1, 1)
     return Check("token accepted", Status.OK, "an authenticated request succeeded"), None
 
@@ -141,7 +141,7 @@ def _get(config: dict[str, Any], section: str, key: str) -> Any:
     return value.get(key) if isinstance(value, dict) else None
 
 
-def _page(client: ScimClient, *, users: bool) -> tuple[Check, None]:
+def _page(client: ScimProbe, *, users: bool) -> tuple[Check, None]:
     if users:
         page = client.list_users_page(1, 1)
         return Check("users readable", Status.OK, count(page.total_results, "user")), None
@@ -149,7 +149,7 @@ def _page(client: ScimClient, *, users: bool) -> tuple[Check, None]:
     return Check("teams readable", Status.OK, count(page.total_results, "team")), None
 
 
-def _membership(client: ScimClient) -> tuple[Check, None]:
+def _membership(client: ScimProbe) -> tuple[Check, None]:
     """Does the server fill users' ``groups``? It is what cut member lists are caught by."""
     page = client.list_users_page(1, _SAMPLE)
     carrying = [r.get("groups") for r in page.resources if isinstance(r.get("groups"), list)]
@@ -177,7 +177,7 @@ def _membership(client: ScimClient) -> tuple[Check, None]:
     ), None
 
 
-def _lookalikes(client: ScimClient, live: LiveState | None) -> tuple[Check, None]:
+def _lookalikes(client: ScimProbe, live: LiveState | None) -> tuple[Check, None]:
     """Live userNames that print like another address (``reconciler.identity``)."""
     users = (live or read_live_state(client)).users
     found = lookalike_lines(users)
@@ -192,7 +192,7 @@ def _lookalikes(client: ScimClient, live: LiveState | None) -> tuple[Check, None
     return Check(LOOKALIKES, Status.WARN, detail), None
 
 
-def _domains(client: ScimClient, claimed: Iterable[str]) -> tuple[Check, LiveState]:
+def _domains(client: ScimProbe, claimed: Iterable[str]) -> tuple[Check, LiveState]:
     claimed_set = {d.lower() for d in claimed}
     live = read_live_state(client)
     seen = Counter(u.domain for u in live.users)

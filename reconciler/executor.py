@@ -33,17 +33,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from itertools import groupby
-from typing import Any, Protocol
+from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.grammar import count
 from reconciler.identity import match_key
 from reconciler.journal import Journal
-from reconciler.livestate import LiveGroup, LiveUser
+from reconciler.livestate import LiveUser
 from reconciler.plan import DEPROVISION_OPS, PHASE, MemberRef, Operation, OpKind, Plan
 from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.scim import builders
-from reconciler.scim.client import Creation, Origin
+from reconciler.scim.client import Origin
 from reconciler.scim.errors import (
     NEW_CREDENTIAL_ADVICE,
     ScimAuthError,
@@ -52,6 +52,7 @@ from reconciler.scim.errors import (
     ScimForbidden,
     ScimPayloadTooLarge,
 )
+from reconciler.scim.protocols import ScimWriter
 from reconciler.verify import (
     NOT_THERE,
     UNVERIFIED,
@@ -64,18 +65,6 @@ from reconciler.verify import (
 ADOPTED_DETAIL = "adopted (not in the listing)"
 LISTING_INCOMPLETE = "skipped: listing proven incomplete"
 REVOKE_OPS = DEPROVISION_OPS | {OpKind.REMOVE_MEMBERS}
-
-
-class ScimWriter(Protocol):
-    """The narrow slice of the SCIM client that apply needs (writes, and reads to verify)."""
-
-    def create_or_adopt_user(self, resource: dict[str, Any]) -> Creation[LiveUser]: ...
-    def patch_user(self, user_id: str, patch: dict[str, Any]) -> LiveUser | None: ...
-    def delete_user(self, user_id: str) -> None: ...
-    def create_or_adopt_group(self, resource: dict[str, Any]) -> Creation[LiveGroup]: ...
-    def patch_group(self, group_id: str, patch: dict[str, Any]) -> None: ...
-    def get_user(self, user_id: str, *, purpose: str = "") -> LiveUser: ...
-    def get_group(self, group_id: str, *, purpose: str = "") -> LiveGroup: ...
 
 
 class Status(StrEnum):

@@ -27,9 +27,9 @@ from typing import Any
 from reconciler.errors import LiveStateError
 from reconciler.evidence import check_member_lists, resolve_unlisted_members
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
-from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimError
 from reconciler.scim.parse import ListPage, parse_group, parse_user, parse_user_groups
+from reconciler.scim.protocols import ScimReader
 
 Progress = Callable[[str, int, int], None]
 _ABORT = "; nothing was planned, re-run when it is resolved"
@@ -38,7 +38,7 @@ PAGE_SLACK = 2
 
 
 def read_live_state(
-    client: ScimClient,
+    client: ScimReader,
     *,
     page_size: int = 1000,
     on_progress: Progress | None = None,
@@ -169,7 +169,7 @@ def _groups(resources: Iterable[dict[str, Any]]) -> list[LiveGroup]:
 
 
 def _with_members(
-    client: ScimClient, listed: list[LiveGroup], progress: Progress, concurrency: int
+    client: ScimReader, listed: list[LiveGroup], progress: Progress, concurrency: int
 ) -> list[LiveGroup]:
     workers = min(concurrency, len(listed))
     if workers <= 1:

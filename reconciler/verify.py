@@ -15,12 +15,12 @@ import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from reconciler.errors import ReconcilerError
 from reconciler.identity import ascii_lower
-from reconciler.livestate import LiveGroup, LiveUser
+from reconciler.livestate import LiveUser
 from reconciler.scim.errors import ScimNotFound
+from reconciler.scim.protocols import ResourceReader
 from reconciler.scim.transport import VERIFY
 
 NOT_THERE = "the server answered success but the change is not there"
@@ -29,13 +29,6 @@ JsonScalar = str | int | float | bool | None
 
 # Attributes of LiveUser by the names the plan uses.
 _FIELDS = ("user_name", "given_name", "family_name", "display_name", "active")
-
-
-class ScimReader(Protocol):
-    """The reads verification needs; ``purpose`` labels them in the request stats."""
-
-    def get_user(self, user_id: str, *, purpose: str = "") -> LiveUser: ...
-    def get_group(self, group_id: str, *, purpose: str = "") -> LiveGroup: ...
 
 
 @dataclass
@@ -118,7 +111,7 @@ class Verification:
         return len(self.differences)
 
 
-def verify(expected: Expectations, reader: ScimReader, *, concurrency: int = 1) -> Verification:
+def verify(expected: Expectations, reader: ResourceReader, *, concurrency: int = 1) -> Verification:
     """Read back each expected object once; never raises for a per-object failure.
 
     A read that fails (after the client's retries) leaves those operations unverified,
@@ -148,7 +141,7 @@ def verify(expected: Expectations, reader: ScimReader, *, concurrency: int = 1) 
     return Verification(len(jobs), {k: tuple(v) for k, v in differences.items()})
 
 
-def _check_user(user_id: str, want: _UserWant, reader: ScimReader) -> list[tuple[str, str]]:
+def _check_user(user_id: str, want: _UserWant, reader: ResourceReader) -> list[tuple[str, str]]:
     ops = {op for _, op in want.fields.values()}
     if want.deleted_by is not None:
         ops.add(want.deleted_by)
@@ -174,7 +167,7 @@ def _check_user(user_id: str, want: _UserWant, reader: ScimReader) -> list[tuple
     return problems
 
 
-def _check_group(group_id: str, want: _GroupWant, reader: ScimReader) -> list[tuple[str, str]]:
+def _check_group(group_id: str, want: _GroupWant, reader: ResourceReader) -> list[tuple[str, str]]:
     ops = {op for _, op in [*want.present.values(), *want.absent.values()]}
     ops |= {want.name[1]} if want.name else set()
     try:

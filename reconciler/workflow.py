@@ -24,6 +24,7 @@ from reconciler.livestate import LiveState
 from reconciler.manifest.loader import LoadedManifest, load_manifest
 from reconciler.plan import Plan, TamperedPlanError, not_covered
 from reconciler.planner import make_plan
+from reconciler.profile import MIXPANEL
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
@@ -217,7 +218,7 @@ def check_same_org(plan: Plan, target: Target) -> None:
     if plan.target != target.base_url:
         raise ConfigError(
             f"the plan was made for {plan.target}, not {target.base_url}; "
-            "set MIXPANEL_SCIM_URL to the plan's target or re-run plan"
+            f"set {MIXPANEL.url_env} to the plan's target or re-run plan"
         )
     if plan.org != target.org_identity:
         raise ConfigError(
