@@ -19,6 +19,7 @@ from reconciler.manifest.models import Policy
 
 FORMAT_VERSION = 1
 
+# The one definition: a before/after value in an operation, the diff and verification.
 JsonScalar = str | int | float | bool | None
 
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from reconciler.errors import ReconcilerError
 from reconciler.identity import ascii_lower
 from reconciler.livestate import LiveUser
+from reconciler.plan import JsonScalar
 from reconciler.scim.errors import ScimNotFound
 from reconciler.scim.protocols import ResourceReader
 from reconciler.scim.transport import VERIFY
 
 NOT_THERE = "the server answered success but the change is not there"
 UNVERIFIED = "could not"  # how every difference that is "unknown", not "absent", starts
-JsonScalar = str | int | float | bool | None
 
 # Attributes of LiveUser by the names the plan uses.
 _FIELDS = ("user_name", "given_name", "family_name", "display_name", "active")
