@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from reconciler.executor import ApplyOptions
 from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.profile import MIXPANEL, TargetProfile
+from reconciler.redact import secrets_scope
 from reconciler.scim.errors import ScimConflict, conflict_hint
 from reconciler.settings import resolve_target
 
@@ -30,6 +32,9 @@ MIXPANEL_LITERALS = (
 # reconciler.yaml's documented example names a real URL and an org's own token variable.
 ALLOWED = {"profile.py", "orgs.py"}
 
+# resolve_target registers the token with the process-wide redactor: keep it in a scope.
+pytestmark = pytest.mark.usefixtures("scoped_secrets")
+
 OTHER = dataclasses.replace(
     MIXPANEL,
     product="Acme Cloud",
@@ -41,6 +46,12 @@ OTHER = dataclasses.replace(
     token_page="Admin > Provisioning",
     marker_prefix="acme-scim-reconciler",
 )
+
+
+@pytest.fixture
+def scoped_secrets() -> Iterator[None]:
+    with secrets_scope():
+        yield
 
 
 def test_mixpanel_names_are_spelled_only_in_the_profile() -> None:
@@ -76,11 +87,11 @@ def test_resolve_target_reads_the_profiles_variables_and_default_url() -> None:
     target = resolve_target(None, None, {"ACME_SCIM_TOKEN": "s3cret"}, profile=OTHER)
     assert target.base_url == OTHER.default_url
     url = "https://eu.acme.example/v2"
-    env = {"ACME_SCIM_TOKEN": "t", "ACME_SCIM_URL": url}
+    env = {"ACME_SCIM_TOKEN": "acme-token-2", "ACME_SCIM_URL": url}
     chosen = resolve_target(None, None, env, profile=OTHER)
     assert chosen.base_url == url
     with pytest.raises(ConfigError) as refused:
-        resolve_target(None, None, {"MIXPANEL_SCIM_TOKEN": "t"}, profile=OTHER)
+        resolve_target(None, None, {"MIXPANEL_SCIM_TOKEN": "mixpanel-token"}, profile=OTHER)
     assert "ACME_SCIM_TOKEN" in str(refused.value) and "Admin > Provisioning" in str(refused.value)
     assert "Mixpanel" not in str(refused.value)
 
