@@ -854,8 +854,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"error: {count(len(error.problems), 'problem')} in the manifest", file=sys.stderr)
         return error.exit_code
     except ReconcilerError as error:
-        # Errors may quote server data (a detail, a userName): shown escaped, one line.
-        print(f"error: {terminal(str(error))}", file=sys.stderr)
+        # Errors may quote server data (a detail, a userName): shown escaped. Only an
+        # error composed of our own lines keeps its line breaks (each line escaped).
+        lines = str(error).split("\n") if error.multiline else [str(error)]
+        print(f"error: {terminal(lines[0])}", file=sys.stderr)
+        for line in lines[1:]:
+            print(terminal(line), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

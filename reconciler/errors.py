@@ -15,6 +15,10 @@ class ReconcilerError(Exception):
     """Base of every error the tool expects and explains. Exit code 1 unless overridden."""
 
     exit_code = 1
+    # True for messages composed only of our own lines (live values in them escaped
+    # where they were put in): the CLI keeps their line breaks. Any other message is
+    # shown on one line, so a newline in server data cannot forge a line of output.
+    multiline = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,12 @@ class ConfigError(ReconcilerError):
     """A command-line or environment setting is wrong (URL, token file, options)."""
 
 
+class RefusedPlanError(ConfigError):
+    """A saved plan holds operations its manifest does not produce; lists each one."""
+
+    multiline = True
+
+
 class SecretInOutputError(ReconcilerError):
     """A file about to be written holds a secret (e.g. the token reflected in live data)."""
 
@@ -60,12 +70,14 @@ class StalePlanError(ReconcilerError):
     """A saved plan no longer matches the live state or the manifest it was made from."""
 
     exit_code = 3
+    multiline = True
 
 
 class UnsafePlanError(ReconcilerError):
     """A blast-radius guard refused the plan; the message names the numbers and the override."""
 
     exit_code = 4
+    multiline = True
 
 
 class PartialApplyError(ReconcilerError):

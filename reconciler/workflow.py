@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from reconciler.errors import ConfigError, Problem, StalePlanError
+from reconciler.errors import ConfigError, Problem, RefusedPlanError, StalePlanError
 from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.files import MIB, read_text
@@ -26,6 +26,7 @@ from reconciler.plan import Plan, TamperedPlanError, not_covered
 from reconciler.planner import make_plan
 from reconciler.profile import MIXPANEL
 from reconciler.reader import read_live_state
+from reconciler.render.escape import terminal
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
 from reconciler.scim.throttle import Throttle
@@ -202,7 +203,7 @@ def check_saved_plan(
     live = confirm_plan_targets(client, plan, _read(client, read))
     drift = drift_since_plan(plan, live)
     if drift and not already_applied(plan, live):
-        lines = "\n".join(f"  - {d}" for d in drift)
+        lines = "\n".join(f"  - {terminal(d)}" for d in drift)
         raise StalePlanError(
             f"saved plan is stale: Mixpanel changed since the plan was made "
             f"({done_count(plan, live)} already done):\n{lines}\n"
@@ -253,8 +254,8 @@ def _check_produced(  # noqa: PLR0917 - one caller, all of them needed
     )
     extra = not_covered(plan.operations, (*fresh.operations, *fresh.held_back))
     if extra:
-        lines = "\n".join(f"  - {line}" for line in extra)
-        raise ConfigError(
+        lines = "\n".join(f"  - {terminal(line)}" for line in extra)
+        raise RefusedPlanError(
             f"refusing the saved plan: the manifest at {manifest_path} does not produce these "
             f"operations from the live state the plan was made on:\n{lines}\n"
             "The plan file was edited (or an expiry passed since it was made). Make a new one "

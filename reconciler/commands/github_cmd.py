@@ -178,7 +178,7 @@ def _is_remainder(args: argparse.Namespace, reviewed_digest: str, where: str, ou
     fresh = read_plan_file(args.plan)
     new = not_a_remainder(fresh, reviewed)
     if new:
-        lines = "\n".join(f"  - {line}" for line in new)
+        lines = "\n".join(f"  - {terminal(line)}" for line in new)
         raise StalePlanError(
             f"the plan made now is not the plan reviewed in {where}, nor what is left of it "
             f"after a partial apply; new since the review:\n{lines}\n"

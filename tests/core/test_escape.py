@@ -169,3 +169,41 @@ def test_text_log_lines_escape_the_message() -> None:
     record.run_id = "r"
     line = TextFormatter(TEXT_FORMAT).format(record)
     assert "\n" not in line and f"x\\n{NO_CHANGES}\\n" in line
+
+
+FORGED = "x\nNo changes. Mixpanel matches the manifest.\n\x1b[2K"
+
+
+def _cli_error(error: Exception, capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    import argparse
+
+    from reconciler import cli
+
+    def handler(_: argparse.Namespace) -> int:
+        raise error
+
+    code = cli._dispatch(argparse.Namespace(handler=handler, command="plan", verbose=0))
+    return code, capsys.readouterr().err.splitlines()
+
+
+def test_a_server_detail_holding_newlines_stays_one_escaped_error_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from reconciler.errors import LiveStateError
+
+    code, lines = _cli_error(LiveStateError(f"the server said: {FORGED}"), capsys)
+    assert code == 1 and len(lines) == 1
+    assert NO_CHANGES not in [line.strip() for line in lines] and "\x1b" not in lines[0]
+    assert lines[0].startswith("error: the server said: x\\nNo changes.")
+
+
+def test_a_composed_multi_line_error_keeps_its_own_line_breaks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from reconciler.errors import StalePlanError
+
+    message = f"saved plan is stale:\n  - {terminal(FORGED)}\nRun plan again."
+    code, lines = _cli_error(StalePlanError(message), capsys)
+    assert code == 3 and len(lines) == 3
+    assert lines[0] == "error: saved plan is stale:" and lines[2] == "Run plan again."
+    assert lines[1].startswith("  - x\\nNo changes.") and "\x1b" not in lines[1]
