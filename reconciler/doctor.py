@@ -11,15 +11,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.grammar import count
 from reconciler.livestate import LiveState
+from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.reader import read_live_state
 from reconciler.report import lookalike_lines
 from reconciler.scim.errors import (
-    BASE_URL_HINT,
     ScimAuthError,
     ScimForbidden,
     ScimNotFound,
@@ -57,7 +58,17 @@ class Diagnosis:
         return all(c.status is not Status.FAIL for c in self.checks)
 
 
-def diagnose(client: ScimProbe, target: str, claimed_domains: Iterable[str] | None) -> Diagnosis:
+def diagnose(
+    client: ScimProbe,
+    target: str,
+    claimed_domains: Iterable[str] | None,
+    profile: TargetProfile = MIXPANEL,
+) -> Diagnosis:
+    """Every setup check in order; a failure skips the checks that depend on it.
+
+    ``profile`` names the service in the advice (what its base URL looks like).
+    """
+    _run = partial(_check, profile=profile)
     checks: list[Check] = []
     config = _run(checks, "server reachable, SCIM answers", lambda: _reach(client, target))
     steps: list[tuple[str, Callable[[], tuple[Check, Any]]]] = [
@@ -80,22 +91,29 @@ def diagnose(client: ScimProbe, target: str, claimed_domains: Iterable[str] | No
     return Diagnosis(target, tuple(checks))
 
 
-def _run(checks: list[Check], name: str, step: Callable[[], tuple[Check, Any]]) -> Any:
+def _check(
+    checks: list[Check],
+    name: str,
+    step: Callable[[], tuple[Check, Any]],
+    *,
+    profile: TargetProfile,
+) -> Any:
     try:
         check, value = step()
     except ReconcilerError as error:
-        check, value = Check(name, Status.FAIL, _explain(error)), None
+        check, value = Check(name, Status.FAIL, _explain(error, profile)), None
     checks.append(check)
     return value
 
 
-def _explain(error: ReconcilerError) -> str:
+def _explain(error: ReconcilerError, profile: TargetProfile) -> str:
     text = str(error)
     # The transport already names TLS failures (plain HTTP, certificate) precisely.
     if isinstance(error, ScimTransportError) and not any(w in text for w in ("TLS", "HTTP")):
         return f"{text}; check the URL, DNS, proxy and firewall"
-    if isinstance(error, ScimNotFound | ScimProtocolError) and BASE_URL_HINT not in text:
-        return f"{text}; {BASE_URL_HINT}"
+    hint = profile.base_url_hint
+    if isinstance(error, ScimNotFound | ScimProtocolError) and hint not in text:
+        return f"{text}; {hint}"
     return text
 
 

@@ -45,7 +45,6 @@ from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.scim import builders
 from reconciler.scim.client import Origin
 from reconciler.scim.errors import (
-    NEW_CREDENTIAL_ADVICE,
     ScimAuthError,
     ScimCircuitOpen,
     ScimError,
@@ -215,7 +214,10 @@ def apply_plan(
     if checked is not None and not checked.skipped:
         results = _verified(results, checked, state.answer_notes, journal)
     outcome = ApplyResult(
-        tuple(results), state.stop_reason, notes=_notes(state, results), verification=checked
+        tuple(results),
+        state.stop_reason,
+        notes=_notes(state, results, options.profile),
+        verification=checked,
     )
     for note in outcome.notes:
         journal.record("note", {"text": note})
@@ -279,9 +281,13 @@ def _difference_text(differences: tuple[str, ...]) -> str:
     return "; ".join(parts)
 
 
-def _notes(state: _RunState, results: list[OpResult]) -> tuple[str, ...]:
+def _notes(state: _RunState, results: list[OpResult], profile: TargetProfile) -> tuple[str, ...]:
     """Run-level explanations: an incomplete listing, untrustworthy answers, refusals."""
-    notes = (_listing_note(state), _answers_note(state, results), _refused_note(state))
+    notes = (
+        _listing_note(state),
+        _answers_note(state, results),
+        _refused_note(state, profile),
+    )
     return tuple(note for note in notes if note)
 
 
@@ -324,13 +330,13 @@ def _answers_note(state: _RunState, results: list[OpResult]) -> str:
     )
 
 
-def _refused_note(state: _RunState) -> str:
+def _refused_note(state: _RunState, profile: TargetProfile) -> str:
     attempted = state.attempted
     if attempted < 2 or state.refused != attempted:
         return ""
     return (
         f"Every write was refused (HTTP 403, {attempted} of {attempted}): the token may "
-        f"lack the rights; {NEW_CREDENTIAL_ADVICE}."
+        f"lack the rights; {profile.new_credential_advice}."
     )
 
 

@@ -65,6 +65,19 @@ class TargetProfile:
         )
 
     @property
+    def auth_hint(self) -> str:
+        """Said with every 401: the token was refused."""
+        return f"the SCIM token was refused: {self.new_credential_advice}"
+
+    @property
+    def forbidden_list_hint(self) -> str:
+        """Said with a 403 to a listing: the token cannot read the org at all."""
+        return (
+            "the server refuses to list its accounts, so every request is refused: "
+            f"{self.new_credential_advice}"
+        )
+
+    @property
     def missing_token_fix(self) -> str:
         """Where a token comes from, for a run that has none."""
         return f"generate one in {self.product}: {self.token_page}"

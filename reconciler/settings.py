@@ -49,6 +49,7 @@ class Target:
     warnings: tuple[str, ...] = ()
     max_attempts: int = 6
     limits: Limits = Limits()
+    profile: TargetProfile = MIXPANEL  # the service: names, defaults and advice
 
     @property
     def org_identity(self) -> str:
@@ -75,7 +76,7 @@ def resolve_target(
     base_url = normalise_base_url(chosen, default=profile.default_url)
     if token_file is not None:
         token, warnings = read_token_file(Path(token_file))
-        return Target(base_url, token, warnings, max_attempts, limits)
+        return Target(base_url, token, warnings, max_attempts, limits, profile)
     value = env.get(token_env, "").strip()
     if not value:
         raise ConfigError(
@@ -83,7 +84,7 @@ def resolve_target(
             f"({profile.missing_token_fix})"
         )
     token = _loaded(value, source=f"the environment variable {token_env}", label=token_env)
-    return Target(base_url, token, max_attempts=max_attempts, limits=limits)
+    return Target(base_url, token, max_attempts=max_attempts, limits=limits, profile=profile)
 
 
 def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:

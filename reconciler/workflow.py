@@ -80,6 +80,7 @@ def connect(
         timeouts=Timeouts(total=limits.request_deadline),
         max_read_bytes=limits.max_read_bytes,
         on_retry=on_retry,
+        profile=target.profile,
     )
 
 

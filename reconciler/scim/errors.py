@@ -19,10 +19,8 @@ from reconciler.redact import redact
 
 # Mixpanel's advice, from the one profile; ``conflict_hint`` takes another profile.
 NEW_CREDENTIAL_ADVICE = MIXPANEL.new_credential_advice
-AUTH_HINT = f"the SCIM token was refused: {NEW_CREDENTIAL_ADVICE}"
-FORBIDDEN_LIST_HINT = (
-    f"the server refuses to list its accounts, so every request is refused: {NEW_CREDENTIAL_ADVICE}"
-)
+AUTH_HINT = MIXPANEL.auth_hint
+FORBIDDEN_LIST_HINT = MIXPANEL.forbidden_list_hint
 OUTSIDE_ORG_FIX = MIXPANEL.outside_org_fix
 MIXPANEL_PATH = MIXPANEL.scim_path
 BASE_URL_HINT = MIXPANEL.base_url_hint

@@ -25,8 +25,10 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from reconciler import __version__
+from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.redact import Redactor
 from reconciler.scim.errors import (
+    AUTH_HINT,
     ScimCircuitOpen,
     ScimError,
     ScimProtocolError,
@@ -179,8 +181,10 @@ class Transport:
         breaker: CircuitBreaker | None = None,
         max_read_bytes: int = 256 * 2**20,
         on_retry: RetryListener | None = None,
+        profile: TargetProfile = MIXPANEL,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.profile = profile
         self._token = token
         self.breaker = breaker or CircuitBreaker()
         # By default every wait (retry backoff, the shared 429 pause) ends early when the
@@ -506,6 +510,8 @@ class Transport:
             )
         failure = parse_error(status, self._error_body(content), method, path)
         failure.attempts = attempts
+        if status == 401 and failure.hint == AUTH_HINT:
+            failure = failure.with_hint(self.profile.auth_hint)  # the service's own advice
         if status == 401 and self._token.source:
             # Which token was refused matters when several are configured (env, file, org).
             source = f"the refused token came from {self._token.source}"

@@ -15,8 +15,12 @@ from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.redact import secrets_scope
-from reconciler.scim.errors import ScimConflict, conflict_hint
+from reconciler.sandbox import Sandbox
+from reconciler.scim.client import ScimClient
+from reconciler.scim.errors import ScimAuthError, ScimConflict, conflict_hint
+from reconciler.scim.secret import Token
 from reconciler.settings import resolve_target
+from reconciler.workflow import connect
 
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 # Literals that are Mixpanel's and belong to the profile only (docstrings aside: they
@@ -123,3 +127,22 @@ def test_the_case_rules_stated_in_the_profile_are_the_ones_identity_applies() ->
     assert match_key("ADA@acme.io") == match_key("ada@acme.io")
     exact = LiveGroup("g1", "Eng").key != LiveGroup("g2", "eng").key
     assert exact is MIXPANEL.team_names_case_exact
+
+
+def test_the_client_speaks_for_its_profile_over_real_http() -> None:
+    with Sandbox(token="the-right-token") as sandbox:
+        client = ScimClient.connect(sandbox.base_url, Token("a-wrong-token"), profile=OTHER)
+        with client, pytest.raises(ScimAuthError) as refused:
+            client.list_users_page(1, 1)
+    text = str(refused.value)
+    assert "Acme Cloud Admin > Provisioning" in text and "Mixpanel" not in text
+    with ScimClient.connect(None, Token("t0ken"), profile=OTHER) as default:
+        assert default.transport.base_url == OTHER.default_url
+        assert default.profile is OTHER
+
+
+def test_a_target_carries_its_profile_to_the_client() -> None:
+    target = resolve_target(None, None, {"ACME_SCIM_TOKEN": "acme-token-3"}, profile=OTHER)
+    assert target.profile is OTHER
+    with connect(target) as client:
+        assert client.profile is OTHER and client.transport.base_url == OTHER.default_url
