@@ -715,13 +715,34 @@ def _import(args: argparse.Namespace) -> int:
     write_file_set(out, files, what="the imported manifest", fix=fix)  # secrets refused first
     for note in imported.notes:
         print(f"note: {terminal(note)}", file=sys.stderr)
+    _check_imported(out)
     print(
         f"Imported {count(imported.users, 'user')} and {count(imported.teams, 'team')} "
         f"into {out}/ ({count(len(imported.files), 'file')}); "
         f"claimed domains: {', '.join(domains)}"
     )
-    print("Next: review, commit, open a pull request; its plan should show no changes.")
+    if imported.exact:
+        print("Next: review, commit, open a pull request; its plan should show no changes.")
+    else:
+        print(
+            "Next: review the notes above, commit, open a pull request; its plan shows the "
+            "changes the notes name (placeholders, corrected userNames) and nothing else."
+        )
     return EXIT_OK
+
+
+def _check_imported(out: Path) -> None:
+    """The files just written must validate; never end an import on a promise they break."""
+    from reconciler.manifest.loader import load_manifest
+
+    try:
+        load_manifest(out, today=today())
+    except ManifestError as error:
+        raise ReconcilerError(
+            f"the manifest written to {out}/ does not validate, so it cannot be used as it "
+            f"is: {error}. Fix the files named above by hand (they are kept for review), "
+            "and please report this as a bug of `reconciler import`"
+        ) from error
 
 
 def _schema_text() -> str:

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from reconciler.grammar import count, plural
-from reconciler.identity import ascii_lower, lookalike_reason, match_key, name_fold
+from reconciler.identity import ascii_lower, lookalike_reason, match_key, name_fold, spelled
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import (
     Deprovision,
@@ -180,6 +180,30 @@ class _Context:
                 "exactly in policy.lookalike_users to let the policy manage it"
             )
         self.untouchable = frozenset(untouchable)
+        self._flag_lookalike_teams()
+
+    def _flag_lookalike_teams(self) -> None:
+        """One notice per live team whose name is a look-alike the manifest does not name.
+
+        Such a team is never matched to the manifest team it resembles (matching is
+        by exact name, or ASCII case and surrounding spaces), so it is left alone like
+        any unlisted team; the notice shows its name spelled out so it cannot pass for
+        the team it imitates.
+        """
+        wanted = {team.name for team in self.manifest.teams}
+        for group in self.live.groups:
+            name = group.display_name
+            if (name.isascii() and name.isprintable()) or name in wanted:
+                continue
+            reason = lookalike_reason(name)
+            if reason is None:
+                continue
+            self.notices.append(
+                f'team "{spelled(name)}" (id {group.id}): look-alike team name ({reason}); it '
+                "matches no manifest team and is never changed automatically (only members "
+                "being deprovisioned leave it); check who made it, then rename or delete it "
+                "in Mixpanel"
+            )
 
     # -- users -------------------------------------------------------------
     def user_changes(self) -> tuple[UserChange, ...]:
@@ -475,12 +499,19 @@ class _Context:
             if remove:
                 changes.append(TeamChange(group.display_name, group, remove=remove))
         if unlisted:
-            names = listed_names([f'"{g.display_name}"' for g in unlisted])
+            names = listed_names([f'"{_team_shown(g.display_name)}"' for g in unlisted])
             self.notices.append(
                 f"{count(len(unlisted), 'team')} in Mixpanel {plural('is', len(unlisted))} "
                 f"not in the manifest and {plural('is', len(unlisted))} left alone: {names}"
             )
         return changes
+
+
+def _team_shown(name: str) -> str:
+    """A team name for a notice: spelled out (``\\u0415ng``) when it is a look-alike."""
+    if name.isascii() and name.isprintable():
+        return name
+    return spelled(name) if lookalike_reason(name) else name
 
 
 def _attributes(user: User, live: LiveUser | None, key: str) -> tuple[AttributeChange, ...]:

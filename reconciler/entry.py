@@ -7,10 +7,23 @@ with a traceback from the middle of an import. This module imports nothing heavy
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+from types import FrameType
 
 EXIT_INTERRUPTED = 130
+
+
+def _interrupted_early(signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C before the CLI is running: nothing was done, so end at once, cleanly."""
+    os.write(2, b"interrupted\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+# Installed when the console script imports this module, so no moment between
+# Python's start-up and the CLI's own handling is left unguarded.
+signal.signal(signal.SIGINT, _interrupted_early)
 
 
 def run() -> None:
@@ -18,6 +31,9 @@ def run() -> None:
     try:
         from reconciler.cli import main
 
+        # From here on a Ctrl-C is a KeyboardInterrupt the CLI turns into a record
+        # of what was done (journal, "N of M done") before it exits 130.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         code = main()
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this

@@ -7,6 +7,10 @@ team has these members", the claim is checked where it matters:
 - A user the manifest wants inactive (or expired) that the listing lacks is looked
   up with ``filter=userName eq "..."`` (``confirm_absences``, called by the workflow
   because only it knows the manifest).
+- A team the manifest has that no listed team matches (one the plan would create)
+  is looked up with ``filter=displayName eq "..."``; a find proves the listing of
+  teams incomplete, and the read fails closed (a second team would be created
+  beside one that keeps members nobody reviewed).
 
 A lookup that finds an **active** user proves that the listing hides users who
 have access: the read fails closed and nothing is planned. A lookup that finds an
@@ -29,10 +33,10 @@ from datetime import date
 from typing import TypeVar
 
 from reconciler.errors import LiveStateError
-from reconciler.identity import match_key
+from reconciler.identity import match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import Manifest, User, is_expired
-from reconciler.plan import Plan
+from reconciler.plan import OpKind, Plan
 from reconciler.scim.errors import ScimError
 from reconciler.scim.protocols import ScimReader
 
@@ -143,15 +147,20 @@ def check_member_lists(
 def confirm_absences(
     client: ScimReader, manifest: Manifest, live: LiveState, today: date
 ) -> LiveState:
-    """Prove absent every user the manifest wants inactive (or expired) that live lacks.
+    """Prove absent every user the manifest wants inactive (or expired) that live lacks,
+    and every team the plan would create (``displayName eq``).
 
     Each such user (and its ``previous_emails``) is looked up by ``userName eq``.
     Raises LiveStateError (nothing is planned) when one is found active; users
     found inactive are added to the returned LiveState with a notice. Once this
     read has shown that the listing hides inactive users (such a find, or a team
     member found by id), the users the plan would create are looked up too, so a
-    hidden rehire is planned as a reactivation rather than a create.
+    hidden rehire is planned as a reactivation rather than a create. A team the
+    plan would create that a lookup finds raises LiveStateError: creating it would
+    duplicate a team whose members nobody reviewed (it keeps them), so, as for an
+    active user the listing hid, nothing is planned.
     """
+    _confirm_team_absences(client, manifest, live)
     unlisted = _unlisted(manifest, live)
     leavers = [u for u in unlisted if not _wanted_active(u, today)]
     found = _look_up(client, leavers)
@@ -170,7 +179,10 @@ def confirm_plan_targets(client: ScimReader, plan: Plan, live: LiveState) -> Liv
     this, ``apply plan.json`` would call them deleted and refuse a good plan as
     stale. Found inactive: added to the LiveState; found active: LiveStateError
     (the listing is incomplete); not found: left out, so the drift check reports it.
+    Each team the plan creates is looked up by displayName, as at plan time.
     """
+    creates = [op.key for op in plan.operations if op.op is OpKind.CREATE_GROUP]
+    _confirm_teams_absent(client, creates, live)
     wanted = {op.scim_id for op in plan.operations if op.is_user_op and op.scim_id}
     missing = sorted(wanted - set(live.users_by_id))
     found = []
@@ -182,6 +194,45 @@ def confirm_plan_targets(client: ScimReader, plan: Plan, live: LiveState) -> Liv
         return live
     notices = (*live.evidence, *_taken(found, "GET /Users/{id}"))
     return LiveState.of((*live.users, *found), live.groups, notices)
+
+
+def _confirm_team_absences(client: ScimReader, manifest: Manifest, live: LiveState) -> None:
+    """Look up each manifest team that no live team matches (the teams the plan creates)."""
+    names = {g.display_name for g in live.groups}
+    folded = {name_fold(name) for name in names}
+    missing = [
+        team.name
+        for team in manifest.teams
+        if team.name not in names
+        and name_fold(team.name) not in folded
+        and not any(previous in names for previous in team.previous_names)
+    ]
+    _confirm_teams_absent(client, missing, live)
+
+
+def _confirm_teams_absent(client: ScimReader, missing: Sequence[str], live: LiveState) -> None:
+    """LiveStateError when a lookup finds one of the ``missing`` teams outside the listing."""
+    listed = {g.id for g in live.groups}
+    for name, found in zip(missing, _each(lambda n: _lookup_team(client, n), missing), strict=True):
+        if found is not None and found.id not in listed:
+            raise LiveStateError(
+                f"the listing of /Groups omitted team {found.display_name!r} (id {found.id!r}), "
+                f"which a displayName lookup for the manifest's team {name!r} found; creating "
+                "it would make a second team beside one whose members nobody reviewed. The "
+                "server's listing of teams is incomplete, so nothing is planned. Fix: make "
+                "GET /Groups list every team (check the server's paging and any filter on its "
+                "SCIM app), then re-run; `reconciler doctor` shows how the server pages"
+            )
+
+
+def _lookup_team(client: ScimReader, name: str) -> LiveGroup | None:
+    try:
+        return client.confirm_group_name(name)
+    except ScimError as error:
+        raise LiveStateError(
+            f"could not confirm that team {name!r}, which the listing of /Groups lacks, is "
+            f"really absent: {error}; nothing was planned, re-run when it is resolved"
+        ) from error
 
 
 def _look_up(client: ScimReader, users: Sequence[User]) -> list[LiveUser]:

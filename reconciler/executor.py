@@ -39,7 +39,7 @@ from reconciler.errors import ReconcilerError
 from reconciler.grammar import count
 from reconciler.identity import match_key
 from reconciler.journal import Journal
-from reconciler.livestate import LiveUser
+from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.plan import DEPROVISION_OPS, PHASE, MemberRef, Operation, OpKind, Plan
 from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.scim import builders
@@ -513,13 +513,32 @@ class _Runner:
             problem = f"the server's answer does not show {', '.join(sorted(differs))} changed"
         else:
             return
+        self._contradicted(op, f"user {op.key}", problem)
+
+    def _contradicted(self, op: Operation, what: str, problem: str) -> None:
+        """A write answer contradicts the change: noted (the read-back decides), or,
+        with --no-verify, where that answer is all the evidence, a failed operation."""
         if not self.options.verify:
             raise _AnswerContradicts(
-                f"user {op.key}: {problem}; with --no-verify nothing else shows whether the "
+                f"{what}: {problem}; with --no-verify nothing else shows whether the "
                 "change was made: run `reconciler plan` to see, or apply without --no-verify"
             )
         with self.state.lock:
             self.state.answer_notes[op.id] = problem
+
+    def _checked_group_answer(
+        self, op: Operation, group_id: str, answer: LiveGroup | None, name: str | None = None
+    ) -> None:
+        """A team PATCH answer must describe the team addressed (and its new name)."""
+        if answer is None:
+            return
+        if answer.id != group_id:
+            problem = f"the server's answer describes another team ({answer.display_name!r})"
+        elif name is not None and answer.display_name != name:
+            problem = "the server's answer does not show displayName changed"
+        else:
+            return
+        self._contradicted(op, f"team {op.key!r}", problem)
 
     def _delete_user(self, op: Operation) -> tuple[Status, str, str | None]:
         user_id = _required_id(op)
@@ -541,14 +560,15 @@ class _Runner:
 
     def _rename_group(self, op: Operation) -> tuple[Status, str, str | None]:
         group_id = _required_id(op)
-        self.writer.patch_group(group_id, builders.rename_group(op.key))
+        answer = self.writer.patch_group(group_id, builders.rename_group(op.key))
         self.state.expected.group_name(group_id, op.id, op.key)
+        self._checked_group_answer(op, group_id, answer, op.key)
         return Status.DONE, "renamed", group_id
 
     def _remove_members(self, op: Operation) -> tuple[Status, str, str | None]:
         group_id = _required_id(op)
         pairs = [(m.scim_id, m.email) for m in op.members if m.scim_id is not None]
-        self._patch_members(group_id, [i for i, _ in pairs], builders.remove_members)
+        self._patch_members(op, group_id, [i for i, _ in pairs], builders.remove_members)
         self.state.expected.members(group_id, op.id, op.key, pairs, present=False)
         return Status.DONE, f"removed {len(pairs)}", group_id
 
@@ -559,7 +579,7 @@ class _Runner:
         pairs, missing = self._resolve(op.members, self._blocked_users(op))
         ids = [member_id for member_id, _ in pairs]
         if ids:
-            self._patch_members(group_id, ids, builders.add_members)
+            self._patch_members(op, group_id, ids, builders.add_members)
             self.state.expected.members(group_id, op.id, op.key, pairs, present=True)
         if missing:
             names = ", ".join(missing)
@@ -593,6 +613,7 @@ class _Runner:
 
     def _patch_members(
         self,
+        op: Operation,
         group_id: str,
         ids: list[str],
         build: Callable[[Sequence[str]], dict[str, Any]],
@@ -603,12 +624,13 @@ class _Runner:
         while start < len(ids):
             chunk = ids[start : start + size]
             try:
-                self.writer.patch_group(group_id, build(chunk))
+                answer = self.writer.patch_group(group_id, build(chunk))
             except ScimPayloadTooLarge:
                 if size == 1:
                     raise
                 size = max(1, size // 2)
                 continue
+            self._checked_group_answer(op, group_id, answer)
             start += len(chunk)
 
 

@@ -16,9 +16,10 @@ Two rules, both chosen so that a different account can never match:
   another address when printed. It is never matched to a manifest user, and the
   diff never changes it on its own (see ``Policy.lookalike_users``).
 
-Team names are exact labels; ``name_fold`` is only used to find a live team that
-differs from a manifest name in ASCII case or surrounding whitespace, so that it is
-renamed in place instead of duplicated.
+Team names are exact labels, and a live team name that is a look-alike (same
+rules) is flagged and never matched to a manifest team it resembles; ``name_fold``
+is only used to find a live team that differs from a manifest name in ASCII case or
+surrounding whitespace, so that it is renamed in place instead of duplicated.
 """
 
 from __future__ import annotations
@@ -70,6 +71,32 @@ def lookalike_reason(user_name: str) -> str | None:
     if user_name.isascii() and user_name.isprintable():
         return None  # the usual case, and never a look-alike
     return _reason(user_name)
+
+
+def spelled(text: str) -> str:
+    """``text`` with every character outside printable ASCII written as an escape.
+
+    For naming a look-alike in a message: printed as is, Cyrillic U+0415 in "\\u0415ng"
+    would read as "Eng". Controls are written as the terminal escaper writes them
+    (``\\n``, ``\\x1b``), everything else as ``\\uXXXX`` (``\\UXXXXXXXX`` above U+FFFF).
+    """
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_spelled_char(c) for c in text)
+
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _spelled_char(char: str) -> str:
+    if char.isascii() and char.isprintable():
+        return char
+    if char in _SHORT:
+        return _SHORT[char]
+    code = ord(char)
+    if code <= 0xFF and not char.isprintable():
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def is_lookalike(user_name: str) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from reconciler.grammar import count, plural
+from reconciler.identity import lookalike_reason, name_fold, spelled
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 
 SCHEMA_HEADER = "# yaml-language-server: $schema={schema}\n"
@@ -31,6 +32,7 @@ class ImportedFiles:
     notes: tuple[str, ...]
     users: int = 0  # users written (those in the claimed domains)
     teams: int = 0  # teams written
+    exact: bool = True  # False: the notes name values written differently from live
 
 
 def import_manifest(
@@ -41,33 +43,84 @@ def import_manifest(
     in_domains = [u for u in live.users if u.domain in set(domains)]
     # A look-alike userName cannot be a manifest email; it is left out and named.
     users = [u for u in in_domains if not u.lookalike]
-    notes = (*_notes(live, in_domains, domains), *_lookalike_notes(in_domains))
+    groups, left_out = _importable_teams(live.groups)
+    notes = (
+        *_notes(live, in_domains, domains),
+        *_lookalike_notes(in_domains),
+        *left_out,
+    )
+    exact = not any(_placeholders(u) for u in in_domains) and not any(
+        u.user_name != u.user_name.strip() for u in in_domains
+    )
     org: dict[str, Any] = {
         "version": 1,
         "organization": {"claimed_domains": domains},
         "policy": {"unmanaged_users": "report", "deprovision": "deactivate"},
         "users": [_user(u) for u in users],
     }
-    teams = [_team(live, g, set(domains)) for g in live.groups]
+    teams = [_team(live, g, set(domains)) for g in groups]
     if not split_teams:
         org["teams"] = teams
         files = {"org.yaml": _yaml(org, "schema.json")}
-        return ImportedFiles(files, notes, len(org["users"]), len(teams))
+        return ImportedFiles(files, notes, len(org["users"]), len(teams), exact)
     files = {"org.yaml": _yaml(org, "schema.json")}
     for team in teams:
         files[f"teams/{_slug(team['name'], files)}.yaml"] = _yaml(
             {"version": 1, "teams": [team]}, "../schema.json"
         )
-    return ImportedFiles(files, notes, len(org["users"]), len(teams))
+    return ImportedFiles(files, notes, len(org["users"]), len(teams), exact)
+
+
+def _importable_teams(groups: Iterable[LiveGroup]) -> tuple[list[LiveGroup], list[str]]:
+    """The teams a manifest can hold, and a note for each one it cannot.
+
+    A manifest's team names must differ in more than ASCII case and surrounding
+    whitespace (validation), so of such twins only the first listed is written; a
+    look-alike name (see ``identity``) is never written, as for userNames. Teams
+    left out are unlisted teams to the plan, which leaves them alone.
+    """
+    kept: dict[str, LiveGroup] = {}
+    notes: list[str] = []
+    for group in groups:
+        name = group.display_name
+        reason = lookalike_reason(name)
+        if reason is not None:
+            notes.append(
+                f'team "{spelled(name)}" (id {group.id}) was not imported: its name is a '
+                f"look-alike ({reason}); plan leaves it alone and flags it: check who made it"
+            )
+            continue
+        twin = kept.get(name_fold(name))
+        if twin is None:
+            kept[name_fold(name)] = group
+            continue
+        notes.append(
+            f"teams {twin.display_name!r} and {name!r} differ only in case or surrounding "
+            f"whitespace, which one manifest cannot hold: {name!r} (id {group.id}) was not "
+            "imported and plan leaves it alone; to manage both, rename one in Mixpanel and "
+            "import again"
+        )
+    return list(kept.values()), notes
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not value.strip()
+
+
+def _placeholders(user: LiveUser) -> bool:
+    """True when a name the manifest requires is missing or only whitespace live."""
+    return _blank(user.given_name) or _blank(user.family_name)
 
 
 def _user(user: LiveUser) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "email": user.user_name.strip(),
-        "given_name": user.given_name or user.user_name.partition("@")[0],
-        "family_name": user.family_name or "-",
+        "given_name": user.given_name
+        if not _blank(user.given_name)
+        else user.user_name.strip().partition("@")[0],
+        "family_name": user.family_name if not _blank(user.family_name) else "-",
     }
-    if user.display_name:
+    if not _blank(user.display_name):  # a blank one is left unmanaged
         entry["display_name"] = user.display_name
     if not user.active:
         entry["active"] = False
@@ -96,12 +149,12 @@ def _notes(live: LiveState, users: list[LiveUser], domains: list[str]) -> tuple[
             f"{plural('was', outside)} not "
             "imported: Mixpanel's SCIM only manages users in claimed domains"
         )
-    nameless = [u.user_name for u in users if not (u.given_name and u.family_name)]
+    nameless = [u.user_name for u in users if _placeholders(u)]
     if nameless:
         notes.append(
             f"{count(len(nameless), 'user')} {plural('has', len(nameless))} no given or "
-            "family name in Mixpanel; placeholders "
-            f"were written, review them: {', '.join(nameless)}"
+            "family name (or one of only spaces) in Mixpanel; placeholders "
+            f"were written, so the first apply sets them; review them: {', '.join(nameless)}"
         )
     return tuple(notes)
 

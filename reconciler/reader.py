@@ -22,16 +22,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.errors import LiveStateError
 from reconciler.evidence import check_member_lists, resolve_unlisted_members
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
-from reconciler.scim.errors import ScimError
+from reconciler.scim.errors import ScimError, ScimUnsupportedError
 from reconciler.scim.parse import ListPage, parse_group, parse_user, parse_user_groups
 from reconciler.scim.protocols import ScimReader
 
 Progress = Callable[[str, int, int], None]
+T = TypeVar("T")
 _ABORT = "; nothing was planned, re-run when it is resolved"
 # Pages allowed beyond what totalResults and the first page's size imply.
 PAGE_SLACK = 2
@@ -63,6 +64,10 @@ def read_live_state(
             )
             listed = _groups(_read_all("teams", client.list_groups_page, page_size, progress))
             groups = _with_members(client, listed, progress, concurrency)
+    except ScimUnsupportedError as error:  # data a person must fix: re-running cannot help
+        raise LiveStateError(
+            f"could not read the live state: {error}; nothing was planned"
+        ) from error
     except ScimError as error:
         raise LiveStateError(f"could not read the live state: {error}{_ABORT}") from error
     # Evidence beyond the listings (reconciler.evidence): members no listed user has
@@ -151,21 +156,54 @@ def _users(
     """The users, and each one's ``groups`` ids (None when the server left them out)."""
     users, groups_of = [], {}
     for resource in resources:
-        user = parse_user(resource)
+        user = _located(parse_user, resource, "/Users")
         users.append(user)
-        groups_of[user.id] = parse_user_groups(resource)
+        groups_of[user.id] = _located(parse_user_groups, resource, "/Users")
     _unique("users", "id", [u.id for u in users])
-    _unique("users", "userName (case-insensitive)", [u.key for u in users])
+    _unique_user_names(users)
     return users, groups_of
+
+
+def _unique_user_names(users: list[LiveUser]) -> None:
+    """Two accounts whose userNames differ only in case are data only a person can fix.
+
+    SCIM userNames are case-insensitive (caseExact=false), so such accounts are one
+    login to the manifest; a re-run reads the same accounts, so the message says
+    what to change in Mixpanel instead.
+    """
+    if len({u.key for u in users}) == len(users):
+        return
+    by_key: dict[str, list[LiveUser]] = {}
+    for user in users:
+        by_key.setdefault(user.key, []).append(user)
+    twins = [group for group in by_key.values() if len(group) > 1]
+    shown = "; ".join(
+        ", ".join(f"{u.user_name!r} (id {u.id!r})" for u in group) for group in twins[:5]
+    )
+    more = f" and {len(twins) - 5} more" if len(twins) > 5 else ""
+    raise LiveStateError(
+        "the live state cannot be used: accounts whose userNames differ only in case or "
+        f"surrounding spaces: {shown}{more}. userNames are case-insensitive, so they cannot "
+        "be told apart; nothing was planned. Fix: in Mixpanel, delete (or rename) all but "
+        "one account of each login, then run the command again"
+    )
 
 
 def _groups(resources: Iterable[dict[str, Any]]) -> list[LiveGroup]:
     # Members in a list answer are ignored even if the server sent them anyway:
     # only the per-team read is trusted to be complete.
-    groups = [parse_group({**r, "members": None}) for r in resources]
+    groups = [_located(parse_group, {**r, "members": None}, "/Groups") for r in resources]
     _unique("teams", "id", [g.id for g in groups])
     _unique("teams", "displayName", [g.display_name for g in groups])
     return groups
+
+
+def _located(parse: Callable[[object], T], resource: object, path: str) -> T:
+    """``parse(resource)``, its error located at the listing (``GET path``) it came from."""
+    try:
+        return parse(resource)
+    except ScimError as error:
+        raise error.at("GET", path) from None
 
 
 def _with_members(
@@ -205,7 +243,7 @@ def _unique(kind: str, what: str, keys: list[str]) -> None:
     duplicates = sorted(key for key, count in Counter(keys).items() if count > 1)
     if duplicates:
         shown = ", ".join(repr(d) for d in duplicates[:5])
-        raise _fail(f"{kind}: duplicate {what} across pages: {shown}")
+        raise _fail(f"{kind}: duplicate {what} in the listing: {shown}")
 
 
 def _fail(reason: str) -> LiveStateError:

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from reconciler.identity import match_key
+from reconciler.identity import match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.scim.builders import eq_filter
@@ -30,9 +30,11 @@ from reconciler.scim.errors import (
     ScimRateLimited,
     ScimServerError,
     ScimTransportError,
+    ScimUnsupportedError,
     conflict_hint,
 )
 from reconciler.scim.parse import (
+    DOT_SEGMENTS,
     ListPage,
     parse_group,
     parse_list,
@@ -204,6 +206,20 @@ class ScimClient:
         users = [_parsed(parse_user, r, "GET", "/Users") for r in page.resources]
         return _single([u for u in users if u.key == match_key(user_name)], user_name)
 
+    def confirm_group_name(self, name: str) -> LiveGroup | None:
+        """``find_group`` by ``displayName eq``, counted as ``CONFIRM``: is this team absent?
+
+        Any team the filter returns whose name differs from ``name`` at most in ASCII
+        case or surrounding whitespace counts (servers compare displayName
+        case-insensitively, so creating it would clash or duplicate).
+        """
+        params = {"filter": eq_filter("displayName", name)}
+        response = self.transport.request("GET", "/Groups", params=params, purpose=CONFIRM)
+        page = _parsed(parse_list, _required_body(response, "GET", "/Groups"), "GET", "/Groups")
+        groups = [_parsed(parse_group, r, "GET", "/Groups") for r in page.resources]
+        twins = [g for g in groups if name_fold(g.display_name) == name_fold(name)]
+        return twins[0] if twins else None
+
     def confirm_user_id(self, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
         """GET /Users/{id} for a team member no listed user has, counted as ``CONFIRM``.
 
@@ -242,6 +258,9 @@ class ScimClient:
             parse_user,
             lambda: self.find_user(user_name),
             lambda conflict: conflict_hint(conflict, user_name, self.profile),
+            answer=_Answer(
+                "user", user_name, lambda user: match_key(user.user_name) == match_key(user_name)
+            ),
         )
 
     def create_or_adopt_group(self, resource: Mapping[str, Any]) -> Creation[LiveGroup]:
@@ -253,6 +272,7 @@ class ScimClient:
             parse_group,
             lambda: self.find_group(name),
             lambda _: GROUP_CONFLICT_HINT.format(name=name, product=self.profile.product),
+            answer=_Answer("team", name, lambda group: group.display_name == name),
         )
 
     def patch_user(self, user_id: str, patch: Mapping[str, Any]) -> LiveUser | None:
@@ -263,8 +283,13 @@ class ScimClient:
             return None
         return _parsed(parse_user, response.body, "PATCH", path)
 
-    def patch_group(self, group_id: str, patch: Mapping[str, Any]) -> None:
-        self.transport.request("PATCH", f"/Groups/{_segment(group_id)}", json=patch)
+    def patch_group(self, group_id: str, patch: Mapping[str, Any]) -> LiveGroup | None:
+        """Apply a PatchOp; returns the team when the server answers 200 with it, else None."""
+        path = f"/Groups/{_segment(group_id)}"
+        response = self.transport.request("PATCH", path, json=patch)
+        if response.body is None:
+            return None
+        return _parsed(parse_group, response.body, "PATCH", path)
 
     def delete_user(self, user_id: str) -> None:
         """DELETE a user; a 404 after a retry means an earlier attempt already did it."""
@@ -311,6 +336,8 @@ class ScimClient:
         parse: Callable[[object], T],
         find: Callable[[], T | None],
         hint: Callable[[ScimConflict], str],
+        *,
+        answer: _Answer[T],
     ) -> Creation[T]:
         backoff = self.transport.backoff()
         lost_before = False
@@ -341,12 +368,41 @@ class ScimClient:
                 log.info("re-sending POST %s: the previous answer was lost", path)
                 continue
             if response.body is not None:
-                return Creation(_parsed(parse, response.body, "POST", path), Origin.CREATED)
+                made = _parsed(parse, response.body, "POST", path)
+                return Creation(answer.checked(made, path), Origin.CREATED)
             # 201 without a body: the key tells us what was made.
             found = find()
             if found is None:
                 raise ScimProtocolError("201 without a body", method="POST", path=path)
             return Creation(found, Origin.CREATED)
+
+
+@dataclass(frozen=True)
+class _Answer(Generic[T]):
+    """What a create's answer must describe: the resource sent, by its match key."""
+
+    kind: str  # "user" or "team"
+    key: str  # the userName or displayName sent
+    same: Callable[[T], bool]
+
+    def checked(self, made: T, path: str) -> T:
+        """``made`` when it is the resource sent; else ScimProtocolError (a failed create).
+
+        A 201 whose body names another resource (another userName, another team) is
+        no evidence that ours was made, and trusting it would let that other resource
+        join the teams planned for ours.
+        """
+        if self.same(made):
+            return made
+        shown = made.user_name if isinstance(made, LiveUser) else made.display_name
+        raise ScimProtocolError(
+            f"the server's answer describes another {self.kind} ({shown!r}, id {made.id!r}), "
+            f"not the {self.kind} {self.key!r} that was sent, so the create is not trusted and "
+            f"nothing is added to it; check in Mixpanel whether {self.key!r} exists, then run "
+            "`reconciler plan` again",
+            method="POST",
+            path=path,
+        )
 
 
 def _adopted(found: T, path: str, origin: Origin) -> Creation[T]:
@@ -362,6 +418,12 @@ def _single(matches: list[T], key: str) -> T | None:
 
 def _segment(resource_id: str) -> str:
     # Ids come from the server; quoting keeps a hostile id inside its path segment.
+    # "." and ".." stay dot segments after quoting (the parsers refuse them on read;
+    # this is the last line before a request goes to another URL than meant).
+    if resource_id in DOT_SEGMENTS:
+        raise ScimUnsupportedError(
+            f"the id {resource_id!r} is a URL dot segment; no request is sent to it"
+        )
     return quote(resource_id, safe="")
 
 

@@ -65,9 +65,11 @@ def parse_user(resource: object) -> LiveUser:
     data = _object(resource, "User")
     name = data.get("name")
     name = name if isinstance(name, Mapping) else {}
+    user_id = _required_text(data, "id", "User")
+    user_name = _required_text(data, "userName", f"User {user_id!r}", named="user")
     return LiveUser(
-        id=_required_text(data, "id", "User"),
-        user_name=_required_text(data, "userName", "User"),
+        id=_usable_id(user_id, f"User {user_name!r}"),
+        user_name=user_name,
         given_name=_optional_text(name, "givenName"),
         family_name=_optional_text(name, "familyName"),
         display_name=_optional_text(data, "displayName"),
@@ -102,7 +104,8 @@ def parse_group(resource: object) -> LiveGroup:
     """
     data = _object(resource, "Group")
     group_id = _required_text(data, "id", "Group")
-    name = _required_text(data, "displayName", "Group")
+    name = _required_text(data, "displayName", f"Group {group_id!r}", named="team")
+    _usable_id(group_id, f"Group {name!r}")
     listed = data.get("members") is not None
     members = data.get("members") or []
     if not isinstance(members, list):
@@ -155,13 +158,41 @@ def _object(value: object, what: str) -> dict[str, Any]:
     return value
 
 
-def _required_text(data: Mapping[str, Any], field: str, what: str) -> str:
+def _required_text(data: Mapping[str, Any], field: str, what: str, *, named: str = "") -> str:
+    """A non-blank string field. ``named`` ("user", "team"): a blank name is data a
+    person must fix in Mixpanel (ScimUnsupportedError saying so), not a server bug."""
     value = data.get(field)
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)  # numeric ids are seen in the wild and are harmless
+    if named and isinstance(value, str) and not value.strip():
+        raise ScimUnsupportedError(
+            f"{what} has a {field!r} of only whitespace ({_shorten(repr(value))}); a {named} "
+            f"without a name cannot be matched to the manifest: give the {named} a name in "
+            "Mixpanel, then run the command again"
+        )
     if not isinstance(value, str) or not value.strip():
         raise ScimProtocolError(f"{what} has no {field!r}: got {_shorten(repr(value))}")
     return value
+
+
+DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def _usable_id(resource_id: str, what: str) -> str:
+    """``resource_id``, unless it is a URL dot segment ("." or ".."), which raises.
+
+    ``/Users/..`` is resolved to the collection itself by URL rules (RFC 3986 §5.2.4),
+    so a PATCH or DELETE meant for one resource would be sent to another URL; such a
+    resource is refused when it is read, before anything is written.
+    """
+    if resource_id in DOT_SEGMENTS:
+        raise ScimUnsupportedError(
+            f"{what} has the id {resource_id!r}, a URL dot segment: a request to it would "
+            "address the whole collection, so this tool never writes to it; nothing was "
+            "changed: ask the server's vendor to fix the resource's id, or leave the org to "
+            "be managed by hand"
+        )
+    return resource_id
 
 
 def _optional_text(data: Mapping[str, Any], field: str) -> str | None:

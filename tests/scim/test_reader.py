@@ -183,7 +183,7 @@ def test_a_duplicate_user_id_across_pages_fails_closed() -> None:
 
 def test_a_duplicate_user_name_in_another_case_fails_closed() -> None:
     users = [user(1, "Ada@acme.io"), user(2, "ada@ACME.io")]
-    fails(FakeDirectory(users=users), r"duplicate userName \(case-insensitive\).*'ada@acme.io'", 1)
+    fails(FakeDirectory(users=users), r"differ only in case.*'Ada@acme.io' \(id 'u1'\)", 1)
 
 
 def test_a_duplicate_team_name_fails_closed() -> None:

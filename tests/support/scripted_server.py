@@ -1,0 +1,212 @@
+"""A small scripted SCIM server on 127.0.0.1 that serves whatever data a test gives it.
+
+The sandbox refuses malformed data (a team named "   ", a user whose id is "..",
+two users whose userNames differ only in case); real servers have been seen to
+hold such data. ``Scripted`` holds raw resources, served as they are, plus a few
+knobs for answers that lie: a team left out of the listing, a create answered
+with another resource. Every request is recorded in ``log`` ("METHOD path"), so
+a test can prove what was (not) written. Every loop is bounded; the context
+manager stops the server and its threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PREFIX = "/scim/v2"
+
+
+def scim_user(user_id: str, user_name: str, *, given: str = "Given", family: str = "Family",
+              active: bool = True) -> dict[str, Any]:  # fmt: skip
+    return {
+        "schemas": [USER],
+        "id": user_id,
+        "userName": user_name,
+        "name": {"givenName": given, "familyName": family},
+        "active": active,
+    }
+
+
+def scim_group(group_id: str, name: str, members: list[str]) -> dict[str, Any]:
+    return {
+        "schemas": [GROUP],
+        "id": group_id,
+        "displayName": name,
+        "members": [{"value": m} for m in members],
+    }
+
+
+@dataclass
+class Scripted:
+    """The server's data and its lies.
+
+    ``unlisted_groups``: ids of teams left out of ``GET /Groups`` without a filter
+    (still served by id and by a ``displayName eq`` filter). ``create_answers_with``:
+    the id of an existing user (or team) whose body answers every POST to /Users
+    (/Groups) after the POST was applied.
+    """
+
+    users: list[dict[str, Any]] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    unlisted_groups: set[str] = field(default_factory=set)
+    create_answers_with: str | None = None
+    log: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def writes(self) -> list[str]:
+        return [line for line in self.log if not line.startswith("GET ")]
+
+
+def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def do_PATCH(self) -> None:
+            self._serve("PATCH")
+
+        def do_DELETE(self) -> None:
+            self._serve("DELETE")
+
+        def _serve(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            url = urlsplit(self.path)
+            with state.lock:
+                state.log.append(f"{method} {url.path}")
+                status, body = self._route(method, url.path, url.query, raw)
+            self._json(status, body)
+
+        def _route(
+            self, method: str, path: str, query: str, raw: bytes
+        ) -> tuple[int, dict[str, Any] | None]:
+            if not path.startswith(PREFIX):
+                return 404, {"detail": "no such endpoint"}
+            parts = [unquote(p) for p in path[len(PREFIX) :].split("/") if p]
+            if parts == ["ServiceProviderConfig"]:
+                return 200, {"patch": {"supported": True}, "filter": {"supported": True}}
+            if not parts or parts[0] not in ("Users", "Groups"):
+                return 404, {"detail": "no such endpoint"}
+            store = state.users if parts[0] == "Users" else state.groups
+            if len(parts) == 1 and method == "GET":
+                return 200, self._list(parts[0], store, query)
+            if len(parts) == 1 and method == "POST":
+                return self._create(parts[0], store, json.loads(raw or b"{}"))
+            if len(parts) != 2:
+                return 405, {"detail": f"{method} not allowed here"}
+            found = next((r for r in store if r["id"] == parts[1]), None)
+            if found is None:
+                return 404, {"detail": "not found"}
+            if method == "GET":
+                return 200, found
+            if method == "DELETE":
+                store.remove(found)
+                return 204, None
+            if method == "PATCH":
+                for op in json.loads(raw or b"{}").get("Operations", []):
+                    _patch(found, op)
+                return 200, found
+            return 405, {"detail": f"{method} not allowed here"}
+
+        def _list(self, kind: str, store: list[dict[str, Any]], query: str) -> dict[str, Any]:
+            params = {k: v[0] for k, v in parse_qs(query).items()}
+            items = list(store)
+            flt = params.get("filter")
+            if flt:
+                attribute, _, rest = flt.partition(" eq ")
+                wanted = rest.strip().strip('"').lower()
+                items = [r for r in items if str(r.get(attribute.strip(), "")).lower() == wanted]
+            elif kind == "Groups":
+                items = [g for g in items if g["id"] not in state.unlisted_groups]
+            start = int(params.get("startIndex", "1"))
+            count = int(params.get("count", "100"))
+            page = items[start - 1 : start - 1 + count]
+            return {
+                "schemas": [LIST],
+                "totalResults": len(items),
+                "startIndex": start,
+                "itemsPerPage": len(page),
+                "Resources": page,
+            }
+
+        def _create(
+            self, kind: str, store: list[dict[str, Any]], body: dict[str, Any]
+        ) -> tuple[int, dict[str, Any]]:
+            created = {**body, "id": uuid.uuid4().hex[:12]}
+            store.append(created)
+            other = next((r for r in store if r["id"] == state.create_answers_with), None)
+            return 201, other if other is not None else created
+
+        def _json(self, status: int, body: dict[str, Any] | None) -> None:
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/scim+json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+def _patch(resource: dict[str, Any], op: dict[str, Any]) -> None:
+    """The PatchOp forms the reconciler sends: replace (path or value object), members."""
+    kind, path, value = str(op.get("op", "")).lower(), op.get("path"), op.get("value")
+    if path == "members" and kind == "add":
+        resource.setdefault("members", []).extend(value or [])
+    elif path and path.startswith("members[") and kind == "remove":
+        gone = path.split('"')[1]
+        resource["members"] = [m for m in resource.get("members", []) if m["value"] != gone]
+    elif path == "members" and kind == "remove":
+        gone_ids = {m["value"] for m in value or []}
+        resource["members"] = [m for m in resource.get("members", []) if m["value"] not in gone_ids]
+    elif path is None and isinstance(value, dict):
+        for key, item in value.items():
+            if key.startswith("name."):
+                resource.setdefault("name", {})[key[5:]] = item
+            else:
+                resource[key] = item
+    elif isinstance(path, str):
+        if path.startswith("name."):
+            resource.setdefault("name", {})[path[5:]] = value
+        else:
+            resource[path] = value
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def scripted_server(state: Scripted) -> Iterator[str]:
+    """Serve ``state`` on 127.0.0.1; yields the base URL; stops the server on exit."""
+    server = _QuietServer(("127.0.0.1", 0), _handler(state))
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{PREFIX}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
