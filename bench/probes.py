@@ -7,10 +7,15 @@ keeps the client's GIL apart from the orchestrator's and the sandbox's.
 - ``plan``  : load the manifest folder, read the live org, make the plan, render it
               to JSON: the ``reconciler plan`` command's work (minus its printing).
 - ``read``  : only ``read_live_state``.
-- ``floor`` : the same HTTP requests as ``read`` with a bare ``requests.Session`` and
-              ``json.loads``, nothing else: user pages and group pages one after the
-              other, then every team's GET through a pool of the same size as the
-              reader's. No checks, no parsing into objects, no retries.
+- ``floor`` : the reader-pattern floor: the same HTTP requests as ``read`` with a
+              bare ``requests.Session`` and ``json.loads``, nothing else: user pages
+              and group pages one after the other, then every team's GET through a
+              pool of the same size as the reader's. No checks, no objects, no retries.
+- ``pages`` : the pages floor: user pages and group pages *with members*, nothing
+              else (the fewest requests any client needs).
+- ``manifest``: write the workload manifest for ``random:N`` without HTTP.
+- ``plan-cpu``: make_plan alone, in memory.
+- ``apply`` : apply_plan on K user PATCHes per ``c:mode`` run.
 """
 
 from __future__ import annotations
@@ -159,6 +164,55 @@ def probe_floor(url: str, concurrency: int) -> dict[str, Any]:
     }
 
 
+def probe_pages(url: str) -> dict[str, Any]:
+    """The pages floor: every page of Users and of Groups *with members*, nothing else.
+
+    The fewest requests any client can read the org in (ceil(N/P) + ceil(G/P)), with a
+    bare ``requests.Session`` and ``json.loads``; the reader does not trust members
+    from list pages (it reads each team), so this is a floor, not a competitor.
+    """
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {os.environ.get(TOKEN_ENV, TOKEN)}"
+    calls = 0
+
+    def get(path: str, params: dict[str, Any]) -> Any:
+        nonlocal calls
+        calls += 1
+        answer = session.get(url + path, params=params, timeout=60)
+        answer.raise_for_status()
+        return json.loads(answer.content)
+
+    started, cpu = time.perf_counter(), time.process_time()
+    users = _pages(lambda s: get("/Users", {"startIndex": s, "count": PAGE}))
+    groups = _pages(lambda s: get("/Groups", {"startIndex": s, "count": PAGE}))
+    members = sum(len(g.get("members") or []) for g in groups)
+    return {
+        "wall": time.perf_counter() - started,
+        "cpu_read": time.process_time() - cpu,
+        "requests": calls,
+        "users": len(users),
+        "groups": len(groups),
+        "members": members,
+        **_process(),
+    }
+
+
+def probe_manifest(users: int, percent: float, out: str) -> dict[str, Any]:
+    """Write the workload manifest for the sandbox's ``random:N`` org, without any HTTP.
+
+    Used for the largest sizes, so the orchestrator never holds a 300k-user org.
+    """
+    from pathlib import Path
+
+    from workload import make_workload, write_yaml
+
+    workload = make_workload(live_in_memory(users), percent)
+    paths = write_yaml(workload.document, Path(out))
+    return {"files": len(paths), "changes": workload.changes, **_process()}
+
+
 def _pages(fetch: Callable[[int], Any]) -> list[Any]:
     resources: list[Any] = []
     while True:
@@ -205,6 +259,17 @@ def probe_plan_cpu(users: int, percent: float, repeats: int) -> dict[str, Any]:
     return {"cpu_runs": times, "operations": operations, "changes": workload.changes}
 
 
+class _OldGate:
+    """For comparison only: the shared gate before the adaptive limiter (every 429 pauses
+    every thread) with AIMD concurrency."""
+
+    @staticmethod
+    def make(concurrency: int) -> Any:
+        from reconciler.scim.throttle import Throttle
+
+        return Throttle(concurrency, adaptive=True, dense_after=1, pace=False)
+
+
 class _NoGate:
     """For comparison only: per-thread backoff, no shared pause (what a naive pool does)."""
 
@@ -221,13 +286,14 @@ class _NoGate:
 
 
 def _throttle(mode: str, concurrency: int) -> Any:
+    """``adaptive``: what ``reconciler apply`` uses; ``gate`` and ``nogate``: comparisons."""
     from reconciler.scim.throttle import Throttle
 
-    if mode == "aimd":
-        return Throttle(concurrency, adaptive=True)
+    if mode == "gate":
+        return _OldGate.make(concurrency)
     if mode == "nogate":
         return _NoGate.make()
-    return Throttle()
+    return Throttle(concurrency, adaptive=True)
 
 
 def probe_apply(url: str, operations: int, runs: str) -> dict[str, Any]:
@@ -271,7 +337,7 @@ def probe_apply(url: str, operations: int, runs: str) -> dict[str, Any]:
         plan = make_plan(manifest, live, today=TODAY, target=url, manifest_digest="bench")
         assert len(plan.operations) == operations, plan.summary
         client = _client(url)
-        client.transport.throttle = _throttle(mode or "gate", concurrency)
+        client.transport.throttle = _throttle(mode or "adaptive", concurrency)
         started = time.perf_counter()
         with Journal(None, run_id="bench") as journal:
             outcome = apply_plan(
@@ -282,7 +348,7 @@ def probe_apply(url: str, operations: int, runs: str) -> dict[str, Any]:
         results.append(
             {
                 "concurrency": concurrency,
-                "mode": mode or "gate",
+                "mode": mode or "adaptive",
                 "wall": wall,
                 "done": outcome.count_done,
                 "requests": client.stats.total,
@@ -290,6 +356,7 @@ def probe_apply(url: str, operations: int, runs: str) -> dict[str, Any]:
                 "retries": client.stats.retries,
                 "rate_limited": stats.rate_limited,
                 "gate_seconds": stats.gate_seconds,
+                "rate_cuts": stats.rate_cuts,
             }
         )
     return {"operations": operations, "runs": results}
@@ -297,7 +364,10 @@ def probe_apply(url: str, operations: int, runs: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=("plan", "read", "floor", "plan-cpu", "apply"))
+    parser.add_argument(
+        "kind", choices=("plan", "read", "floor", "pages", "manifest", "plan-cpu", "apply")
+    )
+    parser.add_argument("--out", default="")
     parser.add_argument("--url", default="")
     parser.add_argument("--manifest")
     parser.add_argument("--concurrency", type=int, default=4)
@@ -305,7 +375,7 @@ def main() -> None:
     parser.add_argument("--percent", type=float, default=2.0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--operations", type=int, default=200)
-    parser.add_argument("--runs", default="1:gate,8:gate")
+    parser.add_argument("--runs", default="1:adaptive,8:adaptive")
     parser.add_argument("--token", default=TOKEN)
     args = parser.parse_args()
     os.environ[TOKEN_ENV] = args.token
@@ -317,6 +387,10 @@ def main() -> None:
         figures = probe_plan_cpu(args.users, args.percent, args.repeats)
     elif args.kind == "read":
         figures = probe_read(args.url, args.concurrency)
+    elif args.kind == "pages":
+        figures = probe_pages(args.url)
+    elif args.kind == "manifest":
+        figures = probe_manifest(args.users, args.percent, args.out)
     else:
         figures = probe_floor(args.url, args.concurrency)
     sys.stdout.write(json.dumps(figures) + "\n")

@@ -1,21 +1,30 @@
-"""`make bench`: plan, read and apply at 1k / 10k / 100k users against the sandbox.
+"""`make bench`: plan, read and apply against the sandbox, every target of issue 16 printed.
 
-One run, on this machine, in a few minutes. The sandbox is a separate process
-(``python -m reconciler sandbox``) so that server and client do not share a GIL, and
-every measurement of the client runs in a child process of its own (bench/probes.py)
-so its peak RSS and CPU time are its own. Prints a table and one line of key
-ratios, and writes bench/results/<UTC timestamp>.json.
+One run, on this machine. The sandbox is a separate process (``python -m reconciler
+sandbox``) so that server and client do not share a GIL, and every client measurement
+runs in a child process of its own (bench/probes.py) so its peak RSS and CPU are its
+own. Prints a table, then every target with its figure, and writes
+bench/results/<UTC timestamp>.json. ``--quick`` runs tiny sizes (the smoke test
+``make test`` runs); its figures mean nothing.
 
-What is compared with what:
-- plan  : the ``reconciler plan`` work (load manifest, read, plan, render JSON).
-- read  : ``read_live_state`` alone.
-- floor : the same requests (user pages, team pages without members, one GET per
-          team through a pool as large as the reader's) with a bare requests.Session
-          and json.loads, nothing else. Ratios are read/floor and plan/floor (wall).
-- lower bound of requests: ceil(N/P) + ceil(G/P) + G, P = 1000; plan's count also
-  holds the "confirm" lookups (a manifest leaver the listing lacks), reported apart.
-- apply : K user PATCHes with 50 ms injected latency, then K verification reads;
-          floor (K+K)*L/c.
+What is compared with what (walls are medians over the repeats of one run):
+- plan (whole process): ``python -m reconciler plan -m DIR --format json`` from spawn
+  to exit, interpreter start-up and imports included; peak RSS from wait4.
+- plan phases: the same work in a probe, timed per phase (load, read, plan, render).
+- pages floor: a minimal client fetching every Users and Groups page, members included
+  (ceil(N/P) + ceil(G/P) requests), json.loads only. The reader does not trust
+  members from list pages, so it also reads each team:
+- reader-pattern floor: the reader's own requests (pages + one GET per team through a
+  pool as large as the reader's), json.loads only.
+  Floors are timed inside their process (no start-up): the plan ratios are upper bounds.
+  Plan's request count also holds the "confirm" lookups (a manifest leaver the
+  listing lacks), reported apart.
+- latency: the same at ``--latency-ms 50`` (smaller org), where loading the manifest
+  while the read waits decides.
+- apply: K user PATCHes with 50 ms injected latency, then K verification reads; floor
+  (K+K)*L/c; then 10% random 429s
+  (adaptive limiter against the old shared gate and per-thread backoff), then a real
+  rate limiter (``--rate-limit``): 429s counted.
 """
 
 from __future__ import annotations
@@ -51,6 +60,19 @@ CONCURRENCY = 4  # the reader's default pool for team reads
 PERCENT = 2.0
 LATENCY_MS = 50
 OPERATIONS = 200
+RATE_LIMIT = 40  # requests per second, for the rate-limiter scenario
+TARGETS = (
+    # (key, label, target, unit, higher is worse)
+    ("plan_over_pages", "plan / pages floor at {big}", 2.0, "x"),
+    ("plan_over_pattern", "plan / reader-pattern floor at {big}", 1.3, "x"),
+    ("latency_ratio", "plan / floor at --latency-ms 50 ({lat})", 1.3, "x"),
+    ("load_s", "manifest load at {big}", 3.0, "s"),
+    ("plan_cpu_s", "diff + plan CPU at {cpu}", 0.5, "s"),
+    ("rss_big_mb", "peak RSS at {big}", 250, "MB"),
+    ("rss_huge_mb", "peak RSS at {huge}", 700, "MB"),
+    ("apply_c8", "verified apply at c=8 / K*L/c", 1.2, "x"),
+    ("apply_429", "apply under 10% random 429s / clean", 1.3, "x"),
+)
 
 
 class Sandbox:
@@ -97,6 +119,29 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def whole_plan(url: str, manifest: Path) -> dict[str, Any]:
+    """``reconciler plan`` as a user runs it: wall from spawn to exit, and its peak RSS."""
+    env = {**os.environ, "MIXPANEL_SCIM_URL": url, "MIXPANEL_SCIM_TOKEN": TOKEN}
+    command = [PYTHON, "-m", "reconciler", "plan", "-m", str(manifest), "--format", "json"]
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.stderr is not None
+    error = child.stderr.read().decode("utf-8", "replace")
+    child.stderr.close()
+    if child.returncode not in (0, 2):
+        raise RuntimeError(f"reconciler plan failed ({child.returncode}):\n{error[-3000:]}")
+    return {
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
 def bench_size(users: int, repeats: int, plan_repeats: int) -> dict[str, Any]:
     log(f"{users:>7} users: starting the sandbox (random:{users})")
     with Sandbox("--seed", f"random:{users}") as sandbox, tempfile.TemporaryDirectory() as tmp:
@@ -105,121 +150,161 @@ def bench_size(users: int, repeats: int, plan_repeats: int) -> dict[str, Any]:
         workload = make_workload(live, PERCENT)
         manifest = Path(tmp) / "manifests"
         write_yaml(workload.document, manifest)
+        del live, client
         common = ["--url", sandbox.url, "--concurrency", str(CONCURRENCY)]
-        plans, reads, floors = [], [], []
-        for _ in range(repeats):  # interleaved so drift hits all three alike
-            floors.append(probe("floor", *common))
-            reads.append(probe("read", *common))
-            if len(plans) < plan_repeats:
-                plans.append(probe("plan", *common, "--manifest", str(manifest)))
-            log(f"{users:>7} users: floor {floors[-1]['wall']:.2f}s read {reads[-1]['wall']:.2f}s")
+        runs: dict[str, list[dict[str, Any]]] = {
+            "pages": [],
+            "floor": [],
+            "read": [],
+            "whole": [],
+            "plan": [],
+        }
+        for _ in range(repeats):  # interleaved so drift hits all alike
+            runs["pages"].append(probe("pages", "--url", sandbox.url))
+            runs["floor"].append(probe("floor", *common))
+            runs["read"].append(probe("read", *common))
+            runs["whole"].append(whole_plan(sandbox.url, manifest))
+            if len(runs["plan"]) < plan_repeats:
+                runs["plan"].append(probe("plan", *common, "--manifest", str(manifest)))
+            log(
+                f"{users:>7} users: pages {runs['pages'][-1]['wall']:.2f}s "
+                f"floor {runs['floor'][-1]['wall']:.2f}s read {runs['read'][-1]['wall']:.2f}s "
+                f"plan {runs['whole'][-1]['wall']:.2f}s"
+            )
         shutil.rmtree(manifest)
-    groups = len(live.groups)
-    return summarise_size(users, groups, workload.changes, plans, reads, floors)
+    return summarise_size(users, workload.changes, runs)
 
 
 def summarise_size(
-    users: int,
-    groups: int,
-    changes: dict[str, int],
-    plans: list[dict[str, Any]],
-    reads: list[dict[str, Any]],
-    floors: list[dict[str, Any]],
+    users: int, changes: dict[str, int], runs: dict[str, list[dict[str, Any]]]
 ) -> dict[str, Any]:
-    floor = median([f["wall"] for f in floors])
-    read = median([r["wall"] for r in reads])
-    plan = median([p["wall"] for p in plans])
+    def wall(kind: str) -> float:
+        return median([r["wall"] for r in runs[kind]])
+
+    plans = runs["plan"]
 
     def phase(name: str, key: str) -> float:
         return median([p["phases"][name][key] for p in plans])
 
+    groups = runs["floor"][0]["groups"]
+    whole = wall("whole")
     return {
         "users": users,
         "groups": groups,
-        "memberships": floors[0]["members"],
+        "memberships": runs["pages"][0]["members"],
         "changes": changes,
         "lower_bound": lower_bound(users, groups, PAGE),
+        "requests_pages": runs["pages"][0]["requests"],
         "requests_plan": plans[0]["requests"],
         "requests_confirm": plans[0].get("confirmations", 0),
-        "requests_read": reads[0]["requests"],
-        "requests_floor": floors[0]["requests"],
-        "floor_wall": floor,
-        "floor_cpu": median([f["cpu_read"] for f in floors]),
-        "read_wall": read,
-        "read_cpu": median([r["cpu_read"] for r in reads]),
-        "read_rss_mb": max(r["peak_rss_mb"] for r in reads),
-        "plan_wall": plan,
-        "plan_cpu": median([p["cpu"] for p in plans]),
-        "plan_rss_mb": max(p["peak_rss_mb"] for p in plans),
+        "requests_floor": runs["floor"][0]["requests"],
+        "pages_wall": wall("pages"),
+        "floor_wall": wall("floor"),
+        "read_wall": wall("read"),
+        "read_cpu": median([r["cpu_read"] for r in runs["read"]]),
+        "plan_wall": whole,
+        "plan_cpu": median([r["cpu"] for r in runs["whole"]]),
+        "plan_rss_mb": max(r["peak_rss_mb"] for r in runs["whole"]),
         "plan_phases": {
             name: {"wall": phase(name, "wall"), "cpu": phase(name, "cpu")}
             for name in ("load", "read", "plan", "render")
         },
         "plan_operations": plans[0]["operations"],
-        "read_over_floor": read / floor,
-        "plan_over_floor": plan / floor,
-        "runs": {"plan": plans, "read": reads, "floor": floors},
+        "read_over_floor": wall("read") / wall("floor"),
+        "plan_over_floor": whole / wall("floor"),
+        "plan_over_pages": whole / wall("pages"),
+        "runs": runs,
     }
 
 
-def bench_apply() -> dict[str, Any]:
-    log(f"apply: {OPERATIONS} PATCHes, latency {LATENCY_MS} ms")
+def bench_latency(users: int, repeats: int) -> dict[str, Any]:
+    """Plan against both floors with every request 50 ms late: overlap decides."""
+    log(f"latency: {users} users at --latency-ms {LATENCY_MS}")
+    seed = ["--seed", f"random:{users}", "--latency-ms", str(LATENCY_MS)]
+    with tempfile.TemporaryDirectory() as tmp, Sandbox(*seed) as sandbox:
+        manifest = Path(tmp) / "manifests"
+        probe("manifest", "--users", str(users), "--percent", str(PERCENT), "--out", str(manifest))
+        common = ["--url", sandbox.url, "--concurrency", str(CONCURRENCY)]
+        pages, floors, wholes = [], [], []
+        for _ in range(repeats):
+            pages.append(probe("pages", "--url", sandbox.url)["wall"])
+            floors.append(probe("floor", *common)["wall"])
+            wholes.append(whole_plan(sandbox.url, manifest)["wall"])
+    plan, floor = median(wholes), median(floors)
+    return {
+        "users": users,
+        "latency_ms": LATENCY_MS,
+        "pages_wall": median(pages),
+        "floor_wall": floor,
+        "plan_wall": plan,
+        "ratio": plan / floor,
+        "runs": {"pages": pages, "floor": floors, "plan": wholes},
+    }
+
+
+def bench_rss(users: int) -> dict[str, Any]:
+    """One whole-process plan of a ``users`` org (manifest written without HTTP)."""
+    log(f"{users:>7} users: peak RSS of one plan")
+    with tempfile.TemporaryDirectory() as tmp, Sandbox("--seed", f"random:{users}") as sandbox:
+        manifest = Path(tmp) / "manifests"
+        probe("manifest", "--users", str(users), "--percent", str(PERCENT), "--out", str(manifest))
+        figures = whole_plan(sandbox.url, manifest)
+    log(f"{users:>7} users: plan {figures['wall']:.2f}s, {figures['peak_rss_mb']:.0f} MB")
+    return {"users": users, **figures}
+
+
+def bench_apply(operations: int, repeats: int) -> dict[str, Any]:
+    log(f"apply: {operations} PATCHes, latency {LATENCY_MS} ms")
     latency = ["--seed", "random:1000", "--latency-ms", str(LATENCY_MS)]
+    ops = ["--operations", str(operations)]
+    modes = ",".join(["8:adaptive,8:gate,8:nogate"] * repeats)
     with Sandbox(*latency) as sandbox:
-        clean = probe(
-            "apply",
-            "--url",
-            sandbox.url,
-            "--operations",
-            str(OPERATIONS),
-            "--runs",
-            "1:gate,8:gate,8:gate,8:gate",
-        )
+        runs = ",".join(["1:adaptive", *["8:adaptive"] * repeats])
+        clean = probe("apply", "--url", sandbox.url, *ops, "--runs", runs)
     log("apply: with 10% 429s (Retry-After 0.2 s)")
     faults = ["--rate-429", "0.1", "--retry-after", "0.2", "--fault-seed", "7"]
     with Sandbox(*latency, *faults) as sandbox:
-        limited = probe(
-            "apply",
-            "--url",
-            sandbox.url,
-            "--operations",
-            str(OPERATIONS),
-            "--runs",
-            "8:gate,8:aimd,8:nogate,8:gate,8:aimd,8:nogate",
-        )
-    return {"clean": clean["runs"], "rate_limited": limited["runs"]}
+        limited = probe("apply", "--url", sandbox.url, *ops, "--runs", modes)
+    log(f"apply: behind a rate limiter of {RATE_LIMIT} requests/s")
+    limiter = ["--rate-limit", str(RATE_LIMIT), "--rate-limit-burst", "4", "--retry-after", "0.1"]
+    with Sandbox(*latency, *limiter) as sandbox:
+        throttled = probe("apply", "--url", sandbox.url, *ops, "--runs", modes)
+    return {
+        "operations": operations,
+        "clean": clean["runs"],
+        "rate_limited": limited["runs"],
+        "rate_limiter": throttled["runs"],
+    }
 
 
 def summarise_apply(runs: dict[str, Any]) -> dict[str, Any]:
-    def wall(group: str, concurrency: int, mode: str) -> float:
+    def pick(group: str, concurrency: int, mode: str, key: str = "wall") -> float:
         return median(
-            [
-                r["wall"]
-                for r in runs[group]
-                if r["concurrency"] == concurrency and r["mode"] == mode
-            ]
+            [r[key] for r in runs[group] if r["concurrency"] == concurrency and r["mode"] == mode]
         )
 
-    def count(mode: str, key: str) -> float:
-        return median([r[key] for r in runs["rate_limited"] if r["mode"] == mode])
-
-    out: dict[str, Any] = {"operations": OPERATIONS, "latency_ms": LATENCY_MS}
+    operations = runs["operations"]
+    out: dict[str, Any] = {"operations": operations, "latency_ms": LATENCY_MS}
     # Verify after write reads each touched user back once: K more requests, counted
     # on their own, so the floor is (K writes + K reads) * L / c.
     reads = median([r.get("verification", 0) for r in runs["clean"]])
     out["verification_reads"] = reads
     for concurrency in (1, 8):
-        ideal = (OPERATIONS + reads) * LATENCY_MS / 1000 / concurrency
-        measured = wall("clean", concurrency, "gate")
+        ideal = (operations + reads) * LATENCY_MS / 1000 / concurrency
+        measured = pick("clean", concurrency, "adaptive")
         out[f"c{concurrency}"] = {"wall": measured, "floor": ideal, "ratio": measured / ideal}
     base = out["c8"]["wall"]
-    for mode in ("gate", "aimd", "nogate"):
-        measured = wall("rate_limited", 8, mode)
+    for mode in ("adaptive", "gate", "nogate"):
+        measured = pick("rate_limited", 8, mode)
         out[f"429_{mode}"] = {
             "wall": measured,
-            "lost": measured - base,
-            "rate_limited": count(mode, "rate_limited"),
-            "retries": count(mode, "retries"),
+            "ratio": measured / base,
+            "rate_limited": pick("rate_limited", 8, mode, "rate_limited"),
+        }
+        out[f"limiter_{mode}"] = {
+            "wall": pick("rate_limiter", 8, mode),
+            "ideal": operations / RATE_LIMIT,
+            "rate_limited": pick("rate_limiter", 8, mode, "rate_limited"),
         }
     return out
 
@@ -236,27 +321,39 @@ def log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)
 
 
-def table(sizes: list[dict[str, Any]], plan_cpu: dict[str, Any], apply: dict[str, Any]) -> str:
+def table(results: dict[str, Any]) -> str:
+    sizes, plan_cpu, apply = results["sizes"], results["plan_cpu"], results["apply"]
     head = (
-        f"{'users':>7} {'teams':>5} {'req':>5} {'bound':>5} {'floor s':>8} {'read s':>7} "
-        f"{'read/fl':>7} {'plan s':>7} {'plan/fl':>7} {'load s':>7} {'plan CPU':>8} "
-        f"{'RSS MB':>7}"
+        f"{'users':>7} {'teams':>5} {'req':>5} {'pages':>5} {'pages s':>8} {'floor s':>8} "
+        f"{'read s':>7} {'plan s':>7} {'/pages':>6} {'/floor':>6} {'load s':>7} "
+        f"{'plan CPU':>8} {'RSS MB':>7}"
     )
-    lines = ["PLAN (wall = median; plan = load + read + plan + render)", head]
+    lines = [
+        "PLAN (medians; plan = whole `reconciler plan` process, start-up included)",
+        head,
+    ]
     for s in sizes:
         lines.append(
-            f"{s['users']:>7} {s['groups']:>5} {s['requests_plan']:>5} {s['lower_bound']:>5} "
-            f"{s['floor_wall']:>8.2f} {s['read_wall']:>7.2f} {s['read_over_floor']:>7.2f} "
-            f"{s['plan_wall']:>7.2f} {s['plan_over_floor']:>7.2f} "
-            f"{s['plan_phases']['load']['wall']:>7.2f} {s['plan_cpu']:>8.2f} "
-            f"{s['plan_rss_mb']:>7.0f}"
+            f"{s['users']:>7} {s['groups']:>5} {s['requests_plan']:>5} "
+            f"{s['requests_pages']:>5} {s['pages_wall']:>8.2f} {s['floor_wall']:>8.2f} "
+            f"{s['read_wall']:>7.2f} {s['plan_wall']:>7.2f} {s['plan_over_pages']:>6.2f} "
+            f"{s['plan_over_floor']:>6.2f} {s['plan_phases']['load']['wall']:>7.2f} "
+            f"{s['plan_cpu']:>8.2f} {s['plan_rss_mb']:>7.0f}"
         )
-    runs = ", ".join(f"{t:.2f}" for t in plan_cpu["cpu_runs"])
+    for r in results["rss"]:
+        lines.append(
+            f"{r['users']:>7} (one plan) wall {r['wall']:.2f} s, peak RSS {r['peak_rss_mb']:.0f} MB"
+        )
+    lat = results["latency"]
     lines += [
+        "",
+        f"LATENCY {lat['latency_ms']} ms, {lat['users']} users: plan {lat['plan_wall']:.2f} s, "
+        f"reader-pattern floor {lat['floor_wall']:.2f} s, pages floor {lat['pages_wall']:.2f} s",
         "",
         f"DIFF+PLAN CPU (make_plan, in memory, {plan_cpu['users']} users): "
         f"median {plan_cpu['median']:.2f} s "
-        f"({runs}); {plan_cpu['operations']} operations",
+        f"({', '.join(f'{t:.2f}' for t in plan_cpu['cpu_runs'])}); "
+        f"{plan_cpu['operations']} operations",
         "",
         f"APPLY ({apply['operations']} PATCHes + {apply['verification_reads']:.0f} "
         f"verification reads, latency {apply['latency_ms']} ms)",
@@ -264,66 +361,117 @@ def table(sizes: list[dict[str, Any]], plan_cpu: dict[str, Any], apply: dict[str
     for c in (1, 8):
         a = apply[f"c{c}"]
         lines.append(f"  c={c}: {a['wall']:.2f} s vs K*L/c {a['floor']:.2f} s -> {a['ratio']:.2f}x")
-    for mode in ("gate", "aimd", "nogate"):
+    for mode in ("adaptive", "gate", "nogate"):
         a = apply[f"429_{mode}"]
         lines.append(
-            f"  c=8, 10% 429 (0.2 s), {mode:>6}: {a['wall']:.2f} s, lost to backoff "
-            f"{a['lost']:.2f} s, {a['rate_limited']:.0f} 429s"
+            f"  c=8, 10% 429 (0.2 s), {mode:>8}: {a['wall']:.2f} s ({a['ratio']:.2f}x clean), "
+            f"{a['rate_limited']:.0f} 429s"
+        )
+    for mode in ("adaptive", "gate", "nogate"):
+        a = apply[f"limiter_{mode}"]
+        lines.append(
+            f"  c=8, rate limiter {RATE_LIMIT}/s, {mode:>8}: {a['wall']:.2f} s "
+            f"(ideal K/N {a['ideal']:.2f} s), {a['rate_limited']:.0f} 429s"
         )
     return "\n".join(lines)
 
 
-def key_line(sizes: list[dict[str, Any]], plan_cpu: dict[str, Any], apply: dict[str, Any]) -> str:
-    big = sizes[-1]
-    return (
-        f"KEY {big['users'] // 1000}k: read/floor {big['read_over_floor']:.2f}x, "
-        f"plan/floor {big['plan_over_floor']:.2f}x, "
-        f"requests {big['requests_plan']}/{big['lower_bound']} (bound) "
-        f"incl. {big['requests_confirm']} confirmations, "
-        f"plan RSS {big['plan_rss_mb']:.0f} MB, diff+plan CPU {plan_cpu['median']:.2f} s, "
-        f"apply c=8 {apply['c8']['ratio']:.2f}x K*L/c, "
-        f"429 lost {apply['429_gate']['lost']:.2f} s (gate) / "
-        f"{apply['429_nogate']['lost']:.2f} s (per-thread)"
-    )
+def figures(results: dict[str, Any]) -> dict[str, float]:
+    """Each target's measured figure (nan when this run did not measure it)."""
+    big = results["sizes"][-1]
+    huge = results["rss"][-1] if results["rss"] else {"peak_rss_mb": float("nan")}
+    apply = results["apply"]
+    return {
+        "plan_over_pages": big["plan_over_pages"],
+        "plan_over_pattern": big["plan_over_floor"],
+        "latency_ratio": results["latency"]["ratio"],
+        "load_s": big["plan_phases"]["load"]["wall"],
+        "plan_cpu_s": results["plan_cpu"]["median"],
+        "rss_big_mb": big["plan_rss_mb"],
+        "rss_huge_mb": huge["peak_rss_mb"],
+        "apply_c8": apply["c8"]["ratio"],
+        "apply_429": apply["429_adaptive"]["ratio"],
+    }
+
+
+def targets(results: dict[str, Any]) -> str:
+    """Every target of the issue with this run's figure and whether it is met."""
+    names = {
+        "big": _size(results["sizes"][-1]["users"]),
+        "huge": _size(results["rss"][-1]["users"]) if results["rss"] else "(not run)",
+        "lat": _size(results["latency"]["users"]),
+        "cpu": _size(results["plan_cpu"]["users"]),
+    }
+    measured = figures(results)
+    lines = ["TARGETS (this run)", f"  {'measure':<45} {'target':>9} {'figure':>9}  met"]
+    for key, label, target, unit in TARGETS:
+        value = measured[key]
+        met = "-" if value != value else ("yes" if value <= target else "NO")
+        shown = "n/a" if value != value else f"{value:.2f}" if unit != "MB" else f"{value:.0f}"
+        shown += "" if value != value else unit
+        lines.append(
+            f"  {label.format(**names):<45} {'<= ' + str(target) + unit:>9} {shown:>9}  {met}"
+        )
+    return "\n".join(lines)
+
+
+def _size(users: int) -> str:
+    return f"{users // 1000}k" if users >= 1000 and users % 1000 == 0 else f"{users} users"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--quick", action="store_true", help="one repeat each (smoke test)")
+    parser.add_argument("--rss-sizes", default="300000", help="one plan each, for peak RSS")
+    parser.add_argument("--latency-users", type=int, default=10_000)
+    parser.add_argument("--operations", type=int, default=OPERATIONS)
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes, one repeat each (smoke test)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.rss_sizes, args.latency_users, args.operations = "200", "", 200, 16
     started = time.perf_counter()
     sizes = []
     for users in (int(n) for n in args.sizes.split(",")):
         repeats = 1 if args.quick else (3 if users <= 10_000 else 2)
         plan_repeats = 1 if args.quick or users > 10_000 else 3
         sizes.append(bench_size(users, repeats, plan_repeats))
+    rss = [bench_rss(int(n)) for n in args.rss_sizes.split(",") if n]
+    latency = bench_latency(args.latency_users, 1 if args.quick else 3)
     plan_cpu = bench_plan_cpu(max(s["users"] for s in sizes))
-    apply = summarise_apply(bench_apply())
-    results = {
+    apply = summarise_apply(bench_apply(args.operations, 1 if args.quick else 3))
+    results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
         },
         "settings": {
             "percent_changed": PERCENT,
             "page_size": PAGE,
             "reader_concurrency": CONCURRENCY,
+            "quick": args.quick,
         },
         "sizes": sizes,
+        "rss": rss,
+        "latency": latency,
         "plan_cpu": plan_cpu,
         "apply": apply,
-        "bench_seconds": time.perf_counter() - started,
     }
-    out = HERE / "results" / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    results["targets"] = figures(results)
+    results["bench_seconds"] = time.perf_counter() - started
+    if not args.quick:
+        out = HERE / "results" / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"\nresults: {out.relative_to(ROOT)} ({results['bench_seconds']:.0f} s)")
     print()
-    print(table(sizes, plan_cpu, apply))
-    print(f"\nresults: {out.relative_to(ROOT)} ({results['bench_seconds']:.0f} s)")
-    print(key_line(sizes, plan_cpu, apply))
+    print(table(results))
+    print()
+    print(targets(results))
 
 
 if __name__ == "__main__":

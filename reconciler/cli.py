@@ -473,10 +473,12 @@ def _render_plan(
 
 # -- commands ---------------------------------------------------------------
 def _validate(args: argparse.Namespace) -> int:
+    from reconciler.gcpolicy import bulk_phase
     from reconciler.manifest.loader import load_manifest
 
     try:
-        loaded = load_manifest(_manifest(args), today=today())
+        with bulk_phase():
+            loaded = load_manifest(_manifest(args), today=today())
     except ManifestError as error:
         if args.format == "json":
             problems = [_problem_json(p) for p in error.problems]
@@ -515,19 +517,17 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from reconciler.manifest.loader import load_manifest
-    from reconciler.workflow import plan_from_manifest
+    from reconciler.workflow import load_and_read, plan_from_live
 
     manifest = _manifest(args)
     if args.out and is_folder(Path(args.out)):  # said before the org is read, not after
         raise FileWriteError(
             f"cannot write the plan file {args.out}: it is a folder; {_PLAN_OUT_FIX}"
         )
-    loaded = load_manifest(manifest, today=today())  # a bad manifest fails before any network
-    target = _target(args)
-    planned = plan_from_manifest(
-        loaded, _connect(args, target), target, today=today(), read=_read_options(args)
-    )
+    target = _target_after_manifest(args, manifest)
+    client = _connect(args, target)
+    loaded, live = load_and_read(manifest, client, today=today(), read=_read_options(args))
+    planned = plan_from_live(loaded, live, target, today=today())
     if args.out:
         # Recorded so a stale plan's advice can name the same -m (not in the digest).
         saved = planned.plan.model_copy(update={"manifest_path": manifest})
@@ -545,6 +545,21 @@ def _plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _target_after_manifest(args: argparse.Namespace, manifest: str) -> Target:
+    """The target, but a bad manifest is reported before a missing or bad setting.
+
+    The manifest now loads while the live read runs, so the target is needed first;
+    when it is unusable, the manifest is loaded anyway to keep that order of errors.
+    """
+    try:
+        return _target(args)
+    except ReconcilerError:
+        from reconciler.manifest.loader import load_manifest
+
+        load_manifest(manifest, today=today())
+        raise
+
+
 def _overrides(args: argparse.Namespace) -> Overrides:
     from reconciler.guards import Overrides
 
@@ -558,7 +573,8 @@ def _overrides(args: argparse.Namespace) -> Overrides:
 def _apply(args: argparse.Namespace) -> int:
     from reconciler.workflow import (
         check_saved_plan,
-        plan_from_manifest,
+        load_and_read,
+        plan_from_live,
         read_plan_file,
     )
 
@@ -591,17 +607,14 @@ def _apply(args: argparse.Namespace) -> int:
         sys.stdout.write(_render_plan(plan, "text", (), detail=args.detail))
     else:
         manifest = _manifest(args)
-        from reconciler.manifest.loader import load_manifest
-
-        loaded = load_manifest(manifest, today=today())
-        target = _target(args)
+        target = _target_after_manifest(args, manifest)
         client = _connect(args, target, concurrency=args.concurrency)
-        planned = plan_from_manifest(
+        loaded, live = load_and_read(manifest, client, today=today(), read=_read_options(args))
+        planned = plan_from_live(
             loaded,
-            client,
+            live,
             target,
             today=today(),
-            read=_read_options(args),
             overrides=_overrides(args),
             revoke_only=args.revoke_only,
         )

@@ -6,8 +6,9 @@ except where the manifest cannot say what Mixpanel holds (named in ``notes``).
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ import yaml
 from reconciler.grammar import count, plural
 from reconciler.identity import lookalike_reason, name_fold, spelled
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
+from reconciler.manifest import loader
 
 SCHEMA_HEADER = "# yaml-language-server: $schema={schema}\n"
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -36,39 +38,124 @@ class ImportedFiles:
 
 
 def import_manifest(
-    live: LiveState, claimed_domains: Iterable[str], *, split_teams: bool = False
+    live: LiveState,
+    claimed_domains: Iterable[str],
+    *,
+    split_teams: bool = False,
+    max_file_bytes: int | None = None,
 ) -> ImportedFiles:
-    """Manifest files describing ``live``; users outside the claimed domains are left out."""
+    """Manifest files describing ``live``; users outside the claimed domains are left out.
+
+    Every file stays within ``max_file_bytes`` (default: the loader's per-file cap), so
+    ``plan`` reads back what ``import`` wrote at any size: an org too big for one
+    ``org.yaml`` is split into ``people/users-NNN.yaml`` and ``teams/teams-NNN.yaml``
+    files in a stable order (``org.yaml`` keeps the organization and the policy).
+    A single team whose members alone exceed the cap cannot be split; it is written
+    to a file of its own and named in ``notes``.
+    """
+    if max_file_bytes is None:
+        max_file_bytes = loader.MAX_FILE_BYTES  # read now: the loader's cap as it is
     domains = sorted({d.lower() for d in claimed_domains})
     in_domains = [u for u in live.users if u.domain in set(domains)]
     # A look-alike userName cannot be a manifest email; it is left out and named.
     users = [u for u in in_domains if not u.lookalike]
     groups, left_out = _importable_teams(live.groups)
-    notes = (
-        *_notes(live, in_domains, domains),
-        *_lookalike_notes(in_domains),
-        *left_out,
-    )
+    notes = [*_notes(live, in_domains, domains), *_lookalike_notes(in_domains), *left_out]
     exact = not any(_placeholders(u) for u in in_domains) and not any(
         u.user_name != u.user_name.strip() for u in in_domains
     )
-    org: dict[str, Any] = {
+    head: dict[str, Any] = {
         "version": 1,
         "organization": {"claimed_domains": domains},
         "policy": {"unmanaged_users": "report", "deprovision": "deactivate"},
-        "users": [_user(u) for u in users],
     }
+    entries = [_user(u) for u in users]
     teams = [_team(live, g, set(domains)) for g in groups]
     if not split_teams:
-        org["teams"] = teams
-        files = {"org.yaml": _yaml(org, "schema.json")}
-        return ImportedFiles(files, notes, len(org["users"]), len(teams), exact)
-    files = {"org.yaml": _yaml(org, "schema.json")}
+        whole = _one_file({**head, "users": entries, "teams": teams}, max_file_bytes)
+        if whole is not None:
+            return ImportedFiles({"org.yaml": whole}, tuple(notes), len(entries), len(teams), exact)
+        files = _split(head, entries, teams, max_file_bytes, notes)
+        return ImportedFiles(files, tuple(notes), len(entries), len(teams), exact)
+    org = _one_file({**head, "users": entries}, max_file_bytes)
+    files = (
+        {"org.yaml": org} if org is not None else _split(head, entries, [], max_file_bytes, notes)
+    )
     for team in teams:
-        files[f"teams/{_slug(team['name'], files)}.yaml"] = _yaml(
-            {"version": 1, "teams": [team]}, "../schema.json"
-        )
-    return ImportedFiles(files, notes, len(org["users"]), len(teams), exact)
+        text = _yaml({"version": 1, "teams": [team]}, "../schema.json")
+        name = f"teams/{_slug(team['name'], files)}.yaml"
+        files[name] = text
+        if _size(text) > max_file_bytes:
+            notes.append(_too_big_team(team["name"], name, max_file_bytes))
+    return ImportedFiles(files, tuple(notes), len(entries), len(teams), exact)
+
+
+def _one_file(document: dict[str, Any], max_file_bytes: int) -> str | None:
+    """``document`` as one file, or None when it would exceed the cap.
+
+    A quick estimate first (compact JSON is never more than twice the YAML), so an
+    org far over the cap is not dumped whole just to be split afterwards.
+    """
+    rough = len(json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str))
+    if rough > 2 * max_file_bytes:
+        return None
+    text = _yaml(document, "schema.json")
+    return text if _size(text) <= max_file_bytes else None
+
+
+def _split(
+    head: dict[str, Any],
+    users: list[dict[str, Any]],
+    teams: list[dict[str, Any]],
+    max_file_bytes: int,
+    notes: list[str],
+) -> dict[str, str]:
+    """``org.yaml`` (organization, policy) plus users and teams in files under the cap."""
+    files = {"org.yaml": _yaml(head, "schema.json")}
+    for number, (chunk, _) in enumerate(_chunks(users, "users", max_file_bytes), start=1):
+        files[f"people/users-{number:03d}.yaml"] = chunk
+    for number, (chunk, first) in enumerate(_chunks(teams, "teams", max_file_bytes), start=1):
+        name = f"teams/teams-{number:03d}.yaml"
+        files[name] = chunk
+        if _size(chunk) > max_file_bytes:  # one team, too big on its own
+            notes.append(_too_big_team(first["name"], name, max_file_bytes))
+    return files
+
+
+def _chunks(
+    entries: list[dict[str, Any]], section: str, max_file_bytes: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Consecutive files of entries, each within the cap (a lone oversized entry alone),
+    with the first entry of each.
+
+    Each file is dumped once at a count estimated from the previous one (90% of the
+    cap) and again with fewer only when it came out too big: linear in the entries.
+    """
+    start, per_file = 0, 1000
+    while start < len(entries):
+        count = min(per_file, len(entries) - start)
+        text = _yaml({"version": 1, section: entries[start : start + count]}, "../schema.json")
+        size = _size(text)
+        estimate = max(1, int(count * max_file_bytes * 0.9 / max(size, 1)))
+        if size > max_file_bytes and count > 1:
+            per_file = min(count // 2, estimate)
+            continue
+        yield text, entries[start]
+        start += count
+        per_file = estimate
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _too_big_team(name: str, file: str, max_file_bytes: int) -> str:
+    limit = max_file_bytes // (1024 * 1024) or max_file_bytes
+    unit = "MiB" if max_file_bytes >= 1024 * 1024 else "bytes"
+    return (
+        f"team {name!r} alone is larger than the {limit} {unit} per-file limit ({file}); "
+        "plan will refuse that file until the team is smaller"
+    )
 
 
 def _importable_teams(groups: Iterable[LiveGroup]) -> tuple[list[LiveGroup], list[str]]:

@@ -8,20 +8,30 @@ what to print and which exit code they mean.
 from __future__ import annotations
 
 import logging
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from reconciler.errors import ConfigError, Problem, RefusedPlanError, StalePlanError
 from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.files import MIB, read_text
+from reconciler.gcpolicy import bulk_phase
 from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
 from reconciler.livestate import LiveState
-from reconciler.manifest.loader import LoadedManifest, load_manifest
+from reconciler.manifest.loader import (
+    LoadedManifest,
+    load_manifest,
+    load_read_manifest,
+    read_manifest,
+)
 from reconciler.plan import Plan, TamperedPlanError, not_covered
 from reconciler.planner import make_plan
 from reconciler.profile import MIXPANEL
@@ -101,7 +111,106 @@ def plan_from_manifest(
     ``revoke_only`` keeps only the operations that remove access and holds the rest
     back (``Plan.revocations_only``): what the scheduled enforce job runs.
     """
-    live = confirm_absences(client, loaded.manifest, _read(client, read), today)
+    with bulk_phase():
+        live = _read(client, read)
+    live = confirm_absences(client, loaded.manifest, live, today)
+    return plan_from_live(
+        loaded, live, target, today=today, overrides=overrides, revoke_only=revoke_only
+    )
+
+
+CANCEL_WAIT_SECONDS = 5.0
+
+
+class _Cancelled(Exception):
+    """The manifest failed to load: the live read still running is not needed."""
+
+
+def load_and_read(
+    manifest_path: str | Path,
+    client: ScimClient,
+    *,
+    today: date,
+    read: ReadOptions = ReadOptions(),
+) -> tuple[LoadedManifest, LiveState]:
+    """Load the manifest while the live read waits on the network, in another thread.
+
+    With real latency the read is mostly waiting, so the two together cost about
+    max(load, read) instead of their sum. The manifest's outcome comes first: when
+    it fails to load (or on Ctrl-C) the read is cancelled at its next page or team,
+    joined, and the manifest's error is raised; a read error is raised only for a
+    valid manifest. Both run in one ``bulk_phase`` (no cyclic garbage collection).
+    Then, as ``plan_from_manifest`` does, absences the plan relies on are confirmed
+    (``reconciler.evidence.confirm_absences``).
+    Raises ManifestError, LiveStateError or the read's ReconcilerError.
+    """
+    cancel = threading.Event()
+    outcome: dict[str, Any] = {}
+    forward = read.on_progress
+
+    def progress(kind: str, done: int, total: int) -> None:
+        if cancel.is_set():
+            raise _Cancelled
+        if forward is not None:
+            forward(kind, done, total)
+
+    def run() -> None:
+        try:
+            outcome["live"] = _read(client, ReadOptions(read.page_size, progress))
+        except BaseException as error:  # handed to the caller's thread below
+            outcome["error"] = error
+
+    files = read_manifest(manifest_path)  # a missing or oversized folder: no request at all
+    with bulk_phase(), _prompt_switching():
+        reader = threading.Thread(target=run, name="live-read", daemon=True)
+        reader.start()
+        try:
+            loaded = load_read_manifest(files, today=today)
+        except BaseException:
+            cancel.set()
+            reader.join(CANCEL_WAIT_SECONDS)  # bounded: a read stuck in retries is left behind
+            raise
+        try:
+            reader.join()
+        except BaseException:  # Ctrl-C while waiting: stop the read, then stop
+            cancel.set()
+            raise
+    error = outcome.get("error")
+    if error is not None:
+        raise error
+    # Users the manifest wants inactive that the listing lacks are proven absent.
+    live: LiveState = confirm_absences(client, loaded.manifest, outcome["live"], today)
+    return loaded, live
+
+
+@contextmanager
+def _prompt_switching() -> Iterator[None]:
+    """Hand the GIL over every 1 ms (not 5) while the load and the read overlap.
+
+    The load keeps the GIL busy; each answer the read thread waits for would
+    otherwise sit up to 5 ms before it is handled, request after request.
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, 0.001))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def plan_from_live(
+    loaded: LoadedManifest,
+    live: LiveState,
+    target: Target,
+    *,
+    today: date,
+    overrides: Overrides | None = None,
+    revoke_only: bool = False,
+) -> Planned:
+    """Plan a validated manifest against a live state already read; no I/O.
+
+    ``revoke_only`` keeps only the operations that remove access (``plan_from_manifest``).
+    """
     plan = make_plan(
         loaded.manifest,
         live,
@@ -201,7 +310,9 @@ def check_saved_plan(
                 f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
                 + replan_advice(plan, manifest_path, plan_file)
             )
-    live = confirm_plan_targets(client, plan, _read(client, read))
+    with bulk_phase():
+        live = _read(client, read)
+    live = confirm_plan_targets(client, plan, live)
     drift = drift_since_plan(plan, live)
     if drift and not already_applied(plan, live):
         lines = "\n".join(f"  - {terminal(d)}" for d in drift)

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from reconciler.errors import ConfigError, ManifestError, Problem
 from reconciler.files import MIB, ReadRefused, read_bounded, size_text
 from reconciler.manifest.document import FileResult, check_file
@@ -60,7 +62,24 @@ def load_manifest(path: str | os.PathLike[str], *, today: date) -> LoadedManifes
     the folder that cannot be read), and ConfigError for a malformed
     ``RECONCILER_MANIFEST_MAX_MIB``.
     """
-    results = [_check_read(name, raw) for name, raw in _read_all(Path(path))]
+    return load_read_manifest(read_manifest(path), today=today)
+
+
+def read_manifest(path: str | os.PathLike[str]) -> list[tuple[str, bytes | Problem]]:
+    """The manifest's files as bytes (or why each cannot be read), nothing parsed.
+
+    The disk half of ``load_manifest``: raises ManifestError or ConfigError for the
+    folder as a whole (missing, over the caps), so a caller can stop before any
+    network request.
+    """
+    return _read_all(Path(path))
+
+
+def load_read_manifest(
+    files: Sequence[tuple[str, bytes | Problem]], *, today: date
+) -> LoadedManifest:
+    """The parsing half of ``load_manifest``, on what ``read_manifest`` returned."""
+    results = [_check_read(name, raw) for name, raw in files]
     return _finish(results, today)
 
 
@@ -73,9 +92,31 @@ def load_manifest_text(text: str, *, filename: str, today: date) -> LoadedManife
 
 
 def manifest_digest(manifest: Manifest) -> str:
-    """``sha256:<hex>`` of the canonical JSON of the manifest (sorted keys, compact)."""
-    canonical = json.dumps(manifest.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """``sha256:<hex>`` of the canonical JSON of the manifest (sorted keys, compact).
+
+    The same bytes as ``json.dumps(manifest.model_dump(mode="json"), sort_keys=True,
+    separators=(",", ":"))``, hashed entry by entry: a 100k-user manifest never
+    exists as one dict tree and one string at once (tens of MB at the peak).
+    """
+    digest = hashlib.sha256(b"{")
+    for number, name in enumerate(sorted(type(manifest).model_fields)):
+        value = getattr(manifest, name)
+        digest.update(f"{',' if number else ''}{_canonical(name)}:".encode())
+        if isinstance(value, tuple) and all(isinstance(item, BaseModel) for item in value):
+            digest.update(b"[")
+            for index, item in enumerate(value):
+                piece = _canonical(item.model_dump(mode="json"))
+                digest.update(f"{',' if index else ''}{piece}".encode())
+            digest.update(b"]")
+        else:
+            whole = manifest.model_dump(mode="json", include={name})[name]
+            digest.update(_canonical(whole).encode())
+    digest.update(b"}")
+    return "sha256:" + digest.hexdigest()
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _finish(results: Sequence[FileResult], today: date) -> LoadedManifest:

@@ -8,8 +8,8 @@ closest recorded ancestor when its exact path has no node (a missing key, say).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from reconciler.errors import Problem
 
@@ -24,14 +24,60 @@ class Position:
     col: int
 
 
-@dataclass(frozen=True)
 class Locations:
-    """Positions of the keys and values of one file, by JSON path."""
+    """Positions of the keys and values of one file, by JSON path.
 
-    filename: str
-    values: Mapping[JsonPath, Position] = field(default_factory=dict)
-    keys: Mapping[JsonPath, Position] = field(default_factory=dict)
-    plain: Mapping[JsonPath, str] = field(default_factory=dict)
+    Positions cost more to collect than the data itself (a mark per node), and a
+    valid manifest never needs them. So a file read on the fast path gets
+    ``Locations`` with a ``source``: a callable that re-parses that one file with
+    positions the first time a problem or notice asks where something is. Every
+    answer is the same as if the positions had been collected up front.
+    """
+
+    __slots__ = ("_keys", "_plain", "_source", "_values", "filename")
+
+    def __init__(
+        self,
+        filename: str,
+        values: Mapping[JsonPath, Position] | None = None,
+        keys: Mapping[JsonPath, Position] | None = None,
+        plain: Mapping[JsonPath, str] | None = None,
+        *,
+        source: Callable[[], Locations] | None = None,
+    ) -> None:
+        self.filename = filename
+        self._values: Mapping[JsonPath, Position] = values or {}
+        self._keys: Mapping[JsonPath, Position] = keys or {}
+        self._plain: Mapping[JsonPath, str] = plain or {}
+        self._source = source
+
+    def _resolve(self) -> None:
+        if self._source is not None:
+            found, self._source = self._source(), None
+            self._values, self._keys, self._plain = found.values, found.keys, found.plain
+
+    @property
+    def resolved(self) -> bool:
+        """Whether positions are known (collected up front or computed on demand)."""
+        return self._source is None
+
+    @property
+    def values(self) -> Mapping[JsonPath, Position]:
+        """Where each value starts, by JSON path."""
+        self._resolve()
+        return self._values
+
+    @property
+    def keys(self) -> Mapping[JsonPath, Position]:
+        """Where each mapping key starts, by the JSON path of its value."""
+        self._resolve()
+        return self._keys
+
+    @property
+    def plain(self) -> Mapping[JsonPath, str]:
+        """The source text of unquoted non-string scalars (``no``, ``0755``), by path."""
+        self._resolve()
+        return self._plain
 
     def closest(self, path: JsonPath) -> JsonPath:
         """The longest prefix of ``path`` that exists in the file (``()`` at worst)."""

@@ -46,12 +46,14 @@ def check_protected(
             found.problems.append(at.problem(message, "protected", index))
         user = declared.get(match_key(email))
         if user is not None:
-            _protected_user(user, at.ref("protected", index), today, found)
+            _protected_user(user, (at, index), today, found)
     return frozenset(match_key(e) for e in policy.protected)
 
 
-def _protected_user(entry: UserAt, where: str, today: date, found: Findings) -> None:
+def _protected_user(entry: UserAt, listed: tuple[At, int], today: date, found: Findings) -> None:
     user = entry.user
+    # Located only when a message needs it: a valid file's positions are never computed.
+    where = "" if user.active and user.expires is None else listed[0].ref("protected", listed[1])
     if not user.active:
         message = f"'{user.email}' is protected ({where}) but declared active: false; "
         found.problems.append(entry.at.problem(message + _NEVER_DEPROVISIONED, "active"))

@@ -52,6 +52,11 @@ def token_runs(text: str) -> Iterator[tuple[int, int, str]]:
                 yield number, match.start() + 1, match.group()
 
 
+def has_token_runs(text: str) -> bool:
+    """Whether ``token_runs`` finds anything: one scan of the text when nothing is long."""
+    return _RUN.search(text) is not None and next(token_runs(text), None) is not None
+
+
 def find_tokens(
     text: str, strings: Iterable[tuple[JsonPath, str]], locations: Locations
 ) -> list[Problem]:

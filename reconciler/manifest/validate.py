@@ -115,7 +115,7 @@ def _check_previous_emails(users: Sequence[UserAt], found: Findings) -> None:
     current: dict[str, UserAt] = {}
     for entry in users:
         current.setdefault(entry.user.key, entry)
-    claimed: dict[str, str] = {}
+    claimed: dict[str, tuple[At, JsonPath]] = {}  # where, located only for a message
     for entry in users:
         for index, previous in enumerate(entry.user.previous_emails):
             key, sub = match_key(previous), ("previous_emails", index)
@@ -125,12 +125,13 @@ def _check_previous_emails(users: Sequence[UserAt], found: Findings) -> None:
                 other = current[key].at.ref("email")
                 message = f"'{previous}' is the current email of another user ({other}); remove it"
             elif key in claimed:
+                where, at = claimed[key]
                 message = (
-                    f"'{previous}' is already a previous email at {claimed[key]}; "
+                    f"'{previous}' is already a previous email at {where.ref(*at)}; "
                     "an old address can belong to one user only"
                 )
             else:
-                claimed[key] = entry.at.ref(*sub)
+                claimed[key] = (entry.at, sub)
                 continue
             found.problems.append(entry.at.problem(message, *sub))
 
@@ -169,7 +170,7 @@ def _spaces(value: str, fix: str) -> str:
 
 def _check_team_names(teams: Sequence[TeamAt], found: Findings) -> None:
     """Names and previous names are unique labels; case-only twins confuse reviewers."""
-    labels: dict[str, tuple[str, str, str]] = {}
+    labels: dict[str, tuple[str, str, At, JsonPath]] = {}  # located only for a message
     for entry in teams:
         names: list[tuple[str, JsonPath]] = [(entry.team.name, ("name",))]
         names += [(n, ("previous_names", i)) for i, n in enumerate(entry.team.previous_names)]
@@ -179,17 +180,18 @@ def _check_team_names(teams: Sequence[TeamAt], found: Findings) -> None:
             if message:
                 found.problems.append(entry.at.problem(message, *sub))
             else:
-                labels[name_fold(label)] = (label, kind, entry.at.ref(*sub))
+                labels[name_fold(label)] = (label, kind, entry.at, sub)
 
 
 def _label_clash(
-    name: str, label: str, kind: str, labels: dict[str, tuple[str, str, str]]
+    name: str, label: str, kind: str, labels: dict[str, tuple[str, str, At, JsonPath]]
 ) -> str | None:
     if kind == "previous name" and label == name:
         return f"team '{name}' lists its own name in previous_names; remove it"
     if name_fold(label) not in labels:
         return None
-    other, other_kind, where = labels[name_fold(label)]
+    other, other_kind, at, sub = labels[name_fold(label)]
+    where = at.ref(*sub)
     if other == label:
         return (
             f"{kind} '{label}' is already used as a {other_kind} at {where}; "

@@ -1,5 +1,9 @@
 """Parse one manifest file's text into plain data plus the position of every value.
 
+Two paths: ``parse_plain`` (libyaml events straight to data, no positions) for the
+common case of a valid file, and ``parse_yaml`` (with positions, exact messages) for
+everything else and whenever a problem or notice needs ``file:line:col``.
+
 Only safe YAML: the text is *composed* to nodes with a ``yaml.SafeLoader``-based
 loader and turned into data here, so no tag can construct a Python object.
 
@@ -12,6 +16,7 @@ Nesting depth is bounded too, because the composer recurses per level.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -179,6 +184,160 @@ def parse_yaml(text: str, filename: str) -> ParsedYaml:
     locations = Locations(filename, builder.values, builder.keys, builder.plain)
     problems = tuple(builder.problems)
     return ParsedYaml(data, locations, problems, frozenset(builder.bad), tuple(builder.strings))
+
+
+class _Unusual(Exception):
+    """The fast path met something only the full parse can judge; take that path."""
+
+
+UNUSUAL: Any = object()
+"""What ``parse_plain`` returns when the text needs the full parse (with positions)."""
+
+_BEARER_ANYWHERE = re.compile("bearer", re.IGNORECASE)
+_NO_KEY: Any = object()
+
+
+def parse_plain(text: str) -> Any:
+    """The data of ``text`` without positions, or ``UNUSUAL`` when the full parse must judge.
+
+    The fast path for the common case, a valid file: one libyaml pass over the events,
+    building plain data with the same YAML 1.1 rules as ``parse_yaml`` (the same
+    resolver decides ``no``, ``0755``, ``1e3`` and dates; the same constructors build
+    them). It never reports a problem itself: on anything that ``parse_yaml`` would
+    flag or treat specially (an anchor or alias, a duplicate key, a non-scalar key, a
+    tag outside the plain ones, an impossible scalar, deep nesting, a second document,
+    a control character, a value that could be a ``Bearer`` token, a syntax error) it
+    returns ``UNUSUAL`` and the caller runs ``parse_yaml`` for the exact message and
+    position. Events are consumed iteratively, so nesting depth cannot exhaust the stack.
+    """
+    fast_loader = getattr(yaml, "CSafeLoader", None)
+    if fast_loader is None or yaml.reader.Reader.NON_PRINTABLE.search(text):
+        return UNUSUAL
+    if _BEARER_ANYWHERE.search(text):
+        return UNUSUAL  # rare: let the full parse find which value, if any, is a token
+    loader = fast_loader(text)
+    try:
+        return _build_plain(loader)
+    except (_Unusual, yaml.YAMLError, ValueError, OverflowError):
+        return UNUSUAL
+    finally:
+        loader.dispose()
+
+
+def _build_plain(loader: Any) -> Any:
+    """Fold the event stream into dicts, lists and scalars (see ``parse_plain``)."""
+    builder = _PlainBuilder(loader)
+    # A local table, not an attribute: bound methods kept on the builder would make a
+    # reference cycle holding the whole file's data until a cyclic collection.
+    handlers: dict[type, Any] = {
+        yaml.MappingStartEvent: builder.open,
+        yaml.SequenceStartEvent: builder.open,
+        yaml.MappingEndEvent: builder.close,
+        yaml.SequenceEndEvent: builder.close,
+        yaml.DocumentStartEvent: builder.document,
+        yaml.StreamStartEvent: _ignore,
+        yaml.DocumentEndEvent: _ignore,
+    }
+    get_event, scalar_event = loader.get_event, yaml.ScalarEvent
+    scalar, stream_end = builder.scalar, yaml.StreamEndEvent
+    while True:
+        event = get_event()
+        kind = type(event)
+        if kind is scalar_event:
+            scalar(event)
+        elif kind is stream_end:
+            return builder.root
+        else:
+            handlers.get(kind, builder.refuse)(event)
+
+
+class _PlainBuilder:
+    """The open containers of ``_build_plain``; raises ``_Unusual`` to give up."""
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.root: Any = None
+        self.stack: list[Any] = []  # open containers, innermost last
+        self.pending: list[Any] = []  # per open container: the key awaiting its value
+        self.documents = 0
+
+    def refuse(self, _event: yaml.Event) -> None:
+        raise _Unusual  # an alias, or an event this builder does not know
+
+    def document(self, _event: yaml.Event) -> None:
+        self.documents += 1
+        if self.documents > 1:
+            raise _Unusual
+
+    def scalar(self, event: yaml.ScalarEvent) -> None:
+        if event.anchor is not None:
+            raise _Unusual
+        stack = self.stack
+        if stack and self.pending[-1] is _NO_KEY and type(stack[-1]) is dict:
+            if event.value in stack[-1]:
+                raise _Unusual  # a duplicate key
+            self.pending[-1] = event.value
+            return
+        self.add(_plain_scalar(self.loader, event))
+
+    def open(self, event: yaml.CollectionStartEvent) -> None:
+        is_map = type(event) is yaml.MappingStartEvent
+        if event.anchor is not None or event.tag not in (None, "!", _MAP if is_map else _SEQ):
+            raise _Unusual
+        if len(self.stack) >= MAX_DEPTH - 2:
+            raise _Unusual
+        container: Any = {} if is_map else []
+        self.add(container)
+        self.stack.append(container)
+        self.pending.append(_NO_KEY)
+
+    def close(self, _event: yaml.Event) -> None:
+        self.stack.pop()
+        self.pending.pop()
+
+    def add(self, value: Any) -> None:
+        stack = self.stack
+        if not stack:
+            self.root = value
+        elif type(stack[-1]) is list:
+            stack[-1].append(value)
+        elif self.pending[-1] is _NO_KEY:
+            raise _Unusual  # a mapping or a sequence used as a key
+        else:
+            stack[-1][self.pending[-1]] = value
+            self.pending[-1] = _NO_KEY
+
+
+def _ignore(_event: yaml.Event) -> None:
+    """Stream and document boundaries carry nothing for the data."""
+
+
+def _plain_scalar(loader: Any, event: yaml.ScalarEvent) -> Any:
+    """One scalar value exactly as ``_Builder._scalar`` converts it when it is valid."""
+    tag, value = event.tag, event.value
+    if tag is None or tag == "!":
+        tag = _resolve(loader, value, event.implicit)
+    if tag == _STR:
+        return value
+    if tag not in _SCALARS:
+        raise _Unusual
+    node = yaml.ScalarNode(tag, value, style=event.style)
+    constructed = loader.yaml_constructors[tag](loader, node)
+    return value if isinstance(constructed, datetime) else _plain(constructed)
+
+
+def _resolve(loader: Any, value: str, implicit: tuple[bool, bool]) -> str:
+    """``Resolver.resolve`` for a scalar, skipping the regexes when none can apply.
+
+    A quoted scalar, or a plain one whose first character starts no implicit type
+    (most names and emails), is a string; everything else goes to the resolver.
+    """
+    table = loader.yaml_implicit_resolvers
+    simple = not loader.yaml_path_resolvers and None not in table
+    if simple and (not implicit[0] or (value and value[0] not in table)):
+        return _STR
+    tag: str = loader.resolve(yaml.ScalarNode, value, implicit)
+    return tag
 
 
 _NESTING = {

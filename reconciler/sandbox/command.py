@@ -120,6 +120,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="random seed for the faults, for a reproducible sequence (default: random)",
     )
+    faults.add_argument(
+        "--rate-limit",
+        type=float,
+        default=0.0,
+        metavar="PER_SECOND",
+        help="a real rate limiter: above this many requests per second, answer 429 "
+        "with --retry-after (default %(default)s: off)",
+    )
+    faults.add_argument(
+        "--rate-limit-burst",
+        type=int,
+        default=1,
+        metavar="N",
+        help="requests the rate limiter lets through at once after a quiet spell "
+        "(default %(default)s)",
+    )
     quirks = parser.add_argument_group("quirk modes (behave like a misbehaving server)")
     quirks.add_argument(
         "--quirk",
@@ -198,6 +214,8 @@ def _faults(args: argparse.Namespace) -> Faults:
             max_members_per_patch=args.max_members_per_patch,
             max_page_size=args.max_page_size,
             seed=args.fault_seed,
+            rate_limit=args.rate_limit,
+            rate_limit_burst=args.rate_limit_burst,
         )
     except ValueError as error:
         raise ConfigError(f"bad fault settings: {error}") from error

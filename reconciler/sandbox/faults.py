@@ -12,7 +12,9 @@ from __future__ import annotations
 import enum
 import random
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -30,6 +32,8 @@ class Faults:
     max_page_size: int | None = None
     only: frozenset[str] | None = None
     seed: int | None = None
+    rate_limit: float = 0.0
+    rate_limit_burst: int = 1
 
     def __post_init__(self) -> None:
         rates = (self.rate_429, self.rate_5xx, self.drop_rate, self.lost_response_rate)
@@ -40,6 +44,8 @@ class Faults:
         for limit in (self.max_members_per_patch, self.max_page_size):
             if limit is not None and limit < 1:
                 raise ValueError("limits must be at least 1")
+        if self.rate_limit < 0 or self.rate_limit_burst < 1:
+            raise ValueError("rate_limit must not be negative and rate_limit_burst at least 1")
 
 
 class Fault(enum.Enum):
@@ -65,15 +71,27 @@ _SERVER_ERRORS = (503, 502, 500)
 
 
 class FaultInjector:
-    """Draws the fault for each request from a (seeded) RNG, under a lock."""
+    """Draws the fault for each request from a (seeded) RNG, under a lock.
 
-    def __init__(self, faults: Faults) -> None:
+    With ``Faults.rate_limit`` (requests per second) it is also a real rate limiter,
+    a token bucket holding at most ``rate_limit_burst`` tokens: a request that finds
+    no token gets a 429 (with ``Retry-After``), whatever the RNG says, as a server's
+    per-client limit does. Every request counts, ``only`` or not. ``clock`` is
+    injectable for tests.
+    """
+
+    def __init__(self, faults: Faults, clock: Callable[[], float] = time.monotonic) -> None:
         self.faults = faults
         self._rng = random.Random(faults.seed)  # noqa: S311 - faults, not secrets
         self._lock = threading.Lock()
+        self._clock = clock
+        self._tokens = float(faults.rate_limit_burst)
+        self._refilled = clock()
 
     def decide(self, request_class: str) -> Decision:
         faults = self.faults
+        if faults.rate_limit and not self._take_token():
+            return Decision(Fault.RATE_LIMIT)
         if faults.only is not None and request_class not in faults.only:
             return NO_FAULT
         with self._lock:
@@ -89,6 +107,20 @@ class FaultInjector:
                 return Decision(fault, pick if fault is Fault.SERVER_ERROR else 0)
             draw -= rate
         return NO_FAULT
+
+    def _take_token(self) -> bool:
+        """Refill the bucket for the time passed; take one token if there is one."""
+        with self._lock:
+            now = self._clock()
+            capacity = float(self.faults.rate_limit_burst)
+            self._tokens = min(
+                capacity, self._tokens + (now - self._refilled) * self.faults.rate_limit
+            )
+            self._refilled = now
+            if self._tokens < 1:
+                return False
+            self._tokens -= 1
+            return True
 
     def retry_after(self) -> str:
         """``Retry-After`` in seconds; fractional values are kept for fast tests."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 from reconciler.livestate import LiveGroup, LiveUser
@@ -68,7 +69,7 @@ def parse_user(resource: object) -> LiveUser:
     user_id = _required_text(data, "id", "User")
     user_name = _required_text(data, "userName", f"User {user_id!r}", named="user")
     return LiveUser(
-        id=_usable_id(user_id, f"User {user_name!r}"),
+        id=intern(_usable_id(user_id, f"User {user_name!r}")),
         user_name=user_name,
         given_name=_optional_text(name, "givenName"),
         family_name=_optional_text(name, "familyName"),
@@ -119,7 +120,7 @@ def parse_group(resource: object) -> LiveGroup:
                 f"team {name!r} has the group {member_id!r} as a member; nested teams are not "
                 "supported: remove the nested group in Mixpanel"
             )
-        member_ids.append(member_id)
+        member_ids.append(intern(member_id))  # shares the user's id string: less memory
     return LiveGroup(
         id=group_id, display_name=name, member_ids=frozenset(member_ids), members_listed=listed
     )

@@ -1,20 +1,32 @@
-"""Shared pacing for every thread of one Transport: a "not before" gate and AIMD concurrency.
+"""Shared pacing for every thread of one Transport: adaptive rate, "not before" gate, AIMD.
 
-A 429 is the server saying the *client* is too fast, not that one request was
-unlucky, so the pause it asks for applies to every thread: the first 429 closes a
-shared gate until its Retry-After has passed, and no thread starts a request before
-then. Optionally the number of requests in flight adapts (AIMD, as TCP does): halved
-on a 429, one more after each answer that was not a 429, never above the configured
-maximum. Without a maximum there is no limit on requests in flight, only the gate.
+A 429 always makes the request that got it wait its ``Retry-After`` (the retry
+budget, ``retry.Backoff``, sleeps for that thread). Whether the *other* threads
+should slow down depends on what the 429s say together:
 
-This module decides *when* a request may start; it never retries and never sleeps
-for the thread that got the 429 (its retry budget, ``retry.Backoff``, does that).
+- Sparse 429s (a few among many successes, as a busy server sheds load at random)
+  are that request's bad luck: the others carry on. Pausing everyone on each one
+  serialised the whole run (apply took twice as long under 10% random 429s).
+- Dense 429s (at least ``dense_after`` of the last ``window`` answers) mean the
+  client is too fast for the server: the pause the server asked for then applies
+  to every thread (a shared gate closes until ``Retry-After``), and the request
+  rate is cut (multiplicative decrease, once per generation: the requests already
+  in flight when it was cut do not cut it again) and then paced by a token bucket
+  that grows by ``increase`` per answer that was not a 429 (probing upward again).
+  Once paced, ``paced_dense_after`` 429s in the window cut it again, so the rate
+  settles just under the server's limit instead of oscillating through it.
+
+Optionally the number of requests in flight adapts too (AIMD, as TCP does): halved
+on dense 429s, one more after each answer that was not a 429, never above the
+configured maximum. This module decides *when* a request may start; it never
+retries and never sleeps for the thread that got the 429.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +42,8 @@ class ThrottleStats:
     decreases: int = 0
     gate_waits: int = 0
     gate_seconds: float = 0.0
+    rate_cuts: int = 0
+    pacing_seconds: float = 0.0
 
 
 @dataclass
@@ -52,7 +66,13 @@ class Throttle:
 
     ``max_in_flight`` None means no concurrency limit (the gate still applies);
     ``adaptive`` (which needs a maximum) starts at the maximum and applies AIMD.
-    ``clock`` and ``sleep`` are injectable so tests run on a fake clock.
+    ``window``, ``dense_after`` and ``paced_dense_after`` decide when 429s are dense
+    (counts of 429s among the last ``window`` answers); ``decrease`` (0 < d < 1) is
+    the factor a dense burst cuts the request rate by, ``increase`` (> 0) the
+    fraction it grows by per answer that was not a 429; ``min_rate`` (requests per
+    second) is the floor; ``pace=False`` keeps only the gate and the in-flight limit
+    (no token bucket). ``clock`` and ``sleep`` are injectable (fake-clock tests).
+    Raises ValueError for settings outside those ranges.
     """
 
     def __init__(
@@ -60,6 +80,13 @@ class Throttle:
         max_in_flight: int | None = None,
         *,
         adaptive: bool = False,
+        window: int = 16,
+        dense_after: int = 4,
+        paced_dense_after: int = 2,
+        decrease: float = 0.5,
+        increase: float = 0.02,
+        min_rate: float = 0.5,
+        pace: bool = True,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -67,6 +94,20 @@ class Throttle:
             raise ValueError("max_in_flight must be at least 1")
         if adaptive and max_in_flight is None:
             raise ValueError("adaptive concurrency needs max_in_flight")
+        if not 1 <= paced_dense_after <= window or not 1 <= dense_after <= window:
+            raise ValueError("dense_after and paced_dense_after must be between 1 and window")
+        if not 0 < decrease < 1 or increase <= 0 or min_rate <= 0:
+            raise ValueError("need 0 < decrease < 1, increase > 0 and min_rate > 0")
+        self.dense_after = dense_after
+        self.paced_dense_after = paced_dense_after
+        self.decrease = decrease
+        self.increase = increase
+        self.min_rate = min_rate
+        self.pace = pace
+        self._answers: deque[tuple[float, bool]] = deque(maxlen=window)  # (when, was 429)
+        self._starts: deque[float] = deque(maxlen=window)  # when the last requests started
+        self._rate: float | None = None  # requests per second; None: not paced
+        self._next_start = float("-inf")
         self.max_in_flight = max_in_flight
         self.adaptive = adaptive
         self._limit = max_in_flight
@@ -84,6 +125,12 @@ class Throttle:
         """Requests currently allowed in flight (None: unlimited)."""
         with self._cond:
             return self._limit
+
+    @property
+    def rate(self) -> float | None:
+        """Requests per second the token bucket currently allows (None: not paced)."""
+        with self._cond:
+            return self._rate
 
     @property
     def in_flight(self) -> int:
@@ -114,8 +161,25 @@ class Throttle:
                     self._cond.wait()
                 if self._not_before <= self._excused_until():
                     self._in_flight += 1
-                    return self._generation
+                    generation = self._generation
+                    start = self._take_token()
+                    self._starts.append(max(start, self._clock()))
+                    break
             # A 429 closed the gate while this thread waited for a slot: wait again.
+        delay = start - self._clock()
+        if delay > 0:
+            with self._cond:
+                self.stats.pacing_seconds += delay
+            self._sleep(delay)
+        return generation
+
+    def _take_token(self) -> float:
+        """When this request may start under the token bucket (caller holds the lock)."""
+        if self._rate is None:
+            return float("-inf")
+        start = max(self._clock(), self._next_start)
+        self._next_start = start + 1.0 / self._rate
+        return start
 
     def release(self) -> None:
         with self._cond:
@@ -123,23 +187,55 @@ class Throttle:
             self._cond.notify()
 
     def rate_limited(self, delay: float, generation: int) -> float:
-        """Close the gate for everyone for ``delay`` seconds; halve the limit once per
-        generation, so the requests already in flight when the first 429 came back do
-        not each halve it again. Returns the time the gate reopens."""
+        """A 429 asking for ``delay`` seconds; returns when the request that got it may
+        be retried (now + delay). Only when 429s are dense does the pause apply to
+        every thread (the gate) and the rate and the in-flight limit get cut, once per
+        generation, so the requests already in flight when it was cut do not each cut
+        it again."""
         with self._cond:
             self.stats.rate_limited += 1
-            self._not_before = max(self._not_before, self._clock() + max(delay, 0.0))
-            if self.adaptive and generation == self._generation and self._limit is not None:
-                self._limit = max(1, self._limit // 2)
+            now = self._clock()
+            reopens = now + max(delay, 0.0)
+            self._answers.append((now, True))
+            if not self._dense():
+                return reopens
+            self._not_before = max(self._not_before, reopens)
+            if generation == self._generation:
+                self._cut(now)
+                if self.adaptive and self._limit is not None:
+                    self._limit = max(1, self._limit // 2)
+                    self.stats.decreases += 1
                 self._generation += 1
-                self.stats.decreases += 1
             return self._not_before
 
-    def succeeded(self) -> None:
-        """An answer that was not a 429: additive increase, up to the maximum."""
-        if not self.adaptive:
+    def _dense(self) -> bool:
+        limited = sum(1 for _, was_429 in self._answers if was_429)
+        return limited >= (self.dense_after if self._rate is None else self.paced_dense_after)
+
+    def _cut(self, now: float) -> None:
+        """Multiplicative decrease of the request rate (caller holds the lock).
+
+        Unpaced, the rate to cut is the one just observed: the last ``window``
+        requests over the time since the first of them started.
+        """
+        if not self.pace:
             return
+        current = self._rate
+        if current is None:
+            current = len(self._starts) / max(now - self._starts[0], 1e-3)
+        self._rate = max(self.min_rate, current * self.decrease)
+        self._next_start = max(self._next_start, now)
+        self._answers.clear()  # judge the new rate on its own answers
+        self.stats.rate_cuts += 1
+
+    def succeeded(self) -> None:
+        """An answer that was not a 429: the rate and the in-flight limit grow back."""
         with self._cond:
+            self._answers.append((self._clock(), False))
+            if self._rate is not None:
+                self._rate *= 1 + self.increase
+            if not self.adaptive:
+                return
             limit, ceiling = self._limit, self.max_in_flight
             if limit is not None and ceiling is not None and limit < ceiling:
                 self._limit = limit + 1

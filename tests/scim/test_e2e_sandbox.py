@@ -106,7 +106,8 @@ def test_a_429_storm_is_retried_and_the_read_is_still_minimal(sleeps: list[float
             stats = reader.stats
     assert sb.stats.faults().get("429", 0) > 0 and stats.retries > 0
     assert stats.calls == len(live.users) + len(live.groups) + len(live.groups)
-    assert sleeps and set(sleeps) == {0.01}
+    # Each retry waits its Retry-After; dense 429s also pace requests (shorter sleeps).
+    assert sleeps.count(0.01) >= stats.retries and max(sleeps) == 0.01
 
 
 def test_a_failing_user_listing_fails_the_read_closed(

@@ -50,7 +50,10 @@ def http() -> Iterator[responses.RequestsMock]:
 
 
 def throttle(clock: FakeClock, max_in_flight: int | None = None, **kwargs: bool) -> Throttle:
-    return Throttle(max_in_flight, clock=clock, sleep=clock.sleep, **kwargs)
+    """The gate and AIMD mechanics alone: every 429 counts as dense, no rate pacing."""
+    return Throttle(
+        max_in_flight, clock=clock, sleep=clock.sleep, dense_after=1, pace=False, **kwargs
+    )
 
 
 def test_an_open_gate_lets_a_request_start_without_sleeping(clock: FakeClock) -> None:
@@ -99,7 +102,7 @@ def test_a_later_429_extends_the_pause_and_an_earlier_one_never_shortens_it(
 
 def test_each_deadline_is_slept_once_even_if_sleep_does_not_move_the_clock() -> None:
     sleeps: list[float] = []
-    t = Throttle(clock=lambda: 0.0, sleep=sleeps.append)
+    t = Throttle(clock=lambda: 0.0, sleep=sleeps.append, dense_after=1, pace=False)
     with t.slot() as slot:
         slot.rate_limited(5.0)
     with t.slot():

@@ -1,0 +1,44 @@
+"""``bench/run.py --quick``: the benchmark runs end to end at a tiny size (a smoke test).
+
+Its figures mean nothing at this size and are not asserted; what is checked is that
+every stage runs and that every target of issue 16 is printed with a figure.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = (
+    "plan / pages floor at",
+    "plan / reader-pattern floor at",
+    "plan / floor at --latency-ms 50",
+    "manifest load at",
+    "diff + plan CPU at",
+    "peak RSS at",
+    "verified apply at c=8 / K*L/c",
+    "apply under 10% random 429s / clean",
+)
+
+
+def test_quick_bench_runs_and_prints_every_target() -> None:
+    before = set((ROOT / "bench" / "results").glob("*.json"))
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    targets = out[out.index("TARGETS (this run)") :].splitlines()[2:]
+    for label in TARGETS:
+        line = next(line for line in targets if label in line)
+        assert line.rstrip().endswith(("yes", "NO", "-"))
+    assert "PLAN (medians; plan = whole `reconciler plan` process" in out
+    assert "rate limiter" in out
+    assert set((ROOT / "bench" / "results").glob("*.json")) == before  # quick writes nothing

@@ -1,0 +1,105 @@
+"""Import that scales: every file ``import`` writes is within the loader's per-file cap.
+
+An org too big for one ``org.yaml`` used to be written as one file anyway, which
+``plan`` then refused (at about 46k users with the 5 MiB cap). Here the cap is
+lowered so a small org exercises the split: import over real HTTP, every file under
+the cap, and ``plan`` of the import shows no changes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.importer import import_manifest
+from reconciler.livestate import LiveGroup, LiveState, LiveUser
+from reconciler.manifest import loader
+from reconciler.manifest.loader import load_manifest
+from reconciler.plan import Plan
+from reconciler.sandbox import Sandbox
+
+TOKEN = "import-TOKEN-5150"
+CAP = 12_000  # bytes: about 150 users per file
+
+
+def test_import_of_an_org_over_the_cap_splits_and_plans_like_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", "2026-11-22")
+    split, whole = tmp_path / "split", tmp_path / "whole"
+    with Sandbox(token=TOKEN, seed="random:600") as sandbox:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
+        assert main(["import", "--out", str(whole)]) == 0
+        assert [p.name for p in whole.rglob("*.yaml")] == ["org.yaml"]
+        assert main(["plan", "-m", str(whole), "--out", str(tmp_path / "whole.json")]) == 0
+        with monkeypatch.context() as lowered:
+            lowered.setattr(loader, "MAX_FILE_BYTES", CAP)
+            assert main(["import", "--out", str(split)]) == 0
+            files = sorted(split.rglob("*.yaml"))
+            assert len(files) > 3  # org.yaml, several people/ files, teams
+            assert all(p.stat().st_size <= CAP for p in files)
+            loaded = load_manifest(split, today=date(2026, 11, 22))
+            assert len(loaded.manifest.users) == sandbox.store.counts()[0]
+            assert main(["plan", "-m", str(split), "--out", str(tmp_path / "split.json")]) == 0
+    plans = [
+        Plan.from_json((tmp_path / f"{n}.json").read_text("utf-8")) for n in ("split", "whole")
+    ]
+    assert plans[0].operations == plans[1].operations  # splitting changes nothing
+    summary = plans[0].summary
+    assert (summary.create, summary.change, summary.deactivate, summary.delete) == (0, 0, 0, 0)
+    assert summary.members_added == 0
+
+
+def _org(users: int, *, everyone: bool) -> LiveState:
+    people = [
+        LiveUser(
+            id=f"u{i}",
+            user_name=f"person{i}@acme.io",
+            given_name=f"Given{i}",
+            family_name=f"Family{i}",
+            active=True,
+        )
+        for i in range(users)
+    ]
+    teams = [LiveGroup(id="g2", display_name="Few", member_ids=frozenset(["u0", "u1", "u2"]))]
+    if everyone:
+        members = frozenset(p.id for p in people)
+        teams.append(LiveGroup(id="g1", display_name="Everyone", member_ids=members))
+    return LiveState.of(people, teams)
+
+
+@pytest.mark.parametrize("split_teams", [False, True])
+def test_split_files_are_under_the_cap_and_load_back_to_the_same_org(
+    split_teams: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = _org(600, everyone=False)
+    imported = import_manifest(live, ["acme.io"], split_teams=split_teams, max_file_bytes=CAP)
+    assert sum(name.startswith("people/") for name in imported.files) > 2
+    assert all(len(text.encode()) <= CAP for text in imported.files.values())
+    for name, text in imported.files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(loader, "MAX_FILE_BYTES", CAP)
+    manifest = load_manifest(tmp_path, today=date(2026, 11, 22)).manifest
+    assert sorted(u.email for u in manifest.users) == sorted(u.user_name for u in live.users)
+    assert [(t.name, len(t.member_list)) for t in manifest.teams] == [("Few", 3)]
+
+
+@pytest.mark.parametrize("split_teams", [False, True])
+def test_a_team_too_big_for_any_file_is_named_in_the_notes(split_teams: bool) -> None:
+    imported = import_manifest(
+        _org(600, everyone=True), ["acme.io"], split_teams=split_teams, max_file_bytes=CAP
+    )
+    big = [name for name, text in imported.files.items() if len(text.encode()) > CAP]
+    everyone = [n for n in imported.notes if "'Everyone' alone is larger" in n]
+    assert len(big) == 1 and len(everyone) == 1
+    assert big[0] in everyone[0]
+
+
+def test_an_org_under_the_cap_is_still_one_file() -> None:
+    imported = import_manifest(_org(20, everyone=True), ["acme.io"])
+    assert list(imported.files) == ["org.yaml"]
