@@ -11,7 +11,9 @@ the fix; anything else is reported as a bug (the traceback only with -vv).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
@@ -458,7 +460,9 @@ def _render_plan(
     detail: str = "summary",
 ) -> str:
     if fmt == "json":
-        return plan.to_json()
+        from reconciler.render.json import render_json
+
+        return render_json(plan)
     from reconciler.render import SUMMARY_SHOWN
 
     shown = None if detail == "full" else SUMMARY_SHOWN
@@ -517,6 +521,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from reconciler.planfile import dumps
     from reconciler.workflow import load_and_read, plan_from_live
 
     manifest = _manifest(args)
@@ -531,7 +536,7 @@ def _plan(args: argparse.Namespace) -> int:
     if args.out:
         # Recorded so a stale plan's advice can name the same -m (not in the digest).
         saved = planned.plan.model_copy(update={"manifest_path": manifest})
-        write_output(Path(args.out), saved.to_json(), what="the plan file", fix=_PLAN_OUT_FIX)
+        write_output(Path(args.out), dumps(saved), what="the plan file", fix=_PLAN_OUT_FIX)
     sys.stdout.write(
         _render_plan(planned.plan, args.format, planned.warnings, args.org, args.detail)
     )
@@ -852,8 +857,36 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)  # SystemExit: 0 for --help, 64 for a usage error
     args.run_id = uuid.uuid4().hex[:12]
     level = level_for(args.verbose, args.quiet)
+    if sys.stdout is None:  # run with >&-: the command's output would be lost
+        if sys.stderr is not None:
+            sys.stderr.write(
+                f"error: reconciler {args.command}: standard output is closed, so its output "
+                "would be lost; send it to a file, a pipe or /dev/null instead of closing it\n"
+            )
+        return EXIT_ERROR
     with _redacted_output(), logging_configured(level, args.log_format, args.run_id, sys.stderr):
         return _dispatch(args)
+
+
+def _flush_quietly() -> None:
+    """Flush before the streams are unwrapped; what cannot be written then is dropped.
+
+    Output that failed (``> /dev/full``) was already reported; pointing the
+    descriptor at /dev/null stops the interpreter's own flush at exit from printing
+    an ignored-exception traceback.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ReconcilerError):
+            _to_devnull(stream)
+
+
+def _to_devnull(stream: object) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())  # type: ignore[attr-defined]
+        os.close(devnull)
 
 
 @contextmanager
@@ -870,16 +903,18 @@ def _redacted_output() -> Iterator[None]:
     with secrets_scope():
         register_secret(environ().get(TOKEN_ENV, "").strip())
         sys.stdout = RedactingStream(saved[0])
-        sys.stderr = RedactingStream(saved[1])
+        sys.stderr = RedactingStream(saved[1], "standard error")
         try:
             yield
         finally:
+            _flush_quietly()
             sys.stdout, sys.stderr = saved
 
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
         code: int = args.handler(args)
+        sys.stdout.flush()  # a full disk or a closed pipe is reported here, not at exit
     except ManifestError as error:
         # One bare `path:line:col: message` per line, so editors and CI problem
         # matchers can read every problem; the count comes last.
@@ -899,6 +934,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
+        _to_devnull(sys.stdout)
         return EXIT_ERROR
     except OSError as error:  # a path no precise check foresaw: still one line, with the path
         print(f"error: {_os_error(error)}", file=sys.stderr)

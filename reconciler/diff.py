@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from operator import attrgetter
 
+from reconciler.attributes import FROM_MANIFEST
 from reconciler.grammar import count, plural
 from reconciler.identity import ascii_lower, lookalike_reason, match_key, name_fold, spelled
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
@@ -514,6 +516,13 @@ def _team_shown(name: str) -> str:
     return spelled(name) if lookalike_reason(name) else name
 
 
+# (name, manifest field, optional, case-insensitive) of every attribute the manifest sets,
+# read from the one table (``reconciler.attributes``), unpacked once for the hot loop.
+_DIFFED = tuple(
+    (a.name, a.manifest or a.name, a.optional, a.case_insensitive) for a in FROM_MANIFEST
+)
+
+
 def _attributes(user: User, live: LiveUser | None, key: str) -> tuple[AttributeChange, ...]:
     """Managed attributes that differ; an omitted optional field is not managed.
 
@@ -521,29 +530,47 @@ def _attributes(user: User, live: LiveUser | None, key: str) -> tuple[AttributeC
     """
     if live is not None and _same(user, live, key):
         return ()  # fast path: most users are unchanged
-    wanted: list[tuple[str, JsonScalar, JsonScalar]] = [
-        ("user_name", live.user_name if live else None, user.email),
-        ("given_name", live.given_name if live else None, user.given_name),
-        ("family_name", live.family_name if live else None, user.family_name),
-    ]
-    if user.display_name is not None:
-        wanted.append(("display_name", live.display_name if live else None, user.display_name))
     changes = []
-    for name, before, after in wanted:
-        if name == "user_name" and isinstance(before, str) and ascii_lower(before) == key:
+    for name, field_name, optional, case_insensitive in _DIFFED:
+        after: JsonScalar = getattr(user, field_name)
+        if optional and after is None:
+            continue  # omitted: not managed
+        before: JsonScalar = getattr(live, name) if live is not None else None
+        if (
+            case_insensitive
+            and isinstance(before, str)
+            and isinstance(after, str)
+            and ascii_lower(before) == ascii_lower(after)
+        ):
             continue  # userName is case-insensitive: an A-Z case difference is no change
         if before != after:
             changes.append(AttributeChange(name, before, after))
     return tuple(changes)
 
 
+_WANTED = attrgetter(*(field_name for _, field_name, _, _ in _DIFFED))
+_HAVE = attrgetter(*(name for name, _, _, _ in _DIFFED))
+
+
 def _same(user: User, live: LiveUser, key: str) -> bool:
-    return (
-        ascii_lower(live.user_name) == key  # not match_key: surrounding spaces are a change
-        and live.given_name == user.given_name
-        and live.family_name == user.family_name
-        and (user.display_name is None or live.display_name == user.display_name)
-    )
+    """True when no managed attribute differs (the usual case, so kept cheap).
+
+    ``key`` is ``user.key``; a case-insensitive attribute compares ASCII-folded, without
+    stripping (surrounding spaces in a live userName are a change).
+    """
+    if _WANTED(user) == _HAVE(live):
+        return True  # every attribute managed and exactly equal: the usual case
+    for name, field_name, optional, case_insensitive in _DIFFED:
+        after = getattr(user, field_name)
+        if optional and after is None:
+            continue
+        before = getattr(live, name)
+        if case_insensitive and isinstance(before, str) and isinstance(after, str):
+            if ascii_lower(before) != ascii_lower(after):
+                return False
+        elif before != after:
+            return False
+    return True
 
 
 NOTICE_NAMES = 20  # names listed in one notice; the count before them is always complete

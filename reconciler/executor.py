@@ -35,12 +35,13 @@ from enum import StrEnum
 from itertools import groupby
 from typing import Any
 
+from reconciler.attributes import NAMES
 from reconciler.errors import ReconcilerError
 from reconciler.grammar import count
 from reconciler.identity import match_key
 from reconciler.journal import Journal
 from reconciler.livestate import LiveGroup, LiveUser
-from reconciler.plan import DEPROVISION_OPS, PHASE, MemberRef, Operation, OpKind, Plan
+from reconciler.plan import PHASE, MemberRef, Operation, OpKind, Plan
 from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.scim import builders
 from reconciler.scim.client import Origin
@@ -63,7 +64,6 @@ from reconciler.verify import (
 
 ADOPTED_DETAIL = "adopted (not in the listing)"
 LISTING_INCOMPLETE = "skipped: listing proven incomplete"
-REVOKE_OPS = DEPROVISION_OPS | {OpKind.REMOVE_MEMBERS}
 
 
 class Status(StrEnum):
@@ -399,7 +399,7 @@ class _Runner:
     def run_one(self, op: Operation) -> OpResult:
         if self.state.stop_reason is not None:
             return self._finish(op, Status.SKIPPED, f"{NOT_ATTEMPTED}{self.state.stop_reason}")
-        if op.op in REVOKE_OPS and self._listing_proven_incomplete():
+        if op.op.revokes and self._listing_proven_incomplete():
             return self._finish(op, Status.SKIPPED, LISTING_INCOMPLETE)
         blocked = [d for d in op.depends_on if d in self.state.unfinished]
         if blocked and op.op is not OpKind.ADD_MEMBERS:
@@ -454,19 +454,14 @@ class _Runner:
         return result
 
     def _execute(self, op: Operation) -> tuple[Status, str, str | None]:
-        handler = _HANDLERS[op.op]
-        return handler(self, op)
+        handler: _Handler = getattr(self, op.op.spec.handler)  # named in the kind's spec
+        return handler(op)
 
     # -- users -------------------------------------------------------------
     def _create_user(self, op: Operation) -> tuple[Status, str, str | None]:
         after = op.after
-        resource = builders.user_resource(
-            user_name=str(after["user_name"]),
-            given_name=_opt_str(after.get("given_name")),
-            family_name=_opt_str(after.get("family_name")),
-            display_name=_opt_str(after.get("display_name")),
-            active=True,
-        )
+        values = {k: _opt_str(v) for k, v in after.items() if k in NAMES and k != "active"}
+        resource = builders.new_user_resource({**values, "active": True})
         intended = {k: v for k, v in after.items() if v is not None} | {"active": True}
         creation = self.writer.create_or_adopt_user(resource)
         user = creation.resource
@@ -634,18 +629,7 @@ class _Runner:
             start += len(chunk)
 
 
-_Handler = Callable[[_Runner, Operation], tuple[Status, str, str | None]]
-_HANDLERS: dict[OpKind, _Handler] = {
-    OpKind.CREATE_USER: _Runner._create_user,
-    OpKind.REACTIVATE_USER: _Runner._patch_user,
-    OpKind.PATCH_USER: _Runner._patch_user,
-    OpKind.DEACTIVATE_USER: _Runner._deactivate_user,
-    OpKind.DELETE_USER: _Runner._delete_user,
-    OpKind.CREATE_GROUP: _Runner._create_group,
-    OpKind.RENAME_GROUP: _Runner._rename_group,
-    OpKind.REMOVE_MEMBERS: _Runner._remove_members,
-    OpKind.ADD_MEMBERS: _Runner._add_members,
-}
+_Handler = Callable[[Operation], tuple[Status, str, str | None]]
 
 
 def _required_id(op: Operation) -> str:

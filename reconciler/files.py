@@ -2,7 +2,9 @@
 
 Plan files, imported manifests and the sandbox's state are written to a temporary
 file beside the target, fsynced, renamed over it, and the folder fsynced: a crash
-leaves either the old file or the new one, never half of either. A set of files
+leaves either the old file or the new one, never half of either. Only a new path or a
+regular file is ever replaced: a device, a FIFO, a socket, a folder or a symbolic
+link is refused and left as it is (``refuse_special``). A set of files
 (``import``) is staged completely before the first rename, so a name the file
 system refuses leaves nothing written.
 
@@ -203,8 +205,47 @@ def refuse_secret(path: Path, text: str) -> None:
         )
 
 
+def refuse_special(path: Path) -> None:
+    """Raise OSError unless ``path`` is a new path or a regular file (not a link to one).
+
+    Every writer calls this first: renaming over a device, a FIFO or a symbolic link
+    would replace it with a regular file (as root, ``/dev/null`` itself), and
+    appending to one would write somewhere the user did not name.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except ValueError as error:  # a NUL byte in the name
+        raise OSError(errno.EINVAL, str(error), str(path)) from None
+    if stat.S_ISREG(mode):
+        return
+    kind = "a symbolic link" if stat.S_ISLNK(mode) else _kind(mode)
+    raise OSError(errno.EEXIST, f"it is {kind}, not a regular file", str(path))
+
+
+def open_append(path: Path) -> int:
+    """A descriptor appending to ``path`` (created 0600), which must be a regular file.
+
+    Opened without following a symbolic link and without blocking on a FIFO, then
+    checked: anything but a regular file is refused with OSError (see ``refuse_special``).
+    """
+    refuse_special(path)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK
+    fd = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NOCTTY", 0), 0o600)
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):  # swapped in since the check
+        os.close(fd)
+        raise OSError(errno.EEXIST, f"it is {_kind(mode)}, not a regular file", str(path))
+    os.set_blocking(fd, True)
+    return fd
+
+
 def write_atomically(path: Path, data: bytes | str, *, refuse_secrets: bool = True) -> None:
     """Replace ``path`` with ``data`` (text is written as UTF-8). Raises OSError.
+
+    ``path`` must be new or a regular file: a device, FIFO, socket, folder or symbolic
+    link is refused with OSError and left untouched (``refuse_special``).
 
     Raises SecretInOutputError, writing nothing, when the text holds a registered
     secret in any encoding (``reconciler.redact``): plan files carry a digest and
@@ -213,9 +254,10 @@ def write_atomically(path: Path, data: bytes | str, *, refuse_secrets: bool = Tr
     ``refuse_secrets=False`` is for the sandbox's state: the server's own data, not
     output of the reconciler.
     """
-    payload = data.encode("utf-8") if isinstance(data, str) else data
+    payload = _encoded(data)
     if refuse_secrets:
         refuse_secret(path, payload.decode("utf-8", "replace"))
+    refuse_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = _stage(path, payload)
     try:
@@ -224,6 +266,11 @@ def write_atomically(path: Path, data: bytes | str, *, refuse_secrets: bool = Tr
         temp.unlink(missing_ok=True)
         raise
     _fsync_folder(path.parent)
+
+
+def _encoded(data: bytes | str) -> bytes:
+    # A lone surrogate (a JSON "\\udc80" from the server) is written escaped, not a crash.
+    return data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
 
 
 def _stage(path: Path, payload: bytes) -> Path:
@@ -270,10 +317,7 @@ def write_file_set(root: Path, files: Mapping[str, bytes | str], *, what: str, f
     name, a full disk or a path that is not a folder leaves no file written (folders
     created on the way are removed again). Raises SecretInOutputError or FileWriteError.
     """
-    payloads = {
-        name: data.encode("utf-8") if isinstance(data, str) else data
-        for name, data in files.items()
-    }
+    payloads = {name: _encoded(data) for name, data in files.items()}
     for name, payload in sorted(payloads.items()):  # every file checked before any is written
         refuse_secret(root / name, payload.decode("utf-8", "replace"))
     created: list[Path] = []
@@ -285,8 +329,7 @@ def write_file_set(root: Path, files: Mapping[str, bytes | str], *, what: str, f
             target = root / name
             _check_name_lengths(target)
             created += _make_folders(target.parent)
-            if is_folder(target):
-                raise IsADirectoryError(21, "it is a folder", str(target))
+            refuse_special(target)
             staged.append((_stage(target, payload), target))
     except OSError as error:
         _undo(staged, created)

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from reconciler.attributes import FROM_MANIFEST
 from reconciler.grammar import count, plural
 from reconciler.identity import lookalike_reason, name_fold, spelled
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
@@ -196,22 +197,38 @@ def _blank(value: str | None) -> bool:
 
 def _placeholders(user: LiveUser) -> bool:
     """True when a name the manifest requires is missing or only whitespace live."""
-    return _blank(user.given_name) or _blank(user.family_name)
+    return any(_blank(getattr(user, a.name)) for a in _REQUIRED_TEXT)
+
+
+# The names the manifest requires (every text attribute that is not optional).
+_REQUIRED_TEXT = tuple(a for a in FROM_MANIFEST if a.kind == "text" and not a.optional)
 
 
 def _user(user: LiveUser) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "email": user.user_name.strip(),
-        "given_name": user.given_name
-        if not _blank(user.given_name)
-        else user.user_name.strip().partition("@")[0],
-        "family_name": user.family_name if not _blank(user.family_name) else "-",
-    }
-    if not _blank(user.display_name):  # a blank one is left unmanaged
-        entry["display_name"] = user.display_name
+    """One manifest user entry with every managed attribute (``reconciler.attributes``).
+
+    The login is written without surrounding whitespace; a required name the org lacks
+    (missing or only whitespace) gets a placeholder, named in the notes; a blank
+    optional one is left unmanaged.
+    """
+    entry: dict[str, Any] = {}
+    for attribute in FROM_MANIFEST:
+        key = attribute.manifest or attribute.name
+        value = getattr(user, attribute.name)
+        if attribute.kind == "login":
+            entry[key] = str(value).strip()
+        elif not _blank(value):
+            entry[key] = value
+        elif not attribute.optional:
+            entry[key] = _placeholder(attribute.name, user)
     if not user.active:
         entry["active"] = False
     return entry
+
+
+def _placeholder(name: str, user: LiveUser) -> str:
+    """What a required name the org lacks is imported as: the login's local part, or "-"."""
+    return user.user_name.strip().partition("@")[0] if name == "given_name" else "-"
 
 
 def _team(live: LiveState, group: LiveGroup, domains: set[str]) -> dict[str, Any]:

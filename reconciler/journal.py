@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import ReconcilerError
+from reconciler.files import open_append
 from reconciler.redact import redact
 
 _FIX = "pass --journal a writable file on a disk with free space"
@@ -46,7 +47,7 @@ class Journal:
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                self._fd = open_append(path)  # a regular file only, never a device or link
             except OSError as error:
                 raise JournalError(
                     f"cannot open the journal {path}: {_reason(error)}; nothing was applied; {_FIX}"

@@ -15,6 +15,7 @@ from json.encoder import encode_basestring_ascii
 from types import MappingProxyType
 from typing import Any
 
+from reconciler.attributes import USER_ATTRIBUTES
 from reconciler.identity import is_lookalike, match_key
 
 
@@ -51,14 +52,9 @@ class LiveUser:
         return self.key.rpartition("@")[2]
 
     def canonical(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "userName": self.user_name,
-            "givenName": self.given_name,
-            "familyName": self.family_name,
-            "displayName": self.display_name,
-            "active": self.active,
-        }
+        """What the fingerprint hashes: the id and every managed attribute, by SCIM name."""
+        managed = {a.scim_key: getattr(self, a.name) for a in USER_ATTRIBUTES}
+        return {"id": self.id, **managed}
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,84 +10,44 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from reconciler.manifest.models import Policy
+from reconciler.kinds import (
+    DEPROVISION_OPS,
+    MEMBERSHIP_OPS,
+    PHASE,
+    REVOKING,
+    SPECS,
+    USER_OPS,
+    KindSpec,
+    OpKind,
+)
 
-FORMAT_VERSION = 1
+# The kinds live in ``reconciler.kinds``; re-exported here, where the plan uses them.
+__all__ = [
+    "DEPROVISION_OPS",
+    "MEMBERSHIP_OPS",
+    "PHASE",
+    "REVOKING",
+    "SPECS",
+    "USER_OPS",
+    "JsonScalar",
+    "KindSpec",
+    "MemberRef",
+    "OpKind",
+    "Operation",
+    "Plan",
+    "PolicySnapshot",
+    "Summary",
+    "grant_count",
+    "not_covered",
+    "summarise",
+]
 
 # The one definition: a before/after value in an operation, the diff and verification.
 JsonScalar = str | int | float | bool | None
-
-
-class OpKind(StrEnum):
-    """The closed set of operations; the declaration order is the execution order."""
-
-    REMOVE_MEMBERS = "remove_members"
-    DEACTIVATE_USER = "deactivate_user"
-    DELETE_USER = "delete_user"
-    CREATE_USER = "create_user"
-    REACTIVATE_USER = "reactivate_user"
-    PATCH_USER = "patch_user"
-    CREATE_GROUP = "create_group"
-    RENAME_GROUP = "rename_group"
-    ADD_MEMBERS = "add_members"
-
-    @property
-    def revokes(self) -> bool:
-        """Does this kind only ever remove access (membership removals, deprovisions)?
-
-        ``apply --revoke-only`` runs these kinds and holds every other kind back for a
-        reviewed merge; the set lives here, with the kind, and nowhere else.
-        """
-        return self in REVOKING
-
-
-# Kinds that remove access and never grant any: safe to run unattended from `main`.
-REVOKING = frozenset({OpKind.REMOVE_MEMBERS, OpKind.DEACTIVATE_USER, OpKind.DELETE_USER})
-
-
-# Revoke first, then grant: if a run stops midway it has removed access rather than
-# granted extra. Operations in the same phase are independent of each other unless
-# an explicit dependency says otherwise.
-PHASE: dict[OpKind, int] = {
-    OpKind.REMOVE_MEMBERS: 1,
-    OpKind.DEACTIVATE_USER: 2,
-    OpKind.DELETE_USER: 2,
-    OpKind.CREATE_USER: 3,
-    OpKind.REACTIVATE_USER: 3,
-    OpKind.PATCH_USER: 4,
-    OpKind.CREATE_GROUP: 5,
-    OpKind.RENAME_GROUP: 5,
-    OpKind.ADD_MEMBERS: 6,
-}
-
-USER_OPS = frozenset(
-    {
-        OpKind.DEACTIVATE_USER,
-        OpKind.DELETE_USER,
-        OpKind.CREATE_USER,
-        OpKind.REACTIVATE_USER,
-        OpKind.PATCH_USER,
-    }
-)
-MEMBERSHIP_OPS = frozenset({OpKind.ADD_MEMBERS, OpKind.REMOVE_MEMBERS})
-DEPROVISION_OPS = frozenset({OpKind.DEACTIVATE_USER, OpKind.DELETE_USER})
-
-
-class TamperedPlanError(ValueError):
-    """A saved plan whose content no longer hashes to the digest written with it."""
-
-    def __init__(self, recorded: object, actual: str) -> None:
-        self.recorded, self.actual = str(recorded), actual
-        recorded = self.recorded
-        super().__init__(
-            f"its operations do not match its digest (recorded {recorded[:19]}, content "
-            f"{actual[:19]}): the file was edited after `reconciler plan --out` wrote it"
-        )
 
 
 class _Frozen(BaseModel):
@@ -139,16 +99,45 @@ class Summary(_Frozen):
         return self.create + self.change + self.deactivate + self.delete + self.membership_changes
 
 
+class PolicySnapshot(_Frozen):
+    """The policy a plan was made and checked under: the plan's own copy of it.
+
+    Not the manifest's ``Policy`` model, so the plan file's shape does not move when
+    the manifest schema does, and a saved plan is checked (``guards``) against the
+    limits its reviewers saw. Built by the planner from the manifest's policy
+    (``PolicySnapshot.model_validate(policy.model_dump(mode="json"))``); the field
+    names and JSON shape are those of ``policy:`` in the manifest.
+    """
+
+    unmanaged_users: str = "report"
+    deprovision: str = "deactivate"
+    max_deprovision: int = 10
+    max_deprovision_percent: float = 10.0
+    max_membership_removals: int = 50
+    max_membership_removals_percent: float = 25.0
+    max_teams_emptied: int = 1
+    expiry_warning_days: int = 14
+    protected: tuple[str, ...] = ()
+    lookalike_users: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_model(cls, value: object) -> object:
+        """Accept any model with these fields (the manifest's Policy) by its JSON values."""
+        if isinstance(value, BaseModel) and not isinstance(value, PolicySnapshot):
+            return value.model_dump(mode="json")
+        return value
+
+
 class Plan(_Frozen):
     """What apply will do, and what it was made from."""
 
-    format_version: int = FORMAT_VERSION
     target: str
     manifest_digest: str
     live_fingerprint: str
     as_of: date
     claimed_domains: tuple[str, ...]
-    policy: Policy
+    policy: PolicySnapshot
     # Which org the plan was made for: a keyed hash of the credential that read it
     # (``orgs.org_identity``), since every Mixpanel org shares one SCIM URL. Empty in
     # plans made before it existed and in plans made without a token.
@@ -163,51 +152,59 @@ class Plan(_Frozen):
     # teams/"; display only, so not part of the digest.
     manifest_path: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _without_file_fields(cls, value: object) -> object:
+        """``format_version`` belongs to the file, checked by ``reconciler.planfile``."""
+        if isinstance(value, dict) and "format_version" in value:
+            return {k: v for k, v in value.items() if k != "format_version"}
+        return value
+
     @property
     def has_changes(self) -> bool:
         return bool(self.operations)
 
     def to_json(self) -> str:
-        """Canonical JSON: same plan, same bytes (sorted keys, fixed indentation).
+        """The plan file's text; the format is ``reconciler.planfile``'s (``dumps``)."""
+        from reconciler import planfile  # planfile imports this module
 
-        Carries ``digest`` as well, so ``from_json`` can tell an edited file from the
-        plan that was written (and reviewed).
-        """
-        # manifest_path only when known, so plans without one keep their exact bytes.
-        unset = {"manifest_path"} if self.manifest_path is None else None
-        body = {**self.model_dump(mode="json", exclude=unset), "digest": self.digest}
-        return json.dumps(body, indent=2, sort_keys=True) + "\n"
+        return planfile.dumps(self)
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
-        """Parse a saved plan and check it against the digest it carries.
+        """A saved plan, version- and digest-checked by ``reconciler.planfile.loads``.
 
-        Raises ValueError when the JSON is not a plan, or when its content does not
-        hash to the recorded ``digest`` (the file was edited after it was written).
+        Raises ValueError (``planfile.PlanFileError``, ``planfile.TamperedPlanError``,
+        or a validation error) when the text is not a usable plan.
         """
-        raw = json.loads(text)
-        recorded = raw.pop("digest", None) if isinstance(raw, dict) else None
-        plan = cls.model_validate(raw)
-        if recorded is None:
-            raise ValueError(
-                "it has no digest: it was written by an older version or not by "
-                "`reconciler plan --out`; make a new plan"
-            )
-        if recorded != plan.digest:
-            raise TamperedPlanError(recorded, plan.digest)
-        return plan
+        from reconciler import planfile  # planfile imports this module
+
+        return planfile.loads(text)
 
     @property
     def digest(self) -> str:
-        """Identity of what the plan does: operations, target, policy and basis.
+        """Identity of what the plan does: its target, its basis and its operations.
 
         A reviewer who saw a plan with this digest saw exactly these operations; the
-        apply workflow compares it with the plan made at merge time. ``as_of`` and
-        ``notices`` (and ``manifest_path``, display only) are left out so an unchanged
-        plan keeps its digest from the day it was reviewed to the day it is merged;
-        when an expiry passes, the operations change, and so does the digest.
+        apply workflow compares it with the plan made at merge time. Covered: target,
+        org, manifest digest, live fingerprint, claimed domains, the policy snapshot,
+        the operations (and held-back ones) and the summary. Left out: ``as_of``,
+        ``notices``, ``manifest_path`` and every ``reason`` (of an operation or a
+        member), which are display only, so rewording a message cannot invalidate a
+        reviewed plan, and an unchanged plan keeps its digest from the day it was
+        reviewed to the day it is merged; when an expiry passes, the operations
+        change, and so does the digest.
         """
-        body = self.model_dump(mode="json", exclude={"as_of", "notices", "manifest_path"})
+        body = self.model_dump(
+            mode="json",
+            exclude={
+                "as_of": True,
+                "notices": True,
+                "manifest_path": True,
+                "operations": {"__all__": _REASONS},
+                "held_back": {"__all__": _REASONS},
+            },
+        )
         if not self.held_back:
             del body["held_back"]  # digests of plans without it stay as they were
         if not self.org:
@@ -245,29 +242,16 @@ class Plan(_Frozen):
         raise KeyError(op_id)
 
 
+# The display-only parts of an operation, left out of the digest.
+_REASONS: dict[str, Any] = {"reason": True, "members": {"__all__": {"reason": True}}}
+
+
 def summarise(operations: tuple[Operation, ...]) -> Summary:
     """Count operations the way the text plan's last line reports them."""
-    counts: dict[str, Any] = {
-        "create": 0,
-        "change": 0,
-        "deactivate": 0,
-        "delete": 0,
-        "members_added": 0,
-        "members_removed": 0,
-    }
+    counts: dict[str, Any] = dict.fromkeys(Summary.model_fields, 0)
     for op in operations:
-        if op.op in (OpKind.CREATE_USER, OpKind.CREATE_GROUP):
-            counts["create"] += 1
-        elif op.op in (OpKind.PATCH_USER, OpKind.REACTIVATE_USER, OpKind.RENAME_GROUP):
-            counts["change"] += 1
-        elif op.op is OpKind.DEACTIVATE_USER:
-            counts["deactivate"] += 1
-        elif op.op is OpKind.DELETE_USER:
-            counts["delete"] += 1
-        elif op.op is OpKind.ADD_MEMBERS:
-            counts["members_added"] += len(op.members)
-        elif op.op is OpKind.REMOVE_MEMBERS:
-            counts["members_removed"] += len(op.members)
+        spec = SPECS[op.op]
+        counts[spec.bucket] += len(op.members) if spec.membership else 1
     return Summary(**counts)
 
 

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from datetime import date
 
+from reconciler.attributes import NAMES
 from reconciler.diff import Changes, MemberChange, TeamChange, UserAction, UserChange, diff
 from reconciler.grammar import count
 from reconciler.identity import ascii_lower, match_key, name_fold
 from reconciler.livestate import LiveState, LiveUser
 from reconciler.manifest.models import Manifest, as_instant
-from reconciler.plan import PHASE, JsonScalar, MemberRef, Operation, OpKind, Plan, summarise
+from reconciler.plan import (
+    PHASE,
+    JsonScalar,
+    MemberRef,
+    Operation,
+    OpKind,
+    Plan,
+    PolicySnapshot,
+    summarise,
+)
 
 _USER_OP = {
     UserAction.CREATE: OpKind.CREATE_USER,
@@ -44,7 +54,7 @@ def make_plan(
         live_fingerprint=live.fingerprint,
         as_of=as_instant(today).date(),
         claimed_domains=manifest.organization.claimed_domains,
-        policy=manifest.policy,
+        policy=PolicySnapshot.model_validate(manifest.policy.model_dump(mode="json")),
         operations=operations,
         notices=(*extra_notices, *changes.notices),
         summary=summarise(operations),
@@ -96,14 +106,8 @@ def _user_operation(change: UserChange) -> Operation:
 
 
 def live_snapshot(user: LiveUser) -> dict[str, JsonScalar]:
-    """The managed attributes of a live user, named as in the manifest."""
-    return {
-        "user_name": user.user_name,
-        "given_name": user.given_name,
-        "family_name": user.family_name,
-        "display_name": user.display_name,
-        "active": user.active,
-    }
+    """The managed attributes of a live user (``reconciler.attributes``), by plan name."""
+    return {name: getattr(user, name) for name in NAMES}
 
 
 def _team_operations(team: TeamChange, granted: dict[str, str]) -> list[Operation]:

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from reconciler.attributes import USER_ATTRIBUTES
 from reconciler.errors import LiveStateError
 from reconciler.evidence import check_member_lists, resolve_unlisted_members
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
@@ -83,7 +84,11 @@ def _silent(kind: str, done: int, total: int) -> None:
     return None
 
 
-_USER_KEYS = ("id", "userName", "name", "displayName", "active", "groups")
+# What the reader keeps of each user: the id, the top-level attribute of every managed
+# attribute (from the one table, so a new one is never dropped here), and ``groups``.
+_USER_KEYS = tuple(
+    dict.fromkeys(("id", *(a.scim_path.partition(".")[0] for a in USER_ATTRIBUTES), "groups"))
+)
 
 
 def _slim(fetch: Callable[[int, int], ListPage]) -> Callable[[int, int], ListPage]:

@@ -25,14 +25,18 @@ another run's output in a long-lived process (tests, embedding tools).
 from __future__ import annotations
 
 import base64
+import html.entities
 import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from reconciler.errors import ReconcilerError
+
 __all__ = [
     "MASK",
+    "OutputClosedError",
     "RedactingStream",
     "Redactor",
     "contains_secret",
@@ -102,32 +106,52 @@ class Redactor:
 
 # Characters JSON (or a repr) writes with a backslash in front.
 _BACKSLASHED = frozenset('/"\\')
-# An escape that can encode a character of a secret; ``\"`` and ``\\`` only count
-# when a secret holds that character (JSON text is full of ``\"``).
-_ESCAPE = r"\\+(?:u[0-9a-fA-F]{4}|/)|%(?:25)*[0-9a-fA-F]{2}"
+# An escape that can encode a character of a secret (or split it: an escaped line
+# break); ``\"`` and ``\\`` only count when a secret holds that character (JSON text
+# is full of ``\"``).
+_ESCAPE = (
+    r"\\+(?:[uU][0-9a-fA-F]{4}|[xX][0-9a-fA-F]{2}|[/nrt])"
+    r"|%(?:25)*[0-9a-fA-F]{2}"
+    r"|&(?:amp;)*(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*;)"
+)
+# Between two characters of a secret: a line break or space (a wrapped line, a value
+# split in two), also as a JSON escape.
+_SEPARATOR = r"(?:\s|\\+[nrt]){0,8}"
+# Whitespace and escaped line breaks, dropped to find a secret split by them.
+_WHITESPACE = b" \t\n\r\x0b\x0c"
+_ESCAPED_BREAKS = (b"\\n", b"\\r", b"\\t")
+# About the longest encoding of one character: ``&amp;#x0002f;``, ``\\\\u002f``.
+_LONGEST_CHAR = 16
 
 
 class _Compiled:
     """The forms of the registered secrets, matched fast on large texts (plan files).
 
     Raw forms are plain substring replacements (C speed). Escaped forms need an escape
-    character (a backslash or ``%``), so the full per-character regex only runs in
-    windows around those, wide enough to hold the longest escaped form whole.
+    character (a backslash, ``%`` or ``&``), so the full per-character regex only runs
+    in windows around those, wide enough to hold the longest escaped form whole. A
+    form in another letter case or split by whitespace (a wrapped line) has no such
+    character: it is found in a lower-cased copy without whitespace (bytes, C speed),
+    and only then is a regex allowing line breaks between characters run over the
+    whole text (seconds on a plan of many megabytes, but only when a secret is there).
     """
 
     def __init__(self, forms: list[str]) -> None:
         self.forms = forms
-        self.pattern = re.compile("|".join(_pattern_for(f) for f in forms))
+        self.pattern = _compile(forms, "")
+        self.split = _compile(forms, _SEPARATOR)  # slower: only when ``_disguised``
         extra = [r'\\+"'] if any('"' in f for f in forms) else []
         extra += [r"\\{2,}"] if any("\\" in f for f in forms) else []
         self.escape = re.compile("|".join([_ESCAPE, *extra]))
-        # \\u0000 with a few backslashes is the longest encoding of one character.
-        self.reach = max(len(f) for f in forms) * 12
+        self.reach = max(len(f) for f in forms) * _LONGEST_CHAR
+        self.folded = sorted({_fold(f) for f in forms}, key=len, reverse=True)
 
     def sub(self, text: str) -> str:
         for form in self.forms:
             if form in text:
                 text = text.replace(form, MASK)
+        if self._disguised(text):
+            return self.split.sub(MASK, text)
         pieces: list[str] = []
         cursor = 0
         for start, end in self._windows(text):
@@ -142,7 +166,16 @@ class _Compiled:
     def search(self, text: str) -> bool:
         if any(form in text for form in self.forms):
             return True
+        if self._disguised(text):
+            return bool(self.split.search(text))
         return any(self.pattern.search(text, start, end) for start, end in self._windows(text))
+
+    def _disguised(self, text: str) -> bool:
+        """True when a form is in ``text`` in another letter case or split by whitespace."""
+        data = text.encode("utf-8", "surrogatepass").lower().translate(None, _WHITESPACE)
+        for escaped in _ESCAPED_BREAKS:
+            data = data.replace(escaped, b"")
+        return any(form in data for form in self.folded)
 
     def _windows(self, text: str) -> Iterator[tuple[int, int]]:
         """Merged spans of ``reach`` characters around every relevant escape."""
@@ -160,10 +193,14 @@ class _Compiled:
             yield span
 
 
+def _fold(form: str) -> bytes:
+    return form.encode("utf-8", "surrogatepass").lower()
+
+
 def _escapes(text: str, escape: re.Pattern[str]) -> list[int]:
     """Positions of escapes, found with ``str.find`` (far faster than a regex scan)."""
     found: list[int] = []
-    for lead in "\\%":
+    for lead in "\\%&":
         position = text.find(lead)
         while position != -1:
             match = escape.match(text, position)
@@ -176,9 +213,10 @@ def _escapes(text: str, escape: re.Pattern[str]) -> list[int]:
 
 
 def _forms(secret: str) -> set[str]:
-    """The secret and the secret-only parts of its base64 encodings."""
+    """The secret, its hex encoding and the secret-only parts of its base64 encodings."""
     forms = {secret}
     data = secret.encode("utf-8")
+    forms.add(data.hex())  # byte-aligned, so also inside the hex of "Bearer <token>"
     for offset in range(3):
         # Bytes that start on a 3-byte boundary encode to the same characters wherever
         # they sit in a longer base64 text with that alignment.
@@ -190,19 +228,30 @@ def _forms(secret: str) -> set[str]:
     return forms
 
 
-def _pattern_for(form: str) -> str:
-    """A regex matching ``form`` with each character raw, JSON-escaped or %-encoded."""
-    return "".join(_char_pattern(ch) for ch in form)
+def _compile(forms: list[str], separator: str) -> re.Pattern[str]:
+    """Any of ``forms``, each character raw or encoded, ``separator`` between them."""
+    return re.compile("|".join(_pattern_for(f, separator) for f in forms), re.IGNORECASE)
+
+
+def _pattern_for(form: str, separator: str = "") -> str:
+    """A regex matching ``form`` with each character raw or encoded."""
+    return separator.join(_char_pattern(ch) for ch in form)
 
 
 def _char_pattern(ch: str) -> str:
-    # One or more backslashes and "%25" prefixes: text escaped twice (a JSON string
-    # inside a JSON string, a repr of an escaped value, a doubly encoded URL).
-    alternatives = [re.escape(ch)]
+    """One character raw or encoded (the pattern is compiled case-insensitive).
+
+    Backslashes and ``%25`` / ``&amp;`` prefixes repeat for text escaped twice (a JSON
+    string inside a JSON string, a repr of an escaped value, a doubly encoded URL).
+    """
     code = ord(ch)
-    alternatives.append(r"\\+u" + _hex(code, 4))
+    alternatives = [re.escape(ch), rf"\\+u{code:04x}"]
     if code < 0x80:
-        alternatives.append("%(?:25)*" + _hex(code, 2))
+        alternatives += [rf"%(?:25)*{code:02x}", rf"\\+x{code:02x}"]
+    alternatives += [rf"&(?:amp;)*#0*{code};?", rf"&(?:amp;)*#x0*{code:x};?"]
+    named = _ENTITY_NAMES.get(ch)
+    if named:
+        alternatives.append("&(?:amp;)*(?:" + "|".join(map(re.escape, named)) + ")")
     if ch == "\\":  # a backslash escaped once or more: \\ or \\\\
         alternatives.append(r"\\{2,}")
     elif ch in _BACKSLASHED:  # \/ and \" (or more backslashes)
@@ -210,9 +259,16 @@ def _char_pattern(ch: str) -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
-def _hex(code: int, width: int) -> str:
-    digits = f"{code:0{width}x}"
-    return "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in digits)
+def _entity_names() -> dict[str, list[str]]:
+    """Each character with the HTML5 named references for it (``/``: ``sol;``)."""
+    names: dict[str, list[str]] = {}
+    for name, value in html.entities.html5.items():
+        if len(value) == 1:
+            names.setdefault(value, []).append(name)
+    return {ch: sorted(found, key=len, reverse=True) for ch, found in names.items()}
+
+
+_ENTITY_NAMES = _entity_names()
 
 
 # -- the process-wide redactor -------------------------------------------------
@@ -263,22 +319,48 @@ def secrets_scope() -> Iterator[None]:
         _REDACTOR.reset(_OPEN_SCOPES.pop())
 
 
+class OutputClosedError(ReconcilerError):
+    """Standard output or standard error cannot be written (closed, full disk, I/O error)."""
+
+
 class RedactingStream:
     """A text stream that masks registered secrets in everything written through it.
 
     Wraps ``sys.stdout`` / ``sys.stderr`` for the duration of a command; every other
-    attribute (``isatty``, ``fileno``, ``encoding``) is the wrapped stream's.
+    attribute (``isatty``, ``fileno``, ``encoding``) is the wrapped stream's. A
+    character the stream's encoding cannot hold (``PYTHONIOENCODING=ascii``, a C
+    locale) is written as a ``\\uXXXX`` escape instead of failing. A stream that is
+    closed (``None``: the command ran with ``>&-``) swallows writes; the CLI refuses
+    to start when standard output is closed. A write that fails (``> /dev/full``)
+    raises OutputClosedError naming the stream; a closed pipe stays BrokenPipeError.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | None, name: str = "standard output") -> None:
         self._stream = stream
+        self._name = name
 
     @property
-    def wrapped(self) -> TextIO:
+    def wrapped(self) -> TextIO | None:
         return self._stream
 
+    @property
+    def closed_at_start(self) -> bool:
+        return self._stream is None
+
     def write(self, text: str) -> int:
-        self._stream.write(redact(text))
+        if self._stream is None:
+            return len(text)
+        shown = redact(text)
+        try:
+            try:
+                self._stream.write(shown)
+            except UnicodeEncodeError:
+                encoding = getattr(self._stream, "encoding", None) or "ascii"
+                self._stream.write(shown.encode(encoding, "backslashreplace").decode(encoding))
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise self._failed(error) from None
         return len(text)
 
     def writelines(self, lines: Iterable[str]) -> None:
@@ -286,10 +368,24 @@ class RedactingStream:
             self.write(line)
 
     def flush(self) -> None:
-        self._stream.flush()
+        if self._stream is None:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise self._failed(error) from None
 
     def isatty(self) -> bool:
-        return self._stream.isatty()
+        return self._stream is not None and self._stream.isatty()
+
+    def _failed(self, error: OSError) -> OutputClosedError:
+        reason = error.strerror or type(error).__name__
+        return OutputClosedError(
+            f"cannot write to {self._name}: {reason}; send the output to a file on a disk "
+            "with free space or to a pipe, and re-run"
+        )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

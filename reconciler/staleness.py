@@ -9,25 +9,14 @@ hand-made change to any object in it does. Pure.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from reconciler.grammar import count
 from reconciler.identity import match_key
+from reconciler.kinds import Staleness
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan, not_covered
 from reconciler.planner import live_snapshot
-
-# How an operation reads once done: the subject comes first ("user ada@acme.io:").
-_DONE = {
-    OpKind.CREATE_USER: "already created",
-    OpKind.PATCH_USER: "already updated",
-    OpKind.DEACTIVATE_USER: "already deactivated",
-    OpKind.DELETE_USER: "already deleted",
-    OpKind.REACTIVATE_USER: "already reactivated",
-    OpKind.CREATE_GROUP: "already created",
-    OpKind.RENAME_GROUP: "already renamed",
-    OpKind.ADD_MEMBERS: "members already added",
-    OpKind.REMOVE_MEMBERS: "members already removed",
-}
 
 
 def drift_since_plan(plan: Plan, live: LiveState) -> list[str]:
@@ -41,7 +30,7 @@ def drift_since_plan(plan: Plan, live: LiveState) -> list[str]:
     found: list[str] = []
     for op in plan.operations:
         if operation_done(op, live):
-            found.append(f"{_subject(op)}: {_DONE[op.op]} since the plan was made")
+            found.append(f"{_subject(op)}: {op.op.spec.done} since the plan was made")
         else:
             found.extend(_drift(op, live))
     return list(dict.fromkeys(found))
@@ -62,25 +51,57 @@ def done_count(plan: Plan, live: LiveState) -> str:
 
 
 def operation_done(op: Operation, live: LiveState) -> bool:
-    """Whether ``op``'s intended state already holds in ``live``."""
-    if op.op is OpKind.DELETE_USER:
-        gone = live.users_by_id.get(op.scim_id or "") is None
-        return gone and match_key(op.key) not in live.users_by_key
-    if op.op is OpKind.CREATE_USER:
-        return _holds(op, live.users_by_key.get(match_key(op.key)))
-    if op.is_user_op:
-        return _holds(op, live.users_by_id.get(op.scim_id or ""))
+    """Whether ``op``'s intended state already holds in ``live`` (its kind's staleness rule)."""
+    return _DONE_RULES[op.op.spec.staleness](op, live)
+
+
+def _user_created(op: Operation, live: LiveState) -> bool:
+    return _holds(op, live.users_by_key.get(match_key(op.key)))
+
+
+def _user_gone(op: Operation, live: LiveState) -> bool:
+    gone = live.users_by_id.get(op.scim_id or "") is None
+    return gone and match_key(op.key) not in live.users_by_key
+
+
+def _user_attributes(op: Operation, live: LiveState) -> bool:
+    return _holds(op, live.users_by_id.get(op.scim_id or ""))
+
+
+def _group_exists(op: Operation, live: LiveState) -> bool:
+    return _group(op, live) is not None
+
+
+def _group_named(op: Operation, live: LiveState) -> bool:
+    group = _group(op, live)
+    return group is not None and group.display_name == op.after.get("name")
+
+
+def _members_present(op: Operation, live: LiveState) -> bool:
     group = _group(op, live)
     if group is None:
         return False
-    if op.op is OpKind.CREATE_GROUP:
-        return True
-    if op.op is OpKind.RENAME_GROUP:
-        return group.display_name == op.after.get("name")
     ids = {_member_id(m.email, m.scim_id, live) for m in op.members}
-    if op.op is OpKind.ADD_MEMBERS:
-        return None not in ids and ids <= group.member_ids
+    return None not in ids and ids <= group.member_ids
+
+
+def _members_absent(op: Operation, live: LiveState) -> bool:
+    group = _group(op, live)
+    if group is None:
+        return False
+    ids = {_member_id(m.email, m.scim_id, live) for m in op.members}
     return not ids & group.member_ids
+
+
+_DONE_RULES: dict[Staleness, Callable[[Operation, LiveState], bool]] = {
+    Staleness.USER_CREATED: _user_created,
+    Staleness.USER_GONE: _user_gone,
+    Staleness.USER_ATTRIBUTES: _user_attributes,
+    Staleness.GROUP_EXISTS: _group_exists,
+    Staleness.GROUP_NAMED: _group_named,
+    Staleness.MEMBERS_PRESENT: _members_present,
+    Staleness.MEMBERS_ABSENT: _members_absent,
+}
 
 
 def _holds(op: Operation, user: LiveUser | None) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from reconciler.attributes import BY_NAME
 from reconciler.errors import ReconcilerError
 from reconciler.identity import ascii_lower
 from reconciler.livestate import LiveUser
@@ -27,8 +28,8 @@ from reconciler.scim.transport import VERIFY
 NOT_THERE = "the server answered success but the change is not there"
 UNVERIFIED = "could not"  # how every difference that is "unknown", not "absent", starts
 
-# Attributes of LiveUser by the names the plan uses.
-_FIELDS = ("user_name", "given_name", "family_name", "display_name", "active")
+# Attributes of LiveUser by the names the plan uses (the one table).
+_FIELDS = frozenset(BY_NAME)
 
 
 @dataclass
@@ -198,7 +199,9 @@ def _check_group(group_id: str, want: _GroupWant, reader: ResourceReader) -> lis
 
 
 def _equal(name: str, actual: object, wanted: object) -> bool:
-    if name == "user_name" and isinstance(actual, str) and isinstance(wanted, str):
+    attribute = BY_NAME.get(name)
+    case_insensitive = attribute is not None and attribute.case_insensitive
+    if case_insensitive and isinstance(actual, str) and isinstance(wanted, str):
         return ascii_lower(actual) == ascii_lower(wanted)  # case only, as matched
     return actual == wanted
 

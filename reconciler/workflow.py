@@ -7,6 +7,7 @@ what to print and which exit code they mean.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -18,11 +19,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from reconciler import planfile
 from reconciler.errors import ConfigError, Problem, RefusedPlanError, StalePlanError
 from reconciler.evidence import confirm_absences, confirm_plan_targets
 from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.files import MIB, read_text
 from reconciler.gcpolicy import bulk_phase
+from reconciler.grammar import count
 from reconciler.guards import Overrides, check_guards, guard_findings
 from reconciler.journal import Journal
 from reconciler.livestate import LiveState
@@ -32,7 +37,8 @@ from reconciler.manifest.loader import (
     load_read_manifest,
     read_manifest,
 )
-from reconciler.plan import Plan, TamperedPlanError, not_covered
+from reconciler.plan import Plan, not_covered
+from reconciler.planfile import TamperedPlanError
 from reconciler.planner import make_plan
 from reconciler.profile import MIXPANEL
 from reconciler.reader import read_live_state
@@ -269,18 +275,30 @@ def read_plan_file(path: str) -> Plan:
     fix = "pass the JSON file that `reconciler plan --out FILE` wrote"
     text = read_text(Path(path), PLAN_FILE_MAX_BYTES, what="plan file", fix=fix)
     try:
-        plan = Plan.from_json(text)
+        plan = planfile.loads(text)
     except TamperedPlanError as error:
         raise ConfigError(
             f"refusing {path}: {error}. Make a new plan with `reconciler plan --out {path}` "
             "and review it"
         ) from None
     except ValueError as error:
-        first = str(error).splitlines()[0]
         raise ConfigError(
-            f"{path} is not a plan file made by `reconciler plan --out` ({first})"
+            f"{path} is not a plan file made by `reconciler plan --out` ({_why(error)})"
         ) from None
     return plan
+
+
+def _why(error: ValueError) -> str:
+    """The first problem, naming the field: ``org: Input should be a valid string (got null)``."""
+    if isinstance(error, ValidationError) and error.errors():
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "the document"
+        got = json.dumps(first.get("input"), default=str)
+        got = got if len(got) <= 40 else got[:39] + "…"
+        more = len(error.errors()) - 1
+        extra = f"; {count(more, 'more problem')}" if more else ""
+        return f"{field}: {first['msg']}, got {got}{extra}"
+    return str(error).splitlines()[0]
 
 
 def check_saved_plan(

@@ -164,6 +164,14 @@ def parse_expires(value: Any) -> date:
             f"with one, like {fixed}Z (UTC) or {fixed}+01:00, or write the date "
             f"{parsed.date().isoformat()} for access through the end of that day, UTC"
         )
+    if isinstance(parsed, datetime):
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is in year 0 in UTC
+            raise ValueError(
+                f"timestamp {text!r} is outside the years 0001 to 9999 once converted to "
+                "UTC; write an instant from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+            ) from None
     return parsed
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from reconciler.attributes import TEXT_NAMES
 from reconciler.identity import ascii_lower, match_key, name_fold
 from reconciler.manifest.document import FileResult
 from reconciler.manifest.entries import At, Findings, TeamAt, UserAt
@@ -144,7 +145,7 @@ def _check_whitespace(users: Sequence[UserAt], teams: Sequence[TeamAt], found: F
     spaces included, or the plan renames it in place.
     """
     for entry in users:
-        for key in ("given_name", "family_name", "display_name"):
+        for key in TEXT_NAMES:
             value = getattr(entry.user, key)
             if isinstance(value, str) and value != value.strip():
                 found.notices.append(entry.at.problem(_spaces(value, "updates it"), key))

@@ -14,7 +14,9 @@ this module decides how.
   ``\\x1b`` / ``\\n`` / ``\\u200b`` escapes; everything else prints as is.
 - ``markdown``: the terminal escapes, then HTML (``& < >``) as entities and the
   Markdown metacharacters that change structure (``\\ ` * _ [ ] ~ |``) with a
-  backslash, so a value is shown as text in a comment, a table cell or a list item.
+  backslash, so a value is shown as text in a comment, a table cell or a list item;
+  a mention's ``@`` and every ``#`` as entities and ``://`` / ``www.`` broken, so GitHub makes no
+  mention, issue reference or autolink of it.
 - ``markdown_code``: monospace that no backtick or tag in the value can close.
 - ``csv_cell``: the terminal escapes, then a leading ``'`` for a cell a spreadsheet
   would read as a formula (``= + - @``, tab, carriage return; OWASP CSV injection).
@@ -33,6 +35,11 @@ _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"})
 # (the ``\u200b`` this module writes) is shown as is.
 _MARKDOWN_META = re.compile(r"([`*_\[\]~|]|\\(?=[!-/:-@\[-`{-~]))")
 _CODE_UNSAFE = re.compile(r"[`<>&]")
+# What GitHub turns into a mention (@team; not the @ inside an email address), an
+# issue link (#1) or an autolink (https://, www.): written as entities, shown the
+# same, linked to nothing.
+_REFERENCE_ENTITY = {"@": "&#64;", "#": "&#35;", ":": "&#58;", ".": "&#46;"}
+_GITHUB_REFERENCE = re.compile(r"(?<![\w.+\-])@|#|:(?=//)|(?<=www)\.", re.IGNORECASE)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -51,7 +58,8 @@ def terminal_value(value: object) -> str:
 def markdown(text: str) -> str:
     """``text`` as literal Markdown text: no HTML, no structure, nothing invisible."""
     shown = _MARKDOWN_META.sub(r"\\\1", terminal(text))
-    return shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    shown = shown.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _GITHUB_REFERENCE.sub(lambda m: _REFERENCE_ENTITY[m.group(0)], shown)
 
 
 def markdown_code(text: str) -> str:

@@ -32,19 +32,6 @@ def plan_marker(key: str | None = None) -> str:
     return MIXPANEL.marker("plan", key)
 
 
-_VERB = {
-    OpKind.REMOVE_MEMBERS: "remove members",
-    OpKind.DEACTIVATE_USER: "deactivate",
-    OpKind.DELETE_USER: "**delete** (irreversible)",
-    OpKind.CREATE_USER: "create",
-    OpKind.REACTIVATE_USER: "reactivate",
-    OpKind.PATCH_USER: "update",
-    OpKind.CREATE_GROUP: "create",
-    OpKind.RENAME_GROUP: "rename",
-    OpKind.ADD_MEMBERS: "add members",
-}
-
-
 def render_markdown(
     plan: Plan,
     *,
@@ -126,11 +113,11 @@ def _counts_by_kind(plan: Plan) -> list[str]:
 
 
 def _section(heading: str, ops: list[Operation], shown: int | None = None) -> list[str]:
-    verbs = ", ".join(_VERB[op.op] for op in ops)
+    verbs = ", ".join(op.op.spec.markdown_verb for op in ops)
     lines = [f"<details><summary>{heading}: {verbs}</summary>", ""]
     for op in ops:
         if op.reason:
-            lines.append(f"- {_VERB[op.op]}: {markdown(op.reason)}")
+            lines.append(f"- {op.op.spec.markdown_verb}: {markdown(op.reason)}")
         members = op.members if shown is None else op.members[:shown]
         for member in members:
             sign = "➕" if op.op is OpKind.ADD_MEMBERS else "➖"

@@ -12,19 +12,6 @@ from reconciler.render import SUMMARY_SHOWN
 from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
-# symbol, colour, verb
-_HEADLINE: dict[OpKind, tuple[str, str, str]] = {
-    OpKind.REMOVE_MEMBERS: ("-", "red", "remove members"),
-    OpKind.DEACTIVATE_USER: ("-", "red", "will be deactivated"),
-    OpKind.DELETE_USER: ("-", "red", "will be DELETED (irreversible)"),
-    OpKind.CREATE_USER: ("+", "green", "will be created"),
-    OpKind.REACTIVATE_USER: ("~", "yellow", "will be reactivated"),
-    OpKind.PATCH_USER: ("~", "yellow", "will be updated"),
-    OpKind.CREATE_GROUP: ("+", "green", "will be created"),
-    OpKind.RENAME_GROUP: ("~", "yellow", "will be renamed"),
-    OpKind.ADD_MEMBERS: ("+", "green", "add members"),
-}
-
 NO_CHANGES = "No changes. Mixpanel matches the manifest."
 DEFAULT_SHOWN = SUMMARY_SHOWN  # `--detail full` passes shown=None
 FULL_HINT = "`--detail full` shows all; `--out plan.json` saves every operation"
@@ -92,16 +79,6 @@ def held_back_line(plan: Plan) -> str:
     )
 
 
-_HELD_BACK_NOUNS = {
-    OpKind.CREATE_USER: "user to create",
-    OpKind.REACTIVATE_USER: "user to reactivate",
-    OpKind.PATCH_USER: "user to update",
-    OpKind.CREATE_GROUP: "team to create",
-    OpKind.RENAME_GROUP: "team to rename",
-    OpKind.ADD_MEMBERS: "member to add",
-}
-
-
 def _held_back_parts(plan: Plan) -> str:
     """ "1 user to create, 2 members to add": the held-back grants by kind, in plan order."""
     counts: dict[OpKind, int] = {}
@@ -109,7 +86,7 @@ def _held_back_parts(plan: Plan) -> str:
         counts[op.op] = counts.get(op.op, 0) + grant_count((op,))
     parts = []
     for kind, number in counts.items():
-        noun, _, rest = _HELD_BACK_NOUNS.get(kind, f"{kind.value} operation").partition(" ")
+        noun, _, rest = (kind.spec.held_back or f"{kind.value} operation").partition(" ")
         parts.append(f"{count(number, noun)} {rest}".rstrip())
     return ", ".join(parts)
 
@@ -135,14 +112,15 @@ def _counts_by_kind(totals: Counter[OpKind], shown: int) -> list[str]:
 
 
 def _operation(op: Operation, style: Style, shown: int | None = None) -> list[str]:
-    symbol, colour, verb = _HEADLINE[op.op]
+    spec = op.op.spec
+    symbol, colour, verb = spec.symbol, spec.colour, spec.text_verb
     key = terminal(op.key)
     noun = f"user {key}" if op.is_user_op else f'team "{key}"'
-    if op.op in (OpKind.ADD_MEMBERS, OpKind.REMOVE_MEMBERS):
+    if spec.membership:
         head = f"  {symbol} {noun}: {verb} ({len(op.members)})"
     else:
         head = f"  {symbol} {noun} {verb}"
-    reason = f"  ({terminal(op.reason)})" if op.reason and op.op not in _SELF_EXPLAINED else ""
+    reason = f"  ({terminal(op.reason)})" if op.reason and not spec.membership else ""
     lines = [style(head, colour) + style(reason, "dim")]
     members = op.members if shown is None else op.members[:shown]
     for member in members:
@@ -154,9 +132,6 @@ def _operation(op: Operation, style: Style, shown: int | None = None) -> list[st
     lines.extend(_attribute_lines(op, style))
     lines.append("")
     return lines
-
-
-_SELF_EXPLAINED = frozenset({OpKind.ADD_MEMBERS, OpKind.REMOVE_MEMBERS})
 
 
 def _attribute_lines(op: Operation, style: Style) -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from reconciler.errors import ConfigError
-from reconciler.files import exists, is_regular_file, write_atomically
+from reconciler.files import open_append, refuse_special, write_atomically
 from reconciler.sandbox.resources import GroupRecord, UserRecord, now
 from reconciler.sandbox.store import STATE_FORMAT, Store
 
@@ -80,7 +80,7 @@ class Persister:
 
     def _open_journal(self) -> IO[bytes]:
         if self._journal is None:
-            self._journal = self._journal_path.open("ab")
+            self._journal = os.fdopen(open_append(self._journal_path), "ab")
         return self._journal
 
     def _truncate_journal(self) -> None:
@@ -89,6 +89,7 @@ class Persister:
             self._journal.truncate(0)
             os.fsync(self._journal.fileno())
         elif self._journal_path.exists():
+            refuse_special(self._journal_path)
             with self._journal_path.open("wb") as handle:
                 os.fsync(handle.fileno())
 
@@ -157,10 +158,12 @@ def load_state(store: Store, path: Path) -> bool:
     /dev/zero`` would otherwise be read forever); so is one that cannot be read.
     """
     for file in (path, journal_path(path)):
-        if exists(file) and not is_regular_file(file):
+        try:
+            refuse_special(file)  # it is written back: a symbolic link is refused too
+        except OSError:
             raise ConfigError(
                 f"sandbox state file {file} is not a regular file; pass --state a file path"
-            )
+            ) from None
     try:
         state = read_state(path)
         if state is None:

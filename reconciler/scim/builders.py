@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.attributes import BY_NAME, USER_ATTRIBUTES
+
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -19,14 +21,9 @@ PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 # optionally with one ".subAttr". Anything else would let a caller inject filter syntax.
 _ATTR_PATH = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z][A-Za-z0-9_-]*)?")
 
-# Manifest-side names -> SCIM attribute paths, in the order the operations are emitted.
-_USER_PATHS: Mapping[str, str] = {
-    "user_name": "userName",
-    "given_name": "name.givenName",
-    "family_name": "name.familyName",
-    "display_name": "displayName",
-    "active": "active",
-}
+# Plan names -> SCIM attribute paths, in the order the operations are emitted; from
+# the one table of managed attributes.
+_USER_PATHS: Mapping[str, str] = {a.name: a.scim_path for a in USER_ATTRIBUTES if a.on_patch}
 
 
 def user_resource(
@@ -37,19 +34,52 @@ def user_resource(
     active: bool,
 ) -> dict[str, Any]:
     """The POST /Users body; the email is the userName, as Mixpanel keys users by email."""
-    resource: dict[str, Any] = {"schemas": [USER_SCHEMA], "userName": user_name}
-    name = {
-        key: value
-        for key, value in (("givenName", given_name), ("familyName", family_name))
-        if value is not None
-    }
-    if name:
-        resource["name"] = name
-    if display_name is not None:
-        resource["displayName"] = display_name
-    resource["emails"] = _work_emails(user_name)
-    resource["active"] = active
+    return new_user_resource(
+        {
+            "user_name": user_name,
+            "given_name": given_name,
+            "family_name": family_name,
+            "display_name": display_name,
+            "active": active,
+        }
+    )
+
+
+def new_user_resource(values: Mapping[str, object]) -> dict[str, Any]:
+    """The POST /Users body from plan-named values (``reconciler.attributes``).
+
+    Every attribute whose row says ``on_create`` is carried when its value is not
+    None; ``user_name`` is required, and is also written as the primary work email
+    (for Mixpanel both are the login). Raises ValueError for an unknown name, a
+    missing user_name, or a value of the wrong type.
+    """
+    unknown = sorted(set(values) - set(BY_NAME))
+    if unknown:
+        raise ValueError(f"not a managed user attribute: {', '.join(unknown)}")
+    resource: dict[str, Any] = {"schemas": [USER_SCHEMA]}
+    login: str | None = None
+    for attribute in USER_ATTRIBUTES:
+        value = values.get(attribute.name)
+        if attribute.kind == "login" and not isinstance(value, str):
+            raise ValueError(f"{attribute.name} must be a string, got {value!r}")
+        if not attribute.on_create or value is None:
+            continue
+        _check_type(attribute.name, value)
+        parent, _, leaf = attribute.scim_path.rpartition(".")
+        (resource.setdefault(parent, {}) if parent else resource)[leaf] = value
+        if attribute.kind == "login":
+            login = str(value)
+    if login is not None:
+        resource["emails"] = _work_emails(login)
     return resource
+
+
+def _check_type(key: str, value: object) -> None:
+    if BY_NAME[key].kind == "flag":
+        if not isinstance(value, bool):
+            raise ValueError(f"{key} must be a bool, got {value!r}")
+    elif not isinstance(value, str):
+        raise ValueError(f"{key} must be a string, got {value!r}")
 
 
 def group_resource(name: str) -> dict[str, Any]:
@@ -67,7 +97,7 @@ def patch_op(operations: list[dict[str, Any]]) -> dict[str, Any]:
 def replace_user_attributes(changes: Mapping[str, object]) -> dict[str, Any]:
     """One PatchOp carrying every attribute change of one user (one request per user).
 
-    Keys are among user_name, given_name, family_name, display_name, active. A None
+    Keys are plan names from ``reconciler.attributes`` whose row says ``on_patch``. A None
     value for an optional string unassigns it with ``remove`` (a ``replace`` with null
     is refused by several servers). Changing userName also replaces the work email,
     since for Mixpanel both are the login email.
@@ -83,19 +113,14 @@ def replace_user_attributes(changes: Mapping[str, object]) -> dict[str, Any]:
 
 
 def _user_operations(key: str, path: str, value: object) -> list[dict[str, Any]]:
-    if key == "active":
-        if not isinstance(value, bool):
-            raise ValueError(f"active must be a bool, got {value!r}")
-        return [{"op": "replace", "path": path, "value": value}]
     if value is None:
-        if key == "user_name":
-            raise ValueError("user_name cannot be removed")
+        if BY_NAME[key].kind != "text":
+            raise ValueError(f"{key} cannot be removed")
         return [{"op": "remove", "path": path}]
-    if not isinstance(value, str):
-        raise ValueError(f"{key} must be a string, got {value!r}")
+    _check_type(key, value)
     operations: list[dict[str, Any]] = [{"op": "replace", "path": path, "value": value}]
-    if key == "user_name":
-        operations.append({"op": "replace", "path": "emails", "value": _work_emails(value)})
+    if BY_NAME[key].kind == "login":
+        operations.append({"op": "replace", "path": "emails", "value": _work_emails(str(value))})
     return operations
 
 

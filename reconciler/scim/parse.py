@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sys import intern
 from typing import Any
 
+from reconciler.attributes import USER_ATTRIBUTES
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.redact import redact
 from reconciler.scim.errors import (
@@ -61,21 +62,34 @@ def parse_list(body: object) -> ListPage:
     )
 
 
+# (row, parent attribute or "", leaf attribute) of every managed attribute, split once.
+_USER_FIELDS = tuple((a, *a.scim_path.rpartition(".")[::2]) for a in USER_ATTRIBUTES)
+
+
+def _sub(data: Mapping[str, Any], parent: str) -> Mapping[str, Any]:
+    value = data.get(parent)
+    return value if isinstance(value, Mapping) else {}
+
+
 def parse_user(resource: object) -> LiveUser:
     """A User resource as a LiveUser; ``active`` defaults to true when the server omits it."""
     data = _object(resource, "User")
-    name = data.get("name")
-    name = name if isinstance(name, Mapping) else {}
     user_id = _required_text(data, "id", "User")
-    user_name = _required_text(data, "userName", f"User {user_id!r}", named="user")
-    return LiveUser(
-        id=intern(_usable_id(user_id, f"User {user_name!r}")),
-        user_name=user_name,
-        given_name=_optional_text(name, "givenName"),
-        family_name=_optional_text(name, "familyName"),
-        display_name=_optional_text(data, "displayName"),
-        active=_boolean(data, "active", default=True),
-    )
+    values: dict[str, Any] = {"id": user_id}
+    parents: dict[str, Mapping[str, Any]] = {}  # complex attributes, e.g. "name"
+    for attribute, parent, leaf in _USER_FIELDS:  # the one table of managed attributes
+        source: Mapping[str, Any] = data
+        if parent:
+            source = parents.get(parent) or parents.setdefault(parent, _sub(data, parent))
+        if attribute.kind == "text":
+            values[attribute.name] = _optional_text(source, leaf)
+        elif attribute.kind == "login":
+            login = _required_text(source, leaf, f"User {user_id!r}", named="user")
+            values[attribute.name] = login
+            values["id"] = intern(_usable_id(user_id, f"User {login!r}"))
+        else:
+            values[attribute.name] = _boolean(source, leaf, default=True)
+    return LiveUser(**values)
 
 
 def parse_user_groups(resource: object) -> frozenset[str] | None:

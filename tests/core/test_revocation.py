@@ -9,7 +9,8 @@ import pytest
 
 from reconciler.errors import Problem
 from reconciler.livestate import LiveGroup, LiveState
-from reconciler.plan import REVOKING, OpKind, Plan, TamperedPlanError, grant_count, not_covered
+from reconciler.plan import REVOKING, OpKind, Plan, grant_count, not_covered
+from reconciler.planfile import TamperedPlanError
 from reconciler.planner import make_plan
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text

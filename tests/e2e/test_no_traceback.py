@@ -153,16 +153,18 @@ def test_import_split_teams_with_a_300_character_team_name_round_trips(
 
 # -- the journal ----------------------------------------------------------------------
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_apply_with_the_journal_on_a_full_disk_applies_nothing_and_says_so(
+def test_apply_with_the_journal_on_a_device_applies_nothing_and_says_so(
     sandbox: Sandbox, manifest: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # A device is refused as a journal before anything is written (issue 12 review,
+    # finding 3); a disk filling up midway is the next test.
     code = run("apply", "-m", str(manifest), "--auto-approve", "--journal", "/dev/full")
 
     line = one_error_line(capsys.readouterr().err)
     assert code == 1
     assert line == (
-        "error: cannot write the journal /dev/full: No space left on device; nothing was "
-        "applied; pass --journal a writable file on a disk with free space"
+        "error: cannot open the journal /dev/full: it is a character device, not a regular "
+        "file; nothing was applied; pass --journal a writable file on a disk with free space"
     )
     assert sandbox.store.users() == []
 

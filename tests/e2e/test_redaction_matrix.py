@@ -11,6 +11,7 @@ escape, so only a redactor working after decoding catches it.
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from collections.abc import Callable
@@ -48,7 +49,34 @@ ENCODINGS: dict[str, Callable[[str], str]] = {
     "base64-header": lambda h: base64.b64encode(h.encode()).decode(),
     "base64-basic-auth": lambda h: base64.b64encode(b":" + _bearer_token(h).encode()).decode(),
     "base64-user-basic": lambda h: base64.b64encode(b"ad:" + _bearer_token(h).encode()).decode(),
+    # HTML character references, as an HTML error page or a templated message shows them.
+    "html-hex": lambda h: _entities(h, lambda c: f"&#x{ord(c):X};"),
+    "html-decimal": lambda h: _entities(h, lambda c: f"&#{ord(c)};"),
+    "html-named": lambda h: _entities(h, lambda c: "&" + _NAMED[c]),
+    "html-mixed": lambda h: _entities(h, _mixed_entity),
+    "html-escaped-twice": lambda h: _entities(h, lambda c: f"&amp;#{ord(c)};"),
+    "html-escape": lambda h: html.escape(h.replace("/", "&#x2F;")),
+    # The token cut in two by a line break (a wrapped line, an escaped newline in JSON).
+    "split-by-newline": lambda h: f"{h[:17]}\n{h[17:]}",
+    "split-by-escaped-newline": lambda h: f"{h[:17]}\\n  {h[17:]}",
+    "split-by-spaces": lambda h: " ".join(_bearer_token(h)),
+    "hex": lambda h: h.encode().hex(),
+    "hex-upper": lambda h: h.encode().hex().upper(),
+    "upper-cased": str.upper,
+    "lower-cased": str.lower,
 }
+_NAMED = {"/": "sol;", "+": "plus;", "=": "equals;", "_": "lowbar;"}
+
+
+def _entities(header: str, encode: Callable[[str], str]) -> str:
+    return "".join(encode(c) if c in _NAMED else c for c in header)
+
+
+def _mixed_entity(char: str) -> str:
+    forms = {"/": "&#x2f;", "+": "&#43;", "=": "&equals;", "_": "&#X5F"}
+    return forms[char]
+
+
 COMMANDS = {
     "plan": ("plan", "-m", "org.yaml"),
     "import": ("import", "--out", "imported"),
@@ -133,6 +161,43 @@ def test_a_patch_error_echoing_the_token_reaches_neither_output_nor_the_journal(
     assert _leaking(texts, encode(f"Bearer {TOKEN}")) == {}
 
 
+@pytest.mark.parametrize("encoding", ["html-hex", "html-named", "html-mixed", "upper-cased"])
+@pytest.mark.parametrize("command", ["plan", "doctor"])
+def test_a_text_html_401_page_echoing_the_token_is_masked(
+    command: str,
+    encoding: str,
+    org: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    encode = ENCODINGS[encoding]
+    with hostile_server(Hostile(users=[user(0)], echo=encode, echo_html=True)) as url:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", url)
+        code = run(*COMMANDS[command])
+    texts = _outputs(tmp_path, capsys)
+    assert code == 1
+    assert _leaking(texts, encode(f"Bearer {TOKEN}")) == {}
+
+
+@pytest.mark.parametrize("encoding", ["raw", "url-encoded-lower", "html-hex", "html-mixed"])
+def test_a_redirect_location_echoing_the_token_is_masked(
+    encoding: str,
+    org: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    encode = ENCODINGS[encoding]
+    with hostile_server(Hostile(users=[user(0)], redirect_echo=encode)) as url:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", url)
+        code = run("plan", "-m", "org.yaml")
+    texts = _outputs(tmp_path, capsys)
+    assert code == 1
+    assert "127.0.0.1:9/login" in texts["stderr"]  # the Location is shown, the token masked
+    assert _leaking(texts, encode(f"Bearer {TOKEN}")) == {}
+
+
 @pytest.mark.parametrize("encoding", ["raw", "slash-escaped", "url-encoded", "base64-header"])
 def test_a_2xx_field_echoing_the_token_is_masked_in_the_malformed_answer_message(
     encoding: str,
@@ -151,7 +216,10 @@ def test_a_2xx_field_echoing_the_token_is_masked_in_the_malformed_answer_message
     assert _leaking(texts, encode(f"Bearer {TOKEN}")) == {}
 
 
-@pytest.mark.parametrize("encoding", ["raw", "unicode-escaped", "url-encoded", "base64-token"])
+@pytest.mark.parametrize(
+    "encoding",
+    ["raw", "unicode-escaped", "url-encoded", "base64-token", "html-named", "hex", "upper-cased"],
+)
 @pytest.mark.parametrize("command", ["plan", "import"])
 def test_a_token_reflected_into_user_data_is_refused_for_files_and_masked_on_screen(
     command: str,

@@ -34,7 +34,8 @@ class Hostile:
     time; ``endless_fresh``: a new user each time), ``fat`` bytes of filler in every user of a
     page (each page a fresh user), ``die_after_writes`` closes the server after that
     many writes, ``writes_429`` / ``reads_429`` answer every write / read 429 with
-    Retry-After 30.
+    Retry-After 30. ``echo_html`` sends the ``echo`` text in a text/html page instead;
+    ``redirect_echo`` answers every read 302 with that text in the Location header.
     """
 
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -42,6 +43,8 @@ class Hostile:
     patch_echo: Callable[[str], str] | None = None
     reflect: Callable[[str], str] | None = None
     malformed_echo: Callable[[str], str] | None = None
+    echo_html: bool = False
+    redirect_echo: Callable[[str], str] | None = None
     drip: float | None = None
     stall: bool = False
     endless: bool = False
@@ -88,8 +91,12 @@ def _handler(state: Hostile, on_die: Callable[[], None]) -> type[BaseHTTPRequest
                 return None
             url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            if state.echo is not None and state.echo_html:
+                return self._html(401, state.echo(self._auth()))
             if state.echo is not None:
                 return self._error(401, state.echo(self._auth()))
+            if state.redirect_echo is not None:
+                return self._redirect(state.redirect_echo(self._auth()))
             if state.reads_429:
                 return self._too_many()
             if url.path.endswith("/ServiceProviderConfig"):
@@ -182,6 +189,20 @@ def _handler(state: Hostile, on_die: Callable[[], None]) -> type[BaseHTTPRequest
 
         def _error(self, status: int, detail: str) -> None:
             self._json(status, {"schemas": [ERROR], "status": str(status), "detail": detail})
+
+        def _html(self, status: int, text: str) -> None:
+            data = f"<html><body><p>{text}</p></body></html>".encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _redirect(self, location: str) -> None:
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:9/login?next={location}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def _json(self, status: int, body: dict[str, Any]) -> None:
             # The standard library does not escape "/"; many servers (PHP, Java) do.

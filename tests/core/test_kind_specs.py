@@ -1,0 +1,66 @@
+"""Every operation kind declares every part of its spec, and every consumer can use it.
+
+A new kind that lacks a phase, a summary bucket, wording, a staleness rule or an
+executor handler fails here, not as a KeyError in the middle of an apply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from reconciler import executor, staleness
+from reconciler.kinds import SPECS, KindSpec, OpKind, Staleness
+from reconciler.plan import Summary
+
+ALL_KINDS = list(OpKind)
+
+
+def test_every_kind_has_a_spec_and_no_spec_lacks_a_kind() -> None:
+    assert set(SPECS) == set(OpKind)
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=str)
+def test_every_part_of_the_spec_is_filled_in(kind: OpKind) -> None:
+    spec = SPECS[kind]
+    assert isinstance(spec, KindSpec)
+    for part in dataclasses.fields(KindSpec):
+        value = getattr(spec, part.name)
+        if part.name == "held_back" and spec.revokes:
+            assert value is None, f"{kind}: a revoking kind is never held back"
+            continue
+        assert value not in (None, ""), f"{kind}: spec part {part.name!r} is empty"
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=str)
+def test_the_summary_bucket_is_a_field_of_the_summary(kind: OpKind) -> None:
+    assert SPECS[kind].bucket in Summary.model_fields
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=str)
+def test_the_executor_has_the_named_handler(kind: OpKind) -> None:
+    handler = getattr(executor._Runner, SPECS[kind].handler, None)
+    assert callable(handler), f"{kind}: executor has no method {SPECS[kind].handler!r}"
+
+
+@pytest.mark.parametrize("rule", list(Staleness), ids=str)
+def test_every_staleness_rule_is_implemented(rule: Staleness) -> None:
+    assert rule in staleness._DONE_RULES
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=str)
+def test_the_flags_agree_with_each_other(kind: OpKind) -> None:
+    spec = SPECS[kind]
+    if spec.deprovision:
+        assert spec.revokes and spec.subject == "user"
+    if spec.membership:
+        assert spec.subject == "team"
+        assert spec.bucket in ("members_added", "members_removed")
+    assert spec.revokes == (spec.held_back is None)
+
+
+def test_revoking_kinds_run_before_every_grant() -> None:
+    last_revoke = max(s.phase for s in SPECS.values() if s.revokes)
+    first_grant = min(s.phase for s in SPECS.values() if not s.revokes)
+    assert last_revoke < first_grant
