@@ -20,6 +20,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from reconciler.profile import MIXPANEL
 from reconciler.sandbox import Sandbox
 
 Main = Callable[[Sequence[str] | None], int]
@@ -36,7 +37,7 @@ def run_demo(manifest: str | None, main: Main, out: Callable[[str], None]) -> in
         state = Path(tmp) / "sandbox-state.json"
         with Sandbox(token=token, seed="demo", state_file=state) as sandbox:
             out(f"Sandbox SCIM server on {sandbox.base_url} (demo org, state in {state})")
-            with _env(MIXPANEL_SCIM_URL=sandbox.base_url, MIXPANEL_SCIM_TOKEN=token):
+            with _env(**{MIXPANEL.url_env: sandbox.base_url, MIXPANEL.token_env: token}):
                 return _steps(manifest, main, out, Path(tmp) / "journal.jsonl")
 
 

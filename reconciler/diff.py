@@ -27,8 +27,7 @@ from reconciler.manifest.models import (
     is_expired,
     show_expiry,
 )
-
-JsonScalar = str | int | float | bool | None
+from reconciler.plan import JsonScalar
 
 
 class UserAction(StrEnum):

@@ -11,22 +11,23 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.grammar import count
 from reconciler.livestate import LiveState
+from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.reader import read_live_state
 from reconciler.report import lookalike_lines
-from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
-    BASE_URL_HINT,
     ScimAuthError,
     ScimForbidden,
     ScimNotFound,
     ScimProtocolError,
     ScimTransportError,
 )
+from reconciler.scim.protocols import ScimProbe
 
 MEMBERSHIP = "team members cross-check (users' groups)"
 _SAMPLE = 100
@@ -57,7 +58,17 @@ class Diagnosis:
         return all(c.status is not Status.FAIL for c in self.checks)
 
 
-def diagnose(client: ScimClient, target: str, claimed_domains: Iterable[str] | None) -> Diagnosis:
+def diagnose(
+    client: ScimProbe,
+    target: str,
+    claimed_domains: Iterable[str] | None,
+    profile: TargetProfile = MIXPANEL,
+) -> Diagnosis:
+    """Every setup check in order; a failure skips the checks that depend on it.
+
+    ``profile`` names the service in the advice (what its base URL looks like).
+    """
+    _run = partial(_check, profile=profile)
     checks: list[Check] = []
     config = _run(checks, "server reachable, SCIM answers", lambda: _reach(client, target))
     steps: list[tuple[str, Callable[[], tuple[Check, Any]]]] = [
@@ -80,26 +91,33 @@ def diagnose(client: ScimClient, target: str, claimed_domains: Iterable[str] | N
     return Diagnosis(target, tuple(checks))
 
 
-def _run(checks: list[Check], name: str, step: Callable[[], tuple[Check, Any]]) -> Any:
+def _check(
+    checks: list[Check],
+    name: str,
+    step: Callable[[], tuple[Check, Any]],
+    *,
+    profile: TargetProfile,
+) -> Any:
     try:
         check, value = step()
     except ReconcilerError as error:
-        check, value = Check(name, Status.FAIL, _explain(error)), None
+        check, value = Check(name, Status.FAIL, _explain(error, profile)), None
     checks.append(check)
     return value
 
 
-def _explain(error: ReconcilerError) -> str:
+def _explain(error: ReconcilerError, profile: TargetProfile) -> str:
     text = str(error)
     # The transport already names TLS failures (plain HTTP, certificate) precisely.
     if isinstance(error, ScimTransportError) and not any(w in text for w in ("TLS", "HTTP")):
         return f"{text}; check the URL, DNS, proxy and firewall"
-    if isinstance(error, ScimNotFound | ScimProtocolError) and BASE_URL_HINT not in text:
-        return f"{text}; {BASE_URL_HINT}"
+    hint = profile.base_url_hint
+    if isinstance(error, ScimNotFound | ScimProtocolError) and hint not in text:
+        return f"{text}; {hint}"
     return text
 
 
-def _reach(client: ScimClient, target: str) -> tuple[Check, dict[str, Any] | None]:
+def _reach(client: ScimProbe, target: str) -> tuple[Check, dict[str, Any] | None]:
     try:
         config = client.service_provider_config()
     except (ScimAuthError, ScimForbidden):
@@ -108,7 +126,7 @@ def _reach(client: ScimClient, target: str) -> tuple[Check, dict[str, Any] | Non
     return Check("server reachable, SCIM answers", Status.OK, f"{target} answered"), config
 
 
-def _token(client: ScimClient) -> tuple[Check, None]:
+def _token(client: ScimProbe) -> tuple[Check, None]:
     client.list_users_page(1, 1)
     return Check("token accepted", Status.OK, "an authenticated request succeeded"), None
 
@@ -141,7 +159,7 @@ def _get(config: dict[str, Any], section: str, key: str) -> Any:
     return value.get(key) if isinstance(value, dict) else None
 
 
-def _page(client: ScimClient, *, users: bool) -> tuple[Check, None]:
+def _page(client: ScimProbe, *, users: bool) -> tuple[Check, None]:
     if users:
         page = client.list_users_page(1, 1)
         return Check("users readable", Status.OK, count(page.total_results, "user")), None
@@ -149,7 +167,7 @@ def _page(client: ScimClient, *, users: bool) -> tuple[Check, None]:
     return Check("teams readable", Status.OK, count(page.total_results, "team")), None
 
 
-def _membership(client: ScimClient) -> tuple[Check, None]:
+def _membership(client: ScimProbe) -> tuple[Check, None]:
     """Does the server fill users' ``groups``? It is what cut member lists are caught by."""
     page = client.list_users_page(1, _SAMPLE)
     carrying = [r.get("groups") for r in page.resources if isinstance(r.get("groups"), list)]
@@ -177,7 +195,7 @@ def _membership(client: ScimClient) -> tuple[Check, None]:
     ), None
 
 
-def _lookalikes(client: ScimClient, live: LiveState | None) -> tuple[Check, None]:
+def _lookalikes(client: ScimProbe, live: LiveState | None) -> tuple[Check, None]:
     """Live userNames that print like another address (``reconciler.identity``)."""
     users = (live or read_live_state(client)).users
     found = lookalike_lines(users)
@@ -192,7 +210,7 @@ def _lookalikes(client: ScimClient, live: LiveState | None) -> tuple[Check, None
     return Check(LOOKALIKES, Status.WARN, detail), None
 
 
-def _domains(client: ScimClient, claimed: Iterable[str]) -> tuple[Check, LiveState]:
+def _domains(client: ScimProbe, claimed: Iterable[str]) -> tuple[Check, LiveState]:
     claimed_set = {d.lower() for d in claimed}
     live = read_live_state(client)
     seen = Counter(u.domain for u in live.users)

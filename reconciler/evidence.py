@@ -37,8 +37,8 @@ from reconciler.identity import match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import Manifest, User, is_expired
 from reconciler.plan import OpKind, Plan
-from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimError
+from reconciler.scim.protocols import ScimReader
 
 INCOMPLETE = (
     "the server's listing is incomplete (capped or hiding users), so nothing is planned. "
@@ -85,7 +85,7 @@ class Hidden:
 
 
 def resolve_unlisted_members(
-    client: ScimClient, users: Sequence[LiveUser], groups: Sequence[LiveGroup]
+    client: ScimReader, users: Sequence[LiveUser], groups: Sequence[LiveGroup]
 ) -> Hidden:
     """Look up every team member id that matches no listed user (``GET /Users/{id}``).
 
@@ -145,7 +145,7 @@ def check_member_lists(
 
 
 def confirm_absences(
-    client: ScimClient, manifest: Manifest, live: LiveState, today: date
+    client: ScimReader, manifest: Manifest, live: LiveState, today: date
 ) -> LiveState:
     """Prove absent every user the manifest wants inactive (or expired) that live lacks,
     and every team the plan would create (``displayName eq``).
@@ -172,7 +172,7 @@ def confirm_absences(
     return LiveState.of((*live.users, *found), live.groups, notices)
 
 
-def confirm_plan_targets(client: ScimClient, plan: Plan, live: LiveState) -> LiveState:
+def confirm_plan_targets(client: ScimReader, plan: Plan, live: LiveState) -> LiveState:
     """For a saved plan: look up by id each user it touches that the listing lacks.
 
     The plan may rest on users a lookup found (hidden inactive users); without
@@ -196,7 +196,7 @@ def confirm_plan_targets(client: ScimClient, plan: Plan, live: LiveState) -> Liv
     return LiveState.of((*live.users, *found), live.groups, notices)
 
 
-def _confirm_team_absences(client: ScimClient, manifest: Manifest, live: LiveState) -> None:
+def _confirm_team_absences(client: ScimReader, manifest: Manifest, live: LiveState) -> None:
     """Look up each manifest team that no live team matches (the teams the plan creates)."""
     names = {g.display_name for g in live.groups}
     folded = {name_fold(name) for name in names}
@@ -210,7 +210,7 @@ def _confirm_team_absences(client: ScimClient, manifest: Manifest, live: LiveSta
     _confirm_teams_absent(client, missing, live)
 
 
-def _confirm_teams_absent(client: ScimClient, missing: Sequence[str], live: LiveState) -> None:
+def _confirm_teams_absent(client: ScimReader, missing: Sequence[str], live: LiveState) -> None:
     """LiveStateError when a lookup finds one of the ``missing`` teams outside the listing."""
     listed = {g.id for g in live.groups}
     for name, found in zip(missing, _each(lambda n: _lookup_team(client, n), missing), strict=True):
@@ -225,7 +225,7 @@ def _confirm_teams_absent(client: ScimClient, missing: Sequence[str], live: Live
             )
 
 
-def _lookup_team(client: ScimClient, name: str) -> LiveGroup | None:
+def _lookup_team(client: ScimReader, name: str) -> LiveGroup | None:
     try:
         return client.confirm_group_name(name)
     except ScimError as error:
@@ -235,14 +235,14 @@ def _lookup_team(client: ScimClient, name: str) -> LiveGroup | None:
         ) from error
 
 
-def _look_up(client: ScimClient, users: Sequence[User]) -> list[LiveUser]:
+def _look_up(client: ScimReader, users: Sequence[User]) -> list[LiveUser]:
     found = [match for match in _each(lambda user: _first(client, user), users) if match]
     for match in found:
         _accept_inactive(match, "which a userName lookup found")
     return found
 
 
-def _first(client: ScimClient, user: User) -> LiveUser | None:
+def _first(client: ScimReader, user: User) -> LiveUser | None:
     """The live account of a manifest user, by its email or else a former one."""
     for email in (user.email, *user.previous_emails):
         match = _lookup_name(client, email)
@@ -268,7 +268,7 @@ def _unlisted(manifest: Manifest, live: LiveState) -> list[User]:
     ]
 
 
-def _lookup_name(client: ScimClient, email: str) -> LiveUser | None:
+def _lookup_name(client: ScimReader, email: str) -> LiveUser | None:
     try:
         return client.confirm_user_name(email)
     except ScimError as error:
@@ -278,7 +278,7 @@ def _lookup_name(client: ScimClient, email: str) -> LiveUser | None:
         ) from error
 
 
-def _lookup_id(client: ScimClient, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
+def _lookup_id(client: ScimReader, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
     try:
         return client.confirm_user_id(user_id)
     except ScimError as error:

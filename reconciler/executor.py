@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from itertools import groupby
-from typing import Any, Protocol
+from typing import Any
 
 from reconciler.attributes import NAMES
 from reconciler.errors import ReconcilerError
@@ -43,16 +43,17 @@ from reconciler.identity import match_key
 from reconciler.journal import Journal
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.plan import PHASE, MemberRef, Operation, OpKind, Plan
+from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.scim import builders
-from reconciler.scim.client import Creation, Origin
+from reconciler.scim.client import Origin
 from reconciler.scim.errors import (
-    NEW_CREDENTIAL_ADVICE,
     ScimAuthError,
     ScimCircuitOpen,
     ScimError,
     ScimForbidden,
     ScimPayloadTooLarge,
 )
+from reconciler.scim.protocols import ScimWriter
 from reconciler.verify import (
     NOT_THERE,
     UNVERIFIED,
@@ -64,18 +65,6 @@ from reconciler.verify import (
 
 ADOPTED_DETAIL = "adopted (not in the listing)"
 LISTING_INCOMPLETE = "skipped: listing proven incomplete"
-
-
-class ScimWriter(Protocol):
-    """The narrow slice of the SCIM client that apply needs (writes, and reads to verify)."""
-
-    def create_or_adopt_user(self, resource: dict[str, Any]) -> Creation[LiveUser]: ...
-    def patch_user(self, user_id: str, patch: dict[str, Any]) -> LiveUser | None: ...
-    def delete_user(self, user_id: str) -> None: ...
-    def create_or_adopt_group(self, resource: dict[str, Any]) -> Creation[LiveGroup]: ...
-    def patch_group(self, group_id: str, patch: dict[str, Any]) -> LiveGroup | None: ...
-    def get_user(self, user_id: str, *, purpose: str = "") -> LiveUser: ...
-    def get_group(self, group_id: str, *, purpose: str = "") -> LiveGroup: ...
 
 
 class Status(StrEnum):
@@ -138,12 +127,14 @@ class ApplyResult:
 @dataclass(frozen=True)
 class ApplyOptions:
     """How apply runs: membership PATCH size, parallel requests, stop at the first failure,
-    and whether to read back every touched object afterwards (``verify``, default on)."""
+    and whether to read back every touched object afterwards (``verify``, default on).
+    ``profile`` names the service in the advice given with a failed operation."""
 
     chunk_size: int = 100
     concurrency: int = 1
     fail_fast: bool = False
     verify: bool = True
+    profile: TargetProfile = MIXPANEL
 
 
 class _AnswerContradicts(ReconcilerError):
@@ -234,7 +225,10 @@ def apply_plan(
     if checked is not None and not checked.skipped:
         results = _verified(results, checked, state.answer_notes, journal)
     outcome = ApplyResult(
-        tuple(results), state.stop_reason, notes=_notes(state, results), verification=checked
+        tuple(results),
+        state.stop_reason,
+        notes=_notes(state, results, options.profile),
+        verification=checked,
     )
     for note in outcome.notes:
         journal.record("note", {"text": note})
@@ -298,9 +292,13 @@ def _difference_text(differences: tuple[str, ...]) -> str:
     return "; ".join(parts)
 
 
-def _notes(state: _RunState, results: list[OpResult]) -> tuple[str, ...]:
+def _notes(state: _RunState, results: list[OpResult], profile: TargetProfile) -> tuple[str, ...]:
     """Run-level explanations: an incomplete listing, untrustworthy answers, refusals."""
-    notes = (_listing_note(state), _answers_note(state, results), _refused_note(state))
+    notes = (
+        _listing_note(state),
+        _answers_note(state, results),
+        _refused_note(state, profile),
+    )
     return tuple(note for note in notes if note)
 
 
@@ -343,13 +341,13 @@ def _answers_note(state: _RunState, results: list[OpResult]) -> str:
     )
 
 
-def _refused_note(state: _RunState) -> str:
+def _refused_note(state: _RunState, profile: TargetProfile) -> str:
     attempted = state.attempted
     if attempted < 2 or state.refused != attempted:
         return ""
     return (
         f"Every write was refused (HTTP 403, {attempted} of {attempted}): the token may "
-        f"lack the rights; {NEW_CREDENTIAL_ADVICE}."
+        f"lack the rights; {profile.new_credential_advice}."
     )
 
 
@@ -438,7 +436,7 @@ class _Runner:
                     self.state.refused += 1
             if self.options.fail_fast:
                 self._stop(f"--fail-fast after {op.id} failed")
-            return self._finish(op, Status.FAILED, _with_advice(error, op))
+            return self._finish(op, Status.FAILED, _with_advice(error, op, self.options.profile))
         return self._finish(op, status, detail, scim_id)
 
     def _listing_proven_incomplete(self) -> bool:
@@ -665,20 +663,17 @@ def _adoption_detail(user: LiveUser, differs: dict[str, Any]) -> str:
     return ADOPTED_DETAIL + (f": {' and '.join(done)}" if done else "")
 
 
-def _with_advice(error: ReconcilerError, op: Operation) -> str:
+def _with_advice(error: ReconcilerError, op: Operation, profile: TargetProfile) -> str:
     """Per-object failures with the server's detail and the fix a person can act on."""
     text = str(error)
     if isinstance(error, ScimError) and error.status == 400 and "claim" in text.lower():
-        return (
-            f"{text}; fix: claim the email's domain in Mixpanel (Organization Settings > "
-            "Access Security > Domain Claim) or remove the user from the manifest"
-        )
+        return f"{text}; {profile.unclaimed_domain_fix}"
     if isinstance(error, ScimForbidden):
         what = "account" if op.is_user_op else "team"
         return (
             f"{text}; the server refuses this change for this {what} only (the other "
-            "operations went on): make it by hand in Mixpanel, or, for an account that must "
-            "keep access (an owner), keep it active in the manifest and list it under "
+            f"operations went on): make it by hand in {profile.product}, or, for an account "
+            "that must keep access (an owner), keep it active in the manifest and list it under "
             "policy.protected"
         )
     return text

@@ -10,8 +10,11 @@ With several orgs in one repository (``reconciler --org NAME github ...``) the
 markers and the drift issue's title carry the org's name, so each org has its own
 comment per PR and its own drift issue; without an org they are the single-org ones.
 
-Only ``requests``; the token lives in a ``Token`` and is never part of a message.
-Not a general GitHub client: it knows the few endpoints these jobs call.
+HTTP goes through ``reconciler.scim.wire``, the same rules as every SCIM request: a
+connect and a per-read timeout, a wall-clock deadline per request (``TIMEOUTS``), a
+byte cap per answer (``MAX_ANSWER_BYTES``); request bodies pass the one redactor. The
+token lives in a ``Token`` and is never part of a message. Not a general GitHub
+client: it knows the few endpoints these jobs call.
 """
 
 from __future__ import annotations
@@ -26,10 +29,13 @@ import requests
 
 from reconciler import __version__
 from reconciler.errors import ConfigError, ReconcilerError, StalePlanError
+from reconciler.profile import MIXPANEL
 from reconciler.redact import redact_value, register_secret
 from reconciler.render.markdown import MARKER as PLAN_MARKER
 from reconciler.render.markdown import plan_marker
 from reconciler.scim.secret import Token
+from reconciler.scim.wire import Answer, BodyTooLarge, Timeouts, exchange
+from reconciler.scim.wire import session as bounded_session
 
 T = TypeVar("T")
 TOKEN_ENV = "GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a secret
@@ -39,16 +45,21 @@ DEFAULT_API_URL = "https://api.github.com"
 # The login of GITHUB_TOKEN's comments and issues; a GitHub App token has another one.
 DEFAULT_AUTHOR = "github-actions[bot]"
 
-DRIFT_LABEL = "mixpanel-drift"
-DRIFT_MARKER = "<!-- mixpanel-scim-reconciler:drift -->"
+DRIFT_LABEL = MIXPANEL.drift_label
+DRIFT_MARKER = MIXPANEL.marker("drift")
 DRIFT_TITLE = "Mixpanel access drift: the live org differs from manifests/"
 # GitHub refuses comment and issue bodies longer than this (characters).
 BODY_LIMIT = 65_536
-TIMEOUT_S = 30.0
+TIMEOUT_S = 30.0  # seconds to wait for each read
+# One request, body included, ends within ``total`` seconds however slowly GitHub (or a
+# proxy) drips it; one answer (a page of up to 100 comments of up to 65,536
+# characters, JSON-escaped) may hold at most MAX_ANSWER_BYTES.
+TIMEOUTS = Timeouts(connect=10.0, read=TIMEOUT_S, total=60.0)
+MAX_ANSWER_BYTES = 32 * 2**20
 
 # The marker families: the single-org marker, or one keyed by an org's name.
-_PLAN_MARKERS = re.compile(r"<!-- mixpanel-scim-reconciler:plan(?::[^\s>]*)? -->\n?")
-_DRIFT_MARKERS = re.compile(r"<!-- mixpanel-scim-reconciler:drift(?::[^\s>]*)? -->\n?")
+_PLAN_MARKERS = re.compile(MIXPANEL.marker_family("plan"))
+_DRIFT_MARKERS = re.compile(MIXPANEL.marker_family("drift"))
 # The same rule as org names in reconciler.yaml: safe inside an HTML comment and a title.
 _ORG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -111,7 +122,7 @@ def check_org(org: str | None) -> str | None:
 
 
 def drift_marker(org: str | None = None) -> str:
-    return DRIFT_MARKER if org is None else f"<!-- mixpanel-scim-reconciler:drift:{org} -->"
+    return MIXPANEL.marker("drift", org)
 
 
 def drift_title(org: str | None = None) -> str:
@@ -242,6 +253,8 @@ class GitHub:
         api_url: str = DEFAULT_API_URL,
         author: str = DEFAULT_AUTHOR,
         session: requests.Session | None = None,
+        timeouts: Timeouts = TIMEOUTS,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         if not _REPO.match(repo):
             raise ConfigError(f"{REPOSITORY_ENV} must look like owner/name, got {repo!r}")
@@ -249,7 +262,9 @@ class GitHub:
         self.api_url = api_url.rstrip("/")
         self.author = author
         self._token = token
-        self._session = session or requests.Session()
+        self._session = session or bounded_session(pool_maxsize=4)
+        self.timeouts = timeouts
+        self.max_answer_bytes = max_answer_bytes
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, author: str = DEFAULT_AUTHOR) -> GitHub:
@@ -271,21 +286,31 @@ class GitHub:
         return cls(repo, token, api_url=api_url, author=author)
 
     # -- transport --
-    def _call(
-        self, method: str, url: str, what: str, need: str, **kwargs: Any
-    ) -> requests.Response:
+    def _call(self, method: str, url: str, what: str, need: str, **kwargs: Any) -> Answer:
         headers = {
             "Authorization": f"Bearer {self._token.reveal()}",
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
-            "User-Agent": f"mixpanel-scim-reconciler/{__version__}",
+            "User-Agent": f"{MIXPANEL.user_agent}/{__version__}",
         }
         if "json" in kwargs:  # comment and issue bodies: the one redactor, like every output
             kwargs["json"] = redact_value(kwargs["json"])
         try:
-            response = self._session.request(
-                method, url, headers=headers, timeout=TIMEOUT_S, **kwargs
+            response = exchange(
+                self._session,
+                method,
+                url,
+                timeouts=self.timeouts,
+                max_bytes=self.max_answer_bytes,
+                allow_redirects=True,  # requests drops the token on a move to another host
+                headers=headers,
+                **kwargs,
             )
+        except BodyTooLarge as error:
+            raise GitHubError(
+                f"cannot {what}: {self.api_url} answered with more than {error.limit} bytes; "
+                f"check that {API_URL_ENV} is GitHub's REST API and re-run the job"
+            ) from None
         except requests.RequestException as error:
             raise GitHubError(
                 f"cannot {what}: no answer from {self.api_url} ({type(error).__name__})"
@@ -297,7 +322,7 @@ class GitHub:
     def _json(self, method: str, path: str, what: str, need: str, **kwargs: Any) -> Any:
         return self._decode(self._call(method, self._url(path), what, need, **kwargs), what)
 
-    def _decode(self, response: requests.Response, what: str) -> Any:
+    def _decode(self, response: Answer, what: str) -> Any:
         """The JSON body; an HTML error page or garbage is a GitHubError, not a traceback."""
         try:
             return response.json()
@@ -395,7 +420,7 @@ def _is_pull(raw: Any) -> bool:
     return isinstance(raw, Mapping) and "pull_request" in raw
 
 
-def _http_error(response: requests.Response, what: str, need: str, repo: str) -> GitHubError:
+def _http_error(response: Answer, what: str, need: str, repo: str) -> GitHubError:
     status = response.status_code
     message = _message(response)
     if status == 401:
@@ -411,7 +436,7 @@ def _http_error(response: requests.Response, what: str, need: str, repo: str) ->
     return GitHubError(f"cannot {what}: GitHub answered {status} ({message}); {hint}")
 
 
-def _message(response: requests.Response) -> str:
+def _message(response: Answer) -> str:
     try:
         body = response.json()
     except ValueError:

@@ -46,6 +46,7 @@ __all__ = [
     "summarise",
 ]
 
+# The one definition: a before/after value in an operation, the diff and verification.
 JsonScalar = str | int | float | bool | None
 
 

@@ -29,9 +29,9 @@ from reconciler.attributes import USER_ATTRIBUTES
 from reconciler.errors import LiveStateError
 from reconciler.evidence import check_member_lists, resolve_unlisted_members
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
-from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimError, ScimUnsupportedError
 from reconciler.scim.parse import ListPage, parse_group, parse_user, parse_user_groups
+from reconciler.scim.protocols import ScimReader
 
 Progress = Callable[[str, int, int], None]
 """``on_progress(kind, done, total)``: kind is "users" or "teams"; the one definition."""
@@ -42,7 +42,7 @@ PAGE_SLACK = 2
 
 
 def read_live_state(
-    client: ScimClient,
+    client: ScimReader,
     *,
     page_size: int = 1000,
     on_progress: Progress | None = None,
@@ -235,7 +235,7 @@ def _located(parse: Callable[[object], T], resource: object, path: str) -> T:
 
 
 def _with_members(
-    client: ScimClient, listed: list[LiveGroup], progress: Progress, concurrency: int
+    client: ScimReader, listed: list[LiveGroup], progress: Progress, concurrency: int
 ) -> list[LiveGroup]:
     workers = min(concurrency, len(listed))
     if workers <= 1:

@@ -15,12 +15,13 @@ from pathlib import Path
 
 from reconciler.errors import ConfigError
 from reconciler.files import KIB, read_text
+from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.redact import register_secret
 from reconciler.scim.secret import Token
 from reconciler.scim.url import normalise_base_url
 
-TOKEN_ENV = "MIXPANEL_SCIM_TOKEN"  # noqa: S105 - the name of the variable, not a secret
-URL_ENV = "MIXPANEL_SCIM_URL"
+TOKEN_ENV = MIXPANEL.token_env
+URL_ENV = MIXPANEL.url_env
 # A SCIM token is well under 1 KiB; the cap only stops `--token-file /dev/zero`-like reads.
 TOKEN_FILE_MAX_BYTES = 16 * KIB
 
@@ -48,6 +49,7 @@ class Target:
     warnings: tuple[str, ...] = ()
     max_attempts: int = 6
     limits: Limits = Limits()
+    profile: TargetProfile = MIXPANEL  # the service: names, defaults and advice
 
     @property
     def org_identity(self) -> str:
@@ -60,23 +62,29 @@ def resolve_target(
     token_file: str | None,
     env: Mapping[str, str],
     *,
-    token_env: str = TOKEN_ENV,
+    token_env: str | None = None,
     max_attempts: int = 6,
     limits: Limits = Limits(),
+    profile: TargetProfile = MIXPANEL,
 ) -> Target:
-    """The base URL (flag, then env, then Mixpanel's) and the token (file, then env)."""
-    base_url = normalise_base_url(url or env.get(URL_ENV) or None)
+    """The base URL (flag, then env, then the profile's) and the token (file, then env).
+
+    ``token_env`` (an org's own variable, from reconciler.yaml) overrides the profile's.
+    """
+    token_env = token_env or profile.token_env
+    chosen = url or env.get(profile.url_env) or None
+    base_url = normalise_base_url(chosen, default=profile.default_url)
     if token_file is not None:
         token, warnings = read_token_file(Path(token_file))
-        return Target(base_url, token, warnings, max_attempts, limits)
+        return Target(base_url, token, warnings, max_attempts, limits, profile)
     value = env.get(token_env, "").strip()
     if not value:
         raise ConfigError(
             f"no SCIM token: set {token_env} or pass --token-file FILE "
-            "(generate one in Mixpanel: Organization Settings > Access Security > SCIM)"
+            f"({profile.missing_token_fix})"
         )
     token = _loaded(value, source=f"the environment variable {token_env}", label=token_env)
-    return Target(base_url, token, max_attempts=max_attempts, limits=limits)
+    return Target(base_url, token, max_attempts=max_attempts, limits=limits, profile=profile)
 
 
 def read_token_file(path: Path) -> tuple[Token, tuple[str, ...]]:

@@ -15,28 +15,21 @@ import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from reconciler.attributes import BY_NAME
 from reconciler.errors import ReconcilerError
 from reconciler.identity import ascii_lower
-from reconciler.livestate import LiveGroup, LiveUser
+from reconciler.livestate import LiveUser
+from reconciler.plan import JsonScalar
 from reconciler.scim.errors import ScimNotFound
+from reconciler.scim.protocols import ResourceReader
 from reconciler.scim.transport import VERIFY
 
 NOT_THERE = "the server answered success but the change is not there"
 UNVERIFIED = "could not"  # how every difference that is "unknown", not "absent", starts
-JsonScalar = str | int | float | bool | None
 
 # Attributes of LiveUser by the names the plan uses (the one table).
 _FIELDS = frozenset(BY_NAME)
-
-
-class ScimReader(Protocol):
-    """The reads verification needs; ``purpose`` labels them in the request stats."""
-
-    def get_user(self, user_id: str, *, purpose: str = "") -> LiveUser: ...
-    def get_group(self, group_id: str, *, purpose: str = "") -> LiveGroup: ...
 
 
 @dataclass
@@ -119,7 +112,7 @@ class Verification:
         return len(self.differences)
 
 
-def verify(expected: Expectations, reader: ScimReader, *, concurrency: int = 1) -> Verification:
+def verify(expected: Expectations, reader: ResourceReader, *, concurrency: int = 1) -> Verification:
     """Read back each expected object once; never raises for a per-object failure.
 
     A read that fails (after the client's retries) leaves those operations unverified,
@@ -149,7 +142,7 @@ def verify(expected: Expectations, reader: ScimReader, *, concurrency: int = 1) 
     return Verification(len(jobs), {k: tuple(v) for k, v in differences.items()})
 
 
-def _check_user(user_id: str, want: _UserWant, reader: ScimReader) -> list[tuple[str, str]]:
+def _check_user(user_id: str, want: _UserWant, reader: ResourceReader) -> list[tuple[str, str]]:
     ops = {op for _, op in want.fields.values()}
     if want.deleted_by is not None:
         ops.add(want.deleted_by)
@@ -175,7 +168,7 @@ def _check_user(user_id: str, want: _UserWant, reader: ScimReader) -> list[tuple
     return problems
 
 
-def _check_group(group_id: str, want: _GroupWant, reader: ScimReader) -> list[tuple[str, str]]:
+def _check_group(group_id: str, want: _GroupWant, reader: ResourceReader) -> list[tuple[str, str]]:
     ops = {op for _, op in [*want.present.values(), *want.absent.values()]}
     ops |= {want.name[1]} if want.name else set()
     try:

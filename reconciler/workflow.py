@@ -44,6 +44,7 @@ from reconciler.manifest.models import Manifest
 from reconciler.plan import Plan, not_covered
 from reconciler.planfile import TamperedPlanError
 from reconciler.planner import make_plan
+from reconciler.profile import MIXPANEL
 from reconciler.reader import Progress, read_live_state
 from reconciler.render.escape import terminal
 from reconciler.report import AccessReport, build_report
@@ -100,6 +101,7 @@ def connect(
         timeouts=Timeouts(total=limits.request_deadline),
         max_read_bytes=limits.max_read_bytes,
         on_retry=on_retry,
+        profile=target.profile,
     )
 
 
@@ -351,7 +353,7 @@ def check_same_org(plan: Plan, target: Target) -> None:
     if plan.target != target.base_url:
         raise ConfigError(
             f"the plan was made for {plan.target}, not {target.base_url}; "
-            "set MIXPANEL_SCIM_URL to the plan's target or re-run plan"
+            f"set {MIXPANEL.url_env} to the plan's target or re-run plan"
         )
     if plan.org != target.org_identity:
         raise ConfigError(

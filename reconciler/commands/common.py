@@ -152,15 +152,17 @@ def detail_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def target_args(parser: argparse.ArgumentParser) -> None:
+    from reconciler.profile import MIXPANEL
+
     parser.add_argument(
         "--url",
         metavar="URL",
-        help="SCIM base URL (default $MIXPANEL_SCIM_URL or https://mixpanel.com/api/app/scim/v2)",
+        help=f"SCIM base URL (default ${MIXPANEL.url_env} or {MIXPANEL.default_url})",
     )
     parser.add_argument(
         "--token-file",
         metavar="FILE",
-        help="file holding the SCIM token (default: $MIXPANEL_SCIM_TOKEN)",
+        help=f"file holding the SCIM token (default: ${MIXPANEL.token_env})",
     )
     parser.add_argument(
         "--page-size",

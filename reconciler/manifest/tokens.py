@@ -18,8 +18,9 @@ from collections.abc import Iterable, Iterator
 
 from reconciler.errors import Problem
 from reconciler.manifest.locations import JsonPath, Locations
+from reconciler.profile import MIXPANEL
 
-MESSAGE = "this looks like a secret token; never commit tokens, set MIXPANEL_SCIM_TOKEN instead"
+MESSAGE = f"this looks like a secret token; never commit tokens, set {MIXPANEL.token_env} instead"
 
 MIN_LENGTH = 32
 MIN_ENTROPY_BITS = 3.0

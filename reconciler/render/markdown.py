@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from reconciler.grammar import count, quoted
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
+from reconciler.profile import MIXPANEL
 from reconciler.render.escape import markdown, markdown_code
 from reconciler.render.text import (
     DEFAULT_SHOWN,
@@ -22,12 +23,12 @@ from reconciler.render.text import (
     summary_line,
 )
 
-MARKER = "<!-- mixpanel-scim-reconciler:plan -->"
+MARKER = MIXPANEL.marker("plan")
 
 
 def plan_marker(key: str | None = None) -> str:
     """The plan comment's marker; a key (an org's name) gives each org its own comment."""
-    return MARKER if key is None else f"<!-- mixpanel-scim-reconciler:plan:{key} -->"
+    return MIXPANEL.marker("plan", key)
 
 
 def render_markdown(

@@ -87,26 +87,24 @@ def render_markdown(report: AccessReport) -> str:
     lines = [f"### Mixpanel access report, {report.as_of.isoformat()}", "", _headline(report), ""]
     lines += ["| Team | Members |", "|---|---:|"]
     lines += [
-        f"| {_md(t.name)}{_unlisted(t.in_manifest)} | {len(t.members)} |" for t in report.teams
+        f"| {markdown(t.name)}{_unlisted(t.in_manifest)} | {len(t.members)} |" for t in report.teams
     ]
     lines.append("")
     for title, items in _account_sections(report):
         lines += _md_list(title, items)
     lines += ["<details><summary>Members by team</summary>", ""]
     for team in report.teams:
-        lines.append(f"- **{_md(team.name)}**: " + ", ".join(_md(m) for m in team.members))
+        lines.append(
+            f"- **{markdown(team.name)}**: " + ", ".join(markdown(m) for m in team.members)
+        )
     lines += ["", "</details>"]
     return "\n".join(lines) + "\n"
 
 
 def _md_list(title: str, items: list[str] | tuple[str, ...]) -> list[str]:
     lines = [f"**{title}: {len(items)}**", ""]
-    lines += [f"- {_md(item)}" for item in items]
+    lines += [f"- {markdown(item)}" for item in items]
     return [*lines, ""] if items else lines
-
-
-def _md(text: str) -> str:
-    return markdown(text)
 
 
 # -- CSV ----------------------------------------------------------------------

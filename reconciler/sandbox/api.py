@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.profile import MIXPANEL
 from reconciler.sandbox import discovery
 from reconciler.sandbox.failure import ScimFailure, invalid_syntax, invalid_value
 from reconciler.sandbox.faults import Faults, SandboxStats
@@ -28,7 +29,7 @@ from reconciler.sandbox.quirks import Quirks
 from reconciler.sandbox.resources import encode, list_body
 from reconciler.sandbox.store import Store, Written
 
-BASE_PATH = "/api/app/scim/v2"
+BASE_PATH = MIXPANEL.scim_path  # the sandbox answers where Mixpanel does
 CONTENT_TYPE = "application/scim+json"
 DEFAULT_COUNT = 100
 MAX_COUNT = 1000
@@ -55,7 +56,7 @@ class Response:
 
 
 def request_class(method: str, path: str) -> str:
-    """ "PATCH /Groups" for ``PATCH /api/app/scim/v2/Groups/abc``: the unit faults and stats use."""
+    """ "PATCH /Groups" for ``PATCH <BASE_PATH>/Groups/abc``: the unit faults and stats use."""
     rest = path[len(BASE_PATH) :] if path.startswith(BASE_PATH) else path
     first = rest.strip("/").split("/", 1)[0]
     return f"{method} /{first}"

@@ -18,11 +18,12 @@ from types import FrameType
 
 from reconciler.errors import ConfigError
 from reconciler.grammar import count
+from reconciler.profile import MIXPANEL
 from reconciler.sandbox.faults import Faults
 from reconciler.sandbox.quirks import Quirks
 from reconciler.sandbox.service import Sandbox
 
-TOKEN_ENV = "MIXPANEL_SCIM_TOKEN"  # noqa: S105 - the variable name, not a secret
+TOKEN_ENV = MIXPANEL.token_env  # the variable the client reads, so one export serves both
 DEFAULT_PORT = 8765
 DEFAULT_DOMAINS = ("acme.io", "acmelabs.io")
 

@@ -63,7 +63,7 @@ class Sandbox:
 
     @property
     def base_url(self) -> str:
-        """``http://127.0.0.1:<port>/api/app/scim/v2``; only valid while started."""
+        """``http://127.0.0.1:<port>`` and the profile's SCIM path; only valid while started."""
         if self._server is None:
             raise RuntimeError("the sandbox is not started")
         return f"http://{HOST}:{self._server.server_address[1]}{BASE_PATH}"

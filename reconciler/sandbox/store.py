@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.profile import MIXPANEL
 from reconciler.sandbox.failure import ScimFailure, invalid_value, not_found
 from reconciler.sandbox.filters import EqFilter
 from reconciler.sandbox.patch import (
@@ -36,7 +37,7 @@ from reconciler.sandbox.resources import (
     user_resource,
 )
 
-DEFAULT_BASE_URL = "http://127.0.0.1/api/app/scim/v2"
+DEFAULT_BASE_URL = f"http://127.0.0.1{MIXPANEL.scim_path}"
 STATE_FORMAT = "reconciler-sandbox-state/1"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

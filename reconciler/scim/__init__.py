@@ -1,4 +1,13 @@
-"""The only package that talks HTTP: SCIM 2.0 client, transport, pure builders and parsers."""
+"""The only package that talks HTTP: SCIM 2.0 client, transport, pure builders and parsers.
+
+For: RFC 7644 requests and answers. ``builders`` and ``parse`` are pure; ``transport``
+moves bytes (retries, pacing, bounds, redaction) over ``wire``, the HTTP rules the
+GitHub client shares; ``client`` maps endpoints to typed results and typed errors;
+``protocols`` gives each layer its narrow slice (``ScimReader``, ``ScimWriter``...).
+
+Must not: decide what to change (that is the planner's), print, know the manifest,
+or let the token into a message, a log line, a repr or an exception.
+"""
 
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (

@@ -18,10 +18,9 @@ from urllib.parse import quote
 
 from reconciler.identity import match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveUser
+from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
-    BASE_URL_HINT,
-    FORBIDDEN_LIST_HINT,
     ScimCircuitOpen,
     ScimConflict,
     ScimError,
@@ -76,7 +75,7 @@ class Creation(Generic[T]):
 
 GROUP_CONFLICT_HINT = (
     "a team named {name!r} seems to exist but a displayName filter does not find it; "
-    "check the team in Mixpanel"
+    "check the team in {product}"
 )
 
 
@@ -87,9 +86,26 @@ class ScimClient:
         self.transport = transport
 
     @classmethod
-    def connect(cls, base_url: str | None, token: Token, **transport_kwargs: Any) -> ScimClient:
-        """A client for a base URL (None: Mixpanel's), validated before any request."""
-        return cls(Transport(normalise_base_url(base_url), token, **transport_kwargs))
+    def connect(
+        cls,
+        base_url: str | None,
+        token: Token,
+        *,
+        profile: TargetProfile = MIXPANEL,
+        **transport_kwargs: Any,
+    ) -> ScimClient:
+        """A client for a base URL (None: the profile's), validated before any request.
+
+        ``profile`` names the service in the advice its errors carry.
+        """
+        url = normalise_base_url(base_url, default=profile.default_url)
+        return cls(Transport(url, token, profile=profile, **transport_kwargs))
+
+    @property
+    def profile(self) -> TargetProfile:
+        """The service this client talks to (Mixpanel's for a transport without one)."""
+        profile: TargetProfile = getattr(self.transport, "profile", MIXPANEL)
+        return profile
 
     @property
     def stats(self) -> RequestStats:
@@ -125,7 +141,7 @@ class ScimClient:
             response = self.transport.request("GET", "/ServiceProviderConfig")
         except ScimNotFound as error:
             raise error.with_hint(
-                f"{BASE_URL_HINT}; `reconciler doctor` checks the setup"
+                f"{self.profile.base_url_hint}; `reconciler doctor` checks the setup"
             ) from None
         return _required_body(response, "GET", "/ServiceProviderConfig")
 
@@ -133,7 +149,7 @@ class ScimClient:
         try:
             return self._list("/Users", {"startIndex": start_index, "count": count})
         except ScimForbidden as error:
-            raise error.with_hint(FORBIDDEN_LIST_HINT) from None
+            raise error.with_hint(self.profile.forbidden_list_hint) from None
 
     def list_groups_page(
         self, start_index: int, count: int, *, with_members: bool = False
@@ -146,7 +162,7 @@ class ScimClient:
         try:
             return self._list("/Groups", params)
         except ScimForbidden as error:
-            raise error.with_hint(FORBIDDEN_LIST_HINT) from None
+            raise error.with_hint(self.profile.forbidden_list_hint) from None
 
     def get_group(self, group_id: str, *, purpose: str = "") -> LiveGroup:
         """One team with its members as ``GET /Groups/{id}`` returns them.
@@ -241,7 +257,7 @@ class ScimClient:
             resource,
             parse_user,
             lambda: self.find_user(user_name),
-            lambda conflict: conflict_hint(conflict, user_name),
+            lambda conflict: conflict_hint(conflict, user_name, self.profile),
             answer=_Answer(
                 "user", user_name, lambda user: match_key(user.user_name) == match_key(user_name)
             ),
@@ -255,7 +271,7 @@ class ScimClient:
             resource,
             parse_group,
             lambda: self.find_group(name),
-            lambda _: GROUP_CONFLICT_HINT.format(name=name),
+            lambda _: GROUP_CONFLICT_HINT.format(name=name, product=self.profile.product),
             answer=_Answer("team", name, lambda group: group.display_name == name),
         )
 
@@ -293,7 +309,7 @@ class ScimClient:
             # A collection (/Users, /Groups) is never missing on a SCIM server: the base
             # URL is wrong. Say what the right one looks like, as doctor does.
             raise error.with_hint(
-                f"{BASE_URL_HINT}; `reconciler doctor` checks the setup"
+                f"{self.profile.base_url_hint}; `reconciler doctor` checks the setup"
             ) from None
         return _parsed(parse_list, _required_body(response, "GET", path), "GET", path)
 

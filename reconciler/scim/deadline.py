@@ -41,12 +41,23 @@ class Deadline:
         self.finished = False
         self._lock = threading.Lock()
         self._connection: HTTPConnection | None = None
+        self._sock: socket.socket | None = None
 
     def attach(self, connection: HTTPConnection) -> None:
         with self._lock:
             self._connection = connection
             if self.expired:
                 _shut(connection)
+
+    def hold(self, sock: socket.socket | None) -> None:
+        """Keep the request's socket itself: for an HTTP/1.0 or ``Connection: close``
+        answer, http.client hands the socket to the response and clears
+        ``connection.sock`` before the body is read, so the deadline must not depend
+        on the connection still holding it."""
+        with self._lock:
+            self._sock = sock
+            if self.expired and sock is not None:
+                _shut_socket(sock)
 
     def expire(self) -> None:
         with self._lock:
@@ -55,18 +66,24 @@ class Deadline:
             self.expired = True
             if self._connection is not None:
                 _shut(self._connection)
+            if self._sock is not None:
+                _shut_socket(self._sock)
 
     def finish(self) -> None:
         """The request is over; from now on its connection belongs to the pool again."""
         with self._lock:
             self.finished = True
             self._connection = None
+            self._sock = None
 
 
 def _shut(connection: HTTPConnection) -> None:
     sock = getattr(connection, "sock", None)
-    if sock is None:
-        return
+    if sock is not None:
+        _shut_socket(sock)
+
+
+def _shut_socket(sock: socket.socket) -> None:
     # socket.socket.shutdown, not SSLSocket's: that one also drops the TLS object,
     # under the feet of the thread still reading from it. The raw shutdown wakes the
     # blocked recv, and the TLS layer reports the closed connection as an error.
@@ -132,16 +149,25 @@ def _register(connection: HTTPConnection) -> None:
         current.attach(connection)
 
 
+def _hold(connection: HTTPConnection) -> None:
+    """After sending (the socket exists now): the deadline keeps the socket itself."""
+    current: Deadline | None = getattr(_local, "deadline", None)
+    if current is not None:
+        current.hold(getattr(connection, "sock", None))
+
+
 class _Connection(HTTPConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
         _register(self)
         super().request(*args, **kwargs)
+        _hold(self)
 
 
 class _TLSConnection(HTTPSConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
         _register(self)
         super().request(*args, **kwargs)
+        _hold(self)
 
 
 class _Pool(HTTPConnectionPool):

@@ -14,52 +14,49 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 from reconciler.errors import ReconcilerError
+from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.redact import redact
 
-NEW_CREDENTIAL_ADVICE = (
-    "check the token first with `reconciler doctor`; only if it is really invalid, "
-    "generate a new token in Mixpanel Organization Settings > Access Security > SCIM: "
-    "generating one revokes the previous token (the current one) everywhere it is used"
-)
-AUTH_HINT = f"the SCIM token was refused: {NEW_CREDENTIAL_ADVICE}"
-FORBIDDEN_LIST_HINT = (
-    f"the server refuses to list its accounts, so every request is refused: {NEW_CREDENTIAL_ADVICE}"
-)
-OUTSIDE_ORG_FIX = "fix: invite the user by hand in Mixpanel, or remove them from the manifest"
-MIXPANEL_PATH = "/api/app/scim/v2"
-BASE_URL_HINT = (
-    "this does not look like a SCIM endpoint: Mixpanel's base URL ends with "
-    f"{MIXPANEL_PATH} (e.g. https://mixpanel.com{MIXPANEL_PATH}, "
-    f"https://eu.mixpanel.com{MIXPANEL_PATH}); check --url or MIXPANEL_SCIM_URL"
-)
-OUTSIDE_ORG_HINT = (
-    "{email} already has a Mixpanel account outside this organization, so SCIM cannot "
-    f"provision it; {OUTSIDE_ORG_FIX}"
-)
-UNTYPED_CONFLICT_HINT = (
-    "the server reported a conflict without saying which (no scimType), and a userName "
-    "lookup does not find {email}; possible causes: {email} has a Mixpanel account outside "
-    "this organization (fix: invite the user by hand in Mixpanel), or an account with this "
-    "userName exists that the server's lookup does not return (check the user in Mixpanel "
-    "and run `reconciler doctor`)"
-)
-HIDDEN_ACCOUNT_HINT = (
-    "the server says {email} already exists, but a userName lookup does not find it: the "
-    "server hides that account from lookups; check the user in Mixpanel"
-)
+# Mixpanel's advice, from the one profile; ``conflict_hint`` takes another profile.
+NEW_CREDENTIAL_ADVICE = MIXPANEL.new_credential_advice
+AUTH_HINT = MIXPANEL.auth_hint
+FORBIDDEN_LIST_HINT = MIXPANEL.forbidden_list_hint
+OUTSIDE_ORG_FIX = MIXPANEL.outside_org_fix
+MIXPANEL_PATH = MIXPANEL.scim_path
+BASE_URL_HINT = MIXPANEL.base_url_hint
+OUTSIDE_ORG_HINT = MIXPANEL.outside_org_hint
 
 
-def conflict_hint(error: ScimError, email: str) -> str:
+def untyped_conflict_hint(email: str, profile: TargetProfile = MIXPANEL) -> str:
+    """A 409 without scimType that a userName lookup cannot explain: both causes, both fixes."""
+    return (
+        "the server reported a conflict without saying which (no scimType), and a userName "
+        f"lookup does not find {email}; possible causes: {email} has a {profile.product} "
+        f"account outside this organization (fix: invite the user by hand in {profile.product}), "
+        "or an account with this userName exists that the server's lookup does not return "
+        f"(check the user in {profile.product} and run `reconciler doctor`)"
+    )
+
+
+def hidden_account_hint(email: str, profile: TargetProfile = MIXPANEL) -> str:
+    """A 409 uniqueness clash on an account the server's lookup does not return."""
+    return (
+        f"the server says {email} already exists, but a userName lookup does not find it: the "
+        f"server hides that account from lookups; check the user in {profile.product}"
+    )
+
+
+def conflict_hint(error: ScimError, email: str, profile: TargetProfile = MIXPANEL) -> str:
     """Advice for a 409 on creating ``email`` that a userName lookup could not explain.
 
     Says only what is known: the server's own detail is already in the message, so a
     detail that names the cause gets just the fix, never the same sentence twice.
     """
     if "outside" in error.detail.lower():
-        return OUTSIDE_ORG_FIX
+        return profile.outside_org_fix
     if error.scim_type == "uniqueness":
-        return HIDDEN_ACCOUNT_HINT.format(email=email)
-    return UNTYPED_CONFLICT_HINT.format(email=email)
+        return hidden_account_hint(email, profile)
+    return untyped_conflict_hint(email, profile)
 
 
 class ScimError(ReconcilerError):

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 
 from reconciler.errors import ConfigError
+from reconciler.profile import MIXPANEL
 
 _MASK = "Token(***)"
 
@@ -20,12 +21,12 @@ class Token:
     __slots__ = ("_value", "source")
 
     def __init__(self, value: str, source: str = "") -> None:
-        """``source`` says where the token was read (``$MIXPANEL_SCIM_TOKEN``, ``--token-file
+        """``source`` says where the token was read (the profile's token variable, ``--token-file
         F``) so a refusal can name it; it never holds the value."""
         # Token files usually end with a newline; a bearer token never holds whitespace.
         value = value.strip()
         if not value:
-            raise ConfigError("the SCIM token is empty: set MIXPANEL_SCIM_TOKEN or --token-file")
+            raise ConfigError(f"the SCIM token is empty: set {MIXPANEL.token_env} or --token-file")
         if any(not ch.isascii() for ch in value):
             # An HTTP header is Latin-1 at best; a bearer token is ASCII (RFC 6750 §2.1).
             raise ConfigError(

@@ -25,9 +25,10 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from reconciler import __version__
+from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.redact import Redactor
-from reconciler.scim.deadline import DeadlineAdapter, deadline
 from reconciler.scim.errors import (
+    AUTH_HINT,
     ScimCircuitOpen,
     ScimError,
     ScimProtocolError,
@@ -44,6 +45,13 @@ from reconciler.scim.retry import (
 )
 from reconciler.scim.secret import Token
 from reconciler.scim.throttle import Throttle
+from reconciler.scim.wire import (
+    BodyTooLarge,
+    DeadlineExceeded,
+    Timeouts,
+    exchange,
+)
+from reconciler.scim.wire import session as bounded_session
 
 __all__ = [
     "ByteBudget",
@@ -55,6 +63,7 @@ __all__ = [
     "Timeouts",
     "Transport",
 ]
+# ``Timeouts`` lives in ``wire`` (shared with the GitHub client) and is re-exported here.
 
 log = logging.getLogger("reconciler.http")
 
@@ -64,28 +73,6 @@ VERIFY = "verify"  # the purpose of apply's read-back requests, counted on their
 # DELETE of a gone user is reported as 404 (the client treats that as done), and our
 # PATCHes set values or add/remove named members, so applying one twice changes nothing.
 IDEMPOTENT = frozenset({"GET", "HEAD", "DELETE", "PATCH", "PUT"})
-_CHUNK = 64 * 1024
-# Connections kept per host by a session this transport owns: enough for the reader's
-# pool and `apply --concurrency` without urllib3 discarding (and reopening) connections.
-_POOL_SIZE = 32
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """Seconds to connect, to wait for each read, and for a whole request.
-
-    ``read`` applies to each ``recv`` only, so a server that drips a byte at a time
-    never trips it; ``total`` is the wall-clock deadline of one attempt (connect,
-    send, headers and body), enforced by closing the connection (``deadline``).
-    """
-
-    connect: float = 5.0
-    read: float = 30.0
-    total: float = 60.0
-
-
-class DeadlineExceeded(requests.Timeout):
-    """One attempt ran past ``Timeouts.total``; not retried (it already took that long)."""
 
 
 class ByteBudget:
@@ -194,8 +181,10 @@ class Transport:
         breaker: CircuitBreaker | None = None,
         max_read_bytes: int = 256 * 2**20,
         on_retry: RetryListener | None = None,
+        profile: TargetProfile = MIXPANEL,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.profile = profile
         self._token = token
         self.breaker = breaker or CircuitBreaker()
         # By default every wait (retry backoff, the shared 429 pause) ends early when the
@@ -210,7 +199,7 @@ class Transport:
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self._owns_session = session is None
-        self._session = session or _pooled_session()
+        self._session = session or bounded_session()
         self.max_response_bytes = max_response_bytes
         self._sleep = sleep
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
@@ -432,29 +421,26 @@ class Transport:
         self.stats.record(_request_class(method, path), retry=backoff.attempts > 1, purpose=purpose)
         started = time.perf_counter()
         outcome = "no answer"
+        limit = self._limit()
         try:
-            with deadline(self.timeouts.total) as current:
-                try:
-                    with self._session.request(
-                        method,
-                        self.base_url + path,
-                        params=params,
-                        data=data,
-                        headers=headers,
-                        auth=self._auth,
-                        timeout=(self.timeouts.connect, self.timeouts.read),
-                        allow_redirects=False,
-                        stream=True,
-                    ) as raw:
-                        outcome = str(raw.status_code)
-                        content = self._read(raw, method, path)
-                except Exception as error:
-                    if current.expired:
-                        raise DeadlineExceeded() from error
-                    raise
-                if current.expired:  # a close-delimited body simply ended early
-                    raise DeadlineExceeded()
-                return raw.status_code, raw.headers, content
+            try:
+                answer = exchange(
+                    self._session,
+                    method,
+                    self.base_url + path,
+                    timeouts=self.timeouts,
+                    max_bytes=limit,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    auth=self._auth,
+                )
+            except BodyTooLarge:
+                raise self._too_large(limit, method, path) from None
+            outcome = str(answer.status_code)
+            if self._budget is not None:
+                self._budget.spend(len(answer.content))
+            return answer.status_code, CaseInsensitiveDict(answer.headers), answer.content
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             retry = backoff.attempts - 1
@@ -476,26 +462,14 @@ class Transport:
                 },
             )
 
-    def _read(self, raw: requests.Response, method: str, path: str) -> bytes:
-        """The body, refused beyond ``max_response_bytes`` (a runaway answer must not OOM
-        us) or beyond what is left of the read's byte budget."""
+    def _limit(self) -> int:
+        """The bytes one answer may hold: ``max_response_bytes`` (a runaway answer must
+        not OOM us), or what is left of the read's byte budget if that is less."""
         budget = self._budget
         limit = self.max_response_bytes
         if budget is not None and budget.remaining < limit:
             limit = budget.remaining
-        declared = raw.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise self._too_large(limit, method, path)
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in raw.iter_content(_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise self._too_large(limit, method, path)
-            chunks.append(chunk)
-        if budget is not None:
-            budget.spend(size)
-        return b"".join(chunks)
+        return limit
 
     def _too_large(self, limit: int, method: str, path: str) -> ScimProtocolError:
         budget = self._budget
@@ -536,6 +510,8 @@ class Transport:
             )
         failure = parse_error(status, self._error_body(content), method, path)
         failure.attempts = attempts
+        if status == 401 and failure.hint == AUTH_HINT:
+            failure = failure.with_hint(self.profile.auth_hint)  # the service's own advice
         if status == 401 and self._token.source:
             # Which token was refused matters when several are configured (env, file, org).
             source = f"the refused token came from {self._token.source}"
@@ -566,14 +542,6 @@ def _scrub_value(value: object, scrub: Callable[[str], str]) -> object:
     if isinstance(value, list):
         return [_scrub_value(v, scrub) for v in value]
     return value
-
-
-def _pooled_session() -> requests.Session:
-    session = requests.Session()
-    adapter = DeadlineAdapter(pool_maxsize=_POOL_SIZE)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 def _success_body(status: int, headers: Mapping[str, str], content: bytes) -> dict[str, Any] | None:

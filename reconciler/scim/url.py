@@ -7,8 +7,9 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import ConfigError
+from reconciler.profile import MIXPANEL
 
-DEFAULT_BASE_URL = "https://mixpanel.com/api/app/scim/v2"
+DEFAULT_BASE_URL = MIXPANEL.default_url
 # RFC 7644 §3.2 endpoints: a base URL ending in one (or in one and an id) was copied
 # from a request, and every path the client appends to it would be wrong.
 RESOURCE_ENDPOINTS = frozenset(
@@ -18,7 +19,7 @@ _WITH_IDS = frozenset({"users", "groups"})  # ".../Users/<id>" is a resource too
 _VERSION = re.compile(r"v[0-9]+(\.[0-9]+)*", re.IGNORECASE)
 
 
-def normalise_base_url(url: str | None) -> str:
+def normalise_base_url(url: str | None, *, default: str = DEFAULT_BASE_URL) -> str:
     """Return the base URL without a trailing slash, or raise ConfigError saying why.
 
     Refuses what would leak or misroute the token: schemes other than http(s),
@@ -26,7 +27,7 @@ def normalise_base_url(url: str | None) -> str:
     plain http:// to anything but loopback (the local sandbox).
     """
     if url is None:
-        return DEFAULT_BASE_URL
+        return default
     text = url.strip()
     try:
         parts = urlsplit(text)

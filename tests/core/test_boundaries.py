@@ -1,0 +1,54 @@
+"""Package boundaries that the docstrings state, held by a test so they stay true."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import reconciler
+
+PACKAGE = Path(reconciler.__file__).resolve().parent
+PACKAGES = sorted(p.parent for p in PACKAGE.rglob("__init__.py"))
+# What the sandbox may use of the reconciler: it must stay an independent server.
+SANDBOX_MAY_USE = {
+    "reconciler.errors",
+    "reconciler.files",
+    "reconciler.grammar",
+    "reconciler.profile",
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return found
+
+
+@pytest.mark.parametrize(
+    "package", PACKAGES, ids=lambda p: p.relative_to(PACKAGE.parent).as_posix()
+)
+def test_every_package_says_what_it_is_for_and_what_it_must_not_do(package: Path) -> None:
+    doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text(encoding="utf-8")))
+    assert doc, f"{package.name}/__init__.py opens with no docstring"
+    assert "must not" in doc.lower(), f"{package.name}: say what it must not do"
+
+
+def test_the_sandbox_imports_nothing_of_the_reconciler_but_its_leaves() -> None:
+    used = {
+        module
+        for path in (PACKAGE / "sandbox").rglob("*.py")
+        for module in _imports(path)
+        if module.startswith("reconciler") and not module.startswith("reconciler.sandbox")
+    }
+    assert used <= SANDBOX_MAY_USE, f"the sandbox reaches into {sorted(used - SANDBOX_MAY_USE)}"
+
+
+def test_the_profile_is_a_leaf_every_layer_may_import() -> None:
+    assert not {m for m in _imports(PACKAGE / "profile.py") if m.startswith("reconciler")}
