@@ -34,7 +34,7 @@ from reconciler.manifest.validate import check_manifest
 MAX_FILE_BYTES = 5 * MIB
 # All files together: about 230k users. Parsing dominates (~1.5 s per MiB), so a
 # mistaken -m or a hostile folder is refused before it costs minutes and gigabytes.
-MAX_TOTAL_BYTES = 32 * MIB
+MAX_TOTAL_BYTES = 64 * MIB  # room for an import of about 460k users (300k: 37 MB)
 TOTAL_CAP_ENV = "RECONCILER_MANIFEST_MAX_MIB"
 MAX_FILES = 1000
 MAX_FOLDERS = 1000
