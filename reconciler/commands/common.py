@@ -14,10 +14,11 @@ errors (the CLI maps errors to codes).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, fields
 from typing import TYPE_CHECKING, TextIO, TypeVar
+
+from reconciler.render.console import Console as Console  # noqa: PLC0414 - re-exported
 
 if TYPE_CHECKING:
     from reconciler.orgs import Org
@@ -37,40 +38,6 @@ EXIT_INTERRUPTED = 130
 
 Out = Callable[[str], None]
 """A line printer: what a command says on stdout, one line per call."""
-
-
-class Console:
-    """Where a command's words go: stdout lines (call it), stderr lines, raw text, a prompt.
-
-    ``stdout`` and ``stderr`` are the CLI's (redacting) streams; ``ask`` reads one
-    answer from stdin. A Console is an ``Out``, so a command that only prints lines
-    can take a plain callable in tests.
-    """
-
-    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
-        self.stdout = stdout if stdout is not None else sys.stdout
-        self.stderr = stderr if stderr is not None else sys.stderr
-
-    def __call__(self, line: str) -> None:
-        """One line on stdout, flushed (CI logs interleave stdout and stderr)."""
-        print(line, file=self.stdout, flush=True)
-
-    def err(self, line: str) -> None:
-        """One line on stderr: notices, warnings, next steps."""
-        print(line, file=self.stderr)
-
-    def write(self, text: str) -> None:
-        """Text on stdout as it is (a rendered plan ends with its own newline)."""
-        self.stdout.write(text)
-
-    def ask(self, prompt: str) -> str:
-        """One answer typed on stdin after ``prompt``; EOFError when stdin is closed."""
-        return input(prompt)
-
-    @property
-    def interactive(self) -> bool:
-        """True when a person can answer: stdin is a terminal."""
-        return sys.stdin.isatty()
 
 
 @dataclass(frozen=True)
