@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--claimed-domain",
         action="append",
+        type=_domain,
         default=[],
         metavar="DOMAIN",
         help="claimed domain (repeatable; default: every domain seen live)",
@@ -116,3 +117,15 @@ def _check_imported(out: Path) -> None:
             f"is: {error}. Fix the files named above by hand (they are kept for review), "
             "and please report this as a bug of `reconciler import`"
         ) from error
+
+
+def _domain(text: str) -> str:
+    """A claimed domain for argparse, checked by the manifest's own rule before any write."""
+    import re
+
+    from reconciler.manifest.models import DOMAIN_PATTERN
+
+    domain = text.strip().lower()
+    if not re.match(DOMAIN_PATTERN, domain):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a domain name; write it like acme.io")
+    return domain

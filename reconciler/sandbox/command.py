@@ -55,7 +55,7 @@ class SandboxOptions:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port",
-        type=int,
+        type=_port,
         default=DEFAULT_PORT,
         help="TCP port on 127.0.0.1; 0 = any free port (default %(default)s)",
     )
@@ -268,3 +268,14 @@ def _on_signals(stopping: threading.Event) -> Callable[[], None]:
             signal.signal(sig, old)
 
     return restore
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: a whole number from 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text}")
+    return port
