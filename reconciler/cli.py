@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import NoReturn
 
-from reconciler import __version__
+from reconciler import __version__, ctrl_c
 from reconciler.commands import COMMANDS, Command, command
 from reconciler.commands.common import (  # the exit codes: see the module docstring
     EXIT_ERROR,
@@ -97,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C while parsing or importing, before the command ran
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:
+        if not ctrl_c.caused(error):
+            raise
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -147,6 +152,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"error: {_os_error(error)}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as error:  # the last resort: a bug, said as one line
+        if ctrl_c.caused(error):
+            print("interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         _report_bug(options_from(GlobalOptions, args), error)
         return EXIT_ERROR
     return code

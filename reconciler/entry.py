@@ -12,6 +12,8 @@ import signal
 import sys
 from types import FrameType
 
+from reconciler import ctrl_c
+
 EXIT_INTERRUPTED = 130
 
 
@@ -33,7 +35,7 @@ def run() -> None:
 
         # From here on a Ctrl-C is a KeyboardInterrupt the CLI turns into a record
         # of what was done (journal, "N of M done") before it exits 130.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, ctrl_c.interrupted)
         code = main()
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this

@@ -184,3 +184,63 @@ def test_the_job_summary_explains_a_usage_error(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert out.startswith("### ❌ plan failed: exit 64, usage error")
     assert "Fix the workflow step's arguments." in out
+
+
+def _lock_error_during_ctrl_c() -> RuntimeError:
+    """What CPython's import lock raises when a Ctrl-C lands inside an import."""
+    try:
+        try:
+            raise KeyboardInterrupt
+        finally:
+            raise RuntimeError("cannot release un-acquired lock")
+    except RuntimeError as error:
+        return error
+
+
+@pytest.mark.parametrize("where", ["handler", "parser"])
+def test_an_error_raised_while_a_ctrl_c_is_handled_is_the_ctrl_c(
+    where: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Seen in CI: a real Ctrl-C 0.3 s into `validate` surfaced as a RuntimeError from
+    # the import machinery and was reported as a bug (exit 1) instead of exit 130.
+    def broken(*_: object) -> None:
+        raise _lock_error_during_ctrl_c()
+
+    if where == "handler":
+        monkeypatch.setattr(cli, "_run", broken)
+    else:
+        monkeypatch.setattr(cli, "build_parser", broken)
+
+    assert main(["validate", "-m", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_an_unrelated_error_is_still_reported_as_a_bug(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "_run", broken)
+
+    assert main(["validate", "-m", str(tmp_path)]) == 1
+    assert "failed unexpectedly (RuntimeError)" in capsys.readouterr().err
+
+
+def test_an_error_after_a_ctrl_c_without_it_in_the_chain_is_still_the_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The import system can swallow the KeyboardInterrupt and fail later; the SIGINT
+    # handler's record still says the run was interrupted.
+    from reconciler import ctrl_c
+
+    def broken(*_: object) -> None:
+        with pytest.raises(KeyboardInterrupt):
+            ctrl_c.interrupted(2, None)
+        raise RuntimeError("cannot release un-acquired lock")
+
+    monkeypatch.setattr(ctrl_c._State, "received", False)
+    monkeypatch.setattr(cli, "_run", broken)
+
+    assert main(["validate", "-m", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "interrupted\n"
