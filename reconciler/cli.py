@@ -33,7 +33,7 @@ from reconciler.commands.common import (  # the exit codes: see the module docst
     options_from,
 )
 from reconciler.commands.streams import redacted_output, stdout_closed, to_devnull
-from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.errors import ConfigFileError, ManifestError, ReconcilerError
 from reconciler.grammar import count
 from reconciler.render.escape import terminal
 
@@ -133,6 +133,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(terminal(str(problem)), file=sys.stderr)
         print(f"error: {count(len(error.problems), 'problem')} in the manifest", file=sys.stderr)
+        return error.exit_code
+    except ConfigFileError as error:  # reconciler.yaml: shown the manifest's way
+        for problem in error.problems:
+            print(terminal(str(problem)), file=sys.stderr)
+        print(f"error: {terminal(error.summary)}", file=sys.stderr)
         return error.exit_code
     except ReconcilerError as error:
         # Errors may quote server data (a detail, a userName): shown escaped. Only an

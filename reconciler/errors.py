@@ -52,6 +52,20 @@ class ConfigError(ReconcilerError):
     """A command-line or environment setting is wrong (URL, token file, options)."""
 
 
+class ConfigFileError(ConfigError):
+    """The orgs config (``reconciler.yaml``) is invalid; carries every problem found.
+
+    Shown like a manifest's problems: one ``path:line:col: message`` line each, then
+    the count (see cli.py).
+    """
+
+    def __init__(self, path: str, problems: list[Problem]) -> None:
+        self.path = path
+        self.problems = tuple(problems)
+        self.summary = f"{counted(len(self.problems), 'problem')} in the orgs config {path}"
+        super().__init__("\n".join([*map(str, self.problems), self.summary]))
+
+
 class RefusedPlanError(ConfigError):
     """A saved plan holds operations its manifest does not produce; lists each one."""
 
