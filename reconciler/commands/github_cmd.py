@@ -365,12 +365,72 @@ _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
 }
 
 
+# Codes that are not failures: 0 (success) and 2 ("changes present", from
+# `plan --detailed-exitcode`). Said per stage, since success means something else each time.
+_SUCCESS: dict[str, tuple[str, str]] = {
+    "plan": (
+        "no changes",
+        "The plan succeeded: Mixpanel already matches the manifest (with "
+        "--detailed-exitcode; without it, exit 0 means the plan was made). Nothing to do.",
+    ),
+    "verify": (
+        "the plan is the reviewed one",
+        "The plan made now matches the plan reviewed in the pull request (or the typed "
+        "confirm_digest), so the apply may go ahead. Nothing to do.",
+    ),
+    "apply": (
+        "applied",
+        "Every operation of the plan was applied and read back, or there was nothing to "
+        "apply. Nothing to do.",
+    ),
+    "drift": (
+        "no drift",
+        "Mixpanel matches the manifest on the default branch. Nothing to do.",
+    ),
+    "enforce": (
+        "revocations done",
+        "Every revocation that was due was done (or none was due); grants wait for a "
+        "reviewed merge. Nothing to do.",
+    ),
+}
+_CHANGES: dict[str, tuple[str, str]] = {
+    "plan": (
+        "changes present",
+        "The plan succeeded and lists changes (exit 2 with --detailed-exitcode): review "
+        "them in the plan comment; merging the pull request applies them.",
+    ),
+    "drift": (
+        "drift found",
+        "Mixpanel differs from the manifest on the default branch (exit 2 with "
+        "--detailed-exitcode): the drift issue lists what differs. Fix the manifest, or run "
+        "the apply workflow to make Mixpanel match it again.",
+    ),
+}
+_CHANGES_ELSEWHERE = (
+    "changes present",
+    'Exit 2 means "changes present" (`plan --detailed-exitcode`), not a failure, but this '
+    "step does not run such a plan: check that the workflow step runs the command it should.",
+)
+
+
 def explain(code: int, stage: str, log: str = "", *, org: str | None = None) -> str:
-    """Markdown for ``$GITHUB_STEP_SUMMARY``: what the exit code means, what to do."""
-    title, advice = _BY_STAGE.get((stage, code)) or _GENERIC.get(
-        code, ("unexpected exit code", "Read the log of the failed step.")
-    )
-    lines = [f"### ❌ {stage} failed{_for(org)}: exit {code}, {title}", "", advice, ""]
+    """Markdown for ``$GITHUB_STEP_SUMMARY``: what the exit code means, what to do.
+
+    The heading follows README's exit codes: 0 is a success and 2 "changes present"
+    (neither is a failure), every other code a failure of ``stage``.
+    """
+    if code == 0:
+        title, advice = _SUCCESS[stage]
+        heading = f"### ✅ {stage} succeeded{_for(org)}: exit 0, {title}"
+    elif code == 2:
+        title, advice = _CHANGES.get(stage, _CHANGES_ELSEWHERE)
+        heading = f"### ℹ️ {stage}{_for(org)}: exit 2, {title}"
+    else:
+        title, advice = _BY_STAGE.get((stage, code)) or _GENERIC.get(
+            code, ("unexpected exit code", "Read the log of the failed step.")
+        )
+        heading = f"### ❌ {stage} failed{_for(org)}: exit {code}, {title}"
+    lines = [heading, "", advice, ""]
     tail = "\n".join(terminal(line) for line in log.strip().splitlines()[-30:])
     if tail:
         fence = "`" * max(3, _longest_backtick_run(tail) + 1)
