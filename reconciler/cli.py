@@ -31,10 +31,10 @@ from reconciler.commands.common import (  # the exit codes: see the module docst
     Console,
     GlobalOptions,
     options_from,
+    org_name,
 )
 from reconciler.commands.streams import redacted_output, stdout_closed, to_devnull
-from reconciler.errors import ConfigFileError, ManifestError, ReconcilerError
-from reconciler.grammar import count
+from reconciler.errors import ConfigFileError, ManifestError, ReconcilerError, UsageError
 from reconciler.render.escape import terminal
 
 
@@ -70,14 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="log lines on stderr as text or one JSON object each (default %(default)s)",
     )
-    parser.add_argument("--org", metavar="NAME", help="which org of reconciler.yaml to work on")
+    parser.add_argument(
+        "--org", type=org_name, metavar="NAME", help="which org of reconciler.yaml to work on"
+    )
     parser.add_argument("--config", metavar="FILE", help="orgs config (default: reconciler.yaml)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = command(name)
         subparser = commands.add_parser(name, help=module.HELP)
         module.add_arguments(subparser)
-        subparser.set_defaults(handler=partial(_run, module))
+        # usage_parser: a UsageError raised by the command prints this usage line.
+        subparser.set_defaults(handler=partial(_run, module), usage_parser=subparser)
     return parser
 
 
@@ -127,17 +130,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         code: int = args.handler(args)
         sys.stdout.flush()  # a full disk or a closed pipe is reported here, not at exit
-    except ManifestError as error:
-        # One bare `path:line:col: message` per line, so editors and CI problem
-        # matchers can read every problem; the count comes last.
-        for problem in error.problems:
-            print(terminal(str(problem)), file=sys.stderr)
-        print(f"error: {count(len(error.problems), 'problem')} in the manifest", file=sys.stderr)
-        return error.exit_code
-    except ConfigFileError as error:  # reconciler.yaml: shown the manifest's way
+    except (ManifestError, ConfigFileError) as error:
+        # One bare `path:line:col: message` per line (the manifest's or reconciler.yaml's),
+        # so editors and CI problem matchers can read every problem; the count comes last.
         for problem in error.problems:
             print(terminal(str(problem)), file=sys.stderr)
         print(f"error: {terminal(error.summary)}", file=sys.stderr)
+        return error.exit_code
+    except UsageError as error:  # options refused after parsing: said the way argparse does
+        args.usage_parser.print_usage(sys.stderr)
+        print(f"{args.usage_parser.prog}: error: {terminal(str(error))}", file=sys.stderr)
         return error.exit_code
     except ReconcilerError as error:
         # Errors may quote server data (a detail, a userName): shown escaped. Only an

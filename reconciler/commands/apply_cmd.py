@@ -124,10 +124,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: Options, console: Console) -> int:
     """0 when done or nothing to do; 1 when not confirmed; errors carry 3, 4 and 5."""
-    from reconciler.errors import ConfigError
+    from reconciler.errors import UsageError
 
     if options.plan_file and options.revoke_only:
-        raise ConfigError(
+        raise UsageError(
             "--revoke-only plans from the manifest itself; drop PLAN_FILE "
             "(reconciler apply --revoke-only -m manifests)"
         )

@@ -179,7 +179,10 @@ def target_args(parser: argparse.ArgumentParser) -> None:
 
 def positive(text: str) -> int:
     """argparse type: a whole number of at least 1."""
-    value = whole(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
@@ -194,6 +197,34 @@ def seconds(text: str) -> float:
     if not 0 < value < 86_400:
         raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
     return value
+
+
+def org_name(text: str) -> str:
+    """argparse type for ``--org``: a name as reconciler.yaml allows it (orgs.py's rule)."""
+    import re
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an org name; use the name of an org in reconciler.yaml "
+            "(lowercase letters, digits, - and _; `reconciler orgs` lists them)"
+        )
+    return text
+
+
+def exit_code(text: str) -> int:
+    """argparse type: a process exit code, 0 to 255."""
+    value = whole(text)
+    if value > 255:
+        raise argparse.ArgumentTypeError(f"an exit code is 0 to 255, got {text}")
+    return value
+
+
+def pr_number(text: str) -> int:
+    """argparse type: a pull request's number (1 or more)."""
+    try:
+        return positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"not a pull request number: {text!r}") from None
 
 
 def whole(text: str) -> int:

@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import GlobalOptions, Out, options_from
+from reconciler.commands.common import (
+    GlobalOptions,
+    Out,
+    exit_code,
+    options_from,
+    pr_number,
+)
 from reconciler.render.escape import terminal
 
 if TYPE_CHECKING:
@@ -67,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     comment = steps.add_parser("comment", help="create or update the PR's plan comment")
     comment.add_argument(
-        "--pr", type=int, required=True, metavar="N", help="the pull request's number"
+        "--pr", type=pr_number, required=True, metavar="N", help="the pull request's number"
     )
     comment.add_argument(
         "--body-file",
@@ -80,7 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verify = steps.add_parser("verify-plan", help="refuse a plan nobody reviewed (exit 3 or 4)")
     verify.add_argument("--plan", required=True, metavar="FILE", help="from `plan --out`")
     source = verify.add_mutually_exclusive_group(required=True)
-    source.add_argument("--pr", type=int, metavar="N", help="the PR whose comment was reviewed")
+    source.add_argument(
+        "--pr", type=pr_number, metavar="N", help="the PR whose comment was reviewed"
+    )
     source.add_argument("--commit", metavar="SHA", help="find the PR that merged this commit")
     source.add_argument(
         "--confirm-digest", metavar="DIGEST", help="a digest typed by a person (manual apply)"
@@ -104,7 +112,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     explain = steps.add_parser("explain", help="explain an exit code for the job summary")
     explain.add_argument(
-        "--exit-code", type=int, required=True, metavar="N", help="the failed step's exit code"
+        "--exit-code",
+        type=exit_code,
+        required=True,
+        metavar="N",
+        help="the step's exit code, 0 to 255 (0 and 2 are explained as successes)",
     )
     explain.add_argument(
         "--stage", choices=STAGES, required=True, help="which workflow step failed"
