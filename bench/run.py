@@ -252,8 +252,51 @@ def bench_rss(users: int) -> dict[str, Any]:
         manifest = Path(tmp) / "manifests"
         probe("manifest", "--users", str(users), "--percent", str(PERCENT), "--out", str(manifest))
         figures = whole_plan(sandbox.url, manifest)
-    log(f"{users:>7} users: plan {figures['wall']:.2f}s, {figures['peak_rss_mb']:.0f} MB")
+        log(f"{users:>7} users: plan {figures['wall']:.2f}s, {figures['peak_rss_mb']:.0f} MB")
+        figures["import"] = import_round_trip(sandbox.url, Path(tmp) / "imported")
     return {"users": users, **figures}
+
+
+def import_round_trip(url: str, out: Path) -> dict[str, Any]:
+    """``reconciler import`` of the whole org, then ``plan`` of what it wrote.
+
+    The plan must be empty: an import that a plan refuses (a file over the loader's
+    cap) or misreads would show here as an error or as operations.
+    """
+    env = {**os.environ, "MIXPANEL_SCIM_URL": url, "MIXPANEL_SCIM_TOKEN": TOKEN}
+    started = time.perf_counter()
+    subprocess.run(
+        [PYTHON, "-m", "reconciler", "import", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    imported = time.perf_counter() - started
+    files = sorted(out.rglob("*.yaml"))
+    largest = max((f.stat().st_size for f in files), default=0)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [PYTHON, "-m", "reconciler", "plan", "-m", str(out), "--format", "json"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    operations = len(json.loads(done.stdout)["operations"])
+    planned = time.perf_counter() - started
+    log(
+        f"import: {imported:.2f}s, {len(files)} files (largest {largest / 2**20:.1f} MiB); "
+        f"plan of the import {planned:.2f}s, {operations} operations"
+    )
+    return {
+        "import_wall": imported,
+        "files": len(files),
+        "largest_file_bytes": largest,
+        "plan_wall": planned,
+        "operations": operations,
+    }
 
 
 def bench_apply(operations: int, repeats: int) -> dict[str, Any]:
@@ -353,6 +396,13 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"{r['users']:>7} (one plan) wall {r['wall']:.2f} s, peak RSS {r['peak_rss_mb']:.0f} MB"
         )
+        i = r.get("import")
+        if i:
+            lines.append(
+                f"{r['users']:>7} import {i['import_wall']:.2f} s into {i['files']} files "
+                f"(largest {i['largest_file_bytes'] / 2**20:.1f} MiB), then plan "
+                f"{i['plan_wall']:.2f} s: {i['operations']} operations"
+            )
     lat = results["latency"]
     lines += [
         "",
@@ -441,7 +491,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.quick:
-        args.sizes, args.rss_sizes, args.latency_users, args.operations = "200", "", 200, 16
+        args.sizes, args.rss_sizes, args.latency_users, args.operations = "200", "300", 200, 16
     started = time.perf_counter()
     sizes = []
     for users in (int(n) for n in args.sizes.split(",")):
