@@ -131,6 +131,13 @@ def run(options: Options, console: Console) -> int:
             "--revoke-only plans from the manifest itself; drop PLAN_FILE "
             "(reconciler apply --revoke-only -m manifests)"
         )
+    if options.journal:  # the default .reconciler/ is the tool's own, created as needed
+        from pathlib import Path
+
+        from reconciler.files import check_parent_folder
+
+        fix = "pass --journal a file path in a writable folder"
+        check_parent_folder(Path(options.journal), what="the journal", fix=fix)
     if options.plan_file:
         return _apply_saved(options, options.plan_file, console)
     return _apply_manifest(options, console)

@@ -61,7 +61,7 @@ def run(options: Options, console: Console) -> int:
     from pathlib import Path
 
     from reconciler.errors import ReconcilerError
-    from reconciler.files import is_folder, write_file_set
+    from reconciler.files import check_parent_folder, is_folder, write_file_set
     from reconciler.grammar import count
     from reconciler.manifest.schema import schema_json
     from reconciler.render.escape import terminal
@@ -70,6 +70,9 @@ def run(options: Options, console: Console) -> int:
     out = Path(options.out)
     if exists(options.out) and not is_folder(out):  # found before the org is read, not after
         raise ReconcilerError(f"--out {out} is a file; pass a folder (new or empty) for --out")
+    fix = "pass --out a folder you can write to"
+    # The folder named is created, never its parents (files.check_parent_folder).
+    check_parent_folder(out, what="the imported manifest", fix=fix)
     target = resolve(options.common, options.target, console)
     imported, domains = import_org(
         connect(options.common, target, console),
@@ -83,7 +86,6 @@ def run(options: Options, console: Console) -> int:
             f"{out / existing[0]} already exists; choose an empty --out folder or pass --force"
         )
     files = {**imported.files, "schema.json": schema_json()}
-    fix = "pass --out a folder you can write to"
     write_file_set(out, files, what="the imported manifest", fix=fix)  # secrets refused first
     for note in imported.notes:
         console.err(f"note: {terminal(note)}")

@@ -63,7 +63,7 @@ def run(options: Options, console: Console) -> int:
     """0, or 2 with ``--detailed-exitcode`` when the plan has changes."""
     from pathlib import Path
 
-    from reconciler.files import FileWriteError, is_folder, write_output
+    from reconciler.files import FileWriteError, check_parent_folder, is_folder, write_output
     from reconciler.planfile import dumps
     from reconciler.settings import today
     from reconciler.workflow import load_and_read, plan_from_live
@@ -74,6 +74,8 @@ def run(options: Options, console: Console) -> int:
         raise FileWriteError(
             f"cannot write the plan file {options.out}: it is a folder; {PLAN_OUT_FIX}"
         )
+    if options.out:
+        check_parent_folder(Path(options.out), what="the plan file", fix=PLAN_OUT_FIX)
     target = resolve_after_manifest(common, options.target, console, manifest)
     client = connect(common, target, console)
     # The manifest loads while the live read waits on the network; its errors come first.

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import FrameType
 
 from reconciler.errors import ConfigError, UsageError
+from reconciler.files import check_parent_folder
 from reconciler.grammar import count
 from reconciler.profile import MIXPANEL
 from reconciler.sandbox.faults import Faults
@@ -186,6 +187,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: SandboxOptions, out: Callable[[str], None]) -> int:
     """Serve until SIGTERM or SIGINT, then stop cleanly (state saved) and return 0."""
     faults, quirks = _faults(args), _quirks(args)  # usage errors before anything starts
+    if args.state is not None:
+        fix = "pass --state a file path in a writable folder"
+        check_parent_folder(args.state, what="the sandbox state", fix=fix)
     token = args.token or os.environ.get(TOKEN_ENV)
     generated = not token
     token = token or secrets.token_urlsafe(32)
