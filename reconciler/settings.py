@@ -66,14 +66,21 @@ def resolve_target(
     max_attempts: int = 6,
     limits: Limits = Limits(),
     profile: TargetProfile = MIXPANEL,
+    url_source: str = "--url",
 ) -> Target:
     """The base URL (flag, then env, then the profile's) and the token (file, then env).
 
     ``token_env`` (an org's own variable, from reconciler.yaml) overrides the profile's.
+    ``url_source`` names where ``url`` came from ("--url", an org of reconciler.yaml),
+    so a refused URL says which setting to fix.
     """
     token_env = token_env or profile.token_env
     chosen = url or env.get(profile.url_env) or None
-    base_url = normalise_base_url(chosen, default=profile.default_url)
+    source = url_source if url else profile.url_env
+    try:
+        base_url = normalise_base_url(chosen, default=profile.default_url)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
     if token_file is not None:
         token, warnings = read_token_file(Path(token_file))
         return Target(base_url, token, warnings, max_attempts, limits, profile)

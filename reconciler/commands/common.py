@@ -268,6 +268,7 @@ def resolve(common: GlobalOptions, options: TargetOptions, console: Console) -> 
     from reconciler.settings import TOKEN_ENV, Limits, environ, resolve_target
 
     org = selected_org(common)
+    from_org = f"url of org {org.name} in reconciler.yaml" if org is not None else "--url"
     target = resolve_target(
         options.url or (org.url if org else None),
         options.token_file,
@@ -280,6 +281,7 @@ def resolve(common: GlobalOptions, options: TargetOptions, console: Console) -> 
             retry_budget=options.retry_budget,
             max_connection_failures=options.max_connection_failures,
         ),
+        url_source="--url" if options.url else from_org,
     )
     for warning in target.warnings:
         console.err(f"warning: {terminal(warning)}")

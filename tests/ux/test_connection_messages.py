@@ -158,3 +158,59 @@ def test_a_base_url_that_merely_contains_a_resource_word_is_accepted(url: str) -
     from reconciler.scim.url import normalise_base_url
 
     assert normalise_base_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("suffix", "says"),
+    [
+        ("?tenant=1", "must not have a query or fragment, got '{url}?tenant=1'; use {url} "),
+        ("#users", "must not have a query or fragment, got '{url}#users'; use {url} "),
+    ],
+)
+def test_a_url_with_a_query_or_fragment_names_the_flag_and_the_url_to_use(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], suffix: str, says: str
+) -> None:
+    code, err = _plan(sandbox.base_url + suffix, capsys)
+
+    assert code == 1
+    assert err.startswith("error: --url: the SCIM base URL ")
+    assert says.format(url=sandbox.base_url) in err
+    assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (" ", "the SCIM base URL is empty; write it like https://mixpanel.com/api/app/scim/v2"),
+        ("127.0.0.1:1/api/app/scim/v2", "must be an https:// URL, got '127.0.0.1:1/api/app/"),
+        ("http://[::1", "is invalid (Invalid IPv6 URL); write it like https://mixpanel.com/"),
+        ("http://admin:pw@127.0.0.1:1/v2", "remove the part before '@' and pass the token"),
+    ],
+)
+def test_a_malformed_url_says_how_to_write_it(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], url: str, says: str
+) -> None:
+    code, err = _plan(url, capsys)
+
+    assert code == 1 and err.startswith("error: --url: ") and says in err, err
+    assert "pw" not in err and err.count("\n") == 1
+
+
+def test_a_bad_url_from_the_environment_or_reconciler_yaml_names_that_setting(
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url + "?x=1")
+    assert main(["plan", "-m", "m.yaml"]) == 1
+    assert capsys.readouterr().err.startswith("error: MIXPANEL_SCIM_URL: the SCIM base URL ")
+
+    (tmp_path / "reconciler.yaml").write_text(
+        "version: 1\norgs:\n  - name: us\n    manifest: m.yaml\n"
+        f"    url: {sandbox.base_url}/Users\n"
+    )
+    assert main(["plan"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: url of org us in reconciler.yaml: the SCIM base URL ends with")
+    assert sandbox.stats.total_requests == 0
