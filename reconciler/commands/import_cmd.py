@@ -80,6 +80,12 @@ def run(options: Options, console: Console) -> int:
         claimed_domains=options.claimed_domain,
         split_teams=options.split_teams,
     )
+    if not domains:  # an org with no users: nothing to infer the domains from
+        raise ReconcilerError(
+            "cannot import: the live org has no users, so its claimed domains cannot be "
+            "inferred; pass --claimed-domain DOMAIN (repeatable) for each domain your "
+            "organization has claimed in Mixpanel"
+        )
     existing = [name for name in imported.files if exists(str(out / name))]
     if existing and not options.force:
         raise ReconcilerError(

@@ -123,3 +123,18 @@ def test_the_file_or_folder_named_is_created_in_an_existing_folder(
     assert (tmp_path / "out" / "imported" / "org.yaml").is_file()
     assert (tmp_path / "out" / "plan.json").is_file()
     assert (tmp_path / "out" / "j.jsonl").is_file()
+
+
+def test_importing_an_org_without_users_asks_for_the_claimed_domains(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("import", "--out", "imported") == 1
+
+    assert _error_line(capsys) == (
+        "error: cannot import: the live org has no users, so its claimed domains cannot be "
+        "inferred; pass --claimed-domain DOMAIN (repeatable) for each domain your "
+        "organization has claimed in Mixpanel"
+    )
+    assert not (tmp_path / "imported").exists()
+    assert run("import", "--out", "imported", "--claimed-domain", "acme.io") == 0
+    assert "acme.io" in (tmp_path / "imported" / "org.yaml").read_text()
