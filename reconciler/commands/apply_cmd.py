@@ -252,12 +252,13 @@ def _execute(
     from reconciler.executor import ApplyInterrupted, ApplyOptions
     from reconciler.grammar import count
     from reconciler.render.progress import ProgressReporter, render_apply_summary
+    from reconciler.render.style import is_terminal
     from reconciler.workflow import execute
 
     reporter = ProgressReporter(
         console.stdout,
         len(plan.operations),
-        tty=console.stdout.isatty(),
+        tty=is_terminal(console.stdout),
         style=style(console.stdout),
     )
     journal = _journal(options)

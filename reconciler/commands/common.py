@@ -322,9 +322,10 @@ def waiting_line(common: GlobalOptions, console: Console) -> RetryListener | Non
     logs interleave with it; a plain line per wait otherwise."""
     if common.quiet:
         return None
+    from reconciler.render.style import is_terminal
     from reconciler.render.waiting import WaitingLine
 
-    return WaitingLine(console.stderr, tty=console.stderr.isatty() and not common.verbose)
+    return WaitingLine(console.stderr, tty=is_terminal(console.stderr) and not common.verbose)
 
 
 def read_options(options: TargetOptions, console: Console) -> ReadOptions:
