@@ -51,10 +51,12 @@ class Staleness(StrEnum):
     """How a saved plan tells that an operation's effect already holds live.
 
     ``reconciler.staleness`` implements one check per rule; a kind names its rule.
+    The rules read the kind's ``subject``, so ``GONE`` serves a user or a team: a new
+    kind reuses a rule rather than adding one.
     """
 
     USER_CREATED = "user_created"  # a user with this userName exists with the plan's values
-    USER_GONE = "user_gone"  # neither the SCIM id nor the userName exists any more
+    GONE = "gone"  # neither the SCIM id nor the key (userName or team name) exists any more
     USER_ATTRIBUTES = "user_attributes"  # the user (by SCIM id) has the plan's values
     GROUP_EXISTS = "group_exists"  # the team exists
     GROUP_NAMED = "group_named"  # the team (by SCIM id) carries the plan's name
@@ -147,8 +149,8 @@ SPECS: MappingProxyType[OpKind, KindSpec] = MappingProxyType(
             held_back=None,
             markdown_verb="**delete** (irreversible)",
             done="already deleted",
-            staleness=Staleness.USER_GONE,
-            handler="_delete_user",
+            staleness=Staleness.GONE,
+            handler="_delete",
         ),
         OpKind.CREATE_USER: KindSpec(
             phase=3,

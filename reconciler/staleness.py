@@ -58,9 +58,11 @@ def _user_created(op: Operation, live: LiveState) -> bool:
     return _holds(op, live.users_by_key.get(match_key(op.key)))
 
 
-def _user_gone(op: Operation, live: LiveState) -> bool:
-    gone = live.users_by_id.get(op.scim_id or "") is None
-    return gone and match_key(op.key) not in live.users_by_key
+def _gone(op: Operation, live: LiveState) -> bool:
+    if op.is_user_op:
+        gone = live.users_by_id.get(op.scim_id or "") is None
+        return gone and match_key(op.key) not in live.users_by_key
+    return _group(op, live) is None and op.key not in live.groups_by_name
 
 
 def _user_attributes(op: Operation, live: LiveState) -> bool:
@@ -94,7 +96,7 @@ def _members_absent(op: Operation, live: LiveState) -> bool:
 
 _DONE_RULES: dict[Staleness, Callable[[Operation, LiveState], bool]] = {
     Staleness.USER_CREATED: _user_created,
-    Staleness.USER_GONE: _user_gone,
+    Staleness.GONE: _gone,
     Staleness.USER_ATTRIBUTES: _user_attributes,
     Staleness.GROUP_EXISTS: _group_exists,
     Staleness.GROUP_NAMED: _group_named,

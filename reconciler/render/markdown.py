@@ -24,6 +24,8 @@ from reconciler.render.text import (
 )
 
 MARKER = MIXPANEL.marker("plan")
+# A member line's sign, from the kind's text symbol (``reconciler.kinds``).
+_SIGNS = {"+": "➕", "-": "➖", "~": "✏️"}
 
 
 def plan_marker(key: str | None = None) -> str:
@@ -119,7 +121,7 @@ def _section(heading: str, ops: list[Operation], shown: int | None = None) -> li
             lines.append(f"- {op.op.spec.markdown_verb}: {markdown(op.reason)}")
         members = op.members if shown is None else op.members[:shown]
         for member in members:
-            sign = "➕" if op.op is OpKind.ADD_MEMBERS else "➖"
+            sign = _SIGNS[op.op.spec.symbol]
             why = f" — {markdown(member.reason)}" if member.reason else ""
             lines.append(f"  - {sign} {markdown_code(member.email)}{why}")
         if len(members) < len(op.members):

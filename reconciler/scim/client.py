@@ -293,8 +293,19 @@ class ScimClient:
 
     def delete_user(self, user_id: str) -> None:
         """DELETE a user; a 404 after a retry means an earlier attempt already did it."""
+        self._delete(f"/Users/{_segment(user_id)}")
+
+    def delete_group(self, group_id: str) -> None:
+        """DELETE a team (RFC 7644 §3.6); a 404 after a retry means it is already gone.
+
+        No operation kind deletes a team today; the writer offers it so that one can be
+        added in ``reconciler.kinds`` and the planner alone.
+        """
+        self._delete(f"/Groups/{_segment(group_id)}")
+
+    def _delete(self, path: str) -> None:
         try:
-            self.transport.request("DELETE", f"/Users/{_segment(user_id)}")
+            self.transport.request("DELETE", path)
         except ScimNotFound as error:
             if error.attempts > 1:
                 return
