@@ -13,6 +13,8 @@ import pytest
 from reconciler import executor, staleness
 from reconciler.kinds import SPECS, KindSpec, OpKind, Staleness
 from reconciler.plan import Summary
+from reconciler.render import markdown
+from reconciler.scim.protocols import ScimWriter
 
 ALL_KINDS = list(OpKind)
 
@@ -64,3 +66,25 @@ def test_revoking_kinds_run_before_every_grant() -> None:
     last_revoke = max(s.phase for s in SPECS.values() if s.revokes)
     first_grant = min(s.phase for s in SPECS.values() if not s.revokes)
     assert last_revoke < first_grant
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=str)
+def test_a_kind_that_revokes_is_counted_by_a_blast_radius_guard(kind: OpKind) -> None:
+    spec = SPECS[kind]
+    if spec.revokes:
+        # reconciler.guards counts deprovisions and membership removals; a revoking
+        # kind that is neither would slip past every --allow-* override.
+        assert spec.deprovision or spec.membership, f"{kind}: no guard counts it"
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=str)
+def test_the_markdown_plan_has_a_sign_for_the_kinds_symbol(kind: OpKind) -> None:
+    assert SPECS[kind].symbol in markdown._SIGNS
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS, ids=str)
+def test_the_generic_delete_handler_has_a_writer_call_for_the_kinds_subject(kind: OpKind) -> None:
+    spec = SPECS[kind]
+    if spec.handler == "_delete":
+        call = "delete_user" if spec.subject == "user" else "delete_group"
+        assert callable(getattr(ScimWriter, call, None)), f"{kind}: the writer has no {call}"
