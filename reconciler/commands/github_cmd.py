@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import GlobalOptions, Out, options_from
+from reconciler.commands.common import GlobalOptions, Out
 from reconciler.render.escape import terminal
 
 if TYPE_CHECKING:
@@ -112,17 +112,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     explain.add_argument("--log", metavar="FILE", help="the failed step's stderr, to quote")
 
 
-def run(
-    options: Options | argparse.Namespace, console: Out, env: Mapping[str, str] | None = None
-) -> int:
+def run(options: Options, console: Out, env: Mapping[str, str] | None = None) -> int:
     """Run one step; ``console`` prints its lines, ``env`` is the Actions environment.
 
-    ``options`` is built by the CLI; a Namespace from a parser that has only this
-    command's arguments (``add_arguments``) is accepted and converted first.
+    ``options`` is built at the CLI edge (``commands.common.options_from``), like every
+    other command's.
     """
     from reconciler.github import DEFAULT_AUTHOR, GitHub, check_org
 
-    args = options_from(Options, options) if isinstance(options, argparse.Namespace) else options
+    args = options
     out = console
     env = os.environ if env is None else env
     check_org(_org(args))  # it goes into markers, titles and headings

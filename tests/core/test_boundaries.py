@@ -52,3 +52,13 @@ def test_the_sandbox_imports_nothing_of_the_reconciler_but_its_leaves() -> None:
 
 def test_the_profile_is_a_leaf_every_layer_may_import() -> None:
     assert not {m for m in _imports(PACKAGE / "profile.py") if m.startswith("reconciler")}
+
+
+def test_nothing_imports_the_cli_it_is_the_top_of_the_house() -> None:
+    upward = sorted(
+        path.relative_to(PACKAGE).as_posix()
+        for path in PACKAGE.rglob("*.py")
+        if path.name not in ("cli.py", "__main__.py", "entry.py")
+        and {"reconciler.cli"} & _imports(path)
+    )
+    assert upward == [], f"these import the CLI (an upward import): {upward}"
