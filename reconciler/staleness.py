@@ -16,6 +16,7 @@ from reconciler.kinds import Staleness
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.plan import Operation, OpKind, Plan, not_covered
 from reconciler.planner import live_snapshot
+from reconciler.profile import PRODUCT
 
 
 def drift_since_plan(plan: Plan, live: LiveState) -> list[str]:
@@ -132,19 +133,19 @@ def _subject(op: Operation) -> str:
 def _drift(op: Operation, live: LiveState) -> list[str]:
     if op.op is OpKind.CREATE_USER:
         created = match_key(op.key) in live.users_by_key
-        return [f"{op.key}: created in Mixpanel since the plan"] if created else []
+        return [f"{op.key}: created in {PRODUCT} since the plan"] if created else []
     if op.is_user_op:
         return _user_drift(op, live)
     if op.op is OpKind.CREATE_GROUP:
         created = op.key in live.groups_by_name
-        return [f'team "{op.key}": created in Mixpanel since the plan'] if created else []
+        return [f'team "{op.key}": created in {PRODUCT} since the plan'] if created else []
     return _team_drift(op, live)
 
 
 def _user_drift(op: Operation, live: LiveState) -> list[str]:
     user = live.users_by_id.get(op.scim_id or "")
     if user is None:
-        return [f"{op.key}: deleted from Mixpanel since the plan"]
+        return [f"{op.key}: deleted from {PRODUCT} since the plan"]
     now = live_snapshot(user)
     return [
         f"{op.key}: {name} changed {quoted(op.before[name])} -> {quoted(value)} since the plan"
@@ -156,16 +157,16 @@ def _user_drift(op: Operation, live: LiveState) -> list[str]:
 def _team_drift(op: Operation, live: LiveState) -> list[str]:
     if op.scim_id is None:
         group = live.groups_by_name.get(op.key)
-        return [] if group is None else [f'team "{op.key}": created in Mixpanel since the plan']
+        return [] if group is None else [f'team "{op.key}": created in {PRODUCT} since the plan']
     group = live.groups_by_id.get(op.scim_id)
     if group is None:
-        return [f'team "{op.key}": deleted from Mixpanel since the plan']
+        return [f'team "{op.key}": deleted from {PRODUCT} since the plan']
     old = op.before.get("name")
     if op.op is OpKind.RENAME_GROUP and group.display_name != old:
         # Renamed to neither the old name nor the plan's (that would be "already renamed").
         return [
             f'team "{old}" (this plan renames it to "{op.key}"): renamed to '
-            f'"{group.display_name}" in Mixpanel since the plan'
+            f'"{group.display_name}" in {PRODUCT} since the plan'
         ]
     found = []
     for member in op.members:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 
 from reconciler.commands.common import Out
+from reconciler.profile import PRODUCT
 from reconciler.sandbox.command import SandboxOptions as Options
 
-HELP = "run a local Mixpanel-compatible SCIM server"
+HELP = f"run a local {PRODUCT}-compatible SCIM server"
 
 __all__ = ["HELP", "Options", "add_arguments", "run"]
 

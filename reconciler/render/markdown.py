@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from reconciler.grammar import count, quoted
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
-from reconciler.profile import MIXPANEL
+from reconciler.profile import MIXPANEL, PRODUCT
 from reconciler.render.escape import markdown, markdown_code
 from reconciler.render.text import (
     DEFAULT_SHOWN,
@@ -36,7 +36,7 @@ def plan_marker(key: str | None = None) -> str:
 def render_markdown(
     plan: Plan,
     *,
-    title: str = "Mixpanel access plan",
+    title: str = f"{PRODUCT} access plan",
     warnings: Sequence[str] = (),
     marker_key: str | None = None,
     shown: int | None = DEFAULT_SHOWN,

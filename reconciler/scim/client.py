@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from reconciler.identity import match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveUser
-from reconciler.profile import MIXPANEL, TargetProfile
+from reconciler.profile import MIXPANEL, PRODUCT, TargetProfile
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
     ScimCircuitOpen,
@@ -409,7 +409,7 @@ class _Answer(Generic[T]):
         raise ScimProtocolError(
             f"the server's answer describes another {self.kind} ({shown!r}, id {made.id!r}), "
             f"not the {self.kind} {self.key!r} that was sent, so the create is not trusted and "
-            f"nothing is added to it; check in Mixpanel whether {self.key!r} exists, then run "
+            f"nothing is added to it; check in {PRODUCT} whether {self.key!r} exists, then run "
             "`reconciler plan` again",
             method="POST",
             path=path,

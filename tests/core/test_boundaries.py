@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,35 @@ def test_nothing_imports_the_cli_it_is_the_top_of_the_house() -> None:
         and {"reconciler.cli"} & _imports(path)
     )
     assert upward == [], f"these import the CLI (an upward import): {upward}"
+
+
+def _message_literals(path: Path) -> list[tuple[int, str]]:
+    """String literals that are not docstrings (messages, headings, help), by line."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {
+        node.body[0].value.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
+    return [
+        (tok.start[0], tok.string)
+        for tok in tokens
+        if tok.type == tokenize.STRING and tok.start[0] not in docstrings
+    ]
+
+
+def test_the_product_is_named_only_by_the_profile() -> None:
+    # Every message that names the service takes the noun from reconciler.profile, so a
+    # second profile is a new value there, not a hunt through the messages.
+    found = [
+        f"{path.relative_to(PACKAGE).as_posix()}:{line}"
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "profile.py" and "sandbox" not in path.relative_to(PACKAGE).parts
+        for line, text in _message_literals(path)
+        if "Mixpanel" in text
+    ]
+    assert found == [], f"name the product through reconciler.profile: {found}"
