@@ -47,13 +47,14 @@ from reconciler.planner import make_plan
 from reconciler.profile import PRODUCT
 from reconciler.reader import Progress, read_live_state
 from reconciler.render.escape import terminal
+from reconciler.render.findings import drift_since_plan
 from reconciler.report import AccessReport, build_report
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
 from reconciler.scim.throttle import Throttle
 from reconciler.scim.transport import Timeouts
 from reconciler.settings import Target
-from reconciler.staleness import already_applied, done_count, drift_since_plan
+from reconciler.staleness import already_applied, done_count
 
 # A 100k-user org's plan with every user changed is about 60 MiB of JSON.
 PLAN_FILE_MAX_BYTES = 256 * MIB
