@@ -21,7 +21,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from reconciler.profile import MIXPANEL, PRODUCT
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 
 Main = Callable[[Sequence[str] | None], int]
 DEMO_ORG = "demo_org"  # package data of ``reconciler``: org.yaml and teams/*.yaml

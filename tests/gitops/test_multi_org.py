@@ -36,7 +36,7 @@ from reconciler.github import (
     upsert_drift_issue,
 )
 from reconciler.render.markdown import MARKER, plan_marker, render_markdown
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.gitops.github_shapes import API, ENV, HUMAN, REPO, comment, issue, make_plan
 
 ROOT = Path(__file__).resolve().parents[2]

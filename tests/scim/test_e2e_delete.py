@@ -16,7 +16,6 @@ import pytest
 from reconciler.kinds import OpKind, Staleness
 from reconciler.livestate import LiveGroup, LiveState
 from reconciler.plan import Operation
-from reconciler.sandbox import Sandbox
 from reconciler.scim import builders
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimNotFound
@@ -24,6 +23,7 @@ from reconciler.scim.retry import RetryPolicy
 from reconciler.scim.secret import Token
 from reconciler.staleness import _DONE_RULES
 from reconciler.verify import Expectations, verify
+from scim_sandbox import Sandbox
 from tests.support.scim2_server import scim2_tenants
 
 TOKEN = "delete-e2e-token-0123456789"

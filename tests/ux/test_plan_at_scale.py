@@ -23,7 +23,7 @@ from reconciler.planner import make_plan
 from reconciler.render import SUMMARY_SHOWN
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.core.test_planner import manifest, person
 from tests.gitops.github_shapes import API, ENV, REPO, comment
 
