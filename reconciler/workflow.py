@@ -47,7 +47,7 @@ from reconciler.planner import make_plan
 from reconciler.profile import PRODUCT
 from reconciler.reader import Progress, read_live_state
 from reconciler.render.escape import terminal
-from reconciler.render.findings import drift_since_plan
+from reconciler.render.findings import drift_since_plan, guard_line
 from reconciler.report import AccessReport, build_report
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
@@ -235,7 +235,7 @@ def plan_from_live(
     if revoke_only:
         plan = plan.revocations_only()
     findings = tuple(guard_findings(plan, live, overrides or Overrides()))
-    return Planned(plan, live, loaded, tuple(str(f) for f in findings), findings)
+    return Planned(plan, live, loaded, tuple(map(guard_line, findings)), findings)
 
 
 def still_true(notices: tuple[Problem, ...], live: LiveState) -> tuple[Problem, ...]:

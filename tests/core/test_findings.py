@@ -89,3 +89,41 @@ def test_the_lines_keep_plan_order_and_say_each_thing_once() -> None:
         'team "T": deleted from Mixpanel since the plan',
         "a: created in Mixpanel since the plan",
     ]
+
+
+def test_guard_findings_are_values_and_the_renderer_words_them() -> None:
+    from reconciler.guards import GuardFinding
+    from reconciler.render.findings import guard_line, guard_refusal
+
+    absolute = GuardFinding("deprovision", 11, 10)
+    share = GuardFinding("membership_removals", 30, 10.0, of=200)
+    emptied = GuardFinding("teams_emptied", 3, 1)
+    assert (absolute.flag, share.flag, emptied.flag) == (
+        "--allow-deprovision",
+        "--allow-membership-removals",
+        "--allow-teams-emptied",
+    )
+    assert guard_line(absolute) == (
+        "refusing to deprovision users: 11 is over the limit of 10 (policy.max_deprovision). "
+        "If this is intended, re-run with --allow-deprovision 11"
+    )
+    assert guard_line(share) == (
+        "refusing to remove team memberships: 30 is over the limit of 10% of 200 memberships "
+        "(policy.max_membership_removals_percent). If this is intended, re-run with "
+        "--allow-membership-removals 30"
+    )
+    assert (
+        str(emptied)
+        == guard_line(emptied)
+        == (
+            "refusing to leave teams empty: 3 is over the limit of 1 (policy.max_teams_emptied). "
+            "If this is intended, re-run with --allow-teams-emptied 3"
+        )
+    )
+    assert guard_refusal([absolute, emptied]).splitlines() == [
+        "the plan is over 2 safety thresholds set in the policy:",
+        f"  - {guard_line(absolute)}",
+        f"  - {guard_line(emptied)}",
+        "Review the plan; raise the thresholds under policy: in the manifest, or pass the "
+        "override naming the exact count.",
+    ]
