@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from reconciler.errors import UnsafePlanError
+from reconciler.kinds import Guard
 from reconciler.livestate import LiveState
-from reconciler.plan import DEPROVISION_OPS, OpKind, Plan
+from reconciler.plan import OpKind, Plan
 
 # Below this many live objects a percentage says little (1 of 4 is 25%), so only the
 # absolute threshold applies; octodns uses the same idea for its update guard.
@@ -28,9 +28,6 @@ class Overrides:
     deprovision: int | None = None
     membership_removals: int | None = None
     teams_emptied: int | None = None
-
-
-Guard = Literal["deprovision", "membership_removals", "teams_emptied"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,11 @@ def guard_findings(plan: Plan, live: LiveState, overrides: Overrides) -> list[Gu
     domains = set(plan.claimed_domains)
     findings: list[GuardFinding] = []
 
-    deprovisions = sum(1 for op in plan.operations if op.op in DEPROVISION_OPS)
+    # Each kind names the guard that counts it (``KindSpec.guard``).
+    deprovisions = sum(1 for op in plan.operations if op.op.spec.guard == "deprovision")
+    removals = sum(
+        len(op.members) for op in plan.operations if op.op.spec.guard == "membership_removals"
+    )
     active = sum(1 for u in live.users if u.active and u.domain in domains)
     deprovision = _Threshold("deprovision", policy.max_deprovision, policy.max_deprovision_percent)
     memberships = _Threshold(
@@ -90,7 +91,7 @@ def guard_findings(plan: Plan, live: LiveState, overrides: Overrides) -> list[Gu
         (deprovision, deprovisions, active, overrides.deprovision),
         (
             memberships,
-            plan.summary.members_removed,
+            removals,
             total_memberships,
             overrides.membership_removals,
         ),
@@ -109,12 +110,16 @@ def teams_emptied(plan: Plan, live: LiveState) -> list[str]:
     """Teams that have members now and would have none after the plan."""
     removed: dict[str, int] = {}
     added: set[str] = set()
+    by_id = live.groups_by_id
     for op in plan.operations:
         if op.op is OpKind.REMOVE_MEMBERS and op.scim_id is not None:
             removed[op.scim_id] = removed.get(op.scim_id, 0) + len(op.members)
         elif op.op is OpKind.ADD_MEMBERS and op.members:
             added.add(op.scim_id or op.key)
-    by_id = live.groups_by_id
+        elif op.op.spec.guard == "teams_emptied" and op.scim_id is not None:
+            # A kind that takes every member at once (a team's deletion, say).
+            group = by_id.get(op.scim_id)
+            removed[op.scim_id] = len(group.member_ids) if group is not None else 0
     return sorted(
         by_id[gid].display_name
         for gid, count in removed.items()

@@ -64,6 +64,7 @@ class Staleness(StrEnum):
     MEMBERS_ABSENT = "members_absent"  # no member is in the team any more
 
 
+Guard = Literal["deprovision", "membership_removals", "teams_emptied"]
 Bucket = Literal["create", "change", "deactivate", "delete", "members_added", "members_removed"]
 Colour = Literal["red", "green", "yellow"]
 
@@ -84,6 +85,10 @@ class KindSpec:
     - ``done``: how the operation reads once it already holds live ("already created").
     - ``staleness``: the rule that tells that it already holds.
     - ``handler``: the name of the executor method that performs it.
+    - ``guard``: the blast-radius guard (``reconciler.guards``) that counts it, which a
+      kind that revokes must name: ``deprovision`` (each op one user),
+      ``membership_removals`` (each member) or ``teams_emptied`` (a team that has members
+      and loses them all); None for a grant.
     """
 
     phase: int
@@ -100,6 +105,7 @@ class KindSpec:
     done: str
     staleness: Staleness
     handler: str
+    guard: Guard | None = None
 
 
 SPECS: MappingProxyType[OpKind, KindSpec] = MappingProxyType(
@@ -119,6 +125,7 @@ SPECS: MappingProxyType[OpKind, KindSpec] = MappingProxyType(
             done="members already removed",
             staleness=Staleness.MEMBERS_ABSENT,
             handler="_remove_members",
+            guard="membership_removals",
         ),
         OpKind.DEACTIVATE_USER: KindSpec(
             phase=2,
@@ -135,6 +142,7 @@ SPECS: MappingProxyType[OpKind, KindSpec] = MappingProxyType(
             done="already deactivated",
             staleness=Staleness.USER_ATTRIBUTES,
             handler="_deactivate_user",
+            guard="deprovision",
         ),
         OpKind.DELETE_USER: KindSpec(
             phase=2,
@@ -151,6 +159,7 @@ SPECS: MappingProxyType[OpKind, KindSpec] = MappingProxyType(
             done="already deleted",
             staleness=Staleness.GONE,
             handler="_delete",
+            guard="deprovision",
         ),
         OpKind.CREATE_USER: KindSpec(
             phase=3,

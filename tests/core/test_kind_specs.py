@@ -7,6 +7,7 @@ executor handler fails here, not as a KeyError in the middle of an apply.
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 
 import pytest
 
@@ -31,6 +32,9 @@ def test_every_part_of_the_spec_is_filled_in(kind: OpKind) -> None:
         value = getattr(spec, part.name)
         if part.name == "held_back" and spec.revokes:
             assert value is None, f"{kind}: a revoking kind is never held back"
+            continue
+        if part.name == "guard" and not spec.revokes:
+            assert value is None, f"{kind}: only a kind that revokes is counted by a guard"
             continue
         assert value not in (None, ""), f"{kind}: spec part {part.name!r} is empty"
 
@@ -71,10 +75,13 @@ def test_revoking_kinds_run_before_every_grant() -> None:
 @pytest.mark.parametrize("kind", ALL_KINDS, ids=str)
 def test_a_kind_that_revokes_is_counted_by_a_blast_radius_guard(kind: OpKind) -> None:
     spec = SPECS[kind]
-    if spec.revokes:
-        # reconciler.guards counts deprovisions and membership removals; a revoking
-        # kind that is neither would slip past every --allow-* override.
-        assert spec.deprovision or spec.membership, f"{kind}: no guard counts it"
+    # A revoking kind that no guard counts would slip past every --allow-* override.
+    assert (spec.guard is not None) == spec.revokes, f"{kind}: revokes, but no guard counts it"
+    assert (spec.guard == "deprovision") == spec.deprovision
+    if spec.guard == "membership_removals":
+        assert spec.membership and spec.bucket == "members_removed"
+    if spec.guard == "teams_emptied":
+        assert spec.subject == "team"
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS, ids=str)
@@ -88,3 +95,38 @@ def test_the_generic_delete_handler_has_a_writer_call_for_the_kinds_subject(kind
     if spec.handler == "_delete":
         call = "delete_user" if spec.subject == "user" else "delete_group"
         assert callable(getattr(ScimWriter, call, None)), f"{kind}: the writer has no {call}"
+
+
+def test_the_guards_count_each_kind_by_the_guard_its_spec_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A new kind (a team's deletion, say) is counted by naming a guard in its spec and
+    # nothing else: simulated by giving an existing team kind the `teams_emptied` guard.
+    from reconciler import kinds
+    from reconciler.guards import Overrides, guard_findings, teams_emptied
+    from reconciler.livestate import LiveGroup, LiveState, LiveUser
+    from reconciler.plan import Operation, Plan, PolicySnapshot
+
+    spec = dataclasses.replace(SPECS[OpKind.RENAME_GROUP], revokes=True, guard="teams_emptied")
+    monkeypatch.setattr(kinds, "SPECS", {**SPECS, OpKind.RENAME_GROUP: spec})
+    live = LiveState.of(
+        [LiveUser("u1", "a@acme.io"), LiveUser("u2", "b@acme.io")],
+        [LiveGroup("g1", "Full", frozenset({"u1", "u2"})), LiveGroup("g2", "Empty")],
+    )
+    ops = tuple(
+        Operation(id=f"x:{name}", op=OpKind.RENAME_GROUP, key=name, scim_id=gid)
+        for gid, name in (("g1", "Full"), ("g2", "Empty"))
+    )
+    plan = Plan(
+        target="https://x",
+        manifest_digest="d",
+        live_fingerprint="f",
+        as_of=date(2026, 11, 22),
+        claimed_domains=("acme.io",),
+        policy=PolicySnapshot(max_teams_emptied=0),
+        operations=ops,
+    )
+    assert teams_emptied(plan, live) == ["Full"]  # the empty team empties nothing
+    (finding,) = guard_findings(plan, live, Overrides())
+    assert (finding.guard, finding.count) == ("teams_emptied", 1)
+    assert guard_findings(plan, live, Overrides(teams_emptied=1)) == []
