@@ -3,9 +3,10 @@
 In the manner of octodns's change classes: each kind declares, side by side, its
 execution phase, the summary bucket it counts in, whether it deprovisions, changes
 membership or only revokes access, how the text and Markdown plans word it, how a
-saved plan checks whether it already holds live (the staleness rule), the name
-of the executor method that performs it, and the blast-radius guard that counts it. Every table elsewhere is derived from
-``SPECS``, and ``tests/core/test_kind_specs.py`` fails when a kind lacks any part.
+saved plan checks whether it already holds live (the staleness rule), the name of
+the executor method that performs it, and the blast-radius guard that counts it.
+Every table elsewhere is derived from ``SPECS``, and ``tests/core/test_kind_specs.py``
+fails when a kind lacks any part.
 
 Pure data: no I/O, no imports from the rest of the package; it must not grow logic
 beyond reading the specs.
