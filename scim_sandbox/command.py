@@ -22,9 +22,9 @@ from reconciler.errors import ConfigError, UsageError
 from reconciler.files import check_parent_folder
 from reconciler.grammar import count
 from reconciler.profile import MIXPANEL
-from reconciler.sandbox.faults import Faults
-from reconciler.sandbox.quirks import Quirks
-from reconciler.sandbox.service import Sandbox
+from scim_sandbox.faults import Faults
+from scim_sandbox.quirks import Quirks
+from scim_sandbox.service import Sandbox
 
 TOKEN_ENV = MIXPANEL.token_env  # the variable the client reads, so one export serves both
 DEFAULT_PORT = 8765
@@ -337,7 +337,7 @@ def _number(text: str) -> float:
 
 def _seed(text: str) -> str:
     """A ``--seed`` for argparse: empty, demo or random:N."""
-    from reconciler.sandbox.seed import validate_seed
+    from scim_sandbox.seed import validate_seed
 
     try:
         return validate_seed(text)
