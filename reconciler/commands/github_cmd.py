@@ -375,7 +375,7 @@ _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
 _SUCCESS: dict[str, tuple[str, str]] = {
     "plan": (
         "no changes",
-        "The plan succeeded: Mixpanel already matches the manifest (with "
+        f"The plan succeeded: {PRODUCT} already matches the manifest (with "
         "--detailed-exitcode; without it, exit 0 means the plan was made). Nothing to do.",
     ),
     "verify": (
@@ -390,7 +390,7 @@ _SUCCESS: dict[str, tuple[str, str]] = {
     ),
     "drift": (
         "no drift",
-        "Mixpanel matches the manifest on the default branch. Nothing to do.",
+        f"{PRODUCT} matches the manifest on the default branch. Nothing to do.",
     ),
     "enforce": (
         "revocations done",
@@ -406,9 +406,9 @@ _CHANGES: dict[str, tuple[str, str]] = {
     ),
     "drift": (
         "drift found",
-        "Mixpanel differs from the manifest on the default branch (exit 2 with "
+        f"{PRODUCT} differs from the manifest on the default branch (exit 2 with "
         "--detailed-exitcode): the drift issue lists what differs. Fix the manifest, or run "
-        "the apply workflow to make Mixpanel match it again.",
+        f"the apply workflow to make {PRODUCT} match it again.",
     ),
 }
 _CHANGES_ELSEWHERE = (

@@ -64,6 +64,7 @@ def run(options: Options, console: Console) -> int:
     from reconciler.files import check_parent_folder, is_folder, write_file_set
     from reconciler.grammar import count
     from reconciler.manifest.schema import schema_json
+    from reconciler.profile import PRODUCT
     from reconciler.render.escape import terminal
     from reconciler.workflow import import_org
 
@@ -84,7 +85,7 @@ def run(options: Options, console: Console) -> int:
         raise ReconcilerError(
             "cannot import: the live org has no users, so its claimed domains cannot be "
             "inferred; pass --claimed-domain DOMAIN (repeatable) for each domain your "
-            "organization has claimed in Mixpanel"
+            f"organization has claimed in {PRODUCT}"
         )
     existing = [name for name in imported.files if exists(str(out / name))]
     if existing and not options.force:
