@@ -30,6 +30,7 @@ from reconciler.commands.common import (  # the exit codes: see the module docst
     EXIT_USAGE,
     Console,
     GlobalOptions,
+    given,
     options_from,
     org_name,
 )
@@ -74,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--org", type=org_name, metavar="NAME", help="which org of reconciler.yaml to work on"
     )
-    parser.add_argument("--config", metavar="FILE", help="orgs config (default: reconciler.yaml)")
+    parser.add_argument(
+        "--config", type=given, metavar="FILE", help="orgs config (default: reconciler.yaml)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = command(name)

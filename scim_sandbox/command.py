@@ -63,7 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_PORT,
         help="TCP port on 127.0.0.1; 0 = any free port (default %(default)s)",
     )
-    parser.add_argument("--state", type=Path, metavar="FILE", help="persist the directory here")
+    parser.add_argument(
+        "--state",
+        type=_state_file,
+        metavar="FILE",
+        help="persist the directory here (its folder must exist)",
+    )
     parser.add_argument(
         "--seed",
         type=_seed,
@@ -307,6 +312,15 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
+
+
+def _state_file(text: str) -> Path:
+    """``--state`` for argparse: a file path, not empty (an unset variable?) and not ``-``."""
+    if not text.strip() or text.strip() == "-":
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a file path; pass the file to keep the directory in"
+        )
+    return Path(text)
 
 
 def _probability(text: str) -> float:

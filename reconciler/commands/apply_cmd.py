@@ -22,7 +22,9 @@ from reconciler.commands.common import (
     TargetOptions,
     connect,
     detail_arg,
+    given,
     manifest_path,
+    output_file,
     positive,
     read_options,
     render_plan,
@@ -67,10 +69,13 @@ class Options:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("plan_file", nargs="?", metavar="PLAN_FILE", help="a saved plan")
+    parser.add_argument(
+        "plan_file", nargs="?", type=given, metavar="PLAN_FILE", help="a saved plan"
+    )
     parser.add_argument(
         "-m",
         "--manifest",
+        type=given,
         default=None,
         metavar="PATH",
         help="manifest file or folder (default: manifests; with PLAN_FILE: only if given, "
@@ -111,6 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--journal",
+        type=output_file,
         default=None,
         metavar="FILE",
         help=f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL})",

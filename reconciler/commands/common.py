@@ -99,6 +99,7 @@ def manifest_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-m",
         "--manifest",
+        type=given,
         default=None,
         metavar="PATH",
         help="manifest file or folder of *.yaml files (default: manifests, or the org's)",
@@ -123,11 +124,13 @@ def target_args(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--url",
+        type=given,
         metavar="URL",
         help=f"SCIM base URL (default ${MIXPANEL.url_env} or {MIXPANEL.default_url})",
     )
     parser.add_argument(
         "--token-file",
+        type=given,
         metavar="FILE",
         help=f"file holding the SCIM token (default: ${MIXPANEL.token_env})",
     )
@@ -197,6 +200,30 @@ def seconds(text: str) -> float:
     if not 0 < value < 86_400:
         raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
     return value
+
+
+def given(text: str) -> str:
+    """argparse type for a path or URL option: not empty.
+
+    An empty value is nearly always an unset variable in a script (``-m "$DIR"``);
+    quietly falling back to the default would act on something nobody named.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty (an unset variable in the calling script?); pass a value, or leave "
+            "the option out for its default"
+        )
+    return text
+
+
+def output_file(text: str) -> str:
+    """argparse type for an option naming a file or folder to write: not empty, not ``-``."""
+    if text.strip() == "-":
+        raise argparse.ArgumentTypeError(
+            "'-' is not a path here: this option writes a file of that name, not to stdout; "
+            "pass a file path (`plan --format json` prints the plan on stdout)"
+        )
+    return given(text)
 
 
 def org_name(text: str) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import GlobalOptions, Out, exit_code, pr_number
+from reconciler.commands.common import GlobalOptions, Out, exit_code, given, pr_number
 from reconciler.profile import PRODUCT
 from reconciler.render.escape import terminal
 
@@ -72,6 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     comment.add_argument(
         "--body-file",
+        type=given,
         required=True,
         metavar="FILE",
         help="the plan as Markdown (`plan --format markdown`); cut to GitHub's 65,536 "
@@ -79,7 +80,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     verify = steps.add_parser("verify-plan", help="refuse a plan nobody reviewed (exit 3 or 4)")
-    verify.add_argument("--plan", required=True, metavar="FILE", help="from `plan --out`")
+    verify.add_argument(
+        "--plan", type=given, required=True, metavar="FILE", help="from `plan --out`"
+    )
     source = verify.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--pr", type=pr_number, metavar="N", help="the PR whose comment was reviewed"
@@ -95,6 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     verify.add_argument(
         "--reviewed-plan",
+        type=given,
         metavar="FILE",
         help="the reviewed plan kept by an earlier attempt (after exit 5 or 130): a fresh plan "
         "that is a subset of it (same target, org and manifest; nothing new) is accepted",
@@ -102,7 +106,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     drift = steps.add_parser("drift-issue", help="open, update or close the drift issue")
     what = drift.add_mutually_exclusive_group(required=True)
-    what.add_argument("--plan-markdown", metavar="FILE", help="the drift plan (Markdown)")
+    what.add_argument(
+        "--plan-markdown", type=given, metavar="FILE", help="the drift plan (Markdown)"
+    )
     what.add_argument("--clean", action="store_true", help="no drift: close the issue")
 
     explain = steps.add_parser("explain", help="explain an exit code for the job summary")

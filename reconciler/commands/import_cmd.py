@@ -17,6 +17,7 @@ from reconciler.commands.common import (
     TargetOptions,
     connect,
     exists,
+    output_file,
     resolve,
     target_args,
 )
@@ -41,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target_args(parser)
     parser.add_argument(
         "--out",
+        type=output_file,
         default="manifests",
         metavar="DIR",
         help="folder to write the manifest files into (default %(default)s)",

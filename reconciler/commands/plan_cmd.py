@@ -19,6 +19,7 @@ from reconciler.commands.common import (
     detail_arg,
     manifest_arg,
     manifest_path,
+    output_file,
     read_options,
     render_plan,
     resolve_after_manifest,
@@ -43,7 +44,12 @@ class Options:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     manifest_arg(parser)
     target_args(parser)
-    parser.add_argument("--out", metavar="FILE", help="save the plan as JSON for `apply FILE`")
+    parser.add_argument(
+        "--out",
+        type=output_file,
+        metavar="FILE",
+        help="save the plan as JSON for `apply FILE` (its folder must exist)",
+    )
     parser.add_argument(
         "--format",
         choices=("text", "markdown", "json"),

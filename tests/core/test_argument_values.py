@@ -119,6 +119,28 @@ OTHER_BAD = [
         "argument --pr: not a pull request number: '-4'",
     ),
     (["report", "--expiring-days", "-1"], "usage: reconciler report ", "--expiring-days"),
+    # An empty value (an unset variable) never falls back to the default quietly:
+    # `apply ""` would apply a fresh plan instead of the reviewed file.
+    (["apply", "", "--auto-approve"], "usage: reconciler apply ", "argument PLAN_FILE: is empty"),
+    (["plan", "-m", ""], "usage: reconciler plan ", "argument -m/--manifest: is empty"),
+    (["plan", "--url", " "], "usage: reconciler plan ", "argument --url: is empty"),
+    (["plan", "--token-file", ""], "usage: reconciler plan ", "argument --token-file: is empty"),
+    (["--config", "", "orgs"], "usage: reconciler ", "argument --config: is empty"),
+    (["plan", "--out", ""], "usage: reconciler plan ", "argument --out: is empty"),
+    (["plan", "--out", "-"], "usage: reconciler plan ", "argument --out: '-' is not a path here"),
+    (["import", "--out", "-"], "usage: reconciler import ", "argument --out: '-' is not a path"),
+    (["apply", "--journal", "-"], "usage: reconciler apply ", "argument --journal: '-' is not"),
+    (["sandbox", "--state", ""], "usage: reconciler sandbox ", "argument --state: '' is not a"),
+    (
+        ["github", "verify-plan", "--plan", "", "--pr", "1"],
+        "usage: reconciler github verify-plan ",
+        "argument --plan: is empty",
+    ),
+    (
+        ["github", "drift-issue", "--plan-markdown", ""],
+        "usage: reconciler github drift-issue ",
+        "argument --plan-markdown: is empty",
+    ),
     (["plan", "--page-size", "0"], "usage: reconciler plan ", "argument --page-size: must be"),
 ]
 

@@ -181,7 +181,6 @@ def test_a_url_with_a_query_or_fragment_names_the_flag_and_the_url_to_use(
 @pytest.mark.parametrize(
     ("url", "says"),
     [
-        (" ", "the SCIM base URL is empty; write it like https://mixpanel.com/api/app/scim/v2"),
         ("127.0.0.1:1/api/app/scim/v2", "must be an https:// URL, got '127.0.0.1:1/api/app/"),
         ("http://[::1", "is invalid (Invalid IPv6 URL); write it like https://mixpanel.com/"),
         ("http://admin:pw@127.0.0.1:1/v2", "remove the part before '@' and pass the token"),
