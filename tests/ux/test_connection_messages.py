@@ -213,3 +213,48 @@ def test_a_bad_url_from_the_environment_or_reconciler_yaml_names_that_setting(
     err = capsys.readouterr().err
     assert err.startswith("error: url of org us in reconciler.yaml: the SCIM base URL ends with")
     assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        (f'"{TOKEN}"', "the token is wrapped in quotes; set it without the quotes"),
+        (f"'{TOKEN}'", "the token is wrapped in quotes; set it without the quotes"),
+        (f"Bearer {TOKEN}", "the token starts with 'Bearer '; set the token alone"),
+        (f"{TOKEN} extra", "the token holds whitespace or control characters; copy the token"),
+    ],
+)
+@pytest.mark.parametrize("source", ["env", "file"])
+def test_a_token_pasted_with_quotes_or_bearer_is_refused_naming_its_source(
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    token: str,
+    says: str,
+    source: str,
+) -> None:
+    extra: list[str] = []
+    if source == "env":
+        monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", token)
+        named = "MIXPANEL_SCIM_TOKEN"
+    else:
+        (tmp_path / "token").write_text(token + "\r\n")
+        (tmp_path / "token").chmod(0o600)
+        extra, named = ["--token-file", "token"], "token file token"
+
+    code, err = _plan(sandbox.base_url, capsys, *extra)
+
+    assert code == 1 and err == f"error: {named}: {says}" + err.split(says, 1)[1], err
+    assert sandbox.stats.total_requests == 0
+
+
+def test_a_token_file_with_a_bom_and_crlf_works(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "token").write_bytes(b"\xef\xbb\xbf" + TOKEN.encode() + b"\r\n\r\n")
+    (tmp_path / "token").chmod(0o600)
+
+    code, err = _plan(sandbox.base_url, capsys, "--token-file", "token")
+
+    assert code == 0, err
