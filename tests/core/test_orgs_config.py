@@ -260,3 +260,26 @@ def test_a_bad_config_stops_a_command_that_needs_it_with_the_same_lines(
         "reconciler.yaml:3:5: orgs[0]: missing required key 'manifest'",
         "error: 1 problem in the orgs config reconciler.yaml",
     ]
+
+
+def test_validate_json_lists_the_config_problems_in_the_manifest_shape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reconciler.yaml").write_text("version: 1\norgs:\n  - name: us\n")
+
+    assert main(["validate", "--format", "json"]) == 1
+
+    assert json.loads(capsys.readouterr().out) == {
+        "valid": False,
+        "problems": [
+            {
+                "path": "reconciler.yaml",
+                "line": 3,
+                "col": 5,
+                "message": "orgs[0]: missing required key 'manifest'",
+            }
+        ],
+    }
