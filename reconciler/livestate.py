@@ -79,6 +79,22 @@ class LiveGroup:
         return {"id": self.id, "displayName": self.display_name, "members": sorted(self.member_ids)}
 
 
+@dataclass(frozen=True, slots=True)
+class MembersRead:
+    """How the reader got the teams' members (``reconciler doctor`` and the bench show it).
+
+    ``from_pages``: teams whose members the Groups listing gave and users' ``groups``
+    corroborated; ``read_each``: teams read with ``GET /Groups/{id}`` because they
+    could not be; ``requests``: the GET /Groups/{id} made (``read_each`` plus the
+    canary read that tests the listing); ``why``: why teams were read one by one.
+    """
+
+    from_pages: int = 0
+    read_each: int = 0
+    requests: int = 0
+    why: str = ""
+
+
 @dataclass(frozen=True)
 class LiveState:
     """Everything the planner may know about the org, indexed by the match keys.
@@ -92,6 +108,8 @@ class LiveState:
     # What the reader learned beyond the listings (e.g. users a listing omitted and a
     # lookup found inactive), shown as plan notices; not part of the fingerprint.
     evidence: tuple[str, ...] = field(default=(), compare=False)
+    # How the teams' members were read (None: not by the reader); not fingerprinted.
+    members_read: MembersRead | None = field(default=None, compare=False)
     _by_key: Mapping[str, LiveUser] = field(init=False, repr=False, compare=False)
     _by_id: Mapping[str, LiveUser] = field(init=False, repr=False, compare=False)
     _groups_by_name: Mapping[str, LiveGroup] = field(init=False, repr=False, compare=False)
@@ -111,12 +129,14 @@ class LiveState:
         users: Iterable[LiveUser],
         groups: Iterable[LiveGroup],
         evidence: Iterable[str] = (),
+        members_read: MembersRead | None = None,
     ) -> LiveState:
         """Build with a canonical order so equal orgs give equal values and fingerprints."""
         return cls(
             users=tuple(sorted(users, key=lambda u: (u.key, u.id))),
             groups=tuple(sorted(groups, key=lambda g: (g.display_name, g.id))),
             evidence=tuple(evidence),
+            members_read=members_read,
         )
 
     @property
