@@ -16,7 +16,7 @@ from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.grammar import count
-from reconciler.livestate import LiveState
+from reconciler.livestate import LiveState, MembersRead
 from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.reader import read_live_state
 from reconciler.report import lookalike_lines
@@ -32,6 +32,7 @@ from reconciler.scim.protocols import ScimProbe
 MEMBERSHIP = "team members cross-check (users' groups)"
 _SAMPLE = 100
 LOOKALIKES = "look-alike userNames"
+MEMBERS_READ = "team members read path"
 
 
 class Status(StrEnum):
@@ -87,8 +88,28 @@ def diagnose(
     if claimed_domains is not None and not any(c.status is Status.FAIL for c in checks):
         live = _run(checks, "claimed domains", lambda: _domains(client, claimed_domains))
     if not any(c.status is Status.FAIL for c in checks):
-        _run(checks, LOOKALIKES, lambda: _lookalikes(client, live))
+        live = _run(checks, LOOKALIKES, lambda: _lookalikes(client, live))
+    if live is not None and live.members_read is not None:
+        read = live.members_read
+        _run(checks, MEMBERS_READ, lambda: (_members_read(read), None))
     return Diagnosis(target, tuple(checks))
+
+
+def _members_read(read: MembersRead) -> Check:
+    """Which read path the team members took, and why, with the requests it saved."""
+    teams = read.from_pages + read.read_each
+    saved = teams - read.requests
+    if read.from_pages:
+        detail = (
+            f"{count(read.from_pages, 'team')} of {teams} read from the Groups pages (users' "
+            f"`groups` agree with them): {read.requests} GET /Groups/{{id}} instead of "
+            f"{teams}, {saved} saved"
+        )
+    else:
+        detail = f"each of the {count(teams, 'team')} read with GET /Groups/{{id}}"
+    if read.why:
+        detail += f"; read one by one: {read.why}"
+    return Check(MEMBERS_READ, Status.OK, detail)
 
 
 def _check(
@@ -195,19 +216,20 @@ def _membership(client: ScimProbe) -> tuple[Check, None]:
     ), None
 
 
-def _lookalikes(client: ScimProbe, live: LiveState | None) -> tuple[Check, None]:
+def _lookalikes(client: ScimProbe, live: LiveState | None) -> tuple[Check, LiveState]:
     """Live userNames that print like another address (``reconciler.identity``)."""
-    users = (live or read_live_state(client)).users
+    live = live or read_live_state(client)
+    users = live.users
     found = lookalike_lines(users)
     if not found:
-        return Check(LOOKALIKES, Status.OK, f"none among {count(len(users), 'userName')}"), None
+        return Check(LOOKALIKES, Status.OK, f"none among {count(len(users), 'userName')}"), live
     detail = (
         f"{count(len(found), 'userName')} with invisible, bidi or confusable characters: "
         f"{'; '.join(found)}; they never match a manifest user and are never changed "
         "automatically: check who owns them, and name one exactly in "
         "policy.lookalike_users only to let the policy manage it"
     )
-    return Check(LOOKALIKES, Status.WARN, detail), None
+    return Check(LOOKALIKES, Status.WARN, detail), live
 
 
 def _domains(client: ScimProbe, claimed: Iterable[str]) -> tuple[Check, LiveState]:
