@@ -5,13 +5,20 @@ do not add up, duplicates, dangling or nested members) raises LiveStateError bef
 anything is planned: a failed read must never look like "absent", or the planner
 would deprovision people because of a network blip.
 
-Requests: ceil(N/P) user pages + ceil(G/P) group pages + G group reads, where P is
+Requests: ceil(N/P) user pages + ceil(G/P) group pages + R team reads, where P is
 the smaller of ``page_size`` and the server's own page size (one page each when the
 org has no users or no groups: totalResults is only known from a first page), plus
 one ``GET /Users/{id}`` per team member that no listed user has (none on an honest
-server; see ``reconciler.evidence`` for what they prove).
+server; see ``reconciler.evidence`` for what they prove), plus, only when a page of
+teams with members is too large, ceil(G/P) more group pages without members.
 
-The G team reads are independent, so they go through a small thread pool
+R is G - T + C: T teams whose listed members users' ``groups`` corroborate are not
+read (``reconciler.evidence.listed_members_trusted``), and C is 1 when one of them
+has members (the canary, read to test the listing; if it disagrees, the other T-1
+are read too). On a server that fills ``groups`` and lists members honestly R = 1;
+on one that does not fill ``groups`` R = G.
+
+The R team reads are independent, so they go through a small thread pool
 (``concurrency``): on a real network each costs a round trip, and even on loopback
 the server's work overlaps ours. Results are still checked in list order, so the
 first failing team is the one reported, as in a sequential read.
