@@ -116,7 +116,7 @@ class LiveState:
     _groups_by_id: Mapping[str, LiveGroup] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_key", MappingProxyType({u.key: u for u in self.users}))
+        object.__setattr__(self, "_by_key", MappingProxyType(dict(map(_keyed, self.users))))
         object.__setattr__(self, "_by_id", MappingProxyType({u.id: u for u in self.users}))
         groups = MappingProxyType({g.display_name: g for g in self.groups})
         object.__setattr__(self, "_groups_by_name", groups)
@@ -169,6 +169,12 @@ class LiveState:
 
     # What a saved plan records to detect that Mixpanel moved; computed once.
     fingerprint = cached_property(_content_hash)
+
+
+def _keyed(user: LiveUser) -> tuple[str, LiveUser]:
+    """(key, user); a key equal to the userName (the usual case) is that same string."""
+    key = user.key
+    return (user.user_name if key == user.user_name else key), user
 
 
 def _canonical_bytes(value: dict[str, Any]) -> bytes:

@@ -80,8 +80,10 @@ def read_live_state(
     progress = on_progress or _silent
     try:
         with client.byte_budget(max_read_bytes):
-            read = _read_all("users", client.list_users_page, page_size, progress, _user)
-            users, groups_of = _users(read)
+            keep = partial(_user, {})
+            users, groups_of = _users(
+                _read_all("users", client.list_users_page, page_size, progress, keep)
+            )
             listed, refused = _list_teams(client, page_size, progress)
             trust = listed_members_trusted(listed, groups_of)
             if refused:
@@ -183,9 +185,19 @@ def _check_page(kind: str, page: ListPage, start: int, seen: set[str]) -> None:
         )
 
 
-def _user(resource: dict[str, Any]) -> tuple[LiveUser, frozenset[str] | None]:
-    """A listed user and the ids in its ``groups`` (None when the server left them out)."""
-    return _located(parse_user, resource, "/Users"), _located(parse_user_groups, resource, "/Users")
+def _user(
+    shared: dict[frozenset[str], frozenset[str]], resource: dict[str, Any]
+) -> tuple[LiveUser, frozenset[str] | None]:
+    """A listed user and the ids in its ``groups`` (None when the server left them out).
+
+    Equal ``groups`` sets are one object (``shared``, one dict per read): users of
+    the same teams share it, about 200 bytes a user less at the peak.
+    """
+    user = _located(parse_user, resource, "/Users")
+    member_of = _located(parse_user_groups, resource, "/Users")
+    if member_of is not None:
+        member_of = shared.setdefault(member_of, member_of)
+    return user, member_of
 
 
 def _users(

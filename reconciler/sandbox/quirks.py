@@ -90,9 +90,7 @@ class Quirks:
         if self.members_cut is not None and self.members_omitted:
             raise ValueError("quirks members_cut and members_omitted exclude each other")
         if self.list_members_cut is not None and self.list_members_omitted:
-            raise ValueError(
-                "quirks list_members_cut and list_members_omitted exclude each other"
-            )
+            raise ValueError("quirks list_members_cut and list_members_omitted exclude each other")
 
     @classmethod
     def from_specs(cls, specs: list[str]) -> Quirks:

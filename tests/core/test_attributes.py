@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import date
+from functools import partial
 from typing import Any
 
 import pytest
@@ -85,7 +86,8 @@ def test_the_create_body_parses_back_to_the_same_values() -> None:
 def test_the_reader_keeps_every_managed_attribute_of_each_user() -> None:
     body = {**builders.new_user_resource(LIVE_VALUES), "id": "u1", "meta": {"x": 1}}
     page = ListPage(total_results=1, start_index=1, items_per_page=1, resources=(body,))
-    (kept,) = reader._read_all("users", lambda start, count: page, 10, _quiet, reader._user)
+    keep = partial(reader._user, {})
+    (kept,) = reader._read_all("users", lambda start, count: page, 10, _quiet, keep)
     assert kept == (full_user(), None)
 
 
