@@ -308,6 +308,8 @@ def _with_members(
     done = len(listed) - len(first)
     tick = _ticker(progress, done, len(listed))
     read = _read_teams(client, first, concurrency, tick)
+    if listed and not first:  # every team from the pages: no read ticked
+        progress("members", len(listed), len(listed))
     if trust.canary is not None:
         canary = next(g for g in listed if g.id == trust.canary)
         if not _agrees(canary, read[canary.id]):

@@ -125,6 +125,13 @@ def test_progress_counts_the_teams_taken_from_the_pages() -> None:
     seen: list[tuple[str, int, int]] = []
     read_live_state(org(), on_progress=lambda *a: seen.append(a))
     assert [s for s in seen if s[0] == "members"] == [("members", 3, 3)]
+    # Only empty teams, all from the pages: no read at all, progress still complete.
+    seen.clear()
+    # (u0 names a team the listing lacks: the server fills `groups`, no team has u0)
+    fake = FakeDirectory(users=[user(0, "g9")], groups=[group(1), group(2)])
+    live = read_live_state(fake, on_progress=lambda *a: seen.append(a))
+    assert team_reads(fake) == [] and all(not g.member_ids for g in live.groups)
+    assert [s for s in seen if s[0] == "members"] == [("members", 2, 2)]
 
 
 @dataclass
