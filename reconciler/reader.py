@@ -42,8 +42,12 @@ from reconciler.evidence import (
 from reconciler.livestate import LiveGroup, LiveState, LiveUser, MembersRead
 from reconciler.scim.errors import (
     ScimAnswerTooLarge,
+    ScimBadRequest,
     ScimError,
     ScimPayloadTooLarge,
+    ScimRateLimited,
+    ScimServerError,
+    ScimTransportError,
     ScimUnsupportedError,
 )
 from reconciler.scim.parse import ListPage, parse_group, parse_user, parse_user_groups
@@ -241,21 +245,35 @@ def _list_teams(
 ) -> tuple[list[LiveGroup], str]:
     """Every team, with the members its listing carries, and why none may be taken ("").
 
-    Pages are asked for with members. When an answer with members is too large (over
-    ``max_response_bytes``, or the server answers 413), the teams are listed again
-    without them (``excludedAttributes=members``) and each is read by itself: a big
-    team costs a request, never the read.
+    Pages are asked for with members. When such a page fails (too large for
+    ``max_response_bytes``, or the server answers 400, 413 or 5xx after retries, or
+    the connection fails, as a page of big teams can make it), the teams are listed
+    again without members (``excludedAttributes=members``, what servers are asked
+    for most) and each is read by itself: a big team costs requests, never the read.
+    A rate limit is not worked around: the second listing would meet it too.
     """
     try:
         fetch = partial(_groups_page, client, with_members=True)
         return _groups(_read_all("teams", fetch, page_size, progress, _team)), ""
-    except (ScimAnswerTooLarge, ScimPayloadTooLarge) as error:
+    except ScimRateLimited:
+        raise
+    except _REFUSED as error:
         refused = (
-            f"a page of teams with members was too large ({error}), so teams were listed "
+            f"a page of teams with members failed ({error}), so teams were listed "
             "without members (excludedAttributes=members)"
         )
     fetch = partial(_groups_page, client, with_members=False)
     return _groups(_read_all("teams", fetch, page_size, progress, _team)), refused
+
+
+# How a page of teams with members can fail where one without them may not.
+_REFUSED = (
+    ScimAnswerTooLarge,
+    ScimPayloadTooLarge,
+    ScimBadRequest,
+    ScimServerError,
+    ScimTransportError,
+)
 
 
 def _groups_page(client: ScimReader, start: int, count: int, *, with_members: bool) -> ListPage:

@@ -20,7 +20,15 @@ from reconciler.livestate import LiveGroup
 from reconciler.reader import read_live_state
 from reconciler.sandbox import Sandbox
 from reconciler.scim.client import ScimClient
-from reconciler.scim.errors import ScimAnswerTooLarge, ScimPayloadTooLarge
+from reconciler.scim.errors import (
+    ScimAnswerTooLarge,
+    ScimBadRequest,
+    ScimError,
+    ScimPayloadTooLarge,
+    ScimRateLimited,
+    ScimServerError,
+    ScimTransportError,
+)
 from reconciler.scim.parse import ListPage
 from reconciler.scim.secret import Token
 from tests.scim.test_reader import FakeDirectory, group
@@ -216,9 +224,12 @@ def test_a_listed_member_that_does_not_parse_makes_that_team_a_read() -> None:
     assert live.groups_by_id["g1"].member_ids == {"u0"}
 
 
-@pytest.mark.parametrize("refusal", [ScimAnswerTooLarge, ScimPayloadTooLarge])
-def test_a_page_too_large_with_members_is_listed_again_without_them(
-    refusal: type[ScimAnswerTooLarge] | type[ScimPayloadTooLarge],
+@pytest.mark.parametrize(
+    "refusal",
+    [ScimAnswerTooLarge, ScimPayloadTooLarge, ScimBadRequest, ScimServerError, ScimTransportError],
+)
+def test_a_page_with_members_that_fails_is_listed_again_without_them(
+    refusal: type[ScimError],
 ) -> None:
     base = org()
 
@@ -237,7 +248,25 @@ def test_a_page_too_large_with_members_is_listed_again_without_them(
     assert fake.calls.count("refused") == 1
     assert sorted(team_reads(fake)) == ["g0", "g1", "g2"]
     assert live.groups_by_id["g0"].member_ids == {"u0", "u1", "u2"}
-    assert live.members_read is not None and "too large" in live.members_read.why
+    assert live.members_read is not None
+    assert "listed without members (excludedAttributes=members)" in live.members_read.why
+
+
+def test_a_rate_limit_on_the_page_with_members_is_not_worked_around() -> None:
+    base = org()
+
+    @dataclass
+    class Limited(FakeDirectory):
+        def list_groups_page(
+            self, start_index: int, count: int, *, with_members: bool = False
+        ) -> ListPage:
+            self.calls.append("limited")
+            raise ScimRateLimited("slow down", status=429, method="GET", path="/Groups")
+
+    fake = Limited(users=base.users, groups=base.groups)
+    with pytest.raises(LiveStateError, match="could not read the live state"):
+        read_live_state(fake)
+    assert fake.calls.count("limited") == 1
 
 
 def test_over_http_a_page_over_the_byte_cap_falls_back_to_reading_each_team() -> None:
@@ -263,6 +292,6 @@ def test_over_http_a_page_over_the_byte_cap_falls_back_to_reading_each_team() ->
             calls = client.stats.calls
     assert len(live.groups) == 5 and all(len(g.member_ids) == 30 for g in live.groups)
     assert live.members_read is not None and live.members_read.requests == 5
-    assert "too large" in live.members_read.why
+    assert "is larger than" in live.members_read.why
     # 6 user pages, the refused team page, the team page without members, 5 reads.
     assert calls == 6 + 1 + 1 + 5
