@@ -10,7 +10,8 @@ the smaller of ``page_size`` and the server's own page size (one page each when 
 org has no users or no groups: totalResults is only known from a first page), plus
 one ``GET /Users/{id}`` per team member that no listed user has (none on an honest
 server; see ``reconciler.evidence`` for what they prove), plus, only when a page of
-teams with members is too large, ceil(G/P) more group pages without members.
+teams with members fails (too large, 400, 413, 5xx; see ``_list_teams``), ceil(G/P)
+more group pages without members (R is then G).
 
 R is G - T + C: T teams whose listed members users' ``groups`` corroborate are not
 read (``reconciler.evidence.listed_members_trusted``), and C is 1 when one of them
