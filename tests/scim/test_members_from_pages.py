@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
 
+from reconciler import reader
 from reconciler.errors import LiveStateError
 from reconciler.evidence import listed_members_trusted
 from reconciler.livestate import LiveGroup
@@ -295,3 +297,27 @@ def test_over_http_a_page_over_the_byte_cap_falls_back_to_reading_each_team() ->
     assert "is larger than" in live.members_read.why
     # 6 user pages, the refused team page, the team page without members, 5 reads.
     assert calls == 6 + 1 + 1 + 5
+
+
+# ---- reader memory: repeated strings and sets are shared -------------------------------------
+
+
+def test_repeated_team_ids_names_and_keys_are_one_object_each() -> None:
+    users = [
+        {**user(i, "g0", "g1"), "name": {"givenName": "Ada", "familyName": "Lovelace"}}
+        for i in range(3)
+    ]
+    # Each user decoded apart, as from JSON: equal strings are distinct objects here.
+    fake = FakeDirectory(users=[json.loads(json.dumps(u)) for u in users])
+    live = read_live_state(fake)
+    first, second = live.users[0], live.users[1]
+    assert first.given_name is second.given_name and first.family_name is second.family_name
+    # The match key of a lower-case userName is that same string, not a copy.
+    assert all(key is user.user_name for key, user in live.users_by_key.items())
+
+
+def test_users_of_the_same_teams_share_one_groups_set() -> None:
+    keep = partial(reader._user, {})
+    one = keep(json.loads(json.dumps(user(1, "g0", "g1"))))[1]
+    two = keep(json.loads(json.dumps(user(2, "g1", "g0"))))[1]
+    assert one is two and one == {"g0", "g1"}
