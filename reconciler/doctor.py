@@ -32,7 +32,6 @@ from reconciler.scim.protocols import ScimProbe
 MEMBERSHIP = "team members cross-check (users' groups)"
 _SAMPLE = 100
 LOOKALIKES = "look-alike userNames"
-MEMBERS_READ = "team members read path"
 
 
 class Status(StrEnum):
@@ -90,26 +89,31 @@ def diagnose(
     if not any(c.status is Status.FAIL for c in checks):
         live = _run(checks, LOOKALIKES, lambda: _lookalikes(client, live))
     if live is not None and live.members_read is not None:
-        read = live.members_read
-        _run(checks, MEMBERS_READ, lambda: (_members_read(read), None))
+        checks = [_with_read_path(c, live.members_read) for c in checks]
     return Diagnosis(target, tuple(checks))
 
 
-def _members_read(read: MembersRead) -> Check:
-    """Which read path the team members took, and why, with the requests it saved."""
+def _with_read_path(check: Check, read: MembersRead) -> Check:
+    """The membership check, told which read path the team members took and why."""
+    if check.name != MEMBERSHIP or check.status in (Status.FAIL, Status.SKIP):
+        return check
+    return Check(check.name, check.status, f"{check.detail}. {members_read_path(read)}")
+
+
+def members_read_path(read: MembersRead) -> str:
+    """One sentence: where the team members came from, the requests saved, and why the
+    other teams were read one by one."""
     teams = read.from_pages + read.read_each
     saved = teams - read.requests
     if read.from_pages:
-        detail = (
-            f"{count(read.from_pages, 'team')} of {teams} read from the Groups pages (users' "
-            f"`groups` agree with them): {read.requests} GET /Groups/{{id}} instead of "
-            f"{teams}, {saved} saved"
+        text = (
+            f"Read path: {read.from_pages} of {count(teams, 'team')} from the Groups pages "
+            f"(users' `groups` agree with them), {read.requests} GET /Groups/{{id}} "
+            f"instead of {teams} ({saved} saved)"
         )
     else:
-        detail = f"each of the {count(teams, 'team')} read with GET /Groups/{{id}}"
-    if read.why:
-        detail += f"; read one by one: {read.why}"
-    return Check(MEMBERS_READ, Status.OK, detail)
+        text = f"Read path: each of the {count(teams, 'team')} with GET /Groups/{{id}}"
+    return f"{text}; read one by one: {read.why}" if read.why else text
 
 
 def _check(

@@ -48,12 +48,10 @@ def test_a_healthy_sandbox_passes_every_check(
         "team members cross-check (users' groups)": "ok",
         "claimed domains": "ok",
         "look-alike userNames": "ok",
-        "team members read path": "ok",
     }
-    path = next(c for c in report["checks"] if c["name"] == "team members read path")  # type: ignore[attr-defined]
     # The sandbox's pages carry members and users' `groups` agree: one canary read.
-    assert "read from the Groups pages" in path["detail"]
-    assert "1 GET /Groups/{id} instead of" in path["detail"]
+    assert "Read path: 4 of 4 teams from the Groups pages" in membership["detail"]
+    assert "1 GET /Groups/{id} instead of 4 (3 saved)" in membership["detail"]
 
 
 def test_a_bad_token_is_explained(capsys: pytest.CaptureFixture[str]) -> None:

@@ -203,3 +203,36 @@ def test_any_server_gets_zed_dropped_from_finance(server: Server, tmp_path: Path
     assert again.plan.operations == ()
     finance = again.live.groups_by_name["Finance"]
     assert again.live.member_keys(finance) == {"ann@acme.io", "ben@acme.io"}
+
+
+@pytest.mark.parametrize(
+    ("quirks", "said"),
+    [
+        (
+            Quirks(),
+            "Read path: 3 of 3 teams from the Groups pages (users' `groups` agree with "
+            "them), 1 GET /Groups/{id} instead of 3 (2 saved)",
+        ),
+        (
+            Quirks(groups_omitted=True),
+            "Read path: each of the 3 teams with GET /Groups/{id}; read one by one: the "
+            "server does not fill users' `groups`",
+        ),
+        (
+            Quirks(list_members_cut=2),
+            "Read path: 2 of 3 teams from the Groups pages (users' `groups` agree with "
+            "them), 2 GET /Groups/{id} instead of 3 (1 saved); read one by one: 1 team "
+            "whose listed members differ from users' `groups`",
+        ),
+    ],
+    ids=["honest", "no-user-groups", "cut-in-list"],
+)
+def test_doctor_says_which_read_path_the_members_took_and_why(
+    box: Sandbox, capsys: pytest.CaptureFixture[str], quirks: Quirks, said: str
+) -> None:
+    seed_org(box)
+    box.set_quirks(quirks)
+    assert run("doctor", "--format", "json", "--max-attempts", "1") in (0, 2)
+    report = json.loads(capsys.readouterr().out)
+    (membership,) = [c for c in report["checks"] if c["name"].startswith("team members")]
+    assert said in membership["detail"]
