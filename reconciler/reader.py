@@ -252,6 +252,9 @@ def _list_teams(
     again without members (``excludedAttributes=members``, what servers are asked
     for most) and each is read by itself: a big team costs requests, never the read.
     A rate limit is not worked around: the second listing would meet it too.
+    No ``attributes=`` narrowing is asked for (``members.value`` is a sub-attribute
+    servers handle unevenly, and one that drops ``members`` for it would cost a read
+    per team): the whole resource, as a plain listing answers it.
     """
     try:
         fetch = partial(_groups_page, client, with_members=True)
