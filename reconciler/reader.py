@@ -41,6 +41,7 @@ from reconciler.evidence import (
     resolve_unlisted_members,
 )
 from reconciler.livestate import LiveGroup, LiveState, LiveUser, MembersRead
+from reconciler.profile import PRODUCT
 from reconciler.scim.errors import (
     ScimAnswerTooLarge,
     ScimBadRequest,
@@ -236,7 +237,7 @@ def _unique_user_names(users: list[LiveUser]) -> None:
     raise LiveStateError(
         "the live state cannot be used: accounts whose userNames differ only in case or "
         f"surrounding spaces: {shown}{more}. userNames are case-insensitive, so they cannot "
-        "be told apart; nothing was planned. Fix: in Mixpanel, delete (or rename) all but "
+        f"be told apart; nothing was planned. Fix: in {PRODUCT}, delete (or rename) all but "
         "one account of each login, then run the command again"
     )
 

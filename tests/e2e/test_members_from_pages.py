@@ -19,11 +19,11 @@ import pytest
 from reconciler.livestate import LiveGroup
 from reconciler.manifest.loader import load_manifest
 from reconciler.plan import OpKind
-from reconciler.sandbox import Quirks, Sandbox
 from reconciler.scim.client import ScimClient
 from reconciler.scim.secret import Token
 from reconciler.settings import Target
 from reconciler.workflow import Planned, plan_from_manifest
+from scim_sandbox import Quirks, Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, Server, person, run, write_manifest
 
 NAMES = ("ann", "ben", "zed")

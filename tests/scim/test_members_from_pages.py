@@ -20,7 +20,6 @@ from reconciler.errors import LiveStateError
 from reconciler.evidence import listed_members_trusted
 from reconciler.livestate import LiveGroup
 from reconciler.reader import read_live_state
-from reconciler.sandbox import Sandbox
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
     ScimAnswerTooLarge,
@@ -33,6 +32,7 @@ from reconciler.scim.errors import (
 )
 from reconciler.scim.parse import ListPage
 from reconciler.scim.secret import Token
+from scim_sandbox import Sandbox
 from tests.scim.test_reader import FakeDirectory, group
 
 U = frozenset
