@@ -13,6 +13,7 @@ cannot be read (a broken symlink, a symlinked or unreadable folder) is a problem
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -21,8 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from reconciler.errors import ConfigError, ManifestError, Problem
 from reconciler.files import MIB, ReadRefused, read_bounded, size_text
@@ -95,24 +97,43 @@ def manifest_digest(manifest: Manifest) -> str:
     """``sha256:<hex>`` of the canonical JSON of the manifest (sorted keys, compact).
 
     The same bytes as ``json.dumps(manifest.model_dump(mode="json"), sort_keys=True,
-    separators=(",", ":"))``, hashed entry by entry: a 100k-user manifest never
-    exists as one dict tree and one string at once (tens of MB at the peak).
+    separators=(",", ":"))``, hashed a few thousand entries at a time: a 100k-user
+    manifest never exists as one dict tree and one string at once (tens of MB at the
+    peak), and one serializer call and one ``json.dumps`` per chunk cost a third of
+    one per entry. A list's canonical JSON is ``[`` + its items joined by ``,`` + ``]``,
+    so the chunks joined by ``,`` are exactly the whole list's bytes.
     """
     digest = hashlib.sha256(b"{")
     for number, name in enumerate(sorted(type(manifest).model_fields)):
         value = getattr(manifest, name)
         digest.update(f"{',' if number else ''}{_canonical(name)}:".encode())
-        if isinstance(value, tuple) and all(isinstance(item, BaseModel) for item in value):
+        if isinstance(value, tuple) and value and _same_model(value):
             digest.update(b"[")
-            for index, item in enumerate(value):
-                piece = _canonical(item.model_dump(mode="json"))
-                digest.update(f"{',' if index else ''}{piece}".encode())
+            adapter = _list_adapter(type(value[0]))
+            for start in range(0, len(value), DIGEST_CHUNK):
+                chunk = adapter.dump_python(list(value[start : start + DIGEST_CHUNK]), mode="json")
+                digest.update(f"{',' if start else ''}{_canonical(chunk)[1:-1]}".encode())
             digest.update(b"]")
         else:
             whole = manifest.model_dump(mode="json", include={name})[name]
             digest.update(_canonical(whole).encode())
     digest.update(b"}")
     return "sha256:" + digest.hexdigest()
+
+
+DIGEST_CHUNK = 2000
+
+
+def _same_model(items: tuple[object, ...]) -> bool:
+    """Whether every item is an instance of exactly the first item's model class."""
+    kind = type(items[0])
+    return issubclass(kind, BaseModel) and all(type(item) is kind for item in items)
+
+
+@functools.cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+    """A serializer for a list of ``model``: the model's own serializer, once per list."""
+    return TypeAdapter(list[model])  # type: ignore[valid-type]  # a class known at run time
 
 
 def _canonical(value: object) -> str:

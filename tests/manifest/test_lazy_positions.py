@@ -289,3 +289,56 @@ def test_streamed_digest_equals_the_whole_dump(text: str) -> None:
     manifest = load_manifest_text(text, filename="m.yaml", today=TODAY).manifest
     canonical = json.dumps(manifest.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     assert manifest_digest(manifest) == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# Digests computed by the release before the chunked digest: a plan saved then must
+# still match the same manifest now, so these values never change.
+PINNED_TEXT = (
+    ORG + "policy: {protected: [ada@acme.io], max_deprovision_percent: 12.5, "
+    "unmanaged_users: deactivate}\n"
+    "users:\n  - {email: ada@acme.io, given_name: \"Zoë\", family_name: 日本, "
+    "expires: 2030-01-02, previous_emails: [a@acme.io]}\n"
+    '  - {email: bob@acme.io, given_name: " Bob", family_name: B, display_name: "Bob \\"B\\"", '
+    "active: false, expires: 2030-01-02T10:00:00+02:00}\n"
+    "teams:\n  - {name: Ops, previous_names: [Opps], "
+    "members: [{email: ada@acme.io, expires: 2030-01-01}, bob@acme.io]}\n"
+    "  - {name: Empty, members: []}\n  - {name: Unmanaged}\n"
+)
+
+
+def _many_users(count: int) -> str:
+    """``count`` users (more than one digest chunk) and five teams spread over them."""
+    lines = [ORG, "users:"]
+    lines += [
+        f"  - {{email: u{i}@acme.io, given_name: G{i % 7}, family_name: F{i % 11}"
+        + (", active: false" if i % 13 == 0 else "")
+        + "}"
+        for i in range(count)
+    ]
+    lines += ["teams:"]
+    lines += [
+        f"  - {{name: T{t}, members: [{', '.join(f'u{i}@acme.io' for i in range(t, count, 97))}]}}"
+        for t in range(5)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "digest"),
+    [
+        (PINNED_TEXT, "sha256:148a259cf1d34c136f631a798f4b825727ecdc32462efcf08d0d4e0e0e6ec2f3"),
+        (
+            _many_users(2100),
+            "sha256:626c7d2f8841466b02e46d2b1f2d643b68302ce9854ad64227d208466581ae16",
+        ),
+    ],
+    ids=["every-field", "2100-users"],
+)
+def test_the_digest_of_a_manifest_never_changes(text: str, digest: str) -> None:
+    from reconciler.manifest.loader import load_manifest_text
+
+    loaded = load_manifest_text(text, filename="m.yaml", today=TODAY)
+    assert loaded.digest == digest
+    manifest = loaded.manifest
+    canonical = json.dumps(manifest.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    assert digest == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
