@@ -329,7 +329,7 @@ def _many_users(count: int) -> str:
         (PINNED_TEXT, "sha256:148a259cf1d34c136f631a798f4b825727ecdc32462efcf08d0d4e0e0e6ec2f3"),
         (
             _many_users(2100),
-            "sha256:626c7d2f8841466b02e46d2b1f2d643b68302ce9854ad64227d208466581ae16",
+            "sha256:623591727d1d69afe7720a083c790ee18e28907a63e5ed47bc87f370364b8864",
         ),
     ],
     ids=["every-field", "2100-users"],
