@@ -13,7 +13,6 @@ cannot be read (a broken symlink, a symlinked or unreadable folder) is a problem
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -28,6 +27,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from reconciler.errors import ConfigError, ManifestError, Problem
 from reconciler.files import MIB, ReadRefused, read_bounded, size_text
+from reconciler.gcpolicy import bulk_phase
 from reconciler.manifest.document import FileResult, check_file
 from reconciler.manifest.locations import Locations
 from reconciler.manifest.models import Manifest, Policy
@@ -80,9 +80,15 @@ def read_manifest(path: str | os.PathLike[str]) -> list[tuple[str, bytes | Probl
 def load_read_manifest(
     files: Sequence[tuple[str, bytes | Problem]], *, today: date
 ) -> LoadedManifest:
-    """The parsing half of ``load_manifest``, on what ``read_manifest`` returned."""
-    results = [_check_read(name, raw) for name, raw in files]
-    return _finish(results, today)
+    """The parsing half of ``load_manifest``, on what ``read_manifest`` returned.
+
+    Runs with cyclic garbage collection paused (``gcpolicy.bulk_phase``): the load
+    builds millions of objects and no cycles, and the collector's passes over them
+    cost ~0.8 s CPU at 100k users for nothing.
+    """
+    with bulk_phase(freeze=False):
+        results = [_check_read(name, raw) for name, raw in files]
+        return _finish(results, today)
 
 
 def load_manifest_text(text: str, *, filename: str, today: date) -> LoadedManifest:
@@ -90,7 +96,8 @@ def load_manifest_text(text: str, *, filename: str, today: date) -> LoadedManife
     size = len(text.encode("utf-8", errors="replace"))
     if size > MAX_FILE_BYTES:
         return _finish([_unreadable(filename, _too_big(filename))], today)
-    return _finish([check_file(text, filename)], today)
+    with bulk_phase(freeze=False):
+        return _finish([check_file(text, filename)], today)
 
 
 def manifest_digest(manifest: Manifest) -> str:
@@ -107,9 +114,10 @@ def manifest_digest(manifest: Manifest) -> str:
     for number, name in enumerate(sorted(type(manifest).model_fields)):
         value = getattr(manifest, name)
         digest.update(f"{',' if number else ''}{_canonical(name)}:".encode())
-        if isinstance(value, tuple) and value and _same_model(value):
+        model = _model_of(value)
+        if model is not None:
             digest.update(b"[")
-            adapter = _list_adapter(type(value[0]))
+            adapter = _list_adapter(model)
             for start in range(0, len(value), DIGEST_CHUNK):
                 chunk = adapter.dump_python(list(value[start : start + DIGEST_CHUNK]), mode="json")
                 digest.update(f"{',' if start else ''}{_canonical(chunk)[1:-1]}".encode())
@@ -124,16 +132,22 @@ def manifest_digest(manifest: Manifest) -> str:
 DIGEST_CHUNK = 2000
 
 
-def _same_model(items: tuple[object, ...]) -> bool:
-    """Whether every item is an instance of exactly the first item's model class."""
-    kind = type(items[0])
-    return issubclass(kind, BaseModel) and all(type(item) is kind for item in items)
+def _model_of(value: object) -> type[BaseModel] | None:
+    """The model class of a non-empty tuple whose items all are exactly that class."""
+    if not isinstance(value, tuple) or not value or not isinstance(value[0], BaseModel):
+        return None
+    kind = type(value[0])
+    return kind if all(type(item) is kind for item in value) else None
 
 
-@functools.cache
+_ADAPTERS: dict[type[BaseModel], TypeAdapter[list[Any]]] = {}
+
+
 def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
     """A serializer for a list of ``model``: the model's own serializer, once per list."""
-    return TypeAdapter(list[model])  # type: ignore[valid-type]  # a class known at run time
+    if model not in _ADAPTERS:
+        _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]  # a runtime class
+    return _ADAPTERS[model]
 
 
 def _canonical(value: object) -> str:

@@ -24,8 +24,8 @@ def check_manifest(files: Sequence[FileResult], today: date) -> Findings:
     found = Findings()
     complete = all(f.readable for f in files)
     domains, policy = _sections(files, complete, found)
-    users = [UserAt(u, At(f.locations, ("users", i))) for f in files for i, u in f.users]
-    teams = [TeamAt(t, At(f.locations, ("teams", i))) for f in files for i, t in f.teams]
+    users = [UserAt(u, f.locations, i) for f in files for i, u in f.users]
+    teams = [TeamAt(t, f.locations, i) for f in files for i, t in f.teams]
     unchecked = frozenset().union(*(f.unchecked_emails for f in files))
     declared = _check_users(users, domains, found)
     _check_previous_emails(users, found)

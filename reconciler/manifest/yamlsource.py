@@ -293,7 +293,8 @@ def _open(event: Any, tag: str, depth: int) -> None:
 
 def _mapping(fold: _Fold, start: Any, depth: int) -> dict[str, Any]:
     _open(start, _MAP, depth)
-    get, intern, result = fold.get, sys.intern, {}
+    get, intern = fold.get, sys.intern
+    result: dict[str, Any] = {}
     while True:
         event = get()
         if type(event) is not _SCALAR_EVENT:
@@ -318,13 +319,18 @@ def _mapping(fold: _Fold, start: Any, depth: int) -> dict[str, Any]:
 
 def _sequence(fold: _Fold, start: Any, depth: int) -> list[Any]:
     _open(start, _SEQ, depth)
-    get, result = fold.get, []
+    get = fold.get
+    result: list[Any] = []
     append = result.append
     while True:
         event = get()
         kind = type(event)
         if kind is _SCALAR_EVENT:
-            append(_scalar(fold, event))
+            # As in _mapping: a quoted scalar without tag or anchor is the string itself.
+            if event.implicit[0] or event.tag is not None or event.anchor is not None:
+                append(_scalar(fold, event))
+            else:
+                append(event.value)
         elif kind is _SEQ_END:
             return result
         else:

@@ -296,7 +296,7 @@ def test_streamed_digest_equals_the_whole_dump(text: str) -> None:
 PINNED_TEXT = (
     ORG + "policy: {protected: [ada@acme.io], max_deprovision_percent: 12.5, "
     "unmanaged_users: deactivate}\n"
-    "users:\n  - {email: ada@acme.io, given_name: \"Zoë\", family_name: 日本, "
+    'users:\n  - {email: ada@acme.io, given_name: "Zoë", family_name: 日本, '
     "expires: 2030-01-02, previous_emails: [a@acme.io]}\n"
     '  - {email: bob@acme.io, given_name: " Bob", family_name: B, display_name: "Bob \\"B\\"", '
     "active: false, expires: 2030-01-02T10:00:00+02:00}\n"
