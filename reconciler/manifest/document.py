@@ -29,6 +29,9 @@ from reconciler.manifest.tokens import find_tokens, has_token_runs, redact
 from reconciler.manifest.yamlsource import ParsedYaml, parse_plain, parse_yaml
 
 _M = TypeVar("_M", bound=BaseModel)
+# Values that repeat across entries in a real org: one string each in memory (the
+# models keep the parsed strings as they are). Display names are mostly unique.
+SHARED_VALUES = frozenset({"given_name", "family_name"})
 _SECTIONS = "version, organization, policy, users, teams"
 
 
@@ -69,7 +72,7 @@ def check_file(text: str, filename: str) -> FileResult:
 
 def _check_fast(text: str, filename: str) -> FileResult | None:
     """The result for a file with no problem of its own; None when there is any doubt."""
-    data = parse_plain(text)
+    data = parse_plain(text, shared=SHARED_VALUES)
     if type(data) is not dict or has_token_runs(text):
         return None
     version = data.get("version")

@@ -197,8 +197,11 @@ UNUSUAL: Any = object()
 _PRINTABLE_ASCII = bytes([0x09, 0x0A, 0x0D, *range(0x20, 0x7F)])
 
 
-def parse_plain(text: str) -> Any:
+def parse_plain(text: str, *, shared: frozenset[str] = frozenset()) -> Any:
     """The data of ``text`` without positions, or ``UNUSUAL`` when the full parse must judge.
+
+    ``shared``: mapping keys whose string values are interned (``sys.intern``), so a
+    value repeated across entries (a given name) is one string in memory.
 
     The fast path for the common case, a valid file: one libyaml pass over the events,
     building plain data with the same YAML 1.1 rules as ``parse_yaml`` (the same
@@ -217,7 +220,7 @@ def parse_plain(text: str) -> Any:
         return UNUSUAL  # rare: let the full parse find which value, if any, is a token
     loader = fast_loader(text)
     try:
-        fold = _Fold(loader)
+        fold = _Fold(loader, shared)
         if loader.yaml_path_resolvers or None in fold.table:
             return UNUSUAL  # a resolver this fold does not shortcut: never with SafeLoader
         return _build_plain(fold)
@@ -237,10 +240,11 @@ def _printable(text: str) -> bool:
 class _Fold:
     """What the fold needs at hand: the next event, the loader and its resolver table."""
 
-    __slots__ = ("get", "loader", "table")
+    __slots__ = ("get", "loader", "shared", "table")
 
-    def __init__(self, loader: Any) -> None:
+    def __init__(self, loader: Any, shared: frozenset[str]) -> None:
         self.get = loader.get_event
+        self.shared = shared
         self.loader = loader
         self.table = loader.yaml_implicit_resolvers  # implicit types by first character
 
@@ -312,6 +316,8 @@ def _mapping(fold: _Fold, start: Any, depth: int) -> dict[str, Any]:
             # A quoted scalar without tag or anchor is the string itself: skip the call.
             if event.implicit[0] or event.tag is not None or event.anchor is not None:
                 value = _scalar(fold, event)
+            if key in fold.shared and type(value) is str:
+                value = intern(value)
             result[key] = value
         else:
             result[key] = _node(fold, event, depth + 1)
