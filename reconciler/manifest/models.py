@@ -259,12 +259,6 @@ class _once(cached_property[str]):  # a decorator, named like cached_property
         return value
 
 
-def _email_key(email: str) -> str:
-    """``match_key(email)``, sharing the email's own string when they are equal (usual)."""
-    key = match_key(email)
-    return email if key == email else key
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False, ignored_types=(_once,))
 
@@ -366,8 +360,12 @@ class User(_Strict):
 
     @_once
     def key(self) -> str:
-        """Match key: SCIM userName is case-insensitive (caseExact=false), ASCII only."""
-        return _email_key(self.email)
+        """Match key: SCIM userName is case-insensitive (caseExact=false), ASCII only.
+
+        The email's own string when they are equal (the usual case): one string, not two.
+        """
+        key = match_key(self.email)
+        return self.email if key == self.email else key
 
 
 class Member(_Strict):
@@ -382,8 +380,9 @@ class Member(_Strict):
 
     @_once
     def key(self) -> str:
-        """Match key, computed once: the diff asks for it per membership."""
-        return _email_key(self.email)
+        """Match key, computed once: the diff asks for it per membership (shared as User.key)."""
+        key = match_key(self.email)
+        return self.email if key == self.email else key
 
 
 def _member_from_email(value: Any) -> Any:
