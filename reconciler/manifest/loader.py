@@ -375,7 +375,9 @@ def _check_read(filename: str, raw: bytes | Problem) -> FileResult:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return _unreadable(filename, _not_utf8(raw, error, filename))
-    return check_file(text, filename)
+    # Positions, if ever needed, decode the caller's bytes again: the result does not
+    # keep a second copy of every file's text alive until the load ends.
+    return check_file(text, filename, text_again=lambda: raw.decode("utf-8-sig"))
 
 
 def _unreadable(filename: str, problem: Problem) -> FileResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -76,9 +77,9 @@ def test_the_loader_pauses_collection_without_freezing(
     seen: list[bool] = []
     check = document.check_file
 
-    def watching(text: str, filename: str) -> document.FileResult:
+    def watching(text: str, filename: str, **more: Any) -> document.FileResult:
         seen.append(gc.isenabled())
-        return check(text, filename)
+        return check(text, filename, **more)
 
     monkeypatch.setattr("reconciler.manifest.loader.check_file", watching)
     frozen = gc.get_freeze_count()
