@@ -200,9 +200,6 @@ _PRINTABLE_ASCII = bytes([0x09, 0x0A, 0x0D, *range(0x20, 0x7F)])
 def parse_plain(text: str, *, shared: frozenset[str] = frozenset()) -> Any:
     """The data of ``text`` without positions, or ``UNUSUAL`` when the full parse must judge.
 
-    ``shared``: mapping keys whose string values are interned (``sys.intern``), so a
-    value repeated across entries (a given name) is one string in memory.
-
     The fast path for the common case, a valid file: one libyaml pass over the events,
     building plain data with the same YAML 1.1 rules as ``parse_yaml`` (the same
     resolver decides ``no``, ``0755``, ``1e3`` and dates; the same constructors build
@@ -212,6 +209,9 @@ def parse_plain(text: str, *, shared: frozenset[str] = frozenset()) -> Any:
     a control character, a value that could be a ``Bearer`` token, a syntax error) it
     returns ``UNUSUAL`` and the caller runs ``parse_yaml`` for the exact message and
     position. Nesting is bounded (``MAX_DEPTH``) before the fold recurses.
+
+    ``shared``: mapping keys whose string values are interned (``sys.intern``), so a
+    value repeated across entries (a given name) is one string in memory.
     """
     fast_loader = getattr(yaml, "CSafeLoader", None)
     if fast_loader is None or not _printable(text):
@@ -261,8 +261,8 @@ def _build_plain(fold: _Fold) -> Any:
 
     Recursive descent over the event stream: a container reads its own events up to
     its end event, so no stack of open containers or pending keys is kept. Plain
-    functions, no closures or bound methods kept anywhere: nothing here makes a
-    reference cycle that would hold a file's data until a cyclic collection.
+    functions, and ``_Fold`` refers only to the loader, never to the data: nothing here
+    makes a reference cycle that would hold a file's data until a cyclic collection.
     """
     get = fold.get
     if type(get()) is not yaml.StreamStartEvent:
