@@ -126,3 +126,30 @@ def test_the_match_key_shares_the_email_string_when_equal(
     assert (user.key is user.email) is shared
     assert user.key is user.key  # computed once
     assert "key" not in user.model_dump()  # never part of the data (or the digest)
+
+
+def test_the_fast_parse_leaves_no_cyclic_garbage() -> None:
+    # With collection paused during a load, a reference cycle in the parser would keep
+    # each file's data alive until the end of the load (+60 MB at 100k, once).
+    text = _many_names(50)
+    gc.collect()
+    gc.disable()
+    try:
+        assert yamlsource.parse_plain(text) != yamlsource.UNUSUAL
+        assert document.check_file(text, "m.yaml").users
+        found = gc.collect()
+    finally:
+        gc.enable()
+    assert found == 0
+
+
+def _many_names(count: int) -> str:
+    return (
+        ORG
+        + "users:\n"
+        + "".join(
+            f"  - {{email: u{i}@acme.io, given_name: Ada, family_name: 'L', active: yes}}\n"
+            for i in range(count)
+        )
+        + "teams:\n  - {name: T, members: [u1@acme.io, {email: u2@acme.io}]}\n"
+    )
