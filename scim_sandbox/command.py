@@ -212,7 +212,10 @@ def run(args: SandboxOptions, out: Callable[[str], None]) -> int:
     try:
         sandbox.start()
     except OSError as error:
-        raise ConfigError(f"cannot listen on 127.0.0.1:{args.port}: {error.strerror}") from error
+        raise ConfigError(
+            f"cannot listen on 127.0.0.1:{args.port}: {error.strerror}; stop what uses the "
+            "port, or pass another --port (0 picks a free one)"
+        ) from None
     stopping = threading.Event()
     restore = _on_signals(stopping)
     try:

@@ -162,3 +162,22 @@ def test_a_bad_option_value_of_any_command_is_a_usage_error_with_its_usage_line(
 
     assert err.startswith(usage) and says in err, err
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_a_sandbox_port_in_use_says_how_to_pick_another(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["sandbox", "--port", str(port), "--token", "t"])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use; stop what uses "
+        "the port, or pass another --port (0 picks a free one)\n"
+    )
