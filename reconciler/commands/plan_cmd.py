@@ -7,6 +7,7 @@ exactly; ``--format`` picks the view (text, markdown for a PR comment, json).
 from __future__ import annotations
 
 import argparse
+import pathlib
 from dataclasses import dataclass, field
 
 from reconciler.commands.common import (
@@ -82,6 +83,7 @@ def run(options: Options, console: Console) -> int:
         )
     if options.out:
         check_parent_folder(Path(options.out), what="the plan file", fix=PLAN_OUT_FIX)
+        _refuse_manifest_as_out(Path(options.out), Path(manifest))
     target = resolve_after_manifest(common, options.target, console, manifest)
     client = connect(common, target, console)
     # The manifest loads while the live read waits on the network; its errors come first.
@@ -111,3 +113,20 @@ def run(options: Options, console: Console) -> int:
     if options.detailed_exitcode and planned.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _refuse_manifest_as_out(out: pathlib.Path, manifest: pathlib.Path) -> None:
+    """``--out`` must not name a manifest file: the plan's JSON would replace it."""
+    from reconciler.files import FileWriteError, is_folder
+
+    inside = is_folder(manifest) and out.suffix in (".yaml", ".yml")
+    try:
+        same = out.resolve() == manifest.resolve()
+        inside = inside and out.resolve().is_relative_to(manifest.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: the write names it later
+        return
+    if same or inside:
+        raise FileWriteError(
+            f"cannot write the plan file {out}: it is (or would be read as) a manifest file "
+            f"of -m {manifest}; pass --out a path like plan.json"
+        )

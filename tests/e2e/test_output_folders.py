@@ -138,3 +138,29 @@ def test_importing_an_org_without_users_asks_for_the_claimed_domains(
     assert not (tmp_path / "imported").exists()
     assert run("import", "--out", "imported", "--claimed-domain", "acme.io") == 0
     assert "acme.io" in (tmp_path / "imported" / "org.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("manifest_arg", "out"),
+    [("org.yaml", "org.yaml"), ("org.yaml", "./org.yaml"), ("teams", "teams/new.yaml")],
+)
+def test_plan_out_never_replaces_or_adds_a_manifest_file(
+    sandbox: Sandbox,
+    manifest: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    manifest_arg: str,
+    out: str,
+) -> None:
+    (tmp_path / "teams").mkdir()
+    (tmp_path / "teams" / "org.yaml").write_text(manifest.read_text())
+    before = manifest.read_text()
+
+    assert run("plan", "-m", manifest_arg, "--out", out) == 1
+
+    assert _error_line(capsys) == (
+        f"error: cannot write the plan file {Path(out)}: it is (or would be read as) a manifest "
+        f"file of -m {manifest_arg}; pass --out a path like plan.json"
+    )
+    assert manifest.read_text() == before and not (tmp_path / "teams" / "new.yaml").exists()
+    assert sandbox.stats.total_requests == 0
