@@ -85,6 +85,12 @@ def resolve_target(
         token, warnings = read_token_file(Path(token_file))
         return Target(base_url, token, warnings, max_attempts, limits, profile)
     value = env.get(token_env, "").strip()
+    if not value and token_env in env:  # set, but empty: a CI secret that is not there
+        raise ConfigError(
+            f"no SCIM token: {token_env} is set but empty (in GitHub Actions: the secret is "
+            "missing, misspelled, or not given to this job, e.g. a pull request from a fork); "
+            f"set it to the token or pass --token-file FILE ({profile.missing_token_fix})"
+        )
     if not value:
         raise ConfigError(
             f"no SCIM token: set {token_env} or pass --token-file FILE "

@@ -258,3 +258,24 @@ def test_a_token_file_with_a_bom_and_crlf_works(
     code, err = _plan(sandbox.base_url, capsys, "--token-file", "token")
 
     assert code == 0, err
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_a_token_variable_set_but_empty_is_told_apart_from_an_unset_one(
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+) -> None:
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", value)
+    code, err = _plan(sandbox.base_url, capsys)
+    assert code == 1
+    assert err.startswith(
+        "error: no SCIM token: MIXPANEL_SCIM_TOKEN is set but empty (in GitHub Actions: the "
+        "secret is missing, misspelled, or not given to this job"
+    )
+
+    monkeypatch.delenv("MIXPANEL_SCIM_TOKEN")
+    code, err = _plan(sandbox.base_url, capsys)
+    assert code == 1 and err.startswith("error: no SCIM token: set MIXPANEL_SCIM_TOKEN or pass")
+    assert sandbox.stats.total_requests == 0
