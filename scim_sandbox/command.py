@@ -76,7 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="initial directory: empty | demo | random:N; applies only when the state "
         "file is missing or empty (default %(default)s)",
     )
-    parser.add_argument("--token", help=f"bearer token (default: ${TOKEN_ENV}, else generated)")
+    parser.add_argument(
+        "--token",
+        type=_token,
+        help=f"bearer token (default: ${TOKEN_ENV}, else generated)",
+    )
     parser.add_argument(
         "--claimed-domain",
         action="append",
@@ -316,6 +320,16 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
+
+
+def _token(text: str) -> str:
+    """``--token`` for argparse: what a client can send, so not empty and no whitespace."""
+    if not text or any(ch.isspace() or not ch.isprintable() or not ch.isascii() for ch in text):
+        raise argparse.ArgumentTypeError(
+            "must be printable ASCII without spaces (a client could not send it); "
+            "leave it out to have one generated"
+        )
+    return text
 
 
 def _state_file(text: str) -> Path:

@@ -74,6 +74,8 @@ SANDBOX_BAD = [
     (["--rate-limit", "-1"], "argument --rate-limit: must not be negative"),
     (["--rate-limit-burst", "0"], "argument --rate-limit-burst: must be at least 1"),
     (["--fault-seed", "x"], "argument --fault-seed: invalid int value: 'x'"),
+    (["--token", ""], "argument --token: must be printable ASCII without spaces"),
+    (["--token", "a b"], "argument --token: must be printable ASCII without spaces"),
     (["--claimed-domain", "not a domain"], "argument --claimed-domain: 'not a domain' is not"),
 ]
 
