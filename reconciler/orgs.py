@@ -181,6 +181,8 @@ def _config_text(path: Path) -> str | Problem:
     try:
         raw = read_bounded(path, CONFIG_MAX_BYTES)
     except ReadRefused as refused:
+        if refused.too_large:  # a config names a few orgs: this is some other file
+            fix = f"check that {path} is the orgs config ({_SEE}); it names a few orgs"
         raise ConfigError(f"cannot read orgs config {path}: {refused.reason}; {fix}") from None
     try:
         return raw.decode("utf-8-sig")

@@ -243,9 +243,13 @@ def test_a_config_that_cannot_be_read_is_one_line_naming_it(
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1, err
     assert err.startswith(f"error: cannot read orgs config {config}: ")
-    assert err.rstrip().endswith(
-        "pass --config the orgs file (see README, 'Several orgs in one repository')"
+    fix = (
+        f"check that {config} is the orgs config (see README, 'Several orgs in one "
+        "repository'); it names a few orgs"
+        if kind == "over the cap"
+        else "pass --config the orgs file (see README, 'Several orgs in one repository')"
     )
+    assert err.rstrip().endswith(fix), err
 
 
 def test_a_bad_config_stops_a_command_that_needs_it_with_the_same_lines(
