@@ -274,11 +274,26 @@ def selected_org(common: GlobalOptions) -> Org | None:
 
 
 def manifest_path(common: GlobalOptions, manifest: str | None) -> str:
-    """-m, else the org's manifest folder, else ./manifests."""
+    """-m, else the org's manifest folder, else ./manifests.
+
+    An org's manifest that does not exist is a ConfigError naming reconciler.yaml, whose
+    ``manifest:`` is what to fix (the manifest loader would say "pass -m").
+    """
     if manifest:
         return manifest
     org = selected_org(common)
-    return org.manifest if org is not None else "manifests"
+    if org is None:
+        return "manifests"
+    if not exists(org.manifest):
+        from reconciler.errors import ConfigError
+        from reconciler.orgs import CONFIG_FILE
+
+        config = common.config or CONFIG_FILE
+        raise ConfigError(
+            f"{config}: org {org.name}: its manifest {org.manifest} does not exist; fix its "
+            "manifest: (a file or folder, relative to where reconciler runs) or pass -m"
+        )
+    return org.manifest
 
 
 def exists(path: str) -> bool:

@@ -91,3 +91,23 @@ def test_a_malformed_config_stops_plan_with_located_problems_before_any_request(
             "error: 1 problem in the orgs config reconciler.yaml",
         ]
         assert us.stats.total_requests == 0
+
+
+def test_an_orgs_missing_manifest_names_reconciler_yaml_not_dash_m(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOKEN_US", "tok-us")
+    with Sandbox(token="tok-us") as us:
+        write_config(
+            tmp_path / "reconciler.yaml",
+            [{"name": "us", "manifest": "orgs/us", "url": us.base_url, "token_env": "TOKEN_US"}],
+        )
+
+        assert run("--org", "us", "plan") == 1
+
+        assert capsys.readouterr().err == (
+            "error: reconciler.yaml: org us: its manifest orgs/us does not exist; fix its "
+            "manifest: (a file or folder, relative to where reconciler runs) or pass -m\n"
+        )
+        assert us.stats.total_requests == 0
