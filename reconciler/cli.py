@@ -142,8 +142,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"error: {terminal(error.summary)}", file=sys.stderr)
         return error.exit_code
     except UsageError as error:  # options refused after parsing: said the way argparse does
-        args.usage_parser.print_usage(sys.stderr)
-        print(f"{args.usage_parser.prog}: error: {terminal(str(error))}", file=sys.stderr)
+        parser = getattr(args, "usage_parser", None) or build_parser()
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: {terminal(str(error))}", file=sys.stderr)
         return error.exit_code
     except ReconcilerError as error:
         # Errors may quote server data (a detail, a userName): shown escaped. Only an
