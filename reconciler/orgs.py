@@ -51,7 +51,7 @@ class Org(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
+        if not _NAME.fullmatch(value):
             raise ValueError(
                 f"org name {value!r} is not allowed; use lowercase letters, digits, - and _ "
                 "(it becomes a CLI argument, a marker and a folder name)"
@@ -75,7 +75,7 @@ class Org(BaseModel):
     @field_validator("token_env")
     @classmethod
     def _env(cls, value: str) -> str:
-        if not _ENV.match(value):
+        if not _ENV.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not an environment variable name; name the variable that "
                 f"holds the token (e.g. {TOKEN_ENV}), never the token itself"

@@ -141,6 +141,16 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "a name or variable ending in a line break",
+        'version: 1\norgs:\n  - name: "us\\n"\n    manifest: m\n    token_env: "T\\n"\n',
+        [
+            "3:11: orgs[0].name: org name 'us\\n' is not allowed; use lowercase letters, "
+            "digits, - and _ (it becomes a CLI argument, a marker and a folder name)",
+            "5:16: orgs[0].token_env: 'T\\n' is not an environment variable name; name the "
+            "variable that holds the token (e.g. MIXPANEL_SCIM_TOKEN), never the token itself",
+        ],
+    ),
+    (
         "an org name twice",
         "version: 1\norgs:\n" + GOOD_ORG + GOOD_ORG,
         [
