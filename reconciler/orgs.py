@@ -111,7 +111,10 @@ class OrgsConfig(BaseModel):
             if org.name == name:
                 return org
         names = ", ".join(o.name for o in self.orgs)
-        raise ConfigError(f"no org named {name!r} in {CONFIG_FILE}; configured: {names}")
+        raise ConfigError(
+            f"no org named {name!r} in {CONFIG_FILE}; configured: {names}; pass --org with one "
+            f"of them, or add {name} to {CONFIG_FILE}"
+        )
 
 
 # Which model a mapping at a path is ("*": any list index), for "did you mean" hints.
