@@ -201,10 +201,15 @@ def select_org(config_path: str | None, name: str | None) -> Org | None:
     """The org a command works on; None means single-org mode (no config file)."""
     path = Path(config_path or CONFIG_FILE)
     if not exists(path):
-        if config_path is not None or name is not None:
+        if config_path is not None:
+            raise ConfigError(
+                f"{path} not found: --config names the orgs config; check the path ({_SEE})"
+            )
+        if name is not None:
             raise ConfigError(
                 f"{path} not found: --org needs a {CONFIG_FILE} naming the orgs "
-                "(see README, 'Several orgs in one repository')"
+                "(see README, 'Several orgs in one repository'); run from the folder that "
+                "holds it, or pass --config"
             )
         return None
     config = load_orgs(path)

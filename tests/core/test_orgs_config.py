@@ -297,3 +297,52 @@ def test_validate_json_lists_the_config_problems_in_the_manifest_shape(
             }
         ],
     }
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (
+            ["--config", "nowhere.yaml", "validate"],
+            "error: nowhere.yaml not found: --config names the orgs config; check the path",
+        ),
+        (
+            ["--org", "us", "validate"],
+            "error: reconciler.yaml not found: --org needs a reconciler.yaml naming the orgs "
+            "(see README, 'Several orgs in one repository'); run from the folder that holds "
+            "it, or pass --config",
+        ),
+        (
+            ["--org", "jp", "orgs"],
+            "error: no org named 'jp' in reconciler.yaml; configured: us; pass --org with one "
+            "of them, or add jp to reconciler.yaml",
+        ),
+    ],
+)
+def test_a_missing_config_or_org_says_what_to_do(
+    argv: list[str],
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    if "jp" in argv:
+        (tmp_path / "reconciler.yaml").write_text("version: 1\norgs:\n" + GOOD_ORG)
+
+    assert main(argv) == 1
+
+    assert capsys.readouterr().err.startswith(says)
+
+
+def test_a_file_that_is_not_a_plan_says_which_file_to_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "org.yaml").write_text("version: 1\n")
+
+    assert main(["apply", "org.yaml"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: org.yaml is not a plan file made by `reconciler plan --out` (")
+    assert err.endswith("); pass the JSON file that `reconciler plan --out FILE` wrote\n")
