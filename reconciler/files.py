@@ -330,6 +330,7 @@ def write_output(path: Path, data: bytes | str, *, what: str, fix: str) -> None:
     """
     if is_folder(path):
         raise FileWriteError(f"cannot write {what} {path}: it is a folder; {fix}")
+    check_parent_folder(path, what=what, fix=fix)  # the folder may have gone since the start
     try:
         write_atomically(path, data)
     except OSError as error:
