@@ -46,8 +46,20 @@ class Quirks:
     - ``members_cut``: a team's ``members`` holds only its first N members.
     - ``members_omitted``: the ``members`` attribute is left out entirely.
 
+    - ``member_ids_case``: members' ``value`` is the user's id upper-cased, and
+      ``GET /Users/{id}`` matches ids ignoring case (as servers whose ids are GUIDs
+      compared case-insensitively do), so a member id names a user only loosely.
+
     Users' ``groups`` attribute stays truthful in every mode: it is the second
     source a client can cross-check member lists against.
+
+    Read-by-id modes:
+
+    - ``read_returns_other``: keys (userName or team name) whose ``GET /Users/{id}``
+      (``GET /Groups/{id}``), once that user or team was written to, answers 200
+      with another resource of the same type, as a stale cache or a routing bug
+      would (so the read before apply is honest and the read-back is not);
+      ``--quirk read-returns-other=EMAIL``.
 
     Write modes (what a write answer can claim that is not so):
 
@@ -74,6 +86,8 @@ class Quirks:
     conflict_without_scimtype: bool = False
     patch_returns_other: bool = False
     ignore_writes: tuple[str, ...] = ()
+    member_ids_case: bool = False
+    read_returns_other: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("list_cap", "members_cut"):
@@ -132,7 +146,7 @@ class Quirks:
 
     @property
     def touches_members(self) -> bool:
-        return self.members_omitted or self.members_cut is not None
+        return self.members_omitted or self.members_cut is not None or self.member_ids_case
 
     def group_body(self, body: bytes) -> bytes:
         """An encoded Group as the quirky server returns it (members cut or left out)."""
@@ -145,6 +159,11 @@ class Quirks:
             del resource["members"]
         elif self.members_cut is not None:
             resource["members"] = resource["members"][: self.members_cut]
+        if self.member_ids_case and "members" in resource:
+            resource["members"] = [
+                {**member, "value": str(member.get("value", "")).upper()}
+                for member in resource["members"]
+            ]
         return encode(resource)
 
     # ---- writes ---------------------------------------------------------------------------
@@ -160,6 +179,11 @@ class Quirks:
         wanted = key.lower() if kind == "Users" else key
         return ALL in self.ignore_writes or wanted in self.ignore_writes
 
+    def reads_other(self, kind: str, key: str) -> bool:
+        """True when a read by id of this user or team answers with another resource."""
+        wanted = key.lower() if kind == "Users" else key
+        return wanted in self.read_returns_other
+
 
 # The ``--quirk`` names: True for switches, False for modes that take a count.
 # ``_TARGETS`` take a userName or team name (repeatable); see ``_target``.
@@ -174,14 +198,21 @@ _SPECS: dict[str, bool] = {
     "conflict_without_scimtype": True,
     "patch_returns_other": True,
     "ignore_writes": False,
+    "member_ids_case": True,
+    "read_returns_other": False,
 }
-_TARGETS = frozenset({"forbid_user", "forbid_team", "ignore_writes"})
+_TARGETS = frozenset({"forbid_user", "forbid_team", "ignore_writes", "read_returns_other"})
 
 
 def _target(key: str, raw: str | None) -> Any:
     """``forbid_*``: (key, detail) from ``KEY[:DETAIL]``; ``ignore_writes``: a key or "*"."""
     if key == "ignore_writes":
         value = (raw or "").strip() or ALL
+        return value.lower() if "@" in value else value
+    if key == "read_returns_other":
+        value = (raw or "").strip()
+        if not value:
+            raise ValueError(f"quirk {key} needs a target: {key}=EMAIL or {key}=TEAM")
         return value.lower() if "@" in value else value
     name, _, detail = (raw or "").partition(":")
     if not name.strip():
@@ -193,6 +224,8 @@ def _target(key: str, raw: str | None) -> Any:
 def _target_spec(key: str, target: Any) -> str:
     if key == "ignore_writes":
         return key if target == ALL else f"{key}={target}"
+    if key == "read_returns_other":
+        return f"{key}={target}"
     name, detail = target
     return f"{key}={name}:{detail}"
 
