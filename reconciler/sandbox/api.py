@@ -7,6 +7,7 @@ semantics be read (and reasoned about) without any networking in the way.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import threading
@@ -266,6 +267,13 @@ class ScimApi:
             return self._saved(store.replace_group(group_id, _json(request.body)))
         if request.method == "PATCH":
             operations = parse_operations(_json(request.body))
+            if self._quirks().add_replaces_members:
+                operations = [
+                    dataclasses.replace(o, op="replace")
+                    if o.op == "add" and (o.path or "").lower() == "members"
+                    else o
+                    for o in operations
+                ]
             limit = self._faults().max_members_per_patch
             if limit is not None and count_member_values(operations) > limit:
                 self._stats.count_fault("413")

@@ -71,6 +71,9 @@ class Quirks:
       userName cannot be told from an account outside the organization.
     - ``patch_returns_other``: a PATCH is applied, but its 200 answer carries another
       resource of the same type.
+    - ``add_replaces_members``: a team PATCH whose ``add`` names ``members`` replaces
+      the whole member list with the members added (servers have been seen to treat
+      ``add`` as ``replace``): the members nobody asked to remove are dropped.
     - ``ignore_writes``: keys (userName or team name) whose writes answer success
       without doing anything (POST invents an id that does not exist; PATCH, PUT and
       DELETE answer 204); ``"*"`` (``--quirk ignore-writes`` without a value) for all.
@@ -85,6 +88,7 @@ class Quirks:
     forbid_team: tuple[tuple[str, str], ...] = ()
     conflict_without_scimtype: bool = False
     patch_returns_other: bool = False
+    add_replaces_members: bool = False
     ignore_writes: tuple[str, ...] = ()
     member_ids_case: bool = False
     read_returns_other: tuple[str, ...] = ()
@@ -197,6 +201,7 @@ _SPECS: dict[str, bool] = {
     "forbid_team": False,
     "conflict_without_scimtype": True,
     "patch_returns_other": True,
+    "add_replaces_members": True,
     "ignore_writes": False,
     "member_ids_case": True,
     "read_returns_other": False,

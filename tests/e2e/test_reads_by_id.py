@@ -110,3 +110,28 @@ def test_the_read_by_id_quirks_are_named_by_their_specs() -> None:
     assert quirks.names() == ["member_ids_case", "read_returns_other=zed@acme.io"]
     with pytest.raises(ValueError, match="needs a target"):
         Quirks.from_specs(["read-returns-other"])
+
+
+def test_members_a_patch_dropped_without_being_asked_fail_the_verification(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ann = seed_user(sandbox, "ann")
+    ben = seed_user(sandbox, "ben")
+    seed_user(sandbox, "new")
+    sandbox.store.create_group({"displayName": "Eng", "members": [{"value": ann}, {"value": ben}]})
+    sandbox.set_quirks(Quirks(add_replaces_members=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("ben@acme.io"), person("new@acme.io")],
+        [{"name": "Eng", "members": ["ann@acme.io", "ben@acme.io", "new@acme.io"]}],
+        **LOOSE,
+    )
+    # Before: the read-back checked only that new was added: "every change is there",
+    # exit 0, while ann and ben had lost the team.
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 5
+    out = capsys.readouterr().out
+    assert "every change is there" not in out
+    line = next(x for x in out.splitlines() if "failed: add_members Eng" in x)
+    assert "ann@acme.io is no longer a member of 'Eng'" in line
+    assert "ben@acme.io is no longer a member of 'Eng'" in line
+    assert member_names(sandbox, "Eng") == {"new@acme.io"}  # what the server really did
