@@ -44,3 +44,40 @@ def test_a_server_detail_with_bidi_and_c1_characters_is_journaled_as_ascii(
     assert not any(char in raw.decode() for char in HIDDEN)
     failed = next(e for e in read_journal(tmp_path / "j.jsonl") if e.get("status") == "failed")
     assert DETAIL in json.dumps(failed, ensure_ascii=False)  # the value itself is kept
+
+
+@pytest.mark.parametrize("hidden", ["\u200b", "\u202e", "\u2066", "\u00a0", "\u0007"])
+def test_a_manifest_team_name_with_an_invisible_character_is_refused(
+    hidden: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before: "E\u200bng" was valid and apply created a second team that prints as
+    # "Eng", so a PR could grant a team that only looks like the one reviewed.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    with Sandbox(token=TOKEN) as box:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", box.base_url)
+        seed_user(box, "ann")
+        box.store.create_group({"displayName": "Eng"})
+        manifest = write_manifest(
+            tmp_path / "org.yaml",
+            [person("ann@acme.io")],
+            [{"name": "Eng", "members": []}, {"name": f"E{hidden}ng", "members": ["ann@acme.io"]}],
+        )
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 1
+        assert [g["displayName"] for g in box.store.groups()] == ["Eng"]
+    err = capsys.readouterr().err
+    assert "teams[1].name: team name 'E\\u" in err or "teams[1].name: team name 'E\\x" in err
+    assert "reviewers cannot see it" in err
+    assert hidden not in err
+
+
+def test_team_names_in_any_script_stay_valid(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    names = ["データ Team", "Équipe Paris", "Ω Ops"]
+    manifest = write_manifest(
+        tmp_path / "org.yaml", [person("ann@acme.io")], [{"name": n, "members": []} for n in names]
+    )
+    assert run("validate", "-m", str(manifest)) == 0
