@@ -81,3 +81,26 @@ def test_team_names_in_any_script_stay_valid(
         tmp_path / "org.yaml", [person("ann@acme.io")], [{"name": n, "members": []} for n in names]
     )
     assert run("validate", "-m", str(manifest)) == 0
+
+
+def test_import_writes_hidden_characters_of_live_names_as_escapes_and_round_trips(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # YAML counts U+202E and U+200B as printable and wrote them raw into the imported
+    # files that a PR then shows to reviewers (reordered or joined text).
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    given = "Ann\u202eelif.exe\u200b José"
+    with Sandbox(token=TOKEN) as box:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", box.base_url)
+        seed_user(box, "ann", given=given)
+        seed_user(box, "ben", given="Benoît")
+        assert run("import", "--out", "imported", "--claimed-domain", "acme.io") == 0
+        text = (tmp_path / "imported" / "org.yaml").read_text(encoding="utf-8")
+        assert "\u202e" not in text and "\u200b" not in text
+        assert '"Ann\\u202eelif.exe\\u200b José"' in text
+        assert "Benoît" in text  # ordinary letters stay as they are
+        capsys.readouterr()
+        assert run("plan", "-m", "imported") == 0
+    assert "No changes. Mixpanel matches the manifest." in capsys.readouterr().out
