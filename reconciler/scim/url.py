@@ -42,7 +42,13 @@ def normalise_base_url(url: str | None, *, default: str = DEFAULT_BASE_URL) -> s
         # The value is not echoed: what precedes "@" is most likely a secret.
         raise ConfigError("the SCIM base URL must not contain credentials; pass the token apart")
     if "?" in text or "#" in text:
-        raise ConfigError(f"the SCIM base URL must not have a query or fragment, got {text!r}")
+        # Not echoed past the "?" or "#": a query such as ?access_token=... is a secret.
+        shown = re.split(r"[?#]", text, maxsplit=1)[0]
+        raise ConfigError(
+            f"the SCIM base URL must not have a query or fragment, got {shown!r} followed "
+            "by one (not shown: it may hold a secret); pass the token apart and use the "
+            "base URL alone"
+        )
     if scheme == "http" and not _is_loopback(host):
         raise ConfigError(
             f"plain http:// is only allowed to loopback (the local sandbox), got {text!r}: "
