@@ -153,6 +153,13 @@ class ScimApi:
         if detail is not None:
             self._stats.count_fault("quirk_403")
             raise ScimFailure(403, detail)
+        if quirks.post_returns_existing and request.method == "POST" and len(parts) == 1:
+            existing = (
+                self._store.user_by_name(key) if kind == "Users" else self._store.group_by_name(key)
+            )
+            if existing is not None:
+                self._stats.count_fault("quirk_post_returned_existing")
+                return _ok(encode(existing))
         if not quirks.ignores(kind, key):
             return None
         self._stats.count_fault("quirk_ignored_write")

@@ -71,6 +71,9 @@ class Quirks:
       userName cannot be told from an account outside the organization.
     - ``patch_returns_other``: a PATCH is applied, but its 200 answer carries another
       resource of the same type.
+    - ``post_returns_existing``: a POST for a userName (or team name) that exists
+      answers 200 with the existing resource instead of 409, as servers with
+      "upsert" semantics do.
     - ``add_replaces_members``: a team PATCH whose ``add`` names ``members`` replaces
       the whole member list with the members added (servers have been seen to treat
       ``add`` as ``replace``): the members nobody asked to remove are dropped.
@@ -89,6 +92,7 @@ class Quirks:
     conflict_without_scimtype: bool = False
     patch_returns_other: bool = False
     add_replaces_members: bool = False
+    post_returns_existing: bool = False
     ignore_writes: tuple[str, ...] = ()
     member_ids_case: bool = False
     read_returns_other: tuple[str, ...] = ()
@@ -202,6 +206,7 @@ _SPECS: dict[str, bool] = {
     "conflict_without_scimtype": True,
     "patch_returns_other": True,
     "add_replaces_members": True,
+    "post_returns_existing": True,
     "ignore_writes": False,
     "member_ids_case": True,
     "read_returns_other": False,

@@ -250,6 +250,9 @@ class ScimClient:
     def create_or_adopt_user(self, resource: Mapping[str, Any]) -> Creation[LiveUser]:
         """POST a user; on a 409, look it up by userName and adopt it (never a duplicate).
 
+        A POST answered 200 (not 201 Created) with the user is an adoption too: the
+        server returned an account it already had.
+
         A 409 whose user a lookup cannot find raises ScimConflict with advice that says
         only what is known (``errors.conflict_hint``): for one user, not the whole run.
         """
@@ -370,8 +373,13 @@ class ScimClient:
                 log.info("re-sending POST %s: the previous answer was lost", path)
                 continue
             if response.body is not None:
-                made = _parsed(parse, response.body, "POST", path)
-                return Creation(answer.checked(made, path), Origin.CREATED)
+                made = answer.checked(_parsed(parse, response.body, "POST", path), path)
+                if response.status == 200:
+                    # RFC 7644 §3.3: a create answers 201. A 200 with the resource is a
+                    # server that returned one it already had (upsert semantics): as a
+                    # 409 would have been, an adoption, not an account this run made.
+                    return _adopted(made, path, Origin.ADOPTED)
+                return Creation(made, Origin.CREATED)
             # 201 without a body: the key tells us what was made.
             found = find()
             if found is None:

@@ -135,3 +135,29 @@ def test_members_a_patch_dropped_without_being_asked_fail_the_verification(
     assert "ann@acme.io is no longer a member of 'Eng'" in line
     assert "ben@acme.io is no longer a member of 'Eng'" in line
     assert member_names(sandbox, "Eng") == {"new@acme.io"}  # what the server really did
+
+
+def test_a_create_answered_200_with_an_existing_account_is_an_adoption_not_a_create(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # dan is active and matches the manifest, but the capped listing (2, lying total)
+    # hides him; the server answers the POST 200 with dan instead of 409.
+    for name in ("ann", "ben", "dan"):
+        seed_user(sandbox, name)
+    sandbox.store.create_group({"displayName": "Eng"})
+    sandbox.set_quirks(Quirks(list_cap=2, lying_total=True, post_returns_existing=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("ben@acme.io"), person("dan@acme.io")],
+        [{"name": "Eng", "members": ["dan@acme.io"]}],
+        **LOOSE,
+    )
+    # Before: "create_user dan@acme.io: created", exit 0, and nobody learnt that the
+    # listing hides active accounts (which unmanaged_users could never deprovision).
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 5
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "create_user dan@acme.io" in x)
+    assert "adopted (not in the listing)" in line and ": created" not in line
+    assert "The listing is incomplete: dan@acme.io already existed" in out
+    assert member_names(sandbox, "Eng") == {"dan@acme.io"}
+    assert len([u for u in sandbox.store.users() if u["userName"] == "dan@acme.io"]) == 1
