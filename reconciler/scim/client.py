@@ -380,10 +380,17 @@ class ScimClient:
                     # 409 would have been, an adoption, not an account this run made.
                     return _adopted(made, path, Origin.ADOPTED)
                 return Creation(made, Origin.CREATED)
-            # 201 without a body: the key tells us what was made.
+            # A success without a body (201, or 202 Accepted): the key tells us what was made.
             found = find()
             if found is None:
-                raise ScimProtocolError("201 without a body", method="POST", path=path)
+                raise ScimProtocolError(
+                    f"the server answered HTTP {response.status} without a body, and a lookup "
+                    f"does not find the {answer.kind} {answer.key!r} (a server that creates "
+                    "later, after a 202 Accepted, shows it only then); nothing is added to it "
+                    "in this run: run `reconciler plan` again to see whether it exists",
+                    method="POST",
+                    path=path,
+                )
             return Creation(found, Origin.CREATED)
 
 
