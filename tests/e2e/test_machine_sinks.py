@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.journal import read_journal
-from reconciler.sandbox import Quirks, Sandbox
+from scim_sandbox import Quirks, Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
 from tests.e2e.test_quirks_writes import LOOSE, seed_user
 

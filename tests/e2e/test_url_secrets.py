@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
 
 SECRET = "q-SECRET-5f1e9a7c3b"

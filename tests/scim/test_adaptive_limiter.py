@@ -14,12 +14,12 @@ import threading
 
 import pytest
 
-from reconciler.sandbox import Faults, Sandbox
-from reconciler.sandbox.faults import Fault, FaultInjector
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import RetryPolicy
 from reconciler.scim.secret import Token
 from reconciler.scim.throttle import Throttle
+from scim_sandbox import Faults, Sandbox
+from scim_sandbox.faults import Fault, FaultInjector
 from tests.scim.test_throttle import FakeClock
 
 TOKEN = "limiter-TOKEN-42"
