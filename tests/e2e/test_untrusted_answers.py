@@ -375,3 +375,17 @@ def test_a_create_answered_202_without_a_body_fails_with_what_happened_and_what_
     assert "HTTP 202 without a body" in line and "201" not in line
     assert "run `reconciler plan` again" in line
     assert members(org, "g-eng") == {"u-ann", "u-ben"}
+
+
+def test_a_409_that_is_not_a_taken_username_is_not_explained_as_one(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org.create_conflict = ("mutability", "attribute 'active' is readOnly")
+    manifest = write_manifest(tmp_path / "org.yaml", [*base_users(), person("new@acme.io")], [])
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 5
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "create_user new@acme.io:" in x)
+    # Before: "the server reported a conflict without saying which (no scimType)".
+    assert "HTTP 409 (mutability): attribute 'active' is readOnly" in line
+    assert "no scimType" not in line and "outside this organization" not in line
+    assert "a conflict of type 'mutability', not a taken userName" in line
