@@ -247,7 +247,7 @@ def check_team_name(value: str) -> str:
         raise ValueError(
             f"team name {_shown(value)} contains an {hidden}, which prints as nothing or "
             "reorders the text, so reviewers cannot see it; remove it (if the live team "
-            "has it too, rename the team in Mixpanel first)"
+            f"has it too, rename the team in {PRODUCT} first)"
         )
     return value
 
