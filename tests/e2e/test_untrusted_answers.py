@@ -389,3 +389,19 @@ def test_a_409_that_is_not_a_taken_username_is_not_explained_as_one(
     assert "HTTP 409 (mutability): attribute 'active' is readOnly" in line
     assert "no scimType" not in line and "outside this organization" not in line
     assert "a conflict of type 'mutability', not a taken userName" in line
+
+
+def test_a_member_left_behind_by_a_deleted_user_names_the_fix_not_a_rerun(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org.groups[0]["members"].append({"value": "u-gone"})  # a deleted user's membership
+    manifest = write_manifest(
+        tmp_path / "org.yaml", base_users(), [{"name": "Eng", "members": ["ann@acme.io"]}]
+    )
+    assert run("plan", "-m", str(manifest)) == 1
+    err = capsys.readouterr().err
+    assert "team 'Eng' has member id 'u-gone' that matches no user" in err
+    # Before: "re-run when it is resolved", which reads the same forever.
+    assert "re-run when it is resolved" not in err
+    assert "Fix: remove that member from team 'Eng' in Mixpanel" in err
+    assert not org.writes()
