@@ -48,10 +48,12 @@ def normalise_base_url(url: str | None, *, default: str = DEFAULT_BASE_URL) -> s
             "and pass the token with --token-file or its environment variable"
         )
     if "?" in text or "#" in text:
-        cut = text[: min(i for i in (text.find("?"), text.find("#")) if i >= 0)]
+        # Not echoed past the "?" or "#": a query such as ?access_token=... is a secret.
+        shown = re.split(r"[?#]", text, maxsplit=1)[0]
         raise ConfigError(
-            f"the SCIM base URL must not have a query or fragment, got {text!r}; "
-            f"use {cut} (the client appends /Users, /Groups and its own query)"
+            f"the SCIM base URL must not have a query or fragment, got {shown!r} followed "
+            "by one (not shown: it may hold a secret); pass the token apart and use the "
+            f"base URL alone: {shown} (the client appends /Users, /Groups and its own query)"
         )
     if scheme == "http" and not _is_loopback(host):
         raise ConfigError(
