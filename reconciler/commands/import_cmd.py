@@ -23,6 +23,7 @@ from reconciler.commands.common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
 HELP = "write the live org as manifest files"
@@ -94,6 +95,7 @@ def run(options: Options, console: Console) -> int:
         raise ReconcilerError(
             f"{out / existing[0]} already exists; choose an empty --out folder or pass --force"
         )
+    _refuse_other_manifest_files(out, imported.files)
     files = {**imported.files, "schema.json": schema_json()}
     write_file_set(out, files, what="the imported manifest", fix=fix)  # secrets refused first
     for note in imported.notes:
@@ -112,6 +114,45 @@ def run(options: Options, console: Console) -> int:
             "changes the notes name (placeholders, corrected userNames) and nothing else."
         )
     return EXIT_OK
+
+
+def _refuse_other_manifest_files(out: Path, written: Mapping[str, str]) -> None:
+    """Refuse, before any write, manifest files below ``out`` that this import would not write.
+
+    ``plan -m OUT`` reads every ``*.yaml``/``*.yml`` below the folder, so a file left
+    from an earlier import (a team deleted since, a different ``--split-teams`` layout)
+    or written by hand would be read with the imported files: a team or user the live
+    org no longer has would come back as a grant, and the import's "no changes" promise
+    would be false. ``--force`` overwrites the files import writes, never deletes others.
+    Raises ReconcilerError naming the first such file and how many there are.
+    """
+    from pathlib import Path
+
+    from reconciler.errors import ManifestError, ReconcilerError
+    from reconciler.files import is_folder
+    from reconciler.manifest.loader import read_manifest
+
+    if not is_folder(out):
+        return
+    try:
+        found = read_manifest(out)
+    except ManifestError:  # no manifest file there; any other problem is named after writing
+        return
+    others = sorted(
+        name
+        for name in (Path(path).relative_to(out).as_posix() for path, _ in found)
+        if name not in written
+    )
+    if others:
+        more = f" (and {len(others) - 1} more)" if len(others) > 1 else ""
+        raise ReconcilerError(
+            f"{out / others[0]}{more} is a manifest file this import would not write, and "
+            f"plan reads every *.yaml and *.yml below {out}: its users and teams would be "
+            "read with the imported ones (a team or user the live org no longer has would "
+            f"come back as a grant); nothing was written; move it out of {out} or delete "
+            "it, or choose an empty --out folder (--force overwrites only the files import "
+            "writes)"
+        )
 
 
 def _check_imported(out: Path) -> None:
