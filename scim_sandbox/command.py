@@ -188,7 +188,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "repeatable: list_cap=N, lying_total, hide_inactive, members_cut=N, "
             "members_omitted, list_members_cut=N, list_members_omitted, groups_omitted, "
             "forbid_user=EMAIL[:DETAIL], forbid_team=NAME[:DETAIL], "
-            "conflict_without_scimtype, patch_returns_other, ignore_writes[=KEY] "
+            "conflict_without_scimtype, patch_returns_other, add_replaces_members, "
+            "post_returns_existing, ignore_writes[=KEY], member_ids_case, "
+            "read_returns_other=KEY "
             "(dashes work too; see README, 'Quirk modes')"
         ),
     )

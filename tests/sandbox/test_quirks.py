@@ -150,3 +150,14 @@ def test_the_sandbox_command_refuses_an_unknown_quirk_naming_the_known_ones(
     assert stop.value.code == 64
     assert "argument --quirk: quirk list_cap needs a count" in err
     assert "Traceback" not in err
+
+
+def test_sandbox_help_names_every_quirk_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    from scim_sandbox.quirks import _SPECS
+
+    with pytest.raises(SystemExit) as stop:
+        main(["sandbox", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert stop.value.code == 0
+    missing = [name for name in _SPECS if name not in help_text]
+    assert missing == []
