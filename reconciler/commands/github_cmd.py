@@ -234,6 +234,14 @@ def _is_remainder(args: Options, reviewed_digest: str, where: str, out: Out) -> 
 
 
 def _typed_digest(digest: str, typed: str) -> str:
+    """The digest a person typed, checked for form: bare hex gets its ``sha256:`` prefix.
+
+    Raises ReviewMissingError when empty (exit 4), StalePlanError when it is not a
+    digest at all (exit 3, saying so rather than "the plan changed").
+    """
+    import re
+
+    from reconciler.errors import StalePlanError
     from reconciler.github import ReviewMissingError
 
     typed = typed.strip()
@@ -241,6 +249,14 @@ def _typed_digest(digest: str, typed: str) -> str:
         raise ReviewMissingError(
             "no confirm_digest given: review the plan in this job's summary, then run the "
             f"workflow again with confirm_digest={digest}"
+        )
+    if re.fullmatch(r"[0-9a-f]{64}", typed):  # the hex copied without its prefix: same digest
+        return f"sha256:{typed}"
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", typed):
+        raise StalePlanError(
+            f"confirm_digest '{terminal(typed[:80])}' is not a plan digest (sha256: and 64 "
+            "lower-case hex digits), so it cannot confirm this plan; copy the whole digest "
+            f"from this job's summary: confirm_digest={digest}"
         )
     return typed
 

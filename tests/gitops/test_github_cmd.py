@@ -385,3 +385,23 @@ def test_explain_says_a_rerun_finishes_a_partial_apply_under_the_subset_rule(cod
 
     assert "re-run this job (no new pull request)" in text.lower()
     assert "subset of the reviewed plan" in text and "naming what is new" in text
+
+
+def test_a_confirm_digest_copied_without_its_prefix_is_the_same_digest(plan_file: str) -> None:
+    bare = REVIEWED.digest.removeprefix("sha256:")
+
+    assert run("verify-plan", "--plan", plan_file, "--confirm-digest", bare)[0] == 0
+
+
+@pytest.mark.parametrize(
+    "typed", ["x", REVIEWED.digest[:19], REVIEWED.digest.upper(), REVIEWED.digest + "0"]
+)
+def test_a_confirm_digest_that_is_not_a_digest_says_so_and_never_confirms(
+    plan_file: str, typed: str
+) -> None:
+    error = fail("verify-plan", "--plan", plan_file, "--confirm-digest", typed)
+
+    assert error.exit_code == 3
+    assert "is not a plan digest" in str(error)
+    assert f"confirm_digest={REVIEWED.digest}" in str(error)
+    assert "changed since" not in str(error)
