@@ -132,7 +132,12 @@ def _check(
 
 
 def _explain(error: ReconcilerError, profile: TargetProfile) -> str:
-    text = str(error)
+    # The 401 advice says to check with doctor first: this is that check, so it says
+    # what to look at instead of sending the reader back here.
+    text = str(error).replace(
+        "check the token first with `reconciler doctor`;",
+        "make sure it is this organization's current token, copied whole;",
+    )
     # The transport already names TLS failures (plain HTTP, certificate) precisely.
     if isinstance(error, ScimTransportError) and not any(w in text for w in ("TLS", "HTTP")):
         return f"{text}; check the URL, DNS, proxy and firewall"

@@ -61,6 +61,8 @@ def test_a_bad_token_is_explained(capsys: pytest.CaptureFixture[str]) -> None:
     token = next(c for c in report["checks"] if c["name"] == "token accepted")  # type: ignore[attr-defined]
     assert token["status"] == "fail"
     assert "generating one revokes the previous token" in token["detail"]
+    assert "reconciler doctor" not in token["detail"]  # this is doctor: no advice to run it
+    assert "make sure it is this organization's current token" in token["detail"]
     assert statuses(report)["users readable"] == "skip"
 
 
