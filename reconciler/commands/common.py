@@ -280,6 +280,8 @@ def manifest_path(common: GlobalOptions, manifest: str | None) -> str:
     ``manifest:`` is what to fix (the manifest loader would say "pass -m").
     """
     if manifest:
+        if common.org is not None:
+            _refuse_another_orgs_manifest(common, manifest)
         return manifest
     org = selected_org(common)
     if org is None:
@@ -294,6 +296,44 @@ def manifest_path(common: GlobalOptions, manifest: str | None) -> str:
             "manifest: (a file or folder, relative to where reconciler runs) or pass -m"
         )
     return org.manifest
+
+
+def _refuse_another_orgs_manifest(common: GlobalOptions, manifest: str) -> None:
+    """``--org eu -m orgs/us``: refuse one org's manifest for another org's Mixpanel.
+
+    Planned against eu, us's manifest would create us's people in eu (and, under
+    ``unmanaged_users: deactivate``, deprovision eu's). Any other ``-m`` (a draft
+    outside every org's folder) is allowed. Raises ConfigError naming both orgs.
+    """
+    from pathlib import Path
+
+    from reconciler.errors import ConfigError
+    from reconciler.orgs import CONFIG_FILE, load_orgs
+    from reconciler.profile import PRODUCT
+
+    org = selected_org(common)
+    if org is None:
+        return
+    config = common.config or CONFIG_FILE
+    try:
+        given = Path(manifest).resolve()
+
+        def within(folder: str) -> bool:
+            root = Path(folder).resolve()
+            return given == root or root in given.parents
+
+        if within(org.manifest):
+            return
+        other = next((o for o in load_orgs(Path(config)).orgs if within(o.manifest)), None)
+    except (OSError, RuntimeError):  # a path that cannot be resolved: the loader names it
+        return
+    if other is not None:
+        raise ConfigError(
+            f"-m {manifest} is the manifest of org {other.name} in {config}, not of --org "
+            f"{org.name}: planned against {org.name}'s {PRODUCT}, it would give "
+            f"{other.name}'s people access there; drop -m ({org.name}'s manifest is "
+            f"{org.manifest}) or pass --org {other.name}"
+        )
 
 
 def exists(path: str) -> bool:

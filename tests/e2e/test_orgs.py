@@ -111,3 +111,40 @@ def test_an_orgs_missing_manifest_names_reconciler_yaml_not_dash_m(
             "manifest: (a file or folder, relative to where reconciler runs) or pass -m\n"
         )
         assert us.stats.total_requests == 0
+
+
+def test_another_orgs_manifest_is_refused_for_this_org_before_any_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    monkeypatch.delenv("MIXPANEL_SCIM_URL", raising=False)
+    (tmp_path / "orgs" / "us").mkdir(parents=True)
+    (tmp_path / "orgs" / "eu").mkdir(parents=True)
+    (tmp_path / "draft").mkdir()
+    write_manifest(tmp_path / "orgs" / "us" / "org.yaml", [person("ada@acme.io")], [])
+    write_manifest(tmp_path / "orgs" / "eu" / "org.yaml", [person("bob@acme.io")], [])
+    write_manifest(tmp_path / "draft" / "org.yaml", [person("cy@acme.io")], [])
+    with Sandbox(token="tok-eu") as eu:
+        write_config(
+            tmp_path / "reconciler.yaml",
+            [
+                {
+                    "name": "us",
+                    "manifest": "orgs/us",
+                    "url": "https://mixpanel.com/api/app/scim/v2",
+                },
+                {"name": "eu", "manifest": "orgs/eu", "url": eu.base_url},
+            ],
+        )
+        monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", "tok-eu")
+        for given in ("orgs/us", "./orgs/us/", "orgs/us/org.yaml", str(tmp_path / "orgs/us")):
+            assert run("--org", "eu", "apply", "-m", given, "--auto-approve") == 1
+            err = capsys.readouterr().err
+            assert f"error: -m {given} is the manifest of org us in reconciler.yaml" in err
+            assert "not of --org eu" in err and "drop -m" in err
+        assert eu.stats.total_requests == 0
+        assert users_of(eu, "tok-eu") == []
+        # The org's own manifest, and a draft outside every org's folder, are fine.
+        assert run("--org", "eu", "plan", "-m", "orgs/eu", "--detailed-exitcode") == 2
+        assert run("--org", "eu", "plan", "-m", "draft", "--detailed-exitcode") == 2
