@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from itertools import compress
-from operator import attrgetter, itemgetter, methodcaller, not_
+from operator import attrgetter, methodcaller, not_
+from typing import cast
 
 from reconciler.attributes import FROM_MANIFEST
 from reconciler.grammar import count, plural
@@ -166,7 +167,7 @@ class _Context:
         self._expired_memberships: dict[str, date] | None = None
         self._inactive_keys: frozenset[str] | None = None
         self._folded_groups: dict[str, list[LiveGroup]] | None = None
-        self._bulk_members: _BulkMembers | None = None
+        self._bulk_members: dict[str, str] | None = None
         self._bulk_tried = False
         # Look-alike live users that the policy does not name: never changed (ids).
         self.untouchable: frozenset[str] = frozenset()
@@ -240,11 +241,11 @@ class _Context:
         # both sides and every managed attribute exactly equal (what ``_same`` decides
         # first). Everything else takes the general path below, in manifest order.
         wanted, have, plain, find = _EXACT, _LIVE_EXACT, _PLAIN, by_key.get
-        unchanged = [
-            (live := find(key)) is not None and live.active and wanted(user) == have(live) + plain
-            for user, key in zip(users, keys, strict=True)
-        ]
         lives = list(map(find, keys))
+        unchanged = [
+            live is not None and live.active and wanted(user) == have(live) + plain
+            for user, live in zip(users, lives, strict=True)
+        ]
         changes: list[UserChange] = []
         inactive: list[str] = []
         renamed = False
@@ -505,15 +506,17 @@ class _Context:
         )
         return TeamChange(team.name, group, group is None, rename_from, add, remove)
 
-    def _bulk(self) -> _BulkMembers | None:
+    def _bulk(self) -> dict[str, str] | None:
         """The indexes of the bulk membership pass, built once; None when it cannot be used."""
         if not self._bulk_tried:
             self._bulk_tried = True
             self._bulk_members = self._make_bulk()
         return self._bulk_members
 
-    def _make_bulk(self) -> _BulkMembers | None:
-        """Index live members by key, once for all teams (C loops over every live user).
+    def _make_bulk(self) -> dict[str, str] | None:
+        """Live id -> key of every live user whose memberships the diff may change (in
+        the claimed domains, not an untouchable look-alike): built once for all teams,
+        in C loops over every live user.
 
         Only when every match was by key and keys and ids are unique (``_simple``):
         then ``_live_members`` and ``_wanted_members`` could not disagree with these
@@ -521,41 +524,42 @@ class _Context:
         """
         if not self._simple or self._inactive_keys is None:
             return None
-        by_key = self.live.users_by_key
+        by_key, domains = self.live.users_by_key, self.domains
+        if any("@" in domain for domain in domains):
+            return None
         keys = list(by_key.keys())
-        # ``_live_members``'s filter: only users in the claimed domains (by their key).
-        claimed = map(self.domains.__contains__, map(_LAST, map(_AT, keys)))
+        # ``_live_members``'s filter, key.rpartition("@")[2] in domains: a key that ends
+        # in "@" + a claimed domain, or (without any "@") is one.
+        claimed = map(methodcaller("endswith", tuple("@" + d for d in domains)), keys)
         keyed = dict(compress(zip(map(_ID, by_key.values()), keys, strict=True), claimed))
+        keyed.update((by_key[d].id, d) for d in domains if d in by_key)
         for live_id in self.untouchable:
             keyed.pop(live_id, None)
-        ids_by_key = dict(zip(keyed.values(), keyed.keys(), strict=True))
-        active = frozenset(self.desired_by_key.keys() - self._inactive_keys)
-        return _BulkMembers(keyed, ids_by_key, active)
+        return keyed
 
     def _bulk_members_change(
         self,
         team: Team,
         group: LiveGroup | None,
         leaving: dict[str, UserChange],
-        bulk: _BulkMembers,
+        keyed: dict[str, str],
     ) -> tuple[tuple[MemberChange, ...], tuple[MemberChange, ...]] | None:
         """``_team_change``'s additions and removals from set operations on keys.
 
-        None when a membership of the team expires (those are compared one by one).
+        ``keyed`` is ``_make_bulk``'s index. None when a membership of the team
+        expires (those are compared one by one).
         """
         members = team.member_list
         if any(map(_EXPIRES, members)):
             return None
         listed = frozenset(map(_KEY, members))
-        keyed, by_id = bulk.keyed, self.live.users_by_id
-        here = keyed.keys() & group.member_ids if group is not None else set()
-        have = set(map(keyed.__getitem__, here))
-        wanted = listed & bulk.active
-
-        def live_user(key: str) -> LiveUser:
-            return by_id[bulk.ids_by_key[key]]
-
+        found = set(map(keyed.get, group.member_ids)) if group is not None else set()
+        found.discard(None)  # ids of no live user, or of one the diff may not change
+        have = cast("set[str]", found)
         inactive = self._inactive_keys or frozenset()
+        # Listed, in the manifest and wanted active (``_wanted_members``).
+        wanted = (listed & self.desired_by_key.keys()) - inactive
+        live_user = self.live.users_by_key.__getitem__  # keys are unique (``_simple``)
         kept = {  # see ``_team_change``: an inactive listed member's membership stays
             k
             for k in listed & inactive & have
@@ -729,25 +733,9 @@ _EXACT = attrgetter(
 _LIVE_EXACT = attrgetter(*(name for name, _, _, _ in _DIFFED), "active")
 _PLAIN: tuple[None, tuple[()]] = (None, ())
 _ID = attrgetter("id")
-_AT = methodcaller("rpartition", "@")
-_LAST = itemgetter(2)
 _KEY = attrgetter("key")
 _EXPIRES = attrgetter("expires")
 _USER_NAME = attrgetter("user_name")
-
-
-@dataclass(frozen=True, slots=True)
-class _BulkMembers:
-    """Indexes for settling team memberships with set operations (``_make_bulk``).
-
-    ``keyed``: live id -> the desired key its memberships count under, for live users
-    whose memberships the diff may change; ``ids_by_key`` its inverse; ``active``: the
-    keys of manifest users wanted active.
-    """
-
-    keyed: dict[str, str]
-    ids_by_key: dict[str, str]
-    active: frozenset[str]
 
 
 def _same(user: User, live: LiveUser, key: str) -> bool:
