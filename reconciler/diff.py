@@ -238,12 +238,15 @@ class _Context:
             return self._user_changes_one_by_one()
         users, keys, by_key = self.manifest.users, self._keys, self.live.users_by_key
         # The usual case, settled in one pass: no previous emails, no expiry, active on
-        # both sides and every managed attribute exactly equal (what ``_same`` decides
-        # first). Everything else takes the general path below, in manifest order.
+        # both sides and every managed attribute exactly equal (one tuple comparison),
+        # or else equal as ``_same`` compares them (an omitted display_name, a userName
+        # in another case). Everything else takes the general path below, in order.
         wanted, have, plain, find = _EXACT, _LIVE_EXACT, _PLAIN, by_key.get
         lives = list(map(find, keys))
         unchanged = [
-            live is not None and live.active and wanted(user) == have(live) + plain
+            live is not None
+            and live.active
+            and (wanted(user) == have(live) + plain or _unchanged(user, live))
             for user, live in zip(users, lives, strict=True)
         ]
         changes: list[UserChange] = []
@@ -607,7 +610,9 @@ class _Context:
     def _live_members(self, group: LiveGroup | None) -> dict[str, LiveUser]:
         if group is None:
             return {}
-        by_id, domains, desired = self.live.users_by_id, self.domains, self._matched_keys
+        by_id, domains = self.live.users_by_id, self.domains
+        # Live id -> desired key; with only matches by key (``_simple``) it is the own key.
+        desired = {} if self._simple else self._matched_keys
         have: dict[str, LiveUser] = {}
         for member_id in group.member_ids:
             user = by_id.get(member_id)
@@ -736,6 +741,16 @@ _ID = attrgetter("id")
 _KEY = attrgetter("key")
 _EXPIRES = attrgetter("expires")
 _USER_NAME = attrgetter("user_name")
+
+
+def _unchanged(user: User, live: LiveUser) -> bool:
+    """Active, never expiring, not renamed, and no managed attribute differs (``_same``)."""
+    return (
+        user.active is True
+        and user.expires is None
+        and not user.previous_emails
+        and _same(user, live, user.key)
+    )
 
 
 def _same(user: User, live: LiveUser, key: str) -> bool:
