@@ -163,6 +163,7 @@ class _Context:
         # previous_emails match) and keys and ids are unique on both sides: then the
         # match of a live user is simply ``desired_by_key.get(live.key)``.
         self._simple = False
+        self._unmatched_keys: set[str] = set()
         self._matched_ids: dict[str, str] | None = None
         self._expired_memberships: dict[str, date] | None = None
         self._inactive_keys: frozenset[str] | None = None
@@ -272,6 +273,8 @@ class _Context:
             and len(self.live.users_by_id) == count
             and len(self.desired_by_key) == len(keys)
         )
+        if self._simple:  # the keys of the live users no manifest user matched
+            self._unmatched_keys = by_key.keys() - self.desired_by_key.keys()  # in C
         changes.extend(self._unlisted_user_changes())
         return tuple(changes)
 
@@ -415,8 +418,7 @@ class _Context:
         if not self._simple:
             matched = self.matched
             return [u for u in users if u.id not in matched]
-        by_key = self.live.users_by_key
-        gone = by_key.keys() - self.desired_by_key.keys()  # a set operation, in C
+        by_key, gone = self.live.users_by_key, self._unmatched_keys
         if not gone:
             return ()
         ids = {by_key[k].id for k in gone}
@@ -560,8 +562,10 @@ class _Context:
         found.discard(None)  # ids of no live user, or of one the diff may not change
         have = cast("set[str]", found)
         inactive = self._inactive_keys or frozenset()
-        # Listed, in the manifest and wanted active (``_wanted_members``).
-        wanted = (listed & self.desired_by_key.keys()) - inactive
+        # Listed, in the manifest and wanted active (``_wanted_members``), for the keys
+        # of live members: a live key is in the manifest unless its user is unmatched.
+        # Keys that are not live are looked up in the manifest only when added.
+        wanted = listed - inactive - self._unmatched_keys
         live_user = self.live.users_by_key.__getitem__  # keys are unique (``_simple``)
         kept = {  # see ``_team_change``: an inactive listed member's membership stays
             k
@@ -571,7 +575,9 @@ class _Context:
         reason = f"listed in team {team.name!r}"
         emails = self.desired_by_key
         add = tuple(
-            MemberChange(emails[k].email, self._live_id(k), reason) for k in sorted(wanted - have)
+            MemberChange(emails[k].email, self._live_id(k), reason)
+            for k in sorted(wanted - have)
+            if k in emails
         )
         gone = map(live_user, sorted(have - wanted - kept))
         remove = tuple(

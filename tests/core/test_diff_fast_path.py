@@ -125,6 +125,10 @@ def _org(seed: int) -> tuple[dict[str, Any], LiveState]:
                 members.append({"email": spelled, "expires": expires} if expires else spelled)
             if rng.random() < 0.1:
                 members.append("nobody@acme.io")  # listed in a team, not in users
+            names = (u.user_name for u in live_users)
+            plain = [n for n in names if n.isascii() and n.isprintable() and n == n.strip()]
+            if plain and rng.random() < 0.3:
+                members.append(rng.choice(plain))  # maybe live and unlisted in users
             entry["members"] = members
         teams.append(entry)
 
