@@ -107,8 +107,8 @@ def _org(seed: int) -> tuple[dict[str, Any], LiveState]:
     for number, team in enumerate(TEAMS):
         if rng.random() < 0.7:
             name = rng.choice((team, team, team.lower(), f" {team}", team + "\u200b"))
-            members = frozenset(rng.sample(all_ids, rng.randint(0, len(all_ids))))
-            groups.append(LiveGroup(f"g{number}", name, members))
+            member_ids = frozenset(rng.sample(all_ids, rng.randint(0, len(all_ids))))
+            groups.append(LiveGroup(f"g{number}", name, member_ids))
     if rng.random() < 0.3:
         groups.append(LiveGroup("g-old", "Legacy", frozenset(rng.sample(all_ids, 1))))
 
