@@ -23,11 +23,11 @@ demo: $(VENV)/.installed
 	$(BIN)/reconciler demo
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check reconciler tests bench
-	$(BIN)/ruff format --check reconciler tests bench
+	$(BIN)/ruff check reconciler scim_sandbox tests bench
+	$(BIN)/ruff format --check reconciler scim_sandbox tests bench
 
 typecheck: $(VENV)/.installed-test
-	$(BIN)/mypy reconciler
+	$(BIN)/mypy reconciler scim_sandbox
 
 # Both run offline: check-jsonschema's schema is vendored, zizmor --offline skips
 # the audits that query GitHub. zizmor exits non-zero on any finding.

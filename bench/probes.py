@@ -225,9 +225,9 @@ def _pages(fetch: Callable[[int], Any]) -> list[Any]:
 def live_in_memory(users: int) -> Any:
     """The sandbox's ``random:N`` org as a LiveState, built without any HTTP."""
     from reconciler.livestate import LiveState
-    from reconciler.sandbox.seed import seed_random
-    from reconciler.sandbox.store import Store
     from reconciler.scim.parse import parse_group, parse_user
+    from scim_sandbox.seed import seed_random
+    from scim_sandbox.store import Store
 
     store = Store()
     seed_random(store, users)

@@ -61,6 +61,7 @@ PERCENT = 2.0
 LATENCY_MS = 50
 OPERATIONS = 200
 RATE_LIMIT = 40  # requests per second, for the rate-limiter scenario
+RETRY_AFTER_S = 0.2  # what the random 429s ask for
 TARGETS = (
     # (key, label, target, unit, higher is worse)
     ("plan_over_pages", "plan / pages floor at {big}", 2.0, "x"),
@@ -72,6 +73,8 @@ TARGETS = (
     ("rss_huge_mb", "peak RSS at {huge}", 700, "MB"),
     ("apply_c8", "verified apply at c=8 / K*L/c", 1.2, "x"),
     ("apply_429", "apply under 10% random 429s / clean", 1.3, "x"),
+    # Not a target of the issue: the floor the 429s themselves set (see summarise_apply).
+    ("apply_429_ideal", "apply under 10% 429s / ideal for those 429s", 1.3, "x"),
 )
 
 
@@ -249,8 +252,51 @@ def bench_rss(users: int) -> dict[str, Any]:
         manifest = Path(tmp) / "manifests"
         probe("manifest", "--users", str(users), "--percent", str(PERCENT), "--out", str(manifest))
         figures = whole_plan(sandbox.url, manifest)
-    log(f"{users:>7} users: plan {figures['wall']:.2f}s, {figures['peak_rss_mb']:.0f} MB")
+        log(f"{users:>7} users: plan {figures['wall']:.2f}s, {figures['peak_rss_mb']:.0f} MB")
+        figures["import"] = import_round_trip(sandbox.url, Path(tmp) / "imported")
     return {"users": users, **figures}
+
+
+def import_round_trip(url: str, out: Path) -> dict[str, Any]:
+    """``reconciler import`` of the whole org, then ``plan`` of what it wrote.
+
+    The plan must be empty: an import that a plan refuses (a file over the loader's
+    cap) or misreads would show here as an error or as operations.
+    """
+    env = {**os.environ, "MIXPANEL_SCIM_URL": url, "MIXPANEL_SCIM_TOKEN": TOKEN}
+    started = time.perf_counter()
+    subprocess.run(
+        [PYTHON, "-m", "reconciler", "import", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    imported = time.perf_counter() - started
+    files = sorted(out.rglob("*.yaml"))
+    largest = max((f.stat().st_size for f in files), default=0)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [PYTHON, "-m", "reconciler", "plan", "-m", str(out), "--format", "json"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    operations = len(json.loads(done.stdout)["operations"])
+    planned = time.perf_counter() - started
+    log(
+        f"import: {imported:.2f}s, {len(files)} files (largest {largest / 2**20:.1f} MiB); "
+        f"plan of the import {planned:.2f}s, {operations} operations"
+    )
+    return {
+        "import_wall": imported,
+        "files": len(files),
+        "largest_file_bytes": largest,
+        "plan_wall": planned,
+        "operations": operations,
+    }
 
 
 def bench_apply(operations: int, repeats: int) -> dict[str, Any]:
@@ -261,8 +307,8 @@ def bench_apply(operations: int, repeats: int) -> dict[str, Any]:
     with Sandbox(*latency) as sandbox:
         runs = ",".join(["1:adaptive", *["8:adaptive"] * repeats])
         clean = probe("apply", "--url", sandbox.url, *ops, "--runs", runs)
-    log("apply: with 10% 429s (Retry-After 0.2 s)")
-    faults = ["--rate-429", "0.1", "--retry-after", "0.2", "--fault-seed", "7"]
+    log(f"apply: with 10% 429s (Retry-After {RETRY_AFTER_S} s)")
+    faults = ["--rate-429", "0.1", "--retry-after", str(RETRY_AFTER_S), "--fault-seed", "7"]
     with Sandbox(*latency, *faults) as sandbox:
         limited = probe("apply", "--url", sandbox.url, *ops, "--runs", modes)
     log(f"apply: behind a rate limiter of {RATE_LIMIT} requests/s")
@@ -296,10 +342,16 @@ def summarise_apply(runs: dict[str, Any]) -> dict[str, Any]:
     base = out["c8"]["wall"]
     for mode in ("adaptive", "gate", "nogate"):
         measured = pick("rate_limited", 8, mode)
+        limited = pick("rate_limited", 8, mode, "rate_limited")
+        # Every 429 costs its own request a round trip and the Retry-After it asked
+        # for, shared over c threads: no client honouring Retry-After can beat this.
+        ideal = base + limited * (LATENCY_MS / 1000 + RETRY_AFTER_S) / 8
         out[f"429_{mode}"] = {
             "wall": measured,
             "ratio": measured / base,
-            "rate_limited": pick("rate_limited", 8, mode, "rate_limited"),
+            "ideal": ideal,
+            "over_ideal": measured / ideal,
+            "rate_limited": limited,
         }
         out[f"limiter_{mode}"] = {
             "wall": pick("rate_limiter", 8, mode),
@@ -344,6 +396,13 @@ def table(results: dict[str, Any]) -> str:
         lines.append(
             f"{r['users']:>7} (one plan) wall {r['wall']:.2f} s, peak RSS {r['peak_rss_mb']:.0f} MB"
         )
+        i = r.get("import")
+        if i:
+            lines.append(
+                f"{r['users']:>7} import {i['import_wall']:.2f} s into {i['files']} files "
+                f"(largest {i['largest_file_bytes'] / 2**20:.1f} MiB), then plan "
+                f"{i['plan_wall']:.2f} s: {i['operations']} operations"
+            )
     lat = results["latency"]
     lines += [
         "",
@@ -364,8 +423,9 @@ def table(results: dict[str, Any]) -> str:
     for mode in ("adaptive", "gate", "nogate"):
         a = apply[f"429_{mode}"]
         lines.append(
-            f"  c=8, 10% 429 (0.2 s), {mode:>8}: {a['wall']:.2f} s ({a['ratio']:.2f}x clean), "
-            f"{a['rate_limited']:.0f} 429s"
+            f"  c=8, 10% 429 ({RETRY_AFTER_S} s), {mode:>8}: {a['wall']:.2f} s "
+            f"({a['ratio']:.2f}x clean, {a['over_ideal']:.2f}x the ideal {a['ideal']:.2f} s "
+            f"for its 429s), {a['rate_limited']:.0f} 429s"
         )
     for mode in ("adaptive", "gate", "nogate"):
         a = apply[f"limiter_{mode}"]
@@ -391,6 +451,7 @@ def figures(results: dict[str, Any]) -> dict[str, float]:
         "rss_huge_mb": huge["peak_rss_mb"],
         "apply_c8": apply["c8"]["ratio"],
         "apply_429": apply["429_adaptive"]["ratio"],
+        "apply_429_ideal": apply["429_adaptive"].get("over_ideal", float("nan")),
     }
 
 
@@ -430,7 +491,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.quick:
-        args.sizes, args.rss_sizes, args.latency_users, args.operations = "200", "", 200, 16
+        args.sizes, args.rss_sizes, args.latency_users, args.operations = "200", "300", 200, 16
     started = time.perf_counter()
     sizes = []
     for users in (int(n) for n in args.sizes.split(",")):

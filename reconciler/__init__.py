@@ -13,7 +13,8 @@ The layers, top to bottom (an import never runs back up a layer):
 - ``reader``, ``evidence``, ``verify``: read the live state through narrow protocols.
 - ``diff``, ``planner``, ``plan``, ``guards``, ``staleness``, ``manifest/``: pure, no I/O.
 - ``render/``: words for people; ``scim/``: the only HTTP; ``profile``: what is Mixpanel's.
-- ``sandbox/``: a local SCIM server for the demo and the tests, never for production.
+- ``sandbox``: only an alias of ``scim_sandbox``, the local SCIM server for the demo and
+  the tests (its own top-level package, shipped alongside), never for production.
 
 Must not: print outside the CLI and the renderers, talk HTTP outside ``scim/``,
 write to the server outside ``executor``, or let a token reach any output.

@@ -35,6 +35,7 @@ from reconciler.commands.common import (  # the exit codes: see the module docst
 from reconciler.commands.streams import redacted_output, stdout_closed, to_devnull
 from reconciler.errors import ManifestError, ReconcilerError
 from reconciler.grammar import count
+from reconciler.profile import PRODUCT
 from reconciler.render.escape import terminal
 
 
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole CLI: the global flags, then one subparser per ``reconciler.commands``."""
     parser: argparse.ArgumentParser = UsageParser(
         prog="reconciler",
-        description="Keep Mixpanel organization access in git and reconcile it over SCIM 2.0.",
+        description=f"Keep {PRODUCT} organization access in git and reconcile it over SCIM 2.0.",
     )
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
     parser.add_argument(

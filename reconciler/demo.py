@@ -20,8 +20,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from reconciler.profile import MIXPANEL
-from reconciler.sandbox import Sandbox
+from reconciler.profile import MIXPANEL, PRODUCT
+from scim_sandbox import Sandbox
 
 Main = Callable[[Sequence[str] | None], int]
 DEMO_ORG = "demo_org"  # package data of ``reconciler``: org.yaml and teams/*.yaml
@@ -54,7 +54,7 @@ def _steps(manifest: str, main: Main, out: Callable[[str], None], journal: Path)
     if again != 0:
         out("demo: the second plan still has changes; this is a bug, please report it")
         return 1
-    out("\nDemo complete: Mixpanel (the sandbox) now matches the manifest.")
+    out(f"\nDemo complete: {PRODUCT} (the sandbox) now matches the manifest.")
     return 0
 
 

@@ -31,6 +31,7 @@ from reconciler.manifest.models import (
     show_expiry,
 )
 from reconciler.plan import JsonScalar
+from reconciler.profile import PRODUCT
 
 
 class UserAction(StrEnum):
@@ -230,7 +231,7 @@ class _Context:
                 f'team "{spelled(name)}" (id {group.id}): look-alike team name ({reason}); it '
                 "matches no manifest team and is never changed automatically (only members "
                 "being deprovisioned leave it); check who made it, then rename or delete it "
-                "in Mixpanel"
+                f"in {PRODUCT}"
             )
 
     # -- users -------------------------------------------------------------
@@ -332,7 +333,7 @@ class _Context:
                 return old
             self.notices.append(
                 f"{user.email}: both it and its previous email {old.user_name} exist in "
-                f"Mixpanel; {old.user_name} is treated as an unlisted user"
+                f"{PRODUCT}; {old.user_name} is treated as an unlisted user"
             )
         return current
 
@@ -454,7 +455,7 @@ class _Context:
                 return old
             self.notices.append(
                 f'team "{team.name}": both it and its previous name "{previous}" exist in '
-                f'Mixpanel; "{previous}" is left alone'
+                f'{PRODUCT}; "{previous}" is left alone'
             )
         return current if current is not None else self._case_twin(team.name)
 
@@ -689,7 +690,7 @@ class _Context:
         if unlisted:
             names = listed_names([f'"{_team_shown(g.display_name)}"' for g in unlisted])
             self.notices.append(
-                f"{count(len(unlisted), 'team')} in Mixpanel {plural('is', len(unlisted))} "
+                f"{count(len(unlisted), 'team')} in {PRODUCT} {plural('is', len(unlisted))} "
                 f"not in the manifest and {plural('is', len(unlisted))} left alone: {names}"
             )
         return changes

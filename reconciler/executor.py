@@ -546,11 +546,14 @@ class _Runner:
             return
         self._contradicted(op, f"team {op.key!r}", problem)
 
-    def _delete_user(self, op: Operation) -> tuple[Status, str, str | None]:
-        user_id = _required_id(op)
-        self.writer.delete_user(user_id)
-        self.state.expected.user_deleted(user_id, op.id, op.key)
-        return Status.DONE, "deleted", user_id
+    def _delete(self, op: Operation) -> tuple[Status, str, str | None]:
+        """DELETE the user or team the kind's ``subject`` names; read back as gone."""
+        scim_id = _required_id(op)
+        subject = op.op.spec.subject
+        delete = self.writer.delete_user if subject == "user" else self.writer.delete_group
+        delete(scim_id)
+        self.state.expected.deleted(subject, scim_id, op.id, op.key)
+        return Status.DONE, "deleted", scim_id
 
     # -- teams -------------------------------------------------------------
     def _create_group(self, op: Operation) -> tuple[Status, str, str | None]:

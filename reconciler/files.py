@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from reconciler.errors import ConfigError, ReconcilerError, SecretInOutputError
+from reconciler.profile import PRODUCT
 from reconciler.redact import contains_secret
 
 KIB = 1024
@@ -200,7 +201,7 @@ def refuse_secret(path: Path, text: str) -> None:
     if contains_secret(text):
         raise SecretInOutputError(
             f"refusing to write {path}: it would contain the SCIM token. A value read "
-            "from Mixpanel (shown as *** in the output) holds it: remove it in Mixpanel, "
+            f"from {PRODUCT} (shown as *** in the output) holds it: remove it in {PRODUCT}, "
             "and generate a new token, since the old one must be taken as leaked"
         )
 

@@ -29,7 +29,7 @@ import requests
 
 from reconciler import __version__
 from reconciler.errors import ConfigError, ReconcilerError, StalePlanError
-from reconciler.profile import MIXPANEL
+from reconciler.profile import MIXPANEL, PRODUCT
 from reconciler.redact import redact_value, register_secret
 from reconciler.render.markdown import MARKER as PLAN_MARKER
 from reconciler.render.markdown import plan_marker
@@ -47,7 +47,7 @@ DEFAULT_AUTHOR = "github-actions[bot]"
 
 DRIFT_LABEL = MIXPANEL.drift_label
 DRIFT_MARKER = MIXPANEL.marker("drift")
-DRIFT_TITLE = "Mixpanel access drift: the live org differs from manifests/"
+DRIFT_TITLE = f"{PRODUCT} access drift: the live org differs from manifests/"
 # GitHub refuses comment and issue bodies longer than this (characters).
 BODY_LIMIT = 65_536
 TIMEOUT_S = 30.0  # seconds to wait for each read
@@ -126,7 +126,7 @@ def drift_marker(org: str | None = None) -> str:
 
 
 def drift_title(org: str | None = None) -> str:
-    return DRIFT_TITLE if org is None else f"Mixpanel access drift ({org})"
+    return DRIFT_TITLE if org is None else f"{PRODUCT} access drift ({org})"
 
 
 def only_marker(body: str, marker: str, family: re.Pattern[str]) -> str:
@@ -527,14 +527,14 @@ def drift_body(plan_markdown: str, run_url: str | None, *, org: str | None = Non
     """The drift issue's body: what happened, what to do, then the plan."""
     run = f" ([run]({run_url}))" if run_url else ""
     if org is None:
-        live, manifest, apply = "Mixpanel", "`manifests/`", "the **apply** workflow"
+        live, manifest, apply = PRODUCT, "`manifests/`", "the **apply** workflow"
     else:
-        live, manifest = f"the Mixpanel org `{org}`", "its manifest"
+        live, manifest = f"the {PRODUCT} org `{org}`", "its manifest"
         apply = f"the **apply** workflow with org `{org}`"
     intro = (
         f"{drift_marker(check_org(org))}\nThe nightly drift check{run} found that {live} no "
         f"longer matches {manifest} on the default branch: someone changed access in "
-        "Mixpanel by hand, or an apply did not finish.\n\n"
+        f"{PRODUCT} by hand, or an apply did not finish.\n\n"
         f"- To restore the manifest's state, run {apply} (or merge a PR).\n"
         f"- To keep the change, edit {manifest} in a pull request.\n\n"
         "This issue is updated by every drift check and closed when there is no drift.\n\n"

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reconciler.errors import UnsafePlanError
-from reconciler.grammar import count as counted
+from reconciler.kinds import Guard
 from reconciler.livestate import LiveState
-from reconciler.plan import DEPROVISION_OPS, OpKind, Plan
+from reconciler.plan import OpKind, Plan
 
 # Below this many live objects a percentage says little (1 of 4 is 25%), so only the
 # absolute threshold applies; octodns uses the same idea for its update guard.
@@ -32,16 +32,28 @@ class Overrides:
 
 @dataclass(frozen=True)
 class GuardFinding:
-    what: str
+    """One guard the plan trips; ``render.findings.guard_line`` words it.
+
+    ``guard`` names the threshold (``policy.max_<guard>``, overridden by
+    ``--allow-<guard>``); ``count`` is what the plan would do; ``limit`` the
+    absolute maximum it is over, or, when ``of`` is set, the percentage (of ``of``
+    live objects, ``policy.max_<guard>_percent``) it is over.
+    """
+
+    guard: Guard
     count: int
-    limit: str
-    flag: str
+    limit: float
+    of: int | None = None
+
+    @property
+    def flag(self) -> str:
+        """The override that accepts this count (``--allow-deprovision``)."""
+        return "--allow-" + self.guard.replace("_", "-")
 
     def __str__(self) -> str:
-        return (
-            f"refusing to {self.what}: {self.count} is over the limit of {self.limit}. "
-            f"If this is intended, re-run with {self.flag} {self.count}"
-        )
+        from reconciler.render.findings import guard_line  # the words live with the renderers
+
+        return guard_line(self)
 
 
 def check_guards(plan: Plan, live: LiveState, overrides: Overrides = Overrides()) -> None:
@@ -52,13 +64,9 @@ def check_guards(plan: Plan, live: LiveState, overrides: Overrides = Overrides()
 def refuse_if_any(findings: Sequence[GuardFinding]) -> None:
     """Raise UnsafePlanError for findings already evaluated (``guard_findings``); else None."""
     if findings:
-        lines = "\n".join(f"  - {f}" for f in findings)
-        raise UnsafePlanError(
-            f"the plan is over {counted(len(findings), 'safety threshold')} set in the policy:\n"
-            f"{lines}\n"
-            "Review the plan; raise the thresholds under policy: in the manifest, or pass the "
-            "override naming the exact count."
-        )
+        from reconciler.render.findings import guard_refusal
+
+        raise UnsafePlanError(guard_refusal(findings))
 
 
 def guard_findings(plan: Plan, live: LiveState, overrides: Overrides) -> list[GuardFinding]:
@@ -66,19 +74,15 @@ def guard_findings(plan: Plan, live: LiveState, overrides: Overrides) -> list[Gu
     domains = set(plan.claimed_domains)
     findings: list[GuardFinding] = []
 
-    deprovisions = sum(1 for op in plan.operations if op.op in DEPROVISION_OPS)
-    active = sum(1 for u in live.users if u.active and u.domain in domains)
-    deprovision = _Threshold(
-        "deprovision users",
-        "--allow-deprovision",
-        "active users",
-        policy.max_deprovision,
-        policy.max_deprovision_percent,
+    # Each kind names the guard that counts it (``KindSpec.guard``).
+    deprovisions = sum(1 for op in plan.operations if op.op.spec.guard == "deprovision")
+    removals = sum(
+        len(op.members) for op in plan.operations if op.op.spec.guard == "membership_removals"
     )
+    active = sum(1 for u in live.users if u.active and u.domain in domains)
+    deprovision = _Threshold("deprovision", policy.max_deprovision, policy.max_deprovision_percent)
     memberships = _Threshold(
-        "remove team memberships",
-        "--allow-membership-removals",
-        "memberships",
+        "membership_removals",
         policy.max_membership_removals,
         policy.max_membership_removals_percent,
     )
@@ -87,7 +91,7 @@ def guard_findings(plan: Plan, live: LiveState, overrides: Overrides) -> list[Gu
         (deprovision, deprovisions, active, overrides.deprovision),
         (
             memberships,
-            plan.summary.members_removed,
+            removals,
             total_memberships,
             overrides.membership_removals,
         ),
@@ -98,8 +102,7 @@ def guard_findings(plan: Plan, live: LiveState, overrides: Overrides) -> list[Gu
 
     emptied = len(teams_emptied(plan, live))
     if emptied > policy.max_teams_emptied and not _accepted(emptied, overrides.teams_emptied):
-        limit = f"{policy.max_teams_emptied} (policy.max_teams_emptied)"
-        findings.append(GuardFinding("leave teams empty", emptied, limit, "--allow-teams-emptied"))
+        findings.append(GuardFinding("teams_emptied", emptied, policy.max_teams_emptied))
     return findings
 
 
@@ -107,12 +110,16 @@ def teams_emptied(plan: Plan, live: LiveState) -> list[str]:
     """Teams that have members now and would have none after the plan."""
     removed: dict[str, int] = {}
     added: set[str] = set()
+    by_id = live.groups_by_id
     for op in plan.operations:
         if op.op is OpKind.REMOVE_MEMBERS and op.scim_id is not None:
             removed[op.scim_id] = removed.get(op.scim_id, 0) + len(op.members)
         elif op.op is OpKind.ADD_MEMBERS and op.members:
             added.add(op.scim_id or op.key)
-    by_id = live.groups_by_id
+        elif op.op.spec.guard == "teams_emptied" and op.scim_id is not None:
+            # A kind that takes every member at once (a team's deletion, say).
+            group = by_id.get(op.scim_id)
+            removed[op.scim_id] = len(group.member_ids) if group is not None else 0
     return sorted(
         by_id[gid].display_name
         for gid, count in removed.items()
@@ -125,21 +132,17 @@ def teams_emptied(plan: Plan, live: LiveState) -> list[str]:
 
 @dataclass(frozen=True)
 class _Threshold:
-    what: str
-    flag: str
-    noun: str
+    guard: Guard
     maximum: int
     percent: float
 
     def check(self, count: int, base: int, accepted: int | None) -> GuardFinding | None:
         if count == 0 or _accepted(count, accepted):
             return None
-        name = "policy.max_" + self.flag.removeprefix("--allow-").replace("-", "_")
         if count > self.maximum:
-            return GuardFinding(self.what, count, f"{self.maximum} ({name})", self.flag)
+            return GuardFinding(self.guard, count, self.maximum)
         if base >= PERCENT_MIN_BASE and count * 100 > self.percent * base:
-            share = f"{self.percent:g}% of {base} {self.noun} ({name}_percent)"
-            return GuardFinding(self.what, count, share, self.flag)
+            return GuardFinding(self.guard, count, self.percent, of=base)
         return None
 
 

@@ -19,6 +19,7 @@ from reconciler.grammar import count, plural
 from reconciler.identity import lookalike_reason, name_fold, spelled
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest import loader
+from reconciler.profile import PRODUCT
 
 SCHEMA_HEADER = "# yaml-language-server: $schema={schema}\n"
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -185,7 +186,7 @@ def _importable_teams(groups: Iterable[LiveGroup]) -> tuple[list[LiveGroup], lis
         notes.append(
             f"teams {twin.display_name!r} and {name!r} differ only in case or surrounding "
             f"whitespace, which one manifest cannot hold: {name!r} (id {group.id}) was not "
-            "imported and plan leaves it alone; to manage both, rename one in Mixpanel and "
+            f"imported and plan leaves it alone; to manage both, rename one in {PRODUCT} and "
             "import again"
         )
     return list(kept.values()), notes
@@ -251,13 +252,13 @@ def _notes(live: LiveState, users: list[LiveUser], domains: list[str]) -> tuple[
         notes.append(
             f"{count(outside, 'user')} outside the claimed domains ({', '.join(domains)}) "
             f"{plural('was', outside)} not "
-            "imported: Mixpanel's SCIM only manages users in claimed domains"
+            f"imported: {PRODUCT}'s SCIM only manages users in claimed domains"
         )
     nameless = [u.user_name for u in users if _placeholders(u)]
     if nameless:
         notes.append(
             f"{count(len(nameless), 'user')} {plural('has', len(nameless))} no given or "
-            "family name (or one of only spaces) in Mixpanel; placeholders "
+            f"family name (or one of only spaces) in {PRODUCT}; placeholders "
             f"were written, so the first apply sets them; review them: {', '.join(nameless)}"
         )
     return tuple(notes)
@@ -277,7 +278,7 @@ def _lookalike_notes(users: list[LiveUser]) -> list[str]:
     if spaced:
         notes.append(
             f"{count(len(spaced), 'userName')} {plural('has', len(spaced))} surrounding "
-            f"whitespace in Mixpanel; {plural('it', len(spaced))} {plural('was', len(spaced))} "
+            f"whitespace in {PRODUCT}; {plural('it', len(spaced))} {plural('was', len(spaced))} "
             f"written without it, so the first apply corrects {plural('it', len(spaced), 'them')}: "
             f"{', '.join(map(repr, spaced))}"
         )

@@ -3,9 +3,10 @@
 In the manner of octodns's change classes: each kind declares, side by side, its
 execution phase, the summary bucket it counts in, whether it deprovisions, changes
 membership or only revokes access, how the text and Markdown plans word it, how a
-saved plan checks whether it already holds live (the staleness rule), and the name
-of the executor method that performs it. Every table elsewhere is derived from
-``SPECS``, and ``tests/core/test_kind_specs.py`` fails when a kind lacks any part.
+saved plan checks whether it already holds live (the staleness rule), the name of
+the executor method that performs it, and the blast-radius guard that counts it.
+Every table elsewhere is derived from ``SPECS``, and ``tests/core/test_kind_specs.py``
+fails when a kind lacks any part.
 
 Pure data: no I/O, no imports from the rest of the package; it must not grow logic
 beyond reading the specs.
@@ -51,10 +52,12 @@ class Staleness(StrEnum):
     """How a saved plan tells that an operation's effect already holds live.
 
     ``reconciler.staleness`` implements one check per rule; a kind names its rule.
+    The rules read the kind's ``subject``, so ``GONE`` serves a user or a team: a new
+    kind reuses a rule rather than adding one.
     """
 
     USER_CREATED = "user_created"  # a user with this userName exists with the plan's values
-    USER_GONE = "user_gone"  # neither the SCIM id nor the userName exists any more
+    GONE = "gone"  # neither the SCIM id nor the key (userName or team name) exists any more
     USER_ATTRIBUTES = "user_attributes"  # the user (by SCIM id) has the plan's values
     GROUP_EXISTS = "group_exists"  # the team exists
     GROUP_NAMED = "group_named"  # the team (by SCIM id) carries the plan's name
@@ -62,6 +65,7 @@ class Staleness(StrEnum):
     MEMBERS_ABSENT = "members_absent"  # no member is in the team any more
 
 
+Guard = Literal["deprovision", "membership_removals", "teams_emptied"]
 Bucket = Literal["create", "change", "deactivate", "delete", "members_added", "members_removed"]
 Colour = Literal["red", "green", "yellow"]
 
@@ -82,6 +86,10 @@ class KindSpec:
     - ``done``: how the operation reads once it already holds live ("already created").
     - ``staleness``: the rule that tells that it already holds.
     - ``handler``: the name of the executor method that performs it.
+    - ``guard``: the blast-radius guard (``reconciler.guards``) that counts it, which a
+      kind that revokes must name: ``deprovision`` (each op one user),
+      ``membership_removals`` (each member) or ``teams_emptied`` (a team that has members
+      and loses them all); None for a grant.
     """
 
     phase: int
@@ -98,6 +106,7 @@ class KindSpec:
     done: str
     staleness: Staleness
     handler: str
+    guard: Guard | None = None
 
 
 SPECS: MappingProxyType[OpKind, KindSpec] = MappingProxyType(
@@ -117,6 +126,7 @@ SPECS: MappingProxyType[OpKind, KindSpec] = MappingProxyType(
             done="members already removed",
             staleness=Staleness.MEMBERS_ABSENT,
             handler="_remove_members",
+            guard="membership_removals",
         ),
         OpKind.DEACTIVATE_USER: KindSpec(
             phase=2,
@@ -133,6 +143,7 @@ SPECS: MappingProxyType[OpKind, KindSpec] = MappingProxyType(
             done="already deactivated",
             staleness=Staleness.USER_ATTRIBUTES,
             handler="_deactivate_user",
+            guard="deprovision",
         ),
         OpKind.DELETE_USER: KindSpec(
             phase=2,
@@ -147,8 +158,9 @@ SPECS: MappingProxyType[OpKind, KindSpec] = MappingProxyType(
             held_back=None,
             markdown_verb="**delete** (irreversible)",
             done="already deleted",
-            staleness=Staleness.USER_GONE,
-            handler="_delete_user",
+            staleness=Staleness.GONE,
+            handler="_delete",
+            guard="deprovision",
         ),
         OpKind.CREATE_USER: KindSpec(
             phase=3,

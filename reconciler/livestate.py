@@ -166,8 +166,14 @@ def _text(value: str | None) -> str:
     return "null" if value is None else _quote(value)
 
 
+# The fast path below spells out these SCIM keys; a row added to the attribute table
+# turns it off (correct, slower) until the row is spelled out here too.
+_FAST_KEYS = ("active", "displayName", "familyName", "givenName", "userName")
+_FAST = tuple(sorted(a.scim_key for a in USER_ATTRIBUTES)) == _FAST_KEYS
+
+
 def _user_line(user: LiveUser) -> str:
-    if type(user.active) is not bool:
+    if not _FAST or type(user.active) is not bool:
         return _canonical_bytes(user.canonical()).decode()
     try:  # the string encoder raises TypeError for anything but a string
         return (

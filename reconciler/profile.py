@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MIXPANEL", "TargetProfile"]
+__all__ = ["MIXPANEL", "PRODUCT", "TargetProfile"]
 
 
 @dataclass(frozen=True)
@@ -144,3 +144,7 @@ MIXPANEL = TargetProfile(
     user_agent="mixpanel-scim-reconciler",
 )
 """Mixpanel's organization SCIM API (the only profile shipped)."""
+
+PRODUCT = MIXPANEL.product
+"""The product noun in messages ("Mixpanel"), for the layers that word things and take no
+profile; a run's own profile (``settings.Target.profile``) is used where one is at hand."""

@@ -29,6 +29,7 @@ from reconciler.attributes import USER_ATTRIBUTES
 from reconciler.errors import LiveStateError
 from reconciler.evidence import check_member_lists, resolve_unlisted_members
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
+from reconciler.profile import PRODUCT
 from reconciler.scim.errors import ScimError, ScimUnsupportedError
 from reconciler.scim.parse import ListPage, parse_group, parse_user, parse_user_groups
 from reconciler.scim.protocols import ScimReader
@@ -212,7 +213,7 @@ def _unique_user_names(users: list[LiveUser]) -> None:
     raise LiveStateError(
         "the live state cannot be used: accounts whose userNames differ only in case or "
         f"surrounding spaces: {shown}{more}. userNames are case-insensitive, so they cannot "
-        "be told apart; nothing was planned. Fix: in Mixpanel, delete (or rename) all but "
+        f"be told apart; nothing was planned. Fix: in {PRODUCT}, delete (or rename) all but "
         "one account of each login, then run the command again"
     )
 

@@ -9,27 +9,58 @@ hand-made change to any object in it does. Pure.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
 
-from reconciler.grammar import count, quoted
+from reconciler.grammar import count
 from reconciler.identity import match_key
 from reconciler.kinds import Staleness
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
-from reconciler.plan import Operation, OpKind, Plan, not_covered
+from reconciler.plan import JsonScalar, Operation, OpKind, Plan, not_covered
 from reconciler.planner import live_snapshot
 
+DriftWhat = Literal[
+    "done", "created", "deleted", "changed", "renamed", "member_removed", "member_added"
+]
 
-def drift_since_plan(plan: Plan, live: LiveState) -> list[str]:
-    """Every change to an object the plan depends on, as one readable line each.
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """One change to an object a saved plan depends on; ``render.findings`` words it.
+
+    ``what``: ``done`` (the operation's effect already holds: ``kind`` says which),
+    ``created``/``deleted`` (the user or team appeared or vanished), ``changed`` (the
+    user's ``attribute`` went from ``before`` to ``after``), ``renamed`` (the team
+    named ``before`` is now named ``after``; the plan renames it to ``key``) or
+    ``member_removed``/``member_added`` (``member``, an email, left or joined the team).
+    ``subject`` is "user" or "team"; ``key`` the plan's userName or team name.
+    """
+
+    what: Literal[
+        "done", "created", "deleted", "changed", "renamed", "member_removed", "member_added"
+    ]
+    subject: Literal["user", "team"]
+    key: str
+    kind: OpKind | None = None
+    attribute: str = ""
+    before: JsonScalar = None
+    after: JsonScalar = None
+    member: str = ""
+
+
+def drift_findings(plan: Plan, live: LiveState) -> list[Drift]:
+    """Every change to an object the plan depends on, in plan order, each once.
 
     An operation whose effect already holds live (the plan, or part of it, was
-    applied since) reads "already done", never as drift in the opposite sense.
+    applied since) is ``done``, never drift in the opposite sense. Empty when the
+    live fingerprint is the plan's.
     """
     if live.fingerprint == plan.live_fingerprint:
         return []
-    found: list[str] = []
+    found: list[Drift] = []
     for op in plan.operations:
         if operation_done(op, live):
-            found.append(f"{_subject(op)}: {op.op.spec.done} since the plan was made")
+            found.append(Drift("done", _subject(op), op.key, kind=op.op))
         else:
             found.extend(_drift(op, live))
     return list(dict.fromkeys(found))
@@ -58,9 +89,11 @@ def _user_created(op: Operation, live: LiveState) -> bool:
     return _holds(op, live.users_by_key.get(match_key(op.key)))
 
 
-def _user_gone(op: Operation, live: LiveState) -> bool:
-    gone = live.users_by_id.get(op.scim_id or "") is None
-    return gone and match_key(op.key) not in live.users_by_key
+def _gone(op: Operation, live: LiveState) -> bool:
+    if op.is_user_op:
+        gone = live.users_by_id.get(op.scim_id or "") is None
+        return gone and match_key(op.key) not in live.users_by_key
+    return _group(op, live) is None and op.key not in live.groups_by_name
 
 
 def _user_attributes(op: Operation, live: LiveState) -> bool:
@@ -94,7 +127,7 @@ def _members_absent(op: Operation, live: LiveState) -> bool:
 
 _DONE_RULES: dict[Staleness, Callable[[Operation, LiveState], bool]] = {
     Staleness.USER_CREATED: _user_created,
-    Staleness.USER_GONE: _user_gone,
+    Staleness.GONE: _gone,
     Staleness.USER_ATTRIBUTES: _user_attributes,
     Staleness.GROUP_EXISTS: _group_exists,
     Staleness.GROUP_NAMED: _group_named,
@@ -123,55 +156,52 @@ def _member_id(email: str, scim_id: str | None, live: LiveState) -> str | None:
     return user.id if user is not None else None
 
 
-def _subject(op: Operation) -> str:
-    return f"user {op.key}" if op.is_user_op else f'team "{op.key}"'
+def _subject(op: Operation) -> Literal["user", "team"]:
+    return "user" if op.is_user_op else "team"
 
 
-def _drift(op: Operation, live: LiveState) -> list[str]:
+def _drift(op: Operation, live: LiveState) -> list[Drift]:
     if op.op is OpKind.CREATE_USER:
         created = match_key(op.key) in live.users_by_key
-        return [f"{op.key}: created in Mixpanel since the plan"] if created else []
+        return [Drift("created", "user", op.key)] if created else []
     if op.is_user_op:
         return _user_drift(op, live)
     if op.op is OpKind.CREATE_GROUP:
         created = op.key in live.groups_by_name
-        return [f'team "{op.key}": created in Mixpanel since the plan'] if created else []
+        return [Drift("created", "team", op.key)] if created else []
     return _team_drift(op, live)
 
 
-def _user_drift(op: Operation, live: LiveState) -> list[str]:
+def _user_drift(op: Operation, live: LiveState) -> list[Drift]:
     user = live.users_by_id.get(op.scim_id or "")
     if user is None:
-        return [f"{op.key}: deleted from Mixpanel since the plan"]
+        return [Drift("deleted", "user", op.key)]
     now = live_snapshot(user)
     return [
-        f"{op.key}: {name} changed {quoted(op.before[name])} -> {quoted(value)} since the plan"
+        Drift("changed", "user", op.key, attribute=name, before=op.before[name], after=value)
         for name, value in now.items()
         if name in op.before and op.before[name] != value
     ]
 
 
-def _team_drift(op: Operation, live: LiveState) -> list[str]:
+def _team_drift(op: Operation, live: LiveState) -> list[Drift]:
     if op.scim_id is None:
         group = live.groups_by_name.get(op.key)
-        return [] if group is None else [f'team "{op.key}": created in Mixpanel since the plan']
+        return [] if group is None else [Drift("created", "team", op.key)]
     group = live.groups_by_id.get(op.scim_id)
     if group is None:
-        return [f'team "{op.key}": deleted from Mixpanel since the plan']
+        return [Drift("deleted", "team", op.key)]
     old = op.before.get("name")
     if op.op is OpKind.RENAME_GROUP and group.display_name != old:
         # Renamed to neither the old name nor the plan's (that would be "already renamed").
-        return [
-            f'team "{old}" (this plan renames it to "{op.key}"): renamed to '
-            f'"{group.display_name}" in Mixpanel since the plan'
-        ]
+        return [Drift("renamed", "team", op.key, before=old, after=group.display_name)]
     found = []
     for member in op.members:
         present = member.scim_id in group.member_ids
         if op.op is OpKind.REMOVE_MEMBERS and not present:
-            found.append(f'team "{op.key}": {member.email} was removed since the plan')
+            found.append(Drift("member_removed", "team", op.key, member=member.email))
         if op.op is OpKind.ADD_MEMBERS and member.scim_id is not None and present:
-            found.append(f'team "{op.key}": {member.email} was added since the plan')
+            found.append(Drift("member_added", "team", op.key, member=member.email))
     return found
 
 

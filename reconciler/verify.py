@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Literal
 
 from reconciler.attributes import BY_NAME
 from reconciler.errors import ReconcilerError
@@ -45,6 +46,7 @@ class _GroupWant:
     name: tuple[str, str] | None = None
     present: dict[str, tuple[str, str]] = field(default_factory=dict)
     absent: dict[str, tuple[str, str]] = field(default_factory=dict)
+    deleted_by: str | None = None
 
 
 @dataclass
@@ -71,9 +73,13 @@ class Expectations:
             want = self.users.setdefault(user_id, _UserWant(key))
             want.fields.update({name: (value, op_id) for name, value in fields.items()})
 
-    def user_deleted(self, user_id: str, op_id: str, key: str) -> None:
+    def deleted(self, subject: Literal["user", "team"], scim_id: str, op_id: str, key: str) -> None:
+        """The user or team (an operation kind's ``subject``) must no longer exist."""
         with self._lock:
-            self.users.setdefault(user_id, _UserWant(key)).deleted_by = op_id
+            if subject == "user":
+                self.users.setdefault(scim_id, _UserWant(key)).deleted_by = op_id
+            else:
+                self.groups.setdefault(scim_id, _GroupWant(key)).deleted_by = op_id
 
     def group_name(self, group_id: str, op_id: str, name: str) -> None:
         with self._lock:
@@ -171,12 +177,17 @@ def _check_user(user_id: str, want: _UserWant, reader: ResourceReader) -> list[t
 def _check_group(group_id: str, want: _GroupWant, reader: ResourceReader) -> list[tuple[str, str]]:
     ops = {op for _, op in [*want.present.values(), *want.absent.values()]}
     ops |= {want.name[1]} if want.name else set()
+    ops |= {want.deleted_by} if want.deleted_by else set()
     try:
         group = reader.get_group(group_id, purpose=VERIFY)
     except ScimNotFound:
+        if want.deleted_by is not None:
+            return []
         return [(op, f"team {want.key!r} ({group_id}) does not exist") for op in sorted(ops)]
     except ReconcilerError as error:
         return [(op, f"could not read team {want.key!r} back: {error}") for op in sorted(ops)]
+    if want.deleted_by is not None:
+        return [(want.deleted_by, f"team {want.key!r} still exists")]
     problems: list[tuple[str, str]] = []
     if want.present and not group.members_listed:
         # No `members` is an empty team (RFC 7643 §2.5: unassigned attributes are left

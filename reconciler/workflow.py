@@ -44,16 +44,17 @@ from reconciler.manifest.models import Manifest
 from reconciler.plan import Plan, not_covered
 from reconciler.planfile import TamperedPlanError
 from reconciler.planner import make_plan
-from reconciler.profile import MIXPANEL
+from reconciler.profile import PRODUCT
 from reconciler.reader import Progress, read_live_state
 from reconciler.render.escape import terminal
+from reconciler.render.findings import drift_since_plan, guard_line
 from reconciler.report import AccessReport, build_report
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
 from reconciler.scim.throttle import Throttle
 from reconciler.scim.transport import Timeouts
 from reconciler.settings import Target
-from reconciler.staleness import already_applied, done_count, drift_since_plan
+from reconciler.staleness import already_applied, done_count
 
 # A 100k-user org's plan with every user changed is about 60 MiB of JSON.
 PLAN_FILE_MAX_BYTES = 256 * MIB
@@ -238,7 +239,7 @@ def plan_from_live(
     if revoke_only:
         plan = plan.revocations_only()
     findings = tuple(guard_findings(plan, live, overrides or Overrides()))
-    return Planned(plan, live, loaded, tuple(str(f) for f in findings), findings)
+    return Planned(plan, live, loaded, tuple(map(guard_line, findings)), findings)
 
 
 def still_true(notices: tuple[Problem, ...], live: LiveState) -> tuple[Problem, ...]:
@@ -343,7 +344,7 @@ def check_saved_plan(
     if drift and not already_applied(plan, live):
         lines = "\n".join(f"  - {terminal(d)}" for d in drift)
         raise StalePlanError(
-            f"saved plan is stale: Mixpanel changed since the plan was made "
+            f"saved plan is stale: {PRODUCT} changed since the plan was made "
             f"({done_count(plan, live)} already done):\n{lines}\n"
             + replan_advice(plan, manifest_path, plan_file)
         )
@@ -357,14 +358,15 @@ def check_same_org(plan: Plan, target: Target) -> None:
     if plan.target != target.base_url:
         raise ConfigError(
             f"the plan was made for {plan.target}, not {target.base_url}; "
-            f"set {MIXPANEL.url_env} to the plan's target or re-run plan"
+            f"set {target.profile.url_env} to the plan's target or re-run plan"
         )
     if plan.org != target.org_identity:
         raise ConfigError(
             f"the plan was made for another org than this token reaches ({plan.org or 'none'} "
-            f"!= {target.org_identity}): every Mixpanel org shares the URL {plan.target}, and "
-            "the token picks the org. Use the token of the org the plan was made for, or make "
-            "a new plan with this one (also needed after the token was regenerated)"
+            f"!= {target.org_identity}): every {target.profile.product} org shares the URL "
+            f"{plan.target}, and the token picks the org. Use the token of the org the plan was "
+            "made for, or make a new plan with this one (also needed after the token was "
+            "regenerated)"
         )
 
 

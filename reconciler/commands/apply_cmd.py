@@ -33,6 +33,7 @@ from reconciler.commands.common import (
     target_args,
     whole,
 )
+from reconciler.profile import PRODUCT
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from reconciler.plan import Plan
     from reconciler.scim.client import ScimClient
 
-HELP = "make Mixpanel match the manifest"
+HELP = f"make {PRODUCT} match the manifest"
 DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
 
 
@@ -156,7 +157,7 @@ def _apply_saved(options: Options, plan_file: str, console: Console) -> int:
     )
     if already_applied(plan, live):
         console(
-            f"this plan was already applied: Mixpanel already holds all "
+            f"this plan was already applied: {PRODUCT} already holds all "
             f"{count(len(plan.operations), 'operation')} of {plan_file}; nothing to do"
         )
         return EXIT_OK
@@ -230,7 +231,7 @@ def _confirmed(options: Options, console: Console) -> bool:
             "reconciler apply plan.json)"
         )
         return False
-    console("\nDo you want to perform these actions in Mixpanel?")
+    console(f"\nDo you want to perform these actions in {PRODUCT}?")
     answer = console.ask("  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
     if answer.strip() != "yes":
         console.err("Apply cancelled.")

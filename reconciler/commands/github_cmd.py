@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import GlobalOptions, Out, options_from
+from reconciler.commands.common import GlobalOptions, Out
+from reconciler.profile import PRODUCT
 from reconciler.render.escape import terminal
 
 if TYPE_CHECKING:
@@ -112,17 +113,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     explain.add_argument("--log", metavar="FILE", help="the failed step's stderr, to quote")
 
 
-def run(
-    options: Options | argparse.Namespace, console: Out, env: Mapping[str, str] | None = None
-) -> int:
+def run(options: Options, console: Out, env: Mapping[str, str] | None = None) -> int:
     """Run one step; ``console`` prints its lines, ``env`` is the Actions environment.
 
-    ``options`` is built by the CLI; a Namespace from a parser that has only this
-    command's arguments (``add_arguments``) is accepted and converted first.
+    ``options`` is built at the CLI edge (``commands.common.options_from``), like every
+    other command's.
     """
     from reconciler.github import DEFAULT_AUTHOR, GitHub, check_org
 
-    args = options_from(Options, options) if isinstance(options, argparse.Namespace) else options
+    args = options
     out = console
     env = os.environ if env is None else env
     check_org(_org(args))  # it goes into markers, titles and headings
@@ -255,9 +254,9 @@ def _drift(gh: GitHub, args: Options, out: Out, env: Mapping[str, str]) -> int:
     org = _org(args)
     if args.clean:
         note = (
-            "No drift: Mixpanel matches `manifests/` again."
+            f"No drift: {PRODUCT} matches `manifests/` again."
             if org is None
-            else f"No drift: the Mixpanel org `{org}` matches its manifest again."
+            else f"No drift: the {PRODUCT} org `{org}` matches its manifest again."
         )
         closed = close_drift_issue(gh, note, org=org)
         out(
@@ -304,7 +303,7 @@ _GENERIC: dict[int, tuple[str, str]] = {
     ),
     3: (
         "stale plan",
-        "Mixpanel or the manifest changed since the plan was made, so it was not applied. "
+        f"{PRODUCT} or the manifest changed since the plan was made, so it was not applied. "
         "Re-run the PR's plan job, review the new plan, and merge again (or run apply by hand).",
     ),
     4: (
@@ -336,7 +335,7 @@ _GENERIC: dict[int, tuple[str, str]] = {
 _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
     ("verify", 3): (
         "plan changed since review",
-        "The plan made now differs from the one reviewed (Mixpanel or the default branch "
+        f"The plan made now differs from the one reviewed ({PRODUCT} or the default branch "
         "moved since): re-run the PR's plan job, review, and merge again.",
     ),
     ("verify", 4): (
@@ -359,7 +358,7 @@ _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
     ),
     ("apply", 3): (
         "stale plan",
-        "Mixpanel changed between planning and applying (seconds apart): someone or "
+        f"{PRODUCT} changed between planning and applying (seconds apart): someone or "
         "something else is editing access. Re-run the job.",
     ),
 }

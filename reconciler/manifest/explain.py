@@ -18,10 +18,11 @@ from pydantic_core import ErrorDetails
 from reconciler.errors import Problem
 from reconciler.manifest.locations import JsonPath, Locations, prefixed, shorten
 from reconciler.manifest.models import ManifestFile, Member, Organization, Policy, Team, User
+from reconciler.profile import PRODUCT
 
 SCIM_CANNOT = (
-    "Mixpanel's SCIM API cannot set organization roles or project access; "
-    "manage them in Mixpanel's UI"
+    f"{PRODUCT}'s SCIM API cannot set organization roles or project access; "
+    f"manage them in {PRODUCT}'s UI"
 )
 # Keys people reach for when they expect the manifest to grant roles or projects.
 _UNMANAGEABLE = frozenset(

@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from reconciler.identity import lookalike_reason, match_key
+from reconciler.profile import PRODUCT
 
 SUPPORTED_VERSIONS = (1,)
 
@@ -275,7 +276,7 @@ class Organization(_Strict):
 
     claimed_domains: tuple[Domain, ...] = Field(
         min_length=1,
-        description="Email domains claimed in Mixpanel; users outside them are never touched.",
+        description=f"Email domains claimed in {PRODUCT}; users outside them are never touched.",
     )
 
     @field_validator("claimed_domains")
@@ -297,7 +298,7 @@ class Policy(_Strict):
     )
     deprovision: Deprovision = Field(
         default=Deprovision.DEACTIVATE,
-        description="How a user loses access; delete is irreversible in Mixpanel.",
+        description=f"How a user loses access; delete is irreversible in {PRODUCT}.",
     )
     max_deprovision: Count = 10
     max_deprovision_percent: Percent = 10.0
@@ -321,7 +322,7 @@ class Policy(_Strict):
 class User(_Strict):
     """A person who should exist in the org. ``email`` is the SCIM ``userName``."""
 
-    email: Email = Field(description="The Mixpanel login (SCIM userName); case-insensitive.")
+    email: Email = Field(description=f"The {PRODUCT} login (SCIM userName); case-insensitive.")
     given_name: NonEmpty
     family_name: NonEmpty
     display_name: NonEmpty | None = Field(default=None, description="Omit to leave it unmanaged.")
@@ -370,7 +371,7 @@ MemberEntry = Annotated[
 class Team(_Strict):
     """A SCIM Group (a Mixpanel Team). ``members`` omitted means membership is not managed."""
 
-    name: NonEmpty = Field(description="The Mixpanel team name (exact, case-sensitive).")
+    name: NonEmpty = Field(description=f"The {PRODUCT} team name (exact, case-sensitive).")
     previous_names: tuple[NonEmpty, ...] = Field(
         default=(), description="Former names, so a rename keeps the team and its members."
     )

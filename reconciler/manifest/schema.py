@@ -13,8 +13,9 @@ import json
 from typing import Any
 
 from reconciler.manifest.models import ManifestFile
+from reconciler.profile import PRODUCT
 
-TITLE = "Mixpanel SCIM reconciler manifest file (version 1)"
+TITLE = f"{PRODUCT} SCIM reconciler manifest file (version 1)"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 

@@ -17,6 +17,7 @@ from reconciler.manifest.entries import At, Findings, TeamAt, UserAt
 from reconciler.manifest.locations import JsonPath
 from reconciler.manifest.models import Policy, email_domain
 from reconciler.manifest.protection import check_protected, expiry_notices
+from reconciler.profile import PRODUCT
 
 
 def check_manifest(files: Sequence[FileResult], today: date) -> Findings:
@@ -164,7 +165,7 @@ def _spaces(value: str, fix: str) -> str:
         else ("leading" if value[:1].isspace() else "trailing")
     )
     return (
-        f"{value!r} has {where} whitespace, kept exactly as written: Mixpanel compares it "
+        f"{value!r} has {where} whitespace, kept exactly as written: {PRODUCT} compares it "
         f"exactly; if it is a mistake write {value.strip()!r} and the plan {fix}"
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from reconciler.grammar import count, quoted
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
-from reconciler.profile import MIXPANEL
+from reconciler.profile import MIXPANEL, PRODUCT
 from reconciler.render.escape import markdown, markdown_code
 from reconciler.render.text import (
     DEFAULT_SHOWN,
@@ -24,6 +24,8 @@ from reconciler.render.text import (
 )
 
 MARKER = MIXPANEL.marker("plan")
+# A member line's sign, from the kind's text symbol (``reconciler.kinds``).
+_SIGNS = {"+": "➕", "-": "➖", "~": "✏️"}
 
 
 def plan_marker(key: str | None = None) -> str:
@@ -34,7 +36,7 @@ def plan_marker(key: str | None = None) -> str:
 def render_markdown(
     plan: Plan,
     *,
-    title: str = "Mixpanel access plan",
+    title: str = f"{PRODUCT} access plan",
     warnings: Sequence[str] = (),
     marker_key: str | None = None,
     shown: int | None = DEFAULT_SHOWN,
@@ -119,7 +121,7 @@ def _section(heading: str, ops: list[Operation], shown: int | None = None) -> li
             lines.append(f"- {op.op.spec.markdown_verb}: {markdown(op.reason)}")
         members = op.members if shown is None else op.members[:shown]
         for member in members:
-            sign = "➕" if op.op is OpKind.ADD_MEMBERS else "➖"
+            sign = _SIGNS[op.op.spec.symbol]
             why = f" — {markdown(member.reason)}" if member.reason else ""
             lines.append(f"  - {sign} {markdown_code(member.email)}{why}")
         if len(members) < len(op.members):

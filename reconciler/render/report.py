@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler.grammar import count
 from reconciler.manifest.models import show_expiry
+from reconciler.profile import PRODUCT
 from reconciler.render.escape import csv_cell, markdown, terminal
 from reconciler.report import AccessReport, Expiring, UserRow
 
@@ -41,7 +42,7 @@ def _headline(report: AccessReport) -> str:
     active = sum(1 for u in report.users if u.active)
     source = "live org and manifest" if report.with_manifest else "live org only, no manifest"
     return (
-        f"Mixpanel access as of {report.as_of.isoformat()} ({source}): "
+        f"{PRODUCT} access as of {report.as_of.isoformat()} ({source}): "
         f"{count(len(report.users), 'account')} ({active} active), "
         f"{count(len(report.teams), 'team')}"
     )
@@ -84,7 +85,7 @@ def _when(entry: Expiring) -> str:
 
 # -- Markdown -----------------------------------------------------------------
 def render_markdown(report: AccessReport) -> str:
-    lines = [f"### Mixpanel access report, {report.as_of.isoformat()}", "", _headline(report), ""]
+    lines = [f"### {PRODUCT} access report, {report.as_of.isoformat()}", "", _headline(report), ""]
     lines += ["| Team | Members |", "|---|---:|"]
     lines += [
         f"| {markdown(t.name)}{_unlisted(t.in_manifest)} | {len(t.members)} |" for t in report.teams

@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 from reconciler.grammar import count, quoted
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan, Summary, grant_count
+from reconciler.profile import PRODUCT
 from reconciler.render import SUMMARY_SHOWN
 from reconciler.render.escape import terminal
 from reconciler.render.style import Style
 
-NO_CHANGES = "No changes. Mixpanel matches the manifest."
+NO_CHANGES = f"No changes. {PRODUCT} matches the manifest."
 DEFAULT_SHOWN = SUMMARY_SHOWN  # `--detail full` passes shown=None
 FULL_HINT = "`--detail full` shows all; `--out plan.json` saves every operation"
 
@@ -30,7 +31,7 @@ def render_text(
     """
     style = style or Style(False)
     lines = [
-        style(f"Mixpanel SCIM plan for {terminal(plan.target)}", "bold"),
+        style(f"{PRODUCT} SCIM plan for {terminal(plan.target)}", "bold"),
         style(
             f"live {plan.live_fingerprint[:19]}  manifest {plan.manifest_digest[:19]}  "
             f"as of {plan.as_of.isoformat()}",

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from reconciler.identity import match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveUser
-from reconciler.profile import MIXPANEL, TargetProfile
+from reconciler.profile import MIXPANEL, PRODUCT, TargetProfile
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
     ScimCircuitOpen,
@@ -293,8 +293,19 @@ class ScimClient:
 
     def delete_user(self, user_id: str) -> None:
         """DELETE a user; a 404 after a retry means an earlier attempt already did it."""
+        self._delete(f"/Users/{_segment(user_id)}")
+
+    def delete_group(self, group_id: str) -> None:
+        """DELETE a team (RFC 7644 §3.6); a 404 after a retry means it is already gone.
+
+        No operation kind deletes a team today; the writer offers it so that one can be
+        added in ``reconciler.kinds`` and the planner alone.
+        """
+        self._delete(f"/Groups/{_segment(group_id)}")
+
+    def _delete(self, path: str) -> None:
         try:
-            self.transport.request("DELETE", f"/Users/{_segment(user_id)}")
+            self.transport.request("DELETE", path)
         except ScimNotFound as error:
             if error.attempts > 1:
                 return
@@ -398,7 +409,7 @@ class _Answer(Generic[T]):
         raise ScimProtocolError(
             f"the server's answer describes another {self.kind} ({shown!r}, id {made.id!r}), "
             f"not the {self.kind} {self.key!r} that was sent, so the create is not trusted and "
-            f"nothing is added to it; check in Mixpanel whether {self.key!r} exists, then run "
+            f"nothing is added to it; check in {PRODUCT} whether {self.key!r} exists, then run "
             "`reconciler plan` again",
             method="POST",
             path=path,

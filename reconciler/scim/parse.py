@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.attributes import USER_ATTRIBUTES
 from reconciler.livestate import LiveGroup, LiveUser
+from reconciler.profile import PRODUCT
 from reconciler.redact import redact
 from reconciler.scim.errors import (
     ScimAuthError,
@@ -132,7 +133,7 @@ def parse_group(resource: object) -> LiveGroup:
         if str(member.get("type", "")).lower() == "group":
             raise ScimUnsupportedError(
                 f"team {name!r} has the group {member_id!r} as a member; nested teams are not "
-                "supported: remove the nested group in Mixpanel"
+                f"supported: remove the nested group in {PRODUCT}"
             )
         member_ids.append(intern(member_id))  # shares the user's id string: less memory
     return LiveGroup(
@@ -183,7 +184,7 @@ def _required_text(data: Mapping[str, Any], field: str, what: str, *, named: str
         raise ScimUnsupportedError(
             f"{what} has a {field!r} of only whitespace ({_shorten(repr(value))}); a {named} "
             f"without a name cannot be matched to the manifest: give the {named} a name in "
-            "Mixpanel, then run the command again"
+            f"{PRODUCT}, then run the command again"
         )
     if not isinstance(value, str) or not value.strip():
         raise ScimProtocolError(f"{what} has no {field!r}: got {_shorten(repr(value))}")

@@ -6,6 +6,7 @@ every stage runs and that every target of issue 16 is printed with a figure.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,4 +42,6 @@ def test_quick_bench_runs_and_prints_every_target() -> None:
         assert line.rstrip().endswith(("yes", "NO", "-"))
     assert "PLAN (medians; plan = whole `reconciler plan` process" in out
     assert "rate limiter" in out
+    # import -> plan round trip: what import writes, plan reads back as "no changes"
+    assert re.search(r"import [0-9.]+ s into [0-9]+ files .*: 0 operations", out), out
     assert set((ROOT / "bench" / "results").glob("*.json")) == before  # quick writes nothing

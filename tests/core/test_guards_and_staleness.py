@@ -10,7 +10,7 @@ from reconciler.errors import UnsafePlanError
 from reconciler.guards import Overrides, check_guards, teams_emptied
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.planner import make_plan
-from reconciler.staleness import drift_since_plan
+from reconciler.render.findings import drift_since_plan
 from tests.core.test_planner import manifest, person
 
 TODAY = date(2026, 11, 22)

@@ -15,12 +15,12 @@ from reconciler.identity import match_key
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.redact import secrets_scope
-from reconciler.sandbox import Sandbox
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimAuthError, ScimConflict, conflict_hint
 from reconciler.scim.secret import Token
 from reconciler.settings import resolve_target
 from reconciler.workflow import connect
+from scim_sandbox import Sandbox
 
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler"
 # Literals that are Mixpanel's and belong to the profile only (docstrings aside: they

@@ -12,7 +12,6 @@ from reconciler.journal import Journal, read_journal
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.plan import OpKind
 from reconciler.reader import read_live_state
-from reconciler.sandbox import Sandbox
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
     ScimBadRequest,
@@ -22,6 +21,7 @@ from reconciler.scim.errors import (
     ScimNotFound,
 )
 from reconciler.scim.secret import Token
+from scim_sandbox import Sandbox
 from tests.core.test_executor import plan_for
 from tests.core.test_planner import manifest, person
 from tests.support.fake_directory import FakeDirectory

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from reconciler.cli import main
-from reconciler.sandbox import Sandbox
 from reconciler.scim.client import ScimClient
 from reconciler.scim.secret import Token
+from scim_sandbox import Sandbox
 from tests.support.scim2_server import scim2_server
 
 TOKEN = "e2e-TOKEN-7f3a9c1d5e"  # recognisable, so leak tests can grep for it

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
 from tests.support.bad_server import MODES, bad_server
 

@@ -23,11 +23,11 @@ from reconciler.manifest.models import Manifest
 from reconciler.plan import DEPROVISION_OPS
 from reconciler.planner import make_plan
 from reconciler.reader import read_live_state
-from reconciler.sandbox import Faults, Sandbox
 from reconciler.scim import builders
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import RetryPolicy
 from reconciler.scim.secret import Token
+from scim_sandbox import Faults, Sandbox
 
 SEEDS = range(1, 9)
 MAX_RUNS = 10

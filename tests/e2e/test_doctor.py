@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.e2e.conftest import TOKEN, person, run, write_manifest
 from tests.support.scim2_server import scim2_server
 

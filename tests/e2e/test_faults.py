@@ -14,9 +14,9 @@ import pytest
 
 from reconciler.journal import read_journal
 from reconciler.reader import read_live_state
-from reconciler.sandbox import Faults, Sandbox
 from reconciler.scim.client import ScimClient
 from reconciler.scim.secret import Token
+from scim_sandbox import Faults, Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
 
 USERS = [person(f"user{i:02}@acme.io", "User", f"N{i}") for i in range(12)]

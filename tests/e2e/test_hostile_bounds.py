@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import Sandbox
-from reconciler.sandbox.faults import Faults
+from scim_sandbox import Sandbox
+from scim_sandbox.faults import Faults
 from tests.e2e.conftest import TOKEN, person, run, write_manifest
 from tests.support.hostile_server import Hostile, hostile_server, user
 

@@ -19,7 +19,7 @@ from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest import loader
 from reconciler.manifest.loader import load_manifest
 from reconciler.plan import Plan
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 
 TOKEN = "import-TOKEN-5150"
 CAP = 12_000  # bytes: about 150 users per file

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import files
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
 
 FIX = "pass --token-file a plain-text file holding only the SCIM token"

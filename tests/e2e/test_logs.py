@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, write_manifest
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
 
 USERS = [person("ada@acme.io", "Ada", "Lovelace"), person("bob@acme.io", "Bob", "Builder")]

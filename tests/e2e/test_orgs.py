@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from reconciler.reader import read_live_state
-from reconciler.sandbox import Sandbox
 from reconciler.scim.client import ScimClient
 from reconciler.scim.secret import Token
+from scim_sandbox import Sandbox
 from tests.e2e.conftest import TODAY, person, run, write_manifest
 
 

@@ -20,11 +20,11 @@ from reconciler.errors import LiveStateError, ManifestError
 from reconciler.gcpolicy import bulk_phase
 from reconciler.manifest.loader import load_manifest
 from reconciler.reader import read_live_state
-from reconciler.sandbox import Faults, Sandbox
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import RetryPolicy
 from reconciler.scim.secret import Token
 from reconciler.workflow import ReadOptions, load_and_read
+from scim_sandbox import Faults, Sandbox
 
 TOKEN = "overlap-TOKEN-1234"
 TODAY = date(2026, 11, 22)

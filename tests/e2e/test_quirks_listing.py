@@ -1,7 +1,7 @@
 """Listings and member lists the server gets wrong, end to end over real HTTP.
 
 Each test runs the real CLI against the sandbox in one quirk mode (see
-``reconciler.sandbox.quirks``) and checks the outcome the README's safety model
+``scim_sandbox.quirks``) and checks the outcome the README's safety model
 promises: fail closed with the reason and nothing written, or converge.
 """
 
@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from reconciler.manifest.loader import load_manifest
-from reconciler.sandbox import Quirks, Sandbox
 from reconciler.scim.secret import Token
 from reconciler.settings import Target
 from reconciler.workflow import plan_from_manifest
+from scim_sandbox import Quirks, Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, Server, person, run, write_manifest
 
 FIVE = ["ann", "ben", "cat", "dan", "zed"]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from reconciler.journal import read_journal
-from reconciler.sandbox import Quirks, Sandbox
+from scim_sandbox import Quirks, Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, Server, person, run, write_manifest
 
 LOOSE = {"max_deprovision_percent": 100}

@@ -19,9 +19,9 @@ import pytest
 
 from reconciler.journal import read_journal
 from reconciler.reader import read_live_state
-from reconciler.sandbox import Sandbox
 from reconciler.scim.client import ScimClient
 from reconciler.scim.secret import Token
+from scim_sandbox import Sandbox
 from tests.e2e.conftest import Server, person, run, write_manifest
 
 # The client method apply creates users with (an adopting create, where it exists).

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import Quirks, Sandbox
+from scim_sandbox import Quirks, Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
 from tests.support.scripted_server import Scripted, scim_group, scim_user, scripted_server
 

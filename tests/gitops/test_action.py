@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from reconciler.cli import build_parser, main
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,6 +11,7 @@ import pytest
 import responses
 
 from reconciler.commands import github_cmd
+from reconciler.commands.common import options_from
 from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.github import DRIFT_MARKER, ReviewMissingError
 from reconciler.render.markdown import MARKER, render_markdown
@@ -34,11 +35,16 @@ def plan_file(tmp_path: Path) -> str:
     return str(path)
 
 
+def _options(args: argparse.Namespace) -> github_cmd.Options:
+    """The frozen options the CLI edge builds from parsed arguments."""
+    return options_from(github_cmd.Options, args)
+
+
 def run(*argv: str) -> tuple[int, list[str]]:
     parser = argparse.ArgumentParser(prog="reconciler github")
     github_cmd.add_arguments(parser)
     lines: list[str] = []
-    code = github_cmd.run(parser.parse_args(argv), lines.append, env=ENV)
+    code = github_cmd.run(_options(parser.parse_args(argv)), lines.append, env=ENV)
     return code, lines
 
 
@@ -149,7 +155,7 @@ def test_a_manual_run_needs_no_github_token(plan_file: str) -> None:
     github_cmd.add_arguments(parser)
     args = parser.parse_args(["verify-plan", "--plan", plan_file, "--confirm-digest", "x"])
     with pytest.raises(StalePlanError):
-        github_cmd.run(args, print, env={})
+        github_cmd.run(_options(args), print, env={})
 
 
 def test_a_manual_run_applies_only_the_digest_typed_in(plan_file: str) -> None:
@@ -204,7 +210,7 @@ def test_a_missing_github_token_says_how_to_pass_it(tmp_path: Path) -> None:
     github_cmd.add_arguments(parser)
     args = parser.parse_args(["drift-issue", "--clean"])
     with pytest.raises(ReconcilerError, match=r"GITHUB_TOKEN: \$\{\{ github.token \}\}"):
-        github_cmd.run(args, print, env={"GITHUB_REPOSITORY": REPO})
+        github_cmd.run(_options(args), print, env={"GITHUB_REPOSITORY": REPO})
 
 
 # -- explain --------------------------------------------------------------------

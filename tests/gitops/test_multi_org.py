@@ -20,6 +20,7 @@ import responses
 
 from reconciler.cli import main
 from reconciler.commands import github_cmd
+from reconciler.commands.common import options_from
 from reconciler.errors import ConfigError, StalePlanError
 from reconciler.github import (
     DRIFT_LABEL,
@@ -35,7 +36,7 @@ from reconciler.github import (
     upsert_drift_issue,
 )
 from reconciler.render.markdown import MARKER, plan_marker, render_markdown
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.gitops.github_shapes import API, ENV, HUMAN, REPO, comment, issue, make_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,7 +135,8 @@ def run(*argv: str, org: str | None) -> tuple[int, list[str]]:
     github_cmd.add_arguments(parser)
     lines: list[str] = []
     flags = [f"--org={org}"] if org is not None else []
-    code = github_cmd.run(parser.parse_args([*flags, *argv]), lines.append, env=ENV)
+    args = parser.parse_args([*flags, *argv])
+    code = github_cmd.run(options_from(github_cmd.Options, args), lines.append, env=ENV)
     return code, lines
 
 

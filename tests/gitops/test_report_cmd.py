@@ -13,7 +13,7 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.commands import report_cmd
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = str(REPO_ROOT / "manifests")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 
 TOKEN = "test-token-not-secret"
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"

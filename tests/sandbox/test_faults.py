@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from reconciler.sandbox import Faults, Sandbox
+from scim_sandbox import Faults, Sandbox
 
 
 def test_429_appears_at_about_the_configured_rate_with_retry_after(

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from reconciler.sandbox import Faults, Sandbox
+from scim_sandbox import Faults, Sandbox
 from tests.sandbox.conftest import TOKEN, patch_body
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from reconciler.errors import ConfigError
-from reconciler.sandbox import Sandbox
-from reconciler.sandbox.persistence import journal_path, read_state
+from scim_sandbox import Sandbox
+from scim_sandbox.persistence import journal_path, read_state
 from tests.sandbox.conftest import TOKEN, patch_body
 
 LISTENING = "Sandbox SCIM server listening on "

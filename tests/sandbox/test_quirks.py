@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from reconciler.cli import main
-from reconciler.sandbox import Quirks, Sandbox
+from scim_sandbox import Quirks, Sandbox
 from tests.sandbox.conftest import patch_body
 
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import Store
-from reconciler.sandbox.failure import ScimFailure
-from reconciler.sandbox.patch import Operation, parse_operations
-from reconciler.sandbox.seed import apply_seed
+from scim_sandbox import Store
+from scim_sandbox.failure import ScimFailure
+from scim_sandbox.patch import Operation, parse_operations
+from scim_sandbox.seed import apply_seed
 
 
 def new_store() -> Store:

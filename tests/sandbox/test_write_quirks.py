@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from reconciler.sandbox import Quirks, Sandbox
+from scim_sandbox import Quirks, Sandbox
 from tests.sandbox.conftest import patch_body
 
 DEACTIVATE = patch_body({"op": "replace", "path": "active", "value": False})

@@ -9,16 +9,17 @@ duration.
 
 from __future__ import annotations
 
+import random
 import threading
 
 import pytest
 
-from reconciler.sandbox import Faults, Sandbox
-from reconciler.sandbox.faults import Fault, FaultInjector
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import RetryPolicy
 from reconciler.scim.secret import Token
 from reconciler.scim.throttle import Throttle
+from scim_sandbox import Faults, Sandbox
+from scim_sandbox.faults import Fault, FaultInjector
 from tests.scim.test_throttle import FakeClock
 
 TOKEN = "limiter-TOKEN-42"
@@ -107,8 +108,11 @@ def test_the_rate_never_falls_below_the_floor() -> None:
     "settings",
     [
         {"dense_after": 0},
-        {"dense_after": 17},
+        {"dense_after": 65},
         {"paced_dense_after": 0},
+        {"paced_dense_after": 17},
+        {"paced_window": 0},
+        {"paced_window": 65},
         {"decrease": 1.0},
         {"decrease": 0.0},
         {"increase": 0.0},
@@ -116,7 +120,7 @@ def test_the_rate_never_falls_below_the_floor() -> None:
     ],
 )
 def test_bad_limiter_settings_are_refused(settings: dict[str, float]) -> None:
-    with pytest.raises(ValueError, match=r"dense_after|decrease"):
+    with pytest.raises(ValueError, match=r"dense_after|decrease|paced_window"):
         Throttle(8, adaptive=True, **settings)  # type: ignore[arg-type]
 
 
@@ -191,3 +195,54 @@ def test_random_429s_do_not_pause_the_other_threads() -> None:
     assert throttle.stats.rate_limited == limited
     # Sparse: most 429s slowed nobody but their own request (a cut needs a cluster).
     assert throttle.stats.rate_cuts * 2 <= limited
+
+
+def test_random_429s_at_a_tenth_do_not_cut_the_rate() -> None:
+    # 10% random 429s reach 4 of 16 often (the old threshold cut the rate 2-4 times
+    # per bench run); 16 of the last 64 they do not reach in this run.
+    clock = FakeClock()
+    t = _limiter(clock)
+    chance = random.Random(7)
+    for _ in range(400):
+        clock.now += 0.01
+        _answer(t, limited=chance.random() < 0.1)
+    assert t.stats.rate_limited >= 40
+    assert (t.rate, t.stats.rate_cuts, clock.sleeps) == (None, 0, [])
+
+
+def test_the_first_cut_goes_no_higher_than_the_rate_the_server_accepted() -> None:
+    clock = FakeClock()
+    t = _limiter(clock, window=8, dense_after=7)
+    # Answers 0.1 s apart, only the first accepted: the client sent 12.5 per second,
+    # the server took 2.5. Half the sending rate would still be too fast; the cut
+    # (a flood: 4 of the last 8) goes straight to what got through.
+    for index in range(5):
+        clock.now += 0.1
+        _answer(t, limited=index > 0, delay=0.0)
+    assert t.stats.rate_cuts == 1
+    assert t.rate == pytest.approx(1 / 0.4)
+
+
+def test_a_flood_of_429s_is_dense_before_the_long_window_fills() -> None:
+    clock = FakeClock()
+    t = _limiter(clock)  # 16 of 64, or 8 of the last 16
+    for _ in range(7):
+        clock.now += 0.01
+        _answer(t, limited=True, delay=0.0)
+    assert t.stats.rate_cuts == 0
+    _answer(t, limited=True, delay=0.0)
+    assert t.stats.rate_cuts == 1
+
+
+def test_once_paced_a_short_look_decides() -> None:
+    clock = FakeClock()
+    t = _limiter(clock, window=32, dense_after=8, paced_window=8, paced_dense_after=2)
+    for _ in range(4):  # a flood: half of the last 8
+        clock.now += 0.01
+        _answer(t, limited=True, delay=0.0)
+    assert t.stats.rate_cuts == 1
+    for _ in range(6):
+        _answer(t, limited=False, delay=0.0)
+    for _ in range(2):
+        _answer(t, limited=True, delay=0.0)
+    assert t.stats.rate_cuts == 2

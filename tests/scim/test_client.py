@@ -277,6 +277,23 @@ def test_delete_user_reports_a_first_attempt_404(
         client.delete_user("u1")
 
 
+def test_delete_group_treats_404_after_a_retry_as_done(
+    http: responses.RequestsMock, client: ScimClient
+) -> None:
+    http.delete(f"{BASE}/Groups/g%2F1", body=requests.ConnectionError("dropped"))
+    http.delete(f"{BASE}/Groups/g%2F1", status=404)
+    client.delete_group("g/1")
+    assert client.stats.by_class == {"DELETE /Groups/{id}": 2}
+
+
+def test_delete_group_reports_a_first_attempt_404(
+    http: responses.RequestsMock, client: ScimClient
+) -> None:
+    http.delete(f"{BASE}/Groups/g1", status=404)
+    with pytest.raises(ScimNotFound):
+        client.delete_group("g1")
+
+
 def test_list_groups_excludes_members_unless_asked(
     http: responses.RequestsMock, client: ScimClient
 ) -> None:

@@ -11,12 +11,12 @@ import pytest
 from reconciler.errors import LiveStateError
 from reconciler.livestate import LiveState
 from reconciler.reader import read_live_state
-from reconciler.sandbox import Faults, Sandbox
 from reconciler.scim import builders
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimBadRequest, ScimConflict, ScimPayloadTooLarge
 from reconciler.scim.retry import RetryPolicy
 from reconciler.scim.secret import Token
+from scim_sandbox import Faults, Sandbox
 
 TOKEN = "sandbox-e2e-token"
 

@@ -114,6 +114,10 @@ class FakeDirectory:
         for _, members in self.groups.values():
             members.discard(user_id)
 
+    def delete_group(self, group_id: str) -> None:
+        self.calls.append(("delete_group", group_id))
+        del self.groups[group_id]
+
     def create_group(self, resource: dict[str, Any]) -> LiveGroup:
         self.calls.append(("create_group", resource["displayName"]))
         gid = f"g{next(self._ids)}"

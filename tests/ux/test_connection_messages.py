@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.ux.golden import check_message
 
 TOKEN = "connection-messages-token"

@@ -75,7 +75,7 @@ def test_the_demo_runs_from_an_empty_directory_after_installing_the_wheel(
     (wheel,) = wheels.glob("*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
     assert "reconciler/demo_org/org.yaml" in shipped
-    assert "reconciler/sandbox/demo_seed.json" in shipped
+    assert "scim_sandbox/demo_seed.json" in shipped
     subprocess.run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], check=True)
     env = {**os.environ, "PYTHONPATH": str(site)}
     where = subprocess.run(

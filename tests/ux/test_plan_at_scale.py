@@ -13,6 +13,8 @@ import pytest
 import responses
 
 from reconciler.cli import main
+from reconciler.commands.common import options_from
+from reconciler.commands.github_cmd import Options as GithubOptions
 from reconciler.commands.github_cmd import run as github_run
 from reconciler.github import BODY_LIMIT, fit_body, parse_digest
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
@@ -21,7 +23,7 @@ from reconciler.planner import make_plan
 from reconciler.render import SUMMARY_SHOWN
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 from tests.core.test_planner import manifest, person
 from tests.gitops.github_shapes import API, ENV, REPO, comment
 
@@ -110,7 +112,7 @@ def test_posting_an_oversized_plan_never_fails_and_links_the_run(
     body_file.write_text(render_markdown(big_plan, shown=None))
     env = {**ENV, "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "42"}
     args = _github_args(["comment", "--pr", "7", "--body-file", str(body_file)])
-    assert github_run(args, lambda line: None, env) == 0
+    assert github_run(options_from(GithubOptions, args), lambda line: None, env) == 0
     sent = json.loads(api.calls[-1].request.body or b"{}")["body"]
     assert len(sent) <= BODY_LIMIT
     assert f"/{REPO}/actions/runs/42" in sent

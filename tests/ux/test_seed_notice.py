@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconciler.sandbox import Sandbox
+from scim_sandbox import Sandbox
 
 TOKEN = "seed-notice-token"
 

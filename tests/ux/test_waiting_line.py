@@ -17,10 +17,10 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.render.waiting import WaitingLine, waiting_text
-from reconciler.sandbox import Faults, Sandbox
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import RetryNotice, RetryPolicy
 from reconciler.scim.secret import Token
+from scim_sandbox import Faults, Sandbox
 
 TOKEN = "waiting-line-token"
 ROOT = Path(__file__).parent.parent.parent

@@ -16,9 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from reconciler.sandbox.api import CONTENT_TYPE, Request, Response, ScimApi, request_class
-from reconciler.sandbox.failure import ScimFailure
-from reconciler.sandbox.faults import Decision, Fault, FaultInjector, SandboxStats
+from scim_sandbox.api import CONTENT_TYPE, Request, Response, ScimApi, request_class
+from scim_sandbox.failure import ScimFailure
+from scim_sandbox.faults import Decision, Fault, FaultInjector, SandboxStats
 
 HOST = "127.0.0.1"  # never anything else: the sandbox has a well-known token in tests
 MAX_BODY = 16 * 1024 * 1024

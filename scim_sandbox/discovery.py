@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.sandbox.resources import GROUP_SCHEMA, LIST_SCHEMA, USER_SCHEMA
+from scim_sandbox.resources import GROUP_SCHEMA, LIST_SCHEMA, USER_SCHEMA
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"

@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
-from reconciler.sandbox.api import BASE_PATH, ScimApi
-from reconciler.sandbox.faults import FaultInjector, Faults, SandboxStats
-from reconciler.sandbox.persistence import Persister, load_state
-from reconciler.sandbox.quirks import Quirks
-from reconciler.sandbox.seed import apply_seed, validate_seed
-from reconciler.sandbox.server import HOST, SandboxHTTPServer
-from reconciler.sandbox.store import Store
+from scim_sandbox.api import BASE_PATH, ScimApi
+from scim_sandbox.faults import FaultInjector, Faults, SandboxStats
+from scim_sandbox.persistence import Persister, load_state
+from scim_sandbox.quirks import Quirks
+from scim_sandbox.seed import apply_seed, validate_seed
+from scim_sandbox.server import HOST, SandboxHTTPServer
+from scim_sandbox.store import Store
 
 
 class Sandbox:

@@ -19,9 +19,9 @@ from types import FrameType
 from reconciler.errors import ConfigError
 from reconciler.grammar import count
 from reconciler.profile import MIXPANEL
-from reconciler.sandbox.faults import Faults
-from reconciler.sandbox.quirks import Quirks
-from reconciler.sandbox.service import Sandbox
+from scim_sandbox.faults import Faults
+from scim_sandbox.quirks import Quirks
+from scim_sandbox.service import Sandbox
 
 TOKEN_ENV = MIXPANEL.token_env  # the variable the client reads, so one export serves both
 DEFAULT_PORT = 8765

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.sandbox.failure import ScimFailure, invalid_path, invalid_syntax, invalid_value
+from scim_sandbox.failure import ScimFailure, invalid_path, invalid_syntax, invalid_value
 
 PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _OPS = ("add", "replace", "remove")

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.profile import MIXPANEL
-from reconciler.sandbox.failure import ScimFailure, invalid_value, not_found
-from reconciler.sandbox.filters import EqFilter
-from reconciler.sandbox.patch import (
+from scim_sandbox.failure import ScimFailure, invalid_value, not_found
+from scim_sandbox.filters import EqFilter
+from scim_sandbox.patch import (
     GroupDraft,
     Operation,
     UserDraft,
@@ -28,7 +28,7 @@ from reconciler.sandbox.patch import (
     group_draft_from,
     user_draft_from,
 )
-from reconciler.sandbox.resources import (
+from scim_sandbox.resources import (
     GroupRecord,
     UserRecord,
     encode,

@@ -15,19 +15,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.profile import MIXPANEL
-from reconciler.sandbox import discovery
-from reconciler.sandbox.failure import ScimFailure, invalid_syntax, invalid_value
-from reconciler.sandbox.faults import Faults, SandboxStats
-from reconciler.sandbox.filters import (
+from scim_sandbox import discovery
+from scim_sandbox.failure import ScimFailure, invalid_syntax, invalid_value
+from scim_sandbox.faults import Faults, SandboxStats
+from scim_sandbox.filters import (
     GROUP_FILTER_ATTRIBUTES,
     USER_FILTER_ATTRIBUTES,
     EqFilter,
     parse_filter,
 )
-from reconciler.sandbox.patch import count_member_values, parse_operations
-from reconciler.sandbox.quirks import Quirks
-from reconciler.sandbox.resources import encode, list_body
-from reconciler.sandbox.store import Store, Written
+from scim_sandbox.patch import count_member_values, parse_operations
+from scim_sandbox.quirks import Quirks
+from scim_sandbox.resources import encode, list_body
+from scim_sandbox.store import Store, Written
 
 BASE_PATH = MIXPANEL.scim_path  # the sandbox answers where Mixpanel does
 CONTENT_TYPE = "application/scim+json"

@@ -20,8 +20,8 @@ from typing import IO, Any
 
 from reconciler.errors import ConfigError
 from reconciler.files import open_append, refuse_special, write_atomically
-from reconciler.sandbox.resources import GroupRecord, UserRecord, now
-from reconciler.sandbox.store import STATE_FORMAT, Store
+from scim_sandbox.resources import GroupRecord, UserRecord, now
+from scim_sandbox.store import STATE_FORMAT, Store
 
 MIN_JOURNAL_BYTES = 16 * 1024 * 1024
 

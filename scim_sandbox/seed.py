@@ -15,9 +15,9 @@ from importlib import resources
 from typing import Any
 
 from reconciler.errors import ConfigError
-from reconciler.sandbox.failure import ScimFailure
-from reconciler.sandbox.resources import GroupRecord, UserRecord, now
-from reconciler.sandbox.store import Store
+from scim_sandbox.failure import ScimFailure
+from scim_sandbox.resources import GroupRecord, UserRecord, now
+from scim_sandbox.store import Store
 
 RANDOM_SEED = 20240601
 _FIRST = (

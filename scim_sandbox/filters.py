@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from reconciler.sandbox.failure import ScimFailure
+from scim_sandbox.failure import ScimFailure
 
 _EQ = re.compile(r'^\s*([A-Za-z][\w.$:-]*)\s+([A-Za-z]+)\s+("(?:[^"\\]|\\.)*")\s*$')
 

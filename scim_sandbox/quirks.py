@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-from reconciler.sandbox.resources import encode
+from scim_sandbox.resources import encode
 
 ALL = "*"
 DEFAULT_FORBIDDEN_DETAIL = "the organization owner cannot be deactivated"
