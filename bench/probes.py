@@ -12,7 +12,9 @@ keeps the client's GIL apart from the orchestrator's and the sandbox's.
               and group pages one after the other, then every team's GET through a
               pool of the same size as the reader's. No checks, no objects, no retries.
 - ``pages`` : the pages floor: user pages and group pages *with members*, nothing
-              else (the fewest requests any client needs).
+              else (the fewest requests any client needs). The reader takes members
+              from these pages where users' ``groups`` corroborate them, plus one
+              canary team read; ``team_reads`` in ``plan``/``read`` counts its reads.
 - ``manifest``: write the workload manifest for ``random:N`` without HTTP.
 - ``plan-cpu``: make_plan alone, in memory.
 - ``apply`` : apply_plan on K user PATCHes per ``c:mode`` run.
@@ -58,7 +60,7 @@ class Phases:
 
 
 def lower_bound(users: int, groups: int, page: int = PAGE) -> int:
-    """Requests a complete read needs: every page once, every team's members once."""
+    """Requests of the per-team read pattern: every page once, every team read once."""
     return max(1, math.ceil(users / page)) + max(1, math.ceil(groups / page)) + groups
 
 
@@ -105,6 +107,7 @@ def probe_plan(url: str, manifest: str, concurrency: int) -> dict[str, Any]:
         "sent": client.stats.total,
         "confirmations": client.stats.by_purpose["confirm"],
         "lower_bound": lower_bound(len(live.users), len(live.groups)),
+        **_team_reads(live),
         "operations": len(plan.operations),
         "summary": str(plan.summary),
         "plan_bytes": len(text),
@@ -124,10 +127,19 @@ def probe_read(url: str, concurrency: int) -> dict[str, Any]:
         "requests": client.stats.calls,
         "sent": client.stats.total,
         "lower_bound": lower_bound(len(live.users), len(live.groups)),
+        **_team_reads(live),
         "users": len(live.users),
         "groups": len(live.groups),
         **_process(),
     }
+
+
+def _team_reads(live: Any) -> dict[str, Any]:
+    """How the reader got the members: teams from the pages, GET /Groups/{id} made, why."""
+    read = live.members_read
+    if read is None:
+        return {}
+    return {"teams_from_pages": read.from_pages, "team_reads": read.requests, "why": read.why}
 
 
 def probe_floor(url: str, concurrency: int) -> dict[str, Any]:
@@ -168,8 +180,9 @@ def probe_pages(url: str) -> dict[str, Any]:
     """The pages floor: every page of Users and of Groups *with members*, nothing else.
 
     The fewest requests any client can read the org in (ceil(N/P) + ceil(G/P)), with a
-    bare ``requests.Session`` and ``json.loads``; the reader does not trust members
-    from list pages (it reads each team), so this is a floor, not a competitor.
+    bare ``requests.Session`` and ``json.loads``; the reader takes members from list
+    pages only where users' ``groups`` corroborate them (and reads one canary team),
+    so this is a floor, not a competitor.
     """
     import requests
 

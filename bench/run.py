@@ -12,9 +12,11 @@ What is compared with what (walls are medians over the repeats of one run):
   to exit, interpreter start-up and imports included; peak RSS from wait4.
 - plan phases: the same work in a probe, timed per phase (load, read, plan, render).
 - pages floor: a minimal client fetching every Users and Groups page, members included
-  (ceil(N/P) + ceil(G/P) requests), json.loads only. The reader does not trust
-  members from list pages, so it also reads each team:
-- reader-pattern floor: the reader's own requests (pages + one GET per team through a
+  (ceil(N/P) + ceil(G/P) requests), json.loads only. The reader takes members from
+  these pages where users' `groups` corroborate them (the sandbox fills `groups`) and
+  reads one canary team: ceil(N/P) + ceil(G/P) + 1 requests; on a server that does
+  not fill `groups` it reads each team, the pattern of the next floor:
+- reader-pattern floor: the per-team pattern (pages + one GET per team through a
   pool as large as the reader's), json.loads only.
   Floors are timed inside their process (no start-up): the plan ratios are upper bounds.
   Plan's request count also holds the "confirm" lookups (a manifest leaver the
@@ -201,6 +203,8 @@ def summarise_size(
         "requests_plan": plans[0]["requests"],
         "requests_confirm": plans[0].get("confirmations", 0),
         "requests_floor": runs["floor"][0]["requests"],
+        "team_reads": plans[0].get("team_reads"),
+        "teams_from_pages": plans[0].get("teams_from_pages"),
         "pages_wall": wall("pages"),
         "floor_wall": wall("floor"),
         "read_wall": wall("read"),
@@ -376,18 +380,21 @@ def log(text: str) -> None:
 def table(results: dict[str, Any]) -> str:
     sizes, plan_cpu, apply = results["sizes"], results["plan_cpu"], results["apply"]
     head = (
-        f"{'users':>7} {'teams':>5} {'req':>5} {'pages':>5} {'pages s':>8} {'floor s':>8} "
+        f"{'users':>7} {'teams':>5} {'req':>5} {'pages':>5} {'ptrn':>5} {'pages s':>8} "
+        f"{'floor s':>8} "
         f"{'read s':>7} {'plan s':>7} {'/pages':>6} {'/floor':>6} {'load s':>7} "
         f"{'plan CPU':>8} {'RSS MB':>7}"
     )
     lines = [
-        "PLAN (medians; plan = whole `reconciler plan` process, start-up included)",
+        "PLAN (medians; plan = whole `reconciler plan` process, start-up included;",
+        " requests: req = plan, pages = pages floor, ptrn = reader-pattern floor)",
         head,
     ]
     for s in sizes:
         lines.append(
             f"{s['users']:>7} {s['groups']:>5} {s['requests_plan']:>5} "
-            f"{s['requests_pages']:>5} {s['pages_wall']:>8.2f} {s['floor_wall']:>8.2f} "
+            f"{s['requests_pages']:>5} {s['requests_floor']:>5} {s['pages_wall']:>8.2f} "
+            f"{s['floor_wall']:>8.2f} "
             f"{s['read_wall']:>7.2f} {s['plan_wall']:>7.2f} {s['plan_over_pages']:>6.2f} "
             f"{s['plan_over_floor']:>6.2f} {s['plan_phases']['load']['wall']:>7.2f} "
             f"{s['plan_cpu']:>8.2f} {s['plan_rss_mb']:>7.0f}"

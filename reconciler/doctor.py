@@ -16,7 +16,7 @@ from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.grammar import count
-from reconciler.livestate import LiveState
+from reconciler.livestate import LiveState, MembersRead
 from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.reader import read_live_state
 from reconciler.report import lookalike_lines
@@ -87,8 +87,33 @@ def diagnose(
     if claimed_domains is not None and not any(c.status is Status.FAIL for c in checks):
         live = _run(checks, "claimed domains", lambda: _domains(client, claimed_domains))
     if not any(c.status is Status.FAIL for c in checks):
-        _run(checks, LOOKALIKES, lambda: _lookalikes(client, live))
+        live = _run(checks, LOOKALIKES, lambda: _lookalikes(client, live))
+    if live is not None and live.members_read is not None:
+        checks = [_with_read_path(c, live.members_read) for c in checks]
     return Diagnosis(target, tuple(checks))
+
+
+def _with_read_path(check: Check, read: MembersRead) -> Check:
+    """The membership check, told which read path the team members took and why."""
+    if check.name != MEMBERSHIP or check.status in (Status.FAIL, Status.SKIP):
+        return check
+    return Check(check.name, check.status, f"{check.detail}. {members_read_path(read)}")
+
+
+def members_read_path(read: MembersRead) -> str:
+    """One sentence: where the team members came from, the requests saved, and why the
+    other teams were read one by one."""
+    teams = read.from_pages + read.read_each
+    saved = teams - read.requests
+    if read.from_pages:
+        text = (
+            f"Read path: {read.from_pages} of {count(teams, 'team')} from the Groups pages "
+            f"(users' `groups` agree with them), {read.requests} GET /Groups/{{id}} "
+            f"instead of {teams} ({saved} saved)"
+        )
+    else:
+        text = f"Read path: each of the {count(teams, 'team')} with GET /Groups/{{id}}"
+    return f"{text}; read one by one: {read.why}" if read.why else text
 
 
 def _check(
@@ -195,19 +220,20 @@ def _membership(client: ScimProbe) -> tuple[Check, None]:
     ), None
 
 
-def _lookalikes(client: ScimProbe, live: LiveState | None) -> tuple[Check, None]:
+def _lookalikes(client: ScimProbe, live: LiveState | None) -> tuple[Check, LiveState]:
     """Live userNames that print like another address (``reconciler.identity``)."""
-    users = (live or read_live_state(client)).users
+    live = live or read_live_state(client)
+    users = live.users
     found = lookalike_lines(users)
     if not found:
-        return Check(LOOKALIKES, Status.OK, f"none among {count(len(users), 'userName')}"), None
+        return Check(LOOKALIKES, Status.OK, f"none among {count(len(users), 'userName')}"), live
     detail = (
         f"{count(len(found), 'userName')} with invisible, bidi or confusable characters: "
         f"{'; '.join(found)}; they never match a manifest user and are never changed "
         "automatically: check who owns them, and name one exactly in "
         "policy.lookalike_users only to let the policy manage it"
     )
-    return Check(LOOKALIKES, Status.WARN, detail), None
+    return Check(LOOKALIKES, Status.WARN, detail), live
 
 
 def _domains(client: ScimProbe, claimed: Iterable[str]) -> tuple[Check, LiveState]:

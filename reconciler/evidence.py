@@ -33,8 +33,9 @@ from datetime import date
 from typing import TypeVar
 
 from reconciler.errors import LiveStateError
+from reconciler.grammar import count
 from reconciler.identity import match_key, name_fold
-from reconciler.livestate import LiveGroup, LiveState, LiveUser
+from reconciler.livestate import LiveGroup, LiveState, LiveUser, MembersRead
 from reconciler.manifest.models import Manifest, User, is_expired
 from reconciler.plan import OpKind, Plan
 from reconciler.scim.errors import ScimError
@@ -144,6 +145,96 @@ def check_member_lists(
         _cross_check(groups, _derived(groups, groups_of), names)
 
 
+@dataclass(frozen=True)
+class MemberTrust:
+    """Which teams' members may be taken from the Groups listing (``listed_members_trusted``).
+
+    ``trusted``: ids of those teams. ``canary``: the trusted team with the most
+    members, which the reader reads anyway to test the listing (None when no trusted
+    team has a member). ``reasons``: why the other teams are read one by one.
+    """
+
+    trusted: frozenset[str] = frozenset()
+    canary: str | None = None
+    reasons: tuple[str, ...] = ()
+
+    @classmethod
+    def none(cls, reason: str) -> MemberTrust:
+        """No team's listed members are taken, for ``reason``."""
+        return cls(reasons=(reason,))
+
+    def refuted(self, listed: LiveGroup, read: LiveGroup) -> MemberTrust:
+        """The canary read back otherwise than listed: no listed member list is taken."""
+        got = (
+            count(len(read.member_ids), "member")
+            if read.members_listed
+            else "no `members` attribute"
+        )
+        return MemberTrust.none(
+            f"team {listed.display_name!r} was listed with "
+            f"{count(len(listed.member_ids), 'member')} but GET /Groups/{{id}} answered "
+            f"{got}: the server's listing cannot be trusted for members"
+        )
+
+    def summary(self, teams: int, reads: int) -> MembersRead:
+        """What the LiveState records: ``teams`` in all, ``reads`` GET /Groups/{id} made."""
+        from_pages = len(self.trusted)
+        return MembersRead(from_pages, teams - from_pages, reads, "; ".join(self.reasons))
+
+
+def listed_members_trusted(
+    groups: Sequence[LiveGroup], groups_of: Mapping[str, frozenset[str] | None]
+) -> MemberTrust:
+    """The teams whose members, as the Groups listing gave them, need no ``GET /Groups/{id}``.
+
+    ``groups`` are the listed teams (``members_listed`` False when the listing left
+    ``members`` out); ``groups_of`` maps each listed user's id to the ids in its
+    ``groups`` attribute (None: absent). A listing's member list is taken only when a
+    second, independent source agrees with it exactly:
+
+    - the server fills ``groups`` (at least one user names a team) for *every* user:
+      one user without the attribute could be a member that both sources leave out,
+      so then no team is taken from the listing;
+    - the team was listed with a ``members`` attribute (``[]`` counts; an absent one
+      does not, since RFC 7643 §2.5 lets a server leave out what it did not send);
+    - its member ids equal the users whose ``groups`` name it, no more and no fewer
+      (an id no listed user has, a user the listing cut: the team is read).
+
+    Every other team is read by itself, and all teams are cross-checked afterwards
+    (``check_member_lists``). Pure: no I/O.
+    """
+    if not groups:
+        return MemberTrust()
+    if not any(groups_of.values()):
+        return MemberTrust.none(
+            "the server does not fill users' `groups`, the second source that listed "
+            "members are checked against"
+        )
+    absent = sum(1 for ids in groups_of.values() if ids is None)
+    if absent:
+        return MemberTrust.none(
+            f"{count(absent, 'user')} listed without a `groups` attribute, so a member "
+            "that the listing and `groups` both leave out could not be seen"
+        )
+    derived = _derived(groups, groups_of)
+    trusted = [g for g in groups if g.members_listed and g.member_ids == derived[g.id]]
+    reasons = []
+    unlisted = sum(1 for g in groups if not g.members_listed)
+    if unlisted:
+        reasons.append(f"{count(unlisted, 'team')} listed without `members`")
+    disagree = len(groups) - unlisted - len(trusted)
+    if disagree:
+        reasons.append(
+            f"{count(disagree, 'team')} whose listed members differ from users' `groups`"
+        )
+    canary = max(trusted, key=lambda g: len(g.member_ids), default=None)
+    return MemberTrust(
+        frozenset(g.id for g in trusted),
+        canary.id if canary is not None and canary.member_ids else None,
+        tuple(reasons),
+    )
+
+
 def confirm_absences(
     client: ScimReader, manifest: Manifest, live: LiveState, today: date
 ) -> LiveState:
@@ -169,7 +260,7 @@ def confirm_absences(
     if not found:
         return live
     notices = (*live.evidence, *_taken(found, "a userName lookup"))
-    return LiveState.of((*live.users, *found), live.groups, notices)
+    return LiveState.of((*live.users, *found), live.groups, notices, live.members_read)
 
 
 def confirm_plan_targets(client: ScimReader, plan: Plan, live: LiveState) -> LiveState:
@@ -193,7 +284,7 @@ def confirm_plan_targets(client: ScimReader, plan: Plan, live: LiveState) -> Liv
     if not found:
         return live
     notices = (*live.evidence, *_taken(found, "GET /Users/{id}"))
-    return LiveState.of((*live.users, *found), live.groups, notices)
+    return LiveState.of((*live.users, *found), live.groups, notices, live.members_read)
 
 
 def _confirm_team_absences(client: ScimReader, manifest: Manifest, live: LiveState) -> None:

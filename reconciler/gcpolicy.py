@@ -12,6 +12,11 @@ options) into the permanent generation (``gc.freeze``), so later collections nev
 walk it again, pauses the collector for the phase, and restores the previous state
 afterwards, even when the phase raises. Phases nest and may run in threads: the
 collector resumes when the last one ends. See the Python documentation of ``gc``.
+
+``freeze=False`` only pauses the collector: for a phase inside a long-lived process
+(the manifest loader run as a library, by tests), where freezing would make any
+cyclic garbage alive at that moment uncollectable for good. A one-shot command
+(``plan``, ``validate``) opens the outer phase with the freeze.
 """
 
 from __future__ import annotations
@@ -31,12 +36,17 @@ class _State:
 
 
 @contextmanager
-def bulk_phase() -> Iterator[None]:
-    """Pause cyclic garbage collection while the ``with`` block builds bulk data."""
+def bulk_phase(*, freeze: bool = True) -> Iterator[None]:
+    """Pause cyclic garbage collection while the ``with`` block builds bulk data.
+
+    ``freeze``: first move everything alive into the permanent generation (only when
+    no phase is open yet; see the module docstring for when not to).
+    """
     with _State.lock:
         if _State.active == 0:
             _State.was_enabled = gc.isenabled()
-            gc.freeze()
+            if freeze:
+                gc.freeze()
             gc.disable()
         _State.active += 1
     try:

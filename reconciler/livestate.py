@@ -79,6 +79,22 @@ class LiveGroup:
         return {"id": self.id, "displayName": self.display_name, "members": sorted(self.member_ids)}
 
 
+@dataclass(frozen=True, slots=True)
+class MembersRead:
+    """How the reader got the teams' members (``reconciler doctor`` and the bench show it).
+
+    ``from_pages``: teams whose members the Groups listing gave and users' ``groups``
+    corroborated; ``read_each``: teams read with ``GET /Groups/{id}`` because they
+    could not be; ``requests``: the GET /Groups/{id} made (``read_each`` plus the
+    canary read that tests the listing); ``why``: why teams were read one by one.
+    """
+
+    from_pages: int = 0
+    read_each: int = 0
+    requests: int = 0
+    why: str = ""
+
+
 @dataclass(frozen=True)
 class LiveState:
     """Everything the planner may know about the org, indexed by the match keys.
@@ -92,13 +108,15 @@ class LiveState:
     # What the reader learned beyond the listings (e.g. users a listing omitted and a
     # lookup found inactive), shown as plan notices; not part of the fingerprint.
     evidence: tuple[str, ...] = field(default=(), compare=False)
+    # How the teams' members were read (None: not by the reader); not fingerprinted.
+    members_read: MembersRead | None = field(default=None, compare=False)
     _by_key: Mapping[str, LiveUser] = field(init=False, repr=False, compare=False)
     _by_id: Mapping[str, LiveUser] = field(init=False, repr=False, compare=False)
     _groups_by_name: Mapping[str, LiveGroup] = field(init=False, repr=False, compare=False)
     _groups_by_id: Mapping[str, LiveGroup] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_key", MappingProxyType({u.key: u for u in self.users}))
+        object.__setattr__(self, "_by_key", MappingProxyType(dict(map(_keyed, self.users))))
         object.__setattr__(self, "_by_id", MappingProxyType({u.id: u for u in self.users}))
         groups = MappingProxyType({g.display_name: g for g in self.groups})
         object.__setattr__(self, "_groups_by_name", groups)
@@ -111,12 +129,14 @@ class LiveState:
         users: Iterable[LiveUser],
         groups: Iterable[LiveGroup],
         evidence: Iterable[str] = (),
+        members_read: MembersRead | None = None,
     ) -> LiveState:
         """Build with a canonical order so equal orgs give equal values and fingerprints."""
         return cls(
             users=tuple(sorted(users, key=lambda u: (u.key, u.id))),
             groups=tuple(sorted(groups, key=lambda g: (g.display_name, g.id))),
             evidence=tuple(evidence),
+            members_read=members_read,
         )
 
     @property
@@ -149,6 +169,12 @@ class LiveState:
 
     # What a saved plan records to detect that Mixpanel moved; computed once.
     fingerprint = cached_property(_content_hash)
+
+
+def _keyed(user: LiveUser) -> tuple[str, LiveUser]:
+    """(key, user); a key equal to the userName (the usual case) is that same string."""
+    key = user.key
+    return (user.user_name if key == user.user_name else key), user
 
 
 def _canonical_bytes(value: dict[str, Any]) -> bytes:

@@ -5,13 +5,21 @@ do not add up, duplicates, dangling or nested members) raises LiveStateError bef
 anything is planned: a failed read must never look like "absent", or the planner
 would deprovision people because of a network blip.
 
-Requests: ceil(N/P) user pages + ceil(G/P) group pages + G group reads, where P is
+Requests: ceil(N/P) user pages + ceil(G/P) group pages + R team reads, where P is
 the smaller of ``page_size`` and the server's own page size (one page each when the
 org has no users or no groups: totalResults is only known from a first page), plus
 one ``GET /Users/{id}`` per team member that no listed user has (none on an honest
-server; see ``reconciler.evidence`` for what they prove).
+server; see ``reconciler.evidence`` for what they prove), plus, only when a page of
+teams with members fails (too large, 400, 413, 5xx; see ``_list_teams``), ceil(G/P)
+more group pages without members (R is then G).
 
-The G team reads are independent, so they go through a small thread pool
+R is G - T + C: T teams whose listed members users' ``groups`` corroborate are not
+read (``reconciler.evidence.listed_members_trusted``), and C is 1 when one of them
+has members (the canary, read to test the listing; if it disagrees, the other T-1
+are read too). On a server that fills ``groups`` and lists members honestly R = 1;
+on one that does not fill ``groups`` R = G.
+
+The R team reads are independent, so they go through a small thread pool
 (``concurrency``): on a real network each costs a round trip, and even on loopback
 the server's work overlaps ours. Results are still checked in list order, so the
 first failing team is the one reported, as in a sequential read.
@@ -22,15 +30,28 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar
 
-from reconciler.attributes import USER_ATTRIBUTES
 from reconciler.errors import LiveStateError
-from reconciler.evidence import check_member_lists, resolve_unlisted_members
-from reconciler.livestate import LiveGroup, LiveState, LiveUser
+from reconciler.evidence import (
+    MemberTrust,
+    check_member_lists,
+    listed_members_trusted,
+    resolve_unlisted_members,
+)
+from reconciler.livestate import LiveGroup, LiveState, LiveUser, MembersRead
 from reconciler.profile import PRODUCT
-from reconciler.scim.errors import ScimError, ScimUnsupportedError
+from reconciler.scim.errors import (
+    ScimAnswerTooLarge,
+    ScimBadRequest,
+    ScimError,
+    ScimPayloadTooLarge,
+    ScimRateLimited,
+    ScimServerError,
+    ScimTransportError,
+    ScimUnsupportedError,
+)
 from reconciler.scim.parse import ListPage, parse_group, parse_user, parse_user_groups
 from reconciler.scim.protocols import ScimReader
 
@@ -55,6 +76,8 @@ def read_live_state(
     ``concurrency`` is how many team reads may be in flight at once (1: sequential).
     ``max_read_bytes`` bounds the bytes received by the whole read (all requests);
     None takes the client's configured budget (``--max-read-mib``, 256 MiB by default).
+    The LiveState's ``members_read`` says how many teams' members came from the
+    Groups pages and why the others were read one by one.
     """
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
@@ -63,10 +86,15 @@ def read_live_state(
     progress = on_progress or _silent
     try:
         with client.byte_budget(max_read_bytes):
-            pages = _slim(client.list_users_page)
-            users, groups_of = _users(_read_all("users", pages, page_size, progress))
-            listed = _groups(_read_all("teams", client.list_groups_page, page_size, progress))
-            groups = _with_members(client, listed, progress, concurrency)
+            keep = partial(_user, {})
+            users, groups_of = _users(
+                _read_all("users", client.list_users_page, page_size, progress, keep)
+            )
+            listed, refused = _list_teams(client, page_size, progress)
+            trust = listed_members_trusted(listed, groups_of)
+            if refused:
+                trust = MemberTrust.none(refused)
+            groups, members_read = _with_members(client, listed, trust, progress, concurrency)
     except ScimUnsupportedError as error:  # data a person must fix: re-running cannot help
         raise LiveStateError(
             f"could not read the live state: {error}; nothing was planned"
@@ -79,60 +107,41 @@ def read_live_state(
     users.extend(hidden.users)
     groups_of.update(hidden.groups_of or {})
     check_member_lists(groups, groups_of, {u.id: u.user_name for u in users})
-    return LiveState.of(users, groups, hidden.notices)
+    return LiveState.of(users, groups, hidden.notices, members_read)
 
 
 def _silent(kind: str, done: int, total: int) -> None:
     return None
 
 
-# What the reader keeps of each user: the id, the top-level attribute of every managed
-# attribute (from the one table, so a new one is never dropped here), and ``groups``.
-_USER_KEYS = tuple(
-    dict.fromkeys(("id", *(a.scim_path.partition(".")[0] for a in USER_ATTRIBUTES), "groups"))
-)
-
-
-def _slim(fetch: Callable[[int, int], ListPage]) -> Callable[[int, int], ListPage]:
-    """``fetch`` keeping only what the reader uses of each user, page by page.
-
-    A 300k-user read then never holds every user's full JSON (emails, roles, meta)
-    at once: about 1.5 KB less per user at the peak. Anything that is not an object
-    is kept as it is, for ``parse_user`` to refuse.
-    """
-
-    def slim(start: int, count: int) -> ListPage:
-        page = fetch(start, count)
-        kept = tuple(
-            {key: r[key] for key in _USER_KEYS if key in r} if isinstance(r, dict) else r
-            for r in page.resources
-        )
-        return replace(page, resources=kept)
-
-    return slim
-
-
 def _read_all(
-    kind: str, fetch: Callable[[int, int], ListPage], page_size: int, progress: Progress
-) -> list[dict[str, Any]]:
-    """All resources of a list endpoint, advancing by what each page really holds.
+    kind: str,
+    fetch: Callable[[int, int], ListPage],
+    page_size: int,
+    progress: Progress,
+    keep: Callable[[dict[str, Any]], T],
+) -> list[T]:
+    """``keep(resource)`` of every resource of a list endpoint, page by page.
 
-    Stops on totalResults (no trailing empty page is fetched), so a server that caps
-    ``count`` below ``page_size`` just costs more pages, never a silent truncation.
-    Bounded: each page must answer the ``startIndex`` asked for and bring no id seen
-    before (a server that ignores paging is caught at page 2), and the page count may
-    not exceed what totalResults and the first page's size imply, plus PAGE_SLACK.
+    Each page is converted as it arrives, so a 300k-user read never holds every
+    user's raw JSON (emails, roles, meta) at once. Advances by what each page really
+    holds and stops on totalResults (no trailing empty page is fetched), so a server
+    that caps ``count`` below ``page_size`` just costs more pages, never a silent
+    truncation. Bounded: each page must answer the ``startIndex`` asked for and bring
+    no id seen before (a server that ignores paging is caught at page 2), and the page
+    count may not exceed what totalResults and the first page's size imply, plus
+    PAGE_SLACK.
     """
-    resources: list[dict[str, Any]] = []
+    kept: list[T] = []
     seen: set[str] = set()
     total: int | None = None
     max_pages = 1
     pages = 0
-    while total is None or len(resources) < total:
-        start = len(resources) + 1
+    while total is None or len(kept) < total:
+        start = len(kept) + 1
         if pages >= max_pages:
             raise _fail(
-                f"{kind}: {pages} pages read and only {len(resources)} of {total} "
+                f"{kind}: {pages} pages read and only {len(kept)} of {total} "
                 f"resources; totalResults and the first page's size imply at most "
                 f"{max_pages} pages"
             )
@@ -148,16 +157,19 @@ def _read_all(
                 f"{kind}: totalResults changed from {total} to {page.total_results} between "
                 "pages (someone changed the org during the read)"
             )
-        if not page.resources and len(resources) < total:
+        if not page.resources and len(kept) < total:
             raise _fail(
-                f"{kind}: empty page at startIndex {start} after {len(resources)} of "
+                f"{kind}: empty page at startIndex {start} after {len(kept)} of "
                 f"{total} (totalResults)"
             )
-        resources.extend(page.resources)
-        if len(resources) > total:
-            raise _fail(f"{kind}: {len(resources)} resources returned, totalResults says {total}")
-        progress(kind, len(resources), total)
-    return resources
+        if len(kept) + len(page.resources) > total:
+            raise _fail(
+                f"{kind}: {len(kept) + len(page.resources)} resources returned, "
+                f"totalResults says {total}"
+            )
+        kept.extend(map(keep, page.resources))
+        progress(kind, len(kept), total)
+    return kept
 
 
 def _check_page(kind: str, page: ListPage, start: int, seen: set[str]) -> None:
@@ -179,15 +191,27 @@ def _check_page(kind: str, page: ListPage, start: int, seen: set[str]) -> None:
         )
 
 
+def _user(
+    shared: dict[frozenset[str], frozenset[str]], resource: dict[str, Any]
+) -> tuple[LiveUser, frozenset[str] | None]:
+    """A listed user and the ids in its ``groups`` (None when the server left them out).
+
+    Equal ``groups`` sets are one object (``shared``, one dict per read): users of
+    the same teams share it, about 200 bytes a user less at the peak.
+    """
+    user = _located(parse_user, resource, "/Users")
+    member_of = _located(parse_user_groups, resource, "/Users")
+    if member_of is not None:
+        member_of = shared.setdefault(member_of, member_of)
+    return user, member_of
+
+
 def _users(
-    resources: Iterable[dict[str, Any]],
+    read: list[tuple[LiveUser, frozenset[str] | None]],
 ) -> tuple[list[LiveUser], dict[str, frozenset[str] | None]]:
     """The users, and each one's ``groups`` ids (None when the server left them out)."""
-    users, groups_of = [], {}
-    for resource in resources:
-        user = _located(parse_user, resource, "/Users")
-        users.append(user)
-        groups_of[user.id] = _located(parse_user_groups, resource, "/Users")
+    users = [user for user, _ in read]
+    groups_of = {user.id: member_of for user, member_of in read}
     _unique("users", "id", [u.id for u in users])
     _unique_user_names(users)
     return users, groups_of
@@ -218,10 +242,65 @@ def _unique_user_names(users: list[LiveUser]) -> None:
     )
 
 
-def _groups(resources: Iterable[dict[str, Any]]) -> list[LiveGroup]:
-    # Members in a list answer are ignored even if the server sent them anyway:
-    # only the per-team read is trusted to be complete.
-    groups = [_located(parse_group, {**r, "members": None}, "/Groups") for r in resources]
+def _list_teams(
+    client: ScimReader, page_size: int, progress: Progress
+) -> tuple[list[LiveGroup], str]:
+    """Every team, with the members its listing carries, and why none may be taken ("").
+
+    Pages are asked for with members. When such a page fails (too large for
+    ``max_response_bytes``, or the server answers 400, 413 or 5xx after retries, or
+    the connection fails, as a page of big teams can make it), the teams are listed
+    again without members (``excludedAttributes=members``, what servers are asked
+    for most) and each is read by itself: a big team costs requests, never the read.
+    A rate limit is not worked around: the second listing would meet it too.
+    No ``attributes=`` narrowing is asked for (``members.value`` is a sub-attribute
+    servers handle unevenly, and one that drops ``members`` for it would cost a read
+    per team): the whole resource, as a plain listing answers it.
+    """
+    try:
+        fetch = partial(_groups_page, client, with_members=True)
+        return _groups(_read_all("teams", fetch, page_size, progress, _team)), ""
+    except ScimRateLimited:
+        raise
+    except _REFUSED as error:
+        refused = (
+            f"a page of teams with members failed ({error}), so teams were listed "
+            "without members (excludedAttributes=members)"
+        )
+    fetch = partial(_groups_page, client, with_members=False)
+    return _groups(_read_all("teams", fetch, page_size, progress, _team)), refused
+
+
+# How a page of teams with members can fail where one without them may not.
+_REFUSED = (
+    ScimAnswerTooLarge,
+    ScimPayloadTooLarge,
+    ScimBadRequest,
+    ScimServerError,
+    ScimTransportError,
+)
+
+
+def _groups_page(client: ScimReader, start: int, count: int, *, with_members: bool) -> ListPage:
+    return client.list_groups_page(start, count, with_members=with_members)
+
+
+def _team(resource: dict[str, Any]) -> LiveGroup:
+    """A listed team; members the listing cannot describe make it a team read by itself.
+
+    A listing's member that does not parse (no value, a nested team) is not an error
+    here: the team's own ``GET /Groups/{id}`` decides, with its own error if it too
+    carries that member.
+    """
+    try:
+        return parse_group(resource)
+    except ScimError as error:
+        if not isinstance(resource, dict) or resource.get("members") is None:
+            raise error.at("GET", "/Groups") from None
+    return _located(parse_group, {**resource, "members": None}, "/Groups")
+
+
+def _groups(groups: list[LiveGroup]) -> list[LiveGroup]:
     _unique("teams", "id", [g.id for g in groups])
     _unique("teams", "displayName", [g.display_name for g in groups])
     return groups
@@ -236,33 +315,77 @@ def _located(parse: Callable[[object], T], resource: object, path: str) -> T:
 
 
 def _with_members(
-    client: ScimReader, listed: list[LiveGroup], progress: Progress, concurrency: int
-) -> list[LiveGroup]:
-    workers = min(concurrency, len(listed))
+    client: ScimReader,
+    listed: list[LiveGroup],
+    trust: MemberTrust,
+    progress: Progress,
+    concurrency: int,
+) -> tuple[list[LiveGroup], MembersRead]:
+    """Every team with its members: from the listing where ``trust`` allows, else read.
+
+    The canary (the trusted team with the most members) is read too; when it reads
+    back otherwise than listed, the listing cuts or invents members, so every team is
+    then read by itself (and cross-checked as on any other read).
+    """
+    first = [g for g in listed if g.id not in trust.trusted or g.id == trust.canary]
+    done = len(listed) - len(first)
+    tick = _ticker(progress, done, len(listed))
+    read = _read_teams(client, first, concurrency, tick)
+    if listed and not first:  # every team from the pages: no read ticked
+        progress("members", len(listed), len(listed))
+    if trust.canary is not None:
+        canary = next(g for g in listed if g.id == trust.canary)
+        if not _agrees(canary, read[canary.id]):
+            trust = trust.refuted(canary, read[canary.id])
+            rest = [g for g in listed if g.id not in read]
+            tick = _ticker(progress, len(listed) - len(rest), len(listed))
+            read.update(_read_teams(client, rest, concurrency, tick))
+    return [read.get(g.id, g) for g in listed], trust.summary(len(listed), len(read))
+
+
+def _agrees(listed: LiveGroup, read: LiveGroup) -> bool:
+    return read.members_listed and read.member_ids == listed.member_ids
+
+
+def _ticker(progress: Progress, done: int, total: int) -> Callable[[], None]:
+    count = [done]
+
+    def tick() -> None:
+        count[0] += 1
+        progress("members", count[0], total)
+
+    return tick
+
+
+def _read_teams(
+    client: ScimReader, teams: list[LiveGroup], concurrency: int, tick: Callable[[], None]
+) -> dict[str, LiveGroup]:
+    """``GET /Groups/{id}`` of each of ``teams``, a few in flight, checked in list order."""
+    workers = min(concurrency, len(teams))
     if workers <= 1:
-        return _checked(listed, (client.get_group(g.id) for g in listed), progress)
+        return _checked(teams, (client.get_group(g.id) for g in teams), tick)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="read-teams") as pool:
-        futures = [pool.submit(client.get_group, group.id) for group in listed]
+        futures = [pool.submit(client.get_group, group.id) for group in teams]
         try:
-            return _checked(listed, (future.result() for future in futures), progress)
+            return _checked(teams, (future.result() for future in futures), tick)
         finally:
             for future in futures:  # after a failure: do not start the reads still queued
                 future.cancel()
 
 
 def _checked(
-    listed: list[LiveGroup], reads: Iterable[LiveGroup], progress: Progress
-) -> list[LiveGroup]:
-    """The teams as read, in list order, each checked against its list entry."""
-    groups = []
-    for done, (group, full) in enumerate(zip(listed, reads, strict=True), start=1):
+    listed: list[LiveGroup], reads: Iterable[LiveGroup], tick: Callable[[], None]
+) -> dict[str, LiveGroup]:
+    """The teams as read, by id in list order, each checked against its list entry."""
+    groups = {}
+    for group, full in zip(listed, reads, strict=True):
         if (full.id, full.display_name) != (group.id, group.display_name):
             raise _fail(
                 f"team {group.display_name!r} ({group.id}) read back as "
                 f"{full.display_name!r} ({full.id}); it changed during the read"
             )
-        groups.append(full)
-        progress("members", done, len(listed))
+        groups[group.id] = full
+        tick()
     return groups
 
 

@@ -201,12 +201,14 @@ class ScimApi:
         hide = quirks.hide_inactive
         total, items = self._store.list_users(flt, start, count, hide_inactive=hide)
         total = quirks.listed_total(total, len(items), filtered=flt is not None)
+        items = [quirks.user_body(item) for item in items]
         return _ok(list_body(total, start, _project_all(items, query)))
 
     def _one_user(self, request: Request, user_id: str) -> Response:
         store = self._store
         if request.method == "GET":
-            return _ok(_project(store.user_json(user_id), request.query))
+            body = self._quirks().user_body(store.user_json(user_id))
+            return _ok(_project(body, request.query))
         if request.method == "PUT":
             return self._saved(store.replace_user(user_id, _json(request.body)))
         if request.method == "PATCH":
@@ -225,7 +227,7 @@ class ScimApi:
         total, items = self._store.list_groups(flt, start, count, members=members)
         total = quirks.listed_total(total, len(items), filtered=flt is not None)
         if members:
-            items = [quirks.group_body(item) for item in items]
+            items = [quirks.group_body(item, listing=True) for item in items]
         return _ok(list_body(total, start, _project_all(items, query)))
 
     def _one_group(self, request: Request, group_id: str) -> Response:

@@ -170,7 +170,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME[=VALUE]",
         help=(
             "repeatable: list_cap=N, lying_total, hide_inactive, members_cut=N, "
-            "members_omitted, forbid_user=EMAIL[:DETAIL], forbid_team=NAME[:DETAIL], "
+            "members_omitted, list_members_cut=N, list_members_omitted, groups_omitted, "
+            "forbid_user=EMAIL[:DETAIL], forbid_team=NAME[:DETAIL], "
             "conflict_without_scimtype, patch_returns_other, ignore_writes[=KEY] "
             "(dashes work too; see README, 'Quirk modes')"
         ),

@@ -45,9 +45,13 @@ class Quirks:
 
     - ``members_cut``: a team's ``members`` holds only its first N members.
     - ``members_omitted``: the ``members`` attribute is left out entirely.
+    - ``list_members_cut`` / ``list_members_omitted``: the same, in group listings
+      only; ``GET /Groups/{id}`` answers the whole list, as servers that shorten
+      list answers (and only those) do.
 
     Users' ``groups`` attribute stays truthful in every mode: it is the second
-    source a client can cross-check member lists against.
+    source a client can cross-check member lists against. ``groups_omitted`` leaves
+    it out of every User read (``GET``), as servers that do not fill it do.
 
     Write modes (what a write answer can claim that is not so):
 
@@ -69,6 +73,9 @@ class Quirks:
     hide_inactive: bool = False
     members_cut: int | None = None
     members_omitted: bool = False
+    list_members_cut: int | None = None
+    list_members_omitted: bool = False
+    groups_omitted: bool = False
     forbid_user: tuple[tuple[str, str], ...] = ()
     forbid_team: tuple[tuple[str, str], ...] = ()
     conflict_without_scimtype: bool = False
@@ -76,12 +83,14 @@ class Quirks:
     ignore_writes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("list_cap", "members_cut"):
+        for name in ("list_cap", "members_cut", "list_members_cut"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or value < 0):
                 raise ValueError(f"quirk {name} must be a count of 0 or more, not {value!r}")
         if self.members_cut is not None and self.members_omitted:
             raise ValueError("quirks members_cut and members_omitted exclude each other")
+        if self.list_members_cut is not None and self.list_members_omitted:
+            raise ValueError("quirks list_members_cut and list_members_omitted exclude each other")
 
     @classmethod
     def from_specs(cls, specs: list[str]) -> Quirks:
@@ -134,17 +143,32 @@ class Quirks:
     def touches_members(self) -> bool:
         return self.members_omitted or self.members_cut is not None
 
-    def group_body(self, body: bytes) -> bytes:
-        """An encoded Group as the quirky server returns it (members cut or left out)."""
-        if not self.touches_members:
+    def group_body(self, body: bytes, *, listing: bool = False) -> bytes:
+        """An encoded Group as the quirky server returns it (members cut or left out).
+
+        ``listing``: the Group is part of a list answer, where the ``list_members_*``
+        modes apply too (first, before the modes that apply everywhere).
+        """
+        omitted = self.members_omitted or (listing and self.list_members_omitted)
+        cuts = [self.members_cut, self.list_members_cut if listing else None]
+        cut = min((c for c in cuts if c is not None), default=None)
+        if not omitted and cut is None:
             return body
         resource: dict[str, Any] = json.loads(body)
         if "members" not in resource:
             return body
-        if self.members_omitted:
+        if omitted:
             del resource["members"]
-        elif self.members_cut is not None:
-            resource["members"] = resource["members"][: self.members_cut]
+        elif cut is not None:
+            resource["members"] = resource["members"][:cut]
+        return encode(resource)
+
+    def user_body(self, body: bytes) -> bytes:
+        """An encoded User as the quirky server returns it (``groups`` left out)."""
+        if not self.groups_omitted:
+            return body
+        resource: dict[str, Any] = json.loads(body)
+        resource.pop("groups", None)
         return encode(resource)
 
     # ---- writes ---------------------------------------------------------------------------
@@ -169,6 +193,9 @@ _SPECS: dict[str, bool] = {
     "hide_inactive": True,
     "members_cut": False,
     "members_omitted": True,
+    "list_members_cut": False,
+    "list_members_omitted": True,
+    "groups_omitted": True,
     "forbid_user": False,
     "forbid_team": False,
     "conflict_without_scimtype": True,

@@ -8,6 +8,7 @@ because Ada's entry has a typo elsewhere).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -29,6 +30,9 @@ from reconciler.manifest.tokens import find_tokens, has_token_runs, redact
 from reconciler.manifest.yamlsource import ParsedYaml, parse_plain, parse_yaml
 
 _M = TypeVar("_M", bound=BaseModel)
+# Values that repeat across entries in a real org: one string each in memory (the
+# models keep the parsed strings as they are). Display names are mostly unique.
+SHARED_VALUES = frozenset({"given_name", "family_name"})
 _SECTIONS = "version, organization, policy, users, teams"
 
 
@@ -55,21 +59,35 @@ class FileResult:
     readable: bool = False
 
 
-def check_file(text: str, filename: str) -> FileResult:
+def check_file(
+    text: str, filename: str, *, text_again: Callable[[], str] | None = None
+) -> FileResult:
     """Everything that can be said about one file without looking at the others.
 
     A valid file takes the fast path: plain data, one schema validation, and
     positions computed only if a later check (or a notice) asks for one. Anything
     else takes the full path, which collects positions up front and explains every
     problem; both paths give the same result for the same text.
+
+    ``text_again`` gives ``text`` once more if positions are needed later (e.g. by
+    decoding bytes the caller keeps anyway), so the result does not hold ``text``.
     """
     fast = _check_fast(text, filename)
-    return fast if fast is not None else check_file_fully(text, filename)
+    if fast is None:
+        return check_file_fully(text, filename)
+    if text_again is not None:
+        return replace(fast, locations=_lazy_locations(text_again, filename))
+    return fast
+
+
+def _lazy_locations(text: Callable[[], str], filename: str) -> Locations:
+    """Positions computed on first use, by parsing ``text()`` with positions."""
+    return Locations(filename, source=lambda: parse_yaml(text(), filename).locations)
 
 
 def _check_fast(text: str, filename: str) -> FileResult | None:
     """The result for a file with no problem of its own; None when there is any doubt."""
-    data = parse_plain(text)
+    data = parse_plain(text, shared=SHARED_VALUES)
     if type(data) is not dict or has_token_runs(text):
         return None
     version = data.get("version")
@@ -80,7 +98,7 @@ def _check_fast(text: str, filename: str) -> FileResult | None:
     except ValidationError:
         return None
     return FileResult(
-        locations=Locations(filename, source=lambda: parse_yaml(text, filename).locations),
+        locations=_lazy_locations(lambda: text, filename),
         organization=parsed.organization,
         policy=parsed.policy,
         users=tuple(enumerate(parsed.users)),

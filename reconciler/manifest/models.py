@@ -17,7 +17,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self, overload
 
 from pydantic import (
     AfterValidator,
@@ -237,8 +237,31 @@ Count = Annotated[StrictInt, Field(ge=0)]
 Percent = Annotated[float, Field(strict=True, ge=0, le=100)]
 
 
+class _once(cached_property[str]):  # a decorator, named like cached_property
+    """``functools.cached_property`` without the lock Python 3.11 takes per first access.
+
+    Models are built and first read in one thread, and computing a key twice would give
+    the same string anyway; the lock cost ~0.1 s per 100k entries.
+    """
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Self: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> str: ...
+
+    def __get__(self, instance: object | None, owner: type[Any] | None = None) -> Self | str:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.attrname or self.func.__name__] = (
+            value  # as cached_property: read from there next
+        )
+        return value
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, ignored_types=(_once,))
 
 
 def _not_null(value: Any) -> Any:
@@ -336,10 +359,14 @@ class User(_Strict):
         default=(), description="Former addresses, so an email change is a rename, not a new user."
     )
 
-    @cached_property
+    @_once
     def key(self) -> str:
-        """Match key: SCIM userName is case-insensitive (caseExact=false), ASCII only."""
-        return match_key(self.email)
+        """Match key: SCIM userName is case-insensitive (caseExact=false), ASCII only.
+
+        The email's own string when they are equal (the usual case): one string, not two.
+        """
+        key = match_key(self.email)
+        return self.email if key == self.email else key
 
 
 class Member(_Strict):
@@ -352,10 +379,11 @@ class Member(_Strict):
         "timestamp with offset.",
     )
 
-    @cached_property
+    @_once
     def key(self) -> str:
-        """Match key, computed once: the diff asks for it per membership."""
-        return match_key(self.email)
+        """Match key, computed once: the diff asks for it per membership (shared as User.key)."""
+        key = match_key(self.email)
+        return self.email if key == self.email else key
 
 
 def _member_from_email(value: Any) -> Any:

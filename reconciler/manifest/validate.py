@@ -25,11 +25,11 @@ def check_manifest(files: Sequence[FileResult], today: date) -> Findings:
     found = Findings()
     complete = all(f.readable for f in files)
     domains, policy = _sections(files, complete, found)
-    users = [UserAt(u, At(f.locations, ("users", i))) for f in files for i, u in f.users]
-    teams = [TeamAt(t, At(f.locations, ("teams", i))) for f in files for i, t in f.teams]
+    users = [UserAt(u, f.locations, i) for f in files for i, u in f.users]
+    teams = [TeamAt(t, f.locations, i) for f in files for i, t in f.teams]
     unchecked = frozenset().union(*(f.unchecked_emails for f in files))
     declared = _check_users(users, domains, found)
-    _check_previous_emails(users, found)
+    _check_previous_emails(users, declared, found)
     _check_team_names(teams, found)
     _check_whitespace(users, teams, found)
     # Built once: per team it made validation grow with teams x users (minutes at 100k).
@@ -90,17 +90,19 @@ def _check_users(
 ) -> dict[str, UserAt]:
     """Claimed domains and case-insensitive uniqueness; returns the users by match key."""
     declared: dict[str, UserAt] = {}
+    claimed = frozenset(domains or ())
     for entry in users:
-        email, at = entry.user.email, entry.at
-        if domains is not None and email_domain(email) not in domains:
-            found.problems.append(at.problem(_unclaimed(email, domains), "email"))
+        email = entry.user.email
+        # email_domain(email), inlined: this loop runs once per user.
+        if domains is not None and email.rpartition("@")[2].lower() not in claimed:
+            found.problems.append(entry.at.problem(_unclaimed(email, domains), "email"))
         first = declared.setdefault(entry.user.key, entry)
         if first is not entry:
             message = (
                 f"user '{email}' is declared twice (first at {first.at.ref('email')}; "
                 "emails are case-insensitive); keep one entry"
             )
-            found.problems.append(at.problem(message, "email"))
+            found.problems.append(entry.at.problem(message, "email"))
     return declared
 
 
@@ -112,13 +114,17 @@ def _unclaimed(email: str, domains: tuple[str, ...]) -> str:
     )
 
 
-def _check_previous_emails(users: Sequence[UserAt], found: Findings) -> None:
-    """An old address identifies one user only, and is nobody's current address."""
-    current: dict[str, UserAt] = {}
-    for entry in users:
-        current.setdefault(entry.user.key, entry)
+def _check_previous_emails(
+    users: Sequence[UserAt], current: dict[str, UserAt], found: Findings
+) -> None:
+    """An old address identifies one user only, and is nobody's current address.
+
+    ``current``: the first user of each match key (what ``_check_users`` returns).
+    """
     claimed: dict[str, tuple[At, JsonPath]] = {}  # where, located only for a message
     for entry in users:
+        if not entry.user.previous_emails:
+            continue
         for index, previous in enumerate(entry.user.previous_emails):
             key, sub = match_key(previous), ("previous_emails", index)
             if key == entry.user.key:
@@ -146,8 +152,9 @@ def _check_whitespace(users: Sequence[UserAt], teams: Sequence[TeamAt], found: F
     spaces included, or the plan renames it in place.
     """
     for entry in users:
+        user = entry.user
         for key in TEXT_NAMES:
-            value = getattr(entry.user, key)
+            value = getattr(user, key)
             if isinstance(value, str) and value != value.strip():
                 found.notices.append(entry.at.problem(_spaces(value, "updates it"), key))
     for team in teams:

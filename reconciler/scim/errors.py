@@ -187,6 +187,14 @@ class ScimProtocolError(ScimError):
     label = "malformed answer"
 
 
+class ScimAnswerTooLarge(ScimProtocolError):
+    """One answer exceeded the per-response byte cap (``max_response_bytes``).
+
+    Not raised for the read's whole byte budget (a plain ScimProtocolError): a
+    smaller request (a Groups page without members) may still fit the per-answer cap.
+    """
+
+
 class ScimUnsupportedError(ScimError):
     """The server holds something this tool cannot manage safely, such as nested groups."""
 

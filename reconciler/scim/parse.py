@@ -67,6 +67,10 @@ def parse_list(body: object) -> ListPage:
 _USER_FIELDS = tuple((a, *a.scim_path.rpartition(".")[::2]) for a in USER_ATTRIBUTES)
 
 
+# Managed text attributes whose values repeat across users (interned when short).
+_REPEATED = frozenset({"given_name", "family_name"})
+
+
 def _sub(data: Mapping[str, Any], parent: str) -> Mapping[str, Any]:
     value = data.get(parent)
     return value if isinstance(value, Mapping) else {}
@@ -83,7 +87,10 @@ def parse_user(resource: object) -> LiveUser:
         if parent:
             source = parents.get(parent) or parents.setdefault(parent, _sub(data, parent))
         if attribute.kind == "text":
-            values[attribute.name] = _optional_text(source, leaf)
+            text = _optional_text(source, leaf)
+            # Given and family names repeat across an org: one string each, shared.
+            shared = text is not None and attribute.name in _REPEATED and len(text) <= 32
+            values[attribute.name] = intern(text) if shared and text else text
         elif attribute.kind == "login":
             login = _required_text(source, leaf, f"User {user_id!r}", named="user")
             values[attribute.name] = login
@@ -106,7 +113,8 @@ def parse_user_groups(resource: object) -> frozenset[str] | None:
     if not isinstance(groups, list):
         raise ScimProtocolError(f"User {data.get('userName')!r} field 'groups' is not a list")
     what = f"group of User {data.get('userName')!r}"
-    return frozenset(_required_text(_object(g, what), "value", what) for g in groups)
+    # Interned: each team id is one string however many users name it.
+    return frozenset(intern(_required_text(_object(g, what), "value", what)) for g in groups)
 
 
 def parse_group(resource: object) -> LiveGroup:

@@ -29,6 +29,7 @@ from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.redact import Redactor
 from reconciler.scim.errors import (
     AUTH_HINT,
+    ScimAnswerTooLarge,
     ScimCircuitOpen,
     ScimError,
     ScimProtocolError,
@@ -648,7 +649,7 @@ def _describe(error: requests.RequestException, timeouts: Timeouts, base_url: st
 
 
 def _too_large(limit: int, method: str, path: str) -> ScimProtocolError:
-    return ScimProtocolError(
+    return ScimAnswerTooLarge(
         f"answer is larger than {limit} bytes; refusing to read it (max_response_bytes)",
         method=method,
         path=path,

@@ -49,6 +49,9 @@ def test_a_healthy_sandbox_passes_every_check(
         "claimed domains": "ok",
         "look-alike userNames": "ok",
     }
+    # The sandbox's pages carry members and users' `groups` agree: one canary read.
+    assert "Read path: 4 of 4 teams from the Groups pages" in membership["detail"]
+    assert "1 GET /Groups/{id} instead of 4 (3 saved)" in membership["detail"]
 
 
 def test_a_bad_token_is_explained(capsys: pytest.CaptureFixture[str]) -> None:

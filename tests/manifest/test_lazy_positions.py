@@ -133,6 +133,16 @@ YAML_11 = [
     "1: one\n2: two",
     "yes: true",
     "a: [1, [2, [3]]]",
+    "a: ['no', no, \"0755\", 0755, '', ~, 'x']",
+    "a: [!!str 1, !!int '7', ! 8, !!binary aGk=]",
+    "a: [&x 1, *x]",
+    "a: {b: 'no', c: no, d: !!str 0755}",
+    "? 'quoted key'\n: 1",
+    "!!str a: 1",
+    "a: !!map {b: 1}",
+    "a: !!seq [1]",
+    "a: !custom [1]",
+    "- [a, b]\n- {c: d}",
     "a: 'Bearer x'",
     "a: 1\n---\nb: 2",
     "---\na: 1\n...\n",
@@ -183,6 +193,11 @@ def _types(value: Any) -> Any:
         ("a: 2024-01-01 10:00:00", {"a": "2024-01-01 10:00:00"}),
         ("1: one", {"1": "one"}),
         ("a: !!str 1", {"a": "1"}),
+        ("a: ['no', no, \"0755\", 0755, '']", {"a": ["no", False, "0755", 493, ""]}),
+        (
+            "a: [!!str 1, ! 8, '2024-01-01', 2024-01-01]",
+            {"a": ["1", 8, "2024-01-01", date(2024, 1, 1)]},
+        ),
     ],
 )
 def test_fast_path_reads_yaml_1_1_values(text: str, expected: object) -> None:
@@ -194,6 +209,12 @@ def test_fast_path_reads_yaml_1_1_values(text: str, expected: object) -> None:
     [
         "a: &x 1\nb: *x",
         "a: &x 1",
+        "a: [&x 1]",
+        "a: [1, *x]",
+        "a: &x [1]",
+        "a: [!!binary aGk=]",
+        "a: !custom [1]",
+        "a: {b: 1, b: 2}",
         "a: 1\na: 2",
         "a: !!binary aGk=",
         "a: 2024-02-30",
@@ -289,3 +310,56 @@ def test_streamed_digest_equals_the_whole_dump(text: str) -> None:
     manifest = load_manifest_text(text, filename="m.yaml", today=TODAY).manifest
     canonical = json.dumps(manifest.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     assert manifest_digest(manifest) == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# Digests computed by the release before the chunked digest: a plan saved then must
+# still match the same manifest now, so these values never change.
+PINNED_TEXT = (
+    ORG + "policy: {protected: [ada@acme.io], max_deprovision_percent: 12.5, "
+    "unmanaged_users: deactivate}\n"
+    'users:\n  - {email: ada@acme.io, given_name: "Zoë", family_name: 日本, '
+    "expires: 2030-01-02, previous_emails: [a@acme.io]}\n"
+    '  - {email: bob@acme.io, given_name: " Bob", family_name: B, display_name: "Bob \\"B\\"", '
+    "active: false, expires: 2030-01-02T10:00:00+02:00}\n"
+    "teams:\n  - {name: Ops, previous_names: [Opps], "
+    "members: [{email: ada@acme.io, expires: 2030-01-01}, bob@acme.io]}\n"
+    "  - {name: Empty, members: []}\n  - {name: Unmanaged}\n"
+)
+
+
+def _many_users(count: int) -> str:
+    """``count`` users (more than one digest chunk) and five teams spread over them."""
+    lines = [ORG, "users:"]
+    lines += [
+        f"  - {{email: u{i}@acme.io, given_name: G{i % 7}, family_name: F{i % 11}"
+        + (", active: false" if i % 13 == 0 else "")
+        + "}"
+        for i in range(count)
+    ]
+    lines += ["teams:"]
+    lines += [
+        f"  - {{name: T{t}, members: [{', '.join(f'u{i}@acme.io' for i in range(t, count, 97))}]}}"
+        for t in range(5)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "digest"),
+    [
+        (PINNED_TEXT, "sha256:148a259cf1d34c136f631a798f4b825727ecdc32462efcf08d0d4e0e0e6ec2f3"),
+        (
+            _many_users(2100),
+            "sha256:623591727d1d69afe7720a083c790ee18e28907a63e5ed47bc87f370364b8864",
+        ),
+    ],
+    ids=["every-field", "2100-users"],
+)
+def test_the_digest_of_a_manifest_never_changes(text: str, digest: str) -> None:
+    from reconciler.manifest.loader import load_manifest_text
+
+    loaded = load_manifest_text(text, filename="m.yaml", today=TODAY)
+    assert loaded.digest == digest
+    manifest = loaded.manifest
+    canonical = json.dumps(manifest.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    assert digest == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

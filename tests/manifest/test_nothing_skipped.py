@@ -166,7 +166,7 @@ def test_the_files_together_are_capped_before_any_is_parsed(
     }
     write(tmp_path, files)
     parsed: list[str] = []
-    monkeypatch.setattr(loader, "check_file", lambda text, name: parsed.append(name))
+    monkeypatch.setattr(loader, "check_file", lambda text, name, **_: parsed.append(name))
 
     assert problems_of(tmp_path) == [
         f"{tmp_path}:1:1: the manifest files below this folder hold more than 1 KiB together; "

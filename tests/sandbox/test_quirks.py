@@ -87,6 +87,42 @@ def test_member_lists_are_cut_or_left_out_while_users_groups_stay_true(
     assert sandbox.store.group_by_name("Finance") is not None
 
 
+@pytest.mark.parametrize(
+    ("quirks", "listed_as"),
+    [(Quirks(list_members_cut=1), ["ann"]), (Quirks(list_members_omitted=True), None)],
+)
+def test_list_only_member_modes_leave_the_team_read_whole(
+    make_sandbox: Callable[..., Sandbox],
+    session: requests.Session,
+    quirks: Quirks,
+    listed_as: list[str] | None,
+) -> None:
+    sandbox = make_sandbox(quirks=quirks)
+    ids = _seed(session, sandbox, ["ann", "ben"])
+    team = {"displayName": "Eng", "members": [{"value": ids[n]} for n in ids]}
+    group_id = session.post(f"{sandbox.base_url}/Groups", json=team).json()["id"]
+    by_id = {v: k for k, v in ids.items()}
+    listed = session.get(f"{sandbox.base_url}/Groups").json()["Resources"][0].get("members")
+    assert (None if listed is None else [by_id[m["value"]] for m in listed]) == listed_as
+    whole = session.get(f"{sandbox.base_url}/Groups/{group_id}").json()["members"]
+    assert sorted(by_id[m["value"]] for m in whole) == ["ann", "ben"]
+
+
+def test_groups_omitted_leaves_users_groups_out_of_every_user_read(
+    make_sandbox: Callable[..., Sandbox], session: requests.Session
+) -> None:
+    sandbox = make_sandbox(quirks=Quirks.from_specs(["groups-omitted"]))
+    ids = _seed(session, sandbox, ["ann"])
+    session.post(
+        f"{sandbox.base_url}/Groups",
+        json={"displayName": "Eng", "members": [{"value": ids["ann"]}]},
+    )
+    assert "groups" not in session.get(f"{sandbox.base_url}/Users").json()["Resources"][0]
+    assert "groups" not in session.get(f"{sandbox.base_url}/Users/{ids['ann']}").json()
+    sandbox.set_quirks(Quirks())
+    assert session.get(f"{sandbox.base_url}/Users/{ids['ann']}").json()["groups"] != []
+
+
 def test_quirk_specs_parse_from_flags_and_name_the_known_modes_when_wrong() -> None:
     quirks = Quirks.from_specs(["list-cap=3", "lying_total", "members_cut=2"])
     assert quirks == Quirks(list_cap=3, lying_total=True, members_cut=2)
@@ -99,6 +135,10 @@ def test_quirk_specs_parse_from_flags_and_name_the_known_modes_when_wrong() -> N
         Quirks.from_specs(["lying_total=1"])
     with pytest.raises(ValueError, match="exclude each other"):
         Quirks(members_cut=1, members_omitted=True)
+    with pytest.raises(ValueError, match="exclude each other"):
+        Quirks(list_members_cut=1, list_members_omitted=True)
+    both = Quirks.from_specs(["list-members-cut=2", "groups_omitted"])
+    assert both.names() == ["list_members_cut=2", "groups_omitted"]
 
 
 def test_the_sandbox_command_refuses_an_unknown_quirk_naming_the_known_ones(

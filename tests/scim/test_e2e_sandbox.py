@@ -91,9 +91,16 @@ def test_the_read_takes_exactly_the_minimum_number_of_requests(
         live = read_live_state(reader, page_size=page_size)
         stats = reader.stats
     p = min(page_size, server_cap or page_size)
-    expected = math.ceil(n_users / p) + math.ceil(n_groups / p) + n_groups
+    # The sandbox fills users' `groups`, which corroborate the members its Groups pages
+    # carry: the pages, plus one read of the largest team (the canary), and no more.
+    expected = math.ceil(n_users / p) + math.ceil(n_groups / p) + 1
     assert stats.total == expected == sandbox.stats.total_requests
     assert len(live.users) == n_users and len(live.groups) == n_groups
+    assert live.members_read is not None and live.members_read.from_pages == n_groups
+    by_name = {u.user_name: u.id for u in live.users}
+    for g in range(n_groups):
+        want = {by_name[f"u{i}@acme.io"] for i in range(g + 1)}
+        assert live.groups_by_name[f"team {g}"].member_ids == want
 
 
 def test_a_429_storm_is_retried_and_the_read_is_still_minimal(sleeps: list[float]) -> None:
