@@ -30,11 +30,12 @@ from reconciler.commands.common import (  # the exit codes: see the module docst
     EXIT_USAGE,
     Console,
     GlobalOptions,
+    given,
     options_from,
+    org_name,
 )
 from reconciler.commands.streams import redacted_output, stdout_closed, to_devnull
-from reconciler.errors import ManifestError, ReconcilerError
-from reconciler.grammar import count
+from reconciler.errors import ConfigFileError, ManifestError, ReconcilerError, UsageError
 from reconciler.profile import PRODUCT
 from reconciler.render.escape import terminal
 
@@ -71,14 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="log lines on stderr as text or one JSON object each (default %(default)s)",
     )
-    parser.add_argument("--org", metavar="NAME", help="which org of reconciler.yaml to work on")
-    parser.add_argument("--config", metavar="FILE", help="orgs config (default: reconciler.yaml)")
+    parser.add_argument(
+        "--org", type=org_name, metavar="NAME", help="which org of reconciler.yaml to work on"
+    )
+    parser.add_argument(
+        "--config", type=given, metavar="FILE", help="orgs config (default: reconciler.yaml)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = command(name)
         subparser = commands.add_parser(name, help=module.HELP)
         module.add_arguments(subparser)
-        subparser.set_defaults(handler=partial(_run, module))
+        # usage_parser: a UsageError raised by the command prints this usage line.
+        subparser.set_defaults(handler=partial(_run, module), usage_parser=subparser)
     return parser
 
 
@@ -128,12 +134,17 @@ def _dispatch(args: argparse.Namespace) -> int:
     try:
         code: int = args.handler(args)
         sys.stdout.flush()  # a full disk or a closed pipe is reported here, not at exit
-    except ManifestError as error:
-        # One bare `path:line:col: message` per line, so editors and CI problem
-        # matchers can read every problem; the count comes last.
+    except (ManifestError, ConfigFileError) as error:
+        # One bare `path:line:col: message` per line (the manifest's or reconciler.yaml's),
+        # so editors and CI problem matchers can read every problem; the count comes last.
         for problem in error.problems:
             print(terminal(str(problem)), file=sys.stderr)
-        print(f"error: {count(len(error.problems), 'problem')} in the manifest", file=sys.stderr)
+        print(f"error: {terminal(error.summary)}", file=sys.stderr)
+        return error.exit_code
+    except UsageError as error:  # options refused after parsing: said the way argparse does
+        parser = getattr(args, "usage_parser", None) or build_parser()
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: {terminal(str(error))}", file=sys.stderr)
         return error.exit_code
     except ReconcilerError as error:
         # Errors may quote server data (a detail, a userName): shown escaped. Only an

@@ -44,12 +44,36 @@ class ManifestError(ReconcilerError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
-        summary = f"{counted(count, 'problem')} in the manifest"
-        super().__init__("\n".join([*map(str, self.problems), summary]))
+        self.summary = f"{counted(count, 'problem')} in the manifest"
+        super().__init__("\n".join([*map(str, self.problems), self.summary]))
 
 
 class ConfigError(ReconcilerError):
     """A command-line or environment setting is wrong (URL, token file, options)."""
+
+
+class UsageError(ReconcilerError):
+    """Command-line options the command refuses together or in a value argparse cannot check.
+
+    Exit 64 (EX_USAGE) like argparse's own usage errors, never 1 or 2; the CLI prints the
+    command's usage line first, as argparse does. Raised before anything is done.
+    """
+
+    exit_code = 64
+
+
+class ConfigFileError(ConfigError):
+    """The orgs config (``reconciler.yaml``) is invalid; carries every problem found.
+
+    Shown like a manifest's problems: one ``path:line:col: message`` line each, then
+    the count (see cli.py).
+    """
+
+    def __init__(self, path: str, problems: list[Problem]) -> None:
+        self.path = path
+        self.problems = tuple(problems)
+        self.summary = f"{counted(len(self.problems), 'problem')} in the orgs config {path}"
+        super().__init__("\n".join([*map(str, self.problems), self.summary]))
 
 
 class RefusedPlanError(ConfigError):

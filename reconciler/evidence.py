@@ -38,6 +38,7 @@ from reconciler.identity import match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveState, LiveUser, MembersRead
 from reconciler.manifest.models import Manifest, User, is_expired
 from reconciler.plan import OpKind, Plan
+from reconciler.profile import PRODUCT
 from reconciler.scim.errors import ScimError
 from reconciler.scim.protocols import ScimReader
 
@@ -109,7 +110,14 @@ def resolve_unlisted_members(
     answers = _each(lambda member: _lookup_id(client, member), list(unlisted))
     for (member, team), answer in zip(unlisted.items(), answers, strict=True):
         if answer is None:
-            raise _inconsistent(f"team {team!r} has member id {member!r} that matches no user")
+            raise LiveStateError(
+                f"the live state read is inconsistent: team {team!r} has member id "
+                f"{member!r} that matches no user (GET /Users/{{id}} answers 404: a member "
+                "left behind by a deleted user); nothing was planned, and re-running reads "
+                f"the same. Fix: remove that member from team {team!r} in "
+                f"{PRODUCT} (a server should drop a deleted user's memberships; if it "
+                "does not, tell its vendor), then re-run"
+            )
         user, member_of = answer
         _accept_inactive(user, f"a member of team {team!r} that GET /Users/{{id}} found")
         found.append(user)

@@ -28,7 +28,7 @@ Evidence over answers:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -174,6 +174,8 @@ class _RunState:
     refused: int = 0
     answer_notes: dict[str, str] = field(default_factory=dict)
     expected: Expectations = field(default_factory=Expectations)
+    # Per team id: the (user id, email) members no operation of the plan removes.
+    kept: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -205,7 +207,7 @@ def apply_plan(
     """
     if live is not None:
         check_guards(plan, live, overrides or Overrides())
-    state = _RunState()
+    state = _RunState(kept=_kept_members(plan, live))
     run = _Runner(writer, options, state, journal)
     journal.record("apply_start", {"plan_digest": plan.digest, "operations": len(plan.operations)})
     results: list[OpResult] = []
@@ -237,6 +239,39 @@ def apply_plan(
         summary["stopped"] = outcome.stopped
     journal.record("apply_end", summary)  # always the last event of a run
     return outcome
+
+
+def _kept_members(plan: Plan, live: LiveState | None) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Per team a membership operation touches: the live members it must keep.
+
+    Those the plan neither removes from the team nor deactivates or deletes (a server
+    may drop a deprovisioned user's memberships itself). Without ``live`` (library
+    use) nothing is known, so nothing is checked.
+    """
+    if live is None:
+        return {}
+    membership = (OpKind.ADD_MEMBERS, OpKind.REMOVE_MEMBERS)
+    leaving = {
+        op.scim_id
+        for op in plan.operations
+        if op.op in (OpKind.DEACTIVATE_USER, OpKind.DELETE_USER) and op.scim_id
+    }
+    removed: dict[str, set[str]] = {}
+    for op in plan.operations:
+        if op.op is OpKind.REMOVE_MEMBERS and op.scim_id:
+            removed.setdefault(op.scim_id, set()).update(m.scim_id for m in op.members if m.scim_id)
+    kept: dict[str, tuple[tuple[str, str], ...]] = {}
+    users = live.users_by_id
+    for team_id in {op.scim_id for op in plan.operations if op.op in membership and op.scim_id}:
+        group = live.groups_by_id.get(team_id)
+        if group is None:
+            continue
+        gone = removed.get(team_id, set()) | leaving
+        kept[team_id] = tuple(
+            (member_id, users[member_id].user_name if member_id in users else member_id)
+            for member_id in sorted(group.member_ids - gone)
+        )
+    return kept
 
 
 def _read_back(
@@ -579,6 +614,7 @@ class _Runner:
         pairs = [(m.scim_id, m.email) for m in op.members if m.scim_id is not None]
         self._patch_members(op, group_id, [i for i, _ in pairs], builders.remove_members)
         self.state.expected.members(group_id, op.id, op.key, pairs, present=False)
+        self.state.expected.kept_members(group_id, op.id, op.key, self.state.kept.get(group_id, ()))
         return Status.DONE, f"removed {len(pairs)}", group_id
 
     def _add_members(self, op: Operation) -> tuple[Status, str, str | None]:
@@ -590,6 +626,8 @@ class _Runner:
         if ids:
             self._patch_members(op, group_id, ids, builders.add_members)
             self.state.expected.members(group_id, op.id, op.key, pairs, present=True)
+            kept = self.state.kept.get(group_id, ())
+            self.state.expected.kept_members(group_id, op.id, op.key, kept)
         if missing:
             names = ", ".join(missing)
             return (

@@ -246,7 +246,8 @@ def write_atomically(path: Path, data: bytes | str, *, refuse_secrets: bool = Tr
     """Replace ``path`` with ``data`` (text is written as UTF-8). Raises OSError.
 
     ``path`` must be new or a regular file: a device, FIFO, socket, folder or symbolic
-    link is refused with OSError and left untouched (``refuse_special``).
+    link is refused with OSError and left untouched (``refuse_special``). Its folder
+    must exist (OSError otherwise): no folder is created.
 
     Raises SecretInOutputError, writing nothing, when the text holds a registered
     secret in any encoding (``reconciler.redact``): plan files carry a digest and
@@ -259,8 +260,7 @@ def write_atomically(path: Path, data: bytes | str, *, refuse_secrets: bool = Tr
     if refuse_secrets:
         refuse_secret(path, payload.decode("utf-8", "replace"))
     refuse_special(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = _stage(path, payload)
+    temp = _stage(path, payload)  # no folder is created: see check_parent_folder
     try:
         os.replace(temp, path)
     except BaseException:
@@ -296,6 +296,32 @@ def _fsync_folder(folder: Path) -> None:
         os.close(directory)
 
 
+def check_parent_folder(path: Path, *, what: str, fix: str) -> None:
+    """Refuse to write ``path`` unless the folder it goes in exists and is writable.
+
+    The one rule for every option naming something to write (``plan --out``,
+    ``import --out``, ``apply --journal``, ``sandbox --state``): the tool creates the
+    file or folder you name, never the folders above it, so a mistyped path fails at
+    once (before any network access) instead of leaving files somewhere unexpected.
+    ``what`` names the file ("the plan file"), ``fix`` says what to pass instead
+    ("pass --out a file path in a writable folder"). Raises FileWriteError naming the
+    path, what is wrong with its folder and the fix (``mkdir -p`` for a missing one).
+    """
+    import shlex
+
+    parent = path.parent
+    if is_folder(parent):
+        if os.access(parent, os.W_OK | os.X_OK):
+            return
+        reason = f"the folder {parent} is not writable"
+    elif exists(parent):
+        reason = f"{parent} is not a folder"
+    else:
+        reason = f"its folder {parent} does not exist (no folder is created for you)"
+        fix = f"create it first (mkdir -p {shlex.quote(str(parent))}) or {fix}"
+    raise FileWriteError(f"cannot write {what} {path}: {reason}; {fix}")
+
+
 def write_output(path: Path, data: bytes | str, *, what: str, fix: str) -> None:
     """``write_atomically`` for a file the user named: any failure is a FileWriteError.
 
@@ -304,6 +330,7 @@ def write_output(path: Path, data: bytes | str, *, what: str, fix: str) -> None:
     """
     if is_folder(path):
         raise FileWriteError(f"cannot write {what} {path}: it is a folder; {fix}")
+    check_parent_folder(path, what=what, fix=fix)  # the folder may have gone since the start
     try:
         write_atomically(path, data)
     except OSError as error:

@@ -116,7 +116,7 @@ class Reviewed:
 # -- pure helpers -------------------------------------------------------------
 def check_org(org: str | None) -> str | None:
     """An org name as reconciler.yaml allows it (it goes into markers and titles)."""
-    if org is not None and not _ORG.match(org):
+    if org is not None and not _ORG.fullmatch(org):
         raise ConfigError(f"--org {org!r}: use lowercase letters, digits, - and _")
     return org
 

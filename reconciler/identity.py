@@ -99,6 +99,22 @@ def _spelled_char(char: str) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+def hidden_character(text: str) -> str | None:
+    """The first invisible, bidirectional-control or control character of ``text``, or None.
+
+    ``"invisible character U+200B at position 2"``; positions count from 1. Such a
+    character prints as nothing (or reorders what follows), so a name holding one
+    cannot be told from another by a reader.
+    """
+    if text.isascii() and text.isprintable():
+        return None
+    for position, char in enumerate(text, start=1):
+        kind = _hidden_kind(char)
+        if kind:
+            return f"{kind} character U+{ord(char):04X} at position {position}"
+    return None
+
+
 def is_lookalike(user_name: str) -> bool:
     """True when ``user_name`` could be mistaken for a different address when printed."""
     return lookalike_reason(user_name) is not None

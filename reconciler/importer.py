@@ -16,7 +16,7 @@ import yaml
 
 from reconciler.attributes import FROM_MANIFEST
 from reconciler.grammar import count, plural
-from reconciler.identity import lookalike_reason, name_fold, spelled
+from reconciler.identity import hidden_character, lookalike_reason, name_fold, spelled
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest import loader
 from reconciler.profile import PRODUCT
@@ -294,8 +294,36 @@ def _slug(name: str, taken: dict[str, str]) -> str:
     return slug
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper writing a string with a hidden character double-quoted (see ``_yaml``)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if not value.isascii() and hidden_character(value) is not None:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_str(value)
+
+
+_Dumper.add_representer(str, _represent_str)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    return char if hidden_character(char) is None else f"\\u{ord(char):04x}"
+
+
 def _yaml(document: dict[str, Any], schema: str) -> str:
-    body = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    """The document as YAML; live strings keep every character, hidden ones escaped.
+
+    YAML counts bidi controls (U+202E) and invisible characters (U+200B) as printable,
+    so it would write them raw, and a reviewer reading the imported file would see
+    reordered or joined text. Such strings are double-quoted and the characters
+    written as ``\\uXXXX`` escapes, which read back as the same string.
+    """
+    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    if not body.isascii():
+        body = _NON_ASCII.sub(_escaped, body)
     return SCHEMA_HEADER.format(schema=schema) + body
 
 

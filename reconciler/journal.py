@@ -62,7 +62,9 @@ class Journal:
         entry = {"ts": datetime.now(UTC).isoformat(), "run_id": self.run_id, "event": event}
         entry.update(fields)
         # Redacted as text after encoding to JSON, like every other output channel.
-        text = redact(json.dumps(entry, sort_keys=True, ensure_ascii=False))
+        # ASCII only: a bidi control or C1 character in live data must not reach a
+        # terminal that shows the journal (`tail -f`); the JSON escape keeps the value.
+        text = redact(json.dumps(entry, sort_keys=True, ensure_ascii=True))
         line = (text + "\n").encode()
         with self._lock:
             if self._fd is None:

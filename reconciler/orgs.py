@@ -16,95 +16,200 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError, field_validator
 
-from reconciler.errors import ConfigError
-from reconciler.files import MIB, exists, read_text
+from reconciler.errors import ConfigError, ConfigFileError, Problem
+from reconciler.files import MIB, ReadRefused, exists, read_bounded
+from reconciler.manifest.explain import describe, explain
+from reconciler.manifest.locations import Locations
+from reconciler.manifest.tokens import find_tokens, redact
+from reconciler.manifest.yamlsource import parse_yaml
 from reconciler.settings import TOKEN_ENV
 
 CONFIG_FILE = "reconciler.yaml"
 # A config names a few orgs; the cap only stops `--config /dev/zero`-like reads.
 CONFIG_MAX_BYTES = 1 * MIB
+SUPPORTED_VERSIONS = (1,)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_SEE = "see README, 'Several orgs in one repository'"
+_SHAPE = "'version: 1' and a list 'orgs:' of orgs, each with a name and a manifest"
 
 
 class Org(BaseModel):
     """One Mixpanel organization: where its manifest lives and how to reach it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
 
-    name: str
-    manifest: str
-    url: str | None = None
-    token_env: str = TOKEN_ENV
+    name: StrictStr
+    manifest: StrictStr
+    url: StrictStr | None = None
+    token_env: StrictStr = TOKEN_ENV
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError(f"{value!r}: use lowercase letters, digits, - and _")
+        if not _NAME.fullmatch(value):
+            raise ValueError(
+                f"org name {value!r} is not allowed; use lowercase letters, digits, - and _ "
+                "(it becomes a CLI argument, a marker and a folder name)"
+            )
+        return value
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty; name the org's manifest file or folder, e.g. orgs/us")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty; write the SCIM base URL or remove the key")
         return value
 
     @field_validator("token_env")
     @classmethod
     def _env(cls, value: str) -> str:
-        if not _ENV.match(value):
-            raise ValueError(f"{value!r} is not an environment variable name (e.g. MY_TOKEN)")
+        if not _ENV.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not an environment variable name; name the variable that "
+                f"holds the token (e.g. {TOKEN_ENV}), never the token itself"
+            )
         return value
 
 
 class OrgsConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """The whole ``reconciler.yaml``: its format version and at least one org."""
 
-    version: int = Field(ge=1, le=1)
-    orgs: tuple[Org, ...] = Field(min_length=1)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+    version: StrictInt
+    orgs: tuple[Org, ...]
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: int) -> int:
+        if value not in SUPPORTED_VERSIONS:
+            supported = ", ".join(map(str, SUPPORTED_VERSIONS))
+            raise ValueError(f"unsupported version {value}; write 'version: {supported}'")
+        return value
+
+    @field_validator("orgs")
+    @classmethod
+    def _some(cls, value: tuple[Org, ...]) -> tuple[Org, ...]:
+        if not value:
+            raise ValueError("lists no org; add one with a name and a manifest")
+        return value
 
     def get(self, name: str) -> Org:
         for org in self.orgs:
             if org.name == name:
                 return org
         names = ", ".join(o.name for o in self.orgs)
-        raise ConfigError(f"no org named {name!r} in {CONFIG_FILE}; configured: {names}")
+        raise ConfigError(
+            f"no org named {name!r} in {CONFIG_FILE}; configured: {names}; pass --org with one "
+            f"of them, or add {name} to {CONFIG_FILE}"
+        )
+
+
+# Which model a mapping at a path is ("*": any list index), for "did you mean" hints.
+_MODELS: dict[tuple[str, ...], type[BaseModel]] = {(): OrgsConfig, ("orgs", "*"): Org}
 
 
 def load_orgs(path: Path) -> OrgsConfig:
-    """The orgs of ``path``; ConfigError naming the file and the fix for anything wrong.
+    """The orgs of ``path``; ConfigFileError listing every problem as ``path:line:col``.
 
-    At most CONFIG_MAX_BYTES of a regular file or a pipe are read (see files.read_bounded).
+    Problems are found and worded like a manifest's (the same YAML reader, the same
+    explanations): YAML syntax, anchors, duplicate keys, a pasted token, unknown or
+    missing keys, wrong types, bad names, repeated org names. At most
+    CONFIG_MAX_BYTES of a regular file or a pipe are read (see files.read_bounded).
     """
-    try:
-        document = yaml.safe_load(_config_text(path))
-        config = OrgsConfig.model_validate(document)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
-    names = [o.name for o in config.orgs]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ConfigError(f"{path}: org names must be unique; repeated: {', '.join(duplicates)}")
+    text = _config_text(path)
+    if isinstance(text, Problem):
+        raise ConfigFileError(str(path), [text])
+    parsed = parse_yaml(text, str(path))
+    locations = parsed.locations
+    problems = [*parsed.problems, *find_tokens(text, parsed.strings, locations)]
+    config: OrgsConfig | None = None
+    data: Any = parsed.data
+    if data is None and not parsed.problems:
+        problems.append(locations.problem((), f"file is empty; it needs {_SHAPE} ({_SEE})"))
+    elif data is not None and not isinstance(data, dict):
+        message = f"the top level must be a mapping with {_SHAPE}; found {describe(data)}"
+        problems.append(locations.problem((), message))
+    elif data is not None:
+        try:
+            config = OrgsConfig.model_validate(data)
+        except ValidationError as error:
+            problems += explain(error.errors(), locations, parsed.bad_paths, models=_MODELS)
+        problems += _repeated_names(data, locations)
+    if problems or config is None:
+        in_order = sorted(problems, key=lambda p: (p.line, p.col))  # stable: same place, same order
+        raise ConfigFileError(str(path), [redact(p) for p in in_order])
     return config
 
 
-def _config_text(path: Path) -> str:
-    fix = "pass --config the orgs file (see README, 'Several orgs in one repository')"
-    return read_text(path, CONFIG_MAX_BYTES, what="orgs config", fix=fix)
+def _repeated_names(data: dict[str, Any], locations: Locations) -> list[Problem]:
+    """A problem at each org name used before in the file (names must be unique)."""
+    orgs = data.get("orgs")
+    first: dict[str, int] = {}
+    problems: list[Problem] = []
+    for index, org in enumerate(orgs if isinstance(orgs, list) else []):
+        name = org.get("name") if isinstance(org, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            line = locations.position(("orgs", first[name], "name")).line
+            message = (
+                f"orgs[{index}].name: org name {name!r} is used twice (first at line {line}); "
+                "names must be unique: rename or remove one"
+            )
+            problems.append(locations.problem(("orgs", index, "name"), message))
+        first.setdefault(name, index)
+    return problems
+
+
+def _config_text(path: Path) -> str | Problem:
+    """The text of the config, or the problem at its first byte that is not UTF-8.
+
+    A file that cannot be read at all (missing, a device, a symlink loop, over the
+    cap) has no line to point at: ConfigError, one line naming the path and the fix.
+    """
+    fix = f"pass --config the orgs file ({_SEE})"
+    try:
+        raw = read_bounded(path, CONFIG_MAX_BYTES)
+    except ReadRefused as refused:
+        if refused.too_large:  # a config names a few orgs: this is some other file
+            fix = f"check that {path} is the orgs config ({_SEE}); it names a few orgs"
+        raise ConfigError(f"cannot read orgs config {path}: {refused.reason}; {fix}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        before = raw[: error.start]
+        line = before.count(b"\n") + 1
+        col = error.start - (before.rfind(b"\n") + 1) + 1
+        message = f"not UTF-8 text (byte 0x{raw[error.start]:02x}); save it as UTF-8"
+        return Problem(str(path), line, col, message)
 
 
 def select_org(config_path: str | None, name: str | None) -> Org | None:
     """The org a command works on; None means single-org mode (no config file)."""
     path = Path(config_path or CONFIG_FILE)
     if not exists(path):
-        if config_path is not None or name is not None:
+        if config_path is not None:
+            raise ConfigError(
+                f"{path} not found: --config names the orgs config; check the path ({_SEE})"
+            )
+        if name is not None:
             raise ConfigError(
                 f"{path} not found: --org needs a {CONFIG_FILE} naming the orgs "
-                "(see README, 'Several orgs in one repository')"
+                "(see README, 'Several orgs in one repository'); run from the folder that "
+                "holds it, or pass --config"
             )
         return None
     config = load_orgs(path)

@@ -74,7 +74,10 @@ def loads(text: str) -> Plan:
     ValidationError or json's JSONDecodeError) when it is not a valid plan; and
     TamperedPlanError when its content does not hash to the recorded ``digest``.
     """
-    raw = json.loads(text)
+    try:
+        raw = json.loads(text)
+    except RecursionError:  # a hostile file: thousands of nested brackets
+        raise ValueError("nested too deeply; no plan file is") from None
     if not isinstance(raw, dict):
         raise PlanFileError(f"it is a JSON {type(raw).__name__}, not an object")
     version = raw.pop("format_version", None)

@@ -61,6 +61,11 @@ T = TypeVar("T")
 _ABORT = "; nothing was planned, re-run when it is resolved"
 # Pages allowed beyond what totalResults and the first page's size imply.
 PAGE_SLACK = 2
+# The most pages one listing may need (totalResults / the first page's size): a total
+# that lies (10**12) at a small page size would otherwise page "forever" while each
+# page answers the startIndex asked for with a fresh resource. 100,000 pages is
+# 1,000,000 users at a page size of 10, or 100 million at 1,000.
+MAX_PAGES = 100_000
 
 
 def read_live_state(
@@ -130,15 +135,25 @@ def _read_all(
     truncation. Bounded: each page must answer the ``startIndex`` asked for and bring
     no id seen before (a server that ignores paging is caught at page 2), and the page
     count may not exceed what totalResults and the first page's size imply, plus
-    PAGE_SLACK.
+    PAGE_SLACK; a listing that would need more than MAX_PAGES pages is refused after
+    its second.
     """
     kept: list[T] = []
     seen: set[str] = set()
     total: int | None = None
-    max_pages = 1
+    max_pages = per_page = 1
     pages = 0
     while total is None or len(kept) < total:
         start = len(kept) + 1
+        if pages == 2 and max_pages > MAX_PAGES + PAGE_SLACK:
+            # Checked after page 2, so a server that ignores paging is named as such.
+            raise _fail(
+                f"{kind}: totalResults is {total} and the first page held {per_page}, "
+                "so the listing would take "
+                f"{max_pages - PAGE_SLACK} pages, more than the {MAX_PAGES} one read may "
+                "take; the server's total is wrong or its pages are far too small (check "
+                "its paging with `reconciler doctor`)"
+            )
         if pages >= max_pages:
             raise _fail(
                 f"{kind}: {pages} pages read and only {len(kept)} of {total} "

@@ -66,18 +66,31 @@ def resolve_target(
     max_attempts: int = 6,
     limits: Limits = Limits(),
     profile: TargetProfile = MIXPANEL,
+    url_source: str = "--url",
 ) -> Target:
     """The base URL (flag, then env, then the profile's) and the token (file, then env).
 
     ``token_env`` (an org's own variable, from reconciler.yaml) overrides the profile's.
+    ``url_source`` names where ``url`` came from ("--url", an org of reconciler.yaml),
+    so a refused URL says which setting to fix.
     """
     token_env = token_env or profile.token_env
     chosen = url or env.get(profile.url_env) or None
-    base_url = normalise_base_url(chosen, default=profile.default_url)
+    source = url_source if url else profile.url_env
+    try:
+        base_url = normalise_base_url(chosen, default=profile.default_url)
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
     if token_file is not None:
         token, warnings = read_token_file(Path(token_file))
         return Target(base_url, token, warnings, max_attempts, limits, profile)
     value = env.get(token_env, "").strip()
+    if not value and token_env in env:  # set, but empty: a CI secret that is not there
+        raise ConfigError(
+            f"no SCIM token: {token_env} is set but empty (in GitHub Actions: the secret is "
+            "missing, misspelled, or not given to this job, e.g. a pull request from a fork); "
+            f"set it to the token or pass --token-file FILE ({profile.missing_token_fix})"
+        )
     if not value:
         raise ConfigError(
             f"no SCIM token: set {token_env} or pass --token-file FILE "

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from reconciler.attributes import BY_NAME
@@ -46,6 +46,7 @@ class _GroupWant:
     name: tuple[str, str] | None = None
     present: dict[str, tuple[str, str]] = field(default_factory=dict)
     absent: dict[str, tuple[str, str]] = field(default_factory=dict)
+    kept: dict[str, tuple[str, str]] = field(default_factory=dict)
     deleted_by: str | None = None
 
 
@@ -99,6 +100,16 @@ class Expectations:
             want = self.groups.setdefault(group_id, _GroupWant(key))
             target = want.present if present else want.absent
             target.update({member_id: (email, op_id) for member_id, email in members})
+
+    def kept_members(
+        self, group_id: str, op_id: str, key: str, members: Iterable[tuple[str, str]]
+    ) -> None:
+        """``members`` ((user id, email)) were in the team and no operation removes them:
+        a membership PATCH must leave them there (a server that treats ``add`` as
+        ``replace`` drops them while answering success)."""
+        with self._lock:
+            want = self.groups.setdefault(group_id, _GroupWant(key))
+            want.kept.update({member_id: (email, op_id) for member_id, email in members})
 
     @property
     def objects(self) -> int:
@@ -196,6 +207,10 @@ def _check_group(group_id: str, want: _GroupWant, reader: ResourceReader) -> lis
         unseen = f"could not read the members of {want.key!r} back: the answer leaves out members"
         problems.extend((op, unseen) for op in sorted({op for _, op in want.present.values()}))
         want = _GroupWant(want.key, want.name, absent=want.absent)
+    if not group.members_listed:
+        # Kept members cannot be confirmed from an answer without members, and an empty
+        # team may leave the attribute out: only the adds above are "not verified".
+        want = replace(want, kept={})
     if want.name is not None and group.display_name != want.name[0]:
         problems.append(
             (want.name[1], f"team is named {group.display_name!r}, not {want.name[0]!r}")
@@ -206,6 +221,11 @@ def _check_group(group_id: str, want: _GroupWant, reader: ResourceReader) -> lis
     for member_id, (email, op) in sorted(want.absent.items(), key=lambda i: i[1]):
         if member_id in group.member_ids:
             problems.append((op, f"{email} is still a member of {want.key!r}"))
+    for member_id, (email, op) in sorted(want.kept.items(), key=lambda i: i[1]):
+        if member_id not in group.member_ids:
+            problems.append(
+                (op, f"{email} is no longer a member of {want.key!r} (no operation removed it)")
+            )
     return problems
 
 

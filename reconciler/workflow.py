@@ -292,7 +292,7 @@ def read_plan_file(path: str) -> Plan:
         ) from None
     except ValueError as error:
         raise ConfigError(
-            f"{path} is not a plan file made by `reconciler plan --out` ({_why(error)})"
+            f"{path} is not a plan file made by `reconciler plan --out` ({_why(error)}); {fix}"
         ) from None
     return plan
 

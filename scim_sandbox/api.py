@@ -7,8 +7,10 @@ semantics be read (and reasoned about) without any networking in the way.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ DEFAULT_COUNT = 100
 MAX_COUNT = 1000
 _ALWAYS_RETURNED = {"id", "schemas"}
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_KINDS = ("Users", "Groups")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,9 @@ class ScimApi:
         self._faults = faults
         self._stats = stats
         self._persist = persist
+        # (kind, key) written to so far, for ``read_returns_other`` (after a write).
+        self._written_to: set[tuple[str, str]] = set()
+        self._written_lock = threading.Lock()
 
     def handle(self, request: Request) -> Response:
         path = request.path.rstrip("/")
@@ -101,6 +107,8 @@ class ScimApi:
             return Response(401, failure.body(), (("WWW-Authenticate", 'Bearer realm="SCIM"'),))
         parts = [part for part in path[len(BASE_PATH) :].split("/") if part]
         quirks = self._quirks()
+        if quirks.read_returns_other and request.method in _WRITES:
+            self._note_write(parts)
         try:
             quirked = self._write_quirks(quirks, request, parts)
             response = quirked or self._route(request, parts)
@@ -110,7 +118,26 @@ class ScimApi:
             return error_response(failure)
         if quirks.patch_returns_other and request.method == "PATCH" and response.status == 200:
             return self._answer_about_another(parts, response)
+        if request.method == "GET" and response.status == 200 and self._reads_other(quirks, parts):
+            return self._answer_about_another(parts, response)
         return response
+
+    def _note_write(self, parts: list[str]) -> None:
+        if len(parts) == 2 and parts[0] in _KINDS:
+            key = self._store.key_of(parts[0], parts[1])
+            if key is not None:
+                with self._written_lock:
+                    self._written_to.add((parts[0], key))
+
+    def _reads_other(self, quirks: Quirks, parts: list[str]) -> bool:
+        """``read_returns_other``: a read by id of a targeted resource written to before."""
+        if not quirks.read_returns_other or len(parts) != 2 or parts[0] not in _KINDS:
+            return False
+        key = self._store.key_of(parts[0], parts[1])
+        if key is None or not quirks.reads_other(parts[0], key):
+            return False
+        with self._written_lock:
+            return (parts[0], key) in self._written_to
 
     # ---- quirk modes (see quirks.py) ------------------------------------------------
 
@@ -126,6 +153,13 @@ class ScimApi:
         if detail is not None:
             self._stats.count_fault("quirk_403")
             raise ScimFailure(403, detail)
+        if quirks.post_returns_existing and request.method == "POST" and len(parts) == 1:
+            existing = (
+                self._store.user_by_name(key) if kind == "Users" else self._store.group_by_name(key)
+            )
+            if existing is not None:
+                self._stats.count_fault("quirk_post_returned_existing")
+                return _ok(encode(existing))
         if not quirks.ignores(kind, key):
             return None
         self._stats.count_fault("quirk_ignored_write")
@@ -179,6 +213,8 @@ class ScimApi:
             case ["Users"] if method == "POST":
                 return self._created(self._store.create_user(_json(request.body)))
             case ["Users", user_id]:
+                if method == "GET" and self._quirks().member_ids_case:
+                    user_id = user_id.lower()  # sandbox ids are lowercase hex
                 return self._one_user(request, user_id)
             case ["Groups"] if method == "GET":
                 return self._list_groups(request.query)
@@ -240,6 +276,13 @@ class ScimApi:
             return self._saved(store.replace_group(group_id, _json(request.body)))
         if request.method == "PATCH":
             operations = parse_operations(_json(request.body))
+            if self._quirks().add_replaces_members:
+                operations = [
+                    dataclasses.replace(o, op="replace")
+                    if o.op == "add" and (o.path or "").lower() == "members"
+                    else o
+                    for o in operations
+                ]
             limit = self._faults().max_members_per_patch
             if limit is not None and count_member_values(operations) > limit:
                 self._stats.count_fault("413")

@@ -7,7 +7,9 @@ Only argument wiring and the process lifecycle live here; the CLI passes ``out``
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import secrets
 import signal
 import threading
@@ -16,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, UsageError
+from reconciler.files import check_parent_folder
 from reconciler.grammar import count
 from reconciler.profile import MIXPANEL
 from scim_sandbox.faults import Faults
@@ -26,6 +29,7 @@ from scim_sandbox.service import Sandbox
 TOKEN_ENV = MIXPANEL.token_env  # the variable the client reads, so one export serves both
 DEFAULT_PORT = 8765
 DEFAULT_DOMAINS = ("acme.io", "acmelabs.io")
+_DOMAIN = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)+$")  # the manifest's rule for claimed domains
 
 
 @dataclass(frozen=True)
@@ -59,17 +63,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_PORT,
         help="TCP port on 127.0.0.1; 0 = any free port (default %(default)s)",
     )
-    parser.add_argument("--state", type=Path, metavar="FILE", help="persist the directory here")
+    parser.add_argument(
+        "--state",
+        type=_state_file,
+        metavar="FILE",
+        help="persist the directory here (its folder must exist)",
+    )
     parser.add_argument(
         "--seed",
+        type=_seed,
         default="empty",
         help="initial directory: empty | demo | random:N; applies only when the state "
         "file is missing or empty (default %(default)s)",
     )
-    parser.add_argument("--token", help=f"bearer token (default: ${TOKEN_ENV}, else generated)")
+    parser.add_argument(
+        "--token",
+        type=_token,
+        help=f"bearer token (default: ${TOKEN_ENV}, else generated)",
+    )
     parser.add_argument(
         "--claimed-domain",
         action="append",
+        type=_domain,
         dest="claimed_domains",
         metavar="DOMAIN",
         help="repeatable; default acme.io and acmelabs.io",
@@ -85,35 +100,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     faults = parser.add_argument_group("fault injection")
     faults.add_argument(
         "--latency-ms",
-        type=float,
+        type=_not_negative,
         default=0.0,
         metavar="MS",
         help="delay added to every answer, in milliseconds (default %(default)s)",
     )
     faults.add_argument(
         "--rate-429",
-        type=float,
+        type=_probability,
         default=0.0,
         metavar="P",
         help="probability (0 to 1) that a request is answered 429 (default %(default)s)",
     )
     faults.add_argument(
         "--retry-after",
-        type=float,
+        type=_not_negative,
         default=1.0,
         metavar="SECONDS",
         help="Retry-After sent with each injected 429, in seconds (default %(default)s)",
     )
     faults.add_argument(
         "--rate-5xx",
-        type=float,
+        type=_probability,
         default=0.0,
         metavar="P",
         help="probability (0 to 1) of a 500/502/503 answer (default %(default)s)",
     )
     faults.add_argument(
         "--drop-rate",
-        type=float,
+        type=_probability,
         default=0.0,
         metavar="P",
         help="probability (0 to 1) that the connection is closed before processing "
@@ -121,7 +136,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument(
         "--lost-response-rate",
-        type=float,
+        type=_probability,
         default=0.0,
         metavar="P",
         help="probability (0 to 1) that a request is processed, then the connection "
@@ -129,13 +144,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument(
         "--max-members-per-patch",
-        type=int,
+        type=positive,
         metavar="N",
         help="answer 413 to a membership PATCH with more than N members (default: no limit)",
     )
     faults.add_argument(
         "--max-page-size",
-        type=int,
+        type=positive,
         metavar="N",
         help="cap every list page at N resources whatever count asks (default: no cap)",
     )
@@ -147,7 +162,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument(
         "--rate-limit",
-        type=float,
+        type=_not_negative,
         default=0.0,
         metavar="PER_SECOND",
         help="a real rate limiter: above this many requests per second, answer 429 "
@@ -155,7 +170,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument(
         "--rate-limit-burst",
-        type=int,
+        type=positive,
         default=1,
         metavar="N",
         help="requests the rate limiter lets through at once after a quiet spell "
@@ -167,6 +182,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         dest="quirks",
+        type=_quirk,
         metavar="NAME[=VALUE]",
         help=(
             "repeatable: list_cap=N, lying_total, hide_inactive, members_cut=N, "
@@ -180,6 +196,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: SandboxOptions, out: Callable[[str], None]) -> int:
     """Serve until SIGTERM or SIGINT, then stop cleanly (state saved) and return 0."""
+    faults, quirks = _faults(args), _quirks(args)  # usage errors before anything starts
+    if args.state is not None:
+        fix = "pass --state a file path in a writable folder"
+        check_parent_folder(args.state, what="the sandbox state", fix=fix)
     token = args.token or os.environ.get(TOKEN_ENV)
     generated = not token
     token = token or secrets.token_urlsafe(32)
@@ -189,14 +209,17 @@ def run(args: SandboxOptions, out: Callable[[str], None]) -> int:
         outside_org_emails=args.outside_org,
         state_file=args.state,
         seed=args.seed,
-        faults=_faults(args),
-        quirks=_quirks(args),
+        faults=faults,
+        quirks=quirks,
         port=args.port,
     )
     try:
         sandbox.start()
     except OSError as error:
-        raise ConfigError(f"cannot listen on 127.0.0.1:{args.port}: {error.strerror}") from error
+        raise ConfigError(
+            f"cannot listen on 127.0.0.1:{args.port}: {error.strerror}; stop what uses the "
+            "port, or pass another --port (0 picks a free one)"
+        ) from None
     stopping = threading.Event()
     restore = _on_signals(stopping)
     try:
@@ -229,6 +252,12 @@ def _seed_notice(args: SandboxOptions) -> str:
 
 
 def _faults(args: SandboxOptions) -> Faults:
+    rates = (args.rate_429, args.rate_5xx, args.drop_rate, args.lost_response_rate)
+    if sum(rates) > 1:
+        raise UsageError(
+            f"--rate-429, --rate-5xx, --drop-rate and --lost-response-rate add up to "
+            f"{sum(rates):g}; one draw picks at most one fault, so they must add up to at most 1"
+        )
     try:
         return Faults(
             latency_ms=args.latency_ms,
@@ -243,15 +272,15 @@ def _faults(args: SandboxOptions) -> Faults:
             rate_limit=args.rate_limit,
             rate_limit_burst=args.rate_limit_burst,
         )
-    except ValueError as error:
-        raise ConfigError(f"bad fault settings: {error}") from error
+    except ValueError as error:  # a combination no single flag's check can see
+        raise UsageError(f"fault flags: {error}") from None
 
 
 def _quirks(args: SandboxOptions) -> Quirks:
     try:
         return Quirks.from_specs(list(args.quirks))
-    except ValueError as error:
-        raise ConfigError(f"bad --quirk: {error}") from error
+    except ValueError as error:  # a combination no single --quirk's check can see
+        raise UsageError(f"--quirk: {error}") from None
 
 
 def _on_signals(stopping: threading.Event) -> Callable[[], None]:
@@ -280,3 +309,86 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text}")
     return port
+
+
+def positive(text: str) -> int:
+    """A count or a limit for argparse: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+def _token(text: str) -> str:
+    """``--token`` for argparse: what a client can send, so not empty and no whitespace."""
+    if not text or any(ch.isspace() or not ch.isprintable() or not ch.isascii() for ch in text):
+        raise argparse.ArgumentTypeError(
+            "must be printable ASCII without spaces (a client could not send it); "
+            "leave it out to have one generated"
+        )
+    return text
+
+
+def _state_file(text: str) -> Path:
+    """``--state`` for argparse: a file path, not empty (an unset variable?) and not ``-``."""
+    if not text.strip() or text.strip() == "-":
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a file path; pass the file to keep the directory in"
+        )
+    return Path(text)
+
+
+def _probability(text: str) -> float:
+    """A fault rate for argparse: a number from 0 to 1."""
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a probability from 0 to 1, got {text}")
+    return value
+
+
+def _not_negative(text: str) -> float:
+    """Milliseconds, seconds or a rate for argparse: a finite number, 0 or more."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _seed(text: str) -> str:
+    """A ``--seed`` for argparse: empty, demo or random:N."""
+    from scim_sandbox.seed import validate_seed
+
+    try:
+        return validate_seed(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _quirk(text: str) -> str:
+    """One ``--quirk`` spec for argparse, checked on its own (combinations: see run)."""
+    try:
+        Quirks.from_specs([text])
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _domain(text: str) -> str:
+    """A claimed domain for argparse, by the manifest's own rule."""
+    domain = text.strip().lower()
+    if not _DOMAIN.match(domain):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a domain name; write it like acme.io")
+    return domain

@@ -49,9 +49,21 @@ class Quirks:
       only; ``GET /Groups/{id}`` answers the whole list, as servers that shorten
       list answers (and only those) do.
 
+    - ``member_ids_case``: members' ``value`` is the user's id upper-cased, and
+      ``GET /Users/{id}`` matches ids ignoring case (as servers whose ids are GUIDs
+      compared case-insensitively do), so a member id names a user only loosely.
+
     Users' ``groups`` attribute stays truthful in every mode: it is the second
     source a client can cross-check member lists against. ``groups_omitted`` leaves
     it out of every User read (``GET``), as servers that do not fill it do.
+
+    Read-by-id modes:
+
+    - ``read_returns_other``: keys (userName or team name) whose ``GET /Users/{id}``
+      (``GET /Groups/{id}``), once that user or team was written to, answers 200
+      with another resource of the same type, as a stale cache or a routing bug
+      would (so the read before apply is honest and the read-back is not);
+      ``--quirk read-returns-other=EMAIL``.
 
     Write modes (what a write answer can claim that is not so):
 
@@ -63,6 +75,12 @@ class Quirks:
       userName cannot be told from an account outside the organization.
     - ``patch_returns_other``: a PATCH is applied, but its 200 answer carries another
       resource of the same type.
+    - ``post_returns_existing``: a POST for a userName (or team name) that exists
+      answers 200 with the existing resource instead of 409, as servers with
+      "upsert" semantics do.
+    - ``add_replaces_members``: a team PATCH whose ``add`` names ``members`` replaces
+      the whole member list with the members added (servers have been seen to treat
+      ``add`` as ``replace``): the members nobody asked to remove are dropped.
     - ``ignore_writes``: keys (userName or team name) whose writes answer success
       without doing anything (POST invents an id that does not exist; PATCH, PUT and
       DELETE answer 204); ``"*"`` (``--quirk ignore-writes`` without a value) for all.
@@ -80,7 +98,11 @@ class Quirks:
     forbid_team: tuple[tuple[str, str], ...] = ()
     conflict_without_scimtype: bool = False
     patch_returns_other: bool = False
+    add_replaces_members: bool = False
+    post_returns_existing: bool = False
     ignore_writes: tuple[str, ...] = ()
+    member_ids_case: bool = False
+    read_returns_other: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("list_cap", "members_cut", "list_members_cut"):
@@ -141,7 +163,7 @@ class Quirks:
 
     @property
     def touches_members(self) -> bool:
-        return self.members_omitted or self.members_cut is not None
+        return self.members_omitted or self.members_cut is not None or self.member_ids_case
 
     def group_body(self, body: bytes, *, listing: bool = False) -> bytes:
         """An encoded Group as the quirky server returns it (members cut or left out).
@@ -152,7 +174,7 @@ class Quirks:
         omitted = self.members_omitted or (listing and self.list_members_omitted)
         cuts = [self.members_cut, self.list_members_cut if listing else None]
         cut = min((c for c in cuts if c is not None), default=None)
-        if not omitted and cut is None:
+        if not omitted and cut is None and not self.member_ids_case:
             return body
         resource: dict[str, Any] = json.loads(body)
         if "members" not in resource:
@@ -161,6 +183,11 @@ class Quirks:
             del resource["members"]
         elif cut is not None:
             resource["members"] = resource["members"][:cut]
+        if self.member_ids_case and "members" in resource:
+            resource["members"] = [
+                {**member, "value": str(member.get("value", "")).upper()}
+                for member in resource["members"]
+            ]
         return encode(resource)
 
     def user_body(self, body: bytes) -> bytes:
@@ -184,6 +211,11 @@ class Quirks:
         wanted = key.lower() if kind == "Users" else key
         return ALL in self.ignore_writes or wanted in self.ignore_writes
 
+    def reads_other(self, kind: str, key: str) -> bool:
+        """True when a read by id of this user or team answers with another resource."""
+        wanted = key.lower() if kind == "Users" else key
+        return wanted in self.read_returns_other
+
 
 # The ``--quirk`` names: True for switches, False for modes that take a count.
 # ``_TARGETS`` take a userName or team name (repeatable); see ``_target``.
@@ -200,15 +232,24 @@ _SPECS: dict[str, bool] = {
     "forbid_team": False,
     "conflict_without_scimtype": True,
     "patch_returns_other": True,
+    "add_replaces_members": True,
+    "post_returns_existing": True,
     "ignore_writes": False,
+    "member_ids_case": True,
+    "read_returns_other": False,
 }
-_TARGETS = frozenset({"forbid_user", "forbid_team", "ignore_writes"})
+_TARGETS = frozenset({"forbid_user", "forbid_team", "ignore_writes", "read_returns_other"})
 
 
 def _target(key: str, raw: str | None) -> Any:
     """``forbid_*``: (key, detail) from ``KEY[:DETAIL]``; ``ignore_writes``: a key or "*"."""
     if key == "ignore_writes":
         value = (raw or "").strip() or ALL
+        return value.lower() if "@" in value else value
+    if key == "read_returns_other":
+        value = (raw or "").strip()
+        if not value:
+            raise ValueError(f"quirk {key} needs a target: {key}=EMAIL or {key}=TEAM")
         return value.lower() if "@" in value else value
     name, _, detail = (raw or "").partition(":")
     if not name.strip():
@@ -220,6 +261,8 @@ def _target(key: str, raw: str | None) -> Any:
 def _target_spec(key: str, target: Any) -> str:
     if key == "ignore_writes":
         return key if target == ALL else f"{key}={target}"
+    if key == "read_returns_other":
+        return f"{key}={target}"
     name, detail = target
     return f"{key}={name}:{detail}"
 

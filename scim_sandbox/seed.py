@@ -96,14 +96,20 @@ _TEAMS = (
 )
 
 
+# Far above any benchmark (300k users); a bigger N would only exhaust memory.
+MAX_RANDOM_USERS = 5_000_000
+
+
 def validate_seed(spec: str) -> str:
     """Check a ``--seed`` value early (before the server starts); returns it unchanged."""
     if spec in {"empty", "demo"}:
         return spec
     kind, _, count = spec.partition(":")
-    if kind == "random" and count.isdigit() and int(count) > 0:
+    if kind == "random" and count.isdigit() and 0 < int(count) <= MAX_RANDOM_USERS:
         return spec
-    raise ConfigError(f"unknown seed {spec!r}: use empty, demo or random:N (N > 0)")
+    raise ConfigError(
+        f"unknown seed {spec!r}: use empty, demo or random:N (N from 1 to {MAX_RANDOM_USERS:,})"
+    )
 
 
 def apply_seed(store: Store, spec: str) -> None:

@@ -22,7 +22,9 @@ from reconciler.commands.common import (
     TargetOptions,
     connect,
     detail_arg,
+    given,
     manifest_path,
+    output_file,
     positive,
     read_options,
     render_plan,
@@ -67,10 +69,13 @@ class Options:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("plan_file", nargs="?", metavar="PLAN_FILE", help="a saved plan")
+    parser.add_argument(
+        "plan_file", nargs="?", type=given, metavar="PLAN_FILE", help="a saved plan"
+    )
     parser.add_argument(
         "-m",
         "--manifest",
+        type=given,
         default=None,
         metavar="PATH",
         help="manifest file or folder (default: manifests; with PLAN_FILE: only if given, "
@@ -111,6 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--journal",
+        type=output_file,
         default=None,
         metavar="FILE",
         help=f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL})",
@@ -125,13 +131,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(options: Options, console: Console) -> int:
     """0 when done or nothing to do; 1 when not confirmed; errors carry 3, 4 and 5."""
-    from reconciler.errors import ConfigError
+    from reconciler.errors import UsageError
 
     if options.plan_file and options.revoke_only:
-        raise ConfigError(
+        raise UsageError(
             "--revoke-only plans from the manifest itself; drop PLAN_FILE "
             "(reconciler apply --revoke-only -m manifests)"
         )
+    if options.journal:  # the default .reconciler/ is the tool's own, created as needed
+        from pathlib import Path
+
+        from reconciler.files import check_parent_folder
+
+        fix = "pass --journal a file path in a writable folder"
+        check_parent_folder(Path(options.journal), what="the journal", fix=fix)
     if options.plan_file:
         return _apply_saved(options, options.plan_file, console)
     return _apply_manifest(options, console)
@@ -246,12 +259,13 @@ def _execute(
     from reconciler.executor import ApplyInterrupted, ApplyOptions
     from reconciler.grammar import count
     from reconciler.render.progress import ProgressReporter, render_apply_summary
+    from reconciler.render.style import is_terminal
     from reconciler.workflow import execute
 
     reporter = ProgressReporter(
         console.stdout,
         len(plan.operations),
-        tty=console.stdout.isatty(),
+        tty=is_terminal(console.stdout),
         style=style(console.stdout),
     )
     journal = _journal(options)

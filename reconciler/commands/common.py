@@ -99,6 +99,7 @@ def manifest_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-m",
         "--manifest",
+        type=given,
         default=None,
         metavar="PATH",
         help="manifest file or folder of *.yaml files (default: manifests, or the org's)",
@@ -123,11 +124,13 @@ def target_args(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument(
         "--url",
+        type=given,
         metavar="URL",
         help=f"SCIM base URL (default ${MIXPANEL.url_env} or {MIXPANEL.default_url})",
     )
     parser.add_argument(
         "--token-file",
+        type=given,
         metavar="FILE",
         help=f"file holding the SCIM token (default: ${MIXPANEL.token_env})",
     )
@@ -179,7 +182,10 @@ def target_args(parser: argparse.ArgumentParser) -> None:
 
 def positive(text: str) -> int:
     """argparse type: a whole number of at least 1."""
-    value = whole(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
@@ -194,6 +200,58 @@ def seconds(text: str) -> float:
     if not 0 < value < 86_400:
         raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
     return value
+
+
+def given(text: str) -> str:
+    """argparse type for a path or URL option: not empty.
+
+    An empty value is nearly always an unset variable in a script (``-m "$DIR"``);
+    quietly falling back to the default would act on something nobody named.
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty (an unset variable in the calling script?); pass a value, or leave "
+            "the option out for its default"
+        )
+    return text
+
+
+def output_file(text: str) -> str:
+    """argparse type for an option naming a file or folder to write: not empty, not ``-``."""
+    if text.strip() == "-":
+        raise argparse.ArgumentTypeError(
+            "'-' is not a path here: this option writes a file of that name, not to stdout; "
+            "pass a file path (`plan --format json` prints the plan on stdout)"
+        )
+    return given(text)
+
+
+def org_name(text: str) -> str:
+    """argparse type for ``--org``: a name as reconciler.yaml allows it (orgs.py's rule)."""
+    import re
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an org name; use the name of an org in reconciler.yaml "
+            "(lowercase letters, digits, - and _; `reconciler orgs` lists them)"
+        )
+    return text
+
+
+def exit_code(text: str) -> int:
+    """argparse type: a process exit code, 0 to 255."""
+    value = whole(text)
+    if value > 255:
+        raise argparse.ArgumentTypeError(f"an exit code is 0 to 255, got {text}")
+    return value
+
+
+def pr_number(text: str) -> int:
+    """argparse type: a pull request's number (1 or more)."""
+    try:
+        return positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"not a pull request number: {text!r}") from None
 
 
 def whole(text: str) -> int:
@@ -216,11 +274,26 @@ def selected_org(common: GlobalOptions) -> Org | None:
 
 
 def manifest_path(common: GlobalOptions, manifest: str | None) -> str:
-    """-m, else the org's manifest folder, else ./manifests."""
+    """-m, else the org's manifest folder, else ./manifests.
+
+    An org's manifest that does not exist is a ConfigError naming reconciler.yaml, whose
+    ``manifest:`` is what to fix (the manifest loader would say "pass -m").
+    """
     if manifest:
         return manifest
     org = selected_org(common)
-    return org.manifest if org is not None else "manifests"
+    if org is None:
+        return "manifests"
+    if not exists(org.manifest):
+        from reconciler.errors import ConfigError
+        from reconciler.orgs import CONFIG_FILE
+
+        config = common.config or CONFIG_FILE
+        raise ConfigError(
+            f"{config}: org {org.name}: its manifest {org.manifest} does not exist; fix its "
+            "manifest: (a file or folder, relative to where reconciler runs) or pass -m"
+        )
+    return org.manifest
 
 
 def exists(path: str) -> bool:
@@ -237,6 +310,7 @@ def resolve(common: GlobalOptions, options: TargetOptions, console: Console) -> 
     from reconciler.settings import TOKEN_ENV, Limits, environ, resolve_target
 
     org = selected_org(common)
+    from_org = f"url of org {org.name} in reconciler.yaml" if org is not None else "--url"
     target = resolve_target(
         options.url or (org.url if org else None),
         options.token_file,
@@ -249,6 +323,7 @@ def resolve(common: GlobalOptions, options: TargetOptions, console: Console) -> 
             retry_budget=options.retry_budget,
             max_connection_failures=options.max_connection_failures,
         ),
+        url_source="--url" if options.url else from_org,
     )
     for warning in target.warnings:
         console.err(f"warning: {terminal(warning)}")
@@ -289,9 +364,10 @@ def waiting_line(common: GlobalOptions, console: Console) -> RetryListener | Non
     logs interleave with it; a plain line per wait otherwise."""
     if common.quiet:
         return None
+    from reconciler.render.style import is_terminal
     from reconciler.render.waiting import WaitingLine
 
-    return WaitingLine(console.stderr, tty=console.stderr.isatty() and not common.verbose)
+    return WaitingLine(console.stderr, tty=is_terminal(console.stderr) and not common.verbose)
 
 
 def read_options(options: TargetOptions, console: Console) -> ReadOptions:

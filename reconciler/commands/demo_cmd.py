@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from reconciler.commands.common import Console, GlobalOptions, options_from, selected_org
+from reconciler.commands.common import Console, GlobalOptions, given, options_from, selected_org
 
 HELP = "plan, apply and plan again on a local sandbox"
 
@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-m",
         "--manifest",
+        type=given,
         default=None,
         metavar="PATH",
         help="manifest file or folder (default: the demo org shipped with reconciler)",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from reconciler.commands.common import (
     EXIT_ERROR,
@@ -23,6 +24,10 @@ from reconciler.commands.common import (
     style,
     target_args,
 )
+from reconciler.render.escape import terminal
+
+if TYPE_CHECKING:
+    from reconciler.settings import Target
 
 HELP = "check URL, TLS, token, features and domains"
 
@@ -52,7 +57,9 @@ def run(options: Options, console: Console) -> int:
     from reconciler.render.doctor import diagnosis_json, render_diagnosis
     from reconciler.settings import today
 
-    target = resolve(options.common, options.target, console)
+    target = _target_or_json_failure(options, console)
+    if target is None:
+        return EXIT_ERROR
     domains = None
     manifest = manifest_path(options.common, options.manifest)
     if options.manifest or exists(manifest):
@@ -63,3 +70,27 @@ def run(options: Options, console: Console) -> int:
     else:
         console.write(render_diagnosis(diagnosis, style(console.stdout)))
     return EXIT_OK if diagnosis.healthy else EXIT_ERROR
+
+
+def _target_or_json_failure(options: Options, console: Console) -> Target | None:
+    """The target; with ``--format json`` a refused setting (URL, token) is a failed
+    check in the JSON a script reads (None is returned), not only a line on stderr."""
+    from reconciler.errors import ConfigError, ConfigFileError
+
+    try:
+        return resolve(options.common, options.target, console)
+    except ConfigError as error:
+        if options.format != "json" or isinstance(error, ConfigFileError):
+            raise
+        from reconciler.doctor import Check, Diagnosis, Status
+        from reconciler.render.doctor import diagnosis_json
+
+        check = Check("settings (URL and token)", Status.FAIL, str(error))
+        import os
+
+        from reconciler.profile import MIXPANEL
+
+        url = options.target.url or os.environ.get(MIXPANEL.url_env) or MIXPANEL.default_url
+        console.write(diagnosis_json(Diagnosis(url, (check,))))
+        console.err(f"error: {terminal(str(error))}")
+        return None

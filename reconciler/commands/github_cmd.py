@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.commands.common import GlobalOptions, Out
+from reconciler.commands.common import GlobalOptions, Out, exit_code, given, pr_number
 from reconciler.profile import PRODUCT
 from reconciler.render.escape import terminal
 
@@ -68,10 +68,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     comment = steps.add_parser("comment", help="create or update the PR's plan comment")
     comment.add_argument(
-        "--pr", type=int, required=True, metavar="N", help="the pull request's number"
+        "--pr", type=pr_number, required=True, metavar="N", help="the pull request's number"
     )
     comment.add_argument(
         "--body-file",
+        type=given,
         required=True,
         metavar="FILE",
         help="the plan as Markdown (`plan --format markdown`); cut to GitHub's 65,536 "
@@ -79,9 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     verify = steps.add_parser("verify-plan", help="refuse a plan nobody reviewed (exit 3 or 4)")
-    verify.add_argument("--plan", required=True, metavar="FILE", help="from `plan --out`")
+    verify.add_argument(
+        "--plan", type=given, required=True, metavar="FILE", help="from `plan --out`"
+    )
     source = verify.add_mutually_exclusive_group(required=True)
-    source.add_argument("--pr", type=int, metavar="N", help="the PR whose comment was reviewed")
+    source.add_argument(
+        "--pr", type=pr_number, metavar="N", help="the PR whose comment was reviewed"
+    )
     source.add_argument("--commit", metavar="SHA", help="find the PR that merged this commit")
     source.add_argument(
         "--confirm-digest", metavar="DIGEST", help="a digest typed by a person (manual apply)"
@@ -93,6 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     verify.add_argument(
         "--reviewed-plan",
+        type=given,
         metavar="FILE",
         help="the reviewed plan kept by an earlier attempt (after exit 5 or 130): a fresh plan "
         "that is a subset of it (same target, org and manifest; nothing new) is accepted",
@@ -100,12 +106,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     drift = steps.add_parser("drift-issue", help="open, update or close the drift issue")
     what = drift.add_mutually_exclusive_group(required=True)
-    what.add_argument("--plan-markdown", metavar="FILE", help="the drift plan (Markdown)")
+    what.add_argument(
+        "--plan-markdown", type=given, metavar="FILE", help="the drift plan (Markdown)"
+    )
     what.add_argument("--clean", action="store_true", help="no drift: close the issue")
 
     explain = steps.add_parser("explain", help="explain an exit code for the job summary")
     explain.add_argument(
-        "--exit-code", type=int, required=True, metavar="N", help="the failed step's exit code"
+        "--exit-code",
+        type=exit_code,
+        required=True,
+        metavar="N",
+        help="the step's exit code, 0 to 255 (0 and 2 are explained as successes)",
     )
     explain.add_argument(
         "--stage", choices=STAGES, required=True, help="which workflow step failed"
@@ -364,12 +376,72 @@ _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
 }
 
 
+# Codes that are not failures: 0 (success) and 2 ("changes present", from
+# `plan --detailed-exitcode`). Said per stage, since success means something else each time.
+_SUCCESS: dict[str, tuple[str, str]] = {
+    "plan": (
+        "no changes",
+        f"The plan succeeded: {PRODUCT} already matches the manifest (with "
+        "--detailed-exitcode; without it, exit 0 means the plan was made). Nothing to do.",
+    ),
+    "verify": (
+        "the plan is the reviewed one",
+        "The plan made now matches the plan reviewed in the pull request (or the typed "
+        "confirm_digest), so the apply may go ahead. Nothing to do.",
+    ),
+    "apply": (
+        "applied",
+        "Every operation of the plan was applied and read back, or there was nothing to "
+        "apply. Nothing to do.",
+    ),
+    "drift": (
+        "no drift",
+        f"{PRODUCT} matches the manifest on the default branch. Nothing to do.",
+    ),
+    "enforce": (
+        "revocations done",
+        "Every revocation that was due was done (or none was due); grants wait for a "
+        "reviewed merge. Nothing to do.",
+    ),
+}
+_CHANGES: dict[str, tuple[str, str]] = {
+    "plan": (
+        "changes present",
+        "The plan succeeded and lists changes (exit 2 with --detailed-exitcode): review "
+        "them in the plan comment; merging the pull request applies them.",
+    ),
+    "drift": (
+        "drift found",
+        f"{PRODUCT} differs from the manifest on the default branch (exit 2 with "
+        "--detailed-exitcode): the drift issue lists what differs. Fix the manifest, or run "
+        f"the apply workflow to make {PRODUCT} match it again.",
+    ),
+}
+_CHANGES_ELSEWHERE = (
+    "changes present",
+    'Exit 2 means "changes present" (`plan --detailed-exitcode`), not a failure, but this '
+    "step does not run such a plan: check that the workflow step runs the command it should.",
+)
+
+
 def explain(code: int, stage: str, log: str = "", *, org: str | None = None) -> str:
-    """Markdown for ``$GITHUB_STEP_SUMMARY``: what the exit code means, what to do."""
-    title, advice = _BY_STAGE.get((stage, code)) or _GENERIC.get(
-        code, ("unexpected exit code", "Read the log of the failed step.")
-    )
-    lines = [f"### ❌ {stage} failed{_for(org)}: exit {code}, {title}", "", advice, ""]
+    """Markdown for ``$GITHUB_STEP_SUMMARY``: what the exit code means, what to do.
+
+    The heading follows README's exit codes: 0 is a success and 2 "changes present"
+    (neither is a failure), every other code a failure of ``stage``.
+    """
+    if code == 0:
+        title, advice = _SUCCESS[stage]
+        heading = f"### ✅ {stage} succeeded{_for(org)}: exit 0, {title}"
+    elif code == 2:
+        title, advice = _CHANGES.get(stage, _CHANGES_ELSEWHERE)
+        heading = f"### ℹ️ {stage}{_for(org)}: exit 2, {title}"
+    else:
+        title, advice = _BY_STAGE.get((stage, code)) or _GENERIC.get(
+            code, ("unexpected exit code", "Read the log of the failed step.")
+        )
+        heading = f"### ❌ {stage} failed{_for(org)}: exit {code}, {title}"
+    lines = [heading, "", advice, ""]
     tail = "\n".join(terminal(line) for line in log.strip().splitlines()[-30:])
     if tail:
         fence = "`" * max(3, _longest_backtick_run(tail) + 1)

@@ -17,6 +17,7 @@ from reconciler.commands.common import (
     TargetOptions,
     connect,
     exists,
+    output_file,
     resolve,
     target_args,
 )
@@ -41,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target_args(parser)
     parser.add_argument(
         "--out",
+        type=output_file,
         default="manifests",
         metavar="DIR",
         help="folder to write the manifest files into (default %(default)s)",
@@ -61,15 +63,19 @@ def run(options: Options, console: Console) -> int:
     from pathlib import Path
 
     from reconciler.errors import ReconcilerError
-    from reconciler.files import is_folder, write_file_set
+    from reconciler.files import check_parent_folder, is_folder, write_file_set
     from reconciler.grammar import count
     from reconciler.manifest.schema import schema_json
+    from reconciler.profile import PRODUCT
     from reconciler.render.escape import terminal
     from reconciler.workflow import import_org
 
     out = Path(options.out)
     if exists(options.out) and not is_folder(out):  # found before the org is read, not after
         raise ReconcilerError(f"--out {out} is a file; pass a folder (new or empty) for --out")
+    fix = "pass --out a folder you can write to"
+    # The folder named is created, never its parents (files.check_parent_folder).
+    check_parent_folder(out, what="the imported manifest", fix=fix)
     target = resolve(options.common, options.target, console)
     imported, domains = import_org(
         connect(options.common, target, console),
@@ -77,13 +83,18 @@ def run(options: Options, console: Console) -> int:
         claimed_domains=options.claimed_domain,
         split_teams=options.split_teams,
     )
+    if not domains:  # an org with no users: nothing to infer the domains from
+        raise ReconcilerError(
+            "cannot import: the live org has no users, so its claimed domains cannot be "
+            "inferred; pass --claimed-domain DOMAIN (repeatable) for each domain your "
+            f"organization has claimed in {PRODUCT}"
+        )
     existing = [name for name in imported.files if exists(str(out / name))]
     if existing and not options.force:
         raise ReconcilerError(
             f"{out / existing[0]} already exists; choose an empty --out folder or pass --force"
         )
     files = {**imported.files, "schema.json": schema_json()}
-    fix = "pass --out a folder you can write to"
     write_file_set(out, files, what="the imported manifest", fix=fix)  # secrets refused first
     for note in imported.notes:
         console.err(f"note: {terminal(note)}")

@@ -7,6 +7,7 @@ exactly; ``--format`` picks the view (text, markdown for a PR comment, json).
 from __future__ import annotations
 
 import argparse
+import pathlib
 from dataclasses import dataclass, field
 
 from reconciler.commands.common import (
@@ -19,6 +20,7 @@ from reconciler.commands.common import (
     detail_arg,
     manifest_arg,
     manifest_path,
+    output_file,
     read_options,
     render_plan,
     resolve_after_manifest,
@@ -43,7 +45,12 @@ class Options:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     manifest_arg(parser)
     target_args(parser)
-    parser.add_argument("--out", metavar="FILE", help="save the plan as JSON for `apply FILE`")
+    parser.add_argument(
+        "--out",
+        type=output_file,
+        metavar="FILE",
+        help="save the plan as JSON for `apply FILE` (its folder must exist)",
+    )
     parser.add_argument(
         "--format",
         choices=("text", "markdown", "json"),
@@ -63,7 +70,7 @@ def run(options: Options, console: Console) -> int:
     """0, or 2 with ``--detailed-exitcode`` when the plan has changes."""
     from pathlib import Path
 
-    from reconciler.files import FileWriteError, is_folder, write_output
+    from reconciler.files import FileWriteError, check_parent_folder, is_folder, write_output
     from reconciler.planfile import dumps
     from reconciler.settings import today
     from reconciler.workflow import load_and_read, plan_from_live
@@ -74,6 +81,9 @@ def run(options: Options, console: Console) -> int:
         raise FileWriteError(
             f"cannot write the plan file {options.out}: it is a folder; {PLAN_OUT_FIX}"
         )
+    if options.out:
+        check_parent_folder(Path(options.out), what="the plan file", fix=PLAN_OUT_FIX)
+        _refuse_manifest_as_out(Path(options.out), Path(manifest))
     target = resolve_after_manifest(common, options.target, console, manifest)
     client = connect(common, target, console)
     # The manifest loads while the live read waits on the network; its errors come first.
@@ -103,3 +113,20 @@ def run(options: Options, console: Console) -> int:
     if options.detailed_exitcode and planned.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _refuse_manifest_as_out(out: pathlib.Path, manifest: pathlib.Path) -> None:
+    """``--out`` must not name a manifest file: the plan's JSON would replace it."""
+    from reconciler.files import FileWriteError, is_folder
+
+    inside = is_folder(manifest) and out.suffix in (".yaml", ".yml")
+    try:
+        same = out.resolve() == manifest.resolve()
+        inside = inside and out.resolve().is_relative_to(manifest.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: the write names it later
+        return
+    if same or inside:
+        raise FileWriteError(
+            f"cannot write the plan file {out}: it is (or would be read as) a manifest file "
+            f"of -m {manifest}; pass --out a path like plan.json"
+        )

@@ -40,19 +40,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: Options, console: Console) -> int:
-    """0 when valid; ManifestError (or 1 with a JSON list of problems) otherwise."""
-    from reconciler.errors import ManifestError
+    """0 when valid; ManifestError or ConfigFileError (or 1 with a JSON list of problems)."""
+    from reconciler.errors import ConfigFileError, ManifestError
     from reconciler.gcpolicy import bulk_phase
     from reconciler.grammar import count
     from reconciler.manifest.loader import load_manifest
     from reconciler.render.escape import terminal
     from reconciler.settings import today
 
-    path = manifest_path(options.common, options.manifest)
     try:
+        path = manifest_path(options.common, options.manifest)  # reads reconciler.yaml
         with bulk_phase():
             loaded = load_manifest(path, today=today())
-    except ManifestError as error:
+    except (ManifestError, ConfigFileError) as error:  # the config's problems, the same shape
         if options.format == "json":
             problems = [_problem_json(p) for p in error.problems]
             console(json.dumps({"valid": False, "problems": problems}, indent=2))

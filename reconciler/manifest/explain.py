@@ -8,7 +8,7 @@ message names the object (its JSON path in the file), what was expected, and the
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -71,16 +71,25 @@ _EXPECTED = {
 
 
 def explain(
-    errors: Iterable[ErrorDetails], locations: Locations, skip: frozenset[JsonPath]
+    errors: Iterable[ErrorDetails],
+    locations: Locations,
+    skip: frozenset[JsonPath],
+    *,
+    models: Mapping[tuple[str, ...], type[BaseModel]] | None = None,
 ) -> Iterator[Problem]:
-    """One problem per error, except where the YAML reader already reported the value."""
+    """One problem per error, except where the YAML reader already reported the value.
+
+    ``models`` maps a path pattern ("*" for any list index) to the model found there,
+    for the valid keys an unknown key is compared with; default: the manifest file's.
+    Another YAML file (``reconciler.yaml``) passes its own and gets the same messages.
+    """
     for error in errors:
         path = tuple(error["loc"])
         if path in skip:
             continue
         kind = error["type"]
         if kind == "extra_forbidden":
-            yield locations.problem(path, _unknown_key(path), on_key=True)
+            yield locations.problem(path, _unknown_key(path, models), on_key=True)
         elif kind == "missing":
             yield locations.problem(path, prefixed(path[:-1], f"missing required key '{path[-1]}'"))
         else:
@@ -88,16 +97,18 @@ def explain(
             yield locations.problem(path, prefixed(where, _message(error, path, locations)))
 
 
-def model_at(path: JsonPath) -> type[BaseModel] | None:
+def model_at(
+    path: JsonPath, models: Mapping[tuple[str, ...], type[BaseModel]] | None = None
+) -> type[BaseModel] | None:
     """The model of the mapping at ``path``, if the path is one the schema defines."""
-    return _MODELS.get(tuple("*" if isinstance(p, int) else p for p in path))
+    return (models or _MODELS).get(tuple("*" if isinstance(p, int) else p for p in path))
 
 
-def _unknown_key(path: JsonPath) -> str:
+def _unknown_key(path: JsonPath, models: Mapping[tuple[str, ...], type[BaseModel]] | None) -> str:
     parent, key = path[:-1], str(path[-1])
-    if key.lower().replace("-", "_") in _UNMANAGEABLE:
+    if models is None and key.lower().replace("-", "_") in _UNMANAGEABLE:
         return prefixed(parent, f"key '{key}' is not supported: {SCIM_CANNOT}")
-    model = model_at(parent)
+    model = model_at(parent, models)
     valid = list(model.model_fields) if model else []
     close = difflib.get_close_matches(key.lower(), valid, n=1, cutoff=0.6)
     hint = f"did you mean '{close[0]}'?" if close else f"valid keys are {', '.join(valid)}"
@@ -126,8 +137,12 @@ def _message(error: ErrorDetails, path: JsonPath, locations: Locations) -> str:
 def _expected(expected: str, value: Any, plain: str | None) -> str:
     """'expected X, found Y', with a quoting hint when YAML read a word as another type."""
     message = f"expected {expected}, found {describe(value)}"
-    if expected == "text" and plain is not None:
+    if value is None:  # `key:` with nothing after it
+        message += "; fill in a value or remove the key"
+    elif expected == "text" and plain is not None:
         message += f"; quote it: '{plain}'"
+    elif expected in ("a whole number", "a number") and isinstance(value, str):
+        message += "; write the number without quotes"
     return message
 
 

@@ -34,7 +34,7 @@ from pydantic import (
     field_validator,
 )
 
-from reconciler.identity import lookalike_reason, match_key
+from reconciler.identity import hidden_character, lookalike_reason, match_key
 from reconciler.profile import PRODUCT
 
 SUPPORTED_VERSIONS = (1,)
@@ -233,6 +233,26 @@ Domain = Annotated[
     NonEmpty, WithJsonSchema({"type": "string", "pattern": DOMAIN_PATTERN, "examples": ["acme.io"]})
 ]
 LookalikeName = Annotated[str, AfterValidator(check_lookalike)]
+
+
+def check_team_name(value: str) -> str:
+    """A team name a reviewer can read: no invisible, bidi-control or control character.
+
+    Such a name prints like another ("E\u200bng" reads as "Eng"), so a PR could add
+    someone to a team that only looks like the one reviewed. Letters of any script
+    stay allowed (team names are labels, not logins).
+    """
+    hidden = hidden_character(value)
+    if hidden is not None:
+        raise ValueError(
+            f"team name {_shown(value)} contains an {hidden}, which prints as nothing or "
+            "reorders the text, so reviewers cannot see it; remove it (if the live team "
+            f"has it too, rename the team in {PRODUCT} first)"
+        )
+    return value
+
+
+TeamName = Annotated[NonEmpty, AfterValidator(check_team_name)]
 Count = Annotated[StrictInt, Field(ge=0)]
 Percent = Annotated[float, Field(strict=True, ge=0, le=100)]
 
@@ -399,8 +419,8 @@ MemberEntry = Annotated[
 class Team(_Strict):
     """A SCIM Group (a Mixpanel Team). ``members`` omitted means membership is not managed."""
 
-    name: NonEmpty = Field(description=f"The {PRODUCT} team name (exact, case-sensitive).")
-    previous_names: tuple[NonEmpty, ...] = Field(
+    name: TeamName = Field(description=f"The {PRODUCT} team name (exact, case-sensitive).")
+    previous_names: tuple[TeamName, ...] = Field(
         default=(), description="Former names, so a rename keeps the team and its members."
     )
     members: tuple[MemberEntry, ...] | None = Field(

@@ -443,7 +443,8 @@ def _detail(error: yaml.MarkedYAMLError, line: int) -> str:
         detail = f"{context} {problem}"
     else:
         detail = f"{problem} ({context})"
-    return detail + ("; indent with spaces, not tabs" if "\t" in problem else "")
+    tab = "\t" in problem or "'\\t'" in problem  # PyYAML writes a tab as '\t'
+    return detail + ("; indent with spaces, not tabs" if tab else "")
 
 
 def _line_col(text: str, offset: int) -> tuple[int, int]:

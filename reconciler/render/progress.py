@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TextIO
 from reconciler.executor import NOT_ATTEMPTED, ApplyResult, OpResult, Status
 from reconciler.grammar import count
 from reconciler.render.escape import terminal
-from reconciler.render.style import Style
+from reconciler.render.style import Style, clip, is_terminal
 
 if TYPE_CHECKING:
     from reconciler.reader import Progress
@@ -61,7 +61,7 @@ class ProgressReporter:
         width = 30
         filled = width * self.done // max(1, self.total)
         bar = "#" * filled + "." * (width - filled)
-        self.stream.write(f"\rapplying [{bar}] {self.done}/{self.total}")
+        self.stream.write(f"\r{clip(f'applying [{bar}] {self.done}/{self.total}', self.stream)}")
 
     def _clear(self) -> None:
         self.stream.write("\r\x1b[2K")
@@ -138,11 +138,11 @@ def read_progress(stream: TextIO) -> Progress | None:
 
     For ``read_live_state(on_progress=...)``; the line is cleared when a kind is done.
     """
-    if not stream.isatty():
+    if not is_terminal(stream):
         return None
 
     def show(what: str, done: int, total: int) -> None:
-        stream.write(f"\rreading {what}: {done}/{total}\x1b[K")
+        stream.write(f"\r{clip(f'reading {what}: {done}/{total}', stream)}\x1b[K")
         if done >= total:
             stream.write("\r\x1b[2K")
         stream.flush()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
 
+from reconciler.render.style import fits
 from reconciler.scim.retry import RetryNotice
 
 _CLEAR = "\r\x1b[2K"
@@ -57,6 +58,9 @@ class WaitingLine:
                     self._shown = False
                 return
             text = waiting_text(notice, self._clock())
-            self.stream.write(f"\r{text}\x1b[K" if self.tty else f"{text}\n")
+            in_place = self.tty and fits(text, self.stream)  # a wrapped line cannot be redrawn
+            if self.tty and not in_place and self._shown:
+                self.stream.write(_CLEAR)
+            self.stream.write(f"\r{text}\x1b[K" if in_place else f"{text}\n")
             self.stream.flush()
-            self._shown = self.tty
+            self._shown = in_place

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
-from reconciler.identity import match_key, name_fold
+from reconciler.identity import ascii_lower, match_key, name_fold
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.profile import MIXPANEL, PRODUCT, TargetProfile
 from reconciler.scim.builders import eq_filter
@@ -172,13 +172,15 @@ class ScimClient:
         """
         path = f"/Groups/{_segment(group_id)}"
         response = self.transport.request("GET", path, purpose=purpose)
-        return _parsed(parse_group, _required_body(response, "GET", path), "GET", path)
+        group = _parsed(parse_group, _required_body(response, "GET", path), "GET", path)
+        return _addressed(group, group_id, path)
 
     def get_user(self, user_id: str, *, purpose: str = "") -> LiveUser:
         """One user by id (``GET /Users/{id}``); raises ScimNotFound when it does not exist."""
         path = f"/Users/{_segment(user_id)}"
         response = self.transport.request("GET", path, purpose=purpose)
-        return _parsed(parse_user, _required_body(response, "GET", path), "GET", path)
+        user = _parsed(parse_user, _required_body(response, "GET", path), "GET", path)
+        return _addressed(user, user_id, path)
 
     def find_user(self, user_name: str) -> LiveUser | None:
         """The user with this userName, compared case-insensitively (caseExact=false)."""
@@ -232,7 +234,7 @@ class ScimClient:
         except ScimNotFound:
             return None
         body = _required_body(response, "GET", path)
-        user = _parsed(parse_user, body, "GET", path)
+        user = _addressed(_parsed(parse_user, body, "GET", path), user_id, path)
         return user, _parsed(parse_user_groups, body, "GET", path)
 
     # Writes --------------------------------------------------------------------------
@@ -247,6 +249,9 @@ class ScimClient:
 
     def create_or_adopt_user(self, resource: Mapping[str, Any]) -> Creation[LiveUser]:
         """POST a user; on a 409, look it up by userName and adopt it (never a duplicate).
+
+        A POST answered 200 (not 201 Created) with the user is an adoption too: the
+        server returned an account it already had.
 
         A 409 whose user a lookup cannot find raises ScimConflict with advice that says
         only what is known (``errors.conflict_hint``): for one user, not the whole run.
@@ -379,12 +384,24 @@ class ScimClient:
                 log.info("re-sending POST %s: the previous answer was lost", path)
                 continue
             if response.body is not None:
-                made = _parsed(parse, response.body, "POST", path)
-                return Creation(answer.checked(made, path), Origin.CREATED)
-            # 201 without a body: the key tells us what was made.
+                made = answer.checked(_parsed(parse, response.body, "POST", path), path)
+                if response.status == 200:
+                    # RFC 7644 §3.3: a create answers 201. A 200 with the resource is a
+                    # server that returned one it already had (upsert semantics): as a
+                    # 409 would have been, an adoption, not an account this run made.
+                    return _adopted(made, path, Origin.ADOPTED)
+                return Creation(made, Origin.CREATED)
+            # A success without a body (201, or 202 Accepted): the key tells us what was made.
             found = find()
             if found is None:
-                raise ScimProtocolError("201 without a body", method="POST", path=path)
+                raise ScimProtocolError(
+                    f"the server answered HTTP {response.status} without a body, and a lookup "
+                    f"does not find the {answer.kind} {answer.key!r} (a server that creates "
+                    "later, after a 202 Accepted, shows it only then); nothing is added to it "
+                    "in this run: run `reconciler plan` again to see whether it exists",
+                    method="POST",
+                    path=path,
+                )
             return Creation(found, Origin.CREATED)
 
 
@@ -419,6 +436,35 @@ class _Answer(Generic[T]):
 def _adopted(found: T, path: str, origin: Origin) -> Creation[T]:
     log.info("%s existing %s %s instead of creating it", origin.value, path.strip("/"), found.key)
     return Creation(found, origin)
+
+
+def _addressed(resource: T, wanted_id: str, path: str) -> T:
+    """``resource`` when it is the one ``GET path`` addressed (the same id, exactly).
+
+    A read by id is evidence only about that id: a server that answers with another
+    resource (ids matched ignoring case, a cache, a routing bug) would let a
+    verification pass on someone else's record, or merge two accounts into one.
+    Raises ScimProtocolError naming both ids otherwise.
+    """
+    if resource.id == wanted_id:
+        return resource
+    kind, shown = (
+        ("user", resource.user_name)
+        if isinstance(resource, LiveUser)
+        else ("team", resource.display_name)
+    )
+    why = (
+        "the ids differ only in case: the server matches ids case-insensitively, but ids "
+        "are case-sensitive (RFC 7643 §3.1), so the two cannot be taken for one"
+        if ascii_lower(resource.id) == ascii_lower(wanted_id)
+        else "a read by id that returns another resource proves nothing about the one asked for"
+    )
+    raise ScimProtocolError(
+        f"the answer describes another {kind} ({shown!r}, id {resource.id!r}), not the id "
+        f"{wanted_id!r} that was asked for; {why}. Report it to the server's vendor",
+        method="GET",
+        path=path,
+    )
 
 
 def _single(matches: list[T], key: str) -> T | None:

@@ -56,7 +56,20 @@ def conflict_hint(error: ScimError, email: str, profile: TargetProfile = MIXPANE
         return profile.outside_org_fix
     if error.scim_type == "uniqueness":
         return hidden_account_hint(email, profile)
+    if error.scim_type:
+        return typed_conflict_hint(error.scim_type, email)
     return untyped_conflict_hint(email, profile)
+
+
+def typed_conflict_hint(scim_type: str, email: str) -> str:
+    """A 409 whose scimType is not ``uniqueness``: not a taken userName, so no lookup
+    advice; the server's detail (already in the message) says what it objects to."""
+    return (
+        f"the server refused to create {email} with a conflict of type {scim_type!r}, not a "
+        "taken userName (a userName lookup does not find it either); fix what the server's "
+        "detail names (an attribute in the manifest, or a setting of its SCIM app), or ask "
+        "the server's vendor, then run apply again"
+    )
 
 
 class ScimError(ReconcilerError):

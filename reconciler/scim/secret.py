@@ -33,9 +33,19 @@ class Token:
                 "the token holds a non-ASCII character (a typographic quote or dash pasted "
                 "with it?); copy the token again as plain text"
             )
+        if value[:7].lower() == "bearer ":
+            raise ConfigError(
+                "the token starts with 'Bearer '; set the token alone (the client adds 'Bearer')"
+            )
         if any(ch.isspace() or not ch.isprintable() for ch in value):
             # Said without the value: a header injection attempt or a pasted file alike.
-            raise ConfigError("the token holds whitespace or control characters")
+            raise ConfigError(
+                "the token holds whitespace or control characters; copy the token again, "
+                "alone on one line"
+            )
+        if value[0] in "\"'`" or value[-1] in "\"'`":
+            # No bearer token holds a quote (RFC 6750 §2.1): it was copied with its quotes.
+            raise ConfigError("the token is wrapped in quotes; set it without the quotes")
         self._value = value
         self.source = source
 

@@ -524,11 +524,11 @@ class Transport:
         either way, since some servers echo the request (headers included) back."""
         text = self._scrub(content.decode("utf-8", "replace"))
         try:
-            value: object = json.loads(text)
-        except ValueError:
+            value: object = loads_json(text)
+            # JSON escapes decode to the raw token again: scrub the decoded strings too.
+            return _scrub_value(value, self._scrub)
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to walk
             return text
-        # JSON escapes decode to the raw token again: scrub the decoded strings too.
-        return _scrub_value(value, self._scrub)
 
     def _scrub(self, text: str) -> str:
         """Mask the token in decoded text: raw, JSON-escaped, %-encoded or base64."""
@@ -554,7 +554,7 @@ def _success_body(status: int, headers: Mapping[str, str], content: bytes) -> di
             f"answer has content type {content_type!r}, not {SCIM_JSON}", status=status
         )
     try:
-        body = json.loads(content)
+        body = loads_json(content)
     except ValueError as error:
         raise ScimProtocolError(f"answer is not valid JSON ({error})", status=status) from None
     if not isinstance(body, dict):
@@ -562,6 +562,19 @@ def _success_body(status: int, headers: Mapping[str, str], content: bytes) -> di
             f"answer is a JSON {type(body).__name__}, not an object", status=status
         )
     return body
+
+
+def loads_json(content: bytes | str) -> Any:
+    """``json.loads`` that fails only with ValueError, whatever a hostile body holds.
+
+    Python's decoder raises RecursionError for deeply nested arrays or objects (a
+    few thousand ``[``): that is a malformed answer, not a bug, so it is a ValueError
+    here, as are invalid UTF-8 and integers too long to convert.
+    """
+    try:
+        return json.loads(content)
+    except RecursionError:
+        raise ValueError("nested too deeply (no SCIM answer is)") from None
 
 
 def _is_json_type(content_type: str) -> bool:

@@ -29,20 +29,32 @@ def normalise_base_url(url: str | None, *, default: str = DEFAULT_BASE_URL) -> s
     if url is None:
         return default
     text = url.strip()
+    example = f"write it like {default}"
+    if not text:
+        raise ConfigError(f"the SCIM base URL is empty; {example}, or leave it unset")
     try:
         parts = urlsplit(text)
         host = parts.hostname
         parts.port  # noqa: B018 - parsing the port is what validates it
     except ValueError as error:
-        raise ConfigError(f"the SCIM base URL is invalid ({error})") from None
+        raise ConfigError(f"the SCIM base URL is invalid ({error}); {example}") from None
     scheme = parts.scheme.lower()
     if scheme not in {"http", "https"} or not host:
-        raise ConfigError(f"the SCIM base URL must be an https:// URL, got {text!r}")
+        raise ConfigError(f"the SCIM base URL must be an https:// URL, got {text!r}; {example}")
     if "@" in parts.netloc:
         # The value is not echoed: what precedes "@" is most likely a secret.
-        raise ConfigError("the SCIM base URL must not contain credentials; pass the token apart")
+        raise ConfigError(
+            "the SCIM base URL must not contain credentials; remove the part before '@' "
+            "and pass the token with --token-file or its environment variable"
+        )
     if "?" in text or "#" in text:
-        raise ConfigError(f"the SCIM base URL must not have a query or fragment, got {text!r}")
+        # Not echoed past the "?" or "#": a query such as ?access_token=... is a secret.
+        shown = re.split(r"[?#]", text, maxsplit=1)[0]
+        raise ConfigError(
+            f"the SCIM base URL must not have a query or fragment, got {shown!r} followed "
+            "by one (not shown: it may hold a secret); pass the token apart and use the "
+            f"base URL alone: {shown} (the client appends /Users, /Groups and its own query)"
+        )
     if scheme == "http" and not _is_loopback(host):
         raise ConfigError(
             f"plain http:// is only allowed to loopback (the local sandbox), got {text!r}: "

@@ -11,7 +11,7 @@ import pytest
 
 from scim_sandbox import Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
-from tests.support.bad_server import MODES, bad_server
+from tests.support.bad_server import DEEP_MODES, MODES, bad_server
 
 USERS = [person("ada@acme.io"), person("bob@acme.io", active=False)]
 
@@ -34,6 +34,42 @@ def test_a_bad_answer_gives_a_clear_error_exit_1_and_writes_nothing(
     assert "Traceback" not in captured.err
     assert captured.err.startswith("error: ")
     assert TOKEN not in captured.out + captured.err
+
+
+@pytest.mark.parametrize("mode", DEEP_MODES)
+def test_json_nested_too_deeply_is_a_malformed_answer_not_a_bug(
+    mode: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Python's JSON decoder raises RecursionError (not ValueError) past ~1000 levels.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, [])
+    with bad_server(mode) as url:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", url)
+        code = run("plan", "-m", str(manifest), "--max-attempts", "1")
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "this is a bug" not in err and "RecursionError" not in err
+    assert err.startswith("error: could not read the live state: SCIM GET /Users failed")
+    assert "nothing was planned" in err
+    if mode != "deep-error":
+        assert "answer is not valid JSON (nested too deeply" in err
+
+
+def test_a_plan_file_nested_too_deeply_is_refused_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"format_version": 1, "operations": ' + "[" * 50_000 + "]" * 50_000 + "}")
+    with Sandbox(token=TOKEN) as box:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", box.base_url)
+        code = run("apply", str(plan), "--auto-approve")
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "this is a bug" not in err
+    assert f"{plan} is not a plan file made by `reconciler plan --out` (nested too deeply" in err
 
 
 def run_cli(*argv: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

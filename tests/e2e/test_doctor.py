@@ -102,3 +102,23 @@ def test_text_output_ends_with_a_verdict(capsys: pytest.CaptureFixture[str]) -> 
     with Sandbox(token=TOKEN) as box:
         assert run("doctor", "--url", box.base_url) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "Ready: reconciler can work with this org."
+
+
+def test_doctor_json_reports_a_refused_setting_as_a_failed_check(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("MIXPANEL_SCIM_TOKEN", raising=False)
+    with Sandbox(token="doctor-json-token") as sandbox:
+        url = sandbox.base_url
+        code = run("doctor", "--format", "json", "--url", url)
+        requests = sandbox.stats.total_requests
+
+    captured = capsys.readouterr()
+    body = json.loads(captured.out)
+    assert code == 1 and requests == 0
+    assert body["target"] == url and body["verdict"] == "fail"
+    assert [(c["name"], c["status"]) for c in body["checks"]] == [
+        ("settings (URL and token)", "fail")
+    ]
+    assert body["checks"][0]["detail"].startswith("no SCIM token: set MIXPANEL_SCIM_TOKEN")
+    assert captured.err.startswith("error: no SCIM token")

@@ -81,6 +81,22 @@ def test_a_server_that_answers_the_wrong_start_index_is_caught_at_page_two(
     assert state.requests == 2
 
 
+def test_a_lying_total_at_one_user_a_page_is_refused_at_the_second_page(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each page answers the startIndex asked for with a fresh user, and claims 10**12:
+    # no duplicate, no wrong startIndex, a few hundred bytes a page. Before the page
+    # cap, only the 256 MiB byte budget stopped it, about a million requests later.
+    state = Hostile(endless_paged=True)
+    with hostile_server(state) as url:
+        code, elapsed = _plan(url, _manifest(tmp_path))
+    err = capsys.readouterr().err
+    assert code == 1 and elapsed < QUICK
+    assert "totalResults is 1000000000000 and the first page held 1" in err
+    assert "more than the 100000 one read may take" in err and "nothing was planned" in err
+    assert state.requests == 2
+
+
 def test_fat_pages_stop_at_the_byte_budget_of_the_whole_read(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

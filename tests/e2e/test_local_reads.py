@@ -156,9 +156,11 @@ def test_a_config_over_the_cap_or_not_utf8_is_refused(
     assert run("--config", str(big), "validate") == 1
     assert error_line(capsys).startswith(f"error: cannot read orgs config {big}: larger than 1 MiB")
     assert run("--config", str(latin), "validate") == 1
-    assert error_line(capsys).startswith(
-        f"error: orgs config {latin} is not UTF-8 text (byte 0xe9 at offset 31)"
-    )
+    # Like a manifest's problem: the line and column of the first bad byte, then the count.
+    assert capsys.readouterr().err.splitlines() == [
+        f"{latin}:3:15: not UTF-8 text (byte 0xe9); save it as UTF-8",
+        f"error: 1 problem in the orgs config {latin}",
+    ]
 
 
 def test_manifest_files_over_the_total_cap_stop_plan_before_any_request(

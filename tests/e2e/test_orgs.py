@@ -68,3 +68,46 @@ def test_a_bad_orgs_config_is_a_clear_error(
     assert run("--org", "x", "validate") == 1
     err = capsys.readouterr().err
     assert "reconciler.yaml" in err and "tokn_env" in err
+
+
+def test_a_malformed_config_stops_plan_with_located_problems_before_any_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOKEN_US", "tok-us")
+    write_manifest(tmp_path / "org.yaml", [person("ada@acme.io")], [])
+    with Sandbox(token="tok-us") as us:
+        (tmp_path / "reconciler.yaml").write_text(
+            "version: 1\norgs:\n"
+            f"  - name: us\n    manifest: org.yaml\n    url: {us.base_url}\n"
+            "    token_env: TOKEN_US\n    colour: blue\n"
+        )
+
+        assert run("--org", "us", "plan") == 1
+
+        assert capsys.readouterr().err.splitlines() == [
+            "reconciler.yaml:7:5: orgs[0]: unknown key 'colour'; valid keys are name, "
+            "manifest, url, token_env",
+            "error: 1 problem in the orgs config reconciler.yaml",
+        ]
+        assert us.stats.total_requests == 0
+
+
+def test_an_orgs_missing_manifest_names_reconciler_yaml_not_dash_m(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOKEN_US", "tok-us")
+    with Sandbox(token="tok-us") as us:
+        write_config(
+            tmp_path / "reconciler.yaml",
+            [{"name": "us", "manifest": "orgs/us", "url": us.base_url, "token_env": "TOKEN_US"}],
+        )
+
+        assert run("--org", "us", "plan") == 1
+
+        assert capsys.readouterr().err == (
+            "error: reconciler.yaml: org us: its manifest orgs/us does not exist; fix its "
+            "manifest: (a file or folder, relative to where reconciler runs) or pass -m\n"
+        )
+        assert us.stats.total_requests == 0

@@ -150,9 +150,13 @@ def test_import_writes_inactive_team_members_counts_what_it_wrote_and_plans_noth
 def test_revoke_only_cannot_be_combined_with_a_plan_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run("apply", str(tmp_path / "plan.json"), "--revoke-only") == 1
+    assert run("apply", str(tmp_path / "plan.json"), "--revoke-only") == 64  # usage error
     err = capsys.readouterr().err
-    assert "--revoke-only plans from the manifest itself; drop PLAN_FILE" in err
+    assert err.startswith("usage: reconciler apply ")
+    assert (
+        "reconciler apply: error: --revoke-only plans from the manifest itself; drop PLAN_FILE"
+        in err
+    )
 
 
 def test_a_bad_pinned_clock_is_an_error_not_a_traceback(

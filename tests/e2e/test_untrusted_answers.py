@@ -357,3 +357,51 @@ def test_without_verification_a_team_patch_answer_about_another_team_fails_the_o
     # The quirk only lies in its answers: the writes were made.
     box.set_quirks(Quirks())
     assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+def test_a_create_answered_202_without_a_body_fails_with_what_happened_and_what_to_do(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org.create_accepted = True  # asynchronous: nothing exists yet when apply looks
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [*base_users(), person("new@acme.io")],
+        [{"name": "Eng", "members": ["ann@acme.io", "ben@acme.io", "new@acme.io"]}],
+    )
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 5
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "create_user new@acme.io:" in x)
+    # Before: "malformed answer: 201 without a body", for a 202, with no next step.
+    assert "HTTP 202 without a body" in line and "201" not in line
+    assert "run `reconciler plan` again" in line
+    assert members(org, "g-eng") == {"u-ann", "u-ben"}
+
+
+def test_a_409_that_is_not_a_taken_username_is_not_explained_as_one(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org.create_conflict = ("mutability", "attribute 'active' is readOnly")
+    manifest = write_manifest(tmp_path / "org.yaml", [*base_users(), person("new@acme.io")], [])
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 5
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "create_user new@acme.io:" in x)
+    # Before: "the server reported a conflict without saying which (no scimType)".
+    assert "HTTP 409 (mutability): attribute 'active' is readOnly" in line
+    assert "no scimType" not in line and "outside this organization" not in line
+    assert "a conflict of type 'mutability', not a taken userName" in line
+
+
+def test_a_member_left_behind_by_a_deleted_user_names_the_fix_not_a_rerun(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org.groups[0]["members"].append({"value": "u-gone"})  # a deleted user's membership
+    manifest = write_manifest(
+        tmp_path / "org.yaml", base_users(), [{"name": "Eng", "members": ["ann@acme.io"]}]
+    )
+    assert run("plan", "-m", str(manifest)) == 1
+    err = capsys.readouterr().err
+    assert "team 'Eng' has member id 'u-gone' that matches no user" in err
+    # Before: "re-run when it is resolved", which reads the same forever.
+    assert "re-run when it is resolved" not in err
+    assert "Fix: remove that member from team 'Eng' in Mixpanel" in err
+    assert not org.writes()

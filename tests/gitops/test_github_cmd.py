@@ -232,6 +232,36 @@ def test_explain_maps_each_exit_code_to_a_headline_and_advice(
     assert text.startswith(f"### ❌ {stage} failed: exit {code}, {says}")
 
 
+# README's exit codes: what each one means, in words the heading must use.
+DOCUMENTED = {
+    0: ("✅", ("no changes", "the plan is the reviewed one", "applied", "no drift", "done")),
+    1: ("❌", ("error",)),
+    2: ("ℹ️", ("changes present", "drift found")),
+    3: ("❌", ("stale plan", "plan changed since review")),
+    4: ("❌", ("refused by a safety guard", "no reviewed plan")),
+    5: ("❌", ("partially applied", "partially revoked")),
+    64: ("❌", ("usage error",)),
+    130: ("❌", ("interrupted",)),
+}
+
+
+@pytest.mark.parametrize("stage", github_cmd.STAGES)
+@pytest.mark.parametrize("code", sorted(DOCUMENTED))
+def test_explain_says_what_each_documented_exit_code_means_at_each_stage(
+    code: int, stage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from reconciler.cli import main
+
+    assert main(["github", "explain", "--exit-code", str(code), "--stage", stage]) == 0
+
+    heading = capsys.readouterr().out.splitlines()[0]
+    mark, meanings = DOCUMENTED[code]
+    assert heading.startswith(f"### {mark} {stage}"), heading
+    assert f"exit {code}, " in heading and any(m in heading for m in meanings), heading
+    # Only a failure is called one: 0 is a success, 2 "changes present" (README).
+    assert ("failed" in heading) == (code not in (0, 2)), heading
+
+
 def test_explain_quotes_the_log_in_a_fence_the_log_cannot_close(tmp_path: Path) -> None:
     log = tmp_path / "stderr.log"
     log.write_text("noise\n" * 40 + "error: ```oops```\n", encoding="utf-8")

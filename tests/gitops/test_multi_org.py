@@ -290,6 +290,12 @@ def test_explain_names_the_org() -> None:
     assert lines[0].startswith("### ❌ verify failed for org eu: exit 3, plan changed since review")
 
 
+def test_explain_names_the_org_on_a_success_too() -> None:
+    code, lines = run("explain", "--exit-code", "0", "--stage", "drift", org="eu")
+    assert code == 0
+    assert lines[0].startswith("### ✅ drift succeeded for org eu: exit 0, no drift\n")
+
+
 # -- the real CLI: plan for an org, comment it, verify it --------------------------
 @pytest.fixture
 def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

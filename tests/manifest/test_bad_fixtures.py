@@ -392,7 +392,7 @@ CASES = [
         "bad-tab-indent.yaml",
         [
             "bad-tab-indent.yaml:3:1: invalid YAML: found character '\\t' that cannot "
-            "start any token (while scanning for the next token)",
+            "start any token (while scanning for the next token); indent with spaces, not tabs",
         ],
         id="bad-tab-indent.yaml",
     ),

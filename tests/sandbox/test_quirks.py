@@ -144,7 +144,9 @@ def test_quirk_specs_parse_from_flags_and_name_the_known_modes_when_wrong() -> N
 def test_the_sandbox_command_refuses_an_unknown_quirk_naming_the_known_ones(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["sandbox", "--port", "0", "--token", "t", "--quirk", "list_cap=x"]) == 1
+    with pytest.raises(SystemExit) as stop:  # a usage error, refused while parsing
+        main(["sandbox", "--port", "0", "--token", "t", "--quirk", "list_cap=x"])
     err = capsys.readouterr().err
-    assert "bad --quirk: quirk list_cap needs a count" in err
+    assert stop.value.code == 64
+    assert "argument --quirk: quirk list_cap needs a count" in err
     assert "Traceback" not in err

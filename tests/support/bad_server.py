@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODES = ("bad-json", "html", "missing-id", "huge", "redirect", "short-total")
+# Nested deeper than Python's JSON decoder can go (it raises RecursionError).
+DEEP_MODES = ("deep-json", "deep-in-user", "deep-error")
 _HUGE = 70 * 2**20
+_DEEP = b"[" * 100_000 + b"]" * 100_000
 
 
 def _handler(mode: str) -> type[BaseHTTPRequestHandler]:
@@ -36,6 +39,13 @@ def _handler(mode: str) -> type[BaseHTTPRequestHandler]:
                 body = _list([{"id": "1", "userName": "a@acme.io"}])
                 body["totalResults"] = 5
                 self._send(200, json.dumps(body).encode())
+            elif mode == "deep-json":
+                self._send(200, _DEEP)
+            elif mode == "deep-in-user":
+                user = b'{"id": "1", "userName": "a@acme.io", "x": ' + _DEEP + b"}"
+                self._send(200, b'{"totalResults": 1, "Resources": [' + user + b"]}")
+            elif mode == "deep-error":
+                self._send(400, b'{"detail": ' + _DEEP + b"}")
             elif mode == "redirect":
                 self.send_response(302)
                 self.send_header("Location", "https://attacker.invalid/steal")

@@ -31,7 +31,8 @@ class Hostile:
     into a user's givenName; ``malformed_echo`` answers GET /Users 200 with ``active``
     set to that text. ``drip`` seconds between body bytes, ``stall`` sends nothing at
     all, ``endless`` ignores startIndex and claims 10**12 results (the same page each
-    time; ``endless_fresh``: a new user each time), ``fat`` bytes of filler in every user of a
+    time; ``endless_fresh``: a new user each time; ``endless_paged``: a new user each
+    time, answering the startIndex asked for), ``fat`` bytes of filler in every user of a
     page (each page a fresh user), ``die_after_writes`` closes the server after that
     many writes, ``writes_429`` / ``reads_429`` answer every write / read 429 with
     Retry-After 30. ``echo_html`` sends the ``echo`` text in a text/html page instead;
@@ -49,6 +50,7 @@ class Hostile:
     stall: bool = False
     endless: bool = False
     endless_fresh: bool = False
+    endless_paged: bool = False
     fat: int = 0
     die_after_writes: int | None = None
     writes_429: bool = False
@@ -117,9 +119,11 @@ def _handler(state: Hostile, on_die: Callable[[], None]) -> type[BaseHTTPRequest
                 return self._json(200, _list([user(1)], 1, 10**12))
             if state.endless_fresh:
                 return self._json(200, _list([user(state.requests)], 1, 10**12))
+            if state.endless_paged:
+                return self._json(200, _list([user(start)], start, 10**12))
             if state.fat:
                 fresh = {**user(start), "title": "x" * state.fat}
-                return self._json(200, _list([fresh], start, 10**6))
+                return self._json(200, _list([fresh], start, 10**5))
             if state.drip is not None:
                 return self._drip(_list([], 1, 0))
             users = [dict(u) for u in state.users]

@@ -54,13 +54,17 @@ class Scripted:
     ``unlisted_groups``: ids of teams left out of ``GET /Groups`` without a filter
     (still served by id and by a ``displayName eq`` filter). ``create_answers_with``:
     the id of an existing user (or team) whose body answers every POST to /Users
-    (/Groups) after the POST was applied.
+    (/Groups) after the POST was applied. ``create_accepted``: every POST answers
+    202 Accepted without a body and creates nothing yet (an asynchronous server).
+    ``create_conflict``: (scimType, detail) of a 409 that answers every POST.
     """
 
     users: list[dict[str, Any]] = field(default_factory=list)
     groups: list[dict[str, Any]] = field(default_factory=list)
     unlisted_groups: set[str] = field(default_factory=set)
     create_answers_with: str | None = None
+    create_accepted: bool = False
+    create_conflict: tuple[str, str] | None = None
     log: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -109,6 +113,11 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
             store = state.users if parts[0] == "Users" else state.groups
             if len(parts) == 1 and method == "GET":
                 return 200, self._list(parts[0], store, query)
+            if len(parts) == 1 and method == "POST" and state.create_accepted:
+                return 202, None
+            if len(parts) == 1 and method == "POST" and state.create_conflict:
+                scim_type, detail = state.create_conflict
+                return 409, {"scimType": scim_type, "detail": detail}
             if len(parts) == 1 and method == "POST":
                 return self._create(parts[0], store, json.loads(raw or b"{}"))
             if len(parts) != 2:

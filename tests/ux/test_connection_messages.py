@@ -158,3 +158,126 @@ def test_a_base_url_that_merely_contains_a_resource_word_is_accepted(url: str) -
     from reconciler.scim.url import normalise_base_url
 
     assert normalise_base_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("suffix", "says"),
+    [
+        ("?token=s3cret", "must not have a query or fragment, got '{url}' followed by one"),
+        ("#users", "must not have a query or fragment, got '{url}' followed by one"),
+    ],
+)
+def test_a_url_with_a_query_or_fragment_names_the_flag_and_the_url_to_use(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], suffix: str, says: str
+) -> None:
+    code, err = _plan(sandbox.base_url + suffix, capsys)
+
+    assert code == 1
+    assert err.startswith("error: --url: the SCIM base URL ")
+    assert says.format(url=sandbox.base_url) in err
+    assert f"use the base URL alone: {sandbox.base_url} " in err
+    assert "s3cret" not in err and "users'" not in err  # the query is never echoed
+    assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("127.0.0.1:1/api/app/scim/v2", "must be an https:// URL, got '127.0.0.1:1/api/app/"),
+        ("http://[::1", "is invalid (Invalid IPv6 URL); write it like https://mixpanel.com/"),
+        ("http://admin:pw@127.0.0.1:1/v2", "remove the part before '@' and pass the token"),
+    ],
+)
+def test_a_malformed_url_says_how_to_write_it(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], url: str, says: str
+) -> None:
+    code, err = _plan(url, capsys)
+
+    assert code == 1 and err.startswith("error: --url: ") and says in err, err
+    assert "pw" not in err and err.count("\n") == 1
+
+
+def test_a_bad_url_from_the_environment_or_reconciler_yaml_names_that_setting(
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url + "?x=1")
+    assert main(["plan", "-m", "m.yaml"]) == 1
+    assert capsys.readouterr().err.startswith("error: MIXPANEL_SCIM_URL: the SCIM base URL ")
+
+    (tmp_path / "reconciler.yaml").write_text(
+        "version: 1\norgs:\n  - name: us\n    manifest: m.yaml\n"
+        f"    url: {sandbox.base_url}/Users\n"
+    )
+    assert main(["plan"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: url of org us in reconciler.yaml: the SCIM base URL ends with")
+    assert sandbox.stats.total_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        (f'"{TOKEN}"', "the token is wrapped in quotes; set it without the quotes"),
+        (f"'{TOKEN}'", "the token is wrapped in quotes; set it without the quotes"),
+        (f"Bearer {TOKEN}", "the token starts with 'Bearer '; set the token alone"),
+        (f"{TOKEN} extra", "the token holds whitespace or control characters; copy the token"),
+    ],
+)
+@pytest.mark.parametrize("source", ["env", "file"])
+def test_a_token_pasted_with_quotes_or_bearer_is_refused_naming_its_source(
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    token: str,
+    says: str,
+    source: str,
+) -> None:
+    extra: list[str] = []
+    if source == "env":
+        monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", token)
+        named = "MIXPANEL_SCIM_TOKEN"
+    else:
+        (tmp_path / "token").write_text(token + "\r\n")
+        (tmp_path / "token").chmod(0o600)
+        extra, named = ["--token-file", "token"], "token file token"
+
+    code, err = _plan(sandbox.base_url, capsys, *extra)
+
+    assert code == 1 and err == f"error: {named}: {says}" + err.split(says, 1)[1], err
+    assert sandbox.stats.total_requests == 0
+
+
+def test_a_token_file_with_a_bom_and_crlf_works(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "token").write_bytes(b"\xef\xbb\xbf" + TOKEN.encode() + b"\r\n\r\n")
+    (tmp_path / "token").chmod(0o600)
+
+    code, err = _plan(sandbox.base_url, capsys, "--token-file", "token")
+
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_a_token_variable_set_but_empty_is_told_apart_from_an_unset_one(
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+) -> None:
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", value)
+    code, err = _plan(sandbox.base_url, capsys)
+    assert code == 1
+    assert err.startswith(
+        "error: no SCIM token: MIXPANEL_SCIM_TOKEN is set but empty (in GitHub Actions: the "
+        "secret is missing, misspelled, or not given to this job"
+    )
+
+    monkeypatch.delenv("MIXPANEL_SCIM_TOKEN")
+    code, err = _plan(sandbox.base_url, capsys)
+    assert code == 1 and err.startswith("error: no SCIM token: set MIXPANEL_SCIM_TOKEN or pass")
+    assert sandbox.stats.total_requests == 0

@@ -154,6 +154,7 @@ def test_on_a_tty_the_waiting_line_appears_while_a_429_is_waited_out(tmp_path: P
             "MIXPANEL_SCIM_TOKEN": TOKEN,
             "PYTHONPATH": str(ROOT),
             "TERM": "xterm",
+            "COLUMNS": "200",  # a terminal wide enough to redraw the line in place
         }
         argv = ["plan", "-m", str(_manifest(tmp_path)), "--url", sandbox.base_url]
         output = _run_on_a_pty([*argv, "--max-attempts", "3"], env, tmp_path)
@@ -164,6 +165,34 @@ def test_on_a_tty_the_waiting_line_appears_while_a_429_is_waited_out(tmp_path: P
     ), output
     assert "attempt 3 of 3" in output
     assert "\r\x1b[2Kerror:" in output  # the line is cleared before the error is shown
+
+
+@pytest.mark.parametrize(
+    ("term", "columns"), [("xterm", "40"), ("dumb", "200")], ids=["narrow", "TERM=dumb"]
+)
+def test_a_narrow_or_dumb_terminal_gets_whole_lines_never_a_broken_redraw(
+    tmp_path: Path, term: str, columns: str
+) -> None:
+    faults = Faults(rate_429=1.0, retry_after_s=0.2)
+    with Sandbox(token=TOKEN, faults=faults) as sandbox:
+        env = {
+            **os.environ,
+            "MIXPANEL_SCIM_TOKEN": TOKEN,
+            "PYTHONPATH": str(ROOT),
+            "TERM": term,
+            "COLUMNS": columns,
+        }
+        env.pop("NO_COLOR", None)
+        argv = ["plan", "-m", str(_manifest(tmp_path)), "--url", sandbox.base_url]
+        output = _run_on_a_pty([*argv, "--max-attempts", "3"], env, tmp_path)
+    lines = output.replace("\r\n", "\n").split("\n")
+    waits = [line for line in lines if "waiting to retry" in line]
+    # A line longer than the terminal wraps, and a carriage return cannot redraw it:
+    # each wait is a whole line of its own; a dumb terminal gets no escape codes at all.
+    assert [line.startswith("waiting to retry GET /Users") for line in waits] == [True, True]
+    assert "\x1b[K" not in output
+    if term == "dumb":
+        assert "\x1b" not in output and "\r" not in output.replace("\r\n", "")
 
 
 def test_a_broken_stderr_does_not_fail_the_request_being_waited_for() -> None:
