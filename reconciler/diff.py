@@ -6,10 +6,13 @@ operation shapes. Nothing here does I/O or knows about HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, methodcaller, not_
+from typing import cast
 
 from reconciler.attributes import FROM_MANIFEST
 from reconciler.grammar import count, plural
@@ -87,9 +90,14 @@ class Changes:
     notices: tuple[str, ...] = field(default_factory=tuple)
 
 
-def diff(manifest: Manifest, live: LiveState, today: date) -> Changes:
-    """Everything that must change for live to match the manifest."""
-    ctx = _Context(manifest, live, today)
+def diff(manifest: Manifest, live: LiveState, today: date, *, fast: bool = True) -> Changes:
+    """Everything that must change for live to match the manifest.
+
+    ``fast=False`` compares every user and every membership one by one: the
+    straightforward reference that the fast path (unchanged users and teams settled
+    in bulk) is tested against; both give equal ``Changes``.
+    """
+    ctx = _Context(manifest, live, today, fast=fast)
     ctx.flag_lookalikes()
     users = ctx.user_changes()
     teams = ctx.team_changes(users)
@@ -102,13 +110,15 @@ def expiring_soon(manifest: Manifest, today: date) -> list[str]:
     horizon = manifest.policy.expiry_warning_days
     now = as_instant(today)
     found: list[tuple[datetime, str]] = []
-    for user in manifest.users:
+    users = manifest.users
+    for user in compress(users, map(_EXPIRES, users)):  # only those with an expiry
         if user.active and _soon(user.expires, now, horizon):
             assert user.expires is not None
             text = f"{user.email}: access expires on {show_expiry(user.expires)}"
             found.append((expiry_instant(user.expires), text))
     for team in manifest.teams:
-        for member in team.member_list:
+        members = team.member_list
+        for member in compress(members, map(_EXPIRES, members)):
             if _soon(member.expires, now, horizon):
                 assert member.expires is not None
                 text = (
@@ -130,7 +140,8 @@ def _soon(expires: date | None, now: date, horizon: int) -> bool:
 class _Context:
     """Indexes shared by the user and team passes; kept private to this module."""
 
-    def __init__(self, manifest: Manifest, live: LiveState, today: date) -> None:
+    def __init__(self, manifest: Manifest, live: LiveState, today: date, fast: bool = True) -> None:
+        self.fast = fast
         self.manifest = manifest
         self.live = live
         self.today = as_instant(today)  # an aware UTC instant, computed once
@@ -138,18 +149,28 @@ class _Context:
         self.domains = frozenset(manifest.organization.claimed_domains)
         self.protected = frozenset(match_key(e) for e in manifest.policy.protected)
         self.notices: list[str] = []
-        # Live user id -> desired User, after following previous_emails.
-        self.matched: dict[str, User] = {}
         # Indexes built once: per-team or per-member scans of every user or every
         # membership made the diff quadratic (minutes at 100k users, 2k teams).
-        self._keys = [u.key for u in manifest.users]
+        self._keys = list(map(_KEY, manifest.users))
         self.desired_by_key = dict(zip(self._keys, manifest.users, strict=True))
-        # Live user id -> the desired key of the User in ``matched`` (kept in step).
-        self._matched_keys: dict[str, str] = {}
+        # Live user id -> desired User, after following previous_emails, and the
+        # desired key of that User (kept in step). The one-by-one pass fills them as it
+        # goes; the fast pass keeps ``_lives`` (the match of each manifest user) and
+        # builds them only if asked (``matched``).
+        self._matched: dict[str, User] | None = None if fast else {}
+        self._matched_by_key: dict[str, str] = {}
+        self._lives: list[LiveUser | None] = []
+        # True when every manifest user matched the live user of its own key (no
+        # previous_emails match) and keys and ids are unique on both sides: then the
+        # match of a live user is simply ``desired_by_key.get(live.key)``.
+        self._simple = False
+        self._unmatched_keys: set[str] = set()
         self._matched_ids: dict[str, str] | None = None
         self._expired_memberships: dict[str, date] | None = None
         self._inactive_keys: frozenset[str] | None = None
         self._folded_groups: dict[str, list[LiveGroup]] | None = None
+        self._bulk_members: dict[str, str] | None = None
+        self._bulk_tried = False
         # Look-alike live users that the policy does not name: never changed (ids).
         self.untouchable: frozenset[str] = frozenset()
 
@@ -163,7 +184,12 @@ class _Context:
         """
         named = frozenset(self.policy.lookalike_users)
         untouchable = set()
-        for user in self.live.users:
+        users = self.live.users
+        if self.fast:  # all printable ASCII together, so each one is: none to look at
+            joined = "".join(map(_USER_NAME, users))
+            if joined.isascii() and joined.isprintable():
+                users = ()
+        for user in users:
             name = user.user_name
             if name.isascii() and name.isprintable():
                 continue  # the usual case, inlined: never a look-alike
@@ -210,13 +236,79 @@ class _Context:
 
     # -- users -------------------------------------------------------------
     def user_changes(self) -> tuple[UserChange, ...]:
+        if not self.fast:
+            return self._user_changes_one_by_one()
+        users, keys, by_key = self.manifest.users, self._keys, self.live.users_by_key
+        # The usual case, settled in one pass: no previous emails, no expiry, active on
+        # both sides and every managed attribute exactly equal (one tuple comparison),
+        # or else equal as ``_same`` compares them (an omitted display_name, a userName
+        # in another case). Everything else takes the general path below, in order.
+        wanted, have, plain, find = _EXACT, _LIVE_EXACT, _PLAIN, by_key.get
+        lives = list(map(find, keys))
+        unchanged = [
+            live is not None
+            and live.active
+            and (wanted(user) == have(live) + plain or _unchanged(user, live))
+            for user, live in zip(users, lives, strict=True)
+        ]
+        changes: list[UserChange] = []
+        inactive: list[str] = []
+        renamed = False
+        for i in compress(range(len(keys)), map(not_, unchanged)):
+            user, key, current = users[i], keys[i], lives[i]
+            live_user = self._match_user(user, key) if user.previous_emails else current
+            if live_user is not current:
+                renamed = True
+                lives[i] = live_user
+            if not self.desired_active(user):
+                inactive.append(key)
+            change = self._user_change(user, live_user, key)
+            if change is not None:
+                changes.append(change)
+        self._lives = lives
+        self._inactive_keys = frozenset(inactive)
+        count = len(self.live.users)
+        self._simple = (
+            not renamed
+            and len(by_key) == count
+            and len(self.live.users_by_id) == count
+            and len(self.desired_by_key) == len(keys)
+        )
+        if self._simple:  # the keys of the live users no manifest user matched
+            self._unmatched_keys = by_key.keys() - self.desired_by_key.keys()  # in C
+        changes.extend(self._unlisted_user_changes())
+        return tuple(changes)
+
+    @property
+    def matched(self) -> dict[str, User]:
+        """Live user id -> the desired User matched to it (the later one if two are)."""
+        if self._matched is None:
+            lives, ids = self._lives, list(map(_ID, compress(self._lives, self._lives)))
+            self._matched = dict(zip(ids, compress(self.manifest.users, lives), strict=True))
+            self._matched_by_key = dict(zip(ids, compress(self._keys, lives), strict=True))
+        return self._matched
+
+    @property
+    def _matched_keys(self) -> dict[str, str]:
+        """Live user id -> the desired key of the User in ``matched``."""
+        self.matched  # noqa: B018 (builds both)
+        return self._matched_by_key
+
+    def _desired_of(self, live_user: LiveUser) -> User | None:
+        """The manifest user matched to ``live_user``, if any."""
+        if self._simple:
+            return self.desired_by_key.get(live_user.key)
+        return self.matched.get(live_user.id)
+
+    def _user_changes_one_by_one(self) -> tuple[UserChange, ...]:
+        """The reference for ``user_changes``: every user compared in turn."""
         changes: list[UserChange] = []
         by_key, today = self.live.users_by_key, self.today
         for user, key in zip(self.manifest.users, self._keys, strict=True):
             live_user = self._match_user(user, key) if user.previous_emails else by_key.get(key)
             if live_user is not None:
                 self.matched[live_user.id] = user
-                self._matched_keys[live_user.id] = key
+                self._matched_by_key[live_user.id] = key
                 if (  # the usual case, inlined: active on both sides and nothing differs
                     live_user.active
                     and user.active
@@ -294,11 +386,8 @@ class _Context:
     def _unlisted_user_changes(self) -> list[UserChange]:
         unlisted = [
             u
-            for u in self.live.users
-            if u.id not in self.matched
-            and u.domain in self.domains
-            and u.active
-            and u.id not in self.untouchable
+            for u in self._unmatched()
+            if u.domain in self.domains and u.active and u.id not in self.untouchable
         ]
         policy = self.policy.unmanaged_users
         if policy is UnmanagedUsers.IGNORE or not unlisted:
@@ -323,6 +412,18 @@ class _Context:
                 UserChange(UserAction.DEACTIVATE, live_user.user_name, live_user, (), reason)
             )
         return changes
+
+    def _unmatched(self) -> Iterable[LiveUser]:
+        """Live users no manifest user matched, in live order."""
+        users = self.live.users
+        if not self._simple:
+            matched = self.matched
+            return [u for u in users if u.id not in matched]
+        by_key, gone = self.live.users_by_key, self._unmatched_keys
+        if not gone:
+            return ()
+        ids = {by_key[k].id for k in gone}
+        return compress(users, map(ids.__contains__, map(_ID, users)))
 
     # -- teams -------------------------------------------------------------
     def team_changes(self, users: tuple[UserChange, ...]) -> tuple[TeamChange, ...]:
@@ -383,6 +484,13 @@ class _Context:
         if team.members is None:
             remove = self._leaving_members(group, leaving)
             return TeamChange(team.name, group, group is None, rename_from, (), remove)
+        if self.fast:
+            bulk = self._bulk()
+            if bulk is not None:
+                found = self._bulk_members_change(team, group, leaving, bulk)
+                if found is not None:
+                    add, remove = found
+                    return TeamChange(team.name, group, group is None, rename_from, add, remove)
         wanted = self._wanted_members(team)
         have = self._live_members(group)
         add = tuple(
@@ -403,6 +511,80 @@ class _Context:
             for k in sorted(have.keys() - wanted.keys() - kept)
         )
         return TeamChange(team.name, group, group is None, rename_from, add, remove)
+
+    def _bulk(self) -> dict[str, str] | None:
+        """The indexes of the bulk membership pass, built once; None when it cannot be used."""
+        if not self._bulk_tried:
+            self._bulk_tried = True
+            self._bulk_members = self._make_bulk()
+        return self._bulk_members
+
+    def _make_bulk(self) -> dict[str, str] | None:
+        """Live id -> key of every live user whose memberships the diff may change (in
+        the claimed domains, not an untouchable look-alike): built once for all teams,
+        in C loops over every live user.
+
+        Only when every match was by key and keys and ids are unique (``_simple``):
+        then ``_live_members`` and ``_wanted_members`` could not disagree with these
+        sets. Otherwise None, and every team is compared member by member.
+        """
+        if not self._simple or self._inactive_keys is None:
+            return None
+        by_key, domains = self.live.users_by_key, self.domains
+        if any("@" in domain for domain in domains):
+            return None
+        keys = list(by_key.keys())
+        # ``_live_members``'s filter, key.rpartition("@")[2] in domains: a key that ends
+        # in "@" + a claimed domain, or (without any "@") is one.
+        claimed = map(methodcaller("endswith", tuple("@" + d for d in domains)), keys)
+        keyed = dict(compress(zip(map(_ID, by_key.values()), keys, strict=True), claimed))
+        keyed.update((by_key[d].id, d) for d in domains if d in by_key)
+        for live_id in self.untouchable:
+            keyed.pop(live_id, None)
+        return keyed
+
+    def _bulk_members_change(
+        self,
+        team: Team,
+        group: LiveGroup | None,
+        leaving: dict[str, UserChange],
+        keyed: dict[str, str],
+    ) -> tuple[tuple[MemberChange, ...], tuple[MemberChange, ...]] | None:
+        """``_team_change``'s additions and removals from set operations on keys.
+
+        ``keyed`` is ``_make_bulk``'s index. None when a membership of the team
+        expires (those are compared one by one).
+        """
+        members = team.member_list
+        if any(map(_EXPIRES, members)):
+            return None
+        listed = frozenset(map(_KEY, members))
+        found = set(map(keyed.get, group.member_ids)) if group is not None else set()
+        found.discard(None)  # ids of no live user, or of one the diff may not change
+        have = cast("set[str]", found)
+        inactive = self._inactive_keys or frozenset()
+        # Listed, in the manifest and wanted active (``_wanted_members``), for the keys
+        # of live members: a live key is in the manifest unless its user is unmatched.
+        # Keys that are not live are looked up in the manifest only when added.
+        wanted = listed - inactive - self._unmatched_keys
+        live_user = self.live.users_by_key.__getitem__  # keys are unique (``_simple``)
+        kept = {  # see ``_team_change``: an inactive listed member's membership stays
+            k
+            for k in listed & inactive & have
+            if live_user(k).id not in leaving and not live_user(k).active
+        }
+        reason = f"listed in team {team.name!r}"
+        emails = self.desired_by_key
+        add = tuple(
+            MemberChange(emails[k].email, self._live_id(k), reason)
+            for k in sorted(wanted - have)
+            if k in emails
+        )
+        gone = map(live_user, sorted(have - wanted - kept))
+        remove = tuple(
+            MemberChange(u.user_name, u.id, self._removal_reason(u, leaving)) for u in gone
+        )
+        return add, remove
 
     def _wanted_members(self, team: Team) -> dict[str, tuple[str, str]]:
         users = self.desired_by_key
@@ -435,7 +617,9 @@ class _Context:
     def _live_members(self, group: LiveGroup | None) -> dict[str, LiveUser]:
         if group is None:
             return {}
-        by_id, domains, desired = self.live.users_by_id, self.domains, self._matched_keys
+        by_id, domains = self.live.users_by_id, self.domains
+        # Live id -> desired key; with only matches by key (``_simple``) it is the own key.
+        desired = {} if self._simple else self._matched_keys
         have: dict[str, LiveUser] = {}
         for member_id in group.member_ids:
             user = by_id.get(member_id)
@@ -452,6 +636,8 @@ class _Context:
         live_user = self.live.users_by_key.get(key)
         if live_user is not None:
             return live_user.id
+        if self._simple:
+            return None  # only a user matched through previous_emails has another key
         if self._matched_ids is None:  # only asked once every user has been matched
             self._matched_ids = {}
             for live_id, desired_key in self._matched_keys.items():
@@ -461,7 +647,7 @@ class _Context:
     def _removal_reason(self, user: LiveUser, leaving: dict[str, UserChange]) -> str:
         if user.id in leaving:
             return f"deprovisioned: {leaving[user.id].reason}"
-        desired = self.matched.get(user.id)
+        desired = self._desired_of(user)
         if desired is not None and not self.desired_active(desired):
             return f"deprovisioned: {self._inactive_reason(desired)}"
         if desired is not None:
@@ -551,6 +737,27 @@ def _attributes(user: User, live: LiveUser | None, key: str) -> tuple[AttributeC
 
 _WANTED = attrgetter(*(field_name for _, field_name, _, _ in _DIFFED))
 _HAVE = attrgetter(*(name for name, _, _, _ in _DIFFED))
+# The bulk user pass: a listed user is unchanged when these two tuples are equal (with
+# ``_PLAIN`` appended to the live one: no expiry, no previous emails) and it is active.
+_EXACT = attrgetter(
+    *(field_name for _, field_name, _, _ in _DIFFED), "active", "expires", "previous_emails"
+)
+_LIVE_EXACT = attrgetter(*(name for name, _, _, _ in _DIFFED), "active")
+_PLAIN: tuple[None, tuple[()]] = (None, ())
+_ID = attrgetter("id")
+_KEY = attrgetter("key")
+_EXPIRES = attrgetter("expires")
+_USER_NAME = attrgetter("user_name")
+
+
+def _unchanged(user: User, live: LiveUser) -> bool:
+    """Active, never expiring, not renamed, and no managed attribute differs (``_same``)."""
+    return (
+        user.active is True
+        and user.expires is None
+        and not user.previous_emails
+        and _same(user, live, user.key)
+    )
 
 
 def _same(user: User, live: LiveUser, key: str) -> bool:

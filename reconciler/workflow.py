@@ -222,16 +222,20 @@ def plan_from_live(
     """Plan a validated manifest against a live state already read; no I/O.
 
     ``revoke_only`` keeps only the operations that remove access (``plan_from_manifest``).
+    The diff runs in a ``bulk_phase``: with the collector back on, its first runs would
+    walk every object the load and the read just built (a few tenths of a second at
+    100k users), and the diff makes no cycles for it to find.
     """
-    plan = make_plan(
-        loaded.manifest,
-        live,
-        today=today,
-        target=target.base_url,
-        manifest_digest=loaded.digest,
-        extra_notices=(*(str(n) for n in still_true(loaded.notices, live)), *live.evidence),
-        org=target.org_identity,
-    )
+    with bulk_phase():
+        plan = make_plan(
+            loaded.manifest,
+            live,
+            today=today,
+            target=target.base_url,
+            manifest_digest=loaded.digest,
+            extra_notices=(*(str(n) for n in still_true(loaded.notices, live)), *live.evidence),
+            org=target.org_identity,
+        )
     if revoke_only:
         plan = plan.revocations_only()
     findings = tuple(guard_findings(plan, live, overrides or Overrides()))
