@@ -384,6 +384,23 @@ _BY_STAGE: dict[tuple[str, int], tuple[str, str]] = {
         "Some revocations failed; the rest were done. Fix the cause named below; the next "
         "hourly run (or a manual run of this workflow) retries what is left.",
     ),
+    ("enforce", 130): (
+        "interrupted",
+        "The job was cancelled or timed out midway; every finished revocation is in the "
+        "journal. Nothing needs a review: the next hourly run (or a manual run of this "
+        "workflow) plans from the default branch again and revokes what is left.",
+    ),
+    ("enforce", 3): (
+        "stale plan",
+        f"{PRODUCT} changed while the revoke-only run was working (someone or something "
+        "else is editing access). The next hourly run (or a manual run of this workflow) "
+        "plans again; if this repeats, find the other writer.",
+    ),
+    ("drift", 130): (
+        "interrupted",
+        "The drift check was cancelled or timed out before it finished; it changes "
+        f"nothing in {PRODUCT}. Run the drift workflow again.",
+    ),
     ("apply", 3): (
         "stale plan",
         f"{PRODUCT} changed between planning and applying (seconds apart): someone or "

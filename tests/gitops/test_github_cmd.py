@@ -405,3 +405,18 @@ def test_a_confirm_digest_that_is_not_a_digest_says_so_and_never_confirms(
     assert "is not a plan digest" in str(error)
     assert f"confirm_digest={REVIEWED.digest}" in str(error)
     assert "changed since" not in str(error)
+
+
+@pytest.mark.parametrize("code", [3, 130])
+def test_explain_at_enforce_never_points_at_a_reviewed_plan(code: int) -> None:
+    text = github_cmd.explain(code, "enforce")
+
+    assert "next hourly run" in text
+    assert "reviewed plan" not in text and "PR's plan job" not in text
+
+
+def test_explain_an_interrupted_drift_check_says_it_changed_nothing() -> None:
+    text = github_cmd.explain(130, "drift")
+
+    assert text.startswith("### ❌ drift failed: exit 130, interrupted")
+    assert "changes nothing" in text and "subset" not in text
