@@ -286,11 +286,17 @@ def _execute(
             on_result=reporter,
         )
     except ApplyInterrupted as interrupted:
+        # Operations in flight when Ctrl-C came finish while the run drains; the progress
+        # lines showed a prefix of the plan, so the rest of what finished is shown too.
+        for late in interrupted.result.results[reporter.done :]:
+            reporter(late)
         reporter.finish()
         console.write(render_apply_summary(interrupted.result, interrupted_of=interrupted.total))
+        left = interrupted.result.count_done < interrupted.total
         console.err(
             f"interrupted: {interrupted.result.count_done} of {interrupted.total} done; "
-            f"re-run to finish (every finished operation is in {journal})"
+            f"{'re-run to finish' if left else 'nothing is left; run plan to confirm'} "
+            f"(every finished operation is in {journal})"
         )
         return EXIT_INTERRUPTED
     reporter.finish()

@@ -120,7 +120,13 @@ def _verification_line(result: ApplyResult) -> str:
 
 
 def _interrupted_summary(result: ApplyResult, total: int) -> str:
-    lines = [f"Apply interrupted: {result.count_done} of {total} done; re-run to finish."]
+    if result.count_done == total:  # the last operations finished while Ctrl-C drained them
+        lines = [
+            f"Apply interrupted: {result.count_done} of {total} done; nothing is left, but "
+            "the read-back was skipped: run `reconciler plan` to confirm."
+        ]
+    else:
+        lines = [f"Apply interrupted: {result.count_done} of {total} done; re-run to finish."]
     for r in result.results:
         if r.status is not Status.DONE:
             lines.append(

@@ -1,0 +1,85 @@
+"""Ctrl-C during apply shows every operation that finished, over real HTTP (sandbox).
+
+Operations in flight when the signal comes are let finish and journaled. The progress
+lines are printed in plan order, so an operation that finished out of order around
+the interrupt used to be journaled but never shown, and a run whose last operations
+all finished still said "re-run to finish".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.journal import read_journal
+from reconciler.scim.client import ScimClient
+from scim_sandbox import Sandbox
+from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
+
+CREATE = "create_or_adopt_user" if hasattr(ScimClient, "create_or_adopt_user") else "create_user"
+
+
+def _first_creates_finish_after_the_interrupt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first three creates (of four in flight) wait until the fourth sent a SIGINT.
+
+    The fourth waits a moment before letting them go, so the CLI has stopped the run
+    (nothing new starts) when the first three finish: exactly four are done.
+    """
+    original = getattr(ScimClient, CREATE)
+    released = threading.Event()
+
+    def create_user(self: ScimClient, resource: Any) -> Any:
+        name = resource["userName"]
+        if name in ("a0@acme.io", "a1@acme.io", "a2@acme.io"):
+            released.wait(5)  # bounded: the test never hangs
+        created = original(self, resource)
+        if name == "a3@acme.io":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)  # the main thread takes the signal and stops the run
+            released.set()
+        return created
+
+    monkeypatch.setattr(ScimClient, CREATE, create_user)
+
+
+@pytest.mark.parametrize(("users", "left"), [(6, True), (4, False)])
+def test_every_operation_finished_around_a_ctrl_c_is_shown_and_the_summary_is_true(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    users: int,
+    left: bool,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    monkeypatch.setenv("NO_COLOR", "1")
+    manifest = write_manifest(
+        tmp_path / "org.yaml", [person(f"a{i}@acme.io") for i in range(users)], []
+    )
+    _first_creates_finish_after_the_interrupt(monkeypatch)
+    with Sandbox(token=TOKEN, claimed_domains=("acme.io", "acmelabs.io")) as sandbox:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
+        code = run("apply", "-m", str(manifest), "--auto-approve", "--concurrency", "4")
+
+    out, err = capsys.readouterr()
+    assert code == 130
+    events = read_journal(tmp_path / ".reconciler" / "journal.jsonl")
+    journaled = sorted(e["key"] for e in events if e.get("event") == "operation")
+    shown = sorted(re.findall(r"^\[\d+/\d+\] ✓ \w+ (\S+): created$", out, re.MULTILINE))
+    assert "a0@acme.io" in journaled  # it finished after the signal
+    assert shown == journaled  # nothing that happened is missing from the screen
+    done = events[-1]["done"]
+    assert f"Apply interrupted: {done} of {users} done" in out
+    assert done == 4  # the four in flight, none started after the signal
+    if left:
+        assert "re-run to finish" in out and "re-run to finish" in err
+    else:
+        assert "nothing is left" in out and "re-run to finish" not in out + err
