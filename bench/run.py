@@ -68,7 +68,7 @@ TARGETS = (
     # (key, label, target, unit, higher is worse)
     ("plan_over_pages", "plan / pages floor at {big}", 2.0, "x"),
     ("plan_over_pattern", "plan / reader-pattern floor at {big}", 1.3, "x"),
-    ("latency_ratio", "plan / floor at --latency-ms 50 ({lat})", 1.3, "x"),
+    ("latency_ratio", "plan / pages floor at --latency-ms 50 ({lat})", 1.3, "x"),
     ("load_s", "manifest load at {big}", 3.0, "s"),
     ("plan_cpu_s", "diff + plan CPU at {cpu}", 0.5, "s"),
     ("rss_big_mb", "peak RSS at {big}", 250, "MB"),
@@ -238,13 +238,16 @@ def bench_latency(users: int, repeats: int) -> dict[str, Any]:
             floors.append(probe("floor", *common)["wall"])
             wholes.append(whole_plan(sandbox.url, manifest)["wall"])
     plan, floor = median(wholes), median(floors)
+    # The target's floor is the pages floor: the plan reads members from the pages when
+    # users' `groups` corroborate them (the sandbox's case), so that is its pattern.
     return {
         "users": users,
         "latency_ms": LATENCY_MS,
         "pages_wall": median(pages),
         "floor_wall": floor,
         "plan_wall": plan,
-        "ratio": plan / floor,
+        "ratio": plan / median(pages),
+        "over_pattern": plan / floor,
         "runs": {"pages": pages, "floor": floors, "plan": wholes},
     }
 
@@ -359,7 +362,8 @@ def summarise_apply(runs: dict[str, Any]) -> dict[str, Any]:
         }
         out[f"limiter_{mode}"] = {
             "wall": pick("rate_limiter", 8, mode),
-            "ideal": operations / RATE_LIMIT,
+            # every request (writes and verification reads) passes the limiter
+            "ideal": (operations + reads) / RATE_LIMIT,
             "rate_limited": pick("rate_limiter", 8, mode, "rate_limited"),
         }
     return out
@@ -414,7 +418,8 @@ def table(results: dict[str, Any]) -> str:
     lines += [
         "",
         f"LATENCY {lat['latency_ms']} ms, {lat['users']} users: plan {lat['plan_wall']:.2f} s, "
-        f"reader-pattern floor {lat['floor_wall']:.2f} s, pages floor {lat['pages_wall']:.2f} s",
+        f"reader-pattern floor {lat['floor_wall']:.2f} s, pages floor {lat['pages_wall']:.2f} s "
+        f"({lat['ratio']:.2f}x pages floor, {lat.get('over_pattern', float('nan')):.2f}x pattern)",
         "",
         f"DIFF+PLAN CPU (make_plan, in memory, {plan_cpu['users']} users): "
         f"median {plan_cpu['median']:.2f} s "
@@ -438,7 +443,7 @@ def table(results: dict[str, Any]) -> str:
         a = apply[f"limiter_{mode}"]
         lines.append(
             f"  c=8, rate limiter {RATE_LIMIT}/s, {mode:>8}: {a['wall']:.2f} s "
-            f"(ideal K/N {a['ideal']:.2f} s), {a['rate_limited']:.0f} 429s"
+            f"(ideal (K+K)/N {a['ideal']:.2f} s), {a['rate_limited']:.0f} 429s"
         )
     return "\n".join(lines)
 

@@ -294,8 +294,12 @@ def _slug(name: str, taken: dict[str, str]) -> str:
     return slug
 
 
-class _Dumper(yaml.SafeDumper):
-    """SafeDumper writing a string with a hidden character double-quoted (see ``_yaml``)."""
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """SafeDumper writing a string with a hidden character double-quoted (see ``_yaml``).
+
+    libyaml's emitter when PyYAML has it (the same output, about 4x faster: a 300k-user
+    import spent most of its time in the pure-Python emitter), else the Python one.
+    """
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

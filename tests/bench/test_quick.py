@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGETS = (
     "plan / pages floor at",
     "plan / reader-pattern floor at",
-    "plan / floor at --latency-ms 50",
+    "plan / pages floor at --latency-ms 50",
     "manifest load at",
     "diff + plan CPU at",
     "peak RSS at",
