@@ -244,3 +244,35 @@ def test_an_error_after_a_ctrl_c_without_it_in_the_chain_is_still_the_ctrl_c(
 
     assert main(["validate", "-m", str(tmp_path)]) == 130
     assert capsys.readouterr().err == "interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage", "error"),
+    [
+        (["plan", "--bogus"], "usage: reconciler plan", "reconciler plan: error: "),
+        (["apply", "x.json", "y.json"], "usage: reconciler apply", "reconciler apply: error: "),
+        (["--bogus", "plan"], "usage: reconciler [-h]", "reconciler: error: "),
+    ],
+)
+def test_an_unknown_argument_is_refused_by_the_parser_of_where_it_was_given(
+    argv: list[str], usage: str, error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+
+    err = capsys.readouterr().err
+    assert stop.value.code == 64
+    assert err.startswith(usage), err
+    assert err.strip().splitlines()[-1].startswith(f"{error}unrecognized arguments: "), err
+
+
+def test_a_global_option_after_the_command_says_to_put_it_before(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["validate", "--org", "us"])
+
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert stop.value.code == 64
+    assert last.startswith("reconciler validate: error: unrecognized arguments: --org us")
+    assert "--org is a global option: put it before the command" in last
