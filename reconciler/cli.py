@@ -33,6 +33,7 @@ from reconciler.commands.common import (  # the exit codes: see the module docst
     given,
     options_from,
     org_name,
+    parse_command_line,
 )
 from reconciler.commands.streams import redacted_output, stdout_closed, to_devnull
 from reconciler.errors import ConfigFileError, ManifestError, ReconcilerError, UsageError
@@ -111,43 +112,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
-_GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet", "--log-format", "--org", "--config")
-
-
-def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse; an unknown argument is refused by the command's own parser (its usage line).
-
-    argparse would name the top-level parser (``reconciler: error: unrecognized
-    arguments``) for ``reconciler plan --bogus``; README promises the command's usage
-    and ``reconciler plan: error: ...``. A global flag given after the command gets
-    the fix: put it before the command.
-    """
-    args, extras = parser.parse_known_args(argv)
-    if not extras:
-        return args
-    tokens = list(sys.argv[1:] if argv is None else argv)
-    command = getattr(args, "command", None)
-    at = tokens.index(command) if command in tokens else len(tokens)
-    after = any(at < i for i, token in enumerate(tokens) if token in extras)
-    owner: argparse.ArgumentParser = (getattr(args, "usage_parser", None) if after else None) or (
-        parser
-    )
-    shown = " ".join(terminal(extra) for extra in extras)
-    misplaced = [e for e in extras if e.split("=", 1)[0] in _GLOBAL_FLAGS]
-    hint = (
-        f"; {misplaced[0].split('=', 1)[0]} is a global option: put it before the command "
-        f"(reconciler {misplaced[0].split('=', 1)[0]} ... {args.command} ...)"
-        if misplaced and getattr(args, "command", None)
-        else ""
-    )
-    owner.error(f"unrecognized arguments: {shown}{hint}")
-
-
 def _main(argv: Sequence[str] | None) -> int:
     from reconciler.logs import level_for, logging_configured
 
     parser = build_parser()
-    args = _parse(parser, argv)  # SystemExit: 0 for --help, 64 for a usage error
+    args = parse_command_line(parser, argv)  # SystemExit: 0 for --help, 64 for a usage error
     args.run_id = uuid.uuid4().hex[:12]
     common = options_from(GlobalOptions, args)
     level = level_for(common.verbose, common.quiet)

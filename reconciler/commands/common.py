@@ -448,3 +448,42 @@ def render_plan(
     from reconciler.render.text import render_text
 
     return render_text(plan, style(stream), warnings=warnings, shown=shown)
+
+
+# -- the command line ----------------------------------------------------------
+_GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet", "--log-format", "--org", "--config")
+
+
+def parse_command_line(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> argparse.Namespace:
+    """Parse; an unknown argument is refused by the command's own parser (its usage line).
+
+    argparse would name the top-level parser (``reconciler: error: unrecognized
+    arguments``) for ``reconciler plan --bogus``; README promises the command's usage
+    and ``reconciler plan: error: ...``. A global flag given after the command gets
+    the fix: put it before the command.
+    """
+    args, extras = parser.parse_known_args(argv)
+    if not extras:
+        return args
+    import sys
+
+    from reconciler.render.escape import terminal
+
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    command = getattr(args, "command", None)
+    at = tokens.index(command) if command in tokens else len(tokens)
+    after = any(at < i for i, token in enumerate(tokens) if token in extras)
+    owner: argparse.ArgumentParser = (getattr(args, "usage_parser", None) if after else None) or (
+        parser
+    )
+    shown = " ".join(terminal(extra) for extra in extras)
+    misplaced = [e for e in extras if e.split("=", 1)[0] in _GLOBAL_FLAGS]
+    hint = (
+        f"; {misplaced[0].split('=', 1)[0]} is a global option: put it before the command "
+        f"(reconciler {misplaced[0].split('=', 1)[0]} ... {args.command} ...)"
+        if misplaced and getattr(args, "command", None)
+        else ""
+    )
+    owner.error(f"unrecognized arguments: {shown}{hint}")
