@@ -37,6 +37,9 @@ def run() -> None:
         # of what was done (journal, "N of M done") before it exits 130.
         signal.signal(signal.SIGINT, ctrl_c.interrupted)
         code = main()
+        # The run is over and its outcome printed: a Ctrl-C now must not turn the
+        # interpreter's shutdown (flushing streams, joining threads) into a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
         sys.stderr.write("interrupted\n")

@@ -276,3 +276,21 @@ def test_a_global_option_after_the_command_says_to_put_it_before(
     assert stop.value.code == 64
     assert last.startswith("reconciler validate: error: unrecognized arguments: --org us")
     assert "--org is a global option: put it before the command" in last
+
+
+def test_once_the_run_is_over_a_late_ctrl_c_is_ignored_during_shutdown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A Ctrl-C while the interpreter shuts down (streams flushed, threads joined) would
+    # print a traceback after the outcome was already reported.
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        from reconciler import entry
+
+        monkeypatch.setattr(cli, "main", lambda: 0)
+        with pytest.raises(SystemExit) as stop:
+            entry.run()
+        assert stop.value.code == 0
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
