@@ -3,13 +3,29 @@
 A Ctrl-C that lands inside the import system can surface as another error than
 KeyboardInterrupt (CPython's module lock raises RuntimeError "cannot release
 un-acquired lock"). The CLI's last resort asks this module before it calls such an
-error a bug: the run was interrupted (exit 130), not broken. Importing this module
-changes nothing; the console script (``reconciler.entry``) installs the handler.
+error a bug: the run was interrupted (exit 130), not broken.
+
+A Ctrl-C can also land in code Python runs on its own behalf (a weakref callback of
+the import system, a finalizer), where the KeyboardInterrupt cannot propagate:
+Python would print "Exception ignored in ..." with a traceback and carry on as if
+nothing was pressed. ``unraisable_hook`` ends such a run instead, as a Ctrl-C before
+the CLI runs is ended: one ``interrupted`` line, exit 130. The journal is written
+and fsynced one outcome at a time, so nothing done is lost.
+
+Importing this module changes nothing; the console script (``reconciler.entry``)
+installs the handler and the hook.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
+
+EXIT_INTERRUPTED = 130
 
 
 class _State:
@@ -20,6 +36,24 @@ def interrupted(signum: int, frame: FrameType | None) -> None:
     """The SIGINT handler while the CLI runs: remember the Ctrl-C, raise KeyboardInterrupt."""
     _State.received = True
     raise KeyboardInterrupt
+
+
+def unraisable_hook(
+    previous: Callable[[Any], object],
+) -> Callable[[Any], None]:
+    """A ``sys.unraisablehook`` that ends the run on a swallowed Ctrl-C, else ``previous``."""
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            _State.received = True
+            # A closed or full stdout: what was printed is what there is.
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.flush()
+            os.write(2, b"interrupted\n")
+            os._exit(EXIT_INTERRUPTED)
+        previous(unraisable)
+
+    return hook
 
 
 def received() -> bool:

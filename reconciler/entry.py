@@ -36,6 +36,7 @@ def run() -> None:
         # From here on a Ctrl-C is a KeyboardInterrupt the CLI turns into a record
         # of what was done (journal, "N of M done") before it exits 130.
         signal.signal(signal.SIGINT, ctrl_c.interrupted)
+        sys.unraisablehook = ctrl_c.unraisable_hook(sys.unraisablehook)
         code = main()
         # The run is over and its outcome printed: a Ctrl-C now must not turn the
         # interpreter's shutdown (flushing streams, joining threads) into a traceback.

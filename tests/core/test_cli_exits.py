@@ -288,9 +288,47 @@ def test_once_the_run_is_over_a_late_ctrl_c_is_ignored_during_shutdown(
         from reconciler import entry
 
         monkeypatch.setattr(cli, "main", lambda: 0)
+        monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # restored after
         with pytest.raises(SystemExit) as stop:
             entry.run()
         assert stop.value.code == 0
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# A child whose Ctrl-C lands in a weakref callback, where Python cannot raise it (it
+# would print "Exception ignored in" with a traceback and carry on): seen in CI with
+# the import system's module-lock callback.
+SWALLOWED_CHILD = """
+import gc, sys, weakref
+sys.argv = ["reconciler", "validate", "-m", sys.argv[1]]
+from reconciler import cli, entry
+
+class Thing:
+    pass
+
+def run_it():
+    thing = Thing()
+    def callback(_ref):
+        raise KeyboardInterrupt  # what the SIGINT handler does inside the callback
+    ref = weakref.ref(thing, callback)
+    del thing  # the callback runs here; its KeyboardInterrupt is unraisable
+    print("carried on", file=sys.stderr)
+    return 0
+
+cli.main = run_it
+entry.run()
+"""
+
+
+def test_a_ctrl_c_swallowed_in_a_callback_ends_the_run_with_130(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SWALLOWED_CHILD, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert (done.returncode, done.stderr) == (130, "interrupted\n")
