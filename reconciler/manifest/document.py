@@ -27,7 +27,7 @@ from reconciler.manifest.models import (
     User,
 )
 from reconciler.manifest.tokens import find_tokens, has_token_runs, redact
-from reconciler.manifest.yamlsource import ParsedYaml, parse_plain, parse_yaml
+from reconciler.manifest.yamlsource import ParsedYaml, parse_plain, parse_positions, parse_yaml
 
 _M = TypeVar("_M", bound=BaseModel)
 # Values that repeat across entries in a real org: one string each in memory (the
@@ -82,7 +82,12 @@ def check_file(
 
 def _lazy_locations(text: Callable[[], str], filename: str) -> Locations:
     """Positions computed on first use, by parsing ``text()`` with positions."""
-    return Locations(filename, source=lambda: parse_yaml(text(), filename).locations)
+    return Locations(filename, source=lambda: _positions(text(), filename))
+
+
+def _positions(text: str, filename: str) -> Locations:
+    """Positions only, from the events; the full parse when the events pass is unsure."""
+    return parse_positions(text, filename) or parse_yaml(text, filename).locations
 
 
 def _check_fast(text: str, filename: str) -> FileResult | None:

@@ -364,6 +364,117 @@ def _scalar(fold: _Fold, event: Any) -> Any:
     return value if isinstance(constructed, datetime) else _plain(constructed)
 
 
+def parse_positions(text: str, filename: str) -> Locations | None:
+    """``parse_yaml(text, filename).locations`` without the data, or None when unsure.
+
+    For a file the fast path accepted (``parse_plain``), when a problem or notice
+    needs ``file:line:col``: one libyaml pass over the events that records only the
+    start of every key and value (by JSON path) and the text of plain non-string
+    scalars. No nodes are composed and no value is constructed, so it costs a
+    fraction of ``parse_yaml``; the marks are libyaml's, the same that ``parse_yaml``
+    records for such a file. On anything ``parse_plain`` would not accept (an alias,
+    a tag, a duplicate key, deep nesting, a syntax error) it returns None and the
+    caller runs ``parse_yaml``, which judges and places it exactly.
+    """
+    fast_loader = getattr(yaml, "CSafeLoader", None)
+    if fast_loader is None or not _printable(text):
+        return None
+    loader = fast_loader(text)
+    try:
+        marks = _Marks(loader)
+        if loader.yaml_path_resolvers or None in marks.table:
+            return None  # a resolver this pass does not shortcut: never with SafeLoader
+        get = marks.get
+        if type(get()) is not yaml.StreamStartEvent:
+            return None
+        event = get()
+        if type(event) is yaml.StreamEndEvent:
+            return Locations(filename)  # no document: as parse_yaml, no positions
+        if type(event) is not yaml.DocumentStartEvent:
+            return None
+        _mark(marks, get(), (), 0)
+        if type(get()) is not yaml.DocumentEndEvent or type(get()) is not yaml.StreamEndEvent:
+            return None
+        return Locations(filename, marks.values, marks.keys, marks.plain)
+    except (_Unusual, yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+class _Marks:
+    """The positions ``parse_positions`` collects, and the loader it reads events from."""
+
+    __slots__ = ("get", "keys", "loader", "plain", "table", "values")
+
+    def __init__(self, loader: Any) -> None:
+        self.get = loader.get_event
+        self.loader = loader
+        self.table = loader.yaml_implicit_resolvers
+        self.values: dict[JsonPath, Position] = {}
+        self.keys: dict[JsonPath, Position] = {}
+        self.plain: dict[JsonPath, str] = {}
+
+
+def _mark(marks: _Marks, event: Any, path: JsonPath, depth: int) -> None:
+    """Record ``event``'s node (and everything inside it) as ``_Builder.convert`` does."""
+    start = event.start_mark
+    marks.values[path] = Position(start.line + 1, start.column + 1)
+    kind = type(event)
+    if kind is _SCALAR_EVENT:
+        if event.anchor is not None:
+            raise _Unusual
+        tag = _scalar_tag(marks, event)
+        if tag not in _SCALARS:
+            raise _Unusual
+        if tag != _STR and not event.style:
+            marks.plain[path] = event.value
+    elif kind is _MAP_START:
+        _mark_mapping(marks, event, path, depth)
+    elif kind is _SEQ_START:
+        _open(event, _SEQ, depth)
+        get, index = marks.get, 0
+        while True:
+            event = get()
+            if type(event) is _SEQ_END:
+                return
+            _mark(marks, event, (*path, index), depth + 1)
+            index += 1
+    else:
+        raise _Unusual  # an alias, or an event this pass does not know
+
+
+def _mark_mapping(marks: _Marks, start: Any, path: JsonPath, depth: int) -> None:
+    _open(start, _MAP, depth)
+    get, keys = marks.get, marks.keys
+    while True:
+        event = get()
+        if type(event) is not _SCALAR_EVENT:
+            if type(event) is _MAP_END:
+                return
+            raise _Unusual  # a mapping or a sequence used as a key, or an alias
+        if event.anchor is not None:
+            raise _Unusual
+        child = (*path, event.value)
+        if child in keys:
+            raise _Unusual  # a duplicate key
+        start = event.start_mark
+        keys[child] = Position(start.line + 1, start.column + 1)
+        _mark(marks, get(), child, depth + 1)
+
+
+def _scalar_tag(marks: _Marks, event: Any) -> str:
+    """The tag the composer gives a scalar event (as in ``_scalar``, without its regexes)."""
+    tag: str | None = event.tag
+    if tag is None or tag == "!":
+        implicit, value = event.implicit, event.value
+        if not implicit[0] or (value and value[0] not in marks.table):
+            return _STR
+        resolved: str = marks.loader.resolve(yaml.ScalarNode, value, implicit)
+        return resolved
+    return tag
+
+
 _NESTING = {
     yaml.MappingStartEvent: 1,
     yaml.SequenceStartEvent: 1,

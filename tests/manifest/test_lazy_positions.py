@@ -22,7 +22,8 @@ from reconciler.errors import ManifestError
 from reconciler.manifest import document, yamlsource
 from reconciler.manifest.document import FileResult, check_file, check_file_fully
 from reconciler.manifest.loader import LoadedManifest, load_manifest, manifest_digest
-from reconciler.manifest.yamlsource import UNUSUAL, parse_plain, parse_yaml
+from reconciler.manifest.locations import Locations
+from reconciler.manifest.yamlsource import UNUSUAL, parse_plain, parse_positions, parse_yaml
 from tests.manifest.support import EXAMPLES, FIXTURES, ORG, TODAY, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +79,56 @@ def test_plain_data_equals_the_positioned_data(path: Path) -> None:
         assert plain is UNUSUAL  # the fast path never hides a problem
     elif plain is not UNUSUAL:
         assert plain == full.data
+
+
+def _positions(locations: Locations) -> tuple[object, ...]:
+    return (locations.filename, dict(locations.values), dict(locations.keys), dict(locations.plain))
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_events_pass_gives_the_positions_of_the_full_parse(path: Path) -> None:
+    text = _text(path)
+    found = parse_positions(text, path.name)
+    if parse_plain(text) is not UNUSUAL:
+        assert found is not None  # every file the fast path accepts gets the cheap pass
+    if found is not None:
+        assert _positions(found) == _positions(parse_yaml(text, path.name).locations)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version: 1\nusers:\n  - {email: a@acme.io, n: no, m: 0755, d: 2024-01-01, e: ''}\n",
+        "a: [1, '2', \"3\", ~, null, 1e3, .inf, -0x1F, yes, !!str 4, !!int '5', ! 6]\n"
+        "b:\nc: |\n  x\n",
+        "- [[[]]]\n- {}\n- {k: {j: [x, {y: z}]}}\n",
+        "x\n",
+        "",
+        "# only a comment\n",
+    ],
+)
+def test_the_events_pass_places_every_kind_of_scalar_and_container(text: str) -> None:
+    found = parse_positions(text, "f.yaml")
+    assert found is not None
+    assert _positions(found) == _positions(parse_yaml(text, "f.yaml").locations)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: &x 1\nb: *x\n",
+        "a: 1\na: 2\n",
+        "? [a]\n: 1\n",
+        "a: !!binary aGk=\n",
+        "a: !custom {b: 1}\n",
+        "a: 1\n---\nb: 2\n",
+        "a: [1\n",
+        "a: \x07\n",
+        "a: " + "[" * 30 + "]" * 30 + "\n",
+    ],
+)
+def test_the_events_pass_leaves_anything_unusual_to_the_full_parse(text: str) -> None:
+    assert parse_positions(text, "f.yaml") is None
 
 
 @pytest.mark.parametrize("path", LOADS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -231,13 +282,19 @@ def test_fast_path_hands_every_problem_to_the_full_parse(text: str) -> None:
 
 
 def _count_full_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Files whose positions were computed, by the events pass or by the full parse."""
     parsed: list[str] = []
 
     def counting(text: str, filename: str) -> yamlsource.ParsedYaml:
         parsed.append(filename)
         return parse_yaml(text, filename)
 
+    def counting_positions(text: str, filename: str) -> Locations | None:
+        parsed.append(filename)
+        return parse_positions(text, filename)
+
     monkeypatch.setattr(document, "parse_yaml", counting)
+    monkeypatch.setattr(document, "parse_positions", counting_positions)
     return parsed
 
 
