@@ -56,3 +56,5 @@ class Findings:
 
     problems: list[Problem] = field(default_factory=list)
     notices: list[Problem] = field(default_factory=list)
+    wants_notices: bool = True
+    """False: the caller only asks whether the manifest is valid; collect no notice."""

@@ -57,14 +57,20 @@ class LoadedManifest:
     notices: tuple[Problem, ...]
 
 
-def load_manifest(path: str | os.PathLike[str], *, today: date) -> LoadedManifest:
+def load_manifest(
+    path: str | os.PathLike[str], *, today: date, notices: bool = True
+) -> LoadedManifest:
     """Load one file, or every ``*.yaml``/``*.yml`` below a folder (hidden ones skipped).
 
     Raises ManifestError with every problem found in every file (and every entry of
     the folder that cannot be read), and ConfigError for a malformed
     ``RECONCILER_MANIFEST_MAX_MIB``.
+
+    ``notices=False``: skip the notices (``LoadedManifest.notices`` is empty), and with
+    them the positions a valid file's notices would need; for a caller that only
+    asks whether the manifest is valid (``import`` checking what it wrote).
     """
-    return load_read_manifest(read_manifest(path), today=today)
+    return load_read_manifest(read_manifest(path), today=today, notices=notices)
 
 
 def read_manifest(path: str | os.PathLike[str]) -> list[tuple[str, bytes | Problem]]:
@@ -78,7 +84,7 @@ def read_manifest(path: str | os.PathLike[str]) -> list[tuple[str, bytes | Probl
 
 
 def load_read_manifest(
-    files: Sequence[tuple[str, bytes | Problem]], *, today: date
+    files: Sequence[tuple[str, bytes | Problem]], *, today: date, notices: bool = True
 ) -> LoadedManifest:
     """The parsing half of ``load_manifest``, on what ``read_manifest`` returned.
 
@@ -88,7 +94,7 @@ def load_read_manifest(
     """
     with bulk_phase(freeze=False):
         results = [_check_read(name, raw) for name, raw in files]
-        return _finish(results, today)
+        return _finish(results, today, notices=notices)
 
 
 def load_manifest_text(text: str, *, filename: str, today: date) -> LoadedManifest:
@@ -154,15 +160,15 @@ def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def _finish(results: Sequence[FileResult], today: date) -> LoadedManifest:
+def _finish(results: Sequence[FileResult], today: date, *, notices: bool = True) -> LoadedManifest:
     sources = tuple(r.locations.filename for r in results)
-    findings = check_manifest(results, today)
+    findings = check_manifest(results, today, notices=notices)
     problems = [p for r in results for p in r.problems] + findings.problems
     if problems:
         raise ManifestError(_in_order(problems, sources))
     manifest = _merge(results)
-    notices = tuple(_in_order(findings.notices, sources))
-    return LoadedManifest(manifest, manifest_digest(manifest), tuple(sorted(sources)), notices)
+    shown = tuple(_in_order(findings.notices, sources))
+    return LoadedManifest(manifest, manifest_digest(manifest), tuple(sorted(sources)), shown)
 
 
 def _merge(results: Sequence[FileResult]) -> Manifest:

@@ -53,14 +53,16 @@ def check_protected(
 def _protected_user(entry: UserAt, listed: tuple[At, int], today: date, found: Findings) -> None:
     user = entry.user
     # Located only when a message needs it: a valid file's positions are never computed.
-    where = "" if user.active and user.expires is None else listed[0].ref("protected", listed[1])
+    refused = not user.active or is_expired(user.expires, today)
+    noticed = user.expires is not None and found.wants_notices
+    where = listed[0].ref("protected", listed[1]) if refused or noticed else ""
     if not user.active:
         message = f"'{user.email}' is protected ({where}) but declared active: false; "
         found.problems.append(entry.at.problem(message + _NEVER_DEPROVISIONED, "active"))
     if is_expired(user.expires, today):
         message = f"'{user.email}' is protected ({where}) but expired on {_shown(user.expires)}; "
         found.problems.append(entry.at.problem(message + _NEVER_DEPROVISIONED, "expires"))
-    elif user.expires is not None:
+    elif noticed and user.expires is not None:
         message = (
             f"protected user '{user.email}' expires {_shown(user.expires)}; validation will "
             f"fail from {_from_when(user.expires)} until it is removed from policy.protected"

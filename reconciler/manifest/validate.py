@@ -20,9 +20,9 @@ from reconciler.manifest.protection import check_protected, expiry_notices
 from reconciler.profile import PRODUCT
 
 
-def check_manifest(files: Sequence[FileResult], today: date) -> Findings:
-    """All cross-entry and cross-file checks, plus the expiry notices."""
-    found = Findings()
+def check_manifest(files: Sequence[FileResult], today: date, *, notices: bool = True) -> Findings:
+    """All cross-entry and cross-file checks, plus the notices unless ``notices=False``."""
+    found = Findings(wants_notices=notices)
     complete = all(f.readable for f in files)
     domains, policy = _sections(files, complete, found)
     users = [UserAt(u, f.locations, i) for f in files for i, u in f.users]
@@ -48,7 +48,10 @@ def check_manifest(files: Sequence[FileResult], today: date) -> Findings:
         protected = check_protected(
             *policy, declared=declared, domains=domains, today=today, found=found
         )
-    expiry_notices(users, teams, declared=declared, protected=protected, today=today, found=found)
+    if notices:
+        expiry_notices(
+            users, teams, declared=declared, protected=protected, today=today, found=found
+        )
     return found
 
 
@@ -155,13 +158,13 @@ def _check_whitespace(users: Sequence[UserAt], teams: Sequence[TeamAt], found: F
         user = entry.user
         for key in TEXT_NAMES:
             value = getattr(user, key)
-            if isinstance(value, str) and value != value.strip():
+            if found.wants_notices and isinstance(value, str) and value != value.strip():
                 found.notices.append(entry.at.problem(_spaces(value, "updates it"), key))
     for team in teams:
         names: list[tuple[str, JsonPath]] = [(team.team.name, ("name",))]
         names += [(n, ("previous_names", i)) for i, n in enumerate(team.team.previous_names)]
         for value, sub in names:
-            if value != value.strip():
+            if found.wants_notices and value != value.strip():
                 found.notices.append(team.at.problem(_spaces(value, "renames it in place"), *sub))
 
 
@@ -251,6 +254,8 @@ def _check_members(
         elif user is not None and not user.user.active:
             # One-line offboarding: `active: false` alone is enough, so this is a notice.
             seen.setdefault(member.key, index)
+            if not found.wants_notices:
+                continue
             notice = (
                 f"'{email}' is declared active: false ({user.at.ref('active')}) and still "
                 f"listed in team '{name}': its membership is removed when it is deprovisioned "

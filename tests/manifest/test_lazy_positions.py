@@ -420,3 +420,44 @@ def test_the_digest_of_a_manifest_never_changes(text: str, digest: str) -> None:
     manifest = loaded.manifest
     canonical = json.dumps(manifest.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     assert digest == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_NOTICED = {
+    "a-org.yaml": ORG + "policy: {protected: [pat@acme.io]}\n",
+    "b-users.yaml": "version: 1\nusers:\n"
+    "  - {email: ada@acme.io, given_name: 'Ada ', family_name: L}\n"
+    "  - {email: bob@acme.io, given_name: Bob, family_name: B, expires: 2025-01-01}\n"
+    "  - {email: cy@acme.io, given_name: Cy, family_name: C, active: false}\n"
+    "  - {email: pat@acme.io, given_name: Pat, family_name: P, expires: 2027-01-01}\n",
+    "c-teams.yaml": "version: 1\nteams:\n  - {name: ' Core', members: [ada@acme.io, cy@acme.io,"
+    " {email: bob@acme.io, expires: 2025-02-01}]}\n",
+}
+
+
+def test_a_load_without_notices_gives_the_same_manifest_and_computes_no_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write(tmp_path, _NOTICED)
+    shown = load_manifest(root, today=TODAY)
+    assert len(shown.notices) >= 5  # each kind of notice is there to skip
+    parsed = _count_full_parses(monkeypatch)
+    quiet = load_manifest(root, today=TODAY, notices=False)
+    assert parsed == []
+    assert quiet.notices == ()
+    assert (quiet.manifest, quiet.digest, quiet.sources) == (
+        shown.manifest,
+        shown.digest,
+        shown.sources,
+    )
+
+
+def test_a_load_without_notices_still_refuses_with_the_same_problems(tmp_path: Path) -> None:
+    files = dict(_NOTICED)
+    files["c-teams.yaml"] += "  - {name: Web, members: [nobody@acme.io]}\n"
+    root = write(tmp_path, files)
+    with pytest.raises(ManifestError) as shown:
+        load_manifest(root, today=TODAY)
+    with pytest.raises(ManifestError) as quiet:
+        load_manifest(root, today=TODAY, notices=False)
+    assert quiet.value.problems == shown.value.problems
+    assert "nobody@acme.io" in str(quiet.value)
