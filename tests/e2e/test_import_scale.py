@@ -103,3 +103,40 @@ def test_a_team_too_big_for_any_file_is_named_in_the_notes(split_teams: bool) ->
 def test_an_org_under_the_cap_is_still_one_file() -> None:
     imported = import_manifest(_org(20, everyone=True), ["acme.io"])
     assert list(imported.files) == ["org.yaml"]
+
+
+def test_import_checks_without_positions_and_notices_place_the_same_from_the_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16: the import's own check computes no position; a notice's is cheap and equal."""
+    from reconciler.manifest import document
+    from reconciler.manifest.yamlsource import parse_positions, parse_yaml
+
+    calls: list[tuple[str, str]] = []
+
+    def full(text: str, filename: str) -> object:
+        calls.append(("full", Path(filename).name))
+        return parse_yaml(text, filename)
+
+    def events(text: str, filename: str) -> object:
+        calls.append(("events", Path(filename).name))
+        return parse_positions(text, filename)
+
+    monkeypatch.setattr(document, "parse_yaml", full)
+    monkeypatch.setattr(document, "parse_positions", events)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", "2026-11-22")
+    out = tmp_path / "org"
+    with Sandbox(token=TOKEN, seed="random:600") as sandbox:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
+        assert main(["import", "--out", str(out)]) == 0
+        assert calls == []  # the check of the written files placed nothing
+        capsys.readouterr()
+        assert main(["validate", "-m", str(out)]) == 0
+        cheap = capsys.readouterr()
+        assert "is declared active: false (" in cheap.err + cheap.out  # notices to place
+        assert calls and {kind for kind, _ in calls} == {"events"}
+        monkeypatch.setattr(document, "parse_positions", lambda _text, _filename: None)
+        assert main(["validate", "-m", str(out)]) == 0
+        assert capsys.readouterr() == cheap  # byte for byte what the full parse places
+        assert ("full", "org.yaml") in calls
