@@ -437,7 +437,7 @@ _NOTICED = {
 def test_a_load_without_notices_gives_the_same_manifest_and_computes_no_position(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    root = write(tmp_path, _NOTICED)
+    root = write(tmp_path, {**_NOTICED})
     shown = load_manifest(root, today=TODAY)
     assert len(shown.notices) >= 5  # each kind of notice is there to skip
     parsed = _count_full_parses(monkeypatch)
@@ -452,9 +452,8 @@ def test_a_load_without_notices_gives_the_same_manifest_and_computes_no_position
 
 
 def test_a_load_without_notices_still_refuses_with_the_same_problems(tmp_path: Path) -> None:
-    files = dict(_NOTICED)
-    files["c-teams.yaml"] += "  - {name: Web, members: [nobody@acme.io]}\n"
-    root = write(tmp_path, files)
+    teams = _NOTICED["c-teams.yaml"] + "  - {name: Web, members: [nobody@acme.io]}\n"
+    root = write(tmp_path, {**_NOTICED, "c-teams.yaml": teams})
     with pytest.raises(ManifestError) as shown:
         load_manifest(root, today=TODAY)
     with pytest.raises(ManifestError) as quiet:
