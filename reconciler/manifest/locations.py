@@ -29,8 +29,9 @@ class Locations:
 
     Positions cost more to collect than the data itself (a mark per node), and a
     valid manifest never needs them. So a file read on the fast path gets
-    ``Locations`` with a ``source``: a callable that re-parses that one file with
-    positions the first time a problem or notice asks where something is. Every
+    ``Locations`` with a ``source``: a callable that reads that one file's positions
+    again (``yamlsource.parse_positions``: libyaml's marks only) the first time a
+    problem or notice asks where something is. Every
     answer is the same as if the positions had been collected up front.
     """
 

@@ -2,7 +2,8 @@
 
 Two paths: ``parse_plain`` (libyaml events straight to data, no positions) for the
 common case of a valid file, and ``parse_yaml`` (with positions, exact messages) for
-everything else and whenever a problem or notice needs ``file:line:col``.
+everything else. When a problem or notice about a file of the first kind needs
+``file:line:col``, ``parse_positions`` reads only the marks from libyaml's events.
 
 Only safe YAML: the text is *composed* to nodes with a ``yaml.SafeLoader``-based
 loader and turned into data here, so no tag can construct a Python object.
