@@ -78,6 +78,9 @@ class Quirks:
     - ``post_returns_existing``: a POST for a userName (or team name) that exists
       answers 200 with the existing resource instead of 409, as servers with
       "upsert" semantics do.
+    - ``post_answers_other_id``: a POST creates the resource, but its 201 answer
+      carries the ``id`` of another, existing resource of the same type (the name
+      sent is kept), as a server that reports the wrong record's id would.
     - ``add_replaces_members``: a team PATCH whose ``add`` names ``members`` replaces
       the whole member list with the members added (servers have been seen to treat
       ``add`` as ``replace``): the members nobody asked to remove are dropped.
@@ -100,6 +103,7 @@ class Quirks:
     patch_returns_other: bool = False
     add_replaces_members: bool = False
     post_returns_existing: bool = False
+    post_answers_other_id: bool = False
     ignore_writes: tuple[str, ...] = ()
     member_ids_case: bool = False
     read_returns_other: tuple[str, ...] = ()
@@ -234,6 +238,7 @@ _SPECS: dict[str, bool] = {
     "patch_returns_other": True,
     "add_replaces_members": True,
     "post_returns_existing": True,
+    "post_answers_other_id": True,
     "ignore_writes": False,
     "member_ids_case": True,
     "read_returns_other": False,
