@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from reconciler.errors import ManifestError
+
 HELP = "write the live org as manifest files"
 
 
@@ -136,8 +138,17 @@ def _refuse_other_manifest_files(out: Path, written: Mapping[str, str]) -> None:
         return
     try:
         found = read_manifest(out)
-    except ManifestError:  # no manifest file there; any other problem is named after writing
-        return
+    except ManifestError as error:
+        if _only_empty(out, error):
+            return  # no manifest file there yet: nothing is left over
+        # A folder plan cannot read (a symlinked or unreadable subfolder, a broken link):
+        # writing first would write through a link to a folder outside --out, and then
+        # fail on the same problem; refused before any write instead.
+        raise ReconcilerError(
+            f"{error}\n--out {out} holds what plan cannot read as a manifest folder (named "
+            "above); nothing was written; fix or remove each entry named, or choose an "
+            "empty --out folder"
+        ) from None
     others = sorted(
         name
         for name in (Path(path).relative_to(out).as_posix() for path, _ in found)
@@ -153,6 +164,11 @@ def _refuse_other_manifest_files(out: Path, written: Mapping[str, str]) -> None:
             "it, or choose an empty --out folder (--force overwrites only the files import "
             "writes)"
         )
+
+
+def _only_empty(out: Path, error: ManifestError) -> bool:
+    """Whether ``error`` only says that ``out`` holds no manifest file (nothing else wrong)."""
+    return all(p.path == str(out) and p.message.startswith("no *.yaml") for p in error.problems)
 
 
 def _check_imported(out: Path) -> None:
