@@ -56,6 +56,8 @@ class Quirks:
     Users' ``groups`` attribute stays truthful in every mode: it is the second
     source a client can cross-check member lists against. ``groups_omitted`` leaves
     it out of every User read (``GET``), as servers that do not fill it do.
+    - ``groups_by_name``: each entry of a user's ``groups`` names the team by its
+      displayName in ``value`` (not its id), as servers that mix up the two do.
 
     Read-by-id modes:
 
@@ -97,6 +99,7 @@ class Quirks:
     list_members_cut: int | None = None
     list_members_omitted: bool = False
     groups_omitted: bool = False
+    groups_by_name: bool = False
     forbid_user: tuple[tuple[str, str], ...] = ()
     forbid_team: tuple[tuple[str, str], ...] = ()
     conflict_without_scimtype: bool = False
@@ -195,11 +198,17 @@ class Quirks:
         return encode(resource)
 
     def user_body(self, body: bytes) -> bytes:
-        """An encoded User as the quirky server returns it (``groups`` left out)."""
-        if not self.groups_omitted:
+        """An encoded User as the quirky server returns it (``groups`` left out or by name)."""
+        if not self.groups_omitted and not self.groups_by_name:
             return body
         resource: dict[str, Any] = json.loads(body)
-        resource.pop("groups", None)
+        if self.groups_omitted:
+            resource.pop("groups", None)
+        elif isinstance(resource.get("groups"), list):
+            resource["groups"] = [
+                {**entry, "value": entry.get("display", entry.get("value"))}
+                for entry in resource["groups"]
+            ]
         return encode(resource)
 
     # ---- writes ---------------------------------------------------------------------------
@@ -232,6 +241,7 @@ _SPECS: dict[str, bool] = {
     "list_members_cut": False,
     "list_members_omitted": True,
     "groups_omitted": True,
+    "groups_by_name": True,
     "forbid_user": False,
     "forbid_team": False,
     "conflict_without_scimtype": True,
