@@ -41,7 +41,7 @@ def test_a_user_create_answered_with_an_existing_users_id_joins_no_team(
     )
     extra = [] if verify else ["--no-verify"]
     # Before: ann (the id's owner) was added to Eng; with --no-verify, exit 0.
-    assert run("apply", "-m", str(manifest), "--auto-approve", *extra) != 0
+    assert run("apply", "-m", str(manifest), "--auto-approve", *extra) == 5
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "create_user new@acme.io" in x)
     assert "ann@acme.io" in line and "already" in line
@@ -61,7 +61,7 @@ def test_a_team_create_answered_with_an_existing_teams_id_gets_no_members(
         **LOOSE,
     )
     # Before: ann was added to Ops (the id's owner), which the manifest keeps empty.
-    assert run("apply", "-m", str(manifest), "--auto-approve", "--no-verify") != 0
+    assert run("apply", "-m", str(manifest), "--auto-approve", "--no-verify") == 5
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "create_team Eng" in x or "create_group Eng" in x)
     assert "'Ops'" in line and "already" in line
