@@ -53,7 +53,7 @@ class Quirks:
       ``GET /Users/{id}`` matches ids ignoring case (as servers whose ids are GUIDs
       compared case-insensitively do), so a member id names a user only loosely.
 
-    Users' ``groups`` attribute stays truthful in every mode: it is the second
+    Users' ``groups`` attribute stays truthful in every other mode: it is the second
     source a client can cross-check member lists against. ``groups_omitted`` leaves
     it out of every User read (``GET``), as servers that do not fill it do.
     - ``groups_by_name``: each entry of a user's ``groups`` names the team by its
