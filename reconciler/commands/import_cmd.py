@@ -139,8 +139,8 @@ def _refuse_other_manifest_files(out: Path, written: Mapping[str, str]) -> None:
     try:
         found = read_manifest(out)
     except ManifestError as error:
-        if _only_empty(out, error):
-            return  # no manifest file there yet: nothing is left over
+        if not _blocking(out, error, written):
+            return  # no manifest file yet, or only files the write refuses by itself
         # A folder plan cannot read (a symlinked or unreadable subfolder, a broken link):
         # writing first would write through a link to a folder outside --out, and then
         # fail on the same problem; refused before any write instead.
@@ -166,9 +166,14 @@ def _refuse_other_manifest_files(out: Path, written: Mapping[str, str]) -> None:
         )
 
 
-def _only_empty(out: Path, error: ManifestError) -> bool:
-    """Whether ``error`` only says that ``out`` holds no manifest file (nothing else wrong)."""
-    return all(p.path == str(out) and p.message.startswith("no *.yaml") for p in error.problems)
+def _blocking(out: Path, error: ManifestError, written: Mapping[str, str]) -> bool:
+    """Whether ``error`` names a problem other than "no manifest file in ``out``" and
+    other than a file import writes (the write refuses those, naming what it found)."""
+    own = {str(out / name) for name in written}
+    empty = (p.path == str(out) and p.message.startswith("no *.yaml") for p in error.problems)
+    return not all(
+        is_empty or p.path in own for is_empty, p in zip(empty, error.problems, strict=True)
+    )
 
 
 def _check_imported(out: Path) -> None:
