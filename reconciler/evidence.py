@@ -207,6 +207,11 @@ def listed_members_trusted(
       does not, since RFC 7643 §2.5 lets a server leave out what it did not send);
     - its member ids equal the users whose ``groups`` name it, no more and no fewer
       (an id no listed user has, a user the listing cut: the team is read).
+    - every id in users' ``groups`` is a listed team's id: ``groups`` that name teams
+      otherwise (by displayName, an id in another case or with spaces, a team deleted
+      since) would name no team, so every team would look corroborated as listed,
+      empty ones included, and a listing that empties member lists would pass with no
+      team read; then no team is taken from the listing.
 
     Every other team is read by itself, and all teams are cross-checked afterwards
     (``check_member_lists``). Pure: no I/O.
@@ -223,6 +228,15 @@ def listed_members_trusted(
         return MemberTrust.none(
             f"{count(absent, 'user')} listed without a `groups` attribute, so a member "
             "that the listing and `groups` both leave out could not be seen"
+        )
+    known = {g.id for g in groups}
+    unknown = sorted({t for ids in groups_of.values() if ids for t in ids} - known)
+    if unknown:
+        shown = ", ".join(repr(t) for t in unknown[:3])
+        return MemberTrust.none(
+            f"users' `groups` name {count(len(unknown), 'team id')} the Groups listing does "
+            f"not have ({shown}{', ...' if len(unknown) > 3 else ''}): `groups` that do "
+            "not name teams by their ids cannot vouch for listed members"
         )
     derived = _derived(groups, groups_of)
     trusted = [g for g in groups if g.members_listed and g.member_ids == derived[g.id]]

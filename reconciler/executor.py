@@ -52,6 +52,7 @@ from reconciler.scim.errors import (
     ScimError,
     ScimForbidden,
     ScimPayloadTooLarge,
+    ScimProtocolError,
 )
 from reconciler.scim.protocols import ScimWriter
 from reconciler.verify import (
@@ -176,6 +177,10 @@ class _RunState:
     expected: Expectations = field(default_factory=Expectations)
     # Per team id: the (user id, email) members no operation of the plan removes.
     kept: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # Per "user"/"team": id -> the key (match key, team name) it belongs to, from the
+    # live state and from this run's creates: a create answered with one of them for
+    # another key did not make the resource sent (``_fresh``).
+    owners: dict[str, dict[str, str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -207,7 +212,7 @@ def apply_plan(
     """
     if live is not None:
         check_guards(plan, live, overrides or Overrides())
-    state = _RunState(kept=_kept_members(plan, live))
+    state = _RunState(kept=_kept_members(plan, live), owners=_owners(live))
     run = _Runner(writer, options, state, journal)
     journal.record("apply_start", {"plan_digest": plan.digest, "operations": len(plan.operations)})
     results: list[OpResult] = []
@@ -239,6 +244,13 @@ def apply_plan(
         summary["stopped"] = outcome.stopped
     journal.record("apply_end", summary)  # always the last event of a run
     return outcome
+
+
+def _owners(live: LiveState | None) -> dict[str, dict[str, str]]:
+    """Whose each live id is: ``{"user": {id: match key}, "team": {id: name}}``."""
+    users = {u.id: match_key(u.user_name) for u in live.users} if live is not None else {}
+    teams = {g.id: g.display_name for g in live.groups} if live is not None else {}
+    return {"user": users, "team": teams}
 
 
 def _kept_members(plan: Plan, live: LiveState | None) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -480,6 +492,30 @@ class _Runner:
                 self.state.skipped_revokes += 1
             return bool(self.state.adopted)
 
+    def _fresh(self, kind: str, scim_id: str, key: str, shown: str) -> None:
+        """Claim ``scim_id`` for the ``kind`` created as ``key``; raise if another owns it.
+
+        A create's answer (201 or 200 body, or the lookup after a 409) naming the id of
+        another user or team, one the live read showed or this run created, did not make
+        the resource sent: trusting it would add *that* account (or give that team
+        members) wherever the plan puts the new one. Raises ScimProtocolError, so the
+        operation fails and nothing that depends on it runs.
+        """
+        with self.state.lock:
+            owners = self.state.owners.setdefault(kind, {})
+            owner = owners.setdefault(scim_id, key)
+        if owner == key:
+            return
+        other = f"{owner!r}" if kind == "team" else owner
+        product = self.options.profile.product
+        raise ScimProtocolError(
+            f"{kind} {shown}: the server answered the create with id {scim_id!r}, which "
+            f"already belongs to the {kind} {other}; the answer is not trusted, so nothing "
+            f"is added to {shown} and {other} is left as it was. Check in {product} "
+            f"whether {shown} exists, report the wrong id to the server's vendor, then run "
+            "`reconciler plan` again"
+        )
+
     def _adopted(self, key: str) -> None:
         with self.state.lock:
             self.state.adopted.append(key)
@@ -511,6 +547,7 @@ class _Runner:
         intended = {k: v for k, v in after.items() if v is not None} | {"active": True}
         creation = self.writer.create_or_adopt_user(resource)
         user = creation.resource
+        self._fresh("user", user.id, match_key(op.key), op.key)
         differs = user_differences(user, intended)
         adopted = creation.origin is Origin.ADOPTED or bool(differs)
         if adopted:
@@ -594,6 +631,7 @@ class _Runner:
     def _create_group(self, op: Operation) -> tuple[Status, str, str | None]:
         creation = self.writer.create_or_adopt_group(builders.group_resource(op.key))
         group = creation.resource
+        self._fresh("team", group.id, op.key, repr(op.key))
         self.state.expected.group_name(group.id, op.id, op.key)
         with self.state.lock:
             self.state.group_ids[op.key] = group.id

@@ -14,6 +14,7 @@ mistake in one org's manifest can never block or touch another.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,7 @@ def load_orgs(path: Path) -> OrgsConfig:
         except ValidationError as error:
             problems += explain(error.errors(), locations, parsed.bad_paths, models=_MODELS)
         problems += _repeated_names(data, locations)
+        problems += _shared_targets(data, locations)
     if problems or config is None:
         in_order = sorted(problems, key=lambda p: (p.line, p.col))  # stable: same place, same order
         raise ConfigFileError(str(path), [redact(p) for p in in_order])
@@ -172,6 +174,68 @@ def _repeated_names(data: dict[str, Any], locations: Locations) -> list[Problem]
             problems.append(locations.problem(("orgs", index, "name"), message))
         first.setdefault(name, index)
     return problems
+
+
+def _shared_targets(data: dict[str, Any], locations: Locations) -> list[Problem]:
+    """A problem at each org that reaches what an earlier org reaches.
+
+    A manifest that is, or lies inside or around, an earlier org's (paths compared
+    normalized and case-folded: ``orgs/us``, ``./orgs/us/`` and ``orgs/US`` are one
+    folder on some file systems, and ``plan -m orgs/us`` reads ``orgs/us/eu`` too),
+    or the same SCIM ``url`` with the same ``token_env``: one org's people would be
+    planned into the other's organization, and with ``unmanaged_users: deactivate``
+    everyone else there would be deprovisioned. Orgs without a ``url`` are not
+    compared by it (each job may set the URL in its environment).
+    """
+    orgs = data.get("orgs")
+    entries = [
+        (index, org)
+        for index, org in enumerate(orgs if isinstance(orgs, list) else [])
+        if isinstance(org, dict)
+    ]
+    problems: list[Problem] = []
+    for position, (index, org) in enumerate(entries):
+        for first, earlier in entries[:position]:
+            kind = _shared(earlier, org)
+            if kind is None or earlier.get("name") == org.get("name"):
+                continue  # a repeated name is its own problem (_repeated_names)
+            what = "manifest" if kind == "manifest" else "url and token_env"
+            line = locations.position(("orgs", first, kind)).line
+            message = (
+                f"orgs[{index}].{kind}: org {org.get('name')!r} reaches the same {what} as "
+                f"org {earlier.get('name')!r} (line {line}): one org's people would be "
+                "planned into the other's organization; give each org its own manifest "
+                "folder (not one inside another), and its own url or token_env"
+            )
+            problems.append(locations.problem(("orgs", index, kind), message))
+            break
+    return problems
+
+
+def _shared(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """``manifest`` or ``url`` when orgs ``a`` and ``b`` reach the same one, else None."""
+    one, other = _folded_path(a.get("manifest")), _folded_path(b.get("manifest"))
+    if one is not None and other is not None:
+        inner, outer = (one, other) if len(one) >= len(other) else (other, one)
+        if outer in (inner, ".") or inner.startswith(outer.rstrip("/") + "/"):
+            return "manifest"
+    urls = [_target(o) for o in (a, b)]
+    if urls[0] is not None and urls[0] == urls[1]:
+        return "url"
+    return None
+
+
+def _folded_path(value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return os.path.normpath(value.strip().replace("\\", "/")).replace("\\", "/").casefold()
+
+
+def _target(org: dict[str, Any]) -> tuple[str, object] | None:
+    url = org.get("url")
+    if not isinstance(url, str) or not url.strip():
+        return None
+    return (url.strip().rstrip("/").lower(), org.get("token_env", TOKEN_ENV))
 
 
 def _config_text(path: Path) -> str | Problem:

@@ -118,9 +118,22 @@ class ScimApi:
             return error_response(failure)
         if quirks.patch_returns_other and request.method == "PATCH" and response.status == 200:
             return self._answer_about_another(parts, response)
+        if quirks.post_answers_other_id and request.method == "POST" and response.status == 201:
+            return self._created_with_other_id(parts, response)
         if request.method == "GET" and response.status == 200 and self._reads_other(quirks, parts):
             return self._answer_about_another(parts, response)
         return response
+
+    def _created_with_other_id(self, parts: list[str], response: Response) -> Response:
+        """A create's 201 answer about the resource sent, but with another one's ``id``."""
+        body = json.loads(response.body)
+        listed = self._store.users() if parts[0] == "Users" else self._store.groups()
+        other = next((r["id"] for r in listed if r["id"] != body["id"]), None)
+        if other is None:
+            return response
+        self._stats.count_fault("quirk_post_answered_other_id")
+        body["id"] = other
+        return Response(201, json.dumps(body).encode(), response.headers)
 
     def _note_write(self, parts: list[str]) -> None:
         if len(parts) == 2 and parts[0] in _KINDS:

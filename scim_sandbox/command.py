@@ -187,9 +187,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=(
             "repeatable: list_cap=N, lying_total, hide_inactive, members_cut=N, "
             "members_omitted, list_members_cut=N, list_members_omitted, groups_omitted, "
+            "groups_by_name, "
             "forbid_user=EMAIL[:DETAIL], forbid_team=NAME[:DETAIL], "
             "conflict_without_scimtype, patch_returns_other, add_replaces_members, "
-            "post_returns_existing, ignore_writes[=KEY], member_ids_case, "
+            "post_returns_existing, post_answers_other_id, ignore_writes[=KEY], "
+            "member_ids_case, "
             "read_returns_other=KEY "
             "(dashes work too; see README, 'Quirk modes')"
         ),

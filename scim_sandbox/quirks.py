@@ -53,9 +53,11 @@ class Quirks:
       ``GET /Users/{id}`` matches ids ignoring case (as servers whose ids are GUIDs
       compared case-insensitively do), so a member id names a user only loosely.
 
-    Users' ``groups`` attribute stays truthful in every mode: it is the second
+    Users' ``groups`` attribute stays truthful in every other mode: it is the second
     source a client can cross-check member lists against. ``groups_omitted`` leaves
     it out of every User read (``GET``), as servers that do not fill it do.
+    - ``groups_by_name``: each entry of a user's ``groups`` names the team by its
+      displayName in ``value`` (not its id), as servers that mix up the two do.
 
     Read-by-id modes:
 
@@ -78,6 +80,9 @@ class Quirks:
     - ``post_returns_existing``: a POST for a userName (or team name) that exists
       answers 200 with the existing resource instead of 409, as servers with
       "upsert" semantics do.
+    - ``post_answers_other_id``: a POST creates the resource, but its 201 answer
+      carries the ``id`` of another, existing resource of the same type (the name
+      sent is kept), as a server that reports the wrong record's id would.
     - ``add_replaces_members``: a team PATCH whose ``add`` names ``members`` replaces
       the whole member list with the members added (servers have been seen to treat
       ``add`` as ``replace``): the members nobody asked to remove are dropped.
@@ -94,12 +99,14 @@ class Quirks:
     list_members_cut: int | None = None
     list_members_omitted: bool = False
     groups_omitted: bool = False
+    groups_by_name: bool = False
     forbid_user: tuple[tuple[str, str], ...] = ()
     forbid_team: tuple[tuple[str, str], ...] = ()
     conflict_without_scimtype: bool = False
     patch_returns_other: bool = False
     add_replaces_members: bool = False
     post_returns_existing: bool = False
+    post_answers_other_id: bool = False
     ignore_writes: tuple[str, ...] = ()
     member_ids_case: bool = False
     read_returns_other: tuple[str, ...] = ()
@@ -191,11 +198,17 @@ class Quirks:
         return encode(resource)
 
     def user_body(self, body: bytes) -> bytes:
-        """An encoded User as the quirky server returns it (``groups`` left out)."""
-        if not self.groups_omitted:
+        """An encoded User as the quirky server returns it (``groups`` left out or by name)."""
+        if not self.groups_omitted and not self.groups_by_name:
             return body
         resource: dict[str, Any] = json.loads(body)
-        resource.pop("groups", None)
+        if self.groups_omitted:
+            resource.pop("groups", None)
+        elif isinstance(resource.get("groups"), list):
+            resource["groups"] = [
+                {**entry, "value": entry.get("display", entry.get("value"))}
+                for entry in resource["groups"]
+            ]
         return encode(resource)
 
     # ---- writes ---------------------------------------------------------------------------
@@ -228,12 +241,14 @@ _SPECS: dict[str, bool] = {
     "list_members_cut": False,
     "list_members_omitted": True,
     "groups_omitted": True,
+    "groups_by_name": True,
     "forbid_user": False,
     "forbid_team": False,
     "conflict_without_scimtype": True,
     "patch_returns_other": True,
     "add_replaces_members": True,
     "post_returns_existing": True,
+    "post_answers_other_id": True,
     "ignore_writes": False,
     "member_ids_case": True,
     "read_returns_other": False,

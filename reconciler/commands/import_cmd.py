@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from reconciler.errors import ManifestError
+
 HELP = "write the live org as manifest files"
 
 
@@ -136,8 +138,17 @@ def _refuse_other_manifest_files(out: Path, written: Mapping[str, str]) -> None:
         return
     try:
         found = read_manifest(out)
-    except ManifestError:  # no manifest file there; any other problem is named after writing
-        return
+    except ManifestError as error:
+        if not _blocking(out, error, written):
+            return  # no manifest file yet, or only files the write refuses by itself
+        # A folder plan cannot read (a symlinked or unreadable subfolder, a broken link):
+        # writing first would write through a link to a folder outside --out, and then
+        # fail on the same problem; refused before any write instead.
+        raise ReconcilerError(
+            f"{error}\n--out {out} holds what plan cannot read as a manifest folder (named "
+            "above); nothing was written; fix or remove each entry named, or choose an "
+            "empty --out folder"
+        ) from None
     others = sorted(
         name
         for name in (Path(path).relative_to(out).as_posix() for path, _ in found)
@@ -153,6 +164,16 @@ def _refuse_other_manifest_files(out: Path, written: Mapping[str, str]) -> None:
             "it, or choose an empty --out folder (--force overwrites only the files import "
             "writes)"
         )
+
+
+def _blocking(out: Path, error: ManifestError, written: Mapping[str, str]) -> bool:
+    """Whether ``error`` names a problem other than "no manifest file in ``out``" and
+    other than a file import writes (the write refuses those, naming what it found)."""
+    own = {str(out / name) for name in written}
+    empty = (p.path == str(out) and p.message.startswith("no *.yaml") for p in error.problems)
+    return not all(
+        is_empty or p.path in own for is_empty, p in zip(empty, error.problems, strict=True)
+    )
 
 
 def _check_imported(out: Path) -> None:

@@ -91,3 +91,27 @@ def test_a_forced_reimport_over_its_own_files_still_works(
     assert run("import", "--split-teams", "--out", str(out), "--force") == 0
     capsys.readouterr()
     assert run("plan", "-m", str(out), "--detailed-exitcode") == 0
+
+
+def test_a_folder_plan_cannot_read_is_refused_before_anything_is_written_through_it(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --out's `teams` is a symlink to a folder elsewhere (plan refuses to read it).
+    _seed(server, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "imported"
+    out.mkdir()
+    (out / "teams").symlink_to(elsewhere, target_is_directory=True)
+    capsys.readouterr()
+
+    code = run("import", "--split-teams", "--out", str(out), "--force")
+
+    err = capsys.readouterr().err
+    # Before: the check was skipped on that error, the team files were written through
+    # the link into `elsewhere`, and the error then blamed import ("report as a bug").
+    assert code == 1
+    assert list(elsewhere.iterdir()) == []
+    assert list(out.iterdir()) == [out / "teams"]
+    assert "symlinked folder" in err and "nothing was written" in err
+    assert "bug" not in err and "Traceback" not in err

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.errors import LiveStateError
 from reconciler.livestate import LiveGroup
 from reconciler.manifest.loader import load_manifest
 from reconciler.plan import OpKind
@@ -236,3 +237,20 @@ def test_doctor_says_which_read_path_the_members_took_and_why(
     report = json.loads(capsys.readouterr().out)
     (membership,) = [c for c in report["checks"] if c["name"].startswith("team members")]
     assert said in membership["detail"]
+
+
+def test_groups_naming_teams_otherwise_than_by_id_vouch_for_no_listed_member_list(
+    box: Sandbox, tmp_path: Path, team_reads: list[str]
+) -> None:
+    # The listing empties every member list, and users' `groups` name teams by
+    # displayName: no `groups` value is a team id, so each team looked corroborated
+    # as empty (no team read, no canary) and zed kept Finance.
+    ids = seed_org(box)
+    box.set_quirks(Quirks(list_members_cut=0, groups_by_name=True))
+    with pytest.raises(LiveStateError) as caught:
+        plan(box.base_url, manifest_of(tmp_path, DROP_ZED))
+    # Every team was read by id; the cross-check then fails closed (nothing planned).
+    assert sorted(team_reads) == sorted(ids.values())
+    assert "Finance" in str(caught.value) and "nothing is planned" in str(caught.value)
+    assert run("apply", "-m", str(tmp_path / "org.yaml"), "--auto-approve") == 1
+    assert members(box, "Finance") == {"ann", "ben", "zed"}  # nothing written

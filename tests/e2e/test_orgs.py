@@ -148,3 +148,61 @@ def test_another_orgs_manifest_is_refused_for_this_org_before_any_request(
         # The org's own manifest, and a draft outside every org's folder, are fine.
         assert run("--org", "eu", "plan", "-m", "orgs/eu", "--detailed-exitcode") == 2
         assert run("--org", "eu", "plan", "-m", "draft", "--detailed-exitcode") == 2
+
+
+@pytest.mark.parametrize(
+    ("us", "eu", "key"),
+    [
+        ("orgs/us", "./orgs/us/", "manifest"),
+        ("orgs/us", "orgs/US", "manifest"),
+        ("orgs", "orgs/eu", "manifest"),  # plan -m orgs reads orgs/eu too
+    ],
+)
+def test_two_orgs_reaching_one_manifest_are_refused_before_any_request(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    us: str,
+    eu: str,
+    key: str,
+) -> None:
+    # Before: --org eu planned us's people into eu's org (a copy-pasted config entry):
+    # with unmanaged_users: deactivate, everyone in eu would be deprovisioned.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    (tmp_path / "orgs" / "us").mkdir(parents=True)
+    (tmp_path / "orgs" / "eu").mkdir(parents=True)
+    write_manifest(tmp_path / "orgs" / "us" / "org.yaml", [person("ada@acme.io")], [])
+    write_manifest(tmp_path / "orgs" / "eu" / "org.yaml", [person("bob@acme.io")], [])
+    with Sandbox(token="tok-eu") as box:
+        write_config(
+            tmp_path / "reconciler.yaml",
+            [
+                {"name": "us", "manifest": us, "url": "https://mixpanel.com/api/app/scim/v2"},
+                {"name": "eu", "manifest": eu, "url": box.base_url},
+            ],
+        )
+        monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", "tok-eu")
+        assert run("--org", "eu", "plan") == 1
+        err = capsys.readouterr().err
+        assert "reconciler.yaml:" in err
+        assert f"orgs[1].{key}: org 'eu' reaches the same manifest as org 'us'" in err
+        assert "Traceback" not in err
+        assert box.stats.total_requests == 0
+
+
+def test_two_orgs_with_one_url_and_token_variable_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url = "https://mixpanel.com/api/app/scim/v2"
+    write_config(
+        tmp_path / "reconciler.yaml",
+        [
+            {"name": "us", "manifest": "orgs/us", "url": url, "token_env": "TOKEN_US"},
+            {"name": "eu", "manifest": "orgs/eu", "url": url + "/", "token_env": "TOKEN_US"},
+        ],
+    )
+    assert run("--org", "us", "validate") == 1
+    err = capsys.readouterr().err
+    assert "orgs[1].url: org 'eu' reaches the same url and token_env as org 'us'" in err

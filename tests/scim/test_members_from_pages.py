@@ -135,13 +135,15 @@ def test_progress_counts_the_teams_taken_from_the_pages() -> None:
     seen: list[tuple[str, int, int]] = []
     read_live_state(org(), on_progress=lambda *a: seen.append(a))
     assert [s for s in seen if s[0] == "members"] == [("members", 3, 3)]
-    # Only empty teams, all from the pages: no read at all, progress still complete.
+    # u0 names a team the listing lacks ("g9"): such `groups` vouch for no listed
+    # member list (attacker review 2: before, both empty teams were taken from the
+    # pages with no read at all), so each team is read and progress still ends whole.
     seen.clear()
-    # (u0 names a team the listing lacks: the server fills `groups`, no team has u0)
     fake = FakeDirectory(users=[user(0, "g9")], groups=[group(1), group(2)])
     live = read_live_state(fake, on_progress=lambda *a: seen.append(a))
-    assert team_reads(fake) == [] and all(not g.member_ids for g in live.groups)
-    assert [s for s in seen if s[0] == "members"] == [("members", 2, 2)]
+    assert team_reads(fake) == ["g1", "g2"] and all(not g.member_ids for g in live.groups)
+    assert [s for s in seen if s[0] == "members"][-1] == ("members", 2, 2)
+    assert live.members_read is not None and "team id" in live.members_read.why
 
 
 @dataclass
@@ -321,3 +323,16 @@ def test_users_of_the_same_teams_share_one_groups_set() -> None:
     one = keep(json.loads(json.dumps(user(1, "g0", "g1"))))[1]
     two = keep(json.loads(json.dumps(user(2, "g1", "g0"))))[1]
     assert one is two and one == {"g0", "g1"}
+
+
+@pytest.mark.parametrize("named", ["Eng", "G1", " g1", "g1 ", "deleted-team"])
+def test_groups_that_name_no_listed_team_id_vouch_for_no_team(named: str) -> None:
+    # g1 is listed empty (a listing that empties member lists) and g2 honest; u1's
+    # `groups` names g1 otherwise than by its id, so nothing corroborates g1 as empty.
+    groups = [team("g1"), team("g2", "u2")]
+    trust = listed_members_trusted(groups, {"u1": U({named}), "u2": U({"g2"})})
+    assert trust.trusted == frozenset() and trust.canary is None
+    assert (
+        f"users' `groups` name 1 team id the Groups listing does not have ({named!r})"
+        in (trust.reasons[0])
+    )
