@@ -306,10 +306,7 @@ def _on_signals(stopping: threading.Event) -> Callable[[], None]:
 
 def _port(text: str) -> int:
     """A TCP port for argparse: a whole number from 0 (any free port) to 65535."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    port = _whole(text, "not a port number")
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text}")
     return port
@@ -317,13 +314,17 @@ def _port(text: str) -> int:
 
 def positive(text: str) -> int:
     """A count or a limit for argparse: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    value = _whole(text, "not a whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
+
+
+def _whole(text: str, refusal: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{refusal}: {text!r}") from None
 
 
 def _token(text: str) -> str:
