@@ -6,13 +6,13 @@ operation shapes. Nothing here does I/O or knows about HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from itertools import compress
-from operator import attrgetter, methodcaller, not_
-from typing import cast
+from itertools import compress, repeat
+from operator import add, and_, attrgetter, eq, is_, itemgetter, methodcaller, not_
+from typing import Any
 
 from reconciler.attributes import FROM_MANIFEST
 from reconciler.grammar import count, plural
@@ -169,7 +169,7 @@ class _Context:
         self._expired_memberships: dict[str, date] | None = None
         self._inactive_keys: frozenset[str] | None = None
         self._folded_groups: dict[str, list[LiveGroup]] | None = None
-        self._bulk_members: dict[str, str] | None = None
+        self._bulk_claimed: Callable[[str], bool] | None = None
         self._bulk_tried = False
         # Look-alike live users that the policy does not name: never changed (ids).
         self.untouchable: frozenset[str] = frozenset()
@@ -239,23 +239,21 @@ class _Context:
         if not self.fast:
             return self._user_changes_one_by_one()
         users, keys, by_key = self.manifest.users, self._keys, self.live.users_by_key
-        # The usual case, settled in one pass: no previous emails, no expiry, active on
-        # both sides and every managed attribute exactly equal (one tuple comparison),
-        # or else equal as ``_same`` compares them (an omitted display_name, a userName
-        # in another case). Everything else takes the general path below, in order.
-        wanted, have, plain, find = _EXACT, _LIVE_EXACT, _PLAIN, by_key.get
-        lives = list(map(find, keys))
-        unchanged = [
-            live is not None
-            and live.active
-            and (wanted(user) == have(live) + plain or _unchanged(user, live))
-            for user, live in zip(users, lives, strict=True)
-        ]
+        # The usual case is settled in C loops (``_settled``); everything else takes the
+        # general path below, in manifest order. ``_NOBODY`` stands for "not live" until
+        # then, so that every pair can be compared in C.
+        lives: list[LiveUser | None] = list(map(by_key.get, keys, repeat(_NOBODY)))
+        settled, inactive = _settled(users, keys, lives)
         changes: list[UserChange] = []
-        inactive: list[str] = []
         renamed = False
-        for i in compress(range(len(keys)), map(not_, unchanged)):
+        missing = 0
+        for i in compress(range(len(keys)), map(not_, settled)):
             user, key, current = users[i], keys[i], lives[i]
+            if current is _NOBODY:
+                current = lives[i] = None
+                missing += 1
+            elif current is not None and current.active and _unchanged(user, current):
+                continue  # equal as ``_same`` compares them (e.g. a userName in another case)
             live_user = self._match_user(user, key) if user.previous_emails else current
             if live_user is not current:
                 renamed = True
@@ -274,7 +272,10 @@ class _Context:
             and len(self.live.users_by_id) == count
             and len(self.desired_by_key) == len(keys)
         )
-        if self._simple:  # the keys of the live users no manifest user matched
+        # The keys of the live users no manifest user matched. With ``_simple`` each
+        # manifest user matched a different live user, so when as many matched as are
+        # live, there are none (the usual case: no pass over every key).
+        if self._simple and len(keys) - missing != count:
             self._unmatched_keys = by_key.keys() - self.desired_by_key.keys()  # in C
         changes.extend(self._unlisted_user_changes())
         return tuple(changes)
@@ -294,10 +295,10 @@ class _Context:
         self.matched  # noqa: B018 (builds both)
         return self._matched_by_key
 
-    def _desired_of(self, live_user: LiveUser) -> User | None:
-        """The manifest user matched to ``live_user``, if any."""
+    def _desired_of(self, live_user: LiveUser, key: str | None = None) -> User | None:
+        """The manifest user matched to ``live_user``, if any (``key``: its key, if known)."""
         if self._simple:
-            return self.desired_by_key.get(live_user.key)
+            return self.desired_by_key.get(live_user.key if key is None else key)
         return self.matched.get(live_user.id)
 
     def _user_changes_one_by_one(self) -> tuple[UserChange, ...]:
@@ -512,79 +513,94 @@ class _Context:
         )
         return TeamChange(team.name, group, group is None, rename_from, add, remove)
 
-    def _bulk(self) -> dict[str, str] | None:
-        """The indexes of the bulk membership pass, built once; None when it cannot be used."""
-        if not self._bulk_tried:
-            self._bulk_tried = True
-            self._bulk_members = self._make_bulk()
-        return self._bulk_members
-
-    def _make_bulk(self) -> dict[str, str] | None:
-        """Live id -> key of every live user whose memberships the diff may change (in
-        the claimed domains, not an untouchable look-alike): built once for all teams,
-        in C loops over every live user.
+    def _bulk(self) -> Callable[[str], bool] | None:
+        """The claimed-domain test of the bulk membership pass, made once; None when
+        that pass cannot be used.
 
         Only when every match was by key and keys and ids are unique (``_simple``):
-        then ``_live_members`` and ``_wanted_members`` could not disagree with these
-        sets. Otherwise None, and every team is compared member by member.
+        then a live user and its key are one-to-one, and ``_live_members`` and
+        ``_wanted_members`` could not disagree with the sets of the bulk pass.
+        Otherwise every team is compared member by member.
         """
-        if not self._simple or self._inactive_keys is None:
-            return None
-        by_key, domains = self.live.users_by_key, self.domains
-        if any("@" in domain for domain in domains):
-            return None
-        keys = list(by_key.keys())
-        # ``_live_members``'s filter, key.rpartition("@")[2] in domains: a key that ends
-        # in "@" + a claimed domain, or (without any "@") is one.
-        claimed = map(methodcaller("endswith", tuple("@" + d for d in domains)), keys)
-        keyed = dict(compress(zip(map(_ID, by_key.values()), keys, strict=True), claimed))
-        keyed.update((by_key[d].id, d) for d in domains if d in by_key)
-        for live_id in self.untouchable:
-            keyed.pop(live_id, None)
-        return keyed
+        if not self._bulk_tried:
+            self._bulk_tried = True
+            domains = self.domains
+            if self._simple and self._inactive_keys is not None and "@" not in "".join(domains):
+                # ``_live_members``'s filter, key.rpartition("@")[2] in domains, for a key
+                # that has an "@" (a key without one that equals a domain fails this test,
+                # and its team takes the one-by-one path).
+                self._bulk_claimed = methodcaller("endswith", tuple("@" + d for d in domains))
+        return self._bulk_claimed
 
     def _bulk_members_change(
         self,
         team: Team,
         group: LiveGroup | None,
         leaving: dict[str, UserChange],
-        keyed: dict[str, str],
+        claimed: Callable[[str], bool],
     ) -> tuple[tuple[MemberChange, ...], tuple[MemberChange, ...]] | None:
-        """``_team_change``'s additions and removals from set operations on keys.
+        """``_team_change``'s additions and removals from set operations on keys and ids.
 
-        ``keyed`` is ``_make_bulk``'s index. None when a membership of the team
-        expires (those are compared one by one).
+        The listed keys that are wanted are mapped to live ids (C loops over the team's
+        members only, never over every live user); members the team has live but does
+        not want are looked at one by one. None when the team is not this simple case
+        (a membership expires, a listed key outside the claimed domains, a wanted live
+        user that is an untouchable look-alike): then it is compared one by one.
         """
         members = team.member_list
         if any(map(_EXPIRES, members)):
             return None
         listed = frozenset(map(_KEY, members))
-        found = set(map(keyed.get, group.member_ids)) if group is not None else set()
-        found.discard(None)  # ids of no live user, or of one the diff may not change
-        have = cast("set[str]", found)
+        if not all(map(claimed, listed)):
+            return None
         inactive = self._inactive_keys or frozenset()
+        team_ids = group.member_ids if group is not None else frozenset()
+        if _NOBODY.id in team_ids:
+            return None
         # Listed, in the manifest and wanted active (``_wanted_members``), for the keys
         # of live members: a live key is in the manifest unless its user is unmatched.
         # Keys that are not live are looked up in the manifest only when added.
-        wanted = listed - inactive - self._unmatched_keys
-        live_user = self.live.users_by_key.__getitem__  # keys are unique (``_simple``)
-        kept = {  # see ``_team_change``: an inactive listed member's membership stays
-            k
-            for k in listed & inactive & have
-            if live_user(k).id not in leaving and not live_user(k).active
-        }
+        wanted = list(listed - inactive - self._unmatched_keys)
+        wanted_ids = list(map(_ID, map(self.live.users_by_key.get, wanted, repeat(_NOBODY))))
+        present = list(map(team_ids.__contains__, wanted_ids))
+        if self.untouchable and not self.untouchable.isdisjoint(compress(wanted_ids, present)):
+            return None
         reason = f"listed in team {team.name!r}"
         emails = self.desired_by_key
         add = tuple(
             MemberChange(emails[k].email, self._live_id(k), reason)
-            for k in sorted(wanted - have)
+            for k in sorted(compress(wanted, map(not_, present)))
             if k in emails
         )
-        gone = map(live_user, sorted(have - wanted - kept))
+        gone = self._unwanted_members(team_ids.difference(wanted_ids), listed, leaving)
         remove = tuple(
-            MemberChange(u.user_name, u.id, self._removal_reason(u, leaving)) for u in gone
+            MemberChange(u.user_name, u.id, self._removal_reason(u, leaving, key))
+            for key, u in gone
         )
         return add, remove
+
+    def _unwanted_members(
+        self, ids: Iterable[str], listed: frozenset[str], leaving: dict[str, UserChange]
+    ) -> list[tuple[str, LiveUser]]:
+        """(key, live user) of a team's live members that are not wanted and that the diff
+        may remove, by key: live, in the claimed domains, not an untouchable look-alike,
+        and not an inactive listed member whose membership stays (see ``_team_change``).
+        """
+        by_id, domains, untouchable = self.live.users_by_id, self.domains, self.untouchable
+        inactive = self._inactive_keys or frozenset()
+        gone = []
+        for live_id in ids:
+            user = by_id.get(live_id)
+            if user is None or live_id in untouchable:
+                continue
+            key = user.key
+            if key.rpartition("@")[2] not in domains:
+                continue
+            if key in listed and key in inactive and live_id not in leaving and not user.active:
+                continue  # kept: inactive, still listed, and not being deprovisioned
+            gone.append((key, user))
+        gone.sort(key=_FIRST)  # keys are unique (``_simple``)
+        return gone
 
     def _wanted_members(self, team: Team) -> dict[str, tuple[str, str]]:
         users = self.desired_by_key
@@ -644,10 +660,13 @@ class _Context:
                 self._matched_ids.setdefault(desired_key, live_id)
         return self._matched_ids.get(key)
 
-    def _removal_reason(self, user: LiveUser, leaving: dict[str, UserChange]) -> str:
+    def _removal_reason(
+        self, user: LiveUser, leaving: dict[str, UserChange], key: str | None = None
+    ) -> str:
+        """Why a membership goes; ``key`` is ``user.key`` when the caller has it."""
         if user.id in leaving:
             return f"deprovisioned: {leaving[user.id].reason}"
-        desired = self._desired_of(user)
+        desired = self._desired_of(user, key)
         if desired is not None and not self.desired_active(desired):
             return f"deprovisioned: {self._inactive_reason(desired)}"
         if desired is not None:
@@ -659,7 +678,8 @@ class _Context:
             # The first expired membership of each user, in manifest order.
             self._expired_memberships = {}
             for team in self.manifest.teams:
-                for member in team.member_list:
+                members = team.member_list
+                for member in compress(members, map(_EXPIRES, members)):  # those that expire
                     if member.expires is not None and is_expired(member.expires, self.today):
                         self._expired_memberships.setdefault(member.key, member.expires)
         expires = self._expired_memberships.get(user.key)
@@ -737,17 +757,71 @@ def _attributes(user: User, live: LiveUser | None, key: str) -> tuple[AttributeC
 
 _WANTED = attrgetter(*(field_name for _, field_name, _, _ in _DIFFED))
 _HAVE = attrgetter(*(name for name, _, _, _ in _DIFFED))
-# The bulk user pass: a listed user is unchanged when these two tuples are equal (with
-# ``_PLAIN`` appended to the live one: no expiry, no previous emails) and it is active.
-_EXACT = attrgetter(
-    *(field_name for _, field_name, _, _ in _DIFFED), "active", "expires", "previous_emails"
-)
-_LIVE_EXACT = attrgetter(*(name for name, _, _, _ in _DIFFED), "active")
+# The bulk user pass (``_settled``). A listed user needs nothing when the tuple of its
+# managed attributes, ``active``, ``expires`` and ``previous_emails`` equals its live
+# user's attributes and ``active`` followed by ``_PLAIN``: every attribute equal, the
+# same ``active`` on both sides, no expiry and no previous emails. The first pass puts
+# ``active`` in twice, against True, to settle the active users in one comparison.
+_ATTRIBUTES = tuple(field_name for _, field_name, _, _ in _DIFFED)
+_LIVE_ATTRIBUTES = tuple(name for name, _, _, _ in _DIFFED)
+_EXACT_ACTIVE = attrgetter(*_ATTRIBUTES, "active", "active", "expires", "previous_emails")
+_EXACT = attrgetter(*_ATTRIBUTES, "active", "expires", "previous_emails")
+_LIVE_EXACT = attrgetter(*_LIVE_ATTRIBUTES, "active")
+_ACTIVE_PLAIN: tuple[bool, None, tuple[()]] = (True, None, ())
 _PLAIN: tuple[None, tuple[()]] = (None, ())
+# The same without the optional attributes, for users that omit them (not managed):
+# only when exactly one attribute is optional (``_OMITTED`` reads that one).
+_OPTIONAL = tuple(field_name for _, field_name, optional, _ in _DIFFED if optional)
+_REQUIRED = tuple((name, field_name) for name, field_name, optional, _ in _DIFFED if not optional)
+_EXACT_REQUIRED = attrgetter(
+    *(name for _, name in _REQUIRED), "active", "expires", "previous_emails"
+)
+_LIVE_REQUIRED = attrgetter(*(name for name, _ in _REQUIRED), "active")
+_OMITTED = attrgetter(_OPTIONAL[0]) if len(_OPTIONAL) == 1 else None
+_ACTIVE = attrgetter("active")
+_Getter = Callable[[Any], Any]
+# Stands for "no live user" in the bulk pass; its empty userName equals no manifest email.
+_NOBODY = LiveUser(id="", user_name="", active=False)
 _ID = attrgetter("id")
+_FIRST = itemgetter(0)
 _KEY = attrgetter("key")
 _EXPIRES = attrgetter("expires")
 _USER_NAME = attrgetter("user_name")
+
+
+def _settled(
+    users: tuple[User, ...], keys: list[str], lives: list[LiveUser | None]
+) -> tuple[list[bool], list[str]]:
+    """For each manifest user and its live user (``_NOBODY`` when not live), True when
+    nothing is to be done; and the keys of the settled users that are inactive.
+
+    Settled: the same ``active`` on both sides, every managed attribute exactly equal
+    (an omitted optional one aside), no expiry and no previous emails. Compares whole
+    tuples in C loops (``operator`` functions over ``map``), no Python code per user:
+    at 100k users this is most of the user pass. The first pass (active users) covers
+    every user; the others only those it left. False is not a verdict: such users
+    take the general path, which compares them one by one.
+    """
+    have = map(add, map(_LIVE_EXACT, lives), repeat(_ACTIVE_PLAIN))
+    settled = list(map(eq, map(_EXACT_ACTIVE, users), have))
+    inactive: list[str] = []
+    rest = list(compress(range(len(users)), map(not_, settled)))
+    tiers: list[tuple[_Getter, _Getter, _Getter | None]] = [(_EXACT, _LIVE_EXACT, None)]
+    if _OMITTED is not None:
+        tiers.append((_EXACT_REQUIRED, _LIVE_REQUIRED, _OMITTED))
+    for wanted, live, omitted in tiers:
+        some = list(map(users.__getitem__, rest))
+        have = map(add, map(live, map(lives.__getitem__, rest)), repeat(_PLAIN))
+        same = list(map(eq, map(wanted, some), have))
+        if omitted is not None:
+            same = list(map(and_, same, map(is_, map(omitted, some), repeat(None))))
+        done = list(compress(rest, same))
+        for i in done:
+            settled[i] = True
+        down = map(not_, map(_ACTIVE, compress(some, same)))
+        inactive.extend(compress(map(keys.__getitem__, done), down))
+        rest = list(compress(rest, map(not_, same)))
+    return settled, inactive
 
 
 def _unchanged(user: User, live: LiveUser) -> bool:

@@ -162,7 +162,7 @@ class LiveState:
     def _content_hash(self) -> str:
         """Canonical content hash: equal live orgs give equal fingerprints."""
         digest = hashlib.sha256()
-        digest.update("".join(map(_user_line, self.users)).encode())
+        digest.update(_users_text(self.users).encode())
         digest.update(b"\x00groups\x00")
         digest.update("".join(map(_group_line, self.groups)).encode())
         return "sha256:" + digest.hexdigest()
@@ -199,6 +199,7 @@ _FAST = tuple(sorted(a.scim_key for a in USER_ATTRIBUTES)) == _FAST_KEYS
 
 
 def _user_line(user: LiveUser) -> str:
+    """One user's canonical line (the reference the bulk ``_users_text`` must equal)."""
     if not _FAST or type(user.active) is not bool:
         return _canonical_bytes(user.canonical()).decode()
     try:  # the string encoder raises TypeError for anything but a string
@@ -210,6 +211,33 @@ def _user_line(user: LiveUser) -> str:
         )
     except TypeError:
         return _canonical_bytes(user.canonical()).decode()
+
+
+def _users_text(users: tuple[LiveUser, ...]) -> str:
+    """Every user's canonical line, joined: ``_user_line`` for each, in one comprehension.
+
+    The per-user function calls cost about a third of the fingerprint at 100k users,
+    so the usual shapes (strings or None, ``active`` a bool) are written inline; a
+    value of any other type makes the string encoder raise TypeError (``active`` is
+    passed to it when it is not a bool) and every line takes ``_user_line``.
+    """
+    if not _FAST:
+        return "".join(map(_user_line, users))
+    q = _quote
+    try:
+        return "".join(
+            [
+                f'{{"active":'
+                f"{'true' if (a := u.active) is True else 'false' if a is False else q(a)},"
+                f'"displayName":{"null" if (d := u.display_name) is None else q(d)},'
+                f'"familyName":{"null" if (f := u.family_name) is None else q(f)},'
+                f'"givenName":{"null" if (g := u.given_name) is None else q(g)},'
+                f'"id":{q(u.id)},"userName":{q(u.user_name)}}}\n'
+                for u in users
+            ]
+        )
+    except TypeError:
+        return "".join(map(_user_line, users))
 
 
 def _group_line(group: LiveGroup) -> str:
