@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from reconciler import diff as diff_module
 from reconciler import planner
+from reconciler.attributes import FROM_MANIFEST
 from reconciler.diff import diff
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import Manifest
@@ -227,3 +229,23 @@ def test_a_team_listing_an_empty_member_id_is_compared_one_by_one(
     (team,) = diff(desired, live, TODAY).teams
     assert [m.email for m in team.add] == ["ada@acme.io"]  # new@ is listed in no users
     _assert_same(desired, live, monkeypatch)
+
+
+def test_without_the_spelled_out_user_pass_every_user_takes_the_general_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A row added to the attribute table turns the spelled-out pass off: still correct."""
+    desired, live = _org(2024, 300)
+    expected = _plan_json(desired, live)
+    monkeypatch.setattr(diff_module, "_FAST_SETTLE", False)
+    users = desired.users
+    lives = [live.users_by_key.get(u.key) for u in users]
+    unsettled, _ = diff_module._settle(users, [u.key for u in users], lives)
+    assert unsettled == list(range(len(users)))
+    assert _plan_json(desired, live) == expected
+    _assert_same(desired, live, monkeypatch)
+
+
+def test_the_spelled_out_user_pass_names_every_diffed_attribute() -> None:
+    assert diff_module._FAST_SETTLE
+    assert [row[0] for row in diff_module._SETTLED_ROWS] == [a.name for a in FROM_MANIFEST]
