@@ -110,7 +110,7 @@ def expiring_soon(manifest: Manifest, today: date) -> list[str]:
     now = as_instant(today)
     found: list[tuple[datetime, str]] = []
     users = manifest.users
-    for user in compress(users, map(_EXPIRES, users)):  # only those with an expiry
+    for user in [u for u in users if u.expires is not None]:  # only those with an expiry
         if user.active and _soon(user.expires, now, horizon):
             assert user.expires is not None
             text = f"{user.email}: access expires on {show_expiry(user.expires)}"
@@ -150,7 +150,7 @@ class _Context:
         self.notices: list[str] = []
         # Indexes built once: per-team or per-member scans of every user or every
         # membership made the diff quadratic (minutes at 100k users, 2k teams).
-        self._keys = list(map(_KEY, manifest.users))
+        self._keys = [user.key for user in manifest.users]
         self.desired_by_key = dict(zip(self._keys, manifest.users, strict=True))
         # Live user id -> desired User, after following previous_emails, and the
         # desired key of that User (kept in step). The one-by-one pass fills them as it
@@ -185,8 +185,9 @@ class _Context:
         untouchable = set()
         users = self.live.users
         if self.fast:  # all printable ASCII together, so each one is: none to look at
-            joined = "".join(map(_USER_NAME, users))
-            if joined.isascii() and joined.isprintable():
+            joined = "".join([user.user_name for user in users])
+            # isprintable() for ASCII, read in bytes: several times faster.
+            if joined.isascii() and not joined.encode().translate(None, _PRINTABLE_ASCII):
                 users = ()
         for user in users:
             name = user.user_name
@@ -767,6 +768,7 @@ _FAST_SETTLE = _DIFFED == _SETTLED_ROWS
 # Stands for "no live user" in the bulk membership pass; its id is no live id.
 _NOBODY = LiveUser(id="", user_name="", active=False)
 _ID = attrgetter("id")
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 _FIRST = itemgetter(0)
 _KEY = attrgetter("key")
 _EXPIRES = attrgetter("expires")
