@@ -546,9 +546,10 @@ class _Context:
         user that is an untouchable look-alike): then it is compared one by one.
         """
         members = team.member_list
-        if any(map(_EXPIRES, members)):
-            return None
-        listed = frozenset(map(_KEY, members))
+        keys = [member.key for member in members if member.expires is None]
+        if len(keys) != len(members):
+            return None  # a membership expires
+        listed = frozenset(keys)
         if not all(map(claimed, listed)):
             return None
         inactive = self._inactive_keys or frozenset()
@@ -559,7 +560,7 @@ class _Context:
         # of live members: a live key is in the manifest unless its user is unmatched.
         # Keys that are not live are looked up in the manifest only when added.
         wanted = list(listed - inactive - self._unmatched_keys)
-        wanted_ids = list(map(_ID, map(self.live.users_by_key.get, wanted, repeat(_NOBODY))))
+        wanted_ids = [user.id for user in map(self.live.users_by_key.get, wanted, repeat(_NOBODY))]
         present = list(map(team_ids.__contains__, wanted_ids))
         if self.untouchable and not self.untouchable.isdisjoint(compress(wanted_ids, present)):
             return None
