@@ -249,3 +249,19 @@ def test_without_the_spelled_out_user_pass_every_user_takes_the_general_path(
 def test_the_spelled_out_user_pass_names_every_diffed_attribute() -> None:
     assert diff_module._FAST_SETTLE
     assert [row[0] for row in diff_module._SETTLED_ROWS] == [a.name for a in FROM_MANIFEST]
+
+
+@pytest.mark.parametrize("name", ["ada\x7f@acme.io", "ada\x1f@acme.io", "ad\u0430@acme.io"])
+def test_the_all_at_once_scan_still_finds_each_lookalike_username(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan reads every userName at once; any control or non-ASCII one is looked at."""
+    users = [LiveUser(f"u{i}", f"user{i}@acme.io", "G", "F", None, True) for i in range(50)]
+    users.append(LiveUser("odd", name, "G", "F", None, True))
+    desired = Manifest.model_validate(
+        {"version": 1, "organization": {"claimed_domains": CLAIMED}, "users": []}
+    )
+    live = LiveState.of(users, [])
+    (notice,) = [n for n in diff(desired, live, TODAY).notices if "look-alike" in n]
+    assert notice.startswith(name)
+    _assert_same(desired, live, monkeypatch)
