@@ -771,9 +771,7 @@ _NOBODY = LiveUser(id="", user_name="", active=False)
 _ID = attrgetter("id")
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 _FIRST = itemgetter(0)
-_KEY = attrgetter("key")
 _EXPIRES = attrgetter("expires")
-_USER_NAME = attrgetter("user_name")
 
 
 def _settle(
