@@ -40,6 +40,7 @@ from reconciler.evidence import (
     listed_members_trusted,
     resolve_unlisted_members,
 )
+from reconciler.gcpolicy import bulk_phase
 from reconciler.livestate import LiveGroup, LiveState, LiveUser, MembersRead
 from reconciler.profile import PRODUCT
 from reconciler.scim.errors import (
@@ -83,11 +84,25 @@ def read_live_state(
     None takes the client's configured budget (``--max-read-mib``, 256 MiB by default).
     The LiveState's ``members_read`` says how many teams' members came from the
     Groups pages and why the others were read one by one.
+    Runs with cyclic garbage collection paused (``gcpolicy.bulk_phase``, no freeze):
+    a read builds one long-lived object per user and no cycles, and the collector,
+    triggered by those allocations, would walk the growing heap again and again.
     """
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
+    with bulk_phase(freeze=False):
+        return _read_live_state(client, page_size, on_progress, concurrency, max_read_bytes)
+
+
+def _read_live_state(
+    client: ScimReader,
+    page_size: int,
+    on_progress: Progress | None,
+    concurrency: int,
+    max_read_bytes: int | None,
+) -> LiveState:
     progress = on_progress or _silent
     try:
         with client.byte_budget(max_read_bytes):
