@@ -136,3 +136,19 @@ def test_the_scim_package_still_exports_its_names_on_first_use() -> None:
     assert reconciler.scim.ScimClient is ScimClient and reconciler.scim.ScimError is ScimError
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         reconciler.scim.Nope  # noqa: B018 - the attribute access is what is tested
+
+
+def test_a_registered_token_compiles_no_per_character_pattern_until_text_needs_one() -> None:
+    # Compiling the encoded-form patterns took tens of milliseconds on every start.
+    from reconciler.redact import Redactor
+
+    redactor = Redactor(["start-up-secret-42"])
+    state = redactor._state
+    assert state is not None
+
+    assert redactor("plain start-up-secret-42 text") == "plain *** text"
+    assert {"pattern", "split"}.isdisjoint(vars(state))  # found without a regex
+    assert redactor("start-up-secret-\\u0034\\u0032") == "***"  # JSON-escaped form
+    assert "pattern" in vars(state)
+    assert redactor("START-UP-\nSECRET-42") == "***"  # another case, a line break
+    assert "split" in vars(state)
