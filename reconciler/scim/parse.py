@@ -219,6 +219,46 @@ def parse_group(resource: object) -> LiveGroup:
     A member typed ``Group`` raises ScimUnsupportedError: nested teams would make
     membership transitive, which the planner does not model, so it must not guess.
     """
+    if type(resource) is dict:
+        group = _plain_group(resource)
+        if group is not None:
+            return group
+    return _checked_group(resource)
+
+
+def _plain_group(data: dict[str, Any]) -> LiveGroup | None:
+    """The usual Group in one pass, or None for anything else (``_checked_group`` then
+    decides, with its errors): string id and displayName that are not blank (the id no
+    dot segment), ``members`` absent or a list of objects each with a non-blank string
+    ``value`` and a ``type`` that is absent or a string other than ``Group``."""
+    get = data.get
+    group_id, name, members = get("id"), get("displayName"), get("members")
+    if type(group_id) is not str or type(name) is not str:
+        return None
+    if not group_id.strip() or not name.strip() or group_id in DOT_SEGMENTS:
+        return None
+    if members is not None and type(members) is not list:
+        return None
+    member_ids = []
+    for member in members or ():
+        if type(member) is not dict:
+            return None
+        value, kind = member.get("value"), member.get("type")
+        if type(value) is not str or not value.strip():
+            return None
+        if kind is not None and (type(kind) is not str or kind.lower() == "group"):
+            return None
+        member_ids.append(intern(value))  # shares the user's id string: less memory
+    return LiveGroup(
+        id=group_id,
+        display_name=name,
+        member_ids=frozenset(member_ids),
+        members_listed=members is not None,
+    )
+
+
+def _checked_group(resource: object) -> LiveGroup:
+    """``parse_group`` with every field and member checked and converted."""
     data = _object(resource, "Group")
     group_id = _required_text(data, "id", "Group")
     name = _required_text(data, "displayName", f"Group {group_id!r}", named="team")

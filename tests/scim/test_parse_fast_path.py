@@ -1,10 +1,11 @@
-"""The parser's fast path for the usual User gives exactly what the checked path gives.
+"""The parser's fast paths for the usual User and Group give exactly what the checked
+paths give.
 
-``parse_user`` and ``parse_user_groups`` take the usual shapes in one pass (issue 16:
-at 100k users the per-user parsing was most of the read's own work) and hand
-anything else to the table-driven checked path. For every resource, plain or
-hostile, both must agree: the same LiveUser (interned strings included), or the
-same error type and message.
+``parse_user``, ``parse_user_groups`` and ``parse_group`` take the usual shapes in
+one pass (issue 16: at 100k users the per-user parsing was most of the read's own
+work) and hand anything else to the checked path. For every resource, plain or
+hostile, both must agree: the same value (interned strings included), or the same
+error type and message.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import pytest
 
 from reconciler.scim import parse
 from reconciler.scim.parse import (
+    _checked_group,
     _checked_user,
     _checked_user_groups,
+    parse_group,
     parse_user,
     parse_user_groups,
 )
@@ -167,3 +170,76 @@ def test_the_sandboxs_users_parse_alike_and_take_the_fast_path(
 
     assert [(parse_user(r), parse_user_groups(r)) for r in resources] == expected
     assert any(r.get("groups") for r in resources)
+
+
+def group(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": "g1",
+        "displayName": "Eng",
+        "members": [{"value": "u1", "type": "User"}, {"value": "u2"}],
+    }
+    base.update(fields)
+    return {k: v for k, v in base.items() if v is not _DROP}
+
+
+TEAMS = [
+    group(),
+    group(members=_DROP),
+    group(members=None),
+    group(members=[]),
+    group(members={}),
+    group(members=""),
+    group(members="u1"),
+    group(members=[{"value": "u1"}, {"value": "u1"}]),
+    group(members=[{"value": "u1", "type": None}]),
+    group(members=[{"value": "u1", "type": "user"}]),
+    group(members=[{"value": "u1", "type": 3}]),
+    group(members=[{"value": "g2", "type": "Group"}]),
+    group(members=[{"value": "g2", "type": "GROUP"}]),
+    group(members=[{"value": "u1"}, {"value": "g2", "type": "group"}]),
+    group(members=[{"value": 7}]),
+    group(members=[{"value": ""}]),
+    group(members=[{"value": " "}]),
+    group(members=[{"display": "Ada"}]),
+    group(members=[None]),
+    group(members=["u1"]),
+    group(members=[{"value": Text("u1")}]),
+    group(id=12),
+    group(id=""),
+    group(id="."),
+    group(id=".."),
+    group(id=_DROP),
+    group(displayName=_DROP),
+    group(displayName=""),
+    group(displayName="   "),
+    group(displayName=5),
+    group(displayName=Text("Eng")),
+    group(displayName=" Eng "),
+]
+
+
+@pytest.mark.parametrize("resource", [*TEAMS, None, [], "g1"], ids=range(len(TEAMS) + 3))
+def test_parse_group_agrees_with_the_checked_path(resource: object) -> None:
+    fast, checked = outcome(parse_group, resource), outcome(_checked_group, resource)
+
+    assert fast == checked
+    if fast[0] == "ok":
+        assert fast[1].members_listed == checked[1].members_listed  # not compared by ==
+        assert all(sys.intern(i) is i for i in fast[1].member_ids)
+
+
+def test_the_sandboxs_teams_parse_alike_and_take_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = Store()
+    seed_random(store, 500)
+    resources = list(store.groups())
+    expected = [_checked_group(r) for r in resources]
+
+    def refused(resource: object) -> None:
+        raise AssertionError("the checked path ran for a plain team")
+
+    monkeypatch.setattr(parse, "_checked_group", refused)
+
+    assert [parse_group(r) for r in resources] == expected
+    assert any(g.member_ids for g in expected)
