@@ -8,7 +8,7 @@ because Ada's entry has a typo elsewhere).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -20,6 +20,7 @@ from reconciler.manifest.explain import describe, explain
 from reconciler.manifest.locations import Locations
 from reconciler.manifest.models import (
     SUPPORTED_VERSIONS,
+    Entry,
     ManifestFile,
     Organization,
     Policy,
@@ -29,7 +30,7 @@ from reconciler.manifest.models import (
 from reconciler.manifest.tokens import find_tokens, has_token_runs, redact
 from reconciler.manifest.yamlsource import ParsedYaml, parse_plain, parse_positions, parse_yaml
 
-_M = TypeVar("_M", bound=BaseModel)
+_M = TypeVar("_M", bound=BaseModel | Entry)
 # Values that repeat across entries in a real org: one string each in memory (the
 # models keep the parsed strings as they are). Display names are mostly unique.
 SHARED_VALUES = frozenset({"given_name", "family_name"})
@@ -102,9 +103,6 @@ def _check_fast(text: str, filename: str) -> FileResult | None:
         parsed = ManifestFile.model_validate({**data, "version": 1})
     except ValidationError:
         return None
-    share_fields_sets(parsed.users)
-    share_fields_sets(member for team in parsed.teams for member in team.member_list)
-    share_fields_sets(parsed.teams)
     return FileResult(
         locations=_lazy_locations(lambda: text, filename),
         organization=parsed.organization,
@@ -115,24 +113,6 @@ def _check_fast(text: str, filename: str) -> FileResult | None:
         has_policy="policy" in data,
         readable=True,
     )
-
-
-def share_fields_sets(models: Iterable[BaseModel]) -> None:
-    """Give models that set the same fields one shared ``__pydantic_fields_set__``.
-
-    Pydantic builds a new set per instance (216 bytes for a user's four or five names:
-    ~30 MB at 100k users and their memberships) although the entries of a file set the
-    same few combinations. Sharing is safe for these frozen models: pydantic only adds
-    to the set on assignment (refused: frozen), and ``model_copy``, ``copy`` and
-    ``deepcopy`` give the copy its own set before changing it.
-    """
-    shared: dict[frozenset[str], set[str]] = {}
-    assign = object.__setattr__
-    for model in models:
-        fields = model.__pydantic_fields_set__
-        first = shared.setdefault(frozenset(fields), fields)
-        if first is not fields:
-            assign(model, "__pydantic_fields_set__", first)
 
 
 def check_file_fully(text: str, filename: str) -> FileResult:
@@ -219,6 +199,7 @@ def _valid(model: type[_M], value: Any) -> _M | None:
     if value is None:
         return None
     try:
-        return model.model_validate(value)
+        valid: _M = model.model_validate(value)  # type: ignore[assignment]  # Self of _M's bound
     except ValidationError:
         return None
+    return valid

@@ -30,7 +30,7 @@ from reconciler.files import MIB, ReadRefused, read_bounded, size_text
 from reconciler.gcpolicy import bulk_phase
 from reconciler.manifest.document import FileResult, check_file
 from reconciler.manifest.locations import Locations
-from reconciler.manifest.models import Manifest, Policy
+from reconciler.manifest.models import Entry, Manifest, Policy
 from reconciler.manifest.validate import check_manifest
 
 MAX_FILE_BYTES = 5 * MIB
@@ -138,18 +138,23 @@ def manifest_digest(manifest: Manifest) -> str:
 DIGEST_CHUNK = 2000
 
 
-def _model_of(value: object) -> type[BaseModel] | None:
-    """The model class of a non-empty tuple whose items all are exactly that class."""
-    if not isinstance(value, tuple) or not value or not isinstance(value[0], BaseModel):
+def _model_of(value: object) -> type[object] | None:
+    """The model class of a non-empty tuple whose items all are exactly that class.
+
+    A model, or a pydantic dataclass (``User``, ``Member``); pydantic serializes both.
+    """
+    if not isinstance(value, tuple) or not value:
+        return None
+    if not isinstance(value[0], BaseModel | Entry):
         return None
     kind = type(value[0])
     return kind if all(type(item) is kind for item in value) else None
 
 
-_ADAPTERS: dict[type[BaseModel], TypeAdapter[list[Any]]] = {}
+_ADAPTERS: dict[type[object], TypeAdapter[list[Any]]] = {}
 
 
-def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+def _list_adapter(model: type[object]) -> TypeAdapter[list[Any]]:
     """A serializer for a list of ``model``: the model's own serializer, once per list."""
     if model not in _ADAPTERS:
         _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]  # a runtime class
