@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime
 import pytest
 from pydantic import ValidationError
 
+from reconciler.identity import hidden_character
 from reconciler.manifest.loader import load_manifest_text
 from reconciler.manifest.models import Member, User
 from reconciler.manifest.schema import schema
@@ -170,3 +171,54 @@ def test_invalid_entries_are_explained_as_they_were_with_models(
     body: str, expected: list[str]
 ) -> None:
     assert text_problems(ORG + body) == expected
+
+
+# The digest writes the canonical JSON of plain entries itself: the same bytes as
+# json.dumps(model_dump(mode="json"), sort_keys=True, separators=(",", ":")).
+AWKWARD = [
+    "Zoë",
+    "日本",
+    "😀 x",
+    'say "hi"',
+    "back\\slash",
+    "tab\there",
+    "line\nbreak",
+    "\x01\x1f\x7f",
+    "x\u2028\u2029",
+    "/slash",
+    " spaced ",
+]
+
+
+@pytest.mark.parametrize("name", AWKWARD)
+def test_the_digest_writes_the_canonical_json_of_any_text(name: str) -> None:
+    from reconciler.manifest.loader import _canonical, _list_adapter, _plain_records
+    from reconciler.manifest.models import Team
+
+    users = [
+        User(email="ada@acme.io", given_name=name, family_name="L", display_name=name),
+        User(
+            email="bob@acme.io",
+            given_name="B",
+            family_name=name,
+            active=False,
+            previous_emails=("b@acme.io", "bo@acme.io"),
+        ),
+    ]
+    label = name if hidden_character(name) is None else "Ops"  # team names refuse the rest
+    teams = [
+        Team(name=label, previous_names=(label + "s",), members=(Member(email="ada@acme.io"),)),
+        Team(name="Unmanaged"),
+        Team(name="Empty", members=()),
+    ]
+    for records in (users, teams):
+        expected = _canonical(_list_adapter(type(records[0])).dump_python(records, mode="json"))
+        assert f"[{_plain_records(records)}]" == expected
+
+
+def test_a_value_the_digest_does_not_write_itself_leaves_it_to_pydantic() -> None:
+    from reconciler.manifest.loader import _plain_records
+
+    dated = User(email="ada@acme.io", given_name="A", family_name="L", expires=date(2030, 1, 2))
+    assert _plain_records([User(email="b@acme.io", given_name="B", family_name="L"), dated]) is None
+    assert _plain_records([Member(email="ada@acme.io", expires=date(2030, 1, 2))]) is None
