@@ -1,5 +1,9 @@
 """Schema v1 of the manifest as frozen pydantic models.
 
+Users and memberships, the bulk of a large manifest, are slotted frozen pydantic
+dataclasses (``Entry``) rather than models, for memory; they answer the part of the
+model API in use.
+
 Unknown keys are rejected (``extra="forbid"``) so a typo never silently means "not
 managed". An omitted optional field means "not managed" (``None``), never "empty".
 Org roles and project access are not settable over Mixpanel's SCIM API, so the
@@ -379,10 +383,12 @@ class Entry:
         entry: Self = cls.__pydantic_validator__.validate_python(obj)
         return entry
 
-    def model_dump(self, *, mode: Literal["json", "python"] = "python") -> dict[str, Any]:
-        """The fields as a dict (``mode="json"``: JSON values), as ``BaseModel.model_dump``."""
-        dumped: dict[str, Any] = self.__pydantic_serializer__.to_python(self, mode=mode)
-        return dumped
+    def model_dump(self, *, mode: Literal["json", "python"] = "python", **options: Any) -> Any:
+        """The fields as a dict (``mode="json"``: JSON values), as ``BaseModel.model_dump``.
+
+        ``options``: pydantic's serializer options (``include``, ``exclude``, ...).
+        """
+        return self.__pydantic_serializer__.to_python(self, mode=mode, **options)
 
     def model_copy(self, *, update: dict[str, Any] | None = None) -> Self:
         """A copy with ``update`` applied, validated again (a model's copy is not)."""
@@ -398,6 +404,9 @@ class Entry:
         return (_rebuild, (type(self), tuple(getattr(self, name) for name in self.model_fields)))
 
 
+_E = TypeVar("_E", bound=Entry)
+
+
 def _rebuild(kind: type[_E], values: tuple[Any, ...]) -> _E:
     entry = object.__new__(kind)
     for name, value in zip(kind.model_fields, values, strict=True):
@@ -406,7 +415,6 @@ def _rebuild(kind: type[_E], values: tuple[Any, ...]) -> _E:
     return entry
 
 
-_E = TypeVar("_E", bound=Entry)
 _set_key = vars(Entry)["key"].__set__  # the slot's own setter: the dataclasses are frozen
 _ENTRY = ConfigDict(extra="forbid", strict=False)
 
