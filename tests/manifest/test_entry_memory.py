@@ -222,3 +222,27 @@ def test_a_value_the_digest_does_not_write_itself_leaves_it_to_pydantic() -> Non
     dated = User(email="ada@acme.io", given_name="A", family_name="L", expires=date(2030, 1, 2))
     assert _plain_records([User(email="b@acme.io", given_name="B", family_name="L"), dated]) is None
     assert _plain_records([Member(email="ada@acme.io", expires=date(2030, 1, 2))]) is None
+
+
+def test_a_class_whose_dump_is_not_just_its_fields_is_left_to_pydantic() -> None:
+    from pydantic import BaseModel, Field, computed_field
+
+    from reconciler.manifest.loader import _plain_records
+
+    class Hidden(BaseModel):
+        shown: str = "a"
+        secret: str = Field(default="b", exclude=True)
+
+    class Renamed(BaseModel):
+        name: str = Field(default="a", serialization_alias="label")
+
+    class Computed(BaseModel):
+        name: str = "a"
+
+        @computed_field  # type: ignore[prop-decorator]
+        @property
+        def upper(self) -> str:
+            return self.name.upper()
+
+    for record in (Hidden(), Renamed(), Computed()):
+        assert _plain_records([record]) is None
