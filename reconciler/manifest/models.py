@@ -72,7 +72,7 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1), AfterValidator(_not_b
 
 def check_email(value: str) -> str:
     """Reject values that cannot be a Mixpanel login; keep the author's spelling."""
-    if not _EMAIL.match(value):
+    if not _EMAIL.fullmatch(value):  # match() would let "$" pass a trailing newline
         raise ValueError(_email_problem(value))
     return value
 
@@ -313,7 +313,7 @@ class Organization(_Strict):
     def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         lowered = tuple(d.lower() for d in value)
         for domain in lowered:
-            if not _DOMAIN.match(domain):
+            if not _DOMAIN.fullmatch(domain):  # as for emails: no trailing newline
                 raise ValueError(f"{domain!r} is not a domain name; write it like acme.io")
         return lowered
 

@@ -246,3 +246,20 @@ def test_a_class_whose_dump_is_not_just_its_fields_is_left_to_pydantic() -> None
 
     for record in (Hidden(), Renamed(), Computed()):
         assert _plain_records([record]) is None
+
+
+# Python's "$" also matches before a final newline; the JSON Schema's (ECMAScript)
+# does not. An address or a domain ending in a newline is refused like other spaces.
+def test_an_email_or_domain_with_a_trailing_newline_is_refused() -> None:
+    org = "version: 1\norganization: {claimed_domains: [acme.io]}\n"
+    assert text_problems(
+        org + 'users:\n  - {email: "ada@acme.io\\n", given_name: A, family_name: B}\n'
+    ) == [
+        "m.yaml:4:13: users[0].email: 'ada@acme.io\\u000a' is not a valid email address: it "
+        "contains a look-alike character (control character U+000A at position 12); retype "
+        "the address in plain ASCII"
+    ]
+    assert text_problems('version: 1\norganization: {claimed_domains: ["acme.io\\n"]}\n') == [
+        "m.yaml:2:33: organization.claimed_domains: 'acme.io\\n' is not a domain name; "
+        "write it like acme.io"
+    ]
