@@ -263,3 +263,24 @@ def test_an_email_or_domain_with_a_trailing_newline_is_refused() -> None:
         "m.yaml:2:33: organization.claimed_domains: 'acme.io\\n' is not a domain name; "
         "write it like acme.io"
     ]
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (
+            'users: [{email: ada@acme.io, given_name: A, family_name: B, previous_emails: ["x@acme.io\\n"]}]\n',
+            "users[0].previous_emails[0]",
+        ),
+        (
+            "users: [{email: ada@acme.io, given_name: A, family_name: B}]\n"
+            'teams: [{name: T, members: ["ada@acme.io\\n"]}]\n',
+            "teams[0].members[0]",
+        ),
+        ('policy: {protected: ["ada@acme.io\\n"]}\n', "policy.protected[0]"),
+    ],
+)
+def test_every_kind_of_address_ending_in_a_newline_is_refused(body: str, where: str) -> None:
+    (problem,) = text_problems(ORG + body)
+    assert f"{where}: '" in problem
+    assert "\\u000a' is not a valid email address" in problem
