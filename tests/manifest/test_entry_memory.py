@@ -269,7 +269,8 @@ def test_an_email_or_domain_with_a_trailing_newline_is_refused() -> None:
     ("body", "where"),
     [
         (
-            'users: [{email: ada@acme.io, given_name: A, family_name: B, previous_emails: ["x@acme.io\\n"]}]\n',
+            "users: [{email: ada@acme.io, given_name: A, family_name: B, "
+            'previous_emails: ["x@acme.io\\n"]}]\n',
             "users[0].previous_emails[0]",
         ),
         (
