@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +35,7 @@ from reconciler.scim.errors import (
     ScimProtocolError,
     ScimTransportError,
 )
+from reconciler.scim.lanes import waiting_aside
 from reconciler.scim.parse import parse_error
 from reconciler.scim.retry import (
     Backoff,
@@ -339,7 +340,10 @@ class Transport:
                 after = parse_retry_after(headers.get("Retry-After"), self._clock())
                 why = f"HTTP {status}" + (" (rate limited)" if status == 429 else "")
                 announce = self._announcer(request, why, backoff, waited)
-                if backoff.wait(after, announce=announce):
+                # Waiting out its own 429 this request holds no lane: another runs meanwhile.
+                with waiting_aside() if status == 429 else nullcontext():
+                    again = backoff.wait(after, announce=announce)
+                if again:
                     if reopens is not None:  # this thread slept through the shared pause
                         self.throttle.waited_until(reopens)
                     log.info("retrying %s %s after HTTP %d", method, path, status)
