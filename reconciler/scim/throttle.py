@@ -55,10 +55,13 @@ class Slot:
 
     throttle: Throttle
     generation: int
+    sparse: bool = False  # set by ``rate_limited``: the 429 was judged the request's bad luck
 
     def rate_limited(self, delay: float) -> float:
-        """A 429 arrived: close the gate for ``delay`` seconds; returns the reopening time."""
-        return self.throttle.rate_limited(delay, self.generation)
+        """A 429 arrived: close the gate for ``delay`` seconds if 429s are dense; returns
+        when the request may be retried. Sets ``sparse`` (see ``Throttle.judge``)."""
+        reopens, self.sparse = self.throttle.judge(delay, self.generation)
+        return reopens
 
     def succeeded(self) -> None:
         self.throttle.succeeded()
@@ -205,13 +208,24 @@ class Throttle:
         every thread (the gate) and the rate and the in-flight limit get cut, once per
         generation, so the requests already in flight when it was cut do not each cut
         it again."""
+        return self.judge(delay, generation)[0]
+
+    def judge(self, delay: float, generation: int) -> tuple[float, bool]:
+        """``rate_limited``, and whether this 429 was sparse: not dense and not paced.
+
+        Only a sparse 429 is the request's own bad luck, so only then may the caller
+        give its concurrency lane to another request while it waits
+        (``lanes.waiting_aside``); once the server has shown it enforces a rate, a
+        request waiting out its 429 keeps its lane, as every request counts against
+        that rate.
+        """
         with self._cond:
             self.stats.rate_limited += 1
             now = self._clock()
             reopens = now + max(delay, 0.0)
             self._answers.append((now, True))
             if not self._dense():
-                return reopens
+                return reopens, self._rate is None
             self._not_before = max(self._not_before, reopens)
             if generation == self._generation:
                 self._cut(now)
@@ -219,7 +233,7 @@ class Throttle:
                     self._limit = max(1, self._limit // 2)
                     self.stats.decreases += 1
                 self._generation += 1
-            return self._not_before
+            return self._not_before, False
 
     def _dense(self) -> bool:
         recent = sum(1 for _, was_429 in list(self._answers)[-self.paced_window :] if was_429)

@@ -313,7 +313,7 @@ class Transport:
         request = f"{method} {path}"
         while True:
             try:
-                status, headers, content, reopens = self._paced_send(
+                status, headers, content, reopens, sparse = self._paced_send(
                     method, path, params, data, backoff, purpose=purpose
                 )
             except requests.RequestException as error:
@@ -340,8 +340,8 @@ class Transport:
                 after = parse_retry_after(headers.get("Retry-After"), self._clock())
                 why = f"HTTP {status}" + (" (rate limited)" if status == 429 else "")
                 announce = self._announcer(request, why, backoff, waited)
-                # Waiting out its own 429 this request holds no lane: another runs meanwhile.
-                with waiting_aside() if status == 429 else nullcontext():
+                # Waiting out a sparse 429 this request holds no lane: another runs meanwhile.
+                with waiting_aside() if sparse else nullcontext():
                     again = backoff.wait(after, announce=announce)
                 if again:
                     if reopens is not None:  # this thread slept through the shared pause
@@ -393,9 +393,10 @@ class Transport:
         backoff: Backoff,
         *,
         purpose: str = "",
-    ) -> tuple[int, CaseInsensitiveDict[str], bytes, float | None]:
-        """``_send`` under the shared throttle; on a 429 closes the gate for every thread
-        and returns when it reopens (None otherwise)."""
+    ) -> tuple[int, CaseInsensitiveDict[str], bytes, float | None, bool]:
+        """``_send`` under the shared throttle: the answer, then for a 429 when the
+        request may be retried (None otherwise) and whether the throttle judged that
+        429 sparse (dense 429s close the gate for every thread)."""
         with self.throttle.slot() as slot:
             # The breaker may have opened while this thread waited for the gate.
             self._refuse_if_stopped(method, path, attempted=backoff.attempts > 1)
@@ -404,11 +405,11 @@ class Transport:
             )
             if status != 429:
                 slot.succeeded()
-                return status, headers, content, None
+                return status, headers, content, None, False
             after = parse_retry_after(headers.get("Retry-After"), self._clock())
             pause = self.retry.base_delay if after is None else after
             reopens = slot.rate_limited(min(max(pause, 0.0), self.retry.max_delay))
-            return status, headers, content, reopens
+            return status, headers, content, reopens, slot.sparse
 
     def _send(
         self,
