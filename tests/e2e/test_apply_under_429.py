@@ -35,7 +35,7 @@ from scim_sandbox.faults import Faults
 from tests.e2e.conftest import TOKEN, person, run, write_manifest
 
 RETRY_AFTER = 0.2  # seconds: long against a request's DELAY, short for a test
-DELAY = 0.04  # seconds the proxy holds every request, so that requests overlap
+DELAY = 0.05  # seconds the proxy holds every request, so that requests overlap
 CONCURRENCY = 3
 TODAY = date(2026, 11, 22)  # RECONCILER_TODAY of the CLI runs
 
