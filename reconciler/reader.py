@@ -27,9 +27,10 @@ first failing team is the one reported, as in a sequential read.
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
@@ -137,30 +138,28 @@ def _read_all(
     count may not exceed what totalResults and the first page's size imply, plus
     PAGE_SLACK; a listing that would need more than MAX_PAGES pages is refused after
     its second.
+
+    Read-ahead: once a page has passed those checks and the next one is due, the next
+    is requested (one request, in a daemon thread) while this page's resources are
+    converted, so the server's time and the round trip overlap our own work. The
+    requests are exactly those of a page-by-page read, in the same order, and never
+    two at once; a page that fails is reported where it would have been.
     """
     kept: list[T] = []
     seen: set[str] = set()
     total: int | None = None
     max_pages = per_page = 1
     pages = 0
+    ahead: _ReadAhead | None = None
     while total is None or len(kept) < total:
         start = len(kept) + 1
-        if pages == 2 and max_pages > MAX_PAGES + PAGE_SLACK:
-            # Checked after page 2, so a server that ignores paging is named as such.
-            raise _fail(
-                f"{kind}: totalResults is {total} and the first page held {per_page}, "
-                "so the listing would take "
-                f"{max_pages - PAGE_SLACK} pages, more than the {MAX_PAGES} one read may "
-                "take; the server's total is wrong or its pages are far too small (check "
-                "its paging with `reconciler doctor`)"
-            )
-        if pages >= max_pages:
-            raise _fail(
-                f"{kind}: {pages} pages read and only {len(kept)} of {total} "
-                f"resources; totalResults and the first page's size imply at most "
-                f"{max_pages} pages"
-            )
-        page = fetch(start, page_size)
+        problem = _paging_problem(
+            kind, pages, max_pages=max_pages, per_page=per_page, total=total, done=len(kept)
+        )
+        if problem is not None:
+            raise problem
+        page = ahead.result() if ahead is not None else fetch(start, page_size)
+        ahead = None
         pages += 1
         _check_page(kind, page, start, seen)
         if total is None:
@@ -177,14 +176,65 @@ def _read_all(
                 f"{kind}: empty page at startIndex {start} after {len(kept)} of "
                 f"{total} (totalResults)"
             )
-        if len(kept) + len(page.resources) > total:
-            raise _fail(
-                f"{kind}: {len(kept) + len(page.resources)} resources returned, "
-                f"totalResults says {total}"
-            )
+        done = len(kept) + len(page.resources)
+        if done > total:
+            raise _fail(f"{kind}: {done} resources returned, totalResults says {total}")
+        following = _paging_problem(
+            kind, pages, max_pages=max_pages, per_page=per_page, total=total, done=done
+        )
+        if done < total and following is None:
+            ahead = _ReadAhead(fetch, done + 1, page_size)
         kept.extend(map(keep, page.resources))
         progress(kind, len(kept), total)
     return kept
+
+
+def _paging_problem(
+    kind: str, pages: int, *, max_pages: int, per_page: int, total: int | None, done: int
+) -> LiveStateError | None:
+    """Why the next page of a listing must not be fetched (None: it may be)."""
+    if pages == 2 and max_pages > MAX_PAGES + PAGE_SLACK:
+        # Checked after page 2, so a server that ignores paging is named as such.
+        return _fail(
+            f"{kind}: totalResults is {total} and the first page held {per_page}, "
+            "so the listing would take "
+            f"{max_pages - PAGE_SLACK} pages, more than the {MAX_PAGES} one read may "
+            "take; the server's total is wrong or its pages are far too small (check "
+            "its paging with `reconciler doctor`)"
+        )
+    if pages >= max_pages:
+        return _fail(
+            f"{kind}: {pages} pages read and only {done} of {total} "
+            f"resources; totalResults and the first page's size imply at most "
+            f"{max_pages} pages"
+        )
+    return None
+
+
+class _ReadAhead:
+    """One page requested in a daemon thread while the caller converts the previous one.
+
+    A daemon thread, so a run that ends early (an error in this page, Ctrl-C) never
+    waits at exit for a request whose answer nobody needs; the request itself stays
+    bounded by the client's per-request deadline and the read's byte budget.
+    """
+
+    def __init__(self, fetch: Callable[[int, int], ListPage], start: int, count: int) -> None:
+        self._answer: Future[ListPage] = Future()
+        self._thread = threading.Thread(
+            target=self._run, args=(fetch, start, count), name="read-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, fetch: Callable[[int, int], ListPage], start: int, count: int) -> None:
+        try:
+            self._answer.set_result(fetch(start, count))
+        except BaseException as error:  # handed to the reader's thread, which raises it
+            self._answer.set_exception(error)
+
+    def result(self) -> ListPage:
+        """The page, or the error its request raised (in the caller's thread)."""
+        return self._answer.result()
 
 
 def _check_page(kind: str, page: ListPage, start: int, seen: set[str]) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+import reconciler.reader as reader_module
 from reconciler.errors import LiveStateError
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.reader import read_live_state
@@ -225,3 +228,83 @@ def test_a_server_ignoring_start_index_fails_closed_on_the_repeated_page() -> No
             return self._page(self.users, 1, count)
 
     fails(IgnoringStart(users=[user(i) for i in range(4)]), "duplicate id", 2)
+
+
+@dataclass
+class Watched(FakeDirectory):
+    """Records how many list requests are in flight at once, and lets the next page's
+    request be observed starting (``next_started``) while a page is being converted."""
+
+    in_flight: int = 0
+    most_in_flight: int = 0
+    next_started: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def list_users_page(self, start_index: int, count: int) -> ListPage:
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        if start_index > 1:
+            self.next_started.set()
+        try:
+            time.sleep(0.005)  # a round trip, so overlapping requests would show
+            return super().list_users_page(start_index, count)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_the_next_page_is_requested_while_this_one_is_converted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    directory = Watched(users=[user(i) for i in range(25)], server_page_size=10)
+    overlapped: list[bool] = []
+    convert = reader_module._user
+
+    def slow_convert(shared: Any, resource: dict[str, Any]) -> Any:
+        if resource["id"] == "u0":  # converting page 1: has page 2 been asked for yet?
+            overlapped.append(directory.next_started.wait(timeout=5))
+        return convert(shared, resource)
+
+    monkeypatch.setattr(reader_module, "_user", slow_convert)
+    live = read_live_state(directory, page_size=10)
+    assert overlapped == [True]
+    assert len(live.users) == 25
+    # exactly the requests of a page-by-page read, in order, never two at once
+    assert [c for c in directory.calls if c.startswith("GET /Users")] == [
+        "GET /Users 1 10",
+        "GET /Users 11 10",
+        "GET /Users 21 10",
+    ]
+    assert directory.most_in_flight == 1
+
+
+def test_a_failing_read_ahead_is_reported_where_a_page_by_page_read_reports_it() -> None:
+    directory = FakeDirectory(users=[user(i) for i in range(25)], server_page_size=10)
+
+    def failing(start_index: int, count: int) -> ListPage:
+        directory.calls.append(f"GET /Users {start_index} {count}")
+        if start_index == 21:
+            raise ScimServerError("down", status=503, method="GET", path="/Users")
+        return directory._page(directory.users, start_index, count)
+
+    directory.list_users_page = failing  # type: ignore[method-assign]
+    with pytest.raises(LiveStateError, match="down"):
+        read_live_state(directory, page_size=10)
+    assert directory.calls == ["GET /Users 1 10", "GET /Users 11 10", "GET /Users 21 10"]
+
+
+def test_no_page_is_read_ahead_past_a_paging_bound() -> None:
+    # A total that lies (10**12) is refused after page 2; page 3 is never asked for.
+    directory = FakeDirectory(users=[user(i) for i in range(30)], server_page_size=10)
+    directory.total_drift = 0
+
+    def lying(start_index: int, count: int) -> ListPage:
+        directory.calls.append(f"GET /Users {start_index} {count}")
+        page = directory._page(directory.users, start_index, count)
+        return ListPage(10**12, page.start_index, page.items_per_page, page.resources)
+
+    directory.list_users_page = lying  # type: ignore[method-assign]
+    with pytest.raises(LiveStateError, match="more than the"):
+        read_live_state(directory, page_size=10)
+    assert directory.calls == ["GET /Users 1 10", "GET /Users 11 10"]
