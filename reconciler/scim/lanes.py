@@ -14,8 +14,10 @@ holds at most one request at a time, so lanes held = requests in flight <= N.
 What does not change: the request still waits its full ``Retry-After`` (the wait
 only gets longer if every lane is busy when it ends), dense 429s still close the
 throttle's shared gate and pace the rate (``throttle.Throttle``; a task waiting at
-the gate keeps its lane), and waits for 5xx or connection failures keep the lane
-(an ailing server gets no extra requests). Tasks start in submission order; results
+the gate keeps its lane), a 429 that is dense or comes while the throttle paces a
+server's rate keeps its lane (``Throttle.judge``: every request counts against that
+rate), and waits for 5xx or connection failures keep the lane (an ailing server gets
+no extra requests). Tasks start in submission order; results
 are the caller's to collect in that order.
 """
 

@@ -161,7 +161,8 @@ class Transport:
     """Sends one SCIM request with retries and returns a Response or raises a ScimError.
 
     Safe to share between threads (the executor's workers, the reader's pool): they
-    share one ``Throttle``, so a 429 seen by one thread pauses them all, and one
+    share one ``Throttle``, so dense 429s pause them all (a sparse one pauses only its
+    own request, which lends its lane: ``lanes``), and one
     ``CircuitBreaker``, which stops every thread once the run cannot go on.
     ``timeouts.total`` is enforced on the transport's own pooled session; a
     caller-supplied ``session`` (a test double) has no per-request deadline.
