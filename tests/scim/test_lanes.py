@@ -183,3 +183,19 @@ def test_only_a_sparse_429_lets_the_request_lend_its_lane() -> None:
     with throttle.slot() as held:
         held.rate_limited(1.0)
     assert not held.sparse  # paced: the server enforces a rate, every request counts
+
+
+def test_a_429_close_behind_others_keeps_its_lane() -> None:
+    # The first burst of a real rate limiter: 429s close together, not yet dense.
+    throttle = Throttle(8, adaptive=True, clock=lambda: 0.0, sleep=lambda _: None)
+    for _ in range(12):
+        throttle.succeeded()
+    sparse = []
+    for _ in range(4):
+        with throttle.slot() as held:
+            held.rate_limited(1.0)
+            sparse.append(held.sparse)
+    assert sparse == [True, True, True, False]  # the 4th has 3 others among 15 answers
+    assert throttle.rate is None and throttle.not_before == float("-inf")  # not dense
+    with pytest.raises(ValueError, match="lend_below"):
+        Throttle(lend_below=0)
