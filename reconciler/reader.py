@@ -41,6 +41,7 @@ from reconciler.evidence import (
     listed_members_trusted,
     resolve_unlisted_members,
 )
+from reconciler.gcpolicy import bulk_phase
 from reconciler.livestate import LiveGroup, LiveState, LiveUser, MembersRead
 from reconciler.profile import PRODUCT
 from reconciler.scim.errors import (
@@ -84,11 +85,25 @@ def read_live_state(
     None takes the client's configured budget (``--max-read-mib``, 256 MiB by default).
     The LiveState's ``members_read`` says how many teams' members came from the
     Groups pages and why the others were read one by one.
+    Runs with cyclic garbage collection paused (``gcpolicy.bulk_phase``, no freeze):
+    a read builds one long-lived object per user and no cycles, and the collector,
+    triggered by those allocations, would walk the growing heap again and again.
     """
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
+    with bulk_phase(freeze=False):
+        return _read_live_state(client, page_size, on_progress, concurrency, max_read_bytes)
+
+
+def _read_live_state(
+    client: ScimReader,
+    page_size: int,
+    on_progress: Progress | None,
+    concurrency: int,
+    max_read_bytes: int | None,
+) -> LiveState:
     progress = on_progress or _silent
     try:
         with client.byte_budget(max_read_bytes):
@@ -239,16 +254,18 @@ class _ReadAhead:
 
 def _check_page(kind: str, page: ListPage, start: int, seen: set[str]) -> None:
     """The page answers the startIndex asked for, and repeats no resource already read."""
-    for resource in page.resources:
-        resource_id = resource.get("id")
-        if not isinstance(resource_id, str):
-            continue  # parse_user / parse_group name the missing id
-        if resource_id in seen:
-            raise _fail(
-                f"{kind}: duplicate id {resource_id!r} at startIndex {start}: an earlier "
-                "page already returned it"
-            )
-        seen.add(resource_id)
+    # Ids that are not strings are left to parse_user / parse_group, which name them.
+    ids = [i for i in (resource.get("id") for resource in page.resources) if isinstance(i, str)]
+    fresh = set(ids)
+    if len(fresh) < len(ids) or not seen.isdisjoint(fresh):  # name the first repeat
+        for resource_id in ids:
+            if resource_id in seen:
+                raise _fail(
+                    f"{kind}: duplicate id {resource_id!r} at startIndex {start}: an earlier "
+                    "page already returned it"
+                )
+            seen.add(resource_id)
+    seen.update(fresh)
     if page.start_index != start and page.resources:
         raise _fail(
             f"{kind}: asked for startIndex {start}, the server answered startIndex "
@@ -264,8 +281,10 @@ def _user(
     Equal ``groups`` sets are one object (``shared``, one dict per read): users of
     the same teams share it, about 200 bytes a user less at the peak.
     """
-    user = _located(parse_user, resource, "/Users")
-    member_of = _located(parse_user_groups, resource, "/Users")
+    try:
+        user, member_of = parse_user(resource), parse_user_groups(resource)
+    except ScimError as error:  # located at the listing it came from
+        raise error.at("GET", "/Users") from None
     if member_of is not None:
         member_of = shared.setdefault(member_of, member_of)
     return user, member_of

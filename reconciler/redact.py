@@ -25,11 +25,11 @@ another run's output in a long-lived process (tests, embedding tools).
 from __future__ import annotations
 
 import base64
-import html.entities
 import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import cache, cached_property
 from typing import Any, TextIO
 
 from reconciler.errors import ReconcilerError
@@ -138,13 +138,24 @@ class _Compiled:
 
     def __init__(self, forms: list[str]) -> None:
         self.forms = forms
-        self.pattern = _compile(forms, "")
-        self.split = _compile(forms, _SEPARATOR)  # slower: only when ``_disguised``
         extra = [r'\\+"'] if any('"' in f for f in forms) else []
         extra += [r"\\{2,}"] if any("\\" in f for f in forms) else []
         self.escape = re.compile("|".join([_ESCAPE, *extra]))
         self.reach = max(len(f) for f in forms) * _LONGEST_CHAR
         self.folded = sorted({_fold(f) for f in forms}, key=len, reverse=True)
+
+    # The per-character expressions are compiled when first needed (tens of
+    # milliseconds each, on every start that registers a token; most runs never
+    # print an escape near which they must look, nor a disguised form).
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        return _compile(self.forms, "")
+
+    @cached_property
+    def split(self) -> re.Pattern[str]:
+        """``pattern`` with line breaks allowed between characters (slower: only when
+        ``_disguised``)."""
+        return _compile(self.forms, _SEPARATOR)
 
     def sub(self, text: str) -> str:
         for form in self.forms:
@@ -249,7 +260,7 @@ def _char_pattern(ch: str) -> str:
     if code < 0x80:
         alternatives += [rf"%(?:25)*{code:02x}", rf"\\+x{code:02x}"]
     alternatives += [rf"&(?:amp;)*#0*{code};?", rf"&(?:amp;)*#x0*{code:x};?"]
-    named = _ENTITY_NAMES.get(ch)
+    named = _entity_names().get(ch)
     if named:
         alternatives.append("&(?:amp;)*(?:" + "|".join(map(re.escape, named)) + ")")
     if ch == "\\":  # a backslash escaped once or more: \\ or \\\\
@@ -259,16 +270,16 @@ def _char_pattern(ch: str) -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
+@cache  # built when a pattern is first compiled, not on every start
 def _entity_names() -> dict[str, list[str]]:
     """Each character with the HTML5 named references for it (``/``: ``sol;``)."""
+    import html.entities
+
     names: dict[str, list[str]] = {}
     for name, value in html.entities.html5.items():
         if len(value) == 1:
             names.setdefault(value, []).append(name)
     return {ch: sorted(found, key=len, reverse=True) for ch, found in names.items()}
-
-
-_ENTITY_NAMES = _entity_names()
 
 
 # -- the process-wide redactor -------------------------------------------------

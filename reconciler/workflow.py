@@ -19,20 +19,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from reconciler import planfile
 from reconciler.errors import ConfigError, Problem, RefusedPlanError, StalePlanError
 from reconciler.evidence import confirm_absences, confirm_plan_targets
-from reconciler.executor import ApplyOptions, ApplyResult, OpResult, apply_plan
 from reconciler.files import MIB, read_text
 from reconciler.gcpolicy import bulk_phase
 from reconciler.grammar import count
 from reconciler.guards import GuardFinding, Overrides, guard_findings
-from reconciler.importer import ImportedFiles, import_manifest, infer_claimed_domains
-from reconciler.journal import Journal
 from reconciler.livestate import LiveState
 from reconciler.manifest.loader import (
     LoadedManifest,
@@ -48,13 +45,17 @@ from reconciler.profile import PRODUCT
 from reconciler.reader import Progress, read_live_state
 from reconciler.render.escape import terminal
 from reconciler.render.findings import drift_since_plan, guard_line
-from reconciler.report import AccessReport, build_report
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
 from reconciler.scim.throttle import Throttle
 from reconciler.scim.transport import Timeouts
 from reconciler.settings import Target
 from reconciler.staleness import already_applied, done_count
+
+if TYPE_CHECKING:  # imported where used: `plan` needs none of apply, import or report
+    from reconciler.executor import ApplyOptions, ApplyResult, OpResult
+    from reconciler.importer import ImportedFiles
+    from reconciler.report import AccessReport
 
 # A 100k-user org's plan with every user changed is about 60 MiB of JSON.
 PLAN_FILE_MAX_BYTES = 256 * MIB
@@ -425,6 +426,9 @@ def execute(
 ) -> ApplyResult:
     """Run the plan (``apply_plan`` enforces the guards first); the journal records every
     outcome and is created only when the guards let the run start."""
+    from reconciler.executor import apply_plan
+    from reconciler.journal import Journal
+
     with Journal(journal_path, run_id=run_id) as journal:
         return apply_plan(
             plan,
@@ -449,6 +453,8 @@ def import_org(
     ``claimed_domains`` empty: every domain seen live. Returns the files and the
     domains used. LiveStateError when the listing cannot be trusted.
     """
+    from reconciler.importer import import_manifest, infer_claimed_domains
+
     live = _read(client, ReadOptions(page_size=page_size))
     domains = list(claimed_domains) or infer_claimed_domains(live)
     return import_manifest(live, domains, split_teams=split_teams), domains
@@ -466,6 +472,8 @@ def audit(
 
     ``expiring_days`` None: the policy's ``expiry_warning_days``, else 14. Read-only.
     """
+    from reconciler.report import build_report
+
     live = _read(client, ReadOptions(page_size=page_size))
     days = expiring_days
     if days is None:

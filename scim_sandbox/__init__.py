@@ -16,9 +16,35 @@ loop without a bound. Of ``reconciler`` it uses only the leaves ``errors``, ``fi
 ``grammar`` and ``profile`` (``tests/core/test_boundaries.py`` holds it to that).
 """
 
-from scim_sandbox.faults import Faults, SandboxStats
-from scim_sandbox.quirks import Quirks
-from scim_sandbox.service import Sandbox
-from scim_sandbox.store import Store
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scim_sandbox.faults import Faults, SandboxStats
+    from scim_sandbox.quirks import Quirks
+    from scim_sandbox.service import Sandbox
+    from scim_sandbox.store import Store
 
 __all__ = ["Faults", "Quirks", "Sandbox", "SandboxStats", "Store"]
+
+# Imported on first use (PEP 562), so ``scim_sandbox.command``'s arguments, which
+# every ``reconciler`` start builds, do not load the HTTP server and the store.
+_MODULE_OF = {
+    "Faults": "faults",
+    "SandboxStats": "faults",
+    "Quirks": "quirks",
+    "Sandbox": "service",
+    "Store": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``scim_sandbox.Sandbox`` and the other exported names, imported when first asked for."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -10,21 +10,22 @@ import argparse
 import math
 import os
 import re
-import secrets
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from reconciler.errors import ConfigError, UsageError
 from reconciler.files import check_parent_folder
 from reconciler.grammar import count
 from reconciler.profile import MIXPANEL
-from scim_sandbox.faults import Faults
-from scim_sandbox.quirks import Quirks
-from scim_sandbox.service import Sandbox
+
+if TYPE_CHECKING:  # imported where used: every `reconciler` start builds these arguments
+    from scim_sandbox.faults import Faults
+    from scim_sandbox.quirks import Quirks
 
 TOKEN_ENV = MIXPANEL.token_env  # the variable the client reads, so one export serves both
 DEFAULT_PORT = 8765
@@ -200,6 +201,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: SandboxOptions, out: Callable[[str], None]) -> int:
     """Serve until SIGTERM or SIGINT, then stop cleanly (state saved) and return 0."""
+    import secrets
+
+    from scim_sandbox.service import Sandbox
+
     faults, quirks = _faults(args), _quirks(args)  # usage errors before anything starts
     if args.state is not None:
         fix = "pass --state a file path in a writable folder"
@@ -256,6 +261,8 @@ def _seed_notice(args: SandboxOptions) -> str:
 
 
 def _faults(args: SandboxOptions) -> Faults:
+    from scim_sandbox.faults import Faults
+
     rates = (args.rate_429, args.rate_5xx, args.drop_rate, args.lost_response_rate)
     if sum(rates) > 1:
         raise UsageError(
@@ -281,6 +288,8 @@ def _faults(args: SandboxOptions) -> Faults:
 
 
 def _quirks(args: SandboxOptions) -> Quirks:
+    from scim_sandbox.quirks import Quirks
+
     try:
         return Quirks.from_specs(list(args.quirks))
     except ValueError as error:  # a combination no single --quirk's check can see
@@ -384,6 +393,8 @@ def _seed(text: str) -> str:
 
 def _quirk(text: str) -> str:
     """One ``--quirk`` spec for argparse, checked on its own (combinations: see run)."""
+    from scim_sandbox.quirks import Quirks
+
     try:
         Quirks.from_specs([text])
     except ValueError as error:

@@ -412,7 +412,7 @@ def waiting_line(common: GlobalOptions, console: Console) -> RetryListener | Non
 
 def read_options(options: TargetOptions, console: Console) -> ReadOptions:
     """Page size, and a progress line on stderr when it is a terminal."""
-    from reconciler.render.progress import read_progress
+    from reconciler.render.reading import read_progress
     from reconciler.workflow import ReadOptions
 
     return ReadOptions(page_size=options.page_size, on_progress=read_progress(console.stderr))

@@ -20,6 +20,7 @@ from reconciler.manifest.explain import describe, explain
 from reconciler.manifest.locations import Locations
 from reconciler.manifest.models import (
     SUPPORTED_VERSIONS,
+    Entry,
     ManifestFile,
     Organization,
     Policy,
@@ -29,7 +30,7 @@ from reconciler.manifest.models import (
 from reconciler.manifest.tokens import find_tokens, has_token_runs, redact
 from reconciler.manifest.yamlsource import ParsedYaml, parse_plain, parse_positions, parse_yaml
 
-_M = TypeVar("_M", bound=BaseModel)
+_M = TypeVar("_M", bound=BaseModel | Entry)
 # Values that repeat across entries in a real org: one string each in memory (the
 # models keep the parsed strings as they are). Display names are mostly unique.
 SHARED_VALUES = frozenset({"given_name", "family_name"})
@@ -198,6 +199,7 @@ def _valid(model: type[_M], value: Any) -> _M | None:
     if value is None:
         return None
     try:
-        return model.model_validate(value)
+        valid: _M = model.model_validate(value)  # type: ignore[assignment]  # Self of _M's bound
     except ValidationError:
         return None
+    return valid

@@ -17,7 +17,15 @@ from pydantic_core import ErrorDetails
 
 from reconciler.errors import Problem
 from reconciler.manifest.locations import JsonPath, Locations, prefixed, shorten
-from reconciler.manifest.models import ManifestFile, Member, Organization, Policy, Team, User
+from reconciler.manifest.models import (
+    Entry,
+    ManifestFile,
+    Member,
+    Organization,
+    Policy,
+    Team,
+    User,
+)
 from reconciler.profile import PRODUCT
 
 SCIM_CANNOT = (
@@ -40,8 +48,11 @@ _UNMANAGEABLE = frozenset(
     }
 )
 
+Schema = type[BaseModel] | type[Entry]
+"""A manifest model, or one of the slotted per-entry dataclasses (``User``, ``Member``)."""
+
 # Which model a mapping at a given path is, with "*" standing for any list index.
-_MODELS: dict[tuple[str, ...], type[BaseModel]] = {
+_MODELS: dict[tuple[str, ...], Schema] = {
     (): ManifestFile,
     ("organization",): Organization,
     ("policy",): Policy,
@@ -66,6 +77,7 @@ _EXPECTED = {
     "list_type": "a list",
     "dict_type": "a mapping",
     "model_type": "a mapping",
+    "dataclass_type": "a mapping",  # User and Member are slotted dataclasses (models.py)
     "model_attributes_type": "a mapping",
 }
 
@@ -75,7 +87,7 @@ def explain(
     locations: Locations,
     skip: frozenset[JsonPath],
     *,
-    models: Mapping[tuple[str, ...], type[BaseModel]] | None = None,
+    models: Mapping[tuple[str, ...], Schema] | None = None,
 ) -> Iterator[Problem]:
     """One problem per error, except where the YAML reader already reported the value.
 
@@ -88,7 +100,7 @@ def explain(
         if path in skip:
             continue
         kind = error["type"]
-        if kind == "extra_forbidden":
+        if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # a model, a dataclass
             yield locations.problem(path, _unknown_key(path, models), on_key=True)
         elif kind == "missing":
             yield locations.problem(path, prefixed(path[:-1], f"missing required key '{path[-1]}'"))
@@ -98,13 +110,13 @@ def explain(
 
 
 def model_at(
-    path: JsonPath, models: Mapping[tuple[str, ...], type[BaseModel]] | None = None
-) -> type[BaseModel] | None:
+    path: JsonPath, models: Mapping[tuple[str, ...], Schema] | None = None
+) -> Schema | None:
     """The model of the mapping at ``path``, if the path is one the schema defines."""
     return (models or _MODELS).get(tuple("*" if isinstance(p, int) else p for p in path))
 
 
-def _unknown_key(path: JsonPath, models: Mapping[tuple[str, ...], type[BaseModel]] | None) -> str:
+def _unknown_key(path: JsonPath, models: Mapping[tuple[str, ...], Schema] | None) -> str:
     parent, key = path[:-1], str(path[-1])
     if models is None and key.lower().replace("-", "_") in _UNMANAGEABLE:
         return prefixed(parent, f"key '{key}' is not supported: {SCIM_CANNOT}")
@@ -119,7 +131,7 @@ def _message(error: ErrorDetails, path: JsonPath, locations: Locations) -> str:
     kind, ctx, value = error["type"], error.get("ctx", {}), error["input"]
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
-    if kind == "model_type" and ctx.get("class_name") == "Member":
+    if kind in ("model_type", "dataclass_type") and ctx.get("class_name") == "Member":
         return f"expected an email address or a mapping with 'email', found {describe(value)}"
     if kind in _EXPECTED:
         return _expected(_EXPECTED[kind], value, locations.plain.get(path))

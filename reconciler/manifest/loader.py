@@ -17,20 +17,21 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
+from pydantic.fields import FieldInfo
 
 from reconciler.errors import ConfigError, ManifestError, Problem
 from reconciler.files import MIB, ReadRefused, read_bounded, size_text
 from reconciler.gcpolicy import bulk_phase
 from reconciler.manifest.document import FileResult, check_file
 from reconciler.manifest.locations import Locations
-from reconciler.manifest.models import Manifest, Policy
+from reconciler.manifest.models import Entry, Manifest, Policy
 from reconciler.manifest.validate import check_manifest
 
 MAX_FILE_BYTES = 5 * MIB
@@ -125,8 +126,11 @@ def manifest_digest(manifest: Manifest) -> str:
             digest.update(b"[")
             adapter = _list_adapter(model)
             for start in range(0, len(value), DIGEST_CHUNK):
-                chunk = adapter.dump_python(list(value[start : start + DIGEST_CHUNK]), mode="json")
-                digest.update(f"{',' if start else ''}{_canonical(chunk)[1:-1]}".encode())
+                entries = value[start : start + DIGEST_CHUNK]
+                text = _plain_records(entries)
+                if text is None:  # a value of another kind (a date, say): pydantic's dump
+                    text = _canonical(adapter.dump_python(list(entries), mode="json"))[1:-1]
+                digest.update(f"{',' if start else ''}{text}".encode())
             digest.update(b"]")
         else:
             whole = manifest.model_dump(mode="json", include={name})[name]
@@ -137,19 +141,92 @@ def manifest_digest(manifest: Manifest) -> str:
 
 DIGEST_CHUNK = 2000
 
+_quoted: Callable[[str], str] = json.encoder.encode_basestring_ascii  # json.dumps's own (C)
+_HEADS: dict[type[object], tuple[tuple[str, str], ...]] = {}
 
-def _model_of(value: object) -> type[BaseModel] | None:
-    """The model class of a non-empty tuple whose items all are exactly that class."""
-    if not isinstance(value, tuple) or not value or not isinstance(value[0], BaseModel):
+
+def _plain_records(records: Sequence[object]) -> str | None:
+    """The canonical JSON of ``records`` joined by ``,``, or None for pydantic's dump.
+
+    The bytes ``json.dumps(dump, sort_keys=True, separators=(",", ":"))`` gives for the
+    models' JSON dump, written directly (a third less time at 100k users) while every
+    value is text, a boolean, null, or a tuple of text or of such records: their JSON
+    dump is the value itself (no field of these models has a serializer for them).
+    Any other value (a date: its serializer decides), or a class whose dump is not
+    just its fields by name (an alias, an excluded or a computed field), returns None.
+    """
+    parts: list[str] = []
+    for record in records:
+        if not _plain_record(record, parts):
+            return None
+        parts.append(",")
+    return "".join(parts[:-1])
+
+
+def _plain_record(record: object, parts: list[str]) -> bool:
+    kind = type(record)
+    heads = _HEADS.get(kind)
+    if heads is None:
+        fields = getattr(kind, "model_fields", None)
+        if not isinstance(fields, dict) or not _dumps_its_fields(kind, fields):
+            return False
+        names = enumerate(sorted(fields))
+        heads = tuple((f"{',' if n else '{'}{_quoted(name)}:", name) for n, name in names)
+        _HEADS[kind] = heads
+    for head, name in heads:
+        parts.append(head)
+        value = getattr(record, name)
+        if type(value) is str:
+            parts.append(_quoted(value))
+        elif value is None:
+            parts.append("null")
+        elif value is True:
+            parts.append("true")
+        elif value is False:
+            parts.append("false")
+        elif type(value) is tuple:
+            parts.append("[")
+            for number, item in enumerate(value):
+                if number:
+                    parts.append(",")
+                if type(item) is str:
+                    parts.append(_quoted(item))
+                elif not isinstance(item, BaseModel | Entry) or not _plain_record(item, parts):
+                    return False
+            parts.append("]")
+        else:
+            return False
+    parts.append("}" if heads else "{}")
+    return True
+
+
+def _dumps_its_fields(kind: type[object], fields: dict[str, Any]) -> bool:
+    """Is the JSON dump of ``kind`` exactly its fields by name (no alias, exclusion, extra)?"""
+    if getattr(kind, "__pydantic_computed_fields__", None):
+        return False
+    return all(
+        isinstance(f, FieldInfo) and f.serialization_alias is None and not f.exclude
+        for f in fields.values()
+    )
+
+
+def _model_of(value: object) -> type[object] | None:
+    """The model class of a non-empty tuple whose items all are exactly that class.
+
+    A model, or a pydantic dataclass (``User``, ``Member``); pydantic serializes both.
+    """
+    if not isinstance(value, tuple) or not value:
+        return None
+    if not isinstance(value[0], BaseModel | Entry):
         return None
     kind = type(value[0])
     return kind if all(type(item) is kind for item in value) else None
 
 
-_ADAPTERS: dict[type[BaseModel], TypeAdapter[list[Any]]] = {}
+_ADAPTERS: dict[type[object], TypeAdapter[list[Any]]] = {}
 
 
-def _list_adapter(model: type[BaseModel]) -> TypeAdapter[list[Any]]:
+def _list_adapter(model: type[object]) -> TypeAdapter[list[Any]]:
     """A serializer for a list of ``model``: the model's own serializer, once per list."""
     if model not in _ADAPTERS:
         _ADAPTERS[model] = TypeAdapter(list[model])  # type: ignore[valid-type]  # a runtime class

@@ -1,5 +1,9 @@
 """Schema v1 of the manifest as frozen pydantic models.
 
+Users and memberships, the bulk of a large manifest, are slotted frozen pydantic
+dataclasses (``Entry``) rather than models, for memory; they answer the part of the
+model API in use.
+
 Unknown keys are rejected (``extra="forbid"``) so a typo never silently means "not
 managed". An omitted optional field means "not managed" (``None``), never "empty".
 Org roles and project access are not settable over Mixpanel's SCIM API, so the
@@ -16,8 +20,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from functools import cached_property
-from typing import Annotated, Any, Literal, Self, overload
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -30,12 +33,18 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    TypeAdapter,
     WithJsonSchema,
     field_validator,
 )
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from reconciler.identity import hidden_character, lookalike_reason, match_key
 from reconciler.profile import PRODUCT
+
+if TYPE_CHECKING:
+    from pydantic.fields import FieldInfo
+    from pydantic_core import SchemaSerializer, SchemaValidator
 
 SUPPORTED_VERSIONS = (1,)
 
@@ -63,7 +72,7 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1), AfterValidator(_not_b
 
 def check_email(value: str) -> str:
     """Reject values that cannot be a Mixpanel login; keep the author's spelling."""
-    if not _EMAIL.match(value):
+    if not _EMAIL.fullmatch(value):  # match() would let "$" pass a trailing newline
         raise ValueError(_email_problem(value))
     return value
 
@@ -257,31 +266,8 @@ Count = Annotated[StrictInt, Field(ge=0)]
 Percent = Annotated[float, Field(strict=True, ge=0, le=100)]
 
 
-class _once(cached_property[str]):  # a decorator, named like cached_property
-    """``functools.cached_property`` without the lock Python 3.11 takes per first access.
-
-    Models are built and first read in one thread, and computing a key twice would give
-    the same string anyway; the lock cost ~0.1 s per 100k entries.
-    """
-
-    @overload
-    def __get__(self, instance: None, owner: type[Any] | None = None) -> Self: ...
-
-    @overload
-    def __get__(self, instance: object, owner: type[Any] | None = None) -> str: ...
-
-    def __get__(self, instance: object | None, owner: type[Any] | None = None) -> Self | str:
-        if instance is None:
-            return self
-        value = self.func(instance)
-        instance.__dict__[self.attrname or self.func.__name__] = (
-            value  # as cached_property: read from there next
-        )
-        return value
-
-
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, ignored_types=(_once,))
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
 
 
 def _not_null(value: Any) -> Any:
@@ -327,7 +313,7 @@ class Organization(_Strict):
     def _domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         lowered = tuple(d.lower() for d in value)
         for domain in lowered:
-            if not _DOMAIN.match(domain):
+            if not _DOMAIN.fullmatch(domain):  # as for emails: no trailing newline
                 raise ValueError(f"{domain!r} is not a domain name; write it like acme.io")
         return lowered
 
@@ -362,48 +348,122 @@ class Policy(_Strict):
     )
 
 
-class User(_Strict):
+class Entry:
+    """Base of ``User`` and ``Member``: slotted, frozen pydantic dataclasses, not models.
+
+    A manifest holds one of these per user and per membership (100k users: ~145k), so
+    their size is most of a loaded manifest. A ``BaseModel`` instance keeps its fields
+    in a ``__dict__`` plus a ``__pydantic_fields_set__`` set (~570 bytes for a user);
+    a slotted dataclass keeps them in slots (~100 bytes). Validation, the messages
+    (``explain`` maps the dataclass error types to the model ones), serialization and
+    the JSON Schema are pydantic's, the same as a model's. The part of the model API
+    that callers use is here: ``model_validate``, ``model_fields``, ``model_dump``,
+    ``model_copy``, ``model_json_schema``.
+
+    ``key`` (a slot, not a field: never validated, dumped or in the schema) is the match
+    key, set once when the entry is built: SCIM userName is case-insensitive
+    (caseExact=false), ASCII only. It is the email's own string when they are equal
+    (the usual case): one string, not two.
+    """
+
+    __slots__ = ("key",)
+    key: str
+    email: str
+    model_fields: ClassVar[dict[str, FieldInfo]]
+    __pydantic_validator__: ClassVar[SchemaValidator]
+    __pydantic_serializer__: ClassVar[SchemaSerializer]
+
+    def __post_init__(self) -> None:
+        key = match_key(self.email)
+        _set_key(self, self.email if key == self.email else key)
+
+    @classmethod
+    def model_validate(cls, obj: Any) -> Self:
+        """Validate ``obj`` (a mapping); raises pydantic's ValidationError as a model does."""
+        entry: Self = cls.__pydantic_validator__.validate_python(obj)
+        return entry
+
+    def model_dump(self, *, mode: Literal["json", "python"] = "python", **options: Any) -> Any:
+        """The fields as a dict (``mode="json"``: JSON values), as ``BaseModel.model_dump``.
+
+        ``options``: pydantic's serializer options (``include``, ``exclude``, ...).
+        """
+        return self.__pydantic_serializer__.to_python(self, mode=mode, **options)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None) -> Self:
+        """A copy with ``update`` applied, validated again (a model's copy is not)."""
+        return self.model_validate({**self.model_dump(), **(update or {})})
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of one entry, as ``BaseModel.model_json_schema``."""
+        return TypeAdapter(cls).json_schema()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Copied and pickled by field values; ``key`` is computed again."""
+        return (_rebuild, (type(self), tuple(getattr(self, name) for name in self.model_fields)))
+
+
+_E = TypeVar("_E", bound=Entry)
+
+
+def _rebuild(kind: type[_E], values: tuple[Any, ...]) -> _E:
+    entry = object.__new__(kind)
+    for name, value in zip(kind.model_fields, values, strict=True):
+        object.__setattr__(entry, name, value)
+    entry.__post_init__()
+    return entry
+
+
+_set_key = vars(Entry)["key"].__set__  # the slot's own setter: the dataclasses are frozen
+_ENTRY = ConfigDict(extra="forbid", strict=False)
+
+
+# ``kw_only=True`` on every ``Field(...)`` too: pydantic lists keyword-only fields after
+# the others, and the JSON Schema must keep the fields in the order written here.
+@pydantic_dataclass(frozen=True, slots=True, kw_only=True, config=_ENTRY)
+class User(Entry):
     """A person who should exist in the org. ``email`` is the SCIM ``userName``."""
 
-    email: Email = Field(description=f"The {PRODUCT} login (SCIM userName); case-insensitive.")
+    email: Email = Field(
+        kw_only=True, description=f"The {PRODUCT} login (SCIM userName); case-insensitive."
+    )
     given_name: NonEmpty
     family_name: NonEmpty
-    display_name: NonEmpty | None = Field(default=None, description="Omit to leave it unmanaged.")
-    active: StrictBool = Field(default=True, description="false deprovisions the user.")
+    display_name: NonEmpty | None = Field(
+        kw_only=True, default=None, description="Omit to leave it unmanaged."
+    )
+    active: StrictBool = Field(
+        kw_only=True, default=True, description="false deprovisions the user."
+    )
     expires: Expires | None = Field(
+        kw_only=True,
         default=None,
         description="Last day of access (YYYY-MM-DD, through its end UTC) or an RFC 3339 "
         "timestamp with offset; deprovisioned after it.",
     )
     previous_emails: tuple[Email, ...] = Field(
-        default=(), description="Former addresses, so an email change is a rename, not a new user."
+        kw_only=True,
+        default=(),
+        description="Former addresses, so an email change is a rename, not a new user.",
     )
 
-    @_once
-    def key(self) -> str:
-        """Match key: SCIM userName is case-insensitive (caseExact=false), ASCII only.
 
-        The email's own string when they are equal (the usual case): one string, not two.
-        """
-        key = match_key(self.email)
-        return self.email if key == self.email else key
-
-
-class Member(_Strict):
+@pydantic_dataclass(frozen=True, slots=True, kw_only=True, config=_ENTRY)
+class Member(Entry):
     """A team membership; ``expires`` makes it time-bound."""
 
     email: Email
     expires: Expires | None = Field(
+        kw_only=True,
         default=None,
         description="Last day of this membership (a date, through its end UTC) or an RFC 3339 "
         "timestamp with offset.",
     )
 
-    @_once
-    def key(self) -> str:
-        """Match key, computed once: the diff asks for it per membership (shared as User.key)."""
-        key = match_key(self.email)
-        return self.email if key == self.email else key
+
+User.model_fields = vars(User)["__pydantic_fields__"]
+Member.model_fields = vars(Member)["__pydantic_fields__"]
 
 
 def _member_from_email(value: Any) -> Any:

@@ -82,6 +82,8 @@ def expiry_notices(
     """Past dates are legal (that is how access ends) but worth a line in the PR."""
     for entry in users:
         user = entry.user
+        if user.expires is None:  # most users: skip the calls below (once per user)
+            continue
         if user.active and user.key not in protected and is_expired(user.expires, today):
             message = (
                 f"expires {_shown(user.expires)} is in the past: this user ({user.email}) "
@@ -91,6 +93,8 @@ def expiry_notices(
             found.notices.append(replace(located, while_access=(user.key, None)))
     for team in teams:
         for index, member in enumerate(team.team.member_list):
+            if member.expires is None:  # no notice without an expiry (_membership_notice)
+                continue
             notice = _membership_notice(team.team, member.email, member.expires, declared, today)
             if notice:
                 problem = team.at.problem(notice, "members", index, "expires")

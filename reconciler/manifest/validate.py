@@ -154,17 +154,19 @@ def _check_whitespace(users: Sequence[UserAt], teams: Sequence[TeamAt], found: F
     writes Mixpanel's exact names). Not an error: the name must equal the live one,
     spaces included, or the plan renames it in place.
     """
+    if not found.wants_notices:
+        return
     for entry in users:
         user = entry.user
         for key in TEXT_NAMES:
             value = getattr(user, key)
-            if found.wants_notices and isinstance(value, str) and value != value.strip():
+            if isinstance(value, str) and value != value.strip():
                 found.notices.append(entry.at.problem(_spaces(value, "updates it"), key))
     for team in teams:
         names: list[tuple[str, JsonPath]] = [(team.team.name, ("name",))]
         names += [(n, ("previous_names", i)) for i, n in enumerate(team.team.previous_names)]
         for value, sub in names:
-            if found.wants_notices and value != value.strip():
+            if value != value.strip():
                 found.notices.append(team.at.problem(_spaces(value, "renames it in place"), *sub))
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from reconciler.executor import NOT_ATTEMPTED, ApplyResult, OpResult, Status
 from reconciler.grammar import count
 from reconciler.render.escape import terminal
-from reconciler.render.style import Style, clip, is_terminal
-
-if TYPE_CHECKING:
-    from reconciler.reader import Progress
+from reconciler.render.reading import read_progress as read_progress  # noqa: PLC0414
+from reconciler.render.style import Style, clip
 
 _MARK = {
     Status.DONE: ("✓", "green"),
@@ -137,20 +135,3 @@ def _interrupted_summary(result: ApplyResult, total: int) -> str:
         "re-run the apply job (a remainder of the reviewed plan needs no new review)."
     )
     return "\n".join(lines) + "\n"
-
-
-def read_progress(stream: TextIO) -> Progress | None:
-    """A ``reading users: 120/5000`` line updated in place on a terminal; None elsewhere.
-
-    For ``read_live_state(on_progress=...)``; the line is cleared when a kind is done.
-    """
-    if not is_terminal(stream):
-        return None
-
-    def show(what: str, done: int, total: int) -> None:
-        stream.write(f"\r{clip(f'reading {what}: {done}/{total}', stream)}\x1b[K")
-        if done >= total:
-            stream.write("\r\x1b[2K")
-        stream.flush()
-
-    return show
