@@ -294,9 +294,10 @@ class _NoGate:
         from reconciler.scim.throttle import Throttle
 
         class NoGate(Throttle):
-            def rate_limited(self, delay: float, generation: int) -> float:
+            def judge(self, delay: float, generation: int) -> tuple[float, bool]:
+                # never dense, and the waiting request keeps its worker, as in a plain pool
                 self.stats.rate_limited += 1
-                return time.monotonic() + delay
+                return time.monotonic() + delay, False
 
         return NoGate()
 

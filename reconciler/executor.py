@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import partial
 from itertools import groupby
 from typing import Any
 
@@ -54,6 +54,7 @@ from reconciler.scim.errors import (
     ScimPayloadTooLarge,
     ScimProtocolError,
 )
+from reconciler.scim.lanes import LanePool
 from reconciler.scim.protocols import ScimWriter
 from reconciler.verify import (
     NOT_THERE,
@@ -435,14 +436,21 @@ class _Runner:
         self.journal = journal
 
     def phase(self, ops: list[Operation]) -> Generator[OpResult, None, None]:
-        """Results in plan order; on any exit before the end, nothing new starts."""
+        """Results in plan order; on any exit before the end, nothing new starts.
+
+        At most ``concurrency`` operations hold a lane (so at most that many requests
+        are in flight), started in plan order; one whose request waits out a 429
+        lends its lane to the next operation meanwhile (``LanePool``). With one
+        lane, operations run one after the other in this thread.
+        """
         workers = max(1, min(self.options.concurrency, len(ops)))
         if workers == 1:
             yield from map(self.run_one, ops)
             return
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply")
+        spare = min(workers, len(ops) - workers)
+        pool = LanePool(workers, spare=spare, thread_name_prefix="apply")
         try:
-            futures = [pool.submit(self.run_one, op) for op in ops]
+            futures = [pool.submit(partial(self.run_one, op)) for op in ops]
             for future in futures:
                 yield future.result()
         except BaseException:  # Ctrl-C, or the consumer closed us: stop, drain, re-raise

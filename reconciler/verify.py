@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Literal
 
 from reconciler.attributes import BY_NAME
@@ -23,6 +23,7 @@ from reconciler.identity import ascii_lower
 from reconciler.livestate import LiveUser
 from reconciler.plan import JsonScalar
 from reconciler.scim.errors import ScimNotFound
+from reconciler.scim.lanes import LanePool
 from reconciler.scim.protocols import ResourceReader
 from reconciler.scim.transport import VERIFY
 
@@ -150,8 +151,11 @@ def verify(expected: Expectations, reader: ResourceReader, *, concurrency: int =
     if workers == 1:
         found = [check(job) for job in jobs]
     else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
-            found = list(pool.map(check, jobs))
+        # At most ``concurrency`` reads in flight; one waiting out a 429 lends its lane.
+        spare = min(workers, len(jobs) - workers)
+        with LanePool(workers, spare=spare, thread_name_prefix="verify") as pool:
+            futures = [pool.submit(partial(check, job)) for job in jobs]
+            found = [future.result() for future in futures]
     differences: dict[str, list[str]] = {}
     for problems in found:
         for op_id, text in problems:

@@ -84,8 +84,9 @@ def connect(
 ) -> ScimClient:
     """A client; ``concurrency`` (apply's) also bounds in-flight requests adaptively.
 
-    All workers share one throttle, so a 429 to any of them pauses every one until
-    Retry-After, and the in-flight limit halves and recovers (AIMD).
+    All workers share one throttle: dense 429s pause every one until Retry-After and
+    the in-flight limit halves and recovers (AIMD); a sparse 429 pauses only its own
+    request (``reconciler.scim.throttle``).
     """
     retry = RetryPolicy(max_attempts=target.max_attempts)
     limits = target.limits

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +35,7 @@ from reconciler.scim.errors import (
     ScimProtocolError,
     ScimTransportError,
 )
+from reconciler.scim.lanes import waiting_aside
 from reconciler.scim.parse import parse_error
 from reconciler.scim.retry import (
     Backoff,
@@ -160,7 +161,8 @@ class Transport:
     """Sends one SCIM request with retries and returns a Response or raises a ScimError.
 
     Safe to share between threads (the executor's workers, the reader's pool): they
-    share one ``Throttle``, so a 429 seen by one thread pauses them all, and one
+    share one ``Throttle``, so dense 429s pause them all (a sparse one pauses only its
+    own request, which lends its lane: ``lanes``), and one
     ``CircuitBreaker``, which stops every thread once the run cannot go on.
     ``timeouts.total`` is enforced on the transport's own pooled session; a
     caller-supplied ``session`` (a test double) has no per-request deadline.
@@ -312,7 +314,7 @@ class Transport:
         request = f"{method} {path}"
         while True:
             try:
-                status, headers, content, reopens = self._paced_send(
+                status, headers, content, reopens, sparse = self._paced_send(
                     method, path, params, data, backoff, purpose=purpose
                 )
             except requests.RequestException as error:
@@ -339,7 +341,10 @@ class Transport:
                 after = parse_retry_after(headers.get("Retry-After"), self._clock())
                 why = f"HTTP {status}" + (" (rate limited)" if status == 429 else "")
                 announce = self._announcer(request, why, backoff, waited)
-                if backoff.wait(after, announce=announce):
+                # Waiting out a sparse 429 this request holds no lane: another runs meanwhile.
+                with waiting_aside() if sparse else nullcontext():
+                    again = backoff.wait(after, announce=announce)
+                if again:
                     if reopens is not None:  # this thread slept through the shared pause
                         self.throttle.waited_until(reopens)
                     log.info("retrying %s %s after HTTP %d", method, path, status)
@@ -389,9 +394,10 @@ class Transport:
         backoff: Backoff,
         *,
         purpose: str = "",
-    ) -> tuple[int, CaseInsensitiveDict[str], bytes, float | None]:
-        """``_send`` under the shared throttle; on a 429 closes the gate for every thread
-        and returns when it reopens (None otherwise)."""
+    ) -> tuple[int, CaseInsensitiveDict[str], bytes, float | None, bool]:
+        """``_send`` under the shared throttle: the answer, then for a 429 when the
+        request may be retried (None otherwise) and whether the throttle judged that
+        429 sparse (dense 429s close the gate for every thread)."""
         with self.throttle.slot() as slot:
             # The breaker may have opened while this thread waited for the gate.
             self._refuse_if_stopped(method, path, attempted=backoff.attempts > 1)
@@ -400,11 +406,11 @@ class Transport:
             )
             if status != 429:
                 slot.succeeded()
-                return status, headers, content, None
+                return status, headers, content, None, False
             after = parse_retry_after(headers.get("Retry-After"), self._clock())
             pause = self.retry.base_delay if after is None else after
             reopens = slot.rate_limited(min(max(pause, 0.0), self.retry.max_delay))
-            return status, headers, content, reopens
+            return status, headers, content, reopens, slot.sparse
 
     def _send(
         self,
