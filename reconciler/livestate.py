@@ -29,18 +29,15 @@ class LiveUser:
     family_name: str | None = None
     display_name: str | None = None
     active: bool = True
+    # The match key (``_match_key_of``), computed once at construction: a read uses it
+    # three times a user (the reader's uniqueness check, LiveState's sort and its key
+    # index) and the diff again. A key equal to the userName (the usual case) is that
+    # same string, so keeping it costs no memory beyond the slot.
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        """The match key (``reconciler.identity.match_key``): ASCII case folded.
-
-        A look-alike userName is keyed by its exact text instead, which no manifest
-        email (ASCII, printable) can equal: it is never matched to a manifest user,
-        and it never collides with the real account it imitates.
-        """
-        if self.user_name.isascii() and self.user_name.isprintable():
-            return match_key(self.user_name)  # the usual case, never a look-alike
-        return self.user_name if is_lookalike(self.user_name) else match_key(self.user_name)
+    def __post_init__(self) -> None:
+        key = _match_key_of(self.user_name)
+        object.__setattr__(self, "key", self.user_name if key == self.user_name else key)
 
     @property
     def lookalike(self) -> bool:
@@ -116,7 +113,8 @@ class LiveState:
     _groups_by_id: Mapping[str, LiveGroup] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_key", MappingProxyType(dict(map(_keyed, self.users))))
+        by_key = MappingProxyType({u.key: u for u in self.users})
+        object.__setattr__(self, "_by_key", by_key)
         object.__setattr__(self, "_by_id", MappingProxyType({u.id: u for u in self.users}))
         groups = MappingProxyType({g.display_name: g for g in self.groups})
         object.__setattr__(self, "_groups_by_name", groups)
@@ -171,10 +169,16 @@ class LiveState:
     fingerprint = cached_property(_content_hash)
 
 
-def _keyed(user: LiveUser) -> tuple[str, LiveUser]:
-    """(key, user); a key equal to the userName (the usual case) is that same string."""
-    key = user.key
-    return (user.user_name if key == user.user_name else key), user
+def _match_key_of(user_name: str) -> str:
+    """``LiveUser.key``: the match key (``reconciler.identity.match_key``), ASCII case folded.
+
+    A look-alike userName is keyed by its exact text instead, which no manifest
+    email (ASCII, printable) can equal: it is never matched to a manifest user,
+    and it never collides with the real account it imitates.
+    """
+    if user_name.isascii() and user_name.isprintable():
+        return match_key(user_name)  # the usual case, never a look-alike
+    return user_name if is_lookalike(user_name) else match_key(user_name)
 
 
 def _canonical_bytes(value: dict[str, Any]) -> bytes:

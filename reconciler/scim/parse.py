@@ -87,7 +87,7 @@ _FAST_ROWS = (
     ("active", "active", "flag"),
 )
 _TABLE_ROWS = tuple((a.name, a.scim_path, a.kind) for a in USER_ATTRIBUTES)
-_FIELDS = tuple(f.name for f in fields(LiveUser))
+_FIELDS = tuple(f.name for f in fields(LiveUser) if f.init)
 _FAST_FIELDS = ("id", *(row[0] for row in _FAST_ROWS))
 _FAST = _TABLE_ROWS == _FAST_ROWS and _FIELDS == _FAST_FIELDS
 _SHARED_LENGTH = 32  # given and family names up to this long are interned
