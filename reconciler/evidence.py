@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TypeVar
 
@@ -129,12 +129,15 @@ def resolve_unlisted_members(
 def check_member_lists(
     groups: Sequence[LiveGroup],
     groups_of: Mapping[str, frozenset[str] | None],
-    names: Mapping[str, str],
+    users: Sequence[LiveUser],
+    derived: Mapping[str, set[str]] | None = None,
 ) -> None:
     """Fail closed on any team whose member list cannot be trusted.
 
     ``groups_of`` maps every user id read (listed or looked up) to the ids in its
-    ``groups`` attribute (None: absent); ``names`` maps user ids to userNames.
+    ``groups`` attribute (None: absent); ``users`` are those users (an error names
+    them by userName). ``derived`` may pass ``MemberTrust.derived`` when ``groups_of``
+    has not changed since: it is used only when it covers exactly ``groups``' ids.
     The server *fills* ``groups`` when at least one user carries a non-empty one.
 
     - It fills them: each team's member ids must equal the users whose ``groups``
@@ -150,7 +153,9 @@ def check_member_lists(
     Raises LiveStateError naming the first untrusted team and what the server did.
     """
     if any(ids for ids in groups_of.values() if ids):
-        _cross_check(groups, _derived(groups, groups_of), names)
+        if derived is None or derived.keys() != {g.id for g in groups}:
+            derived = _derived(groups, groups_of)
+        _cross_check(groups, derived, users)
 
 
 @dataclass(frozen=True)
@@ -160,11 +165,14 @@ class MemberTrust:
     ``trusted``: ids of those teams. ``canary``: the trusted team with the most
     members, which the reader reads anyway to test the listing (None when no trusted
     team has a member). ``reasons``: why the other teams are read one by one.
+    ``derived``: team id -> ids of the users whose ``groups`` name it, when it was
+    computed, so ``check_member_lists`` need not compute it again (read-only).
     """
 
     trusted: frozenset[str] = frozenset()
     canary: str | None = None
     reasons: tuple[str, ...] = ()
+    derived: Mapping[str, set[str]] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def none(cls, reason: str) -> MemberTrust:
@@ -254,6 +262,7 @@ def listed_members_trusted(
         frozenset(g.id for g in trusted),
         canary.id if canary is not None and canary.member_ids else None,
         tuple(reasons),
+        derived,
     )
 
 
@@ -436,19 +445,21 @@ def _derived(
 
 
 def _cross_check(
-    groups: Sequence[LiveGroup], derived: Mapping[str, set[str]], names: Mapping[str, str]
+    groups: Sequence[LiveGroup], derived: Mapping[str, set[str]], users: Sequence[LiveUser]
 ) -> None:
     for group in groups:
         named = derived[group.id]
+        if named == group.member_ids if group.members_listed else not named:
+            continue  # the usual case: the two sources agree
+        # Only an error names users: the id -> userName map is built for it alone.
+        names = {u.id: u.user_name for u in users}
         if not group.members_listed:
-            if named:
-                raise _unknown(
-                    group,
-                    "GET /Groups/{id} answered without a `members` attribute, while "
-                    f"{_count(named, 'user')} name the team in their `groups` "
-                    f"({_names(named, names)})",
-                )
-            continue
+            raise _unknown(
+                group,
+                "GET /Groups/{id} answered without a `members` attribute, while "
+                f"{_count(named, 'user')} name the team in their `groups` "
+                f"({_names(named, names)})",
+            )
         missing, extra = named - group.member_ids, group.member_ids - named
         if missing:
             raise _unknown(
@@ -458,12 +469,11 @@ def _cross_check(
                 f"name the team in their `groups` ({_names(missing, names)} missing from the "
                 "team's member list: the server cuts member lists)",
             )
-        if extra:
-            raise _unknown(
-                group,
-                f"GET /Groups/{{id}} lists {_names(extra, names)}, whose `groups` attribute "
-                "does not name the team (the server's two answers disagree)",
-            )
+        raise _unknown(
+            group,
+            f"GET /Groups/{{id}} lists {_names(extra, names)}, whose `groups` attribute "
+            "does not name the team (the server's two answers disagree)",
+        )
 
 
 def _count(ids: Iterable[str], noun: str) -> str:

@@ -127,7 +127,9 @@ def _read_live_state(
     hidden = resolve_unlisted_members(client, users, groups)
     users.extend(hidden.users)
     groups_of.update(hidden.groups_of or {})
-    check_member_lists(groups, groups_of, {u.id: u.user_name for u in users})
+    # The listing's cross-check table still holds when the lookups added no `groups`.
+    derived = None if hidden.groups_of else trust.derived
+    check_member_lists(groups, groups_of, users, derived)
     return LiveState.of(users, groups, hidden.notices, members_read)
 
 

@@ -17,8 +17,8 @@ import pytest
 
 from reconciler import reader
 from reconciler.errors import LiveStateError
-from reconciler.evidence import listed_members_trusted
-from reconciler.livestate import LiveGroup
+from reconciler.evidence import check_member_lists, listed_members_trusted
+from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
@@ -51,6 +51,21 @@ def test_teams_whose_listed_members_equal_users_groups_are_trusted() -> None:
     assert trust.trusted == {"g1", "g2", "g3"}
     assert trust.canary == "g1"  # the trusted team with the most members
     assert trust.reasons == ()
+
+
+def test_the_cross_check_reuses_the_listing_table_only_for_the_same_teams() -> None:
+    groups_of = {"u1": U({"g1"}), "u2": U({"g1"})}
+    trust = listed_members_trusted([team("g1", "u1", "u2")], groups_of)
+    assert trust.derived == {"g1": {"u1", "u2"}}
+    users = [LiveUser("u1", "ada@acme.io"), LiveUser("u2", "bob@acme.io")]
+    check_member_lists([team("g1", "u1", "u2")], groups_of, users, trust.derived)
+    # A table for other teams is not taken: g2 is checked from `groups` itself.
+    cut = [team("g1", "u1", "u2"), team("g2", "u1")]
+    with pytest.raises(LiveStateError, match=r"team 'team g2'.*ada@acme\.io"):
+        check_member_lists(cut, {**groups_of, "u1": U({"g1"})}, users, trust.derived)
+    # Only the failing team's error builds the id -> userName map: names are shown.
+    with pytest.raises(LiveStateError, match=r"bob@acme\.io missing from the team"):
+        check_member_lists([team("g1", "u1")], groups_of, users)
 
 
 @pytest.mark.parametrize(
