@@ -7,8 +7,10 @@ later of two conflicting places and names the earlier one, as ``file:line:col``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
+from operator import attrgetter
 
 from reconciler.attributes import TEXT_NAMES
 from reconciler.identity import ascii_lower, match_key, name_fold
@@ -156,18 +158,43 @@ def _check_whitespace(users: Sequence[UserAt], teams: Sequence[TeamAt], found: F
     """
     if not found.wants_notices:
         return
-    for entry in users:
-        user = entry.user
-        for key in TEXT_NAMES:
-            value = getattr(user, key)
-            if isinstance(value, str) and value != value.strip():
-                found.notices.append(entry.at.problem(_spaces(value, "updates it"), key))
+    if any(map(_has_edge, (_joined(users, key) for key in TEXT_NAMES))):
+        _user_whitespace(users, found)
     for team in teams:
         names: list[tuple[str, JsonPath]] = [(team.team.name, ("name",))]
         names += [(n, ("previous_names", i)) for i, n in enumerate(team.team.previous_names)]
         for value, sub in names:
             if value != value.strip():
                 found.notices.append(team.at.problem(_spaces(value, "renames it in place"), *sub))
+
+
+# A text name with surrounding whitespace: ``str.strip()`` and ``\s`` both use the
+# Unicode whitespace of ``str.isspace``. Names are joined with NUL to scan 100k users
+# in C; a NUL in a name at worst makes ``_user_whitespace`` check every user itself.
+_EDGE = re.compile(r"(?:\A|\x00)\s|\s(?:\x00|\Z)")
+
+
+def _joined(users: Sequence[UserAt], key: str) -> str:
+    """The non-empty values of the text name ``key``, NUL-joined (one scan for all)."""
+    values = filter(None, map(attrgetter(f"user.{key}"), users))
+    try:
+        return "\x00".join(values)
+    except TypeError:  # a value that is not text: let the exact check decide
+        return " "
+
+
+def _has_edge(text: str) -> bool:
+    return _EDGE.search(text) is not None
+
+
+def _user_whitespace(users: Sequence[UserAt], found: Findings) -> None:
+    """One notice per user text name with surrounding whitespace, in manifest order."""
+    for entry in users:
+        user = entry.user
+        for key in TEXT_NAMES:
+            value = getattr(user, key)
+            if isinstance(value, str) and value != value.strip():
+                found.notices.append(entry.at.problem(_spaces(value, "updates it"), key))
 
 
 def _spaces(value: str, fix: str) -> str:

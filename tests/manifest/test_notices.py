@@ -81,6 +81,23 @@ def test_surrounding_whitespace_in_a_quoted_name_is_kept_and_is_a_notice_with_th
     ]
 
 
+def test_whitespace_notices_cover_every_user_name_in_order_unicode_spaces_included() -> None:
+    users = [
+        "{email: a@acme.io, given_name: A, family_name: B}",
+        '{email: b@acme.io, given_name: B, family_name: "C\\u00a0", display_name: " D"}',
+        "{email: c@acme.io, given_name: C, family_name: D}",
+        '{email: d@acme.io, given_name: "\\u2028E", family_name: F}',
+    ]
+    text = ORG + "users:\n" + "".join(f"  - {u}\n" for u in users)
+    found = [n.split(": ")[1] for n in notices(text)]
+    assert found == [
+        "users[1].family_name",
+        "users[1].display_name",
+        "users[3].given_name",
+    ]
+    assert notices(ORG + "users:\n" + f"  - {users[0]}\n") == []
+
+
 def test_a_whitespace_only_twin_of_a_team_name_is_an_error() -> None:
     text = ORG + 'teams:\n  - {name: Design, members: []}\n  - {name: "Design ", members: []}\n'
     with pytest.raises(ManifestError, match="differs only in surrounding whitespace"):
