@@ -16,8 +16,8 @@ Must not: hold any command's logic, or let an ``argparse.Namespace`` go further.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import uuid
 from collections.abc import Sequence
 from functools import partial
 from typing import NoReturn
@@ -117,7 +117,9 @@ def _main(argv: Sequence[str] | None) -> int:
 
     parser = build_parser()
     args = parse_command_line(parser, argv)  # SystemExit: 0 for --help, 64 for a usage error
-    args.run_id = uuid.uuid4().hex[:12]
+    # 12 random hex digits, as uuid4().hex[:12] gave, without importing uuid (and
+    # platform) on every start.
+    args.run_id = os.urandom(6).hex()
     common = options_from(GlobalOptions, args)
     level = level_for(common.verbose, common.quiet)
     if stdout_closed(common.command):  # run with >&-: the command's output would be lost

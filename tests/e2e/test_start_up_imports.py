@@ -116,6 +116,9 @@ def test_help_loads_neither_models_nor_http_nor_the_sandbox_server(
     assert "reconciler.cli" in modules
     assert modules & (SANDBOX_SERVER | APPLY_IMPORT_REPORT | HTTP_STACK) == set()
     assert not {m for m in modules if m.split(".")[0] in ("pydantic", "yaml")}
+    # The run id is random hex from os.urandom: uuid (and the platform it imports) is not
+    # loaded just for it.
+    assert modules & {"uuid", "platform"} == set()
 
 
 def test_the_sandbox_package_still_exports_its_names_on_first_use() -> None:
