@@ -7,7 +7,6 @@ later of two conflicting places and names the earlier one, as ``file:line:col``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date
 from operator import attrgetter
@@ -158,7 +157,7 @@ def _check_whitespace(users: Sequence[UserAt], teams: Sequence[TeamAt], found: F
     """
     if not found.wants_notices:
         return
-    if any(map(_has_edge, (_joined(users, key) for key in TEXT_NAMES))):
+    if _any_edged(users):
         _user_whitespace(users, found)
     for team in teams:
         names: list[tuple[str, JsonPath]] = [(team.team.name, ("name",))]
@@ -168,23 +167,15 @@ def _check_whitespace(users: Sequence[UserAt], teams: Sequence[TeamAt], found: F
                 found.notices.append(team.at.problem(_spaces(value, "renames it in place"), *sub))
 
 
-# A text name with surrounding whitespace: ``str.strip()`` and ``\s`` both use the
-# Unicode whitespace of ``str.isspace``. Names are joined with NUL to scan 100k users
-# in C; a NUL in a name at worst makes ``_user_whitespace`` check every user itself.
-_EDGE = re.compile(r"(?:\A|\x00)\s|\s(?:\x00|\Z)")
-
-
-def _joined(users: Sequence[UserAt], key: str) -> str:
-    """The non-empty values of the text name ``key``, NUL-joined (one scan for all)."""
-    values = filter(None, map(attrgetter(f"user.{key}"), users))
-    try:
-        return "\x00".join(values)
-    except TypeError:  # a value that is not text: let the exact check decide
-        return " "
-
-
-def _has_edge(text: str) -> bool:
-    return _EDGE.search(text) is not None
+def _any_edged(users: Sequence[UserAt]) -> bool:
+    """Whether any user's text name has surrounding whitespace (``_user_whitespace`` says
+    which): each distinct value is checked once, and names repeat across an org."""
+    plain = list(map(attrgetter("user"), users))
+    for key in TEXT_NAMES:
+        for value in set(map(attrgetter(key), plain)):
+            if isinstance(value, str) and value != value.strip():
+                return True
+    return False
 
 
 def _user_whitespace(users: Sequence[UserAt], found: Findings) -> None:
