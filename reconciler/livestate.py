@@ -29,15 +29,22 @@ class LiveUser:
     family_name: str | None = None
     display_name: str | None = None
     active: bool = True
-    # The match key (``_match_key_of``), computed once at construction: a read uses it
+    # The match key (``reconciler.identity.match_key``: ASCII case folded), computed once
+    # at construction. A look-alike userName is keyed by its exact text instead, which
+    # no manifest email (ASCII, printable) can equal: it is never matched to a manifest
+    # user, and it never collides with the real account it imitates. A read uses it
     # three times a user (the reader's uniqueness check, LiveState's sort and its key
     # index) and the diff again. A key equal to the userName (the usual case) is that
     # same string, so keeping it costs no memory beyond the slot.
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        key = _match_key_of(self.user_name)
-        object.__setattr__(self, "key", self.user_name if key == self.user_name else key)
+        name = self.user_name
+        if name.isascii() and name.isprintable():
+            key = match_key(name)  # the usual case, never a look-alike
+        else:
+            key = name if is_lookalike(name) else match_key(name)
+        object.__setattr__(self, "key", name if key == name else key)
 
     @property
     def lookalike(self) -> bool:
@@ -167,18 +174,6 @@ class LiveState:
 
     # What a saved plan records to detect that Mixpanel moved; computed once.
     fingerprint = cached_property(_content_hash)
-
-
-def _match_key_of(user_name: str) -> str:
-    """``LiveUser.key``: the match key (``reconciler.identity.match_key``), ASCII case folded.
-
-    A look-alike userName is keyed by its exact text instead, which no manifest
-    email (ASCII, printable) can equal: it is never matched to a manifest user,
-    and it never collides with the real account it imitates.
-    """
-    if user_name.isascii() and user_name.isprintable():
-        return match_key(user_name)  # the usual case, never a look-alike
-    return user_name if is_lookalike(user_name) else match_key(user_name)
 
 
 def _canonical_bytes(value: dict[str, Any]) -> bytes:
