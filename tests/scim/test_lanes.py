@@ -199,3 +199,29 @@ def test_a_429_close_behind_others_keeps_its_lane() -> None:
     assert throttle.rate is None and throttle.not_before == float("-inf")  # not dense
     with pytest.raises(ValueError, match="lend_below"):
         Throttle(lend_below=0)
+
+
+def test_leaving_the_with_block_by_an_error_starts_no_task_still_waiting() -> None:
+    """Ctrl-C (or any error) while collecting results: what has a lane finishes, the
+    rest never starts; a plain ``with`` exit would run every remaining task first."""
+    started = threading.Event()
+    release = threading.Event()
+    ran: list[int] = []
+
+    def task(n: int) -> None:
+        ran.append(n)
+        started.set()
+        assert release.wait(WAIT)
+
+    futures = []
+    timer = threading.Timer(0.05, release.set)  # after the pool is closed
+    with pytest.raises(KeyboardInterrupt), LanePool(1, spare=1) as pool:
+        futures = [pool.submit(partial(task, n)) for n in range(6)]
+        assert started.wait(WAIT)
+        timer.start()
+        raise KeyboardInterrupt
+    timer.join(WAIT)
+    assert ran == [0]
+    for future in futures[1:]:
+        with pytest.raises(CancelledError):
+            future.result(timeout=WAIT)
