@@ -27,7 +27,7 @@ class _Reader:
             first = len(self.read) == 1
         if first:
             assert self.second.wait(WAIT)
-            threading.Timer(0.05, self.release.set).start()  # once the pool is closed
+            threading.Timer(0.3, self.release.set).start()  # once the pool is closed
             raise KeyboardInterrupt
         self.second.set()
         assert self.release.wait(WAIT)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, wait
 from functools import partial
 
 import pytest
@@ -214,13 +214,18 @@ def test_leaving_the_with_block_by_an_error_starts_no_task_still_waiting() -> No
         assert release.wait(WAIT)
 
     futures = []
-    timer = threading.Timer(0.05, release.set)  # after the pool is closed
+
+    def release_once_the_next_is_cancelled() -> None:
+        wait(futures[1:2], timeout=WAIT)  # task 0 keeps its lane until the pool closes
+        release.set()
+
+    releaser = threading.Thread(target=release_once_the_next_is_cancelled)
     with pytest.raises(KeyboardInterrupt), LanePool(1, spare=1) as pool:
         futures = [pool.submit(partial(task, n)) for n in range(6)]
         assert started.wait(WAIT)
-        timer.start()
+        releaser.start()
         raise KeyboardInterrupt
-    timer.join(WAIT)
+    releaser.join(WAIT)
     assert ran == [0]
     for future in futures[1:]:
         with pytest.raises(CancelledError):
