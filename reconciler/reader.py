@@ -160,7 +160,8 @@ def _read_all(
     is requested (one request, in a daemon thread) while this page's resources are
     converted, so the server's time and the round trip overlap our own work. The
     requests are exactly those of a page-by-page read, in the same order, and never
-    two at once; a page that fails is reported where it would have been.
+    two at once; a page that fails is reported where it would have been, and a read
+    that fails ends only once the request under way has (Ctrl-C does not wait).
     """
     kept: list[T] = []
     seen: set[str] = set()
@@ -168,41 +169,50 @@ def _read_all(
     max_pages = per_page = 1
     pages = 0
     ahead: _ReadAhead | None = None
-    while total is None or len(kept) < total:
-        start = len(kept) + 1
-        problem = _paging_problem(
-            kind, pages, max_pages=max_pages, per_page=per_page, total=total, done=len(kept)
-        )
-        if problem is not None:
-            raise problem
-        page = ahead.result() if ahead is not None else fetch(start, page_size)
-        ahead = None
-        pages += 1
-        _check_page(kind, page, start, seen)
-        if total is None:
-            total = page.total_results
-            per_page = max(1, len(page.resources))
-            max_pages = -(-total // per_page) + PAGE_SLACK
-        elif page.total_results != total:
-            raise _fail(
-                f"{kind}: totalResults changed from {total} to {page.total_results} between "
-                "pages (someone changed the org during the read)"
+    try:
+        while total is None or len(kept) < total:
+            start = len(kept) + 1
+            problem = _paging_problem(
+                kind, pages, max_pages=max_pages, per_page=per_page, total=total, done=len(kept)
             )
-        if not page.resources and len(kept) < total:
-            raise _fail(
-                f"{kind}: empty page at startIndex {start} after {len(kept)} of "
-                f"{total} (totalResults)"
+            if problem is not None:
+                raise problem
+            page = ahead.result() if ahead is not None else fetch(start, page_size)
+            ahead = None
+            pages += 1
+            _check_page(kind, page, start, seen)
+            if total is None:
+                total = page.total_results
+                per_page = max(1, len(page.resources))
+                max_pages = -(-total // per_page) + PAGE_SLACK
+            elif page.total_results != total:
+                raise _fail(
+                    f"{kind}: totalResults changed from {total} to {page.total_results} between "
+                    "pages (someone changed the org during the read)"
+                )
+            if not page.resources and len(kept) < total:
+                raise _fail(
+                    f"{kind}: empty page at startIndex {start} after {len(kept)} of "
+                    f"{total} (totalResults)"
+                )
+            done = len(kept) + len(page.resources)
+            if done > total:
+                raise _fail(f"{kind}: {done} resources returned, totalResults says {total}")
+            following = _paging_problem(
+                kind, pages, max_pages=max_pages, per_page=per_page, total=total, done=done
             )
-        done = len(kept) + len(page.resources)
-        if done > total:
-            raise _fail(f"{kind}: {done} resources returned, totalResults says {total}")
-        following = _paging_problem(
-            kind, pages, max_pages=max_pages, per_page=per_page, total=total, done=done
-        )
-        if done < total and following is None:
-            ahead = _ReadAhead(fetch, done + 1, page_size)
-        kept.extend(map(keep, page.resources))
-        progress(kind, len(kept), total)
+            if done < total and following is None:
+                ahead = _ReadAhead(fetch, done + 1, page_size)
+            kept.extend(map(keep, page.resources))
+            progress(kind, len(kept), total)
+    except Exception:
+        # A page that fails to convert (or a progress callback that fails) while the
+        # next page's request is under way: the read ends with that request, so no
+        # request of this listing outlives it or runs beside the caller's next one.
+        # Ctrl-C does not wait (a daemon thread; the run is ending).
+        if ahead is not None:
+            ahead.wait()
+        raise
     return kept
 
 
@@ -231,9 +241,11 @@ def _paging_problem(
 class _ReadAhead:
     """One page requested in a daemon thread while the caller converts the previous one.
 
-    A daemon thread, so a run that ends early (an error in this page, Ctrl-C) never
-    waits at exit for a request whose answer nobody needs; the request itself stays
-    bounded by the client's per-request deadline and the read's byte budget.
+    A daemon thread, so a run interrupted (Ctrl-C) never waits at exit for a request
+    whose answer nobody needs; an error in the page before (it fails to convert) ends
+    the read only once this request has ended (``wait``), so no request of a listing
+    outlives the read. The request stays bounded by the client's per-request
+    deadline and the read's byte budget.
     """
 
     def __init__(self, fetch: Callable[[int, int], ListPage], start: int, count: int) -> None:
@@ -252,6 +264,12 @@ class _ReadAhead:
     def result(self) -> ListPage:
         """The page, or the error its request raised (in the caller's thread)."""
         return self._answer.result()
+
+    def wait(self) -> None:
+        """Until the request has ended (answered or failed; the outcome is dropped).
+
+        Bounded as the request is: the client's per-request deadline and retries."""
+        self._thread.join()
 
 
 def _check_page(kind: str, page: ListPage, start: int, seen: set[str]) -> None:

@@ -131,7 +131,8 @@ class LanePool:
     ``width`` and ``spare`` must be at least 1 and 0. Use as a context manager, or
     call ``shutdown``; ``shutdown(cancel_futures=True)`` also stops tasks that were
     picked up but have not got a lane yet (their futures raise CancelledError), so
-    a stop starts nothing new.
+    a stop starts nothing new. The context manager does that when its block ends by
+    an exception.
     """
 
     def __init__(
@@ -169,5 +170,7 @@ class LanePool:
     def __enter__(self) -> LanePool:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown(wait=True)
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        """Wait for the tasks; leaving by an error (Ctrl-C, a failed task's result)
+        also cancels every task that has not got a lane yet, so nothing new starts."""
+        self.shutdown(wait=True, cancel_futures=kind is not None)

@@ -263,9 +263,11 @@ def _checked_group(resource: object) -> LiveGroup:
     group_id = _required_text(data, "id", "Group")
     name = _required_text(data, "displayName", f"Group {group_id!r}", named="team")
     _usable_id(group_id, f"Group {name!r}")
-    listed = data.get("members") is not None
-    members = data.get("members") or []
-    if not isinstance(members, list):
+    members = data.get("members")
+    listed = members is not None
+    if members is None:
+        members = []
+    elif not isinstance(members, list):  # {}, "", 0, false: not "seen to be empty"
         raise ScimProtocolError(f"Group {name!r} field 'members' is not a list")
     member_ids = []
     for raw in members:

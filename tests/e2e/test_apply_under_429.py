@@ -34,8 +34,8 @@ from scim_sandbox import Sandbox
 from scim_sandbox.faults import Faults
 from tests.e2e.conftest import TOKEN, person, run, write_manifest
 
-RETRY_AFTER = 0.2  # seconds: long against a request's DELAY, short for a test
-DELAY = 0.05  # seconds the proxy holds every request, so that requests overlap
+RETRY_AFTER = 0.3  # seconds: long against a request's DELAY, short for a test
+DELAY = 0.1  # seconds the proxy holds every request, so that requests overlap
 CONCURRENCY = 3
 TODAY = date(2026, 11, 22)  # RECONCILER_TODAY of the CLI runs
 

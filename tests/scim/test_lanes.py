@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, wait
 from functools import partial
 
 import pytest
@@ -147,8 +147,10 @@ def test_shutdown_with_cancel_starts_no_task_still_waiting_for_a_lane() -> None:
     futures = [pool.submit(partial(task, n)) for n in range(3)]
     with pytest.raises(TimeoutError):
         futures[1].result(timeout=0.05)  # picked up by a spare thread, no lane yet
+    # Close first, then let task 0 end: no moment where its lane is free and open.
+    pool.shutdown(wait=False, cancel_futures=True)
     release.set()
-    pool.shutdown(wait=True, cancel_futures=True)
+    pool.shutdown(wait=True)
     assert ran == [0]
     for future in futures[1:]:
         with pytest.raises(CancelledError):
@@ -199,3 +201,34 @@ def test_a_429_close_behind_others_keeps_its_lane() -> None:
     assert throttle.rate is None and throttle.not_before == float("-inf")  # not dense
     with pytest.raises(ValueError, match="lend_below"):
         Throttle(lend_below=0)
+
+
+def test_leaving_the_with_block_by_an_error_starts_no_task_still_waiting() -> None:
+    """Ctrl-C (or any error) while collecting results: what has a lane finishes, the
+    rest never starts; a plain ``with`` exit would run every remaining task first."""
+    started = threading.Event()
+    release = threading.Event()
+    ran: list[int] = []
+
+    def task(n: int) -> None:
+        ran.append(n)
+        started.set()
+        assert release.wait(WAIT)
+
+    futures = []
+
+    def release_once_the_next_is_cancelled() -> None:
+        wait(futures[1:2], timeout=WAIT)  # task 0 keeps its lane until the pool closes
+        release.set()
+
+    releaser = threading.Thread(target=release_once_the_next_is_cancelled)
+    with pytest.raises(KeyboardInterrupt), LanePool(1, spare=1) as pool:
+        futures = [pool.submit(partial(task, n)) for n in range(6)]
+        assert started.wait(WAIT)
+        releaser.start()
+        raise KeyboardInterrupt
+    releaser.join(WAIT)
+    assert ran == [0]
+    for future in futures[1:]:
+        with pytest.raises(CancelledError):
+            future.result(timeout=WAIT)

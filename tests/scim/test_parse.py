@@ -196,3 +196,12 @@ def test_a_403_on_one_resource_gives_no_token_advice() -> None:
     error = parse_error(403, {"detail": "the owner cannot be deactivated"}, "PATCH", "/Users/u1")
     assert isinstance(error, ScimForbidden)
     assert str(error) == ("SCIM PATCH /Users/u1 failed: HTTP 403: the owner cannot be deactivated")
+
+
+@pytest.mark.parametrize("members", [{}, "", 0, False])
+def test_parse_group_refuses_members_that_are_empty_but_not_a_list(members: object) -> None:
+    """``"members": {}`` is not a team seen to be empty: taken as one, its real
+    members would be invisible, and none of them could ever be removed."""
+    body = {"id": "g1", "displayName": "DS", "members": members}
+    with pytest.raises(ScimProtocolError, match="'members' is not a list"):
+        parse_group(body)

@@ -92,6 +92,36 @@ USERS = [
     user(userName=" ada@acme.io "),
     user(userName="ADA@acme.io"),
     user(userName="\u0430da@acme.io"),  # a look-alike is parsed; the diff refuses it
+    # Hostile shapes (review of issue 16's fast paths): JSON's other types where text
+    # or a boolean belongs, numbers that are bools, huge values, odd ids.
+    user(userName="ada@acme.io\n"),
+    user(userName="\u200bada@acme.io"),
+    user(userName="a" * 100_000 + "@acme.io"),
+    user(userName=True),
+    user(userName=["ada@acme.io"]),
+    user(userName={"value": "ada@acme.io"}),
+    user(id=False),
+    user(id=0),
+    user(id=-1),
+    user(id=1.5),
+    user(id=10**30),
+    user(id="u1/../u2"),
+    user(id="%2e%2e"),
+    user(id="\x00"),
+    user(id="\uff0e\uff0e"),  # fullwidth dots: no URL dot segment
+    user(id=" . "),
+    user(active=1.0),
+    user(active=[]),
+    user(active={}),
+    user(active="True "),
+    user(displayName=False),
+    user(displayName=["Ada"]),
+    user(name={"givenName": True, "familyName": "L"}),
+    user(name={"givenName": "Ada", "familyName": False}),
+    user(name={"givenName": "Ada", "familyName": "L", "middleName": 3, "x": None}),
+    user(name={"givenName": "A" * 100_000}),
+    user(name=True),
+    user(name=0),
 ]
 
 GROUPS = [
@@ -110,6 +140,16 @@ GROUPS = [
     [{"value": None}],
     [{"value": Text("g1")}],
     [{"value": "g1"}, {"value": "."}],
+    [{"value": True}],
+    [{"value": 10**30}],
+    [{"value": "g1\n"}],
+    [{"value": "g1", "type": "direct"}, {"value": "g2", "type": 3}],
+    [{"value": "g1"}, 0],
+    [{"value": "g1"}, []],
+    [{"value": f"g{n}"} for n in range(2000)],
+    {},
+    0,
+    False,
 ]
 
 
@@ -215,6 +255,26 @@ TEAMS = [
     group(displayName=5),
     group(displayName=Text("Eng")),
     group(displayName=" Eng "),
+    # Hostile shapes (review of issue 16's fast paths).
+    group(members=0),
+    group(members=False),
+    group(members=[{"value": "g2", "type": "Group "}]),
+    group(members=[{"value": "g2", "type": "group\u200b"}]),
+    group(members=[{"value": "g2", "type": "\u0261roup"}]),  # a look-alike g
+    group(members=[{"value": "u1", "type": True}]),
+    group(members=[{"value": "u1", "type": ""}]),
+    group(members=[{"value": True}]),
+    group(members=[{"value": 10**30}]),
+    group(members=[{"value": "u1"}, 3]),
+    group(members=[{"value": "u1", "type": "User"}] * 3),
+    group(members=[{"value": f"u{n}"} for n in range(2000)]),
+    group(id=False),
+    group(id=0),
+    group(id=1.5),
+    group(id="\uff0e"),
+    group(displayName=True),
+    group(displayName=["Eng"]),
+    group(displayName="E" * 100_000),
 ]
 
 

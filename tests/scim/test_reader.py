@@ -209,6 +209,15 @@ def test_a_nested_group_fails_closed_by_type_or_by_id() -> None:
     fails(untyped, "team 'A' has the team 'B' as a member; nested teams are not supported")
 
 
+def test_a_team_whose_members_are_an_empty_non_list_fails_closed() -> None:
+    """A team answered with ``"members": {}`` (listed and read by itself) is not one
+    seen to be empty: its members would be invisible and never removed."""
+    odd = {"id": "g1", "displayName": "DS", "members": {}}
+    fake = FakeDirectory(users=[user(1)], groups=[odd])
+    fails(fake, "Group 'DS' field 'members' is not a list")
+    assert "GET /Groups/g1" in fake.calls  # the listing's answer was read again first
+
+
 def test_a_team_changed_between_list_and_read_fails_closed() -> None:
     class Renaming(FakeDirectory):
         def get_group(self, group_id: str) -> LiveGroup:
