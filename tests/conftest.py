@@ -6,7 +6,8 @@ test would be swallowed by output capture, so they are collected and shown at th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -23,3 +24,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("figures")
         for line in _FIGURES:
             terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def real_ctrl_c() -> Iterator[None]:
+    """A real SIGINT raises KeyboardInterrupt here, as at an interactive prompt.
+
+    A process started in the background by a non-interactive shell (``cmd &``, nohup,
+    some CI runners) inherits SIGINT ignored, and Python then leaves it ignored: a
+    test that sends itself a Ctrl-C would see nothing happen. Python's own handler
+    is installed for the test and the inherited one put back after it.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -17,6 +17,8 @@ from tests.core.test_executor import plan_for
 from tests.core.test_planner import manifest, person
 from tests.support.fake_directory import FakeDirectory
 
+pytestmark = pytest.mark.usefixtures("real_ctrl_c")  # the tests send real SIGINTs
+
 
 class InterruptingDirectory(FakeDirectory):
     """Sends a real SIGINT to this process while creating the ``at``-th user.

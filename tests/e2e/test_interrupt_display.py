@@ -23,6 +23,8 @@ from reconciler.scim.client import ScimClient
 from scim_sandbox import Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
 
+pytestmark = pytest.mark.usefixtures("real_ctrl_c")  # the tests send real SIGINTs
+
 CREATE = "create_or_adopt_user" if hasattr(ScimClient, "create_or_adopt_user") else "create_user"
 
 

@@ -24,6 +24,8 @@ from reconciler.scim.secret import Token
 from scim_sandbox import Sandbox
 from tests.e2e.conftest import Server, person, run, write_manifest
 
+pytestmark = pytest.mark.usefixtures("real_ctrl_c")  # the tests send real SIGINTs
+
 # The client method apply creates users with (an adopting create, where it exists).
 CREATE = "create_or_adopt_user" if hasattr(ScimClient, "create_or_adopt_user") else "create_user"
 USERS = [person(f"u{i}@acme.io", f"U{i}", "Person") for i in range(6)]
