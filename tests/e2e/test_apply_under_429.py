@@ -49,8 +49,9 @@ class Counting:
     in_flight: int = 0
     max_in_flight: int = 0
     max_while_waiting: int = 0  # in flight while some 429'd request waited
-    limited: dict[str, float] = field(default_factory=dict)  # path -> when its 429 left
+    limited: dict[str, float] = field(default_factory=dict)  # path -> its 429, just before sent
     waited: dict[str, float] = field(default_factory=dict)  # path -> its retry came after
+    answered: set[str] = field(default_factory=set)  # 429s sent: their requests now wait
     seen: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -62,7 +63,7 @@ class Counting:
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             if key in self.limited and key not in self.waited:
                 self.waited[key] = time.monotonic() - self.limited[key]
-            if any(k not in self.waited for k in self.limited):
+            if any(k not in self.waited for k in self.answered):
                 self.max_while_waiting = max(self.max_while_waiting, self.in_flight)
             if method not in ("PATCH", "GET") or path.count("/") < 2 or key in self.seen:
                 return False
@@ -72,6 +73,10 @@ class Counting:
     def rate_limited(self, method: str, path: str) -> None:
         with self.lock:
             self.limited[f"{method} {path}"] = time.monotonic()
+
+    def answered_429(self, method: str, path: str) -> None:
+        with self.lock:
+            self.answered.add(f"{method} {path}")
 
     def leave(self) -> None:
         with self.lock:
@@ -96,10 +101,13 @@ def _handler(upstream: str, counting: Counting) -> type[BaseHTTPRequestHandler]:
             time.sleep(DELAY)
             if limited:
                 try:
-                    self._answer(429, b"", {"Retry-After": f"{counting.retry_after:g}"})
+                    # Stamped before the answer is sent, so before the client can have it:
+                    # the wait measured to the retry is never shorter than the client's.
                     counting.rate_limited(self.command, resource)
+                    self._answer(429, b"", {"Retry-After": f"{counting.retry_after:g}"})
                 finally:
                     counting.leave()
+                counting.answered_429(self.command, resource)  # out of flight: it waits now
                 return
             try:
                 status, headers, content = self._forward(body)
