@@ -187,7 +187,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME[=VALUE]",
         help=(
             "repeatable: list_cap=N, lying_total, hide_inactive, members_cut=N, "
-            "members_omitted, list_members_cut=N, list_members_omitted, groups_omitted, "
+            "members_omitted, members_not_list, list_members_cut=N, list_members_omitted, "
+            "groups_omitted, "
             "groups_by_name, "
             "forbid_user=EMAIL[:DETAIL], forbid_team=NAME[:DETAIL], "
             "conflict_without_scimtype, patch_returns_other, add_replaces_members, "

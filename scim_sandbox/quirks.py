@@ -45,6 +45,8 @@ class Quirks:
 
     - ``members_cut``: a team's ``members`` holds only its first N members.
     - ``members_omitted``: the ``members`` attribute is left out entirely.
+    - ``members_not_list``: ``members`` is an empty JSON object (``{}``) instead of a
+      list, as servers that serialise an empty collection as an object do.
     - ``list_members_cut`` / ``list_members_omitted``: the same, in group listings
       only; ``GET /Groups/{id}`` answers the whole list, as servers that shorten
       list answers (and only those) do.
@@ -96,6 +98,7 @@ class Quirks:
     hide_inactive: bool = False
     members_cut: int | None = None
     members_omitted: bool = False
+    members_not_list: bool = False
     list_members_cut: int | None = None
     list_members_omitted: bool = False
     groups_omitted: bool = False
@@ -170,7 +173,12 @@ class Quirks:
 
     @property
     def touches_members(self) -> bool:
-        return self.members_omitted or self.members_cut is not None or self.member_ids_case
+        return (
+            self.members_omitted
+            or self.members_not_list
+            or self.members_cut is not None
+            or self.member_ids_case
+        )
 
     def group_body(self, body: bytes, *, listing: bool = False) -> bytes:
         """An encoded Group as the quirky server returns it (members cut or left out).
@@ -181,7 +189,7 @@ class Quirks:
         omitted = self.members_omitted or (listing and self.list_members_omitted)
         cuts = [self.members_cut, self.list_members_cut if listing else None]
         cut = min((c for c in cuts if c is not None), default=None)
-        if not omitted and cut is None and not self.member_ids_case:
+        if not omitted and cut is None and not self.member_ids_case and not self.members_not_list:
             return body
         resource: dict[str, Any] = json.loads(body)
         if "members" not in resource:
@@ -195,6 +203,8 @@ class Quirks:
                 {**member, "value": str(member.get("value", "")).upper()}
                 for member in resource["members"]
             ]
+        if self.members_not_list and "members" in resource:
+            resource["members"] = {}
         return encode(resource)
 
     def user_body(self, body: bytes) -> bytes:
@@ -238,6 +248,7 @@ _SPECS: dict[str, bool] = {
     "hide_inactive": True,
     "members_cut": False,
     "members_omitted": True,
+    "members_not_list": True,
     "list_members_cut": False,
     "list_members_omitted": True,
     "groups_omitted": True,

@@ -208,6 +208,26 @@ def test_a_rehire_hidden_from_the_listing_is_adopted_and_reactivated_in_one_appl
 # ---- member lists cut short or left out ----------------------------------------------------
 
 
+def test_a_team_whose_members_are_not_a_list_fails_closed(
+    box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `"members": {}` is not a team seen to be empty: zed could never be removed.
+    ids = [seed(box, n) for n in ("ann", "ben", "zed")]
+    team(box, "Finance", *ids)
+    teams = [{"name": "Finance", "members": ["ann@acme.io", "ben@acme.io"]}]
+    manifest = write_manifest(tmp_path / "org.yaml", people("ann", "ben", "zed"), teams)
+    box.set_quirks(Quirks(members_not_list=True))
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 1
+    captured = capsys.readouterr()
+    assert "No changes" not in captured.out
+    assert "Group 'Finance' field 'members' is not a list" in captured.err
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 1
+    box.set_quirks(Quirks())
+    assert members(box, "Finance") == {"ann", "ben", "zed"}  # nothing was written
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0  # honest again: removed
+    assert members(box, "Finance") == {"ann", "ben"}
+
+
 @pytest.mark.parametrize(
     ("quirks", "what"),
     [
