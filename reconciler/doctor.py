@@ -148,12 +148,27 @@ def _explain(error: ReconcilerError, profile: TargetProfile) -> str:
 
 
 def _reach(client: ScimProbe, target: str) -> tuple[Check, dict[str, Any] | None]:
+    name = "server reachable, SCIM answers"
     try:
         config = client.service_provider_config()
     except (ScimAuthError, ScimForbidden):
         # Some servers protect the discovery endpoint too: it still answered as SCIM.
-        return Check("server reachable, SCIM answers", Status.OK, f"{target} answered"), None
-    return Check("server reachable, SCIM answers", Status.OK, f"{target} answered"), config
+        return Check(name, Status.OK, f"{target} answered"), None
+    except ScimNotFound as missing:
+        # No ServiceProviderConfig (RFC 7644 §4) is either a wrong base URL or a server
+        # that does not publish one: a SCIM list answer at /Users tells them apart.
+        try:
+            client.list_users_page(1, 1)
+        except (ScimAuthError, ScimForbidden):
+            pass  # answered as SCIM: the token check next says what is wrong
+        except ReconcilerError:
+            raise missing from None
+        return Check(
+            name,
+            Status.OK,
+            f"{target} answered at /Users; it has no /ServiceProviderConfig (HTTP 404)",
+        ), None
+    return Check(name, Status.OK, f"{target} answered"), config
 
 
 def _token(client: ScimProbe) -> tuple[Check, None]:
@@ -164,7 +179,13 @@ def _token(client: ScimProbe) -> tuple[Check, None]:
 def _features(config: dict[str, Any] | None) -> tuple[Check, None]:
     name = "features (ServiceProviderConfig)"
     if config is None:
-        return Check(name, Status.WARN, "not published; the client assumes PATCH and filters"), None
+        return Check(
+            name,
+            Status.WARN,
+            "not published (or not readable with this token); the client assumes PATCH "
+            "and filters: a server without them fails the first write or absence check "
+            "that needs one, with the server's answer",
+        ), None
     flags = {
         key: bool(_get(config, key, "supported"))
         for key in ("patch", "bulk", "filter", "etag", "sort")

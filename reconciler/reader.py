@@ -274,8 +274,9 @@ class _ReadAhead:
 
 def _check_page(kind: str, page: ListPage, start: int, seen: set[str]) -> None:
     """The page answers the startIndex asked for, and repeats no resource already read."""
-    # Ids that are not strings are left to parse_user / parse_group, which name them.
-    ids = [i for i in (resource.get("id") for resource in page.resources) if isinstance(i, str)]
+    # Integer ids are ids too (parse_user / parse_group take them as their text); other
+    # kinds are left to those parsers, which name them.
+    ids = [i for i in map(_id_text, (r.get("id") for r in page.resources)) if i is not None]
     fresh = set(ids)
     if len(fresh) < len(ids) or not seen.isdisjoint(fresh):  # name the first repeat
         for resource_id in ids:
@@ -291,6 +292,16 @@ def _check_page(kind: str, page: ListPage, start: int, seen: set[str]) -> None:
             f"{kind}: asked for startIndex {start}, the server answered startIndex "
             f"{page.start_index}; it does not page as asked, so the read cannot be complete"
         )
+
+
+def _id_text(value: object) -> str | None:
+    """An id as the parsers read it: a string, or an integer's digits (RFC 7643 §3.1
+    makes ids strings; integers are seen in the wild); None for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def _user(

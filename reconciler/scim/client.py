@@ -36,6 +36,7 @@ from reconciler.scim.errors import (
 from reconciler.scim.parse import (
     DOT_SEGMENTS,
     ListPage,
+    canonical_document,
     parse_group,
     parse_list,
     parse_user,
@@ -137,13 +138,19 @@ class ScimClient:
     # Reads ---------------------------------------------------------------------------
 
     def service_provider_config(self) -> dict[str, Any]:
+        """The ServiceProviderConfig (RFC 7643 §5), names spelt canonically at any depth
+        (``Patch``/``SUPPORTED`` read as ``patch``/``supported``, RFC 7643 §2.1).
+
+        Raises ScimNotFound (with the base-URL hint) when the server has none.
+        """
         try:
             response = self.transport.request("GET", "/ServiceProviderConfig")
         except ScimNotFound as error:
             raise error.with_hint(
                 f"{self.profile.base_url_hint}; `reconciler doctor` checks the setup"
             ) from None
-        return _required_body(response, "GET", "/ServiceProviderConfig")
+        body = _required_body(response, "GET", "/ServiceProviderConfig")
+        return _parsed(canonical_document, body, "GET", "/ServiceProviderConfig")
 
     def list_users_page(self, start_index: int, count: int) -> ListPage:
         try:

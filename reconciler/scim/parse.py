@@ -9,11 +9,13 @@ displayName, members without a value): those raise ScimProtocolError naming the 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, fields
 from sys import intern
 from typing import Any
 
 from reconciler.attributes import USER_ATTRIBUTES
+from reconciler.identity import ascii_lower
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.profile import PRODUCT
 from reconciler.redact import redact
@@ -44,17 +46,106 @@ class ListPage:
     resources: tuple[dict[str, Any], ...]
 
 
+# RFC 7643 §2.1: "Attribute names are case insensitive". The names this tool reads,
+# in the spelling the parsers use, by their ASCII lower case: a server may legally
+# send ``username``, ``Resources`` as ``resources``, ``TotalResults`` and so on.
+_READ_NAMES = (
+    "schemas", "id", "externalId", "meta", "userName", "name", "givenName", "familyName",
+    "displayName", "active", "emails", "groups", "members", "value", "type", "display",
+    "$ref", "primary", "Resources", "totalResults", "startIndex", "itemsPerPage",
+    "scimType", "detail", "status", "patch", "bulk", "filter", "etag", "sort",
+    "changePassword", "supported", "maxResults", "maxOperations", "maxPayloadSize",
+)  # fmt: skip
+_CANONICAL = {ascii_lower(name): name for name in _READ_NAMES}
+# Keys that need no renaming: the canonical spellings of the core User and Group
+# attributes (RFC 7643 §4) and of what servers commonly add. An object whose keys
+# are all in here is used as it is (a set test: no cost worth naming on a big read).
+_EXACT = frozenset(
+    (
+        *_READ_NAMES,
+        *("nickName", "profileUrl", "title", "userType", "preferredLanguage", "locale"),
+        *("timezone", "password", "phoneNumbers", "ims", "photos", "addresses"),
+        *("entitlements", "roles", "x509Certificates", "formatted", "middleName"),
+        *("honorificPrefix", "honorificSuffix", "resourceType", "created", "lastModified"),
+        *("location", "version"),
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+    )
+)
+
+
+def canonical_names(resource: dict[str, Any]) -> dict[str, Any]:
+    """``resource`` with every attribute name this tool reads in its canonical spelling.
+
+    RFC 7643 §2.1 makes attribute names case-insensitive, so ``{"USERNAME": ...}`` is
+    a User's ``userName``. Returns ``resource`` itself when the names that are read
+    (top level, ``name``, each ``members`` / ``groups`` entry) are already canonical;
+    otherwise a renamed copy, nested objects included. Names this tool does not read
+    are kept as sent. Raises ScimProtocolError when one object carries one name in two
+    spellings (``userName`` and ``username``): which one the server means is unknown,
+    and guessing could plan on the wrong value.
+    """
+    if _spelt_canonically(resource):
+        return resource
+    renamed = _renamed(resource, "")
+    assert isinstance(renamed, dict)
+    return renamed
+
+
+def _spelt_canonically(data: dict[str, Any]) -> bool:
+    if not data.keys() <= _EXACT:
+        return False
+    name = data.get("name")
+    if type(name) is dict and not name.keys() <= _EXACT:
+        return False
+    for key in ("members", "groups"):
+        entries = data.get(key)
+        if type(entries) is list:
+            for entry in entries:
+                if type(entry) is dict and not entry.keys() <= _EXACT:
+                    return False
+    return True
+
+
+def _renamed(value: object, where: str) -> object:
+    """``value`` with the read names of every nested object spelt canonically."""
+    if isinstance(value, list):
+        return [_renamed(item, where) for item in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    sent: dict[str, str] = {}
+    for key, item in value.items():
+        name = _CANONICAL.get(ascii_lower(key), key) if isinstance(key, str) else key
+        if name in out:
+            place = f" in {where!r}" if where else ""
+            raise ScimProtocolError(
+                f"the answer names the attribute {name!r} twice{place}, as "
+                f"{_shorten(repr(sent[name]))} and {_shorten(repr(key))}; attribute names "
+                "are case-insensitive (RFC 7643 §2.1), so which value the server means is "
+                "unknown and nothing is planned on it: report it to the server's vendor"
+            )
+        sent[name] = key
+        out[name] = _renamed(item, name)
+    return out
+
+
 def parse_list(body: object) -> ListPage:
-    """Check a ListResponse; ``Resources`` may be absent (servers omit it when empty)."""
+    """Check a ListResponse; ``Resources`` may be absent (servers omit it when empty).
+
+    Attribute names are matched case-insensitively (``resources``, ``TOTALRESULTS``;
+    RFC 7643 §2.1), in the ListResponse and in each resource (``canonical_names``).
+    """
     data = _object(body, "ListResponse")
-    raw = data.get("Resources", data.get("resources", []))
+    if not data.keys() <= _EXACT:
+        data = _flat_renamed(data)
+    raw = data.get("Resources", [])
     if raw is None:
         raw = []
     if not isinstance(raw, list):
         raise ScimProtocolError(
             f"ListResponse field 'Resources' is {type(raw).__name__}, not a list"
         )
-    resources = tuple(_object(item, "ListResponse resource") for item in raw)
+    resources = tuple(canonical_names(_object(item, "ListResponse resource")) for item in raw)
     return ListPage(
         total_results=_integer(data, "totalResults", None),
         start_index=_integer(data, "startIndex", 1),
@@ -100,6 +191,8 @@ def parse_user(resource: object) -> LiveUser:
     wrong type) and ScimUnsupportedError for data a person must fix (a blank
     userName, an id that is a URL dot segment).
     """
+    if type(resource) is dict:
+        resource = canonical_names(resource)
     if _FAST and type(resource) is dict:
         user = _plain_user(resource)
         if user is not None:
@@ -177,6 +270,7 @@ def parse_user_groups(resource: object) -> frozenset[str] | None:
     reader cross-checks team member lists against.
     """
     if type(resource) is dict:
+        resource = canonical_names(resource)
         plain = _plain_group_ids(resource.get("groups"))
         if plain is not None:
             return plain
@@ -220,6 +314,7 @@ def parse_group(resource: object) -> LiveGroup:
     membership transitive, which the planner does not model, so it must not guess.
     """
     if type(resource) is dict:
+        resource = canonical_names(resource)
         group = _plain_group(resource)
         if group is not None:
             return group
@@ -284,6 +379,31 @@ def _checked_group(resource: object) -> LiveGroup:
     )
 
 
+def _flat_renamed(data: dict[str, Any]) -> dict[str, Any]:
+    """``data``'s own keys spelt canonically (values untouched); two spellings of one
+    name raise ScimProtocolError as ``canonical_names`` does."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = _CANONICAL.get(ascii_lower(key), key)
+        if name in out:
+            raise ScimProtocolError(
+                f"the answer names the attribute {name!r} twice (attribute names are "
+                "case-insensitive, RFC 7643 §2.1), so which value the server means is "
+                "unknown and nothing is planned on it: report it to the server's vendor"
+            )
+        out[name] = value
+    return out
+
+
+def canonical_document(body: object) -> dict[str, Any]:
+    """A small document (ServiceProviderConfig) with every read name, at any depth,
+    spelt canonically; raises ScimProtocolError when it is not a JSON object or names
+    one attribute twice (as ``canonical_names`` does)."""
+    renamed = _renamed(_object(body, "ServiceProviderConfig"), "")
+    assert isinstance(renamed, dict)
+    return renamed
+
+
 _BY_STATUS: Mapping[int, type[ScimError]] = {
     400: ScimBadRequest,
     401: ScimAuthError,
@@ -299,6 +419,11 @@ def parse_error(status: int, body: object, method: str, path: str) -> ScimError:
     """The typed error of a non-2xx answer (RFC 7644 §3.12), whatever its body holds."""
     scim_type: str | None = None
     detail = ""
+    if isinstance(body, dict):
+        # An error answer is read for its words only: with two spellings of one name,
+        # the names are left as sent.
+        with suppress(ScimProtocolError):
+            body = _flat_renamed(body)
     if isinstance(body, Mapping):
         raw_type = body.get("scimType")
         scim_type = str(raw_type) if raw_type else None
