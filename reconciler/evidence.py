@@ -351,6 +351,15 @@ def _lookup_team(client: ScimReader, name: str) -> LiveGroup | None:
     try:
         return client.confirm_group_name(name)
     except ScimError as error:
+        if _no_filter(error):
+            raise LiveStateError(
+                f"could not confirm that team {name!r}, which the listing of /Groups lacks, "
+                f"is really absent: {error}. The server does not support the displayName eq "
+                "filter (filtering is optional in SCIM, RFC 7644 §3.4.2.2), and this tool "
+                "creates a team only when a lookup proves it absent; nothing was planned. "
+                f"Fix: create the team {name!r} by hand in {PRODUCT} (the next run finds it "
+                "in the listing and manages its members), or ask the vendor for filters"
+            ) from error
         raise LiveStateError(
             f"could not confirm that team {name!r}, which the listing of /Groups lacks, is "
             f"really absent: {error}; nothing was planned, re-run when it is resolved"
@@ -394,10 +403,27 @@ def _lookup_name(client: ScimReader, email: str) -> LiveUser | None:
     try:
         return client.confirm_user_name(email)
     except ScimError as error:
+        if _no_filter(error):
+            raise LiveStateError(
+                f"could not confirm that {email}, which the listing of /Users lacks, is "
+                f"really absent: {error}. The server does not support the userName eq filter "
+                "(filtering is optional in SCIM, RFC 7644 §3.4.2.2), and this tool acts on an "
+                "account missing from the listing only when a lookup proves it absent; "
+                f"nothing was planned. Fix: create or find {email} by hand in {PRODUCT} so "
+                "that the listing shows it, or ask the vendor for filters"
+            ) from error
         raise LiveStateError(
             f"could not confirm that {email}, which the listing of /Users lacks, is really "
             f"absent: {error}; nothing was planned, re-run when it is resolved"
         ) from error
+
+
+def _no_filter(error: ScimError) -> bool:
+    """Whether ``error`` says the server does not filter (400 invalidFilter, 501), as
+    opposed to a failure that a re-run may not meet again."""
+    return error.status == 501 or (
+        error.status == 400 and (error.scim_type or "").lower() == "invalidfilter"
+    )
 
 
 def _lookup_id(client: ScimReader, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:

@@ -755,6 +755,18 @@ def _with_advice(error: ReconcilerError, op: Operation, profile: TargetProfile) 
     text = str(error)
     if isinstance(error, ScimError) and error.status == 400 and "claim" in text.lower():
         return f"{text}; {profile.unclaimed_domain_fix}"
+    if (
+        isinstance(error, ScimError)
+        and error.status == 400
+        and op.op is OpKind.REMOVE_MEMBERS
+        and (error.scim_type or "").lower() in ("invalidpath", "invalidfilter", "notarget")
+    ):
+        return (
+            f'{text}; the server does not accept the path members[value eq "id"], the one '
+            "way RFC 7644 §3.5.2.2 defines to remove some members. This tool never falls back "
+            "to a bare `members` path, which an RFC server reads as removing every member: "
+            f"remove the member by hand in {profile.product}"
+        )
     if isinstance(error, ScimForbidden):
         what = "account" if op.is_user_op else "team"
         return (

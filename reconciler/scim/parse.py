@@ -433,7 +433,36 @@ def parse_error(status: int, body: object, method: str, path: str) -> ScimError:
         detail = " ".join(text.split())
     detail = _shorten(detail) or "no detail given"
     kind = _BY_STATUS.get(status) or (ScimServerError if status >= 500 else ScimError)
-    return kind(detail, status=status, scim_type=scim_type, method=method, path=path)
+    hint = _unsupported_hint(status, method)
+    return kind(detail, status=status, scim_type=scim_type, method=method, path=path, hint=hint)
+
+
+def _unsupported_hint(status: int, method: str) -> str | None:
+    """Advice for a server that lacks an optional SCIM feature this tool needs (None:
+    the error's own). RFC 7644 leaves PATCH (§3.5.2) and ETags (§3.14) optional; this
+    tool writes only with PATCH and sends no ``If-Match``, and says so rather than
+    fall back to a PUT that replaces a whole resource from a possibly stale read."""
+    if status == 501 and method != "PATCH":
+        return (
+            f"the server does not implement this {method} request (501 Not Implemented; "
+            "SCIM leaves filtering and several other features optional): "
+            "`reconciler doctor` shows the server's features"
+        )
+    if status == 501:
+        return (
+            f"the server does not implement {method} here (501 Not Implemented; PATCH is "
+            "optional in SCIM, RFC 7644 §3.5.2). This tool changes users and teams only with "
+            "PATCH, never with a whole-resource PUT, so it cannot make this change: make it "
+            f"by hand in {PRODUCT}; `reconciler doctor` shows the server's features"
+        )
+    if status in (412, 428) and method in ("PATCH", "PUT", "DELETE"):
+        return (
+            f"the server requires a matching ETag (an If-Match header, RFC 7644 §3.14, "
+            f"HTTP {status}); this tool sends none, so the server refused this write and "
+            f"nothing was changed by it: make the change by hand in {PRODUCT}, or ask the "
+            "server's vendor to accept writes without If-Match"
+        )
+    return None
 
 
 def _object(value: object, what: str) -> dict[str, Any]:

@@ -168,7 +168,7 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
             if (
                 method == "PATCH"
                 and dialect.no_member_filter
-                and _MEMBER_FILTER.search(raw.decode("utf-8", "replace"))
+                and _filters_members(raw)
             ):
                 return 400, _error(400, "value filters in paths are not supported", "invalidPath")
             return None
