@@ -1,0 +1,263 @@
+"""SCIM dialects: what RFC 7643/7644 let an honest server do differently, end to end.
+
+Each case puts ``tests/support/dialect_proxy`` in front of a real server (the sandbox,
+and for the combined dialect also the independent scim2-server) and runs the real
+CLI over HTTP on 127.0.0.1: doctor, plan, apply (verification on), plan again. A
+legal variation must converge; a missing optional feature the tool needs (PATCH,
+writes without If-Match, member value-filter paths, filters for absence proofs) must
+be refused with the server's answer and the fix, and must never cause a wrong write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from reconciler.livestate import LiveState
+from reconciler.reader import read_live_state
+from reconciler.scim import builders
+from reconciler.scim.client import ScimClient
+from reconciler.scim.secret import Token
+from scim_sandbox import Sandbox
+from tests.e2e.conftest import TODAY, TOKEN, Server, person, run, write_manifest
+from tests.support.dialect_proxy import Dialect, dialect_proxy
+
+USERS = [
+    person("ada@acme.io", "Ada", "Lovelace"),
+    person("bob@acme.io", "Bob", "B", active=False),
+    person("cy@acme.io", "Cy", "Young"),
+]
+TEAMS = [
+    {"name": "New Team", "previous_names": ["Old Team"], "members": ["ada@acme.io", "cy@acme.io"]},
+    {"name": "Ops", "members": ["cy@acme.io"]},
+]
+
+
+def seed(base_url: str) -> None:
+    """Ada (an old family name) and Bob, both in "Old Team": the plan then has every
+    kind of write (remove, deactivate, create, patch, create team, rename, add)."""
+    with ScimClient.connect(base_url, Token(TOKEN)) as client:
+        ada = client.create_user(builders.user_resource("ada@acme.io", "Ada", "Old", None, True))
+        bob = client.create_user(builders.user_resource("bob@acme.io", "Bob", "B", None, True))
+        team = client.create_group(builders.group_resource("Old Team"))
+        client.patch_group(team.id, builders.add_members([ada.id, bob.id]))
+
+
+def live(base_url: str) -> LiveState:
+    with ScimClient.connect(base_url, Token(TOKEN)) as client:
+        return read_live_state(client)
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with Sandbox(token=TOKEN, claimed_domains=("acme.io",)) as box:
+        seed(box.base_url)
+        yield box.base_url
+
+
+def through(stack: ExitStack, backend: str, dialect: Dialect, mp: pytest.MonkeyPatch) -> str:
+    url = stack.enter_context(dialect_proxy(backend, dialect))
+    mp.setenv("MIXPANEL_SCIM_URL", url)
+    return url
+
+
+def converges(manifest: Path) -> None:
+    assert run("doctor", "-m", str(manifest), "--max-attempts", "1") == 0
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 2
+    assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "1") == 0
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+    assert run("report", "-m", str(manifest), "--format", "json") == 0
+
+
+def check_converged(backend: str) -> None:
+    state = live(backend)
+    users = {u.key: u for u in state.users}
+    assert (users["ada@acme.io"].family_name, users["bob@acme.io"].active) == ("Lovelace", False)
+    assert users["cy@acme.io"].given_name == "Cy"
+    teams = {g.display_name: state.member_keys(g) for g in state.groups}
+    assert teams == {"New Team": {"ada@acme.io", "cy@acme.io"}, "Ops": {"cy@acme.io"}}
+
+
+LEGAL = {
+    # RFC 7643 §2.1: attribute names are case-insensitive.
+    "lower-case names": Dialect(key_case=str.lower),
+    "upper-case names": Dialect(key_case=str.upper),
+    # Schema URNs compared case-insensitively (RFC 7643 §2.1 / §3 URIs).
+    "upper-case schema URNs": Dialect(urn_case=str.upper),
+    "no meta": Dialect(drop_meta=True),
+    "several emails, none primary": Dialect(several_emails=True),
+    "integer ids": Dialect(int_ids=True),
+    "application/json": Dialect(content_type="application/json"),
+    "charset parameter": Dialect(content_type="application/scim+json; charset=UTF-8"),
+    "PATCH answers 204": Dialect(patch_answer="204"),
+    "PATCH answers 200 with the resource": Dialect(patch_answer="200"),
+    "no ServiceProviderConfig": Dialect(no_spc=True),
+    "only userName eq filters, no new team": Dialect(filters="username"),
+    "attributes and excludedAttributes ignored": Dialect(ignore_params=True),
+    "count capped at 1": Dialect(max_count=1),
+    "no startIndex in a single page": Dialect(drop_start_index=True),
+}
+
+
+@pytest.mark.parametrize("name", list(LEGAL))
+def test_a_legal_dialect_converges(
+    name: str, sandbox: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    teams = TEAMS[:1] if name.startswith("only userName") else TEAMS
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, teams)
+    with ExitStack() as stack:
+        through(stack, sandbox, LEGAL[name], monkeypatch)
+        converges(manifest)
+    if teams is TEAMS:
+        check_converged(sandbox)
+
+
+def test_every_legal_variation_at_once_converges_on_both_servers(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(server.base_url)
+    dialect = Dialect(
+        key_case=str.lower,
+        urn_case=str.upper,
+        drop_meta=True,
+        several_emails=True,
+        int_ids=True,
+        content_type="application/json; charset=utf-8",
+        patch_answer="200",
+        no_spc=True,
+        ignore_params=True,
+        max_count=2,
+    )
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    with ExitStack() as stack:
+        through(stack, server.base_url, dialect, monkeypatch)
+        converges(manifest)
+        assert (
+            run("import", "--out", str(tmp_path / "imported"), "--claimed-domain", "acme.io") == 0
+        )
+        assert run("plan", "-m", str(tmp_path / "imported"), "--detailed-exitcode") == 0
+    check_converged(server.base_url)
+
+
+def test_doctor_on_upper_case_features_reads_patch_as_supported(
+    sandbox: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with ExitStack() as stack:
+        through(stack, sandbox, Dialect(key_case=str.upper), monkeypatch)
+        capsys.readouterr()
+        assert run("doctor", "--max-attempts", "1") == 0
+    out = capsys.readouterr().out
+    assert "patch yes" in out and "filter yes" in out
+
+
+def test_without_service_provider_config_doctor_warns_and_a_wrong_path_still_fails(
+    sandbox: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with ExitStack() as stack:
+        url = through(stack, sandbox, Dialect(no_spc=True), monkeypatch)
+        capsys.readouterr()
+        assert run("doctor", "--max-attempts", "1") == 0
+        out = capsys.readouterr().out
+        assert "no /ServiceProviderConfig (HTTP 404)" in out
+        assert "features (ServiceProviderConfig): not published" in out
+        assert run("doctor", "--max-attempts", "1", "--url", url + "/nowhere") == 1
+        assert "/api/app/scim/v2" in capsys.readouterr().out
+
+
+def test_a_server_without_patch_is_refused_with_the_reason_and_nothing_is_patched(
+    sandbox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    dialect = Dialect(no_patch=True, spc={"patch": {"supported": False}})
+    with ExitStack() as stack:
+        through(stack, sandbox, dialect, monkeypatch)
+        capsys.readouterr()
+        assert run("doctor", "--max-attempts", "1") == 1
+        assert "apply needs PATCH, which is off" in capsys.readouterr().out
+        assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "1") == 5
+    out = capsys.readouterr().out
+    assert "501" in out and "never with a whole-resource PUT" in out
+    assert not any(w.startswith("PATCH") for w in dialect.writes)
+    # Nobody lost or gained access by it: Bob is still active and in the old team.
+    state = live(sandbox)
+    assert {u.key: u.active for u in state.users}["bob@acme.io"] is True
+    assert "cy@acme.io" not in {k for g in state.groups for k in state.member_keys(g)}
+
+
+def test_a_server_that_requires_if_match_is_refused_naming_the_etag(
+    sandbox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    with ExitStack() as stack:
+        through(stack, sandbox, Dialect(if_match=True), monkeypatch)
+        capsys.readouterr()
+        assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "1") == 5
+    out = capsys.readouterr().out
+    assert "HTTP 412" in out and "If-Match header, RFC 7644 §3.14" in out
+
+
+def test_member_value_filter_paths_refused_keep_the_member_and_say_why(
+    sandbox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    dialect = Dialect(no_member_filter=True)
+    with ExitStack() as stack:
+        through(stack, sandbox, dialect, monkeypatch)
+        capsys.readouterr()
+        assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "1") == 5
+    out = capsys.readouterr().out
+    assert "invalidPath" in out and "never falls back to a bare `members` path" in out
+    state = live(sandbox)
+    team = {g.display_name: state.member_keys(g) for g in state.groups}["New Team"]
+    assert team == {"ada@acme.io", "bob@acme.io", "cy@acme.io"}  # nobody else removed
+
+
+@pytest.mark.parametrize("filters", ["none", "username"])
+def test_no_filter_for_an_absence_proof_plans_nothing_and_names_the_fix(
+    filters: str,
+    sandbox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    dialect = Dialect(filters=filters)
+    with ExitStack() as stack:
+        through(stack, sandbox, dialect, monkeypatch)
+        capsys.readouterr()
+        assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "1") == 1
+    err = capsys.readouterr().err
+    assert "invalidFilter" in err and "RFC 7644 §3.4.2.2" in err
+    assert "by hand in Mixpanel" in err
+    assert dialect.writes == []
+
+
+def test_a_server_that_drops_names_fails_verification_naming_the_attribute(
+    sandbox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    with ExitStack() as stack:
+        through(stack, sandbox, Dialect(drop_name=True), monkeypatch)
+        capsys.readouterr()
+        assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "1") == 5
+    out = capsys.readouterr().out
+    assert "family_name of ada@acme.io is None, not 'Lovelace'" in out
