@@ -287,7 +287,9 @@ def _check_page(kind: str, page: ListPage, start: int, seen: set[str]) -> None:
                 )
             seen.add(resource_id)
     seen.update(fresh)
-    if page.start_index != start and page.resources:
+    # No startIndex at all (RFC 7644 §3.4.2 requires it only on partial results) is not
+    # a wrong one: a server that ignores paging repeats ids, caught above.
+    if page.start_index is not None and page.start_index != start and page.resources:
         raise _fail(
             f"{kind}: asked for startIndex {start}, the server answered startIndex "
             f"{page.start_index}; it does not page as asked, so the read cannot be complete"

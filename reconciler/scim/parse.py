@@ -38,10 +38,15 @@ _DETAIL_LIMIT = 300  # an HTML error page must not flood the terminal
 
 @dataclass(frozen=True)
 class ListPage:
-    """One page of a ListResponse (RFC 7644 §3.4.2); ``resources`` are raw dicts."""
+    """One page of a ListResponse (RFC 7644 §3.4.2); ``resources`` are raw dicts.
+
+    ``start_index`` is None when the server left ``startIndex`` out (RFC 7644 §3.4.2
+    requires it only on partial results; the reader then relies on its duplicate-id,
+    empty-page and page-count checks, which catch a server that ignores paging).
+    """
 
     total_results: int
-    start_index: int
+    start_index: int | None
     items_per_page: int
     resources: tuple[dict[str, Any], ...]
 
@@ -148,7 +153,7 @@ def parse_list(body: object) -> ListPage:
     resources = tuple(canonical_names(_object(item, "ListResponse resource")) for item in raw)
     return ListPage(
         total_results=_integer(data, "totalResults", None),
-        start_index=_integer(data, "startIndex", 1),
+        start_index=None if data.get("startIndex") is None else _integer(data, "startIndex", 1),
         items_per_page=_integer(data, "itemsPerPage", len(resources)),
         resources=resources,
     )

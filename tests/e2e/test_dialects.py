@@ -103,6 +103,8 @@ LEGAL = {
     "attributes and excludedAttributes ignored": Dialect(ignore_params=True),
     "count capped at 1": Dialect(max_count=1),
     "no startIndex in a single page": Dialect(drop_start_index=True),
+    # RFC 7644 §3.4.2 wants startIndex on partial results; its absence is no wrong value.
+    "no startIndex while paging": Dialect(drop_start_index=True, max_count=1),
 }
 
 
@@ -261,3 +263,19 @@ def test_a_server_that_drops_names_fails_verification_naming_the_attribute(
         assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "1") == 5
     out = capsys.readouterr().out
     assert "family_name of ada@acme.io is None, not 'Lovelace'" in out
+
+
+def test_a_server_that_ignores_paging_without_saying_a_start_index_is_caught(
+    sandbox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    dialect = Dialect(drop_start_index=True, ignore_start=True, max_count=1)
+    with ExitStack() as stack:
+        through(stack, sandbox, dialect, monkeypatch)
+        capsys.readouterr()
+        assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "1") == 1
+    assert "duplicate id" in capsys.readouterr().err
+    assert dialect.writes == []

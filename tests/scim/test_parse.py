@@ -120,7 +120,7 @@ def test_parse_list_reads_a_full_page() -> None:
 
 
 def test_parse_list_tolerates_absent_resources_and_string_numbers() -> None:
-    assert parse_list({"totalResults": "0"}) == ListPage(0, 1, 0, ())
+    assert parse_list({"totalResults": "0"}) == ListPage(0, None, 0, ())  # no startIndex sent
     page = parse_list({"totalResults": "2", "startIndex": "1", "resources": [{}, {}]})
     assert (page.total_results, page.items_per_page, len(page.resources)) == (2, 2, 2)
 

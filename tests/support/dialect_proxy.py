@@ -44,6 +44,7 @@ class Dialect:
     "all", "none" (400 invalidFilter) or "username" (only ``userName eq``);
     ``ignore_params`` drops ``attributes``/``excludedAttributes``; ``max_count`` caps
     ``count``; ``drop_start_index`` leaves ``startIndex`` out of list answers;
+    ``ignore_start`` (illegal) answers every list from its first result;
     ``no_patch`` answers 501 to every PATCH; ``no_member_filter`` answers 400
     invalidPath to ``members[value eq ...]``; ``if_match`` answers 412 to a PATCH
     without ``If-Match``.
@@ -63,6 +64,7 @@ class Dialect:
     ignore_params: bool = False
     max_count: int | None = None
     drop_start_index: bool = False
+    ignore_start: bool = False
     no_patch: bool = False
     no_member_filter: bool = False
     if_match: bool = False
@@ -165,11 +167,7 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
                 return 501, _error(501, "PATCH is not implemented; use PUT", None)
             if method == "PATCH" and dialect.if_match and "If-Match" not in self.headers:
                 return 412, _error(412, "If-Match header required", None)
-            if (
-                method == "PATCH"
-                and dialect.no_member_filter
-                and _filters_members(raw)
-            ):
+            if method == "PATCH" and dialect.no_member_filter and _filters_members(raw):
                 return 400, _error(400, "value filters in paths are not supported", "invalidPath")
             return None
 
@@ -177,6 +175,8 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
             kept = []
             for key, sent in parse_qsl(query):
                 if dialect.ignore_params and key in ("attributes", "excludedAttributes"):
+                    continue
+                if dialect.ignore_start and key == "startIndex":
                     continue
                 value = sent
                 if key == "count" and dialect.max_count is not None:
