@@ -27,8 +27,9 @@ def page(ids: list[Any], start: int = 1) -> ListPage:
 
 def loop_check(ids: list[Any], start: int, seen: set[str]) -> str | None:
     """The check as a plain loop: the message of the first repeat, or None."""
-    for resource_id in ids:
-        if not isinstance(resource_id, str):
+    for raw in ids:
+        resource_id = id_text(raw)
+        if resource_id is None:
             continue
         if resource_id in seen:
             return (
@@ -37,6 +38,13 @@ def loop_check(ids: list[Any], start: int, seen: set[str]) -> str | None:
             )
         seen.add(resource_id)
     return None
+
+
+def id_text(raw: Any) -> str | None:
+    """Integer ids are ids: the parsers read them as text; other kinds are not ids."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return str(raw)
+    return raw if isinstance(raw, str) else None
 
 
 def outcome(ids: list[Any], seen: set[str]) -> str | None:
@@ -55,7 +63,8 @@ def outcome(ids: list[Any], seen: set[str]) -> str | None:
         ([], ["b", "a", "a", "b"], "a"),  # the first repeat in page order, not the first id
         (["c"], ["a", "c", "a"], "c"),
         (["z"], ["a", "b"], None),
-        ([], ["a", 7, None, 7, "b"], None),  # not strings: the parser names them
+        ([], ["a", None, True, None, "b"], None),  # not ids: the parser names them
+        ([], ["a", 7, None, 7, "b"], "7"),  # integer ids are ids, read as text
         ([], ["a", "A"], None),  # ids are compared exactly
     ],
 )
@@ -67,7 +76,7 @@ def test_a_repeated_id_is_named_as_the_loop_named_it(
 
     if repeat is None:
         assert message is None
-        assert seen == set(earlier) | {i for i in ids if isinstance(i, str)}
+        assert seen == set(earlier) | {id_text(i) for i in ids if id_text(i) is not None}
     else:
         assert message is not None and f"duplicate id {repeat!r} at startIndex 1" in message
 
