@@ -37,6 +37,7 @@ from reconciler.scim.parse import (
     DOT_SEGMENTS,
     ListPage,
     canonical_document,
+    canonical_names,
     parse_group,
     parse_list,
     parse_user,
@@ -293,7 +294,7 @@ class ScimClient:
         response = self.transport.request("PATCH", path, json=patch)
         if response.body is None:
             return None
-        return _parsed(parse_user, response.body, "PATCH", path)
+        return _parsed(parse_user, _named(response.body, "PATCH", path), "PATCH", path)
 
     def patch_group(self, group_id: str, patch: Mapping[str, Any]) -> LiveGroup | None:
         """Apply a PatchOp; returns the team when the server answers 200 with it, else None."""
@@ -301,7 +302,7 @@ class ScimClient:
         response = self.transport.request("PATCH", path, json=patch)
         if response.body is None:
             return None
-        return _parsed(parse_group, response.body, "PATCH", path)
+        return _parsed(parse_group, _named(response.body, "PATCH", path), "PATCH", path)
 
     def delete_user(self, user_id: str) -> None:
         """DELETE a user; a 404 after a retry means an earlier attempt already did it."""
@@ -391,7 +392,8 @@ class ScimClient:
                 log.info("re-sending POST %s: the previous answer was lost", path)
                 continue
             if response.body is not None:
-                made = answer.checked(_parsed(parse, response.body, "POST", path), path)
+                body = _named(response.body, "POST", path)
+                made = answer.checked(_parsed(parse, body, "POST", path), path)
                 if response.status == 200:
                     # RFC 7644 §3.3: a create answers 201. A 200 with the resource is a
                     # server that returned one it already had (upsert semantics): as a
@@ -492,9 +494,19 @@ def _segment(resource_id: str) -> str:
 
 
 def _required_body(response: Response, method: str, path: str) -> dict[str, Any]:
+    """The answer's body, its attribute names spelt canonically (``_named``)."""
     if response.body is None:
         raise ScimProtocolError("the answer has no body", method=method, path=path)
-    return response.body
+    return _named(response.body, method, path)
+
+
+def _named(body: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    """``body`` with the names this tool reads spelt canonically (RFC 7643 §2.1: they
+    are case-insensitive); one name in two spellings raises ScimProtocolError."""
+    try:
+        return canonical_names(body)
+    except ScimError as error:
+        raise error.at(method, path) from None
 
 
 def _parsed(parse: Callable[[object], R], body: object, method: str, path: str) -> R:

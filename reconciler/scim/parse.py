@@ -196,12 +196,12 @@ def parse_user(resource: object) -> LiveUser:
     wrong type) and ScimUnsupportedError for data a person must fix (a blank
     userName, an id that is a URL dot segment).
     """
-    if type(resource) is dict:
-        resource = canonical_names(resource)
     if _FAST and type(resource) is dict:
         user = _plain_user(resource)
         if user is not None:
             return user
+    if type(resource) is dict:
+        resource = canonical_names(resource)
     return _checked_user(resource)
 
 
@@ -275,10 +275,10 @@ def parse_user_groups(resource: object) -> frozenset[str] | None:
     reader cross-checks team member lists against.
     """
     if type(resource) is dict:
-        resource = canonical_names(resource)
         plain = _plain_group_ids(resource.get("groups"))
         if plain is not None:
             return plain
+        resource = canonical_names(resource)
     return _checked_user_groups(resource)
 
 
@@ -319,10 +319,10 @@ def parse_group(resource: object) -> LiveGroup:
     membership transitive, which the planner does not model, so it must not guess.
     """
     if type(resource) is dict:
-        resource = canonical_names(resource)
         group = _plain_group(resource)
         if group is not None:
             return group
+        resource = canonical_names(resource)
     return _checked_group(resource)
 
 
