@@ -62,6 +62,12 @@ _READ_NAMES = (
     "changePassword", "supported", "maxResults", "maxOperations", "maxPayloadSize",
 )  # fmt: skip
 _CANONICAL = {ascii_lower(name): name for name in _READ_NAMES}
+# The read names whose values hold more read names (a list's resources, a user's name,
+# members and groups, the ServiceProviderConfig's feature objects).
+_NESTED = frozenset(
+    {"Resources", "name", "members", "groups", "patch", "bulk", "filter", "etag", "sort"}
+    | {"changePassword"}
+)
 # Keys that need no renaming: the canonical spellings of the core User and Group
 # attributes (RFC 7643 §4) and of what servers commonly add. An object whose keys
 # are all in here is used as it is (a set test: no cost worth naming on a big read).
@@ -130,7 +136,9 @@ def _renamed(value: object, where: str) -> object:
                 "unknown and nothing is planned on it: report it to the server's vendor"
             )
         sent[name] = key
-        out[name] = _renamed(item, name)
+        # Only objects whose names are read are renamed inside: a bounded depth (a list,
+        # a resource, ``name`` or a member), whatever nesting the rest of the answer has.
+        out[name] = _renamed(item, name) if name in _NESTED else item
     return out
 
 
@@ -341,8 +349,8 @@ def _plain_group(data: dict[str, Any]) -> LiveGroup | None:
         return None
     member_ids = []
     for member in members or ():
-        if type(member) is not dict:
-            return None
+        if type(member) is not dict or not member.keys() <= _EXACT:
+            return None  # e.g. "TYPE": renamed, then checked, by the slow path
         value, kind = member.get("value"), member.get("type")
         if type(value) is not str or not value.strip():
             return None

@@ -5,19 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import responses
 
 from reconciler.errors import LiveStateError
 from reconciler.reader import _check_page
+from reconciler.scim import builders
+from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import ScimProtocolError, ScimUnsupportedError
 from reconciler.scim.parse import (
     ListPage,
     canonical_document,
+    canonical_names,
     parse_error,
     parse_group,
     parse_list,
     parse_user,
     parse_user_groups,
 )
+from reconciler.scim.secret import Token
+
+BASE = "https://scim.example.test/api/app/scim/v2"
 
 
 def test_a_user_in_any_case_is_read_like_the_canonical_one() -> None:
@@ -79,7 +86,22 @@ def test_a_nested_group_member_in_upper_case_is_still_refused() -> None:
 )
 def test_one_name_in_two_spellings_is_refused(resource: dict[str, Any]) -> None:
     with pytest.raises(ScimProtocolError, match=r"twice.*case-insensitive"):
-        parse_user(resource)
+        parse_list({"totalResults": 1, "Resources": [resource]})
+    with pytest.raises(ScimProtocolError, match=r"twice.*case-insensitive"):
+        canonical_names(resource)
+
+
+@responses.activate
+def test_a_single_answer_with_two_spellings_is_refused_at_its_request() -> None:
+    body = {"id": "u1", "userName": "ada@acme.io", "active": True, "ACTIVE": False}
+    responses.get(f"{BASE}/Users/u1", json=body)
+    responses.patch(f"{BASE}/Users/u1", json=body)
+    with ScimClient.connect(BASE, Token("t")) as client:
+        with pytest.raises(ScimProtocolError, match=r"GET /Users/u1 .*'active' twice"):
+            client.get_user("u1")
+        patch = builders.replace_user_attributes({"active": False})
+        with pytest.raises(ScimProtocolError, match=r"PATCH /Users/u1 .*'active' twice"):
+            client.patch_user("u1", patch)
 
 
 def test_a_list_with_two_spellings_of_resources_is_refused() -> None:
@@ -106,3 +128,11 @@ def test_integer_ids_repeated_across_pages_fail_the_read() -> None:
     _check_page("users", ListPage(2, 1, 1, ({"id": 7},)), 1, seen)
     with pytest.raises(LiveStateError, match="duplicate id '7'"):
         _check_page("users", ListPage(2, 2, 1, ({"id": 7},)), 2, seen)
+
+
+def test_a_deeply_nested_answer_with_odd_names_is_renamed_without_recursing_into_it() -> None:
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = [deep]
+    user = parse_user({"ID": "u1", "USERNAME": "ada@acme.io", "x-vendor": deep})
+    assert user.user_name == "ada@acme.io"
