@@ -187,7 +187,7 @@ def _features(config: dict[str, Any] | None) -> tuple[Check, None]:
             "that needs one, with the server's answer",
         ), None
     flags = {
-        key: bool(_get(config, key, "supported"))
+        key: _flag(_get(config, key, "supported"))
         for key in ("patch", "bulk", "filter", "etag", "sort")
     }
     max_results = _get(config, "filter", "maxResults")
@@ -203,6 +203,15 @@ def _features(config: dict[str, Any] | None) -> tuple[Check, None]:
         return Check(name, Status.FAIL, f"{detail}; apply needs PATCH, which is off"), None
     status = Status.OK if flags["filter"] else Status.WARN
     return Check(name, status, f"{detail}; {'; '.join(notes)}"), None
+
+
+def _flag(value: object) -> bool:
+    """A ServiceProviderConfig ``supported`` value: JSON true, or the text "true" in any
+    case (some servers send booleans as strings); "false", absent or anything else is
+    no (never ``bool("false")``, which is true)."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return value is True
 
 
 def _get(config: dict[str, Any], section: str, key: str) -> Any:

@@ -98,6 +98,8 @@ LEGAL = {
     "charset parameter": Dialect(content_type="application/scim+json; charset=UTF-8"),
     "PATCH answers 204": Dialect(patch_answer="204"),
     "PATCH answers 200 with the resource": Dialect(patch_answer="200"),
+    "PATCH answers 200 with a team without members": Dialect(patch_answer="200-no-members"),
+    "features as strings": Dialect(spc={"patch": {"supported": "TRUE"}}),
     "no ServiceProviderConfig": Dialect(no_spc=True),
     "only userName eq filters, no new team": Dialect(filters="username"),
     "attributes and excludedAttributes ignored": Dialect(ignore_params=True),
@@ -157,6 +159,16 @@ def test_doctor_on_upper_case_features_reads_patch_as_supported(
         assert run("doctor", "--max-attempts", "1") == 0
     out = capsys.readouterr().out
     assert "patch yes" in out and "filter yes" in out
+
+
+def test_patch_supported_as_the_string_false_is_no_patch(
+    sandbox: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with ExitStack() as stack:
+        through(stack, sandbox, Dialect(spc={"patch": {"supported": "false"}}), monkeypatch)
+        capsys.readouterr()
+        assert run("doctor", "--max-attempts", "1") == 1
+    assert "patch no" in capsys.readouterr().out
 
 
 def test_without_service_provider_config_doctor_warns_and_a_wrong_path_still_fails(
