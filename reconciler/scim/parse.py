@@ -455,13 +455,7 @@ def _unsupported_hint(status: int, method: str) -> str | None:
     the error's own). RFC 7644 leaves PATCH (§3.5.2) and ETags (§3.14) optional; this
     tool writes only with PATCH and sends no ``If-Match``, and says so rather than
     fall back to a PUT that replaces a whole resource from a possibly stale read."""
-    if status == 501 and method != "PATCH":
-        return (
-            f"the server does not implement this {method} request (501 Not Implemented; "
-            "SCIM leaves filtering and several other features optional): "
-            "`reconciler doctor` shows the server's features"
-        )
-    if status == 501:
+    if status == 501 and method == "PATCH":
         return (
             f"the server does not implement {method} here (501 Not Implemented; PATCH is "
             "optional in SCIM, RFC 7644 §3.5.2). This tool changes users and teams only with "

@@ -1,24 +1,29 @@
 """Capabilities that were exercised end to end only on the sandbox, now also on the
 independent scim2-server (one process, a fresh tenant per org): several orgs in one
 repository, the audit report in every format, and apply with parallel lanes and
-small membership chunks."""
+small membership chunks. Then scim2-server configured as other servers are (its
+``--service-provider-config``): ETags on, pages capped by maxResults, no filters (501),
+no PATCH (501)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from reconciler.reader import read_live_state
+from reconciler.scim import builders
 from reconciler.scim.client import ScimClient
 from reconciler.scim.secret import Token
 from tests.e2e.conftest import TODAY, person, run, write_manifest
-from tests.support.scim2_server import scim2_tenants
+from tests.support.scim2_server import scim2_server, scim2_tenants
 
 TOKEN = "scim2-TOKEN-5b7e0c9a13"
 
@@ -139,3 +144,75 @@ def test_apply_in_parallel_lanes_with_small_chunks_converges_on_scim2(
         live = read_live_state(client)
     members = {g.display_name: live.member_keys(g) for g in live.groups}
     assert members == {"All": set(emails[:2]), "Half": set()}
+
+
+FEATURES: dict[str, Any] = {
+    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+    "patch": {"supported": True},
+    "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
+    "filter": {"supported": True, "maxResults": 100},
+    "changePassword": {"supported": False},
+    "sort": {"supported": False},
+    "etag": {"supported": False},
+    "authenticationSchemes": [],
+}
+PEOPLE = [person(f"user{i}@acme.io") for i in range(5)]
+TEAM = [{"name": "T", "members": ["user1@acme.io", "user2@acme.io"]}]
+
+
+def configured(
+    env: Path, monkeypatch: pytest.MonkeyPatch, **changes: Any
+) -> contextlib.AbstractContextManager[str]:
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    return scim2_server(TOKEN, config={**FEATURES, **changes})
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"etag": {"supported": True}},  # versioned resources; If-Match stays optional
+        {"filter": {"supported": True, "maxResults": 2}},  # pages of 2, whatever is asked
+    ],
+)
+def test_a_configured_scim2_server_converges(
+    changes: dict[str, Any], env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = write_manifest(env / "org.yaml", PEOPLE, TEAM)
+    with configured(env, monkeypatch, **changes) as url:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", url)
+        assert run("doctor", "-m", str(manifest), "--max-attempts", "1") == 0
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+        assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+        assert len(keys(url)) == 5
+
+
+def test_scim2_without_filters_refuses_a_new_team_then_manages_it_once_made_by_hand(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(env / "org.yaml", PEOPLE, TEAM)
+    with configured(env, monkeypatch, filter={"supported": False}) as url:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", url)
+        capsys.readouterr()
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 1
+        err = capsys.readouterr().err
+        assert "HTTP 501" in err and "does not support the displayName eq filter" in err
+        assert "create the team 'T' by hand" in err
+        assert keys(url) == []  # nothing was written
+        with ScimClient.connect(url, Token(TOKEN)) as client:  # the fix: made by hand
+            client.create_group(builders.group_resource("T"))
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+        assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+def test_scim2_without_patch_fails_doctor_and_each_patch_naming_the_reason(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(env / "org.yaml", PEOPLE, TEAM)
+    with configured(env, monkeypatch, patch={"supported": False}) as url:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", url)
+        capsys.readouterr()
+        assert run("doctor", "--max-attempts", "1") == 1
+        assert "apply needs PATCH, which is off" in capsys.readouterr().out
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 5
+        out = capsys.readouterr().out
+        assert "HTTP 501" in out and "never with a whole-resource PUT" in out

@@ -37,7 +37,8 @@ class Dialect:
     ``drop_meta`` removes ``meta``; ``drop_name`` removes users' ``name`` (a
     displayName-only server keeps no given/family name: writes to it are ignored);
     ``several_emails`` gives every user two more emails, none primary; ``int_ids``
-    shows every id as a JSON integer (the proxy maps them back); ``content_type``
+    shows every id as a JSON integer (the proxy maps them back); ``id_prefix``
+    shows it as that text and a number (``"user:1001"``, ``"u/1001"``); ``content_type``
     replaces the answers' media type; ``patch_answer`` is "204" (no body) or "200"
     (the resource, read back), "200-no-members" (a team without its members) or ""
     (as the backend does); ``no_spc`` answers 404 to
@@ -57,6 +58,7 @@ class Dialect:
     drop_name: bool = False
     several_emails: bool = False
     int_ids: bool = False
+    id_prefix: str | None = None
     content_type: str | None = None
     patch_answer: str = ""
     no_spc: bool = False
@@ -73,16 +75,23 @@ class Dialect:
     ids: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def number(self, backend_id: str) -> int:
-        """The integer this proxy shows for ``backend_id`` (stable for the proxy's life)."""
+    @property
+    def mapped(self) -> bool:
+        """Whether ids are shown other than the backend's (``int_ids``, ``id_prefix``)."""
+        return self.int_ids or self.id_prefix is not None
+
+    def number(self, backend_id: str) -> int | str:
+        """The id this proxy shows for ``backend_id`` (stable for the proxy's life): an
+        integer, or ``id_prefix`` and that integer."""
         with self.lock:
-            return self.ids.setdefault(backend_id, len(self.ids) + 1001)
+            number = self.ids.setdefault(backend_id, len(self.ids) + 1001)
+        return number if self.id_prefix is None else f"{self.id_prefix}{number}"
 
     def backend_id(self, shown: str) -> str:
         """The backend's id for an id the proxy showed (unknown ones pass through)."""
         with self.lock:
             for backend, number in self.ids.items():
-                if str(number) == shown:
+                if f"{self.id_prefix or ''}{number}" == shown:
                     return backend
         return shown
 
@@ -124,7 +133,7 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
                 return
             if method != "GET":
                 dialect.writes.append(f"{method} /{'/'.join(parts[:1])}")
-            if dialect.int_ids:
+            if dialect.mapped:
                 parts = [parts[0], *(dialect.backend_id(p) for p in parts[1:])] if parts else []
                 raw = _unmap_body(raw, dialect)
             path = prefix + "".join(f"/{quote(p, safe='')}" for p in parts)
@@ -182,7 +191,7 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
                 value = sent
                 if key == "count" and dialect.max_count is not None:
                     value = str(min(int(sent), dialect.max_count))
-                if key == "filter" and dialect.int_ids:
+                if key == "filter" and dialect.mapped:
                     value = _unmap_filter(sent, dialect)
                 kept.append((key, value))
             return kept
@@ -279,7 +288,7 @@ def _dialect(body: Any, dialect: Dialect) -> Any:
             if key == "schemas" and dialect.urn_case and isinstance(sent, list):
                 item = [dialect.urn_case(s) if isinstance(s, str) else s for s in sent]
             elif (
-                dialect.int_ids
+                dialect.mapped
                 and isinstance(sent, str)
                 and (key == "id" or (key == "value" and parent in ("members", "groups")))
             ):

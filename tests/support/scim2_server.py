@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -36,31 +38,55 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def scim2_server(token: str = "test-token") -> Iterator[str]:
-    """Start scim2-server on a free port and yield its base URL (``http://127.0.0.1:P/v2``)."""
-    with _running(token, dynamic_tenants=False) as root:
+def scim2_server(
+    token: str = "test-token", *, config: dict[str, Any] | None = None
+) -> Iterator[str]:
+    """Start scim2-server on a free port and yield its base URL (``http://127.0.0.1:P/v2``).
+
+    ``config`` is the ServiceProviderConfig it announces and enforces (its
+    ``--service-provider-config``; e.g. ``{"patch": {"supported": False}}`` makes every
+    PATCH answer 501); None: the server's default, every feature but cursors.
+    """
+    with _running(token, dynamic_tenants=False, config=config) as root:
         yield f"{root}/v2"
 
 
 @contextlib.contextmanager
-def scim2_tenants(token: str = "test-token") -> Iterator[Callable[[], str]]:
+def scim2_tenants(
+    token: str = "test-token", *, config: dict[str, Any] | None = None
+) -> Iterator[Callable[[], str]]:
     """Start one scim2-server with dynamic tenants; yield a factory of fresh base URLs.
 
     Each call returns ``http://127.0.0.1:P/<new tenant>/v2``: an empty, isolated
     server, so many tests share one process (fast) without sharing any state.
+    ``config`` as for ``scim2_server``.
     """
     names = itertools.count(1)
-    with _running(token, dynamic_tenants=True) as root:
+    with _running(token, dynamic_tenants=True, config=config) as root:
         yield lambda: f"{root}/tenant{next(names)}/v2"
 
 
 @contextlib.contextmanager
-def _running(token: str, *, dynamic_tenants: bool) -> Iterator[str]:
+def _running(
+    token: str, *, dynamic_tenants: bool, config: dict[str, Any] | None = None
+) -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        extra: list[str] = []
+        if config is not None:
+            path = Path(folder) / "service-provider-config.json"
+            path.write_text(json.dumps(config))
+            extra = ["--service-provider-config", str(path)]
+        with _started(token, dynamic_tenants, extra) as root:
+            yield root
+
+
+@contextlib.contextmanager
+def _started(token: str, dynamic_tenants: bool, extra: list[str]) -> Iterator[str]:
     for _ in range(3):  # the free port may be taken between probing and binding
         port = _free_port()
         with tempfile.TemporaryFile() as log:
             command = [_executable(), "--hostname", "127.0.0.1", "--port", str(port)]
-            command += ["--bearer-token", token]
+            command += ["--bearer-token", token, *extra]
             command += ["--dynamic-tenants"] if dynamic_tenants else []
             process = subprocess.Popen(command, stdout=log, stderr=log)
             try:
