@@ -767,6 +767,18 @@ def _with_advice(error: ReconcilerError, op: Operation, profile: TargetProfile) 
             "to a bare `members` path, which an RFC server reads as removing every member: "
             f"remove the member by hand in {profile.product}"
         )
+    if (
+        isinstance(error, ScimError)
+        and error.status == 400
+        and error.method == "PATCH"
+        and (error.scim_type or "").lower() in ("invalidpath", "notarget")
+    ):
+        return (
+            f"{text}; the server refused the path of this PatchOp (this tool sends the "
+            "RFC 7644 §3.5.2 form with a path, e.g. `active`, `name.givenName`, "
+            "`displayName`, `members`) and nothing was changed by it: make the change by "
+            f"hand in {profile.product}, or ask the server's vendor to accept PATCH paths"
+        )
     if isinstance(error, ScimForbidden):
         what = "account" if op.is_user_op else "team"
         return (

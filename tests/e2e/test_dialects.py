@@ -291,3 +291,19 @@ def test_a_server_that_ignores_paging_without_saying_a_start_index_is_caught(
         assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "1") == 1
     assert "duplicate id" in capsys.readouterr().err
     assert dialect.writes == []
+
+
+def test_a_server_that_takes_no_patch_paths_fails_those_writes_naming_the_path(
+    sandbox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    with ExitStack() as stack:
+        through(stack, sandbox, Dialect(no_attribute_paths=True), monkeypatch)
+        capsys.readouterr()
+        assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "1") == 5
+    out = capsys.readouterr().out
+    assert "deactivate_user bob@acme.io" in out and "refused the path of this PatchOp" in out
+    assert {u.key: u.active for u in live(sandbox).users}["bob@acme.io"] is True

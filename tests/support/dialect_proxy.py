@@ -48,8 +48,9 @@ class Dialect:
     ``count``; ``drop_start_index`` leaves ``startIndex`` out of list answers;
     ``ignore_start`` (illegal) answers every list from its first result;
     ``no_patch`` answers 501 to every PATCH; ``no_member_filter`` answers 400
-    invalidPath to ``members[value eq ...]``; ``if_match`` answers 412 to a PATCH
-    without ``If-Match``.
+    invalidPath to ``members[value eq ...]``; ``no_attribute_paths`` answers 400
+    invalidPath to an operation with any other path (a server taking value maps only);
+    ``if_match`` answers 412 to a PATCH without ``If-Match``.
     """
 
     key_case: Callable[[str], str] | None = None
@@ -70,6 +71,7 @@ class Dialect:
     ignore_start: bool = False
     no_patch: bool = False
     no_member_filter: bool = False
+    no_attribute_paths: bool = False
     if_match: bool = False
     writes: list[str] = field(default_factory=list)
     ids: dict[str, int] = field(default_factory=dict)
@@ -179,6 +181,8 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
                 return 412, _error(412, "If-Match header required", None)
             if method == "PATCH" and dialect.no_member_filter and _filters_members(raw):
                 return 400, _error(400, "value filters in paths are not supported", "invalidPath")
+            if method == "PATCH" and dialect.no_attribute_paths and _attribute_paths(raw):
+                return 400, _error(400, "only value maps without a path", "invalidPath")
             return None
 
         def _query(self, query: str) -> list[tuple[str, str]]:
@@ -238,6 +242,13 @@ def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _attribute_paths(raw: bytes) -> bool:
+    """Whether a PatchOp has an operation with a path other than ``members...``."""
+    operations = json.loads(raw).get("Operations", []) if raw else []
+    paths = [str(op.get("path", "")) for op in operations if op.get("path")]
+    return any(not p.startswith("members") for p in paths)
 
 
 def _filters_members(raw: bytes) -> bool:
