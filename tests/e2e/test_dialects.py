@@ -150,6 +150,35 @@ def test_every_legal_variation_at_once_converges_on_both_servers(
     check_converged(server.base_url)
 
 
+def test_saved_plans_and_revoke_only_work_through_every_variation_on_both_servers(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(server.base_url)
+    dialect = Dialect(
+        key_case=str.upper,
+        drop_meta=True,
+        id_prefix="urn:uuid:",
+        patch_answer="204",
+        max_count=1,
+        drop_start_index=True,
+    )
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    with ExitStack() as stack:
+        through(stack, server.base_url, dialect, monkeypatch)
+        assert run("plan", "-m", str(manifest), "--out", "plan.json") == 0
+        assert run("apply", "plan.json", "-m", str(manifest)) == 0
+        assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+        state = live(server.base_url)
+        ops = next(g for g in state.groups if g.display_name == "Ops")
+        ada = state.users_by_key["ada@acme.io"]
+        with ScimClient.connect(server.base_url, Token(TOKEN)) as client:  # a grant by hand
+            client.patch_group(ops.id, builders.add_members([ada.id]))
+        assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 2
+        assert run("apply", "-m", str(manifest), "--revoke-only") == 0
+        assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+    check_converged(server.base_url)
+
+
 def test_doctor_on_upper_case_features_reads_patch_as_supported(
     sandbox: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
