@@ -22,6 +22,7 @@ from reconciler.reader import read_live_state
 from reconciler.report import lookalike_lines
 from reconciler.scim.errors import (
     ScimAuthError,
+    ScimBadRequest,
     ScimForbidden,
     ScimNotFound,
     ScimProtocolError,
@@ -223,7 +224,17 @@ def _page(client: ScimProbe, *, users: bool) -> tuple[Check, None]:
     if users:
         page = client.list_users_page(1, 1)
         return Check("users readable", Status.OK, count(page.total_results, "user")), None
-    page = client.list_groups_page(1, 1)
+    try:
+        page = client.list_groups_page(1, 1)
+    except ScimBadRequest:
+        # Some servers refuse excludedAttributes (RFC 7644 §3.4.2.5); the reader then
+        # lists teams with their members, so doctor checks that way too.
+        page = client.list_groups_page(1, 1, with_members=True)
+        detail = (
+            f"{count(page.total_results, 'team')}; the server refuses "
+            "excludedAttributes=members, so teams are listed with their members"
+        )
+        return Check("teams readable", Status.OK, detail), None
     return Check("teams readable", Status.OK, count(page.total_results, "team")), None
 
 

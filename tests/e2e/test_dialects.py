@@ -103,6 +103,7 @@ LEGAL = {
     "no ServiceProviderConfig": Dialect(no_spc=True),
     "only userName eq filters, no new team": Dialect(filters="username"),
     "attributes and excludedAttributes ignored": Dialect(ignore_params=True),
+    "attributes and excludedAttributes refused (400)": Dialect(refuse_params=True),
     "count capped at 1": Dialect(max_count=1),
     "no startIndex in a single page": Dialect(drop_start_index=True),
     # RFC 7644 §3.4.2 wants startIndex on partial results; its absence is no wrong value.

@@ -44,7 +44,8 @@ class Dialect:
     (as the backend does); ``no_spc`` answers 404 to
     ServiceProviderConfig; ``spc`` is merged into the backend's; ``filters`` is
     "all", "none" (400 invalidFilter) or "username" (only ``userName eq``);
-    ``ignore_params`` drops ``attributes``/``excludedAttributes``; ``max_count`` caps
+    ``ignore_params`` drops ``attributes``/``excludedAttributes``;
+    ``refuse_params`` answers them 400 invalidValue; ``max_count`` caps
     ``count``; ``drop_start_index`` leaves ``startIndex`` out of list answers;
     ``ignore_start`` (illegal) answers every list from its first result;
     ``no_patch`` answers 501 to every PATCH; ``no_member_filter`` answers 400
@@ -66,6 +67,7 @@ class Dialect:
     spc: dict[str, Any] = field(default_factory=dict)
     filters: str = "all"
     ignore_params: bool = False
+    refuse_params: bool = False
     max_count: int | None = None
     drop_start_index: bool = False
     ignore_start: bool = False
@@ -175,6 +177,8 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
                 )
             ):
                 return 400, _error(400, f"filter not supported: {wanted}", "invalidFilter")
+            if dialect.refuse_params and ("attributes" in params or "excludedAttributes" in params):
+                return 400, _error(400, "attribute selection is not supported", "invalidValue")
             if method == "PATCH" and dialect.no_patch:
                 return 501, _error(501, "PATCH is not implemented; use PUT", None)
             if method == "PATCH" and dialect.if_match and "If-Match" not in self.headers:
