@@ -337,3 +337,14 @@ def test_a_server_that_takes_no_patch_paths_fails_those_writes_naming_the_path(
     out = capsys.readouterr().out
     assert "deactivate_user bob@acme.io" in out and "refused the path of this PatchOp" in out
     assert {u.key: u.active for u in live(sandbox).users}["bob@acme.io"] is True
+
+
+def test_a_server_that_lower_cases_user_names_converges_on_a_mixed_case_manifest(
+    sandbox: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = [{**USERS[0], "email": "Ada@Acme.io"}, USERS[1], person("Cy.Young@Acme.io")]
+    teams = [{"name": "Ops", "members": ["Cy.Young@Acme.io", "ADA@acme.io"]}]
+    manifest = write_manifest(tmp_path / "org.yaml", users, teams)
+    with ExitStack() as stack:
+        through(stack, sandbox, Dialect(lower_user_names=True), monkeypatch)
+        converges(manifest)

@@ -34,7 +34,8 @@ class Dialect:
 
     ``key_case`` rewrites every JSON object key of every answer (``str.lower``:
     ``username``, ``resources``); ``urn_case`` rewrites the URNs in ``schemas``;
-    ``drop_meta`` removes ``meta``; ``drop_name`` removes users' ``name`` (a
+    ``drop_meta`` removes ``meta``; ``lower_user_names`` shows every userName in
+    lower case (a server that normalises them); ``drop_name`` removes users' ``name`` (a
     displayName-only server keeps no given/family name: writes to it are ignored);
     ``several_emails`` gives every user two more emails, none primary; ``int_ids``
     shows every id as a JSON integer (the proxy maps them back); ``id_prefix``
@@ -57,6 +58,7 @@ class Dialect:
     key_case: Callable[[str], str] | None = None
     urn_case: Callable[[str], str] | None = None
     drop_meta: bool = False
+    lower_user_names: bool = False
     drop_name: bool = False
     several_emails: bool = False
     int_ids: bool = False
@@ -302,6 +304,8 @@ def _dialect(body: Any, dialect: Dialect) -> Any:
             item: Any
             if key == "schemas" and dialect.urn_case and isinstance(sent, list):
                 item = [dialect.urn_case(s) if isinstance(s, str) else s for s in sent]
+            elif key == "userName" and dialect.lower_user_names and isinstance(sent, str):
+                item = sent.lower()
             elif (
                 dialect.mapped
                 and isinstance(sent, str)
