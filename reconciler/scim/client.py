@@ -86,6 +86,7 @@ class ScimClient:
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
+        self._users_answered = False  # a /Users listing answered: the base URL is right
 
     @classmethod
     def connect(
@@ -330,12 +331,24 @@ class ScimClient:
         try:
             response = self.transport.request("GET", path, params=params)
         except ScimNotFound as error:
+            if path == "/Groups" and getattr(self, "_users_answered", False):
+                # /Users answered at this base URL: the URL is right and the server has
+                # no Group resource type (RFC 7643 §4.2 makes it optional).
+                raise error.with_hint(
+                    "the server answers /Users but has no /Groups: it does not offer SCIM "
+                    f"Groups, which are {self.profile.product}'s teams; this tool reads and "
+                    "manages teams as Groups, so it cannot work with this server: use the "
+                    "SCIM base URL of a server that offers Groups"
+                ) from None
             # A collection (/Users, /Groups) is never missing on a SCIM server: the base
             # URL is wrong. Say what the right one looks like, as doctor does.
             raise error.with_hint(
                 f"{self.profile.base_url_hint}; `reconciler doctor` checks the setup"
             ) from None
-        return _parsed(parse_list, _required_body(response, "GET", path), "GET", path)
+        page = _parsed(parse_list, _required_body(response, "GET", path), "GET", path)
+        if path == "/Users":
+            self._users_answered = True
+        return page
 
     def _resendable(self, error: ScimError) -> bool:
         """Failures after which a second POST may succeed (not a 501 or 505, say)."""

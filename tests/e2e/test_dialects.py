@@ -348,3 +348,20 @@ def test_a_server_that_lower_cases_user_names_converges_on_a_mixed_case_manifest
     with ExitStack() as stack:
         through(stack, sandbox, Dialect(lower_user_names=True), monkeypatch)
         converges(manifest)
+
+
+def test_a_server_without_groups_is_named_as_such_not_as_a_wrong_base_url(
+    sandbox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, [])
+    with ExitStack() as stack:
+        through(stack, sandbox, Dialect(no_groups=True), monkeypatch)
+        capsys.readouterr()
+        assert run("plan", "-m", str(manifest)) == 1
+        err = capsys.readouterr().err
+        assert "answers /Users but has no /Groups" in err and "base URL ends with" not in err
+        assert run("doctor", "--max-attempts", "1") == 1
+        assert "answers /Users but has no /Groups" in capsys.readouterr().out

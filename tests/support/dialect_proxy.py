@@ -43,7 +43,8 @@ class Dialect:
     replaces the answers' media type; ``patch_answer`` is "204" (no body) or "200"
     (the resource, read back), "200-no-members" (a team without its members) or ""
     (as the backend does); ``no_spc`` answers 404 to
-    ServiceProviderConfig; ``spc`` is merged into the backend's; ``filters`` is
+    ServiceProviderConfig; ``no_groups`` answers 404 to everything under /Groups;
+    ``spc`` is merged into the backend's; ``filters`` is
     "all", "none" (400 invalidFilter) or "username" (only ``userName eq``);
     ``ignore_params`` drops ``attributes``/``excludedAttributes``;
     ``refuse_params`` answers them 400 invalidValue; ``max_count`` caps
@@ -66,6 +67,7 @@ class Dialect:
     content_type: str | None = None
     patch_answer: str = ""
     no_spc: bool = False
+    no_groups: bool = False
     spc: dict[str, Any] = field(default_factory=dict)
     filters: str = "all"
     ignore_params: bool = False
@@ -167,6 +169,8 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
             self, method: str, parts: list[str], query: str, raw: bytes
         ) -> tuple[int, Any] | None:
             if parts == ["ServiceProviderConfig"] and dialect.no_spc:
+                return 404, _error(404, "no such endpoint", None)
+            if parts[:1] == ["Groups"] and dialect.no_groups:
                 return 404, _error(404, "no such endpoint", None)
             params = dict(parse_qsl(query))
             wanted = params.get("filter")
