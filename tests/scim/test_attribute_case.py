@@ -136,3 +136,22 @@ def test_a_deeply_nested_answer_with_odd_names_is_renamed_without_recursing_into
         deep = [deep]
     user = parse_user({"ID": "u1", "USERNAME": "ada@acme.io", "x-vendor": deep})
     assert user.user_name == "ada@acme.io"
+
+
+def test_odd_names_only_inside_members_and_groups_entries_are_still_read() -> None:
+    page = parse_list(
+        {
+            "totalResults": 2,
+            "Resources": [
+                {"id": "g1", "displayName": "Ops", "members": [{"VALUE": "u1", "Type": "User"}]},
+                {"id": "u1", "userName": "a@acme.io", "groups": [{"Value": "g1"}]},
+            ],
+        }
+    )
+    assert parse_group(page.resources[0]).member_ids == frozenset({"u1"})
+    assert parse_user_groups(page.resources[1]) == frozenset({"g1"})
+    nested = {"id": "g2", "displayName": "X", "members": [{"value": "g1", "TYPE": "Group"}]}
+    with pytest.raises(ScimUnsupportedError, match="nested teams"):
+        parse_group(parse_list({"totalResults": 1, "Resources": [nested]}).resources[0])
+    with pytest.raises(ScimProtocolError, match="'value' twice"):
+        parse_group({"id": "g3", "displayName": "Y", "members": [{"value": "a", "VALUE": "b"}]})
