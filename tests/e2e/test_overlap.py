@@ -119,3 +119,45 @@ def test_bulk_phase_leaves_a_disabled_collector_disabled() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+class _Watching:
+    """A real client whose user-page requests are counted while in flight."""
+
+    def __init__(self, client: ScimClient) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self.in_flight = self.most = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def list_users_page(self, start_index: int, count: int) -> object:
+        with self._lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        try:
+            return self._client.list_users_page(start_index, count)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_pages_read_ahead_together_are_the_pages_of_a_page_by_page_read(
+    concurrency: int,
+) -> None:
+    with Sandbox(token=TOKEN, seed="random:300", faults=Faults(latency_ms=30)) as sandbox:
+        client = ScimClient.connect(sandbox.base_url, Token(TOKEN))
+        expected = read_live_state(client, page_size=1000)  # one page of each: the reference
+        before = sandbox.stats.requests().get("GET /Users", 0)
+        watching = _Watching(client)
+        live = read_live_state(watching, page_size=20, concurrency=concurrency)  # type: ignore[arg-type]
+        pages = sandbox.stats.requests().get("GET /Users", 0) - before
+    assert live.users == expected.users and live.groups == expected.groups
+    assert pages == 300 // 20  # each page once, nothing past totalResults
+    assert watching.in_flight == 0
+    if concurrency == 1:
+        assert watching.most == 1  # one page ahead at most: never two at once
+    else:  # 30 ms a page: the window fills while each page is converted
+        assert 2 <= watching.most <= concurrency
