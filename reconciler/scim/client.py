@@ -195,7 +195,10 @@ class ScimClient:
         """The user with this userName, compared case-insensitively (caseExact=false)."""
         page = self._list("/Users", {"filter": eq_filter("userName", user_name)})
         users = [_parsed(parse_user, r, "GET", "/Users") for r in page.resources]
-        return _single([u for u in users if u.key == match_key(user_name)], user_name)
+        found = _single([u for u in users if u.key == match_key(user_name)], user_name)
+        if found is None:
+            _check_absent(page, "user", user_name, "/Users")
+        return found
 
     def find_group(self, name: str) -> LiveGroup | None:
         """The team with exactly this displayName (team names are case-sensitive labels).
@@ -205,7 +208,10 @@ class ScimClient:
         """
         page = self._list("/Groups", {"filter": eq_filter("displayName", name)})
         groups = [_parsed(parse_group, r, "GET", "/Groups") for r in page.resources]
-        return _single([g for g in groups if g.display_name == name], name)
+        found = _single([g for g in groups if g.display_name == name], name)
+        if found is None:
+            _check_absent(page, "team", name, "/Groups")
+        return found
 
     # Confirmations: reads that prove what a listing left out --------------------------
 
@@ -215,7 +221,10 @@ class ScimClient:
         response = self.transport.request("GET", "/Users", params=params, purpose=CONFIRM)
         page = _parsed(parse_list, _required_body(response, "GET", "/Users"), "GET", "/Users")
         users = [_parsed(parse_user, r, "GET", "/Users") for r in page.resources]
-        return _single([u for u in users if u.key == match_key(user_name)], user_name)
+        found = _single([u for u in users if u.key == match_key(user_name)], user_name)
+        if found is None:
+            _check_absent(page, "user", user_name, "/Users")
+        return found
 
     def confirm_group_name(self, name: str) -> LiveGroup | None:
         """``find_group`` by ``displayName eq``, counted as ``CONFIRM``: is this team absent?
@@ -229,6 +238,8 @@ class ScimClient:
         page = _parsed(parse_list, _required_body(response, "GET", "/Groups"), "GET", "/Groups")
         groups = [_parsed(parse_group, r, "GET", "/Groups") for r in page.resources]
         twins = [g for g in groups if name_fold(g.display_name) == name_fold(name)]
+        if not twins:
+            _check_absent(page, "team", name, "/Groups")
         return twins[0] if twins else None
 
     def confirm_user_id(self, user_id: str) -> tuple[LiveUser, frozenset[str] | None] | None:
@@ -484,6 +495,24 @@ def _addressed(resource: T, wanted_id: str, path: str) -> T:
     raise ScimProtocolError(
         f"the answer describes another {kind} ({shown!r}, id {resource.id!r}), not the id "
         f"{wanted_id!r} that was asked for; {why}. Report it to the server's vendor",
+        method="GET",
+        path=path,
+    )
+
+
+def _check_absent(page: ListPage, kind: str, key: str, path: str) -> None:
+    """Nothing when a filter answer without ``key`` holds every result it counts (then
+    ``key`` is absent); else ScimProtocolError: a partial answer (``totalResults``
+    above the resources returned, e.g. a server that ignores the filter and pages the
+    whole collection) proves nothing about the resources it left out."""
+    if page.total_results <= len(page.resources):
+        return
+    raise ScimProtocolError(
+        f"the filter answer for the {kind} {key!r} holds {len(page.resources)} of "
+        f"{page.total_results} results (totalResults) and not that {kind}: a partial answer "
+        f"cannot prove the {kind} absent (the server may ignore the filter and page the "
+        "whole collection), so nothing is done on it; check that the server supports "
+        "`eq` filters (`reconciler doctor` shows its features)",
         method="GET",
         path=path,
     )

@@ -365,3 +365,24 @@ def test_a_server_without_groups_is_named_as_such_not_as_a_wrong_base_url(
         assert "answers /Users but has no /Groups" in err and "base URL ends with" not in err
         assert run("doctor", "--max-attempts", "1") == 1
         assert "answers /Users but has no /Groups" in capsys.readouterr().out
+
+
+def test_a_filter_answer_that_is_only_a_page_of_everything_proves_no_absence(
+    sandbox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Illegal: the server ignores the filter and answers one page of the collection.
+    with ScimClient.connect(sandbox, Token(TOKEN)) as client:
+        client.create_group(builders.group_resource("Extra"))
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    dialect = Dialect(ignore_filter=True)
+    with ExitStack() as stack:
+        through(stack, sandbox, dialect, monkeypatch)
+        capsys.readouterr()
+        assert run("plan", "-m", str(manifest)) == 1
+    err = capsys.readouterr().err
+    assert "holds 1 of 2 results (totalResults) and not that team" in err
+    assert "could not confirm that team 'Ops'" in err
+    assert dialect.writes == []

@@ -47,7 +47,9 @@ class Dialect:
     ``spc`` is merged into the backend's; ``filters`` is
     "all", "none" (400 invalidFilter) or "username" (only ``userName eq``);
     ``ignore_params`` drops ``attributes``/``excludedAttributes``;
-    ``refuse_params`` answers them 400 invalidValue; ``max_count`` caps
+    ``refuse_params`` answers them 400 invalidValue;
+    ``ignore_filter`` (illegal) answers a filtered list with the first page of the
+    whole collection, one result long; ``max_count`` caps
     ``count``; ``drop_start_index`` leaves ``startIndex`` out of list answers;
     ``ignore_start`` (illegal) answers every list from its first result;
     ``no_patch`` answers 501 to every PATCH; ``no_member_filter`` answers 400
@@ -71,6 +73,7 @@ class Dialect:
     spc: dict[str, Any] = field(default_factory=dict)
     filters: str = "all"
     ignore_params: bool = False
+    ignore_filter: bool = False
     refuse_params: bool = False
     max_count: int | None = None
     drop_start_index: bool = False
@@ -197,7 +200,11 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
 
         def _query(self, query: str) -> list[tuple[str, str]]:
             kept = []
-            for key, sent in parse_qsl(query):
+            pairs = parse_qsl(query)
+            if dialect.ignore_filter and any(key == "filter" for key, _ in pairs):
+                # Answers the whole collection instead, one result a page.
+                pairs = [(k, v) for k, v in pairs if k != "filter"] + [("count", "1")]
+            for key, sent in pairs:
                 if dialect.ignore_params and key in ("attributes", "excludedAttributes"):
                     continue
                 if dialect.ignore_start and key == "startIndex":
