@@ -557,7 +557,13 @@ class _Runner:
         user = creation.resource
         self._fresh("user", user.id, match_key(op.key), op.key)
         differs = user_differences(user, intended)
-        adopted = creation.origin is Origin.ADOPTED or bool(differs)
+        # A value the answer holds that differs from the one sent shows an account that
+        # was there before. A value it leaves out shows nothing: a 201 answer may carry
+        # only some attributes (RFC 7644 §3.3: it SHOULD hold the resource), so those
+        # are patched (below) and verified, but do not make the create an adoption.
+        shown = {k for k in differs if getattr(user, k) is not None}
+        trusted_answer = creation.origin is Origin.CREATED
+        adopted = creation.origin is Origin.ADOPTED or bool(shown if trusted_answer else differs)
         if adopted:
             self._adopted(op.key)  # proof the listing was incomplete, whatever follows
         if differs:  # reactivate and patch before the account can join any team

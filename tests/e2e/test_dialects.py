@@ -101,6 +101,8 @@ LEGAL = {
     "PATCH answers 200 with a team without members": Dialect(patch_answer="200-no-members"),
     "features as strings": Dialect(spc={"patch": {"supported": "TRUE"}}),
     "no ServiceProviderConfig": Dialect(no_spc=True),
+    # RFC 7644 §3.3: a 201 SHOULD hold the resource; one with the id and key only.
+    "create answered with the id and key only": Dialect(minimal_create=True),
     "only userName eq filters, no new team": Dialect(filters="username"),
     "attributes and excludedAttributes ignored": Dialect(ignore_params=True),
     "attributes and excludedAttributes refused (400)": Dialect(refuse_params=True),
@@ -386,3 +388,26 @@ def test_a_filter_answer_that_is_only_a_page_of_everything_proves_no_absence(
     assert "holds 1 of 2 results (totalResults) and not that team" in err
     assert "could not confirm that team 'Ops'" in err
     assert dialect.writes == []
+
+
+def test_a_create_answered_with_the_id_only_is_created_one_showing_other_names_adopted(
+    sandbox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    with ExitStack() as stack:
+        through(stack, sandbox, Dialect(minimal_create=True), monkeypatch)
+        capsys.readouterr()
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+        assert "create_user cy@acme.io: created" in capsys.readouterr().out
+    # A 201 whose answer shows another given name: an account that was there before.
+    users = [*USERS, person("dee@acme.io", "Dee", "D")]
+    manifest = write_manifest(tmp_path / "org.yaml", users, TEAMS)
+    shown = Dialect(create_answer={"name": {"givenName": "Someone"}})
+    with ExitStack() as stack:
+        through(stack, sandbox, shown, monkeypatch)
+        capsys.readouterr()
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 5
+        assert "create_user dee@acme.io: adopted (not in the listing)" in capsys.readouterr().out

@@ -32,30 +32,36 @@ _MEMBER_FILTER = re.compile(r'members\[value eq "((?:[^"\\]|\\.)*)"\]', re.IGNOR
 class Dialect:
     """Which legal (or, for the refusal tests, unsupported) behaviour the proxy shows.
 
-    ``key_case`` rewrites every JSON object key of every answer (``str.lower``:
-    ``username``, ``resources``); ``urn_case`` rewrites the URNs in ``schemas``;
-    ``drop_meta`` removes ``meta``; ``lower_user_names`` shows every userName in
-    lower case (a server that normalises them); ``drop_name`` removes users' ``name`` (a
-    displayName-only server keeps no given/family name: writes to it are ignored);
-    ``several_emails`` gives every user two more emails, none primary; ``int_ids``
-    shows every id as a JSON integer (the proxy maps them back); ``id_prefix``
-    shows it as that text and a number (``"user:1001"``, ``"u/1001"``); ``content_type``
-    replaces the answers' media type; ``patch_answer`` is "204" (no body) or "200"
-    (the resource, read back), "200-no-members" (a team without its members) or ""
-    (as the backend does); ``no_spc`` answers 404 to
-    ServiceProviderConfig; ``no_groups`` answers 404 to everything under /Groups;
-    ``spc`` is merged into the backend's; ``filters`` is
-    "all", "none" (400 invalidFilter) or "username" (only ``userName eq``);
-    ``ignore_params`` drops ``attributes``/``excludedAttributes``;
-    ``refuse_params`` answers them 400 invalidValue;
-    ``ignore_filter`` (illegal) answers a filtered list with the first page of the
-    whole collection, one result long; ``max_count`` caps
-    ``count``; ``drop_start_index`` leaves ``startIndex`` out of list answers;
-    ``ignore_start`` (illegal) answers every list from its first result;
-    ``no_patch`` answers 501 to every PATCH; ``no_member_filter`` answers 400
-    invalidPath to ``members[value eq ...]``; ``no_attribute_paths`` answers 400
-    invalidPath to an operation with any other path (a server taking value maps only);
-    ``if_match`` answers 412 to a PATCH without ``If-Match``.
+    Names and values: ``key_case`` rewrites every JSON object key of every answer
+    (``str.lower``: ``username``, ``resources``); ``urn_case`` rewrites the URNs in
+    ``schemas``; ``drop_meta`` removes ``meta``; ``lower_user_names`` shows every
+    userName in lower case (a server that normalises them); ``drop_name`` removes
+    users' ``name`` (a server that keeps no given/family name: writes to it are
+    ignored); ``several_emails`` gives every user two more emails, none primary;
+    ``int_ids`` shows every id as a JSON integer (the proxy maps them back);
+    ``id_prefix`` shows it as that text and a number (``"user:1001"``, ``"u/1001"``);
+    ``content_type`` replaces the answers' media type.
+
+    Answers to writes: ``patch_answer`` is "204" (no body), "200" (the resource, read
+    back), "200-no-members" (a team without its members) or "" (as the backend does);
+    ``minimal_create`` answers a POST with the id and the key only (userName, or a
+    team's displayName); ``create_answer`` is merged into every POST answer.
+
+    Features: ``no_spc`` answers 404 to ServiceProviderConfig; ``no_groups`` answers
+    404 to everything under /Groups; ``spc`` is merged into the backend's
+    ServiceProviderConfig; ``filters`` is "all", "none" (400 invalidFilter) or
+    "username" (only ``userName eq``); ``ignore_params`` drops
+    ``attributes``/``excludedAttributes``; ``refuse_params`` answers them 400
+    invalidValue; ``no_patch`` answers 501 to every PATCH; ``no_member_filter``
+    answers 400 invalidPath to ``members[value eq ...]``; ``no_attribute_paths``
+    answers 400 invalidPath to an operation with any other path (a server taking
+    value maps only); ``if_match`` answers 412 to a PATCH without ``If-Match``.
+
+    Paging: ``max_count`` caps ``count``; ``drop_start_index`` leaves ``startIndex``
+    out of list answers. Illegal, for the tests that the tool refuses them:
+    ``ignore_start`` answers every list from its first result; ``ignore_filter``
+    answers a filtered list with the first page of the whole collection, one result
+    long.
     """
 
     key_case: Callable[[str], str] | None = None
@@ -68,6 +74,8 @@ class Dialect:
     id_prefix: str | None = None
     content_type: str | None = None
     patch_answer: str = ""
+    minimal_create: bool = False
+    create_answer: dict[str, Any] = field(default_factory=dict)
     no_spc: bool = False
     no_groups: bool = False
     spc: dict[str, Any] = field(default_factory=dict)
@@ -160,6 +168,12 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
             )
             status = answer.status_code
             body: Any = answer.json() if answer.content else None
+            if method == "POST" and dialect.minimal_create and isinstance(body, dict):
+                body = {k: v for k, v in body.items() if k in ("schemas", "id", "userName")}
+                body.setdefault("displayName", answer.json().get("displayName"))
+                body = {k: v for k, v in body.items() if v is not None}
+            if method == "POST" and dialect.create_answer and isinstance(body, dict):
+                body = _merged(body, dialect.create_answer)
             if method == "PATCH" and 200 <= status < 300:
                 status, body = self._patch_answer(status, body, path, headers)
             if parts == ["ServiceProviderConfig"] and isinstance(body, dict):
