@@ -21,6 +21,7 @@ from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.profile import MIXPANEL, PRODUCT, TargetProfile
 from reconciler.scim.builders import eq_filter
 from reconciler.scim.errors import (
+    ScimBadRequest,
     ScimCircuitOpen,
     ScimConflict,
     ScimError,
@@ -159,6 +160,8 @@ class ScimClient:
             return self._list("/Users", {"startIndex": start_index, "count": count})
         except ScimForbidden as error:
             raise error.with_hint(self.profile.forbidden_list_hint) from None
+        except ScimBadRequest as error:
+            raise _page_size_hint(error, count) from None
 
     def list_groups_page(
         self, start_index: int, count: int, *, with_members: bool = False
@@ -172,6 +175,8 @@ class ScimClient:
             return self._list("/Groups", params)
         except ScimForbidden as error:
             raise error.with_hint(self.profile.forbidden_list_hint) from None
+        except ScimBadRequest as error:
+            raise _page_size_hint(error, count) from None
 
     def get_group(self, group_id: str, *, purpose: str = "") -> LiveGroup:
         """One team with its members as ``GET /Groups/{id}`` returns them.
@@ -497,6 +502,22 @@ def _addressed(resource: T, wanted_id: str, path: str) -> T:
         f"{wanted_id!r} that was asked for; {why}. Report it to the server's vendor",
         method="GET",
         path=path,
+    )
+
+
+def _page_size_hint(error: ScimBadRequest, count: int) -> ScimBadRequest:
+    """``error`` (a 400 to a list page) with advice on the page size when it may be the
+    cause: some servers refuse a ``count`` above their maximum (scimType tooMany or
+    invalidValue) instead of returning fewer results (RFC 7644 §3.4.2.4)."""
+    kind = (error.scim_type or "").lower()
+    if count <= 1 or kind not in ("", "toomany", "invalidvalue"):
+        return error
+    smaller = max(1, min(100, count // 2))
+    return error.with_hint(
+        f"{error.hint + '; ' if error.hint else ''}the request asked for count={count} "
+        "per page; if the server limits its page size, run again with a smaller "
+        f"--page-size (e.g. --page-size {smaller}; `reconciler doctor` shows the "
+        "server's maxResults)"
     )
 
 

@@ -411,3 +411,19 @@ def test_a_create_answered_with_the_id_only_is_created_one_showing_other_names_a
         capsys.readouterr()
         assert run("apply", "-m", str(manifest), "--auto-approve") == 5
         assert "create_user dee@acme.io: adopted (not in the listing)" in capsys.readouterr().out
+
+
+def test_a_server_that_refuses_a_large_count_names_the_page_size_fix(
+    sandbox: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, TEAMS)
+    with ExitStack() as stack:
+        through(stack, sandbox, Dialect(refuse_count_over=200), monkeypatch)
+        capsys.readouterr()
+        assert run("plan", "-m", str(manifest)) == 1
+        err = capsys.readouterr().err
+        assert "HTTP 400 (tooMany)" in err and "--page-size 100" in err
+        assert run("plan", "-m", str(manifest), "--page-size", "100", "--detailed-exitcode") == 2

@@ -57,7 +57,8 @@ class Dialect:
     answers 400 invalidPath to an operation with any other path (a server taking
     value maps only); ``if_match`` answers 412 to a PATCH without ``If-Match``.
 
-    Paging: ``max_count`` caps ``count``; ``drop_start_index`` leaves ``startIndex``
+    Paging: ``max_count`` caps ``count``; ``refuse_count_over`` answers a larger
+    ``count`` 400 tooMany; ``drop_start_index`` leaves ``startIndex``
     out of list answers. Illegal, for the tests that the tool refuses them:
     ``ignore_start`` answers every list from its first result; ``ignore_filter``
     answers a filtered list with the first page of the whole collection, one result
@@ -84,6 +85,7 @@ class Dialect:
     ignore_filter: bool = False
     refuse_params: bool = False
     max_count: int | None = None
+    refuse_count_over: int | None = None
     drop_start_index: bool = False
     ignore_start: bool = False
     no_patch: bool = False
@@ -200,6 +202,10 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
                 )
             ):
                 return 400, _error(400, f"filter not supported: {wanted}", "invalidFilter")
+            count = params.get("count", "0")
+            if dialect.refuse_count_over is not None and int(count) > dialect.refuse_count_over:
+                detail = f"count must be at most {dialect.refuse_count_over}"
+                return 400, _error(400, detail, "tooMany")
             if dialect.refuse_params and ("attributes" in params or "excludedAttributes" in params):
                 return 400, _error(400, "attribute selection is not supported", "invalidValue")
             if method == "PATCH" and dialect.no_patch:
