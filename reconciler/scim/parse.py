@@ -531,7 +531,10 @@ def _optional_text(data: Mapping[str, Any], field: str) -> str | None:
 
 
 def _boolean(data: Mapping[str, Any], field: str, *, default: bool) -> bool:
-    value = data.get(field, default)
+    """A boolean field; absent or null (unassigned, RFC 7643 §2.5) gives ``default``."""
+    value = data.get(field)
+    if value is None:
+        return default
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in {"true", "false"}:

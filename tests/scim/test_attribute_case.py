@@ -155,3 +155,11 @@ def test_odd_names_only_inside_members_and_groups_entries_are_still_read() -> No
         parse_group(parse_list({"totalResults": 1, "Resources": [nested]}).resources[0])
     with pytest.raises(ScimProtocolError, match="'value' twice"):
         parse_group({"id": "g3", "displayName": "Y", "members": [{"value": "a", "VALUE": "b"}]})
+
+
+def test_null_is_unassigned_as_absence_is() -> None:
+    # RFC 7643 §2.5: null and an absent attribute are the same state.
+    plain = parse_user({"id": "u1", "userName": "a@acme.io"})
+    nulls = {"id": "u1", "userName": "a@acme.io", "active": None, "name": None}
+    assert parse_user(nulls) == plain
+    assert parse_user({**nulls, "displayName": None, "groups": None}) == plain
