@@ -427,3 +427,19 @@ def test_a_server_that_refuses_a_large_count_names_the_page_size_fix(
         err = capsys.readouterr().err
         assert "HTTP 400 (tooMany)" in err and "--page-size 100" in err
         assert run("plan", "-m", str(manifest), "--page-size", "100", "--detailed-exitcode") == 2
+
+
+def test_deprovision_delete_through_a_dialect_converges(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(server.base_url)
+    dialect = Dialect(key_case=str.lower, delete_answer="200", int_ids=True)
+    leaving = [{**USERS[0], "active": False}, *USERS[1:]]
+    teams = [{"name": "New Team", "previous_names": ["Old Team"], "members": ["cy@acme.io"]}]
+    manifest = write_manifest(tmp_path / "org.yaml", leaving, teams, deprovision="delete")
+    with ExitStack() as stack:
+        through(stack, server.base_url, dialect, monkeypatch)
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+        assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+    assert "ada@acme.io" not in {u.key for u in live(server.base_url).users}
+    assert any(w.startswith("DELETE") for w in dialect.writes)

@@ -45,7 +45,8 @@ class Dialect:
     Answers to writes: ``patch_answer`` is "204" (no body), "200" (the resource, read
     back), "200-no-members" (a team without its members) or "" (as the backend does);
     ``minimal_create`` answers a POST with the id and the key only (userName, or a
-    team's displayName); ``create_answer`` is merged into every POST answer.
+    team's displayName); ``create_answer`` is merged into every POST answer;
+    ``delete_answer`` "200" answers a DELETE 200 with an empty object instead of 204.
 
     Features: ``no_spc`` answers 404 to ServiceProviderConfig; ``no_groups`` answers
     404 to everything under /Groups; ``spc`` is merged into the backend's
@@ -76,6 +77,7 @@ class Dialect:
     content_type: str | None = None
     patch_answer: str = ""
     minimal_create: bool = False
+    delete_answer: str = ""
     create_answer: dict[str, Any] = field(default_factory=dict)
     no_spc: bool = False
     no_groups: bool = False
@@ -176,6 +178,8 @@ def _handler(backend: str, dialect: Dialect) -> type[BaseHTTPRequestHandler]:
                 body = {k: v for k, v in body.items() if v is not None}
             if method == "POST" and dialect.create_answer and isinstance(body, dict):
                 body = _merged(body, dialect.create_answer)
+            if method == "DELETE" and status == 204 and dialect.delete_answer == "200":
+                status, body = 200, {}  # a 200 with an empty object instead of 204
             if method == "PATCH" and 200 <= status < 300:
                 status, body = self._patch_answer(status, body, path, headers)
             if parts == ["ServiceProviderConfig"] and isinstance(body, dict):
