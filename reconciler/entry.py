@@ -45,4 +45,18 @@ def run() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
         sys.stderr.write("interrupted\n")
         code = EXIT_INTERRUPTED
+    _forget_caught_interrupts()
     sys.exit(code)
+
+
+def _forget_caught_interrupts() -> None:
+    """Let the exit code stand after a Ctrl-C the CLI caught and reported.
+
+    CPython remembers a KeyboardInterrupt that escaped code compiled from a string
+    (``exec("...")``, as ``dataclasses`` does while a module is imported) even when an
+    outer ``except`` caught it, and ``python -m`` then ends the process with SIGINT
+    instead of the exit code given (a parent sees -2, not 130). Running any string
+    clears that memory; the outcome was already printed, so nothing else changes.
+    """
+    exec("")  # noqa: S102 - a constant empty string: it only resets the flag above
+

