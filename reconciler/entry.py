@@ -59,4 +59,3 @@ def _forget_caught_interrupts() -> None:
     clears that memory; the outcome was already printed, so nothing else changes.
     """
     exec("")  # noqa: S102 - a constant empty string: it only resets the flag above
-
