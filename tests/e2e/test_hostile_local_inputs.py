@@ -124,3 +124,64 @@ def test_a_caught_ctrl_c_under_python_m_exits_130_not_by_the_signal(tmp_path: Pa
     )
 
     assert (done.returncode, done.stderr) == (130, "interrupted\n")
+
+
+# -- saved plans with repeated keys or non-JSON constants -------------------------------
+def saved_plan(manifest: Path, tmp_path: Path) -> str:
+    out = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(out)) == 0
+    return out.read_text()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        # Python kept the last "digest": the file applied though a reader taking the
+        # first one sees another digest.
+        lambda text: text.replace('"digest":', '"digest": "sha256:00", "digest":', 1),
+        # Two operation lists: a reviewer's viewer may show the first (empty) one.
+        lambda text: text.replace('"operations":', '"operations": [], "operations":', 1),
+        # A repeated key inside one operation.
+        lambda text: text.replace('"op":', '"op": "delete_user", "op":', 1),
+        lambda text: text.replace('"format_version": 1', '"format_version": NaN', 1),
+    ],
+    ids=["digest twice", "operations twice", "op twice", "NaN"],
+)
+def test_a_plan_file_with_a_repeated_key_or_a_non_json_constant_is_refused(
+    edit: object,
+    sandbox: Sandbox,
+    manifest: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert callable(edit)
+    tampered = tmp_path / "tampered.json"
+    text = saved_plan(manifest, tmp_path)
+    tampered.write_text(edit(text))
+    assert tampered.read_text() != text
+    capsys.readouterr()
+
+    code = run("apply", str(tampered), "--auto-approve")
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert len(lines) == 1 and lines[0].startswith(f"error: {tampered} is not a plan file")
+    assert "appears twice" in lines[0] or "NaN, which is not JSON" in lines[0]
+    assert not [kind for kind in sandbox.stats.requests() if not kind.startswith("GET")]
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 2  # nothing applied
+
+
+def test_a_plan_file_with_a_huge_format_version_is_named_in_one_short_line(
+    sandbox: Sandbox, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tampered = tmp_path / "tampered.json"
+    text = saved_plan(manifest, tmp_path)
+    tampered.write_text(text.replace('"format_version": 1', '"format_version": 1' + "0" * 3000))
+    capsys.readouterr()
+
+    code = run("apply", str(tampered), "--auto-approve")
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert "its format_version is 10000" in lines[0] and "…, written by a newer" in lines[0]
+    assert len(lines[0]) < 500
