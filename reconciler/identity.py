@@ -57,6 +57,15 @@ def name_fold(name: str) -> str:
     return ascii_lower(name.strip(_ASCII_SPACE))
 
 
+def lookalike_fold(name: str) -> str:
+    """``name`` as a reader may see it: NFKC-normalised, case-folded, surrounding
+    whitespace off. Two different team names with one fold ("Growth" and fullwidth
+    "\uff27rowth", "Stra\u00dfe" and "STRASSE") print alike; used only to refuse such twins."""
+    if name.isascii():
+        return name.lower().strip()
+    return unicodedata.normalize("NFKC", name).casefold().strip()
+
+
 def same_but_ascii_case(a: str, b: str) -> bool:
     """True when two userNames are one account written in a different A-Z case only."""
     return ascii_lower(a) == ascii_lower(b)

@@ -39,6 +39,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
+from reconciler.grammar import with_article
 from reconciler.identity import hidden_character, lookalike_reason, match_key
 from reconciler.profile import PRODUCT
 
@@ -254,8 +255,8 @@ def check_team_name(value: str) -> str:
     hidden = hidden_character(value)
     if hidden is not None:
         raise ValueError(
-            f"team name {_shown(value)} contains an {hidden}, which prints as nothing or "
-            "reorders the text, so reviewers cannot see it; remove it (if the live team "
+            f"team name {_shown(value)} contains {with_article(hidden)}, which prints as "
+            "nothing or reorders the text, so reviewers cannot see it; remove it (if the live team "
             f"has it too, rename the team in {PRODUCT} first)"
         )
     return value

@@ -185,3 +185,56 @@ def test_a_plan_file_with_a_huge_format_version_is_named_in_one_short_line(
     assert code == 1
     assert "its format_version is 10000" in lines[0] and "…, written by a newer" in lines[0]
     assert len(lines[0]) < 500
+
+
+# -- look-alike team names ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("first", "second", "shown"),
+    [
+        ("Growth", "\uff27rowth", "'\\uff27rowth'"),  # fullwidth G
+        ("\ufb01nance", "Finance", "'Finance'"),  # the fi ligature, and Unicode case
+        ("Stra\u00dfe", "STRASSE", "'STRASSE'"),  # sharp s case-folds to ss
+    ],
+)
+def test_team_names_that_print_alike_are_refused_naming_both(
+    first: str, second: str, shown: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(
+        tmp_path / "org.yaml", USERS, [{"name": first, "members": []}, {"name": second}]
+    )
+
+    code = run("validate", "-m", str(manifest))
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert f"team name {shown} differs only in look-alike characters" in lines[0]
+    assert "rename one so reviewers can tell them apart" in lines[0]
+
+
+def test_a_previous_name_may_print_like_its_own_team_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # How a live look-alike team is renamed to the plain name.
+    team = {"name": "Ops", "previous_names": ["\uff2f\uff30\uff33"], "members": []}
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, [team])
+
+    assert run("validate", "-m", str(manifest)) == 0
+
+
+@pytest.mark.parametrize(
+    ("character", "phrase"),
+    [
+        ("\n", "contains a control character U+000A"),
+        ("\u202e", "contains a bidirectional-control character U+202E"),
+        ("\u200b", "contains an invisible character U+200B"),
+    ],
+)
+def test_a_hidden_character_in_a_team_name_is_named_with_the_right_article(
+    character: str, phrase: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, [{"name": f"Da{character}ta"}])
+
+    code = run("validate", "-m", str(manifest))
+
+    assert code == 1
+    assert phrase in capsys.readouterr().err
