@@ -118,8 +118,10 @@ def run(options: Options, console: Console) -> int:
 def _refuse_manifest_as_out(out: pathlib.Path, manifest: pathlib.Path) -> None:
     """``--out`` must not name a manifest file: the plan's JSON would replace it."""
     from reconciler.files import FileWriteError, is_folder
+    from reconciler.manifest.loader import SUFFIXES
 
-    inside = is_folder(manifest) and out.suffix in (".yaml", ".yml")
+    # The loader reads names ending in .yaml/.yml in any case (Plan.YAML too).
+    inside = is_folder(manifest) and out.name.lower().endswith(SUFFIXES)
     try:
         same = out.resolve() == manifest.resolve()
         inside = inside and out.resolve().is_relative_to(manifest.resolve())

@@ -238,3 +238,28 @@ def test_a_hidden_character_in_a_team_name_is_named_with_the_right_article(
 
     assert code == 1
     assert phrase in capsys.readouterr().err
+
+
+# -- plan --out where the next run reads it as a manifest -----------------------------
+@pytest.mark.parametrize("name", ["NEW.YAML", "plan.Yml", "sub/plan.yAmL"])
+def test_plan_out_never_adds_a_manifest_file_whatever_the_case_of_its_suffix(
+    name: str, sandbox: Sandbox, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The loader reads *.YAML as it reads *.yaml: a plan written there would be read
+    # as a manifest file by the next run.
+    folder = tmp_path / "teams"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "org.yaml").write_text(manifest.read_text())
+    out = folder / name
+
+    code = run("plan", "-m", str(folder), "--out", str(out))
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert lines == [
+        f"error: cannot write the plan file {out}: it is (or would be read as) a manifest "
+        f"file of -m {folder}; pass --out a path like plan.json"
+    ]
+    assert not out.exists()
+    assert sandbox.stats.total_requests == 0
+    assert run("validate", "-m", str(folder)) == 0
