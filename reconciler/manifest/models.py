@@ -149,6 +149,18 @@ _EXPIRES_FIX = (
 )
 
 
+# RFC 3339 section 5.6: full-date, or full-date "T" (or a space) partial-time, with
+# an optional offset here so that a missing one gets its own message below.
+# Seconds are optional here too: a time without them and without an offset gets the
+# "no UTC offset" message (with the fix written in full), one with an offset the
+# message below.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?P<seconds>:\d{2}(?:\.\d+)?)?"
+    r"(?P<offset>Z|[+-]\d{2}:\d{2})?)?",
+    re.ASCII,
+)
+
+
 def parse_expires(value: Any) -> date:
     """An ``expires`` value: a date, or a timestamp that carries its UTC offset.
 
@@ -164,6 +176,16 @@ def parse_expires(value: Any) -> date:
         text = value.strip().upper()  # RFC 3339 allows a lowercase "t" and "z"
     else:
         raise ValueError(f"expected a date or a timestamp; {_EXPIRES_FIX}")
+    form = _RFC3339.fullmatch(text)
+    if form is None:
+        # Python also reads ISO 8601 forms RFC 3339 leaves out (2026-W49-2, 20261201,
+        # +0100, an hour alone): a reviewer may not read them as the parser does.
+        raise ValueError(f"{text!r} is not a date or a timestamp; {_EXPIRES_FIX}")
+    if form["offset"] and not form["seconds"]:
+        whole = f"{text[:16]}:00{text[16:]}".replace(" ", "T")
+        raise ValueError(
+            f"timestamp {text!r} has no seconds, which RFC 3339 requires; write {whole}"
+        )
     try:
         parsed = datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
     except ValueError:

@@ -263,3 +263,66 @@ def test_plan_out_never_adds_a_manifest_file_whatever_the_case_of_its_suffix(
     assert not out.exists()
     assert sandbox.stats.total_requests == 0
     assert run("validate", "-m", str(folder)) == 0
+
+
+# -- expires: RFC 3339 only -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2027-W05-1",  # an ISO week date (Monday 2027-02-01)
+        "20270131",  # ISO basic format
+        "2027-01-31T18:00:00+0100",  # an offset without its colon
+        "2027-01-31T18:00:00+01:00:30",  # an offset with seconds
+        "2027-01-31T18Z",  # an hour alone
+        "2027-01-31T18:00:00,5Z",  # a decimal comma
+    ],
+)
+def test_an_expires_that_is_not_rfc_3339_is_refused_with_the_fix(
+    written: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = person("ada@acme.io", "Ada", "Lovelace", expires=written)
+    manifest = write_manifest(tmp_path / "org.yaml", [user], [])
+
+    code = run("validate", "-m", str(manifest))
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert f"users[0].expires: {written!r} is not a date or a timestamp; write a date" in lines[0]
+
+
+def test_an_expires_with_an_offset_but_no_seconds_names_the_missing_seconds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    user = person("ada@acme.io", "Ada", "Lovelace", expires="2027-01-31T18:00+01:00")
+    manifest = write_manifest(tmp_path / "org.yaml", [user], [])
+
+    assert run("validate", "-m", str(manifest)) == 1
+    assert (
+        "timestamp '2027-01-31T18:00+01:00' has no seconds, which RFC 3339 requires; "
+        "write 2027-01-31T18:00:00+01:00" in capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["2027-01-31", "2027-01-31T18:00:00Z", "2027-01-31t18:00:00.5z", "2027-01-31 18:00:00-12:00"],
+)
+def test_every_rfc_3339_form_of_expires_is_still_accepted(written: str, tmp_path: Path) -> None:
+    user = person("ada@acme.io", "Ada", "Lovelace", expires=written)
+    manifest = write_manifest(tmp_path / "org.yaml", [user], [])
+
+    assert run("validate", "-m", str(manifest)) == 0
+
+
+def test_reconciler_now_as_a_week_date_is_refused_naming_the_variable(
+    manifest: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RECONCILER_NOW", "2026-W48-1")
+
+    code = run("validate", "-m", str(manifest))
+
+    assert code == 1
+    assert error_lines(capsys.readouterr().err) == [
+        "error: RECONCILER_NOW='2026-W48-1' is not a date or a timestamp with an offset; "
+        "write it like 2026-12-01 or 2026-12-01T18:00:00Z, or unset it to use the clock"
+    ]
