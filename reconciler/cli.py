@@ -74,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="log lines on stderr as text or one JSON object each (default %(default)s)",
     )
     parser.add_argument(
-        "--org", type=org_name, metavar="NAME", help="which org of reconciler.yaml to work on"
+        "--org",
+        type=org_name,
+        metavar="NAME",
+        help="which org of reconciler.yaml to work on (default: its only org; required "
+        "when it has several)",
     )
     parser.add_argument(
         "--config", type=given, metavar="FILE", help="orgs config (default: reconciler.yaml)"

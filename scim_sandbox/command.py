@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--state",
         type=_state_file,
         metavar="FILE",
-        help="persist the directory here (its folder must exist)",
+        help="persist the directory here (its folder must exist; default: in memory only)",
     )
     parser.add_argument(
         "--seed",
@@ -96,7 +96,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         dest="outside_org",
         metavar="EMAIL",
-        help="an email that already has a Mixpanel account elsewhere (repeatable)",
+        help="an email that already has a Mixpanel account elsewhere (repeatable; default: none)",
     )
     faults = parser.add_argument_group("fault injection")
     faults.add_argument(
@@ -195,7 +195,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "post_returns_existing, post_answers_other_id, ignore_writes[=KEY], "
             "member_ids_case, "
             "read_returns_other=KEY "
-            "(dashes work too; see README, 'Quirk modes')"
+            "(dashes work too; see README, 'Quirk modes'; default: none, an honest server)"
         ),
     )
 

@@ -121,12 +121,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL})",
     )
-    for flag, what in (
-        ("--allow-deprovision", "deprovisions"),
-        ("--allow-membership-removals", "membership removals"),
-        ("--allow-teams-emptied", "teams left empty"),
+    for flag, what, limit in (
+        ("--allow-deprovision", "deprovisions", "max_deprovision(_percent)"),
+        ("--allow-membership-removals", "membership removals", "max_membership_removals(_percent)"),
+        ("--allow-teams-emptied", "teams left empty", "max_teams_emptied"),
     ):
-        parser.add_argument(flag, type=whole, metavar="N", help=f"accept up to N {what}")
+        parser.add_argument(
+            flag,
+            type=whole,
+            metavar="N",
+            help=f"accept up to N {what} even above the policy's {limit}, the count the "
+            "guard names (default: none; the policy's limits hold)",
+        )
 
 
 def run(options: Options, console: Console) -> int:

@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=output_file,
         metavar="FILE",
-        help="save the plan as JSON for `apply FILE` (its folder must exist)",
+        help="save the plan as JSON for `apply FILE` (its folder must exist; default: not saved)",
     )
     parser.add_argument(
         "--format",

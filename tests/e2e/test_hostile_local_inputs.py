@@ -326,3 +326,33 @@ def test_reconciler_now_as_a_week_date_is_refused_naming_the_variable(
         "error: RECONCILER_NOW='2026-W48-1' is not a date or a timestamp with an offset; "
         "write it like 2026-12-01 or 2026-12-01T18:00:00Z, or unset it to use the clock"
     ]
+
+
+# -- help: every optional value says what happens without it ---------------------------
+def test_every_optional_option_with_a_value_says_what_happens_without_it() -> None:
+    # An option whose default is "unset" still has a behaviour when left out (the
+    # policy's guard holds, the sandbox keeps its directory in memory, ...): help says it.
+    from tests.ux.test_help import _options
+
+    silent = [
+        f"{path} {'/'.join(action.option_strings)}"
+        for path, action in _options()
+        if action.nargs != 0
+        and not action.required
+        and "default" not in (action.help or "")
+        and path != "reconciler github verify-plan"  # one of --pr/--commit/--confirm-digest
+        and path != "reconciler github drift-issue"  # one of --plan-markdown/--clean
+    ]
+
+    assert silent == []
+
+
+def test_apply_help_says_the_guard_overrides_default_to_the_policy(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        run("apply", "--help")
+
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--allow-deprovision N accept up to N deprovisions even above the policy's" in text
+    assert text.count("(default: none; the policy's limits hold)") == 3
