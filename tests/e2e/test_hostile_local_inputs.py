@@ -356,3 +356,76 @@ def test_apply_help_says_the_guard_overrides_default_to_the_policy(
     text = " ".join(capsys.readouterr().out.split())
     assert "--allow-deprovision N accept up to N deprovisions even above the policy's" in text
     assert text.count("(default: none; the policy's limits hold)") == 3
+
+
+# -- URLs a token would be sent to ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        (
+            "https://m\u0456xpanel.com/api/app/scim/v2",
+            "a non-ASCII character U+0456 at position 10",
+        ),
+        ("https://mixpanel.com/api app/scim/v2", "a space at position 25"),
+        ("https://mixpanel.com/api/\x1b[31m/v2", "a control character U+001B at position 26"),
+        ("http://127.0.0.1:9/api/" + NOT_UTF8, "the byte 0xff, which is not UTF-8"),
+    ],
+)
+def test_a_scim_url_that_is_not_plain_ascii_is_refused_before_any_request(
+    url: str,
+    says: str,
+    sandbox: Sandbox,
+    manifest: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A look-alike host (Cyrillic U+0456 for "i") would receive the token.
+    monkeypatch.setenv("MIXPANEL_SCIM_URL", url)
+
+    code = run("plan", "-m", str(manifest))
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: MIXPANEL_SCIM_URL: the SCIM base URL holds {says}")
+    assert "type the URL again in plain ASCII" in lines[0]
+    assert sandbox.stats.total_requests == 0
+
+
+def test_an_idn_host_in_its_xn_form_is_still_accepted() -> None:
+    from reconciler.scim.url import normalise_base_url
+
+    url = "https://xn--mxpanel-7jg.example/api/app/scim/v2"
+    assert normalise_base_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("api_url", "says"),
+    [
+        ("http://github.example", "must be an https:// URL (plain http:// only to loopback)"),
+        ("file:///etc/passwd", "must be an https:// URL"),
+        ("https://user:secret-pass@api.github.com", "must not hold credentials"),
+        ("https://api.github.com/?token=secret-pass", "must not hold credentials"),
+        ("https://api.gith\u0443b.com", "a non-ASCII character at position 17 (not shown)"),
+    ],
+)
+def test_a_github_api_url_the_token_must_not_go_to_is_refused_before_any_request(
+    api_url: str,
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    body = tmp_path / "plan.md"
+    body.write_text("plan\n")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_h2TestToken0123456789")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/access")
+    monkeypatch.setenv("GITHUB_API_URL", api_url)
+
+    code = run("github", "comment", "--pr", "7", "--body-file", str(body))
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert len(lines) == 1 and lines[0].startswith("error: GITHUB_API_URL ")
+    assert says in lines[0]
+    assert "secret-pass" not in lines[0] and "ghs_h2TestToken" not in lines[0]
