@@ -106,9 +106,11 @@ def run(options: Options, console: Console) -> int:
         )
     )
     if options.out:
+        from reconciler.render.escape import shell_word, terminal
+
         console.err(
-            f"Saved the plan to {options.out}; apply exactly it with: "
-            f"reconciler apply {options.out}"
+            f"Saved the plan to {terminal(str(options.out))}; apply exactly it with: "
+            f"reconciler apply {shell_word(str(options.out))}"
         )
     if options.detailed_exitcode and planned.plan.has_changes:
         return EXIT_CHANGES

@@ -18,6 +18,8 @@ this module decides how.
   a mention's ``@`` and every ``#`` as entities and ``://`` / ``www.`` broken, so GitHub makes no
   mention, issue reference or autolink of it.
 - ``markdown_code``: monospace that no backtick or tag in the value can close.
+- ``shell_word``: a path or value inside a command a person is told to run, quoted
+  for a POSIX shell (``'my plan.json'``), then the terminal escapes.
 - ``csv_cell``: the terminal escapes, then a leading ``'`` for a cell a spreadsheet
   would read as a formula (``= + - @``, tab, carriage return; OWASP CSV injection).
 """
@@ -73,6 +75,18 @@ def markdown_code(text: str) -> str:
     if _CODE_UNSAFE.search(shown) or not shown.strip():
         return f"<code>{markdown(text)}</code>"
     return f"`{shown}`"
+
+
+def shell_word(text: str) -> str:
+    """``text`` as one word of a suggested shell command, safe on a terminal.
+
+    ``reconciler apply my plan.json`` would name two files when pasted; the word is
+    quoted as ``shlex.quote`` does (nothing for plain words), and a control character
+    in it is shown escaped rather than sent to the terminal.
+    """
+    import shlex
+
+    return terminal(shlex.quote(text))
 
 
 def csv_cell(text: str) -> str:

@@ -429,3 +429,48 @@ def test_a_github_api_url_the_token_must_not_go_to_is_refused_before_any_request
     assert len(lines) == 1 and lines[0].startswith("error: GITHUB_API_URL ")
     assert says in lines[0]
     assert "secret-pass" not in lines[0] and "ghs_h2TestToken" not in lines[0]
+
+
+# -- commands suggested to the user, with the paths they were given ---------------------
+def test_the_apply_command_suggested_after_plan_out_can_be_pasted_as_is(
+    sandbox: Sandbox, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "my plans"
+    folder.mkdir()
+    out = folder / "plan for review.json"
+
+    assert run("plan", "-m", str(manifest), "--out", str(out)) == 0
+
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (f"Saved the plan to {out}; apply exactly it with: reconciler apply '{out}'")
+
+
+def test_a_plan_file_name_with_an_escape_sequence_is_shown_escaped(
+    sandbox: Sandbox, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "plan\x1b[2J.json"  # ESC [2J clears the screen
+
+    assert run("plan", "-m", str(manifest), "--out", str(out)) == 0
+
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert f"Saved the plan to {tmp_path}/plan\\x1b[2J.json" in err
+
+
+def test_the_stale_advice_quotes_the_manifest_and_plan_paths(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "access repo"
+    folder.mkdir()
+    manifest = write_manifest(folder / "org.yaml", USERS, [])
+    out = folder / "reviewed plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(out)) == 0
+    # The manifest changes after the plan was made: the saved plan is stale.
+    write_manifest(manifest, [*USERS, person("carol@acme.io", "Carol", "Jones")], [])
+    capsys.readouterr()
+
+    code = run("apply", str(out), "-m", str(manifest), "--auto-approve")
+
+    err = capsys.readouterr().err
+    assert code == 3
+    assert f"Run `reconciler plan -m '{manifest}' --out '{out}'` again" in err
