@@ -474,3 +474,40 @@ def test_the_stale_advice_quotes_the_manifest_and_plan_paths(
     err = capsys.readouterr().err
     assert code == 3
     assert f"Run `reconciler plan -m '{manifest}' --out '{out}'` again" in err
+
+
+# -- names in ordinary mixed scripts are not look-alikes -------------------------------
+ORDINARY_NAMES = ["データ", "データ分析", "AWS推進チーム", "人々", "데이터팀 Seoul", "數據組ㄅ"]
+
+
+def test_team_names_in_ordinary_cjk_mixes_are_imported_and_plan_is_empty(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Latin with kanji and kana (or Hangul, or Bopomofo) is how such names are
+    # written (Unicode TS #39, "Highly Restrictive"); before, the long-vowel mark of
+    # "データ" counted as a second script and the team was left out of the import.
+    teams = [{"name": name, "members": ["ada@acme.io"]} for name in ORDINARY_NAMES]
+    seeded = write_manifest(tmp_path / "seed.yaml", USERS, teams)
+    assert run("apply", "-m", str(seeded), "--auto-approve") == 0
+    out = tmp_path / "imported"
+    capsys.readouterr()
+
+    assert run("import", "--out", str(out), "--split-teams") == 0
+    err = capsys.readouterr().err
+    assert "look-alike" not in err and "was not imported" not in err
+    assert run("plan", "-m", str(out), "--detailed-exitcode") == 0
+    imported = "".join(p.read_text() for p in (out / "teams").glob("*.yaml"))
+    for name in ORDINARY_NAMES:
+        assert name in imported
+
+
+@pytest.mark.parametrize(
+    ("name", "scripts"),
+    [("D\u0430ta", "CYRILLIC, LATIN"), ("D\u0430ta 分析", "CYRILLIC, HAN, LATIN")],
+)
+def test_a_cyrillic_letter_in_a_latin_or_cjk_name_is_still_a_lookalike(
+    name: str, scripts: str
+) -> None:
+    from reconciler.identity import lookalike_reason
+
+    assert lookalike_reason(name) == f"mixes scripts ({scripts})"
