@@ -251,7 +251,11 @@ def _confirmed(options: Options, console: Console) -> bool:
         )
         return False
     console(f"\nDo you want to perform these actions in {PRODUCT}?")
-    answer = console.ask("  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+    try:
+        answer = console.ask("  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+    except EOFError:  # Ctrl-D, or the terminal went away: no answer is not a yes
+        console.err("")
+        answer = ""
     if answer.strip() != "yes":
         console.err("Apply cancelled.")
         return False

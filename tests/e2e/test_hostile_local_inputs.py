@@ -511,3 +511,50 @@ def test_a_cyrillic_letter_in_a_latin_or_cjk_name_is_still_a_lookalike(
     from reconciler.identity import lookalike_reason
 
     assert lookalike_reason(name) == f"mixes scripts ({scripts})"
+
+
+# -- the approval prompt ------------------------------------------------------------------
+def _answer_prompt_on_a_terminal(argv: list[str], answer: bytes) -> tuple[int, str]:
+    """Run the real CLI on a pseudo-terminal, send ``answer`` at the prompt; (code, output)."""
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI, with the test's environment; never pytest again
+        try:
+            os.execv(sys.executable, [sys.executable, "-m", "reconciler", *argv])
+        finally:
+            os._exit(127)
+    output, sent = b"", False
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal: it has ended
+                break
+            if not data:
+                break
+            output += data
+            if not sent and b"Enter a value:" in output:
+                os.write(fd, answer)
+                sent = True
+    finally:
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode(errors="replace")
+
+
+def test_ctrl_d_at_the_approval_prompt_cancels_the_apply_in_one_line(
+    sandbox: Sandbox, manifest: Path
+) -> None:
+    code, output = _answer_prompt_on_a_terminal(["apply", "-m", str(manifest)], b"\x04")
+
+    assert "Traceback" not in output and "failed unexpectedly" not in output, output
+    assert code == 1
+    assert output.rstrip().endswith("Apply cancelled.")
+    assert not [kind for kind in sandbox.stats.requests() if not kind.startswith("GET")]
