@@ -168,6 +168,11 @@ def parse_expires(value: Any) -> date:
     of a timestamp. Raises ValueError, with the fix, for anything else, in particular
     for a timestamp without an offset, whose instant depends on the reader's clock.
     """
+    if value is None:
+        raise ValueError(
+            "expected a date or a timestamp, found nothing (null); fill in a value, or "
+            "remove the key for access that does not expire"
+        )
     if isinstance(value, datetime):
         text = value.isoformat()
     elif isinstance(value, date):
@@ -218,10 +223,13 @@ _EXPIRES_SCHEMA = {
 
 # A date (last day of access, UTC) or an aware datetime; mypy sees ``date`` (a
 # datetime is one), and every comparison goes through ``is_expired``/``expiry_instant``.
+# ``None`` only as the default of a key left out: an explicit ``expires:`` with nothing
+# after it (or ``null``) reaches ``parse_expires`` and is refused, since it would
+# silently mean "access never ends" (a date left to fill in, an empty template value).
 Expires = Annotated[
-    date,
+    date | None,
     PlainValidator(parse_expires),
-    PlainSerializer(show_expiry, return_type=str),
+    PlainSerializer(show_expiry, return_type=str, when_used="unless-none"),
     WithJsonSchema(_EXPIRES_SCHEMA),
 ]
 
@@ -459,7 +467,7 @@ class User(Entry):
     active: StrictBool = Field(
         kw_only=True, default=True, description="false deprovisions the user."
     )
-    expires: Expires | None = Field(
+    expires: Expires = Field(
         kw_only=True,
         default=None,
         description="Last day of access (YYYY-MM-DD, through its end UTC) or an RFC 3339 "
@@ -477,7 +485,7 @@ class Member(Entry):
     """A team membership; ``expires`` makes it time-bound."""
 
     email: Email
-    expires: Expires | None = Field(
+    expires: Expires = Field(
         kw_only=True,
         default=None,
         description="Last day of this membership (a date, through its end UTC) or an RFC 3339 "

@@ -558,3 +558,40 @@ def test_ctrl_d_at_the_approval_prompt_cancels_the_apply_in_one_line(
     assert code == 1
     assert output.rstrip().endswith("Apply cancelled.")
     assert not [kind for kind in sandbox.stats.requests() if not kind.startswith("GET")]
+
+
+# -- an empty expires never means "access never ends" ----------------------------------
+@pytest.mark.parametrize("written", ["expires:", "expires: null", "expires: ~"])
+def test_an_empty_expires_is_refused_not_read_as_no_end_date(
+    written: str, sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `expires:` left to fill in (or an empty template value) silently meant "access
+    # never ends", as if the key were absent, while an empty `active:` is refused.
+    manifest = tmp_path / "org.yaml"
+    manifest.write_text(
+        "version: 1\n"
+        "organization: {claimed_domains: [acme.io]}\n"
+        "users:\n"
+        "  - email: ada@acme.io\n"
+        "    given_name: Ada\n"
+        "    family_name: Lovelace\n"
+        f"    {written}\n"
+        "teams:\n"
+        "  - name: Data\n"
+        "    members:\n"
+        "      - email: ada@acme.io\n"
+        f"        {written}\n"
+    )
+
+    code = run("plan", "-m", str(manifest))
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    fix = "found nothing (null); fill in a value, or remove the key for access that does not expire"
+    assert len(lines) == 3 and lines[-1] == "error: 2 problems in the manifest"
+    assert (
+        lines[0].startswith(f"{manifest}:7:") and "users[0].expires: expected a date" in lines[0]
+    )
+    assert lines[1].startswith(f"{manifest}:12:") and "teams[0].members[0].expires:" in lines[1]
+    assert all(line.endswith(fix) for line in lines[:2])
+    assert not [kind for kind in sandbox.stats.requests() if not kind.startswith("GET")]
