@@ -589,9 +589,61 @@ def test_an_empty_expires_is_refused_not_read_as_no_end_date(
     assert code == 1
     fix = "found nothing (null); fill in a value, or remove the key for access that does not expire"
     assert len(lines) == 3 and lines[-1] == "error: 2 problems in the manifest"
-    assert (
-        lines[0].startswith(f"{manifest}:7:") and "users[0].expires: expected a date" in lines[0]
-    )
+    assert lines[0].startswith(f"{manifest}:7:") and "users[0].expires: expected a date" in lines[0]
     assert lines[1].startswith(f"{manifest}:12:") and "teams[0].members[0].expires:" in lines[1]
     assert all(line.endswith(fix) for line in lines[:2])
     assert not [kind for kind in sandbox.stats.requests() if not kind.startswith("GET")]
+
+
+# -- numbers YAML 1.1 reads otherwise than people do -------------------------------------
+@pytest.mark.parametrize(
+    ("written", "says"),
+    [
+        ("010", "'010' is read by YAML as the number 8 (octal: a leading 0)"),
+        ("0x10", "'0x10' is read by YAML as the number 16 (hexadecimal)"),
+        ("0b11", "'0b11' is read by YAML as the number 3 (binary)"),
+        ("1:30", "'1:30' is read by YAML as the number 90 (base 60)"),
+        ("1_000", "'1_000' is read by YAML as the number 1000 (underscores are dropped)"),
+        (".inf", "'.inf' is not a finite number"),
+    ],
+)
+def test_a_guard_limit_not_written_in_decimal_is_refused_naming_what_yaml_read(
+    written: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # max_deprovision: 1:30 was a limit of 90; 010 one of 8.
+    manifest = tmp_path / "org.yaml"
+    manifest.write_text(
+        "version: 1\n"
+        "organization: {claimed_domains: [acme.io]}\n"
+        f"policy: {{max_deprovision: {written}}}\n"
+        "users: []\n"
+    )
+
+    code = run("validate", "-m", str(manifest))
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert lines[0].startswith(f"{manifest}:3:27: policy.max_deprovision: {says}")
+
+
+@pytest.mark.parametrize(
+    ("written", "hint"),
+    [
+        ('"5"', "write the number without quotes"),
+        ("1e3", "write it in plain decimal digits, like 5"),  # YAML 1.1 reads a word
+        ("10%", "write it in plain decimal digits, like 5"),
+    ],
+)
+def test_a_word_where_a_number_belongs_gets_the_hint_that_fits_it(
+    written: str, hint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = tmp_path / "org.yaml"
+    manifest.write_text(
+        "version: 1\n"
+        "organization: {claimed_domains: [acme.io]}\n"
+        f"policy: {{max_deprovision: {written}}}\n"
+        "users: []\n"
+    )
+
+    assert run("validate", "-m", str(manifest)) == 1
+    assert error_lines(capsys.readouterr().err)[0].endswith(hint)
