@@ -213,6 +213,7 @@ def _is_remainder(args: Options, reviewed_digest: str, where: str, out: Out) -> 
     then compares digests as usual). Raises StalePlanError naming what is new.
     """
     from reconciler.errors import StalePlanError
+    from reconciler.grammar import count
     from reconciler.staleness import not_a_remainder
     from reconciler.workflow import read_plan_file
 
@@ -233,7 +234,8 @@ def _is_remainder(args: Options, reviewed_digest: str, where: str, out: Out) -> 
         )
     out(
         f"a remainder of the plan reviewed in {where}: {len(fresh.operations)} of "
-        f"{len(reviewed.operations)} operations left, nothing new (finishing a partial apply)"
+        f"{count(len(reviewed.operations), 'operation')} left, nothing new (finishing a "
+        "partial apply)"
     )
     return True
 

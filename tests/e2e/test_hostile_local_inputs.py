@@ -647,3 +647,19 @@ def test_a_word_where_a_number_belongs_gets_the_hint_that_fits_it(
 
     assert run("validate", "-m", str(manifest)) == 1
     assert error_lines(capsys.readouterr().err)[0].endswith(hint)
+
+
+# -- counted nouns in doctor's checklist -----------------------------------------------
+def test_doctor_on_an_org_of_one_user_and_no_team_reads_as_english(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS[:1], [])
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    capsys.readouterr()
+
+    run("doctor", "-m", str(manifest))
+
+    out = capsys.readouterr().out
+    assert "(empty for the one user read)" in out
+    assert "Read path: no teams to read" in out
+    assert "the first 1 users" not in out and "each of the 0 teams" not in out
