@@ -663,3 +663,29 @@ def test_doctor_on_an_org_of_one_user_and_no_team_reads_as_english(
     assert "(empty for the one user read)" in out
     assert "Read path: no teams to read" in out
     assert "the first 1 users" not in out and "each of the 0 teams" not in out
+
+
+# -- a token copied with its variable name -------------------------------------------------
+def test_a_token_file_holding_a_dotenv_line_is_refused_before_any_request(
+    sandbox: Sandbox, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(f"MIXPANEL_SCIM_TOKEN={TOKEN}\n")
+    token_file.chmod(0o600)
+
+    code = run("plan", "-m", str(manifest), "--token-file", str(token_file))
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert lines == [
+        f"error: token file {token_file}: the token starts with an upper-case NAME= (a line "
+        "copied from a .env file or a shell script?); keep only what follows the '='"
+    ]
+    assert sandbox.stats.total_requests == 0
+
+
+def test_a_token_ending_in_base64_padding_is_still_a_token() -> None:
+    from reconciler.scim.secret import Token
+
+    assert Token("QUJDREVGR0g=").reveal() == "QUJDREVGR0g="
+    assert Token("ABCDEF==").reveal() == "ABCDEF=="
