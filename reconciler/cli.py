@@ -31,6 +31,7 @@ from reconciler.commands.common import (  # the exit codes: see the module docst
     Console,
     GlobalOptions,
     given,
+    one_file_hint,
     options_from,
     org_name,
     parse_command_line,
@@ -147,6 +148,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(terminal(str(problem)), file=sys.stderr)
         print(f"error: {terminal(error.summary)}", file=sys.stderr)
+        hint = one_file_hint(error.problems) if isinstance(error, ManifestError) else None
+        if hint:
+            print(f"hint: {terminal(hint)}", file=sys.stderr)
         return error.exit_code
     except UsageError as error:  # options refused after parsing: said the way argparse does
         parser = getattr(args, "usage_parser", None) or build_parser()

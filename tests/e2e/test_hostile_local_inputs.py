@@ -689,3 +689,39 @@ def test_a_token_ending_in_base64_padding_is_still_a_token() -> None:
 
     assert Token("QUJDREVGR0g=").reveal() == "QUJDREVGR0g="
     assert Token("ABCDEF==").reveal() == "ABCDEF=="
+
+
+# -- -m naming one file of a manifest folder ------------------------------------------------
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_m_naming_one_team_file_hints_at_the_folder_that_declares_the_users(
+    command: str, sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Each problem says "declare ada@acme.io under users:", which is the wrong fix: the
+    # user is declared, in org.yaml, which -m left out.
+    folder = tmp_path / "access repo"
+    (folder / "teams").mkdir(parents=True)
+    write_manifest(folder / "org.yaml", USERS, [])
+    team = folder / "teams" / "data.yaml"
+    team.write_text("version: 1\nteams:\n  - name: Data\n    members: [ada@acme.io]\n")
+
+    code = run(command, "-m", str(team))
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert lines[-2] == "error: 2 problems in the manifest"
+    assert lines[-1] == (
+        f"hint: -m names the one file {team}, read alone; {folder / 'org.yaml'} declares "
+        f"the organization or its users: to read the manifest as a whole, pass -m '{folder}'"
+    )
+    assert run("validate", "-m", str(folder)) == 0
+
+
+def test_no_hint_when_the_file_stands_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    team = tmp_path / "data.yaml"
+    team.write_text("version: 1\nteams:\n  - name: Data\n    members: [ada@acme.io]\n")
+    (tmp_path / "notes.yaml").write_text("title: not a manifest\n")
+
+    assert run("validate", "-m", str(team)) == 1
+    assert "hint:" not in capsys.readouterr().err
