@@ -725,3 +725,20 @@ def test_no_hint_when_the_file_stands_alone(
 
     assert run("validate", "-m", str(team)) == 1
     assert "hint:" not in capsys.readouterr().err
+
+
+def test_the_one_file_hint_matches_its_golden_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.ux.golden import check_message
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "teams").mkdir()
+    write_manifest(tmp_path / "org.yaml", USERS, [])
+    (tmp_path / "teams" / "data.yaml").write_text(
+        "version: 1\nteams:\n  - name: Data\n    members: [ada@acme.io]\n"
+    )
+
+    assert run("validate", "-m", "teams/data.yaml") == 1
+
+    check_message("one_file_of_a_folder", capsys.readouterr().err, {})
