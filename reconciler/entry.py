@@ -34,15 +34,21 @@ def run() -> None:
         from reconciler.cli import main
 
         # From here on a Ctrl-C is a KeyboardInterrupt the CLI turns into a record
-        # of what was done (journal, "N of M done") before it exits 130.
+        # of what was done (journal, "N of M done") before it exits 130. SIGTERM (a
+        # `timeout`, `docker stop`, a CI runner or scheduler stopping the job) is
+        # handled the same way: killed mid-apply, the operations in flight would be
+        # cut off and the journal left without its "interrupted" record.
         signal.signal(signal.SIGINT, ctrl_c.interrupted)
+        signal.signal(signal.SIGTERM, ctrl_c.interrupted)
         sys.unraisablehook = ctrl_c.unraisable_hook(sys.unraisablehook)
         code = main()
         # The run is over and its outcome printed: a Ctrl-C now must not turn the
         # interpreter's shutdown (flushing streams, joining threads) into a traceback.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         sys.stderr.write("interrupted\n")
         code = EXIT_INTERRUPTED
     _forget_caught_interrupts()

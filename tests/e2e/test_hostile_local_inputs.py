@@ -11,6 +11,7 @@ that are not RFC 3339, and wording. Driven through the CLI against the sandbox o
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -742,3 +743,56 @@ def test_the_one_file_hint_matches_its_golden_file(
     assert run("validate", "-m", "teams/data.yaml") == 1
 
     check_message("one_file_of_a_folder", capsys.readouterr().err, {})
+
+
+# -- SIGTERM is an interrupt too ---------------------------------------------------------------
+def test_sigterm_during_apply_journals_what_finished_and_exits_130(tmp_path: Path) -> None:
+    # `timeout`, `docker stop` and schedulers stop a job with SIGTERM: it used to kill
+    # the apply mid-request, with no "interrupted" record and no "N of M done".
+    import json
+    import signal
+    import time
+
+    from scim_sandbox import Faults
+
+    users = [person(f"u{i:02d}@acme.io", "U", "Ser") for i in range(20)]
+    manifest = write_manifest(tmp_path / "org.yaml", users, [])
+    journal = tmp_path / "journal.jsonl"
+    with Sandbox(token=TOKEN, faults=Faults(latency_ms=100)) as box:
+        env = {
+            **os.environ,
+            "MIXPANEL_SCIM_URL": box.base_url,
+            "MIXPANEL_SCIM_TOKEN": TOKEN,
+            "RECONCILER_TODAY": TODAY,
+            "NO_COLOR": "1",
+        }
+        argv = ["apply", "-m", str(manifest), "--auto-approve", "--journal", str(journal)]
+        child = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", *argv],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and child.poll() is None:
+                if journal.exists() and journal.read_text().count('"status": "done"') >= 2:
+                    break
+                time.sleep(0.02)
+            child.send_signal(signal.SIGTERM)
+            out, err = child.communicate(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        created = {user["userName"] for user in box.store.users()}
+
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    done = {r["key"] for r in records if r["event"] == "operation" and r["status"] == "done"}
+    assert child.returncode == 130, err
+    assert "Traceback" not in err
+    assert re.search(r"Apply interrupted: \d+ of 20 done; re-run to finish\.", out + err)
+    assert records[-1]["event"] == "interrupted"
+    assert records[-1]["done"] == len(done) and 2 <= len(done) < 20
+    assert done == created  # every operation the server did is in the journal
