@@ -796,3 +796,21 @@ def test_sigterm_during_apply_journals_what_finished_and_exits_130(tmp_path: Pat
     assert records[-1]["event"] == "interrupted"
     assert records[-1]["done"] == len(done) and 2 <= len(done) < 20
     assert done == created  # every operation the server did is in the journal
+
+
+# -- sandbox flags that would hold every request for ever ---------------------------------
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--latency-ms", "1e308"], "argument --latency-ms: must be at most 600,000, got 1e308"),
+        (["--retry-after", "1e9"], "argument --retry-after: must be at most 86,400, got 1e9"),
+    ],
+)
+def test_a_sandbox_wait_beyond_its_bound_is_a_usage_error(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        run("sandbox", "--port", "0", *argv)
+
+    assert stop.value.code == 64
+    assert capsys.readouterr().err.strip().endswith(f"reconciler sandbox: error: {says}")
