@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -57,6 +58,8 @@ class Scripted:
     (/Groups) after the POST was applied. ``create_accepted``: every POST answers
     202 Accepted without a body and creates nothing yet (an asynchronous server).
     ``create_conflict``: (scimType, detail) of a 409 that answers every POST.
+    ``list_delay``: seconds each listing GET waits before it is answered;
+    ``in_flight`` / ``most_in_flight``: requests being served now / at most at once.
     """
 
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -65,8 +68,11 @@ class Scripted:
     create_answers_with: str | None = None
     create_accepted: bool = False
     create_conflict: tuple[str, str] | None = None
+    list_delay: float = 0.0  # seconds every GET of a listing takes (a round trip)
     log: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0  # requests being served now
+    most_in_flight: int = 0
 
     def writes(self) -> list[str]:
         return [line for line in self.log if not line.startswith("GET ")]
@@ -96,9 +102,22 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             url = urlsplit(self.path)
             with state.lock:
-                state.log.append(f"{method} {url.path}")
-                status, body = self._route(method, url.path, url.query, raw)
-            self._json(status, body)
+                state.in_flight += 1
+                state.most_in_flight = max(state.most_in_flight, state.in_flight)
+            try:
+                if (
+                    state.list_delay
+                    and method == "GET"
+                    and url.path.endswith(("/Users", "/Groups"))
+                ):
+                    time.sleep(state.list_delay)
+                with state.lock:
+                    state.log.append(f"{method} {url.path}")
+                    status, body = self._route(method, url.path, url.query, raw)
+                self._json(status, body)
+            finally:
+                with state.lock:
+                    state.in_flight -= 1
 
         def _route(
             self, method: str, path: str, query: str, raw: bytes
