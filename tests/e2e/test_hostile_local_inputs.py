@@ -814,3 +814,28 @@ def test_a_sandbox_wait_beyond_its_bound_is_a_usage_error(
 
     assert stop.value.code == 64
     assert capsys.readouterr().err.strip().endswith(f"reconciler sandbox: error: {says}")
+
+
+def test_the_stale_advice_quotes_a_manifest_path_taken_from_an_edited_plan_file(
+    sandbox: Sandbox, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # manifest_path is display only (outside the digest): an edited one must not turn
+    # the advice into another command when pasted.
+    import json
+
+    out = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(out)) == 0
+    body = json.loads(out.read_text())
+    body["manifest_path"] = "teams; touch pwned"
+    out.write_text(json.dumps(body))
+    # One operation of the plan is done behind its back: the plan is stale.
+    sandbox.store.create_user(
+        {"userName": "ada@acme.io", "name": {"givenName": "Ada", "familyName": "Lovelace"}}
+    )
+    capsys.readouterr()
+
+    code = run("apply", str(out), "--auto-approve")
+
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert f"Run `reconciler plan -m 'teams; touch pwned' --out {out}` again" in err
