@@ -456,6 +456,23 @@ def test_a_plan_file_name_with_an_escape_sequence_is_shown_escaped(
     err = capsys.readouterr().err
     assert "\x1b" not in err
     assert f"Saved the plan to {tmp_path}/plan\\x1b[2J.json" in err
+    # bash's $'...' form: pasted, it names the same file
+    assert f"reconciler apply $'{tmp_path}/plan\\x1b[2J.json'" in err
+
+
+def test_a_file_name_byte_that_is_not_utf8_is_shown_as_the_byte(
+    sandbox: Sandbox, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / ("plan" + NOT_UTF8 + ".json")
+
+    assert run("plan", "-m", str(manifest), "--out", str(out)) == 0
+
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (
+        f"Saved the plan to {tmp_path}/plan\\xff.json; apply exactly it with: "
+        f"reconciler apply $'{tmp_path}/plan\\xff.json'"
+    )
+    assert "udcff" not in last
 
 
 def test_the_stale_advice_quotes_the_manifest_and_plan_paths(
