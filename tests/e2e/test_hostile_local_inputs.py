@@ -856,3 +856,37 @@ def test_the_stale_advice_quotes_a_manifest_path_taken_from_an_edited_plan_file(
     err = capsys.readouterr().err
     assert code == 3, err
     assert f"Run `reconciler plan -m 'teams; touch pwned' --out {out}` again" in err
+
+
+# -- a file where a folder goes ------------------------------------------------------------
+def test_a_file_named_reconciler_where_the_journal_folder_goes_is_named(
+    sandbox: Sandbox, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".reconciler").write_text("not a folder\n")  # cwd is tmp_path
+
+    code = run("apply", "-m", str(manifest), "--auto-approve")
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert lines[-1] == (
+        "error: cannot open the journal .reconciler/journal.jsonl: .reconciler is a file, "
+        "not a folder; nothing was applied; move that file away, or pass --journal a file "
+        "path in a writable folder"
+    )
+    assert not [kind for kind in sandbox.stats.requests() if not kind.startswith("GET")]
+
+
+def test_an_output_path_below_a_file_names_the_file_not_mkdir(
+    sandbox: Sandbox, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "out").write_text("a file\n")
+    out = tmp_path / "out" / "plans" / "plan.json"
+
+    code = run("plan", "-m", str(manifest), "--out", str(out))
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert lines == [
+        f"error: cannot write the plan file {out}: {tmp_path / 'out'}, above its folder "
+        f"{out.parent}, is a file, not a folder; pass --out a file path in a writable folder"
+    ]
