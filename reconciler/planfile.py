@@ -128,7 +128,7 @@ def _shown(value: object, limit: int = 40) -> str:
 
 
 def _check_version(version: object) -> None:
-    if version in READABLE_VERSIONS and type(version) is int:
+    if type(version) is int and version in READABLE_VERSIONS:  # not a list: unhashable
         return
     readable = ", ".join(map(str, sorted(READABLE_VERSIONS)))
     if version is None:

@@ -172,6 +172,28 @@ def test_a_plan_file_with_a_repeated_key_or_a_non_json_constant_is_refused(
     assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 2  # nothing applied
 
 
+@pytest.mark.parametrize("version", ["[]", "{}", "[1]", '{"v": 1}', "1.0", "true", '"1"'])
+def test_a_plan_file_whose_format_version_is_not_a_number_is_named(
+    version: str,
+    sandbox: Sandbox,
+    manifest: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A list or a mapping there was "failed unexpectedly (TypeError)".
+    tampered = tmp_path / "tampered.json"
+    text = saved_plan(manifest, tmp_path)
+    tampered.write_text(text.replace('"format_version": 1', f'"format_version": {version}'))
+    capsys.readouterr()
+
+    code = run("apply", str(tampered), "--auto-approve")
+
+    lines = error_lines(capsys.readouterr().err)
+    assert code == 1
+    assert len(lines) == 1
+    assert f"its format_version is {version}, written by an unknown writer" in lines[0]
+
+
 def test_a_plan_file_with_a_huge_format_version_is_named_in_one_short_line(
     sandbox: Sandbox, manifest: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
