@@ -31,10 +31,10 @@ from reconciler.commands.common import (  # the exit codes: see the module docst
     Console,
     GlobalOptions,
     given,
-    one_file_hint,
     options_from,
     org_name,
     parse_command_line,
+    problem_lines,
 )
 from reconciler.commands.streams import redacted_output, stdout_closed, to_devnull
 from reconciler.errors import ConfigFileError, ManifestError, ReconcilerError, UsageError
@@ -145,12 +145,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     except (ManifestError, ConfigFileError) as error:
         # One bare `path:line:col: message` per line (the manifest's or reconciler.yaml's),
         # so editors and CI problem matchers can read every problem; the count comes last.
-        for problem in error.problems:
-            print(terminal(str(problem)), file=sys.stderr)
-        print(f"error: {terminal(error.summary)}", file=sys.stderr)
-        hint = one_file_hint(error.problems) if isinstance(error, ManifestError) else None
-        if hint:
-            print(f"hint: {terminal(hint)}", file=sys.stderr)
+        print("\n".join(map(terminal, problem_lines(error))), file=sys.stderr)
         return error.exit_code
     except UsageError as error:  # options refused after parsing: said the way argparse does
         parser = getattr(args, "usage_parser", None) or build_parser()

@@ -23,7 +23,7 @@ from reconciler.render.console import Console as Console  # noqa: PLC0414 - re-e
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reconciler.errors import Problem
+    from reconciler.errors import ConfigFileError, ManifestError, Problem
     from reconciler.orgs import Org
     from reconciler.plan import Plan
     from reconciler.render.style import Style
@@ -490,6 +490,16 @@ def parse_command_line(
         else ""
     )
     owner.error(f"unrecognized arguments: {shown}{hint}")
+
+
+def problem_lines(error: ManifestError | ConfigFileError) -> list[str]:
+    """What the CLI prints for a manifest or orgs-config error, not yet escaped: one
+    ``path:line:col: message`` per problem, the count, then a hint when one helps."""
+    from reconciler.errors import ManifestError
+
+    lines = [*map(str, error.problems), f"error: {error.summary}"]
+    hint = one_file_hint(error.problems) if isinstance(error, ManifestError) else None
+    return [*lines, f"hint: {hint}"] if hint else lines
 
 
 _OUTSIDE_THE_FILE = ("no manifest file defines 'organization'", "is not a declared user")
