@@ -34,6 +34,7 @@ from reconciler.commands.common import (  # the exit codes: see the module docst
     options_from,
     org_name,
     parse_command_line,
+    problem_lines,
 )
 from reconciler.commands.streams import redacted_output, stdout_closed, to_devnull
 from reconciler.errors import ConfigFileError, ManifestError, ReconcilerError, UsageError
@@ -74,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="log lines on stderr as text or one JSON object each (default %(default)s)",
     )
     parser.add_argument(
-        "--org", type=org_name, metavar="NAME", help="which org of reconciler.yaml to work on"
+        "--org",
+        type=org_name,
+        metavar="NAME",
+        help="which org of reconciler.yaml to work on (default: its only org; required "
+        "when it has several)",
     )
     parser.add_argument(
         "--config", type=given, metavar="FILE", help="orgs config (default: reconciler.yaml)"
@@ -140,9 +145,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     except (ManifestError, ConfigFileError) as error:
         # One bare `path:line:col: message` per line (the manifest's or reconciler.yaml's),
         # so editors and CI problem matchers can read every problem; the count comes last.
-        for problem in error.problems:
-            print(terminal(str(problem)), file=sys.stderr)
-        print(f"error: {terminal(error.summary)}", file=sys.stderr)
+        print("\n".join(map(terminal, problem_lines(error))), file=sys.stderr)
         return error.exit_code
     except UsageError as error:  # options refused after parsing: said the way argparse does
         parser = getattr(args, "usage_parser", None) or build_parser()

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from reconciler.errors import ReconcilerError
-from reconciler.grammar import count
+from reconciler.grammar import count, plural
 from reconciler.livestate import LiveState, MembersRead
 from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.reader import read_live_state
@@ -112,6 +112,10 @@ def members_read_path(read: MembersRead) -> str:
             f"(users' `groups` agree with them), {read.requests} GET /Groups/{{id}} "
             f"instead of {teams} ({saved} saved)"
         )
+    elif teams == 0:
+        text = "Read path: no teams to read"
+    elif teams == 1:
+        text = "Read path: the one team with GET /Groups/{id}"
     else:
         text = f"Read path: each of the {count(teams, 'team')} with GET /Groups/{{id}}"
     return f"{text}; read one by one: {read.why}" if read.why else text
@@ -242,7 +246,8 @@ def _membership(client: ScimProbe) -> tuple[Check, None]:
     """Does the server fill users' ``groups``? It is what cut member lists are caught by."""
     page = client.list_users_page(1, _SAMPLE)
     carrying = [r.get("groups") for r in page.resources if isinstance(r.get("groups"), list)]
-    sample = f"the first {len(page.resources)} users"
+    seen = len(page.resources)
+    sample = "the one user read" if seen == 1 else f"the first {count(seen, 'user')}"
     if any(carrying):
         return Check(
             MEMBERSHIP,
@@ -260,7 +265,8 @@ def _membership(client: ScimProbe) -> tuple[Check, None]:
     return Check(
         MEMBERSHIP,
         Status.WARN,
-        f"the server does not fill users' `groups` ({sample} have none): a team member "
+        f"the server does not fill users' `groups` ({sample} {plural('has', seen)} none): "
+        "a team member "
         "list the server cuts short cannot be detected, and a team answered without "
         "`members` is taken as empty (RFC 7643 §2.5); see README, safety model",
     ), None

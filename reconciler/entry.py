@@ -34,15 +34,34 @@ def run() -> None:
         from reconciler.cli import main
 
         # From here on a Ctrl-C is a KeyboardInterrupt the CLI turns into a record
-        # of what was done (journal, "N of M done") before it exits 130.
+        # of what was done (journal, "N of M done") before it exits 130. SIGTERM (a
+        # `timeout`, `docker stop`, a CI runner or scheduler stopping the job) is
+        # handled the same way: killed mid-apply, the operations in flight would be
+        # cut off and the journal left without its "interrupted" record.
         signal.signal(signal.SIGINT, ctrl_c.interrupted)
+        signal.signal(signal.SIGTERM, ctrl_c.interrupted)
         sys.unraisablehook = ctrl_c.unraisable_hook(sys.unraisablehook)
         code = main()
         # The run is over and its outcome printed: a Ctrl-C now must not turn the
         # interpreter's shutdown (flushing streams, joining threads) into a traceback.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt this
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         sys.stderr.write("interrupted\n")
         code = EXIT_INTERRUPTED
+    _forget_caught_interrupts()
     sys.exit(code)
+
+
+def _forget_caught_interrupts() -> None:
+    """Let the exit code stand after a Ctrl-C the CLI caught and reported.
+
+    CPython remembers a KeyboardInterrupt that escaped code compiled from a string
+    (``exec("...")``, as ``dataclasses`` does while a module is imported) even when an
+    outer ``except`` caught it, and ``python -m`` then ends the process with SIGINT
+    instead of the exit code given (a parent sees -2, not 130). Running any string
+    clears that memory; the outcome was already printed, so nothing else changes.
+    """
+    exec("")  # noqa: S102 - a constant empty string: it only resets the flag above

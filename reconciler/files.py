@@ -316,10 +316,21 @@ def check_parent_folder(path: Path, *, what: str, fix: str) -> None:
         reason = f"the folder {parent} is not writable"
     elif exists(parent):
         reason = f"{parent} is not a folder"
+    elif (blocking := _file_above(parent)) is not None:
+        # mkdir -p would fail on it: name the file instead of suggesting that.
+        reason = f"{blocking}, above its folder {parent}, is a file, not a folder"
     else:
         reason = f"its folder {parent} does not exist (no folder is created for you)"
         fix = f"create it first (mkdir -p {shlex.quote(str(parent))}) or {fix}"
     raise FileWriteError(f"cannot write {what} {path}: {reason}; {fix}")
+
+
+def _file_above(folder: Path) -> Path | None:
+    """The nearest existing ancestor of ``folder`` when it is not a folder, else None."""
+    for above in folder.parents:
+        if exists(above):
+            return None if is_folder(above) else above
+    return None
 
 
 def write_output(path: Path, data: bytes | str, *, what: str, fix: str) -> None:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 
@@ -34,6 +35,7 @@ from reconciler.redact import redact_value, register_secret
 from reconciler.render.markdown import MARKER as PLAN_MARKER
 from reconciler.render.markdown import plan_marker
 from reconciler.scim.secret import Token
+from reconciler.scim.url import is_loopback
 from reconciler.scim.wire import Answer, BodyTooLarge, Timeouts, exchange
 from reconciler.scim.wire import session as bounded_session
 
@@ -241,6 +243,44 @@ def _review(raw: Mapping[str, Any]) -> Review:
     )
 
 
+def checked_api_url(text: str) -> str:
+    """``GITHUB_API_URL`` if the GitHub token may be sent there, else ConfigError.
+
+    The token goes in every request's header, so the URL must be https:// (plain
+    http:// only to loopback, a local test server), hold no credentials, query or
+    fragment, and be plain ASCII (a look-alike host would receive the token).
+    """
+    fix = (
+        f"set {API_URL_ENV} to GitHub's REST API ({DEFAULT_API_URL}, or a GitHub "
+        "Enterprise Server's https://HOST/api/v3), or unset it"
+    )
+    odd = next((i for i, c in enumerate(text) if not (c.isascii() and c.isprintable())), None)
+    if odd is not None or " " in text:
+        where = text.index(" ") if odd is None else odd
+        raise ConfigError(
+            f"{API_URL_ENV} holds a space, a control or a non-ASCII character at position "
+            f"{where + 1} (not shown); type it again in plain ASCII; {fix}"
+        )
+    if any(c in text for c in "@?#"):
+        raise ConfigError(
+            f"{API_URL_ENV} must not hold credentials, a query or a fragment (not shown: "
+            f"they may hold a secret); {fix}"
+        )
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - parsing the port is what validates it
+    except ValueError as error:
+        raise ConfigError(f"{API_URL_ENV} is not a valid URL ({error}); {fix}") from None
+    scheme = parts.scheme.lower()
+    if not host or scheme not in ("https", "http") or (scheme == "http" and not is_loopback(host)):
+        raise ConfigError(
+            f"{API_URL_ENV} must be an https:// URL (plain http:// only to loopback), got "
+            f"{text!r}: the GitHub token is sent to it; {fix}"
+        )
+    return text
+
+
 # -- the client ---------------------------------------------------------------
 class GitHub:
     """A token, a repository and a session: the few REST calls the workflows need."""
@@ -277,7 +317,7 @@ class GitHub:
         repo = env.get(REPOSITORY_ENV, "").strip()
         if not repo:
             raise ConfigError(f"set {REPOSITORY_ENV}=owner/name (GitHub Actions sets it)")
-        api_url = env.get(API_URL_ENV, "").strip() or DEFAULT_API_URL
+        api_url = checked_api_url(env.get(API_URL_ENV, "").strip() or DEFAULT_API_URL)
         register_secret(value)
         try:
             token = Token(value, source=f"the environment variable {TOKEN_ENV}")

@@ -40,6 +40,14 @@ def count(number: int, noun: str, plural_form: str | None = None) -> str:
     return f"{number} {plural(noun, number, plural_form)}"
 
 
+def with_article(phrase: str) -> str:
+    """``phrase`` after "a" or "an", chosen by its first letter: "a control character",
+    "an invisible character". By spelling, which is right for every phrase the
+    messages build (none starts with a silent h or a "you" sound)."""
+    article = "an" if phrase[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+    return f"{article} {phrase}"
+
+
 def quoted(value: str | int | float | bool | None) -> str:
     """A scalar attribute value as it reads in a message: JSON, so a string is quoted
     (surrounding spaces show) and None reads ``null``; not escaped for any sink."""

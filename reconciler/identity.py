@@ -32,8 +32,24 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 
 # Bidirectional controls (UAX #9): embeddings, overrides, isolates and marks.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-# Letters of these scripts mix in ordinary Japanese text; they count as one script.
-_HAN_FAMILY = {"CJK": "HAN", "HIRAGANA": "HAN", "KATAKANA": "HAN", "HALFWIDTH": "HAN"}
+# The script of a letter, from the first word of its Unicode name where that word is
+# not the script's name ("CJK UNIFIED IDEOGRAPH", "IDEOGRAPHIC ITERATION MARK" and
+# "KATAKANA-HIRAGANA PROLONGED SOUND MARK", the long-vowel mark of both kana).
+_SCRIPT_WORD = {
+    "CJK": "HAN",
+    "IDEOGRAPHIC": "HAN",
+    "KATAKANA-HIRAGANA": "KATAKANA",
+    "HALFWIDTH": "KATAKANA",
+}
+# Scripts ordinary text mixes, none of which look like another's letters: the
+# "Highly Restrictive" profile of Unicode TS #39 (section 5.2). Latin with kanji and
+# kana ("AWS推進チーム", "データ分析"), with Bopomofo, or with Hangul is not a look-alike;
+# any other mix (Cyrillic or Greek letters in a Latin name) is.
+_ORDINARY_MIXES = (
+    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+    frozenset({"LATIN", "HAN", "HANGUL"}),
+)
 
 
 def ascii_lower(text: str) -> str:
@@ -55,6 +71,15 @@ def match_key(user_name: str) -> str:
 def name_fold(name: str) -> str:
     """A team name with ASCII case and surrounding ASCII whitespace folded: twins, not keys."""
     return ascii_lower(name.strip(_ASCII_SPACE))
+
+
+def lookalike_fold(name: str) -> str:
+    """``name`` as a reader may see it: NFKC-normalised, case-folded, surrounding
+    whitespace off. Two different team names with one fold ("Growth" and fullwidth
+    "\uff27rowth", "Stra\u00dfe" and "STRASSE") print alike; used only to refuse such twins."""
+    if name.isascii():
+        return name.lower().strip()
+    return unicodedata.normalize("NFKC", name).casefold().strip()
 
 
 def same_but_ascii_case(a: str, b: str) -> bool:
@@ -132,9 +157,9 @@ def _reason(text: str) -> str | None:
         if changed is None:  # a combining sequence that composes, e.g. e + U+0301
             return f"not NFKC-stable (reads as {normal!r})"
         return f"not NFKC-stable (U+{ord(changed):04X} reads as {normal!r})"
-    scripts = sorted({s for s in map(_script, text) if s})
-    if len(scripts) > 1:
-        return f"mixes scripts ({', '.join(scripts)})"
+    scripts = frozenset(s for s in map(_script, text) if s)
+    if len(scripts) > 1 and not any(scripts <= mix for mix in _ORDINARY_MIXES):
+        return f"mixes scripts ({', '.join(sorted(scripts))})"
     return None
 
 
@@ -156,4 +181,4 @@ def _script(char: str) -> str | None:
     if not unicodedata.category(char).startswith("L"):
         return None  # digits, punctuation and marks belong to every script
     word = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
-    return _HAN_FAMILY.get(word, word)
+    return _SCRIPT_WORD.get(word, word)

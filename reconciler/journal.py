@@ -50,6 +50,18 @@ class Journal:
         (a safety guard) leaves no journal behind."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # a file where the folder goes
+            blocking = next((p for p in (path.parent, *path.parent.parents) if p.is_file()), None)
+            raise JournalError(
+                f"cannot open the journal {path}: {blocking or path.parent} is a file, not a "
+                "folder; nothing was applied; move that file away, or pass --journal a file "
+                "path in a writable folder"
+            ) from None
+        except OSError as error:
+            raise JournalError(
+                f"cannot open the journal {path}: {_reason(error)}; nothing was applied; {_FIX}"
+            ) from None
+        try:
             return open_append(path)  # a regular file only, never a device or link
         except OSError as error:
             raise JournalError(

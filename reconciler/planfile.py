@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from typing import Any
 
 from reconciler.plan import Plan
@@ -75,7 +76,7 @@ def loads(text: str) -> Plan:
     TamperedPlanError when its content does not hash to the recorded ``digest``.
     """
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except RecursionError:  # a hostile file: thousands of nested brackets
         raise ValueError("nested too deeply; no plan file is") from None
     if not isinstance(raw, dict):
@@ -94,8 +95,40 @@ def loads(text: str) -> Plan:
     return plan
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique; a repeated key is refused.
+
+    JSON leaves a repeated key's meaning to the reader (Python keeps the last value,
+    other tools the first), so a file holding two ``operations`` or two ``digest``
+    could show a reviewer one plan and apply another. ``plan --out`` never repeats one.
+    """
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise PlanFileError(
+                f"key {_shown(key)} appears twice in one object (readers disagree on "
+                "which one counts), so the file was edited; make a new plan"
+            )
+        found[key] = value
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON; ``plan --out`` never writes them."""
+    raise PlanFileError(f"it holds {name}, which is not JSON; make a new plan")
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """``value`` as JSON, cut to ``limit`` characters for a one-line message."""
+    try:
+        text = json.dumps(value)
+    except ValueError:  # an int too long to print
+        text = f"a number of more than {sys.get_int_max_str_digits()} digits"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _check_version(version: object) -> None:
-    if version in READABLE_VERSIONS and type(version) is int:
+    if type(version) is int and version in READABLE_VERSIONS:  # not a list: unhashable
         return
     readable = ", ".join(map(str, sorted(READABLE_VERSIONS)))
     if version is None:
@@ -106,7 +139,7 @@ def _check_version(version: object) -> None:
     newer = isinstance(version, int) and version > max(READABLE_VERSIONS)
     who = "a newer reconciler" if newer else "an unknown writer"
     raise PlanFileError(
-        f"its format_version is {json.dumps(version)}, written by {who}; this reconciler "
+        f"its format_version is {_shown(version)}, written by {who}; this reconciler "
         f"reads format_version {readable}: make the plan again with this version "
         "(`reconciler plan --out FILE`), or apply it with the version that made it"
     )

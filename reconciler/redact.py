@@ -226,7 +226,7 @@ def _escapes(text: str, escape: re.Pattern[str]) -> list[int]:
 def _forms(secret: str) -> set[str]:
     """The secret, its hex encoding and the secret-only parts of its base64 encodings."""
     forms = {secret}
-    data = secret.encode("utf-8")
+    data = _raw_bytes(secret)
     forms.add(data.hex())  # byte-aligned, so also inside the hex of "Bearer <token>"
     for offset in range(3):
         # Bytes that start on a 3-byte boundary encode to the same characters wherever
@@ -237,6 +237,15 @@ def _forms(secret: str) -> set[str]:
             forms.add(core)
             forms.add(core.replace("+", "-").replace("/", "_"))
     return forms
+
+
+def _raw_bytes(secret: str) -> bytes:
+    """The bytes ``secret`` stands for: UTF-8, with the undecodable bytes of an
+    environment value (``surrogateescape``) given back as they were."""
+    try:
+        return secret.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that no byte stands for
+        return secret.encode("utf-8", "surrogatepass")
 
 
 def _compile(forms: list[str], separator: str) -> re.Pattern[str]:

@@ -43,7 +43,7 @@ from reconciler.planfile import TamperedPlanError
 from reconciler.planner import make_plan
 from reconciler.profile import PRODUCT
 from reconciler.reader import Progress, read_live_state
-from reconciler.render.escape import terminal
+from reconciler.render.escape import shell_word, terminal
 from reconciler.render.findings import drift_since_plan, guard_line
 from reconciler.scim.client import ScimClient
 from reconciler.scim.retry import CircuitBreaker, RetryListener, RetryPolicy
@@ -289,8 +289,8 @@ def read_plan_file(path: str) -> Plan:
         plan = planfile.loads(text)
     except TamperedPlanError as error:
         raise ConfigError(
-            f"refusing {path}: {error}. Make a new plan with `reconciler plan --out {path}` "
-            "and review it"
+            f"refusing {path}: {error}. Make a new plan with `reconciler plan --out "
+            f"{shell_word(path)}` and review it"
         ) from None
     except ValueError as error:
         raise ConfigError(
@@ -409,8 +409,9 @@ def replan_advice(plan: Plan, manifest_path: str | None, plan_file: str) -> str:
     """The command that makes a fresh plan from the same manifest into the same file."""
     manifest = manifest_path or plan.manifest_path
     # The plan file is not trusted to put control characters on the terminal.
-    source = f" -m {manifest}" if manifest and manifest.isprintable() else ""
-    return f"Run `reconciler plan{source} --out {plan_file}` again and review the new plan."
+    source = f" -m {shell_word(manifest)}" if manifest and manifest.isprintable() else ""
+    again = f"reconciler plan{source} --out {shell_word(plan_file)}"
+    return f"Run `{again}` again and review the new plan."
 
 
 def execute(

@@ -14,6 +14,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -68,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--state",
         type=_state_file,
         metavar="FILE",
-        help="persist the directory here (its folder must exist)",
+        help="persist the directory here (its folder must exist; default: in memory only)",
     )
     parser.add_argument(
         "--seed",
@@ -96,15 +97,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         dest="outside_org",
         metavar="EMAIL",
-        help="an email that already has a Mixpanel account elsewhere (repeatable)",
+        help="an email that already has a Mixpanel account elsewhere (repeatable; default: none)",
     )
     faults = parser.add_argument_group("fault injection")
     faults.add_argument(
         "--latency-ms",
-        type=_not_negative,
+        type=partial(_bounded, most=MAX_LATENCY_MS),
         default=0.0,
         metavar="MS",
-        help="delay added to every answer, in milliseconds (default %(default)s)",
+        help="delay added to every answer, in milliseconds, at most "
+        f"{MAX_LATENCY_MS:,} (default %(default)s)",
     )
     faults.add_argument(
         "--rate-429",
@@ -115,10 +117,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     faults.add_argument(
         "--retry-after",
-        type=_not_negative,
+        type=partial(_bounded, most=MAX_RETRY_AFTER_S),
         default=1.0,
         metavar="SECONDS",
-        help="Retry-After sent with each injected 429, in seconds (default %(default)s)",
+        help="Retry-After sent with each injected 429, in seconds, at most "
+        f"{MAX_RETRY_AFTER_S:,} (default %(default)s)",
     )
     faults.add_argument(
         "--rate-5xx",
@@ -195,7 +198,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "post_returns_existing, post_answers_other_id, ignore_writes[=KEY], "
             "member_ids_case, "
             "read_returns_other=KEY "
-            "(dashes work too; see README, 'Quirk modes')"
+            "(dashes work too; see README, 'Quirk modes'; default: none, an honest server)"
         ),
     )
 
@@ -369,6 +372,20 @@ def _not_negative(text: str) -> float:
     value = _number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
+    return value
+
+
+# Bounds on what a flag can make the server wait or ask clients to wait: a typo such
+# as 1e308 would otherwise hold every request for ever (a thread per connection).
+MAX_LATENCY_MS = 600_000  # 10 minutes
+MAX_RETRY_AFTER_S = 86_400  # a day
+
+
+def _bounded(text: str, *, most: float) -> float:
+    """A finite number from 0 to ``most`` for argparse."""
+    value = _not_negative(text)
+    if value > most:
+        raise argparse.ArgumentTypeError(f"must be at most {most:,}, got {text}")
     return value
 
 

@@ -121,12 +121,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL})",
     )
-    for flag, what in (
-        ("--allow-deprovision", "deprovisions"),
-        ("--allow-membership-removals", "membership removals"),
-        ("--allow-teams-emptied", "teams left empty"),
+    for flag, what, limit in (
+        ("--allow-deprovision", "deprovisions", "max_deprovision(_percent)"),
+        ("--allow-membership-removals", "membership removals", "max_membership_removals(_percent)"),
+        ("--allow-teams-emptied", "teams left empty", "max_teams_emptied"),
     ):
-        parser.add_argument(flag, type=whole, metavar="N", help=f"accept up to N {what}")
+        parser.add_argument(
+            flag,
+            type=whole,
+            metavar="N",
+            help=f"accept up to N {what} even above the policy's {limit}, the count the "
+            "guard names (default: none; the policy's limits hold)",
+        )
 
 
 def run(options: Options, console: Console) -> int:
@@ -245,7 +251,11 @@ def _confirmed(options: Options, console: Console) -> bool:
         )
         return False
     console(f"\nDo you want to perform these actions in {PRODUCT}?")
-    answer = console.ask("  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+    try:
+        answer = console.ask("  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+    except EOFError:  # Ctrl-D, or the terminal went away: no answer is not a yes
+        console.err("")
+        answer = ""
     if answer.strip() != "yes":
         console.err("Apply cancelled.")
         return False

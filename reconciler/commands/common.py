@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, TextIO, TypeVar
 from reconciler.render.console import Console as Console  # noqa: PLC0414 - re-exported
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reconciler.errors import ConfigFileError, ManifestError, Problem
     from reconciler.orgs import Org
     from reconciler.plan import Plan
     from reconciler.render.style import Style
@@ -487,3 +490,73 @@ def parse_command_line(
         else ""
     )
     owner.error(f"unrecognized arguments: {shown}{hint}")
+
+
+def problem_lines(error: ManifestError | ConfigFileError) -> list[str]:
+    """What the CLI prints for a manifest or orgs-config error, not yet escaped: one
+    ``path:line:col: message`` per problem, the count, then a hint when one helps."""
+    from reconciler.errors import ManifestError
+
+    lines = [*map(str, error.problems), f"error: {error.summary}"]
+    hint = one_file_hint(error.problems) if isinstance(error, ManifestError) else None
+    return [*lines, f"hint: {hint}"] if hint else lines
+
+
+_OUTSIDE_THE_FILE = ("no manifest file defines 'organization'", "is not a declared user")
+
+
+def one_file_hint(problems: Sequence[Problem]) -> str | None:
+    """A hint when ``-m`` named one file of a manifest folder, or None.
+
+    ``-m teams/growth.yaml`` reads that file alone, so its members are "not declared"
+    and no file defines ``organization``: the fix each problem suggests (declare the
+    user) is the wrong one. When every problem is in one file and its folder, or the
+    folder above (for ``teams/``), holds another ``*.yaml``/``*.yml`` that declares
+    ``organization:`` or ``users:``, the hint names that folder to pass instead.
+    """
+    from pathlib import Path
+
+    paths = {problem.path for problem in problems}
+    if len(paths) != 1 or not any(
+        marker in problem.message for problem in problems for marker in _OUTSIDE_THE_FILE
+    ):
+        return None
+    named = Path(paths.pop())
+    try:
+        if not named.is_file():
+            return None
+        for folder in (named.parent, named.parent.parent):
+            declaring = _declaring_file(folder, named)
+            if declaring is not None:
+                from reconciler.render.escape import shell_word
+
+                return (
+                    f"-m names the one file {named}, read alone; {declaring} declares the "
+                    "organization or its users: to read the manifest as a whole, pass "
+                    f"-m {shell_word(str(folder))}"
+                )
+    except OSError:  # a folder that cannot be listed: no hint, the problems stand
+        return None
+    return None
+
+
+def _declaring_file(folder: Path, named: Path) -> Path | None:
+    """A manifest file of ``folder`` (not ``named``) with a top-level ``organization:``
+    or ``users:`` key, judged from its first 64 KiB."""
+    import re
+
+    from reconciler.manifest.loader import SUFFIXES
+
+    top_level = re.compile(rb"^(?:organization|users)[ \t]*:", re.MULTILINE)
+    for entry in sorted(folder.iterdir()):
+        if (
+            entry.name.startswith(".")
+            or not entry.name.lower().endswith(SUFFIXES)
+            or entry.resolve() == named.resolve()
+            or not entry.is_file()
+        ):
+            continue
+        with entry.open("rb") as handle:
+            if top_level.search(handle.read(64 * 1024)):
+                return entry
+    return None

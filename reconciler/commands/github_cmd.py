@@ -101,7 +101,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=given,
         metavar="FILE",
         help="the reviewed plan kept by an earlier attempt (after exit 5 or 130): a fresh plan "
-        "that is a subset of it (same target, org and manifest; nothing new) is accepted",
+        "that is a subset of it (same target, org and manifest; nothing new) is accepted "
+        "(default: none; the plan must match the reviewed digest exactly)",
     )
 
     drift = steps.add_parser("drift-issue", help="open, update or close the drift issue")
@@ -122,7 +123,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     explain.add_argument(
         "--stage", choices=STAGES, required=True, help="which workflow step failed"
     )
-    explain.add_argument("--log", metavar="FILE", help="the failed step's stderr, to quote")
+    explain.add_argument(
+        "--log",
+        metavar="FILE",
+        help="the failed step's stderr, to quote (default: none; a missing file is left out)",
+    )
 
 
 def run(options: Options, console: Out, env: Mapping[str, str] | None = None) -> int:
@@ -208,6 +213,7 @@ def _is_remainder(args: Options, reviewed_digest: str, where: str, out: Out) -> 
     then compares digests as usual). Raises StalePlanError naming what is new.
     """
     from reconciler.errors import StalePlanError
+    from reconciler.grammar import count
     from reconciler.staleness import not_a_remainder
     from reconciler.workflow import read_plan_file
 
@@ -228,7 +234,8 @@ def _is_remainder(args: Options, reviewed_digest: str, where: str, out: Out) -> 
         )
     out(
         f"a remainder of the plan reviewed in {where}: {len(fresh.operations)} of "
-        f"{len(reviewed.operations)} operations left, nothing new (finishing a partial apply)"
+        f"{count(len(reviewed.operations), 'operation')} left, nothing new (finishing a "
+        "partial apply)"
     )
     return True
 

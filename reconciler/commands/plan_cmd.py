@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=output_file,
         metavar="FILE",
-        help="save the plan as JSON for `apply FILE` (its folder must exist)",
+        help="save the plan as JSON for `apply FILE` (its folder must exist; default: not saved)",
     )
     parser.add_argument(
         "--format",
@@ -106,9 +106,11 @@ def run(options: Options, console: Console) -> int:
         )
     )
     if options.out:
+        from reconciler.render.escape import shell_word, terminal
+
         console.err(
-            f"Saved the plan to {options.out}; apply exactly it with: "
-            f"reconciler apply {options.out}"
+            f"Saved the plan to {terminal(str(options.out))}; apply exactly it with: "
+            f"reconciler apply {shell_word(str(options.out))}"
         )
     if options.detailed_exitcode and planned.plan.has_changes:
         return EXIT_CHANGES
@@ -118,8 +120,10 @@ def run(options: Options, console: Console) -> int:
 def _refuse_manifest_as_out(out: pathlib.Path, manifest: pathlib.Path) -> None:
     """``--out`` must not name a manifest file: the plan's JSON would replace it."""
     from reconciler.files import FileWriteError, is_folder
+    from reconciler.manifest.loader import SUFFIXES
 
-    inside = is_folder(manifest) and out.suffix in (".yaml", ".yml")
+    # The loader reads names ending in .yaml/.yml in any case (Plan.YAML too).
+    inside = is_folder(manifest) and out.name.lower().endswith(SUFFIXES)
     try:
         same = out.resolve() == manifest.resolve()
         inside = inside and out.resolve().is_relative_to(manifest.resolve())

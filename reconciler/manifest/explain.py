@@ -8,6 +8,7 @@ message names the object (its JSON path in the file), what was expected, and the
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from typing import Any
@@ -154,8 +155,15 @@ def _expected(expected: str, value: Any, plain: str | None) -> str:
     elif expected == "text" and plain is not None:
         message += f"; quote it: '{plain}'"
     elif expected in ("a whole number", "a number") and isinstance(value, str):
-        message += "; write the number without quotes"
+        if _QUOTED_NUMBER.fullmatch(value.strip()):  # "5": a number in quotes
+            message += "; write the number without quotes"
+        else:  # 1e3, 0o17, 10%: YAML read a word, not a number
+            example = "5" if expected == "a whole number" else "12.5"
+            message += f"; write it in plain decimal digits, like {example}"
     return message
+
+
+_QUOTED_NUMBER = re.compile(r"[-+]?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
 def _number(value: Any) -> str:

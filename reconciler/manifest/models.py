@@ -39,6 +39,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
+from reconciler.grammar import with_article
 from reconciler.identity import hidden_character, lookalike_reason, match_key
 from reconciler.profile import PRODUCT
 
@@ -148,6 +149,18 @@ _EXPIRES_FIX = (
 )
 
 
+# RFC 3339 section 5.6: full-date, or full-date "T" (or a space) partial-time, with
+# an optional offset here so that a missing one gets its own message below.
+# Seconds are optional here too: a time without them and without an offset gets the
+# "no UTC offset" message (with the fix written in full), one with an offset the
+# message below.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?P<seconds>:\d{2}(?:\.\d+)?)?"
+    r"(?P<offset>Z|[+-]\d{2}:\d{2})?)?",
+    re.ASCII,
+)
+
+
 def parse_expires(value: Any) -> date:
     """An ``expires`` value: a date, or a timestamp that carries its UTC offset.
 
@@ -155,6 +168,11 @@ def parse_expires(value: Any) -> date:
     of a timestamp. Raises ValueError, with the fix, for anything else, in particular
     for a timestamp without an offset, whose instant depends on the reader's clock.
     """
+    if value is None:
+        raise ValueError(
+            "expected a date or a timestamp, found nothing (null); fill in a value, or "
+            "remove the key for access that does not expire"
+        )
     if isinstance(value, datetime):
         text = value.isoformat()
     elif isinstance(value, date):
@@ -163,6 +181,16 @@ def parse_expires(value: Any) -> date:
         text = value.strip().upper()  # RFC 3339 allows a lowercase "t" and "z"
     else:
         raise ValueError(f"expected a date or a timestamp; {_EXPIRES_FIX}")
+    form = _RFC3339.fullmatch(text)
+    if form is None:
+        # Python also reads ISO 8601 forms RFC 3339 leaves out (2026-W49-2, 20261201,
+        # +0100, an hour alone): a reviewer may not read them as the parser does.
+        raise ValueError(f"{text!r} is not a date or a timestamp; {_EXPIRES_FIX}")
+    if form["offset"] and not form["seconds"]:
+        whole = f"{text[:16]}:00{text[16:]}".replace(" ", "T")
+        raise ValueError(
+            f"timestamp {text!r} has no seconds, which RFC 3339 requires; write {whole}"
+        )
     try:
         parsed = datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
     except ValueError:
@@ -195,10 +223,13 @@ _EXPIRES_SCHEMA = {
 
 # A date (last day of access, UTC) or an aware datetime; mypy sees ``date`` (a
 # datetime is one), and every comparison goes through ``is_expired``/``expiry_instant``.
+# ``None`` only as the default of a key left out: an explicit ``expires:`` with nothing
+# after it (or ``null``) reaches ``parse_expires`` and is refused, since it would
+# silently mean "access never ends" (a date left to fill in, an empty template value).
 Expires = Annotated[
-    date,
+    date | None,
     PlainValidator(parse_expires),
-    PlainSerializer(show_expiry, return_type=str),
+    PlainSerializer(show_expiry, return_type=str, when_used="unless-none"),
     WithJsonSchema(_EXPIRES_SCHEMA),
 ]
 
@@ -254,8 +285,8 @@ def check_team_name(value: str) -> str:
     hidden = hidden_character(value)
     if hidden is not None:
         raise ValueError(
-            f"team name {_shown(value)} contains an {hidden}, which prints as nothing or "
-            "reorders the text, so reviewers cannot see it; remove it (if the live team "
+            f"team name {_shown(value)} contains {with_article(hidden)}, which prints as "
+            "nothing or reorders the text, so reviewers cannot see it; remove it (if the live team "
             f"has it too, rename the team in {PRODUCT} first)"
         )
     return value
@@ -436,7 +467,7 @@ class User(Entry):
     active: StrictBool = Field(
         kw_only=True, default=True, description="false deprovisions the user."
     )
-    expires: Expires | None = Field(
+    expires: Expires = Field(
         kw_only=True,
         default=None,
         description="Last day of access (YYYY-MM-DD, through its end UTC) or an RFC 3339 "
@@ -454,7 +485,7 @@ class Member(Entry):
     """A team membership; ``expires`` makes it time-bound."""
 
     email: Email
-    expires: Expires | None = Field(
+    expires: Expires = Field(
         kw_only=True,
         default=None,
         description="Last day of this membership (a date, through its end UTC) or an RFC 3339 "

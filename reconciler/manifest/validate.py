@@ -12,7 +12,7 @@ from datetime import date
 from operator import attrgetter
 
 from reconciler.attributes import TEXT_NAMES
-from reconciler.identity import ascii_lower, match_key, name_fold
+from reconciler.identity import ascii_lower, lookalike_fold, match_key, name_fold, spelled
 from reconciler.manifest.document import FileResult
 from reconciler.manifest.entries import At, Findings, TeamAt, UserAt
 from reconciler.manifest.locations import JsonPath
@@ -203,16 +203,42 @@ def _spaces(value: str, fix: str) -> str:
 def _check_team_names(teams: Sequence[TeamAt], found: Findings) -> None:
     """Names and previous names are unique labels; case-only twins confuse reviewers."""
     labels: dict[str, tuple[str, str, At, JsonPath]] = {}  # located only for a message
+    alike: dict[str, tuple[str, str, At, JsonPath]] = {}  # the same, by look-alike fold
     for entry in teams:
         names: list[tuple[str, JsonPath]] = [(entry.team.name, ("name",))]
         names += [(n, ("previous_names", i)) for i, n in enumerate(entry.team.previous_names)]
         for label, sub in names:
             kind = "team name" if sub == ("name",) else "previous name"
             message = _label_clash(entry.team.name, label, kind, labels)
+            if message is None and not _renames_lookalike(entry.team.name, label, kind):
+                message = _lookalike_clash(label, kind, alike)
             if message:
                 found.problems.append(entry.at.problem(message, *sub))
             else:
                 labels[name_fold(label)] = (label, kind, entry.at, sub)
+                alike.setdefault(lookalike_fold(label), (label, kind, entry.at, sub))
+
+
+def _renames_lookalike(name: str, label: str, kind: str) -> bool:
+    """A previous name that prints like the team's own name is how a live look-alike
+    team (fullwidth "\uff2f\uff30\uff33") is renamed to the plain name ("Ops")."""
+    return kind == "previous name" and lookalike_fold(label) == lookalike_fold(name)
+
+
+def _lookalike_clash(
+    label: str, kind: str, alike: dict[str, tuple[str, str, At, JsonPath]]
+) -> str | None:
+    """Two names that print alike (fullwidth letters, ligatures, Unicode case) are refused
+    as case-only twins are: a PR adding someone to one reads as adding them to the other."""
+    clash = alike.get(lookalike_fold(label))
+    if clash is None:
+        return None
+    other, other_kind, at, sub = clash
+    return (
+        f"{kind} '{spelled(label)}' differs only in look-alike characters from the "
+        f"{other_kind} '{spelled(other)}' at {at.ref(*sub)} (they print alike); rename one "
+        "so reviewers can tell them apart"
+    )
 
 
 def _label_clash(

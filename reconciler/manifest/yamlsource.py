@@ -17,6 +17,8 @@ Nesting depth is bounded too, because the composer recurses per level.
 
 from __future__ import annotations
 
+import math
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -42,6 +44,42 @@ _MAP = "tag:yaml.org,2002:map"
 _SCALARS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
 )
+
+
+_NUMBERS = frozenset({f"{_YAML_TAG}int", f"{_YAML_TAG}float"})
+# A number as people write it. YAML 1.1 also reads 010 (octal 8), 0x10, 0b10, 1:30
+# (sexagesimal 90), 1_000 and .inf: a reviewer may not read them as the parser does.
+_DECIMAL = re.compile(r"[-+]?[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?", re.ASCII)
+
+
+def _odd_number(text: str) -> bool:
+    """True for a YAML int or float not written in plain decimal (or with a leading 0)."""
+    digits = text.lstrip("+-")
+    leading_zero = digits[:1] == "0" and digits[1:2].isdigit() and "." not in digits
+    return leading_zero or _DECIMAL.fullmatch(text) is None
+
+
+def _odd_number_message(text: str, value: object) -> str:
+    shown = shorten(text)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{shown!r} is not a finite number; write the number in decimal digits"
+    return (
+        f"{shown!r} is read by YAML as the number {value} ({_notation(text)}); write it "
+        f"in plain decimal digits ({value}), or quote it if it is text"
+    )
+
+
+def _notation(text: str) -> str:
+    digits = text.lstrip("+-").lower()
+    if digits.startswith("0x"):
+        return "hexadecimal"
+    if digits.startswith("0b"):
+        return "binary"
+    if ":" in digits:
+        return "base 60"
+    if "_" in digits:
+        return "underscores are dropped"
+    return "octal: a leading 0"
 
 
 _NOUNS = {
@@ -159,6 +197,11 @@ class _Builder:
             self.bad.add(path)
             noun = _NOUNS.get(node.tag, "value")
             message = f"{shorten(node.value)!r} is not a valid {noun}: {_reason(error)}"
+            self.report(node.start_mark, prefixed(path, message))
+            return node.value
+        if node.tag in _NUMBERS and _odd_number(node.value):
+            self.bad.add(path)
+            message = _odd_number_message(node.value, value)
             self.report(node.start_mark, prefixed(path, message))
             return node.value
         # A YAML timestamp with a time of day is never a valid manifest date; keep the
@@ -358,8 +401,8 @@ def _scalar(fold: _Fold, event: Any) -> Any:
         tag = fold.loader.resolve(yaml.ScalarNode, value, implicit)
     if tag == _STR:
         return value
-    if tag not in _SCALARS:
-        raise _Unusual
+    if tag not in _SCALARS or (tag in _NUMBERS and _odd_number(value)):
+        raise _Unusual  # parse_yaml reports it, with its position
     node = yaml.ScalarNode(tag, value, style=event.style)
     constructed = fold.loader.yaml_constructors[tag](fold.loader, node)
     return value if isinstance(constructed, datetime) else _plain(constructed)

@@ -7,7 +7,8 @@ renderer (plan text and Markdown, the report in every format, the drift issue,
 doctor) and the CLI's messages pass such strings through this module, and only
 this module decides how.
 
-- ``terminal``: C0 and C1 controls (ESC included), DEL, newlines and carriage
+- ``terminal``: a byte that is not UTF-8 (in a file name or an environment value) as
+  ``\\xff``; C0 and C1 controls (ESC included), DEL, newlines and carriage
   returns inside a value, invisible format characters (Unicode ``Cf``, e.g.
   U+200B), bidirectional controls (U+202E ...), line and paragraph separators,
   spaces other than U+0020, private-use and unassigned code points are shown as
@@ -18,6 +19,8 @@ this module decides how.
   a mention's ``@`` and every ``#`` as entities and ``://`` / ``www.`` broken, so GitHub makes no
   mention, issue reference or autolink of it.
 - ``markdown_code``: monospace that no backtick or tag in the value can close.
+- ``shell_word``: a path or value inside a command a person is told to run, quoted
+  for a POSIX shell (``'my plan.json'``), then the terminal escapes.
 - ``csv_cell``: the terminal escapes, then a leading ``'`` for a cell a spreadsheet
   would read as a formula (``= + - @``, tab, carriage return; OWASP CSV injection).
 """
@@ -75,6 +78,32 @@ def markdown_code(text: str) -> str:
     return f"`{shown}`"
 
 
+def shell_word(text: str) -> str:
+    """``text`` as one word of a suggested shell command, safe on a terminal.
+
+    ``reconciler apply my plan.json`` would name two files when pasted; the word is
+    quoted as ``shlex.quote`` does (nothing for plain words). A word holding a control
+    or invisible character, or a byte that is not UTF-8, is written in bash's
+    ``$'...'`` form with ``\\xNN`` escapes: it pastes as the same bytes, and nothing
+    reaches the terminal raw.
+    """
+    import shlex
+
+    if terminal(text) == text:
+        return shlex.quote(text)
+    return "$'" + "".join(_shell_escaped(char) for char in text) + "'"
+
+
+def _shell_escaped(char: str) -> str:
+    """One character inside ``$'...'``: as is when it prints, else its bytes as ``\\xNN``."""
+    if char in ("'", "\\"):
+        return "\\" + char
+    if terminal(char) == char:
+        return char
+    raw = char.encode("utf-8", "surrogateescape")
+    return "".join(f"\\x{byte:02x}" for byte in raw)
+
+
 def csv_cell(text: str) -> str:
     """A CSV cell that shows ``text`` and that no spreadsheet evaluates as a formula."""
     if text.startswith(_FORMULA_START):
@@ -86,6 +115,10 @@ def _visible(char: str) -> str:
     if char in _SHORT:
         return _SHORT[char]
     code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        # A byte that is not UTF-8 in a file name or an environment value, as Python
+        # hands it over (surrogateescape): shown as the byte it was, not as U+DCxx.
+        return f"\\x{code - 0xDC00:02x}"
     category = unicodedata.category(char)
     if category in _HIDDEN_CATEGORIES or (category == "Zs" and char != " "):
         if code <= 0xFF:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 from reconciler.errors import ConfigError
 from reconciler.profile import MIXPANEL
 
 _MASK = "Token(***)"
+_ASSIGNMENT = re.compile(r"[A-Z][A-Z0-9_]{2,}=[^=]", re.ASCII)
 
 
 class Token:
@@ -46,6 +48,14 @@ class Token:
         if value[0] in "\"'`" or value[-1] in "\"'`":
             # No bearer token holds a quote (RFC 6750 §2.1): it was copied with its quotes.
             raise ConfigError("the token is wrapped in quotes; set it without the quotes")
+        if _ASSIGNMENT.match(value):
+            # A line of a .env file (NAME=token): base64 has "=" only as padding at the
+            # end, so a name, "=" and more text is never a token by itself. The name is
+            # not shown: if this guess is wrong, it is part of the token.
+            raise ConfigError(
+                "the token starts with an upper-case NAME= (a line copied from a .env file "
+                "or a shell script?); keep only what follows the '='"
+            )
         self._value = value
         self.source = source
 

@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.errors import ConfigError
+from reconciler.identity import spelled
 from reconciler.profile import MIXPANEL
 
 DEFAULT_BASE_URL = MIXPANEL.default_url
@@ -32,6 +33,14 @@ def normalise_base_url(url: str | None, *, default: str = DEFAULT_BASE_URL) -> s
     example = f"write it like {default}"
     if not text:
         raise ConfigError(f"the SCIM base URL is empty; {example}, or leave it unset")
+    odd = next((c for c in text if not (c.isascii() and c.isprintable()) or c == " "), None)
+    if odd is not None:
+        # A look-alike host (Cyrillic "\u0456" in "mixpanel") would receive the token.
+        raise ConfigError(
+            f"the SCIM base URL holds {_named(odd)} at position {text.index(odd) + 1}, "
+            f"got '{spelled(_before_query(text))}'; type the URL again in plain ASCII "
+            f"({example}; an international host name in its xn-- form)"
+        )
     try:
         parts = urlsplit(text)
         host = parts.hostname
@@ -55,7 +64,7 @@ def normalise_base_url(url: str | None, *, default: str = DEFAULT_BASE_URL) -> s
             "by one (not shown: it may hold a secret); pass the token apart and use the "
             f"base URL alone: {shown} (the client appends /Users, /Groups and its own query)"
         )
-    if scheme == "http" and not _is_loopback(host):
+    if scheme == "http" and not is_loopback(host):
         raise ConfigError(
             f"plain http:// is only allowed to loopback (the local sandbox), got {text!r}: "
             "use https://"
@@ -63,6 +72,21 @@ def normalise_base_url(url: str | None, *, default: str = DEFAULT_BASE_URL) -> s
     path = parts.path.rstrip("/")
     _check_not_a_resource(path, urlunsplit((scheme, parts.netloc.lower(), "", "", "")))
     return urlunsplit((scheme, parts.netloc.lower(), path, "", ""))
+
+
+def _before_query(text: str) -> str:
+    """``text`` up to a ``?`` or ``#``: a query such as ?access_token=... is a secret."""
+    return re.split(r"[?#]", text, maxsplit=1)[0]
+
+
+def _named(char: str) -> str:
+    if char == " ":
+        return "a space"
+    if char.isascii():
+        return f"a control character U+{ord(char):04X}"
+    if 0xDC80 <= ord(char) <= 0xDCFF:  # a byte the environment held that is not UTF-8
+        return f"the byte 0x{ord(char) - 0xDC00:02x}, which is not UTF-8"
+    return f"a non-ASCII character U+{ord(char):04X}"
 
 
 def _check_not_a_resource(path: str, origin: str) -> None:
@@ -80,7 +104,8 @@ def _check_not_a_resource(path: str, origin: str) -> None:
             )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
     if host.lower() == "localhost":
         return True
     try:

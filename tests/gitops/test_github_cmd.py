@@ -301,6 +301,22 @@ def test_a_rerun_accepts_a_fresh_plan_that_is_a_remainder_of_the_reviewed_one(
     assert "a remainder of the plan reviewed in PR #7: 1 of 3 operations left" in lines[-1]
 
 
+def test_the_remainder_line_counts_one_operation_in_the_singular(
+    api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    reviewed = make_plan("ada@acme.io")
+    left = make_plan()  # the one operation was done before the failure
+    merged_pr_with_comment(api, render_markdown(reviewed), "2024-05-02T10:00:00Z")
+
+    code, lines = run(
+        "verify-plan", "--plan", _fresh(tmp_path, left), "--commit", SHA,
+        "--reviewed-plan", _kept(tmp_path, reviewed),
+    )  # fmt: skip
+
+    assert code == 0
+    assert "a remainder of the plan reviewed in PR #7: 0 of 1 operation left" in lines[-1]
+
+
 def test_a_rerun_refuses_a_fresh_plan_with_anything_new_and_names_it(
     api: responses.RequestsMock, tmp_path: Path
 ) -> None:
