@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
 from itertools import groupby
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.attributes import NAMES
 from reconciler.errors import ReconcilerError
@@ -53,6 +53,7 @@ from reconciler.scim.errors import (
     ScimForbidden,
     ScimPayloadTooLarge,
     ScimProtocolError,
+    ScimUnusableAnswer,
 )
 from reconciler.scim.lanes import LanePool
 from reconciler.scim.protocols import ScimWriter
@@ -568,7 +569,8 @@ class _Runner:
         if adopted:
             return Status.ADOPTED, _adoption_detail(user, differs), user.id
         if creation.origin is Origin.RECOVERED:
-            return Status.DONE, "created (its answer was lost; found by a lookup)", user.id
+            why = creation.why or "its answer was lost"
+            return Status.DONE, f"created ({why}; found by a lookup)", user.id
         return Status.DONE, "created", user.id
 
     def _patch_user(self, op: Operation) -> tuple[Status, str, str | None]:
@@ -589,7 +591,10 @@ class _Runner:
         With verification on, an answer that contradicts the change is only noted (the
         read-back decides); without it, that answer is all the evidence, so it fails.
         """
-        answer = self.writer.patch_user(user_id, builders.replace_user_attributes(changes))
+        patch = builders.replace_user_attributes(changes)
+        answer = self._answer_of(
+            op, f"user {op.key}", partial(self.writer.patch_user, user_id, patch)
+        )
         self.state.expected.user(user_id, op.id, op.key, changes)
         if answer is None:
             return
@@ -600,6 +605,23 @@ class _Runner:
         else:
             return
         self._contradicted(op, f"user {op.key}", problem)
+
+    def _answer_of(self, op: Operation, what: str, write: Callable[[], _A | None]) -> _A | None:
+        """``write()``'s answer; None when it was accepted (2xx) with an unusable answer.
+
+        That answer proves neither success nor failure (the change may well be made): it
+        is noted like a contradicting one, so the read-back decides, or, with
+        --no-verify, where nothing else can, the operation fails saying so.
+        """
+        try:
+            return write()
+        except ScimUnusableAnswer as unusable:
+            problem = (
+                f"the server accepted it (HTTP {unusable.status}) but its answer cannot be read: "
+                f"{unusable.detail}"
+            )
+            self._contradicted(op, what, problem)
+            return None
 
     def _contradicted(self, op: Operation, what: str, problem: str) -> None:
         """A write answer contradicts the change: noted (the read-back decides), or,
@@ -650,7 +672,8 @@ class _Runner:
 
     def _rename_group(self, op: Operation) -> tuple[Status, str, str | None]:
         group_id = _required_id(op)
-        answer = self.writer.patch_group(group_id, builders.rename_group(op.key))
+        rename = partial(self.writer.patch_group, group_id, builders.rename_group(op.key))
+        answer = self._answer_of(op, f"team {op.key!r}", rename)
         self.state.expected.group_name(group_id, op.id, op.key)
         self._checked_group_answer(op, group_id, answer, op.key)
         return Status.DONE, "renamed", group_id
@@ -716,8 +739,9 @@ class _Runner:
         start = 0
         while start < len(ids):
             chunk = ids[start : start + size]
+            send = partial(self.writer.patch_group, group_id, build(chunk))
             try:
-                answer = self.writer.patch_group(group_id, build(chunk))
+                answer = self._answer_of(op, f"team {op.key!r}", send)
             except ScimPayloadTooLarge:
                 if size == 1:
                     raise
@@ -728,6 +752,7 @@ class _Runner:
 
 
 _Handler = Callable[[Operation], tuple[Status, str, str | None]]
+_A = TypeVar("_A", LiveUser, LiveGroup)
 
 
 def _required_id(op: Operation) -> str:

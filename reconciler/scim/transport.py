@@ -366,8 +366,14 @@ class Transport:
         """Raise ScimCircuitOpen, sending nothing, once the run-level breaker is open."""
         reason = self.breaker.reason
         if reason is not None:
+            # The reason travels in the detail too: when parallel reads stop together, the
+            # one reported may be a request the breaker refused, not the one that tripped it.
             raise ScimCircuitOpen(
-                "not sent", reason=reason, attempted=attempted, method=method, path=path
+                f"not sent: {reason}",
+                reason=reason,
+                attempted=attempted,
+                method=method,
+                path=path,
             )
 
     def _stopped(self, error: ScimError) -> ScimError:

@@ -255,6 +255,9 @@ def test_after_the_breaker_opens_no_request_is_sent() -> None:
         assert len(http.calls) == 0
     assert caught.value.attempted is False
     assert "connection failures in a row" in caught.value.reason
+    # The message says why it was not sent (parallel reads may report this request,
+    # not the one that opened the breaker), never a bare "not sent".
+    assert "not sent: the run was stopped: 1 connection failures in a row" in str(caught.value)
 
 
 def test_a_nested_scope_keeps_and_gives_back_the_outer_secrets() -> None:
