@@ -19,6 +19,7 @@ from reconciler.scim.errors import (
     ScimError,
     ScimForbidden,
     ScimNotFound,
+    ScimUnusableAnswer,
 )
 from reconciler.scim.secret import Token
 from scim_sandbox import Sandbox
@@ -157,6 +158,55 @@ def test_no_verify_reads_nothing_back_but_still_rejects_a_contradicting_answer()
     assert "the server's answer describes another user (ann@acme.io)" in zed.detail
     assert result.verification is None
     assert not [c for c in directory.calls if c[0].startswith("get_")]
+
+
+class UnreadableAnswers(FakeDirectory):
+    """Makes every PATCH, then answers it with a 2xx whose body cannot be read."""
+
+    def _unusable(self, path: str) -> ScimUnusableAnswer:
+        return ScimUnusableAnswer("answer has content type 'text/html'", status=200, path=path)
+
+    def patch_user(self, user_id: str, patch: dict[str, Any]) -> LiveUser | None:
+        super().patch_user(user_id, patch)
+        raise self._unusable(f"/Users/{user_id}")
+
+    def patch_group(self, group_id: str, patch: dict[str, Any]) -> None:
+        super().patch_group(group_id, patch)
+        raise self._unusable(f"/Groups/{group_id}")
+
+
+def unreadable_org() -> tuple[Any, UnreadableAnswers]:
+    desired = manifest(
+        [person("ann@acme.io"), person("zed@acme.io", active=False)],
+        [{"name": "Eng", "previous_names": ["Old"], "members": ["ann@acme.io"]}],
+    )
+    users = [
+        LiveUser("a", "ann@acme.io", "Given", "Family"),
+        LiveUser("z", "zed@acme.io", "Given", "Family"),
+    ]
+    directory = UnreadableAnswers(users, [LiveGroup("g", "Old")])  # renamed to Eng too
+    return plan_for(desired, directory), directory
+
+
+def test_a_write_accepted_with_an_unreadable_answer_is_done_when_the_read_back_shows_it() -> None:
+    plan, directory = unreadable_org()
+    result = apply_plan(plan, directory, journal=NO_JOURNAL)
+    kinds = {r.op for r in result.results}
+    assert {OpKind.DEACTIVATE_USER, OpKind.ADD_MEMBERS, OpKind.RENAME_GROUP} <= kinds
+    for r in result.results:
+        assert r.status is Status.DONE, r
+        assert "answer cannot be read: answer has content type 'text/html'" in r.detail
+        assert r.detail.endswith("read back: it is there)")
+    assert result.verification is not None and result.verification.failed_operations == 0
+
+
+def test_without_verification_an_unreadable_write_answer_fails_the_operation() -> None:
+    plan, directory = unreadable_org()
+    result = apply_plan(plan, directory, journal=NO_JOURNAL, options=ApplyOptions(verify=False))
+    assert {r.status for r in result.results} == {Status.FAILED}
+    for r in result.results:
+        assert "the server accepted it (HTTP 200) but its answer cannot be read" in r.detail
+        assert "with --no-verify nothing else shows whether the change was made" in r.detail
 
 
 def test_verification_reads_are_counted_apart_from_the_writes(tmp_path: Path) -> None:

@@ -57,6 +57,9 @@ class Scripted:
     (/Groups) after the POST was applied. ``create_accepted``: every POST answers
     202 Accepted without a body and creates nothing yet (an asynchronous server).
     ``create_conflict``: (scimType, detail) of a 409 that answers every POST.
+    ``write_answer``: (status, content type, body) that answers every POST and PATCH
+    once it was applied (a server that does the work but answers HTML, or a body
+    without an id).
     """
 
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -65,6 +68,7 @@ class Scripted:
     create_answers_with: str | None = None
     create_accepted: bool = False
     create_conflict: tuple[str, str] | None = None
+    write_answer: tuple[int, str, bytes] | None = None
     log: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -98,6 +102,9 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
             with state.lock:
                 state.log.append(f"{method} {url.path}")
                 status, body = self._route(method, url.path, url.query, raw)
+            if state.write_answer is not None and method in ("POST", "PATCH") and status < 300:
+                self._raw(*state.write_answer)
+                return
             self._json(status, body)
 
         def _route(
@@ -167,8 +174,11 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
 
         def _json(self, status: int, body: dict[str, Any] | None) -> None:
             data = b"" if body is None else json.dumps(body).encode()
+            self._raw(status, "application/scim+json", data)
+
+        def _raw(self, status: int, content_type: str, data: bytes) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/scim+json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
