@@ -48,9 +48,12 @@ from reconciler.scim import builders
 from reconciler.scim.client import Origin
 from reconciler.scim.errors import (
     ScimAuthError,
+    ScimBadRequest,
     ScimCircuitOpen,
+    ScimConflict,
     ScimError,
     ScimForbidden,
+    ScimNotFound,
     ScimPayloadTooLarge,
     ScimProtocolError,
     ScimUnusableAnswer,
@@ -176,6 +179,8 @@ class _RunState:
     attempted: int = 0
     refused: int = 0
     answer_notes: dict[str, str] = field(default_factory=dict)
+    # op id -> the error a retried write got (409, 404, 400) that the read-back judges
+    refused_retries: dict[str, str] = field(default_factory=dict)
     expected: Expectations = field(default_factory=Expectations)
     # Per team id: the (user id, email) members no operation of the plan removes.
     kept: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
@@ -232,7 +237,7 @@ def apply_plan(
     except KeyboardInterrupt:
         raise _interrupted(plan, run, journal) from None
     if checked is not None and not checked.skipped:
-        results = _verified(results, checked, state.answer_notes, journal)
+        results = _verified(results, checked, state, journal)
     outcome = ApplyResult(
         tuple(results),
         state.stop_reason,
@@ -310,16 +315,20 @@ def _read_back(
 def _verified(
     results: list[OpResult],
     checked: Verification,
-    answer_notes: dict[str, str],
+    state: _RunState,
     journal: Journal,
 ) -> list[OpResult]:
     """Results with every operation whose read-back differs turned into a failure."""
+    answer_notes = state.answer_notes
     final = []
     for result in results:
         differences = checked.differences.get(result.op_id)
         if differences and result.status in (Status.DONE, Status.ADOPTED, Status.PARTIAL):
             prefix = f"{result.detail}; " if result.status is Status.ADOPTED else ""
-            detail = prefix + _difference_text(differences)
+            refused = state.refused_retries.get(result.op_id)
+            if refused is not None:  # it was not "answered success": show what it was
+                prefix = f"{refused}; "
+            detail = prefix + _difference_text(differences, answered=refused is None)
             failed = replace(result, status=Status.FAILED, detail=detail)
             journal.record("verification", _journal_fields(failed))
             final.append(failed)
@@ -331,11 +340,15 @@ def _verified(
     return final
 
 
-def _difference_text(differences: tuple[str, ...]) -> str:
-    """What the read-back found: changes not there, and changes it could not see."""
+def _difference_text(differences: tuple[str, ...], *, answered: bool = True) -> str:
+    """What the read-back found: changes not there, and changes it could not see.
+
+    ``answered``: the write was answered success (else an error the read-back judged).
+    """
     unseen = [d for d in differences if d.startswith(UNVERIFIED)]
     missing = [d for d in differences if not d.startswith(UNVERIFIED)]
-    parts = [f"{NOT_THERE}: {'; '.join(missing)}"] if missing else []
+    absent = NOT_THERE if answered else "the read-back shows the change is not there"
+    parts = [f"{absent}: {'; '.join(missing)}"] if missing else []
     if unseen:
         parts.append(f"not verified: {'; '.join(unseen)}")
     return "; ".join(parts)
@@ -620,8 +633,20 @@ class _Runner:
                 f"the server accepted it (HTTP {unusable.status}) but its answer cannot be read: "
                 f"{unusable.detail}"
             )
-            self._contradicted(op, what, problem)
-            return None
+        except (ScimBadRequest, ScimNotFound, ScimConflict) as refused:
+            if refused.attempts < 2:
+                raise
+            # A retry refused as if already done ("member already exists"): the attempt
+            # before it, whose answer was lost (a 5xx, a dropped connection), may have
+            # made the change. Whether it did is the read-back's to say, not this answer's.
+            problem = (
+                f"a retry was answered HTTP {refused.status}: {refused.detail} (an earlier "
+                "attempt, whose answer was lost, may have made the change)"
+            )
+            with self.state.lock:
+                self.state.refused_retries[op.id] = str(refused)
+        self._contradicted(op, what, problem)
+        return None
 
     def _contradicted(self, op: Operation, what: str, problem: str) -> None:
         """A write answer contradicts the change: noted (the read-back decides), or,

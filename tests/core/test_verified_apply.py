@@ -209,6 +209,60 @@ def test_without_verification_an_unreadable_write_answer_fails_the_operation() -
         assert "with --no-verify nothing else shows whether the change was made" in r.detail
 
 
+class RefusedRetries(FakeDirectory):
+    """Answers every team PATCH with ``error`` (its ``attempts`` say whether it was a
+    retry); with ``made``, the change is made first (an earlier attempt did it)."""
+
+    def __init__(self, *args: Any, error: ScimError, made: bool, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.error, self.made = error, made
+
+    def patch_group(self, group_id: str, patch: dict[str, Any]) -> None:
+        if self.made:
+            super().patch_group(group_id, patch)
+        raise self.error
+
+
+def member_add(error: ScimError, *, made: bool) -> Any:
+    desired = manifest([person("ann@acme.io")], [{"name": "Eng", "members": ["ann@acme.io"]}])
+    directory = RefusedRetries(
+        [LiveUser("a", "ann@acme.io", "Given", "Family")],
+        [LiveGroup("g", "Eng")],
+        error=error,
+        made=made,
+    )
+    (result,) = apply_plan(plan_for(desired, directory), directory, journal=NO_JOURNAL).results
+    return result
+
+
+def conflict(attempts: int) -> ScimConflict:
+    return ScimConflict("member already exists", status=409, method="PATCH", attempts=attempts)
+
+
+def test_a_retried_member_add_refused_as_already_done_is_done_when_read_back() -> None:
+    result = member_add(conflict(attempts=2), made=True)
+    assert result.status is Status.DONE
+    assert "a retry was answered HTTP 409: member already exists" in result.detail
+    assert result.detail.endswith("read back: it is there)")
+
+
+def test_a_retried_member_add_refused_and_not_there_fails_with_the_servers_answer() -> None:
+    result = member_add(conflict(attempts=2), made=False)
+    assert result.status is Status.FAILED
+    assert result.detail.startswith("SCIM PATCH")
+    assert "member already exists" in result.detail
+    assert "the read-back shows the change is not there: ann@acme.io is not a member" in (
+        result.detail
+    )
+    assert "answered success" not in result.detail
+
+
+def test_a_first_attempt_refused_is_a_failure_without_any_read_back_judgement() -> None:
+    result = member_add(conflict(attempts=1), made=True)
+    assert result.status is Status.FAILED
+    assert "a retry was answered" not in result.detail and "read back" not in result.detail
+
+
 def test_verification_reads_are_counted_apart_from_the_writes(tmp_path: Path) -> None:
     token = "stats-token-123"
     desired = manifest(

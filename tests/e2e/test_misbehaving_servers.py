@@ -126,3 +126,18 @@ def test_a_user_whose_name_is_not_an_object_fails_the_read_and_nothing_is_writte
     assert "User 'ann@acme.io' field 'name' is" in err and "not an object" in err
     assert "nothing was planned" in err
     assert org.writes() == []
+
+
+def test_a_member_add_whose_answer_was_lost_and_whose_retry_got_409_is_done_by_read_back(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The add is made, answered 503; the retry meets "member already exists".
+    org.lose_member_adds = 1
+    org.conflict_on_present_member = True
+    assert run("apply", "-m", str(leaver_and_hire(tmp_path)), "--auto-approve") == 0
+    out = capsys.readouterr().out
+    assert "Apply complete: 4 done." in out
+    assert "a retry was answered HTTP 409: member already exists" in out
+    assert "read back: it is there" in out
+    assert eng(org) == {"u-ann", "u-ben", user(org, "new@acme.io")["id"]}
+    assert run("plan", "-m", str(tmp_path / "org.yaml"), "--detailed-exitcode") == 0

@@ -59,7 +59,10 @@ class Scripted:
     ``create_conflict``: (scimType, detail) of a 409 that answers every POST.
     ``write_answer``: (status, content type, body) that answers every POST and PATCH
     once it was applied (a server that does the work but answers HTML, or a body
-    without an id).
+    without an id). ``lose_member_adds``: that many PATCHes adding team members are
+    applied, then answered 503 (the answer lost, the work done).
+    ``conflict_on_present_member``: a PATCH adding a member the team already has is
+    answered 409 "member already exists" and changes nothing.
     """
 
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -69,6 +72,8 @@ class Scripted:
     create_accepted: bool = False
     create_conflict: tuple[str, str] | None = None
     write_answer: tuple[int, str, bytes] | None = None
+    lose_member_adds: int = 0
+    conflict_on_present_member: bool = False
     log: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -138,8 +143,19 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
                 store.remove(found)
                 return 204, None
             if method == "PATCH":
-                for op in json.loads(raw or b"{}").get("Operations", []):
+                operations = json.loads(raw or b"{}").get("Operations", [])
+                adds = [
+                    o for o in operations if o.get("op") == "add" and o.get("path") == "members"
+                ]
+                have = {m["value"] for m in found.get("members", [])}
+                asked = {m["value"] for o in adds for m in o.get("value") or []}
+                if state.conflict_on_present_member and asked & have:
+                    return 409, {"scimType": "uniqueness", "detail": "member already exists"}
+                for op in operations:
                     _patch(found, op)
+                if adds and state.lose_member_adds > 0:
+                    state.lose_member_adds -= 1
+                    return 503, {"detail": "try again later"}
                 return 200, found
             return 405, {"detail": f"{method} not allowed here"}
 
