@@ -37,6 +37,8 @@ DEFAULT_COUNT = 100
 MAX_COUNT = 1000
 _ALWAYS_RETURNED = {"id", "schemas"}
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_HTML_ANSWERED = frozenset({"POST", "PUT", "PATCH"})  # the html_write_answers quirk
+_HTML_PAGE = b"<!doctype html><html><body><h1>Saved</h1></body></html>"
 _KINDS = ("Users", "Groups")
 
 
@@ -122,7 +124,17 @@ class ScimApi:
             return self._created_with_other_id(parts, response)
         if request.method == "GET" and response.status == 200 and self._reads_other(quirks, parts):
             return self._answer_about_another(parts, response)
+        if quirks.html_write_answers and request.method in _HTML_ANSWERED:
+            return self._html_answer(response)
         return response
+
+    def _html_answer(self, response: Response) -> Response:
+        """A success answer, once the write was done, as an HTML page (errors untouched)."""
+        if not 200 <= response.status < 300:
+            return response
+        self._stats.count_fault("quirk_html_write_answer")
+        status = 200 if response.status == 204 else response.status
+        return Response(status, _HTML_PAGE, (("Content-Type", "text/html; charset=utf-8"),))
 
     def _created_with_other_id(self, parts: list[str], response: Response) -> Response:
         """A create's 201 answer about the resource sent, but with another one's ``id``."""

@@ -298,6 +298,30 @@ def test_without_verification_a_patch_answer_about_another_user_fails_the_operat
     assert "run `reconciler plan` to see" in text
 
 
+def test_writes_done_but_answered_with_html_are_read_back_and_done(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_user(sandbox, "ann")
+    seed_user(sandbox, "zed")
+    sandbox.set_quirks(Quirks(html_write_answers=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("zed@acme.io", active=False), person("new@acme.io")],
+        [{"name": "Eng", "members": ["ann@acme.io", "new@acme.io"]}],
+        **LOOSE,
+    )
+    assert apply(manifest) == 0
+    text = capsys.readouterr().out
+    assert "created (its answer was unusable; found by a lookup)" in text
+    assert "answer has content type 'text/html; charset=utf-8'" in text
+    assert "read back: it is there" in text and "✗" not in text
+    assert live_user(sandbox, "zed")["active"] is False
+    assert member_names(sandbox, "Eng") == {"ann@acme.io", "new@acme.io"}
+    assert len(sandbox.store.users()) == 3  # no second new@acme.io
+    sandbox.set_quirks(Quirks())
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
 # -- 409 without scimType --------------------------------------------------------------------
 
 
