@@ -678,7 +678,7 @@ class _Runner:
         scim_id = _required_id(op)
         subject = op.op.spec.subject
         delete = self.writer.delete_user if subject == "user" else self.writer.delete_group
-        delete(scim_id)
+        self._answer_of(op, f"{subject} {op.key}", partial(_none, delete, scim_id))
         self.state.expected.deleted(subject, scim_id, op.id, op.key)
         return Status.DONE, "deleted", scim_id
 
@@ -778,6 +778,11 @@ class _Runner:
 
 _Handler = Callable[[Operation], tuple[Status, str, str | None]]
 _A = TypeVar("_A", LiveUser, LiveGroup)
+
+
+def _none(call: Callable[[str], None], argument: str) -> None:
+    """``call(argument)``, typed as a write without an answer (for ``_answer_of``)."""
+    call(argument)
 
 
 def _required_id(op: Operation) -> str:

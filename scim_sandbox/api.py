@@ -37,7 +37,6 @@ DEFAULT_COUNT = 100
 MAX_COUNT = 1000
 _ALWAYS_RETURNED = {"id", "schemas"}
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_HTML_ANSWERED = frozenset({"POST", "PUT", "PATCH"})  # the html_write_answers quirk
 _HTML_PAGE = b"<!doctype html><html><body><h1>Saved</h1></body></html>"
 _KINDS = ("Users", "Groups")
 
@@ -124,7 +123,7 @@ class ScimApi:
             return self._created_with_other_id(parts, response)
         if request.method == "GET" and response.status == 200 and self._reads_other(quirks, parts):
             return self._answer_about_another(parts, response)
-        if quirks.html_write_answers and request.method in _HTML_ANSWERED:
+        if quirks.html_write_answers and request.method in _WRITES:
             return self._html_answer(response)
         return response
 

@@ -88,7 +88,7 @@ class Quirks:
     - ``add_replaces_members``: a team PATCH whose ``add`` names ``members`` replaces
       the whole member list with the members added (servers have been seen to treat
       ``add`` as ``replace``): the members nobody asked to remove are dropped.
-    - ``html_write_answers``: every POST, PUT and PATCH is applied, then its success
+    - ``html_write_answers``: every POST, PUT, PATCH and DELETE is applied, then its success
       answer is an HTML page (``text/html``, the 201/200 status kept, a 204 made 200),
       as servers behind a proxy or a web framework's default view answer.
     - ``ignore_writes``: keys (userName or team name) whose writes answer success

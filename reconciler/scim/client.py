@@ -326,11 +326,17 @@ class ScimClient:
         self._delete(f"/Groups/{_segment(group_id)}")
 
     def _delete(self, path: str) -> None:
+        """A 2xx whose body cannot be read raises ScimUnusableAnswer (the read-back
+        decides, as for a PATCH)."""
         try:
             self.transport.request("DELETE", path)
         except ScimNotFound as error:
             if error.attempts > 1:
                 return
+            raise
+        except ScimProtocolError as error:
+            if _accepted(error.status):
+                raise ScimUnusableAnswer.of(error, error.status or 200) from None
             raise
 
     # Internals -----------------------------------------------------------------------

@@ -322,6 +322,33 @@ def test_writes_done_but_answered_with_html_are_read_back_and_done(
     assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
 
 
+@pytest.mark.parametrize(("flags", "code"), [((), 0), (("--no-verify",), 5)])
+def test_a_delete_done_but_answered_with_html_is_settled_by_the_read_back(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flags: tuple[str, ...],
+    code: int,
+) -> None:
+    seed_user(sandbox, "ann")
+    seed_user(sandbox, "zed")
+    sandbox.set_quirks(Quirks(html_write_answers=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("zed@acme.io", active=False)],
+        [],
+        deprovision="delete",
+        **LOOSE,
+    )
+    assert apply(manifest, *flags) == code
+    line = next(x for x in capsys.readouterr().out.splitlines() if "delete_user zed" in x)
+    assert sandbox.store.user_by_name("zed@acme.io") is None  # deleted either way
+    if code == 0:
+        assert "✓" in line and "deleted" in line
+    else:
+        assert "✗" in line and "answer cannot be read" in line and "--no-verify" in line
+
+
 # -- 409 without scimType --------------------------------------------------------------------
 
 

@@ -130,4 +130,7 @@ def test_writes_can_be_done_then_answered_with_an_html_page(
     assert read.json()["active"] is False and "scim+json" in read.headers["Content-Type"]
     taken = session.post(f"{url}/Users", json={"userName": "new@acme.io"})
     assert taken.status_code == 409 and taken.json()["scimType"] == "uniqueness"
-    assert sandbox.stats.faults()["quirk_html_write_answer"] == 2
+    gone = session.delete(f"{url}/Users/{zed}")
+    assert gone.status_code == 200 and gone.headers["Content-Type"].startswith("text/html")
+    assert session.get(f"{url}/Users/{zed}").status_code == 404
+    assert sandbox.stats.faults()["quirk_html_write_answer"] == 3

@@ -238,6 +238,15 @@ def test_a_patch_accepted_with_an_unusable_answer_raises_unusable_not_refused(
     assert user_error.value.path == "/Users/u1" and group_error.value.path == "/Groups/g1"
 
 
+def test_a_delete_accepted_with_an_unusable_answer_raises_unusable(
+    http: responses.RequestsMock, client: ScimClient
+) -> None:
+    http.delete(f"{BASE}/Users/u1", **UNUSABLE_2XX[0])
+    with pytest.raises(ScimUnusableAnswer) as caught:
+        client.delete_user("u1")
+    assert caught.value.status == 201 and caught.value.method == "DELETE"
+
+
 def test_a_patch_refused_or_redirected_is_not_taken_for_accepted(
     http: responses.RequestsMock, client: ScimClient
 ) -> None:
