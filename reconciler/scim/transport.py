@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from http.client import HTTPException, IncompleteRead, RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -670,7 +671,29 @@ def _describe(error: requests.RequestException, timeouts: Timeouts, base_url: st
         return f"the TLS handshake with {server} failed; check the URL, proxy and firewall"
     if _not_sent(error):
         return "could not connect (refused or unresolvable host)"
+    broken = _broken_http(error)
+    if broken is not None:
+        return (
+            f"the answer from {server} is not valid HTTP ({broken}); the server or a proxy "
+            "in front of it is broken: check the URL, or report it to the server's vendor"
+        )
     return f"connection failed or dropped ({type(error).__name__})"
+
+
+def _broken_http(error: BaseException) -> str | None:
+    """What was wrong with an answer that is not HTTP (more than 100 headers, a 64 KiB
+    header line, a garbled status line), or None for a connection merely dropped."""
+    seen: BaseException | None = error
+    for _ in range(8):  # the cause chain and ``args``: requests -> urllib3 -> http.client
+        if seen is None:
+            return None
+        if isinstance(seen, HTTPException) and not isinstance(
+            seen, RemoteDisconnected | IncompleteRead
+        ):
+            return " ".join(str(seen).split())[:120] or type(seen).__name__
+        inner = next((a for a in seen.args if isinstance(a, BaseException)), None)
+        seen = inner or seen.__cause__ or seen.__context__
+    return None
 
 
 def _too_large(limit: int, method: str, path: str) -> ScimProtocolError:
