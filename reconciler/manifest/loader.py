@@ -31,7 +31,7 @@ from reconciler.files import MIB, ReadRefused, read_bounded, size_text
 from reconciler.gcpolicy import bulk_phase
 from reconciler.manifest.document import FileResult, check_file
 from reconciler.manifest.locations import Locations
-from reconciler.manifest.models import Entry, Manifest, Policy
+from reconciler.manifest.models import Entry, Manifest, Policy, User
 from reconciler.manifest.validate import check_manifest
 
 MAX_FILE_BYTES = 5 * MIB
@@ -127,7 +127,8 @@ def manifest_digest(manifest: Manifest) -> str:
             adapter = _list_adapter(model)
             for start in range(0, len(value), DIGEST_CHUNK):
                 entries = value[start : start + DIGEST_CHUNK]
-                text = _plain_records(entries)
+                text = _users_json(entries) if model is User else None
+                text = text if text is not None else _plain_records(entries)
                 if text is None:  # a value of another kind (a date, say): pydantic's dump
                     text = _canonical(adapter.dump_python(list(entries), mode="json"))[1:-1]
                 digest.update(f"{',' if start else ''}{text}".encode())
@@ -143,6 +144,46 @@ DIGEST_CHUNK = 2000
 
 _quoted: Callable[[str], str] = json.encoder.encode_basestring_ascii  # json.dumps's own (C)
 _HEADS: dict[type[object], tuple[tuple[str, str], ...]] = {}
+
+
+# The field names ``_users_json`` spells out, sorted: a field added to ``User`` turns
+# it off (``_plain_records`` then writes users too) until it is spelled out here.
+_USER_FIELDS = (
+    "active",
+    "display_name",
+    "email",
+    "expires",
+    "family_name",
+    "given_name",
+    "previous_emails",
+)
+
+
+def _users_json(users: Sequence[User]) -> str | None:
+    """``_plain_records(users)`` in one comprehension, or None for ``_plain_records``.
+
+    The per-field appends cost about half of the digest at 100k users; this writes each
+    user's canonical JSON inline, for the usual values (text, None, a bool ``active``,
+    a tuple of text): any other value makes the string encoder raise TypeError (a date
+    in ``expires``, say), and the whole chunk goes to ``_plain_records``.
+    """
+    if not _USERS_INLINE:
+        return None
+    q = _quoted
+    try:
+        return ",".join(
+            [
+                f'{{"active":{"true" if (a := u.active) is True else "false" if a is False else q(a)},'  # noqa: E501
+                f'"display_name":{"null" if (d := u.display_name) is None else q(d)},'
+                f'"email":{q(u.email)},'
+                f'"expires":{"null" if (e := u.expires) is None else q(e)},'  # type: ignore[arg-type]
+                f'"family_name":{q(u.family_name)},"given_name":{q(u.given_name)},'
+                f'"previous_emails":[{",".join(map(q, u.previous_emails))}]}}'
+                for u in users
+            ]
+        )
+    except TypeError:
+        return None
 
 
 def _plain_records(records: Sequence[object]) -> str | None:
@@ -208,6 +249,11 @@ def _dumps_its_fields(kind: type[object], fields: dict[str, Any]) -> bool:
         isinstance(f, FieldInfo) and f.serialization_alias is None and not f.exclude
         for f in fields.values()
     )
+
+
+_USERS_INLINE = tuple(sorted(User.model_fields)) == _USER_FIELDS and _dumps_its_fields(
+    User, User.model_fields
+)
 
 
 def _model_of(value: object) -> type[object] | None:

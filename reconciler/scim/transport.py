@@ -83,6 +83,9 @@ class ByteBudget:
 
     The per-response cap (``max_response_bytes``) alone lets a server that fills every
     page to just under it grow memory without bound; a read stops at this budget.
+    Bytes are charged as each chunk of a body arrives (``take``), under one lock, so
+    requests in flight at once (pages read ahead, team reads) cannot together receive
+    more than ``limit``: each would otherwise see the whole remainder as its own.
     """
 
     def __init__(self, limit: int) -> None:
@@ -90,6 +93,7 @@ class ByteBudget:
             raise ValueError("the byte budget must be at least 1")
         self.limit = limit
         self.used = 0
+        self.exceeded = False  # a chunk was refused: the read is over its budget
         self._lock = threading.Lock()
 
     @property
@@ -100,6 +104,15 @@ class ByteBudget:
     def spend(self, size: int) -> None:
         with self._lock:
             self.used += size
+
+    def take(self, size: int) -> bool:
+        """Charge ``size`` bytes just received; False (nothing charged) past the limit."""
+        with self._lock:
+            if self.used + size > self.limit:
+                self.exceeded = True
+                return False
+            self.used += size
+            return True
 
 
 @dataclass(frozen=True)
@@ -436,6 +449,7 @@ class Transport:
         started = time.perf_counter()
         outcome = "no answer"
         limit = self._limit()
+        budget = self._budget
         try:
             try:
                 answer = exchange(
@@ -444,6 +458,7 @@ class Transport:
                     self.base_url + path,
                     timeouts=self.timeouts,
                     max_bytes=limit,
+                    charge=None if budget is None else budget.take,
                     params=params,
                     data=data,
                     headers=headers,
@@ -452,8 +467,6 @@ class Transport:
             except BodyTooLarge:
                 raise self._too_large(limit, method, path) from None
             outcome = str(answer.status_code)
-            if self._budget is not None:
-                self._budget.spend(len(answer.content))
             return answer.status_code, CaseInsensitiveDict(answer.headers), answer.content
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
@@ -487,7 +500,7 @@ class Transport:
 
     def _too_large(self, limit: int, method: str, path: str) -> ScimProtocolError:
         budget = self._budget
-        if budget is not None and limit < self.max_response_bytes:
+        if budget is not None and (limit < self.max_response_bytes or budget.exceeded):
             return ScimProtocolError(
                 f"the read exceeded its byte budget of {budget.limit} bytes "
                 f"({budget.used} already received); raise it with --max-read-mib if the "

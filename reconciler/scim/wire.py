@@ -15,7 +15,7 @@ people): it returns what the server said, or raises ``DeadlineExceeded`` /
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,9 +96,14 @@ def exchange(
     timeouts: Timeouts,
     max_bytes: int,
     allow_redirects: bool = False,
+    charge: Callable[[int], bool] | None = None,
     **kwargs: Any,
 ) -> Answer:
     """Send one request and read its answer within ``timeouts`` and ``max_bytes``.
+
+    ``charge(size)`` is called with each chunk of the body as it arrives (bytes); when it
+    returns False the read stops with BodyTooLarge (a budget shared by several requests:
+    ``transport.ByteBudget.take``).
 
     ``kwargs`` go to ``requests`` (params, data, json, headers, auth). Raises
     DeadlineExceeded past ``timeouts.total``, BodyTooLarge past ``max_bytes``, and
@@ -114,7 +119,7 @@ def exchange(
                 stream=True,
                 **kwargs,
             ) as raw:
-                content = read_capped(raw, max_bytes)
+                content = read_capped(raw, max_bytes, charge)
         except Exception as error:
             if current.expired:
                 raise DeadlineExceeded() from error
@@ -124,8 +129,11 @@ def exchange(
         return Answer(raw.status_code, raw.headers, content, raw.reason or "", raw.links)
 
 
-def read_capped(raw: requests.Response, limit: int) -> bytes:
-    """The streamed body of ``raw``; BodyTooLarge when it declares or sends over ``limit``."""
+def read_capped(
+    raw: requests.Response, limit: int, charge: Callable[[int], bool] | None = None
+) -> bytes:
+    """The streamed body of ``raw``; BodyTooLarge when it declares or sends over ``limit``,
+    or when ``charge`` refuses a chunk (``exchange``)."""
     declared = raw.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit)
@@ -133,7 +141,7 @@ def read_capped(raw: requests.Response, limit: int) -> bytes:
     size = 0
     for chunk in raw.iter_content(_CHUNK):
         size += len(chunk)
-        if size > limit:
+        if size > limit or (charge is not None and not charge(len(chunk))):
             raise BodyTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)

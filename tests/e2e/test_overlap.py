@@ -25,6 +25,7 @@ from reconciler.scim.retry import RetryPolicy
 from reconciler.scim.secret import Token
 from reconciler.workflow import ReadOptions, load_and_read
 from scim_sandbox import Faults, Sandbox
+from tests.support.scripted_server import Scripted, scim_user, scripted_server
 
 TOKEN = "overlap-TOKEN-1234"
 TODAY = date(2026, 11, 22)
@@ -119,3 +120,68 @@ def test_bulk_phase_leaves_a_disabled_collector_disabled() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+class _Watching:
+    """A real client whose user-page requests are counted while in flight."""
+
+    def __init__(self, client: ScimClient) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self.in_flight = self.most = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._client, name)
+
+    def list_users_page(self, start_index: int, count: int) -> object:
+        with self._lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        try:
+            return self._client.list_users_page(start_index, count)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_pages_read_ahead_together_are_the_pages_of_a_page_by_page_read(
+    concurrency: int,
+) -> None:
+    with Sandbox(token=TOKEN, seed="random:300", faults=Faults(latency_ms=30)) as sandbox:
+        client = ScimClient.connect(sandbox.base_url, Token(TOKEN))
+        expected = read_live_state(client, page_size=1000)  # one page of each: the reference
+        before = sandbox.stats.requests().get("GET /Users", 0)
+        watching = _Watching(client)
+        live = read_live_state(watching, page_size=20, concurrency=concurrency)  # type: ignore[arg-type]
+        pages = sandbox.stats.requests().get("GET /Users", 0) - before
+    assert live.users == expected.users and live.groups == expected.groups
+    assert pages == 300 // 20  # each page once, nothing past totalResults
+    assert watching.in_flight == 0
+    if concurrency == 1:
+        assert watching.most == 1  # one page ahead at most: never two at once
+    else:  # 30 ms a page: the window fills while each page is converted
+        assert 2 <= watching.most <= concurrency
+
+
+def test_a_page_that_fails_while_pages_are_read_ahead_ends_the_read_with_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Page 2 (users 6-10 at --page-size 5) holds a user without a userName; pages 3-5
+    # are under way when it fails to convert. The plan fails on that user, nothing is
+    # written, and no request of the read is still under way when the command returns.
+    users = [scim_user(f"u{n}", f"user{n}@acme.io") for n in range(1, 26)]
+    del users[7]["userName"]
+    state = Scripted(users=users, list_delay=0.1)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    manifest = _manifest(tmp_path, GOOD)
+    with scripted_server(state) as url:
+        code = main(["plan", "-m", str(manifest), "--url", url, "--page-size", "5"])
+        alive = [t for t in threading.enumerate() if t.name == "read-ahead" and t.is_alive()]
+        listed = [line for line in state.log if line.endswith("/Users")]
+    err = capsys.readouterr().err
+    assert code == 1 and "u8" in err and "userName" in err and "nothing was planned" in err
+    assert alive == []
+    assert 2 < len(listed) <= 5  # page 1, page 2 and the pages read ahead with it
+    assert state.writes() == [] and 2 <= state.most_in_flight <= 4

@@ -23,6 +23,7 @@ from reconciler.manifest import document, yamlsource
 from reconciler.manifest.document import FileResult, check_file, check_file_fully
 from reconciler.manifest.loader import LoadedManifest, load_manifest, manifest_digest
 from reconciler.manifest.locations import Locations
+from reconciler.manifest.models import Manifest
 from reconciler.manifest.yamlsource import UNUSUAL, parse_plain, parse_positions, parse_yaml
 from tests.manifest.support import EXAMPLES, FIXTURES, ORG, TODAY, write
 
@@ -460,3 +461,44 @@ def test_a_load_without_notices_still_refuses_with_the_same_problems(tmp_path: P
         load_manifest(root, today=TODAY, notices=False)
     assert quiet.value.problems == shown.value.problems
     assert "nobody@acme.io" in str(quiet.value)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"active": False, "display_name": 'Zoë "Z" \\ Ō', "previous_emails": ["a@acme.io"]},
+        {"given_name": "\u200b\u202e日本 ", "previous_emails": ["a@acme.io", "b@acme.io"]},
+        {"family_name": "</details>`x`\t", "display_name": "\U0001f600"},
+    ],
+)
+def test_the_inline_users_json_is_the_plain_records_json(fields: dict[str, object]) -> None:
+    from reconciler.manifest import loader
+    from reconciler.manifest.models import User
+
+    users = [
+        User.model_validate(
+            {"email": f"u{n}@acme.io", "given_name": "Ann", "family_name": "Lee", **fields}
+        )
+        for n in range(3)
+    ]
+    assert loader._USERS_INLINE
+    inline = loader._users_json(users)
+    assert inline is not None and inline == loader._plain_records(users)
+    dumped = [u.model_dump(mode="json") for u in users]
+    assert inline == json.dumps(dumped, sort_keys=True, separators=(",", ":"))[1:-1]
+
+
+def test_a_user_with_an_expiry_takes_the_plain_records_path() -> None:
+    from reconciler.manifest import loader
+    from reconciler.manifest.models import User
+
+    user = User.model_validate(
+        {"email": "a@acme.io", "given_name": "A", "family_name": "L", "expires": "2030-01-02"}
+    )
+    assert loader._users_json([user]) is None  # a date: pydantic's dump decides its text
+    manifest = Manifest.model_validate(
+        {"version": 1, "organization": {"claimed_domains": ["acme.io"]}, "users": [user]}
+    )
+    canonical = json.dumps(manifest.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    assert manifest_digest(manifest) == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

@@ -31,7 +31,8 @@ from reconciler.redact import (
 from reconciler.scim.errors import ScimAuthError, ScimCircuitOpen, ScimProtocolError
 from reconciler.scim.retry import Backoff, CircuitBreaker, RetryPolicy
 from reconciler.scim.secret import Token
-from reconciler.scim.transport import Transport
+from reconciler.scim.transport import ByteBudget, Transport
+from reconciler.scim.wire import BodyTooLarge, read_capped
 from tests.core.test_executor import plan_for
 from tests.core.test_planner import manifest, person
 from tests.gitops.github_shapes import API, ENV, REPO, comment
@@ -244,6 +245,43 @@ def test_a_whole_read_stops_at_its_byte_budget_not_at_the_per_response_cap() -> 
                 transport.request("GET", "/Users")
         assert budget.used == len(page)
         transport.request("GET", "/Users")  # outside the read, only the per-response cap
+
+
+def test_requests_in_flight_together_never_receive_more_than_the_budget() -> None:
+    # Pages read ahead and team reads share one budget; each chunk is charged as it
+    # arrives, under one lock, so no request sees the whole remainder as its own.
+    budget = ByteBudget(5000)
+    refused = [0]
+
+    def spend() -> None:
+        for _ in range(1000):
+            if not budget.take(1):
+                refused[0] += 1
+
+    workers = [threading.Thread(target=spend) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=10)
+    assert budget.used == 5000 and refused[0] == 3000 and budget.exceeded
+
+
+def test_a_body_stops_at_the_first_chunk_its_shared_budget_refuses() -> None:
+    # The budget had room when the request started; another request in flight takes
+    # it while this body arrives: the next chunk is refused, not read on.
+    class Raw:
+        headers: dict[str, str] = {}  # noqa: RUF012 - a stand-in for requests' Response
+
+        def iter_content(self, size: int) -> Any:
+            yield b"x" * 10
+            budget.take(985)  # the other request
+            yield b"x" * 10
+            raise AssertionError("read past a refused chunk")
+
+    budget = ByteBudget(1000)
+    with pytest.raises(BodyTooLarge):
+        read_capped(Raw(), 10_000, budget.take)  # type: ignore[arg-type]
+    assert budget.used == 995 and budget.exceeded
 
 
 def test_after_the_breaker_opens_no_request_is_sent() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,6 +64,8 @@ class Scripted:
     applied, then answered 503 (the answer lost, the work done).
     ``conflict_on_present_member``: a PATCH adding a member the team already has is
     answered 409 "member already exists" and changes nothing.
+    ``list_delay``: seconds each listing GET waits before it is answered;
+    ``in_flight`` / ``most_in_flight``: requests being served now / at most at once.
     """
 
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -74,8 +77,11 @@ class Scripted:
     write_answer: tuple[int, str, bytes] | None = None
     lose_member_adds: int = 0
     conflict_on_present_member: bool = False
+    list_delay: float = 0.0  # seconds every GET of a listing takes (a round trip)
     log: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0  # requests being served now
+    most_in_flight: int = 0
 
     def writes(self) -> list[str]:
         return [line for line in self.log if not line.startswith("GET ")]
@@ -105,12 +111,26 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             url = urlsplit(self.path)
             with state.lock:
-                state.log.append(f"{method} {url.path}")
-                status, body = self._route(method, url.path, url.query, raw)
-            if state.write_answer is not None and method in ("POST", "PATCH") and status < 300:
-                self._raw(*state.write_answer)
-                return
-            self._json(status, body)
+                state.in_flight += 1
+                state.most_in_flight = max(state.most_in_flight, state.in_flight)
+            try:
+                if (
+                    state.list_delay
+                    and method == "GET"
+                    and url.path.endswith(("/Users", "/Groups"))
+                ):
+                    time.sleep(state.list_delay)
+                with state.lock:
+                    state.log.append(f"{method} {url.path}")
+                    status, body = self._route(method, url.path, url.query, raw)
+                answer = state.write_answer
+                if answer is not None and method in ("POST", "PATCH") and status < 300:
+                    self._raw(*answer)
+                else:
+                    self._json(status, body)
+            finally:
+                with state.lock:
+                    state.in_flight -= 1
 
         def _route(
             self, method: str, path: str, query: str, raw: bytes
