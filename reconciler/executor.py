@@ -56,6 +56,8 @@ from reconciler.scim.errors import (
     ScimNotFound,
     ScimPayloadTooLarge,
     ScimProtocolError,
+    ScimRateLimited,
+    ScimServerError,
     ScimUnusableAnswer,
 )
 from reconciler.scim.lanes import LanePool
@@ -179,7 +181,8 @@ class _RunState:
     attempted: int = 0
     refused: int = 0
     answer_notes: dict[str, str] = field(default_factory=dict)
-    # op id -> the error a retried write got (409, 404, 400) that the read-back judges
+    # op id -> the error a write got that the read-back judges: a retry refused as if
+    # already done (409, 404, 400), or a 5xx after every retry
     refused_retries: dict[str, str] = field(default_factory=dict)
     expected: Expectations = field(default_factory=Expectations)
     # Per team id: the (user id, email) members no operation of the plan removes.
@@ -620,11 +623,14 @@ class _Runner:
         self._contradicted(op, f"user {op.key}", problem)
 
     def _answer_of(self, op: Operation, what: str, write: Callable[[], _A | None]) -> _A | None:
-        """``write()``'s answer; None when it was accepted (2xx) with an unusable answer.
+        """``write()``'s answer, or None when the answer leaves the outcome open.
 
-        That answer proves neither success nor failure (the change may well be made): it
-        is noted like a contradicting one, so the read-back decides, or, with
-        --no-verify, where nothing else can, the operation fails saying so.
+        Open: accepted (2xx) with an unusable answer; a retry refused as if already done
+        (409, 404 or 400 after an attempt whose answer was lost); a 5xx after every
+        retry. Such an answer proves neither success nor failure: it is noted like a
+        contradicting one, so the read-back decides (a failure then shows the server's
+        answer); with --no-verify, where nothing else can, the operation fails (a 5xx
+        as itself). Raises every other ScimError unchanged.
         """
         try:
             return write()
@@ -645,6 +651,18 @@ class _Runner:
             )
             with self.state.lock:
                 self.state.refused_retries[op.id] = str(refused)
+        except ScimServerError as failed:
+            if isinstance(failed, ScimRateLimited) or not self.options.verify:
+                raise  # a 429 did nothing; without the read-back the 5xx is all we know
+            # A 5xx (after every retry) is no proof the change was not made: servers that
+            # fail after doing the work (a proxy's 504, an answer that failed to render)
+            # answer so too. The read-back, which reads the object anyway, decides.
+            problem = (
+                f"the server answered HTTP {failed.status}: {failed.detail} (a server that "
+                "fails after doing the work answers so too)"
+            )
+            with self.state.lock:
+                self.state.refused_retries[op.id] = str(failed)
         self._contradicted(op, what, problem)
         return None
 

@@ -19,6 +19,8 @@ from reconciler.scim.errors import (
     ScimError,
     ScimForbidden,
     ScimNotFound,
+    ScimRateLimited,
+    ScimServerError,
     ScimUnusableAnswer,
 )
 from reconciler.scim.secret import Token
@@ -255,6 +257,23 @@ def test_a_retried_member_add_refused_and_not_there_fails_with_the_servers_answe
         result.detail
     )
     assert "answered success" not in result.detail
+
+
+def test_a_5xx_after_every_retry_is_judged_by_the_read_back() -> None:
+    failed = ScimServerError("upstream failed", status=502, method="PATCH", attempts=6)
+    done = member_add(failed, made=True)
+    assert done.status is Status.DONE and "the server answered HTTP 502: upstream failed" in (
+        done.detail
+    )
+    undone = member_add(failed, made=False)
+    assert undone.status is Status.FAILED and "HTTP 502: upstream failed" in undone.detail
+    assert "the read-back shows the change is not there" in undone.detail
+
+
+def test_a_429_given_up_on_is_a_failure_without_any_read_back_judgement() -> None:
+    limited = ScimRateLimited("slow down", status=429, method="PATCH", attempts=6)
+    result = member_add(limited, made=True)
+    assert result.status is Status.FAILED and "read back" not in result.detail
 
 
 def test_a_first_attempt_refused_is_a_failure_without_any_read_back_judgement() -> None:

@@ -141,3 +141,29 @@ def test_a_member_add_whose_answer_was_lost_and_whose_retry_got_409_is_done_by_r
     assert "read back: it is there" in out
     assert eng(org) == {"u-ann", "u-ben", user(org, "new@acme.io")["id"]}
     assert run("plan", "-m", str(tmp_path / "org.yaml"), "--detailed-exitcode") == 0
+
+
+def test_patches_done_then_answered_500_after_every_retry_are_done_by_read_back(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org.patch_status_after_work = 500
+    manifest = leaver_and_hire(tmp_path)
+    assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "2") == 0
+    out = capsys.readouterr().out
+    assert "Apply complete: 4 done." in out and "✗" not in out
+    assert "the server answered HTTP 500: upstream failed" in out
+    assert "read back: it is there" in out
+    assert user(org, "zed@acme.io")["active"] is False
+    assert eng(org) == {"u-ann", "u-ben", user(org, "new@acme.io")["id"]}
+
+
+def test_without_verification_a_500_to_a_patch_stays_a_failure(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    org.patch_status_after_work = 502
+    manifest = leaver_and_hire(tmp_path)
+    flags = ("--auto-approve", "--max-attempts", "1", "--no-verify")
+    assert run("apply", "-m", str(manifest), *flags) == 5
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "deactivate_user zed@acme.io:" in x)
+    assert "✗" in line and "HTTP 502: upstream failed" in line

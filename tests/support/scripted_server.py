@@ -64,6 +64,8 @@ class Scripted:
     applied, then answered 503 (the answer lost, the work done).
     ``conflict_on_present_member``: a PATCH adding a member the team already has is
     answered 409 "member already exists" and changes nothing.
+    ``patch_status_after_work``: every PATCH is applied, then answered with this
+    status (a 500 or 502 from a server, or a proxy, that failed after the work).
     ``list_delay``: seconds each listing GET waits before it is answered;
     ``in_flight`` / ``most_in_flight``: requests being served now / at most at once.
     """
@@ -77,6 +79,7 @@ class Scripted:
     write_answer: tuple[int, str, bytes] | None = None
     lose_member_adds: int = 0
     conflict_on_present_member: bool = False
+    patch_status_after_work: int | None = None
     list_delay: float = 0.0  # seconds every GET of a listing takes (a round trip)
     log: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -176,6 +179,8 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
                 if adds and state.lose_member_adds > 0:
                     state.lose_member_adds -= 1
                     return 503, {"detail": "try again later"}
+                if state.patch_status_after_work is not None:
+                    return state.patch_status_after_work, {"detail": "upstream failed"}
                 return 200, found
             return 405, {"detail": f"{method} not allowed here"}
 
