@@ -276,6 +276,16 @@ def test_a_429_given_up_on_is_a_failure_without_any_read_back_judgement() -> Non
     assert result.status is Status.FAILED and "read back" not in result.detail
 
 
+@pytest.mark.parametrize("status", [412, 428])
+def test_a_precondition_failure_names_the_etag_requirement_and_the_fix(status: int) -> None:
+    error = ScimError("precondition failed", status=status, method="PATCH", path="/Groups/g")
+    result = member_add(error, made=False)
+    assert result.status is Status.FAILED
+    assert f"HTTP {status}: precondition failed" in result.detail
+    assert "If-Match ETag header, RFC 7644 §3.14" in result.detail
+    assert "turn that requirement off in the server's SCIM settings" in result.detail
+
+
 def test_a_first_attempt_refused_is_a_failure_without_any_read_back_judgement() -> None:
     result = member_add(conflict(attempts=1), made=True)
     assert result.status is Status.FAILED

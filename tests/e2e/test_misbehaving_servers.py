@@ -167,3 +167,16 @@ def test_without_verification_a_500_to_a_patch_stays_a_failure(
     out = capsys.readouterr().out
     line = next(x for x in out.splitlines() if "deactivate_user zed@acme.io:" in x)
     assert "✗" in line and "HTTP 502: upstream failed" in line
+
+
+@pytest.mark.parametrize("status", [412, 428])
+def test_a_server_that_wants_versioned_writes_gets_the_fix_named_and_nothing_changes(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str], status: int
+) -> None:
+    org.patch_refusal = (status, "If-Match required")
+    assert run("apply", "-m", str(leaver_and_hire(tmp_path)), "--auto-approve") == 5
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "deactivate_user zed@acme.io:" in x)
+    assert "✗" in line and f"HTTP {status}: If-Match required" in line
+    assert "the server wants a versioned write (an If-Match ETag header" in line
+    assert user(org, "zed@acme.io")["active"] is True

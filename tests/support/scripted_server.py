@@ -66,6 +66,7 @@ class Scripted:
     answered 409 "member already exists" and changes nothing.
     ``patch_status_after_work``: every PATCH is applied, then answered with this
     status (a 500 or 502 from a server, or a proxy, that failed after the work).
+    ``patch_refusal``: (status, detail) answering every PATCH, which changes nothing.
     ``list_delay``: seconds each listing GET waits before it is answered;
     ``in_flight`` / ``most_in_flight``: requests being served now / at most at once.
     """
@@ -80,6 +81,7 @@ class Scripted:
     lose_member_adds: int = 0
     conflict_on_present_member: bool = False
     patch_status_after_work: int | None = None
+    patch_refusal: tuple[int, str] | None = None
     list_delay: float = 0.0  # seconds every GET of a listing takes (a round trip)
     log: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -165,6 +167,9 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
             if method == "DELETE":
                 store.remove(found)
                 return 204, None
+            if method == "PATCH" and state.patch_refusal is not None:
+                status, detail = state.patch_refusal
+                return status, {"detail": detail}
             if method == "PATCH":
                 operations = json.loads(raw or b"{}").get("Operations", [])
                 adds = [
