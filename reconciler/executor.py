@@ -574,7 +574,13 @@ class _Runner:
         user = creation.resource
         self._fresh("user", user.id, match_key(op.key), op.key)
         differs = user_differences(user, intended)
-        adopted = creation.origin is Origin.ADOPTED or bool(differs)
+        # A 201 for our POST is our account even when the server made it otherwise than
+        # sent (inactive until activated, names dropped): patched to match, not taken
+        # for an account the listing hid. A lookup after a lost answer that finds an
+        # account unlike the one sent did find one that was there before.
+        adopted = creation.origin is Origin.ADOPTED or (
+            creation.origin is Origin.RECOVERED and bool(differs)
+        )
         if adopted:
             self._adopted(op.key)  # proof the listing was incomplete, whatever follows
         if differs:  # reactivate and patch before the account can join any team
@@ -587,6 +593,8 @@ class _Runner:
         if creation.origin is Origin.RECOVERED:
             why = creation.why or "its answer was lost"
             return Status.DONE, f"created ({why}; found by a lookup)", user.id
+        if differs:
+            return Status.DONE, _made_otherwise_detail(user, differs), user.id
         return Status.DONE, "created", user.id
 
     def _patch_user(self, op: Operation) -> tuple[Status, str, str | None]:
@@ -821,6 +829,20 @@ def _adoption_detail(user: LiveUser, differs: dict[str, Any]) -> str:
     if updated:
         done.append(f"updated {', '.join(updated)}")
     return ADOPTED_DETAIL + (f": {' and '.join(done)}" if done else "")
+
+
+def _made_otherwise_detail(user: LiveUser, differs: dict[str, Any]) -> str:
+    """``created (the server made it inactive; then reactivated)``, say: a 201 whose
+    account differs from what was sent, patched before it joined any team."""
+    made = [
+        "inactive"
+        if name == "active" and not user.active
+        else f"without {name}"
+        if getattr(user, name, None) is None
+        else f"with another {name}"
+        for name in sorted(differs)
+    ]
+    return f"created (the server made it {', '.join(made)}; patched to match the manifest)"
 
 
 def _with_advice(error: ReconcilerError, op: Operation, profile: TargetProfile) -> str:

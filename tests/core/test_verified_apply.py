@@ -114,6 +114,38 @@ def test_a_recovered_create_that_matches_what_was_sent_is_simply_created() -> No
     assert result.complete and not result.notes
 
 
+def test_a_create_the_server_made_inactive_is_ours_patched_and_no_adoption() -> None:
+    """A 201 whose account is not as sent (inactive until activated, names dropped) is
+    the account this run made: patched before any team, never "not in the listing"."""
+    from dataclasses import replace as altered
+
+    class MadeOtherwise(FakeDirectory):
+        def create_user(self, resource: dict[str, Any]) -> LiveUser:
+            made = super().create_user(resource)
+            changed = altered(made, active=False, given_name=None)
+            self.users[made.id] = changed
+            return changed
+
+    desired = manifest(
+        [person("ada@acme.io", given="Ada"), person("zed@acme.io", active=False)],
+        [{"name": "Eng", "members": ["ada@acme.io"]}],
+    )
+    directory = MadeOtherwise(
+        [LiveUser("z", "zed@acme.io", "Given", "Family")], [LiveGroup("g", "Eng")]
+    )
+    result = apply_plan(plan_for(desired, directory), directory, journal=NO_JOURNAL)
+    created = next(r for r in result.results if r.op is OpKind.CREATE_USER)
+    assert (created.status, created.detail) == (
+        Status.DONE,
+        "created (the server made it inactive, without given_name; patched to match the manifest)",
+    )
+    assert result.complete and not result.notes  # no "listing is incomplete"
+    ada = next(u for u in directory.users.values() if u.user_name == "ada@acme.io")
+    assert (ada.active, ada.given_name) == (True, "Ada")
+    patch_at = directory.calls.index(("patch_user", ada.id))
+    assert patch_at < max(i for i, c in enumerate(directory.calls) if c[0] == "patch_group")
+
+
 def test_a_change_the_server_did_not_make_fails_verification(tmp_path: Path) -> None:
     desired = manifest(
         [person("ann@acme.io"), person("zed@acme.io", active=False)],

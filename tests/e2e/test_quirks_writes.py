@@ -349,6 +349,27 @@ def test_a_delete_done_but_answered_with_html_is_settled_by_the_read_back(
         assert "✗" in line and "answer cannot be read" in line and "--no-verify" in line
 
 
+def test_a_hire_the_server_creates_inactive_is_reactivated_before_joining_not_adopted(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_user(sandbox, "ann")
+    sandbox.set_quirks(Quirks(creates_inactive=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("new@acme.io")],
+        [{"name": "Eng", "members": ["ann@acme.io", "new@acme.io"]}],
+        **LOOSE,
+    )
+    assert apply(manifest) == 0
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if "create_user new@acme.io:" in x)
+    assert "✓" in line and "created (the server made it inactive; patched to match" in line
+    assert "adopted" not in text and "listing is incomplete" not in text
+    assert live_user(sandbox, "new")["active"] is True
+    assert member_names(sandbox, "Eng") == {"ann@acme.io", "new@acme.io"}
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
 # -- 409 without scimType --------------------------------------------------------------------
 
 

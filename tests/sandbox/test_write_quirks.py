@@ -134,3 +134,18 @@ def test_writes_can_be_done_then_answered_with_an_html_page(
     assert gone.status_code == 200 and gone.headers["Content-Type"].startswith("text/html")
     assert session.get(f"{url}/Users/{zed}").status_code == 404
     assert sandbox.stats.faults()["quirk_html_write_answer"] == 3
+
+
+def test_a_user_create_can_make_the_user_inactive_whatever_it_sends(
+    make_sandbox: Callable[..., Sandbox], session: requests.Session
+) -> None:
+    sandbox = make_sandbox(quirks=Quirks.from_specs(["creates-inactive"]))
+    made = session.post(
+        f"{sandbox.base_url}/Users", json={"userName": "new@acme.io", "active": True}
+    )
+    assert made.status_code == 201 and made.json()["active"] is False
+    user = sandbox.store.user_by_name("new@acme.io")
+    assert user is not None and user["active"] is False
+    team = session.post(f"{sandbox.base_url}/Groups", json={"displayName": "Eng"})
+    assert team.status_code == 201  # teams are untouched
+    assert sandbox.stats.faults()["quirk_created_inactive"] == 1
