@@ -662,6 +662,8 @@ class _Runner:
         except ScimServerError as failed:
             if isinstance(failed, ScimRateLimited) or not self.options.verify:
                 raise  # a 429 did nothing; without the read-back the 5xx is all we know
+            if self.options.fail_fast:
+                raise  # --fail-fast stops at the first error answer, as it always did
             # A 5xx (after every retry) is no proof the change was not made: servers that
             # fail after doing the work (a proxy's 504, an answer that failed to render)
             # answer so too. The read-back, which reads the object anyway, decides.

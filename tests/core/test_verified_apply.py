@@ -302,6 +302,27 @@ def test_a_5xx_after_every_retry_is_judged_by_the_read_back() -> None:
     assert "the read-back shows the change is not there" in undone.detail
 
 
+def test_with_fail_fast_a_5xx_still_stops_the_run_at_once() -> None:
+    failed = ScimServerError("upstream failed", status=502, method="PATCH", attempts=6)
+    desired = manifest(
+        [person("ann@acme.io"), person("zed@acme.io", active=False)],
+        [{"name": "Eng", "members": ["ann@acme.io"]}],
+    )
+    directory = RefusedRetries(
+        [LiveUser("a", "ann@acme.io", "Given", "Family"), LiveUser("z", "zed@acme.io")],
+        [LiveGroup("g", "Eng")],
+        error=failed,
+        made=True,
+    )
+    plan = plan_for(desired, directory)
+    result = apply_plan(plan, directory, journal=NO_JOURNAL, options=ApplyOptions(fail_fast=True))
+    statuses = [r.status for r in result.results]
+    failed_at = statuses.index(Status.FAILED)  # the team PATCH, answered 502
+    assert "HTTP 502" in result.results[failed_at].detail
+    assert result.results[failed_at].op is OpKind.ADD_MEMBERS
+    assert result.stopped is not None and "--fail-fast" in result.stopped
+
+
 def test_a_429_given_up_on_is_a_failure_without_any_read_back_judgement() -> None:
     limited = ScimRateLimited("slow down", status=429, method="PATCH", attempts=6)
     result = member_add(limited, made=True)
