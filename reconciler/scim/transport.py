@@ -27,7 +27,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from reconciler import __version__
 from reconciler.profile import MIXPANEL, TargetProfile
-from reconciler.redact import Redactor
+from reconciler.redact import Redactor, redact
 from reconciler.scim.errors import (
     AUTH_HINT,
     ScimAnswerTooLarge,
@@ -703,7 +703,9 @@ def _broken_http(error: BaseException) -> str | None:
         if isinstance(seen, HTTPException) and not isinstance(
             seen, RemoteDisconnected | IncompleteRead
         ):
-            return " ".join(str(seen).split())[:120] or type(seen).__name__
+            # Redacted before it is cut: a status line may echo anything, the token too,
+            # and a cut through it would leave a prefix no redactor recognises.
+            return redact(" ".join(str(seen).split()))[:120] or type(seen).__name__
         inner = next((a for a in seen.args if isinstance(a, BaseException)), None)
         seen = inner or seen.__cause__ or seen.__context__
     return None

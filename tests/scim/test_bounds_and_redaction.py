@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import requests
 import responses
 
 from reconciler.errors import SecretInOutputError
@@ -306,3 +307,23 @@ def test_a_nested_scope_keeps_and_gives_back_the_outer_secrets() -> None:
             assert redact(f"{SECRET} inner-secret-0123456789") == "*** ***"
         assert redact(f"{SECRET} inner-secret-0123456789") == "*** inner-secret-0123456789"
     assert redact(SECRET) == SECRET
+
+
+def test_an_answer_that_is_not_http_is_described_redacted_before_it_is_cut() -> None:
+    from http.client import BadStatusLine, RemoteDisconnected
+
+    from urllib3.exceptions import ProtocolError
+
+    from reconciler.scim.transport import _describe
+    from reconciler.scim.wire import Timeouts
+
+    line = "x" * 100 + f"HTTP/1.1 200 {SECRET}"  # the cut at 120 falls inside the token
+    garbled = requests.ConnectionError(ProtocolError("Connection aborted.", BadStatusLine(line)))
+    with secrets_scope():
+        register_secret(SECRET)
+        text = _describe(garbled, Timeouts(), "https://scim.example.test/v2")
+    assert "is not valid HTTP" in text and SECRET[:6] not in text
+    dropped = requests.ConnectionError(
+        ProtocolError("Connection aborted.", RemoteDisconnected("closed"))
+    )
+    assert "connection failed or dropped" in _describe(dropped, Timeouts())
