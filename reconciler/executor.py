@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
 from itertools import groupby
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.attributes import NAMES
 from reconciler.errors import ReconcilerError
@@ -48,11 +48,17 @@ from reconciler.scim import builders
 from reconciler.scim.client import Origin
 from reconciler.scim.errors import (
     ScimAuthError,
+    ScimBadRequest,
     ScimCircuitOpen,
+    ScimConflict,
     ScimError,
     ScimForbidden,
+    ScimNotFound,
     ScimPayloadTooLarge,
     ScimProtocolError,
+    ScimRateLimited,
+    ScimServerError,
+    ScimUnusableAnswer,
 )
 from reconciler.scim.lanes import LanePool
 from reconciler.scim.protocols import ScimWriter
@@ -175,6 +181,9 @@ class _RunState:
     attempted: int = 0
     refused: int = 0
     answer_notes: dict[str, str] = field(default_factory=dict)
+    # op id -> the error a write got that the read-back judges: a retry refused as if
+    # already done (409, 404, 400), or a 5xx after every retry
+    refused_retries: dict[str, str] = field(default_factory=dict)
     expected: Expectations = field(default_factory=Expectations)
     # Per team id: the (user id, email) members no operation of the plan removes.
     kept: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
@@ -231,7 +240,7 @@ def apply_plan(
     except KeyboardInterrupt:
         raise _interrupted(plan, run, journal) from None
     if checked is not None and not checked.skipped:
-        results = _verified(results, checked, state.answer_notes, journal)
+        results = _verified(results, checked, state, journal)
     outcome = ApplyResult(
         tuple(results),
         state.stop_reason,
@@ -309,16 +318,20 @@ def _read_back(
 def _verified(
     results: list[OpResult],
     checked: Verification,
-    answer_notes: dict[str, str],
+    state: _RunState,
     journal: Journal,
 ) -> list[OpResult]:
     """Results with every operation whose read-back differs turned into a failure."""
+    answer_notes = state.answer_notes
     final = []
     for result in results:
         differences = checked.differences.get(result.op_id)
         if differences and result.status in (Status.DONE, Status.ADOPTED, Status.PARTIAL):
             prefix = f"{result.detail}; " if result.status is Status.ADOPTED else ""
-            detail = prefix + _difference_text(differences)
+            refused = state.refused_retries.get(result.op_id)
+            if refused is not None:  # it was not "answered success": show what it was
+                prefix = f"{refused}; "
+            detail = prefix + _difference_text(differences, answered=refused is None)
             failed = replace(result, status=Status.FAILED, detail=detail)
             journal.record("verification", _journal_fields(failed))
             final.append(failed)
@@ -330,11 +343,15 @@ def _verified(
     return final
 
 
-def _difference_text(differences: tuple[str, ...]) -> str:
-    """What the read-back found: changes not there, and changes it could not see."""
+def _difference_text(differences: tuple[str, ...], *, answered: bool = True) -> str:
+    """What the read-back found: changes not there, and changes it could not see.
+
+    ``answered``: the write was answered success (else an error the read-back judged).
+    """
     unseen = [d for d in differences if d.startswith(UNVERIFIED)]
     missing = [d for d in differences if not d.startswith(UNVERIFIED)]
-    parts = [f"{NOT_THERE}: {'; '.join(missing)}"] if missing else []
+    absent = NOT_THERE if answered else "the read-back shows the change is not there"
+    parts = [f"{absent}: {'; '.join(missing)}"] if missing else []
     if unseen:
         parts.append(f"not verified: {'; '.join(unseen)}")
     return "; ".join(parts)
@@ -557,13 +574,19 @@ class _Runner:
         user = creation.resource
         self._fresh("user", user.id, match_key(op.key), op.key)
         differs = user_differences(user, intended)
-        # A value the answer holds that differs from the one sent shows an account that
-        # was there before. A value it leaves out shows nothing: a 201 answer may carry
-        # only some attributes (RFC 7644 §3.3: it SHOULD hold the resource), so those
-        # are patched (below) and verified, but do not make the create an adoption.
-        shown = {k for k in differs if getattr(user, k) is not None}
-        trusted_answer = creation.origin is Origin.CREATED
-        adopted = creation.origin is Origin.ADOPTED or bool(shown if trusted_answer else differs)
+        # A 201 for our POST is our account even when the server made it otherwise than
+        # sent: inactive until activated, or without values the answer leaves out (RFC
+        # 7644 §3.3: a 201 SHOULD hold the resource, and may hold only some attributes).
+        # Those are patched (below) and verified, not taken for an account the listing
+        # hid. A name or userName it shows that differs from the one sent cannot come
+        # from our POST: an account that was there before. A lookup after a lost answer
+        # that finds an account unlike the one sent did find one that was there before.
+        shown = {k for k in differs if k != "active" and getattr(user, k) is not None}
+        adopted = (
+            creation.origin is Origin.ADOPTED
+            or (creation.origin is Origin.CREATED and bool(shown))
+            or (creation.origin is Origin.RECOVERED and bool(differs))
+        )
         if adopted:
             self._adopted(op.key)  # proof the listing was incomplete, whatever follows
         if differs:  # reactivate and patch before the account can join any team
@@ -574,7 +597,10 @@ class _Runner:
         if adopted:
             return Status.ADOPTED, _adoption_detail(user, differs), user.id
         if creation.origin is Origin.RECOVERED:
-            return Status.DONE, "created (its answer was lost; found by a lookup)", user.id
+            why = creation.why or "its answer was lost"
+            return Status.DONE, f"created ({why}; found by a lookup)", user.id
+        if differs:
+            return Status.DONE, _made_otherwise_detail(user, differs), user.id
         return Status.DONE, "created", user.id
 
     def _patch_user(self, op: Operation) -> tuple[Status, str, str | None]:
@@ -595,7 +621,10 @@ class _Runner:
         With verification on, an answer that contradicts the change is only noted (the
         read-back decides); without it, that answer is all the evidence, so it fails.
         """
-        answer = self.writer.patch_user(user_id, builders.replace_user_attributes(changes))
+        patch = builders.replace_user_attributes(changes)
+        answer = self._answer_of(
+            op, f"user {op.key}", partial(self.writer.patch_user, user_id, patch)
+        )
         self.state.expected.user(user_id, op.id, op.key, changes)
         if answer is None:
             return
@@ -606,6 +635,52 @@ class _Runner:
         else:
             return
         self._contradicted(op, f"user {op.key}", problem)
+
+    def _answer_of(self, op: Operation, what: str, write: Callable[[], _A | None]) -> _A | None:
+        """``write()``'s answer, or None when the answer leaves the outcome open.
+
+        Open: accepted (2xx) with an unusable answer; a retry refused as if already done
+        (409, 404 or 400 after an attempt whose answer was lost); a 5xx after every
+        retry. Such an answer proves neither success nor failure: it is noted like a
+        contradicting one, so the read-back decides (a failure then shows the server's
+        answer); with --no-verify, where nothing else can, the operation fails (a 5xx
+        as itself). Raises every other ScimError unchanged.
+        """
+        try:
+            return write()
+        except ScimUnusableAnswer as unusable:
+            problem = (
+                f"the server accepted it (HTTP {unusable.status}) but its answer cannot be read: "
+                f"{unusable.detail}"
+            )
+        except (ScimBadRequest, ScimNotFound, ScimConflict) as refused:
+            if refused.attempts < 2:
+                raise
+            # A retry refused as if already done ("member already exists"): the attempt
+            # before it, whose answer was lost (a 5xx, a dropped connection), may have
+            # made the change. Whether it did is the read-back's to say, not this answer's.
+            problem = (
+                f"a retry was answered HTTP {refused.status}: {refused.detail} (an earlier "
+                "attempt, whose answer was lost, may have made the change)"
+            )
+            with self.state.lock:
+                self.state.refused_retries[op.id] = str(refused)
+        except ScimServerError as failed:
+            if isinstance(failed, ScimRateLimited) or not self.options.verify:
+                raise  # a 429 did nothing; without the read-back the 5xx is all we know
+            if self.options.fail_fast:
+                raise  # --fail-fast stops at the first error answer, as it always did
+            # A 5xx (after every retry) is no proof the change was not made: servers that
+            # fail after doing the work (a proxy's 504, an answer that failed to render)
+            # answer so too. The read-back, which reads the object anyway, decides.
+            problem = (
+                f"the server answered HTTP {failed.status}: {failed.detail} (a server that "
+                "fails after doing the work answers so too)"
+            )
+            with self.state.lock:
+                self.state.refused_retries[op.id] = str(failed)
+        self._contradicted(op, what, problem)
+        return None
 
     def _contradicted(self, op: Operation, what: str, problem: str) -> None:
         """A write answer contradicts the change: noted (the read-back decides), or,
@@ -637,7 +712,7 @@ class _Runner:
         scim_id = _required_id(op)
         subject = op.op.spec.subject
         delete = self.writer.delete_user if subject == "user" else self.writer.delete_group
-        delete(scim_id)
+        self._answer_of(op, f"{subject} {op.key}", partial(_none, delete, scim_id))
         self.state.expected.deleted(subject, scim_id, op.id, op.key)
         return Status.DONE, "deleted", scim_id
 
@@ -656,7 +731,8 @@ class _Runner:
 
     def _rename_group(self, op: Operation) -> tuple[Status, str, str | None]:
         group_id = _required_id(op)
-        answer = self.writer.patch_group(group_id, builders.rename_group(op.key))
+        rename = partial(self.writer.patch_group, group_id, builders.rename_group(op.key))
+        answer = self._answer_of(op, f"team {op.key!r}", rename)
         self.state.expected.group_name(group_id, op.id, op.key)
         self._checked_group_answer(op, group_id, answer, op.key)
         return Status.DONE, "renamed", group_id
@@ -722,8 +798,9 @@ class _Runner:
         start = 0
         while start < len(ids):
             chunk = ids[start : start + size]
+            send = partial(self.writer.patch_group, group_id, build(chunk))
             try:
-                answer = self.writer.patch_group(group_id, build(chunk))
+                answer = self._answer_of(op, f"team {op.key!r}", send)
             except ScimPayloadTooLarge:
                 if size == 1:
                     raise
@@ -734,6 +811,12 @@ class _Runner:
 
 
 _Handler = Callable[[Operation], tuple[Status, str, str | None]]
+_A = TypeVar("_A", LiveUser, LiveGroup)
+
+
+def _none(call: Callable[[str], None], argument: str) -> None:
+    """``call(argument)``, typed as a write without an answer (for ``_answer_of``)."""
+    call(argument)
 
 
 def _required_id(op: Operation) -> str:
@@ -754,6 +837,20 @@ def _adoption_detail(user: LiveUser, differs: dict[str, Any]) -> str:
     if updated:
         done.append(f"updated {', '.join(updated)}")
     return ADOPTED_DETAIL + (f": {' and '.join(done)}" if done else "")
+
+
+def _made_otherwise_detail(user: LiveUser, differs: dict[str, Any]) -> str:
+    """``created (the server made it inactive; then reactivated)``, say: a 201 whose
+    account differs from what was sent, patched before it joined any team."""
+    made = [
+        "inactive"
+        if name == "active" and not user.active
+        else f"without {name}"
+        if getattr(user, name, None) is None
+        else f"with another {name}"
+        for name in sorted(differs)
+    ]
+    return f"created (the server made it {', '.join(made)}; patched to match the manifest)"
 
 
 def _with_advice(error: ReconcilerError, op: Operation, profile: TargetProfile) -> str:
@@ -792,5 +889,14 @@ def _with_advice(error: ReconcilerError, op: Operation, profile: TargetProfile) 
             f"operations went on): make it by hand in {profile.product}, or, for an account "
             "that must keep access (an owner), keep it active in the manifest and list it under "
             "policy.protected"
+        )
+    if isinstance(error, ScimError) and error.status in (412, 428):
+        # RFC 7644 §3.14: versioned writes (If-Match with the resource's ETag), which
+        # this tool does not send; another change may also have raced this one.
+        return (
+            f"{text}; the server wants a versioned write (an If-Match ETag header, RFC "
+            "7644 §3.14), which this tool does not send: turn that requirement off in the "
+            "server's SCIM settings or ask its vendor; nothing was changed, and `reconciler "
+            "plan` shows whether someone else changed it meanwhile"
         )
     return text

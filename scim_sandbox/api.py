@@ -37,6 +37,7 @@ DEFAULT_COUNT = 100
 MAX_COUNT = 1000
 _ALWAYS_RETURNED = {"id", "schemas"}
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_HTML_PAGE = b"<!doctype html><html><body><h1>Saved</h1></body></html>"
 _KINDS = ("Users", "Groups")
 
 
@@ -109,6 +110,8 @@ class ScimApi:
         quirks = self._quirks()
         if quirks.read_returns_other and request.method in _WRITES:
             self._note_write(parts)
+        if quirks.creates_inactive and request.method == "POST" and parts == ["Users"]:
+            request = self._made_inactive(request)
         try:
             quirked = self._write_quirks(quirks, request, parts)
             response = quirked or self._route(request, parts)
@@ -122,7 +125,25 @@ class ScimApi:
             return self._created_with_other_id(parts, response)
         if request.method == "GET" and response.status == 200 and self._reads_other(quirks, parts):
             return self._answer_about_another(parts, response)
+        if quirks.html_write_answers and request.method in _WRITES:
+            return self._html_answer(response)
         return response
+
+    def _html_answer(self, response: Response) -> Response:
+        """A success answer, once the write was done, as an HTML page (errors untouched)."""
+        if not 200 <= response.status < 300:
+            return response
+        self._stats.count_fault("quirk_html_write_answer")
+        status = 200 if response.status == 204 else response.status
+        return Response(status, _HTML_PAGE, (("Content-Type", "text/html; charset=utf-8"),))
+
+    def _made_inactive(self, request: Request) -> Request:
+        """A user create as the ``creates_inactive`` server sees it: ``active`` false."""
+        payload = _json(request.body)
+        if not isinstance(payload, dict):
+            return request
+        self._stats.count_fault("quirk_created_inactive")
+        return dataclasses.replace(request, body=encode({**payload, "active": False}))
 
     def _created_with_other_id(self, parts: list[str], response: Response) -> Response:
         """A create's 201 answer about the resource sent, but with another one's ``id``."""

@@ -196,6 +196,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "forbid_user=EMAIL[:DETAIL], forbid_team=NAME[:DETAIL], "
             "conflict_without_scimtype, patch_returns_other, add_replaces_members, "
             "post_returns_existing, post_answers_other_id, ignore_writes[=KEY], "
+            "html_write_answers, creates_inactive, "
             "member_ids_case, "
             "read_returns_other=KEY "
             "(dashes work too; see README, 'Quirk modes'; default: none, an honest server)"

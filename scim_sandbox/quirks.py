@@ -88,6 +88,11 @@ class Quirks:
     - ``add_replaces_members``: a team PATCH whose ``add`` names ``members`` replaces
       the whole member list with the members added (servers have been seen to treat
       ``add`` as ``replace``): the members nobody asked to remove are dropped.
+    - ``creates_inactive``: a POST /Users makes the user inactive whatever it sends
+      (and its 201 says so), as servers that hold new accounts until activated do.
+    - ``html_write_answers``: every POST, PUT, PATCH and DELETE is applied, then its success
+      answer is an HTML page (``text/html``, the 201/200 status kept, a 204 made 200),
+      as servers behind a proxy or a web framework's default view answer.
     - ``ignore_writes``: keys (userName or team name) whose writes answer success
       without doing anything (POST invents an id that does not exist; PATCH, PUT and
       DELETE answer 204); ``"*"`` (``--quirk ignore-writes`` without a value) for all.
@@ -111,6 +116,8 @@ class Quirks:
     post_returns_existing: bool = False
     post_answers_other_id: bool = False
     ignore_writes: tuple[str, ...] = ()
+    html_write_answers: bool = False
+    creates_inactive: bool = False
     member_ids_case: bool = False
     read_returns_other: tuple[str, ...] = ()
 
@@ -261,6 +268,8 @@ _SPECS: dict[str, bool] = {
     "post_returns_existing": True,
     "post_answers_other_id": True,
     "ignore_writes": False,
+    "html_write_answers": True,
+    "creates_inactive": True,
     "member_ids_case": True,
     "read_returns_other": False,
 }

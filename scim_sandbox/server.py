@@ -147,7 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
-        if response.body:
+        own_type = any(name.lower() == "content-type" for name, _ in response.headers)
+        if response.body and not own_type:  # a quirk may answer another content type
             self.send_header("Content-Type", CONTENT_TYPE)
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers:

@@ -32,6 +32,7 @@ from reconciler.scim.errors import (
     ScimServerError,
     ScimTransportError,
     ScimUnsupportedError,
+    ScimUnusableAnswer,
     conflict_hint,
 )
 from reconciler.scim.parse import (
@@ -74,6 +75,7 @@ class Creation(Generic[T]):
 
     resource: T
     origin: Origin
+    why: str = ""  # for RECOVERED: what became of the answer ("its answer was lost")
 
 
 GROUP_CONFLICT_HINT = (
@@ -306,20 +308,35 @@ class ScimClient:
         )
 
     def patch_user(self, user_id: str, patch: Mapping[str, Any]) -> LiveUser | None:
-        """Apply a PatchOp; returns the user when the server answers 200 with it, else None."""
+        """Apply a PatchOp; returns the user when the server answers 200 with it, else None.
+
+        A 2xx whose body cannot be read raises ScimUnusableAnswer: the PATCH was
+        accepted, so the caller must not take it as refused (the read-back decides).
+        """
         path = f"/Users/{_segment(user_id)}"
-        response = self.transport.request("PATCH", path, json=patch)
-        if response.body is None:
-            return None
-        return _parsed(parse_user, _named(response.body, "PATCH", path), "PATCH", path)
+        return self._patch(path, patch, parse_user)
 
     def patch_group(self, group_id: str, patch: Mapping[str, Any]) -> LiveGroup | None:
-        """Apply a PatchOp; returns the team when the server answers 200 with it, else None."""
+        """Apply a PatchOp; returns the team when the server answers 200 with it, else None.
+
+        A 2xx whose body cannot be read raises ScimUnusableAnswer, as ``patch_user``.
+        """
         path = f"/Groups/{_segment(group_id)}"
-        response = self.transport.request("PATCH", path, json=patch)
+        return self._patch(path, patch, parse_group)
+
+    def _patch(self, path: str, patch: Mapping[str, Any], parse: Callable[[object], R]) -> R | None:
+        try:
+            response = self.transport.request("PATCH", path, json=patch)
+        except ScimProtocolError as error:
+            if _accepted(error.status):
+                raise ScimUnusableAnswer.of(error, error.status or 200) from None
+            raise
         if response.body is None:
             return None
-        return _parsed(parse_group, _named(response.body, "PATCH", path), "PATCH", path)
+        try:
+            return _parsed(parse, _named(response.body, "PATCH", path), "PATCH", path)
+        except ScimError as error:  # a resource without an id, a blank name, ...
+            raise ScimUnusableAnswer.of(error, response.status) from None
 
     def delete_user(self, user_id: str) -> None:
         """DELETE a user; a 404 after a retry means an earlier attempt already did it."""
@@ -334,11 +351,17 @@ class ScimClient:
         self._delete(f"/Groups/{_segment(group_id)}")
 
     def _delete(self, path: str) -> None:
+        """A 2xx whose body cannot be read raises ScimUnusableAnswer (the read-back
+        decides, as for a PATCH)."""
         try:
             self.transport.request("DELETE", path)
         except ScimNotFound as error:
             if error.attempts > 1:
                 return
+            raise
+        except ScimProtocolError as error:
+            if _accepted(error.status):
+                raise ScimUnusableAnswer.of(error, error.status or 200) from None
             raise
 
     # Internals -----------------------------------------------------------------------
@@ -404,6 +427,12 @@ class ScimClient:
                     raise conflict.with_hint(hint(conflict)) from None
                 origin = Origin.RECOVERED if lost_before else Origin.ADOPTED
                 return _adopted(found, path, origin)
+            except ScimProtocolError as unusable:
+                if not _accepted(unusable.status) or isinstance(unusable, ScimUnusableAnswer):
+                    raise
+                # Accepted (2xx) with an answer that cannot be read: the create may well
+                # be made, and sending it again would only meet a 409. Look it up.
+                return self._found_after(unusable, find, answer, path)
             except (ScimTransportError, ScimServerError) as lost:
                 if isinstance(lost, ScimRateLimited | ScimCircuitOpen):
                     raise
@@ -421,8 +450,14 @@ class ScimClient:
                 log.info("re-sending POST %s: the previous answer was lost", path)
                 continue
             if response.body is not None:
-                body = _named(response.body, "POST", path)
-                made = answer.checked(_parsed(parse, body, "POST", path), path)
+                try:
+                    body = _named(response.body, "POST", path)
+                    parsed = _parsed(parse, body, "POST", path)
+                except ScimError as unusable:  # a 201 without an id, say
+                    return self._found_after(
+                        ScimUnusableAnswer.of(unusable, response.status), find, answer, path
+                    )
+                made = answer.checked(parsed, path)
                 if response.status == 200:
                     # RFC 7644 §3.3: a create answers 201. A 200 with the resource is a
                     # server that returned one it already had (upsert semantics): as a
@@ -441,6 +476,30 @@ class ScimClient:
                     path=path,
                 )
             return Creation(found, Origin.CREATED)
+
+    @staticmethod
+    def _found_after(
+        unusable: ScimError, find: Callable[[], T | None], answer: _Answer[T], path: str
+    ) -> Creation[T]:
+        """The resource a lookup finds after a create answered 2xx unreadably (RECOVERED,
+        ``why`` saying so); ScimUnusableAnswer with what to do when it finds none."""
+        found = find()
+        if found is not None:
+            return Creation(found, Origin.RECOVERED, why="its answer was unusable")
+        raise ScimUnusableAnswer(
+            f"{unusable.detail}; the server accepted the create (HTTP {unusable.status}), but "
+            f"its answer cannot be read and a lookup does not find the {answer.kind} "
+            f"{answer.key!r}, so nothing is added to it in this run: run `reconciler plan` "
+            "again to see whether it exists, and report the answer to the server's vendor",
+            status=unusable.status,
+            method="POST",
+            path=path,
+        )
+
+
+def _accepted(status: int | None) -> bool:
+    """True for a 2xx status: the server took the write, whatever its body says."""
+    return status is not None and 200 <= status < 300
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,23 @@ class ScimProtocolError(ScimError):
     label = "malformed answer"
 
 
+class ScimUnusableAnswer(ScimProtocolError):
+    """A write was accepted (HTTP 2xx) but its answer cannot be read (HTML, not JSON, a
+    resource without an id): the change may well be made, so the answer is only a
+    claim that failed, and the read-back (or a lookup, for a create) decides."""
+
+    @classmethod
+    def of(cls, error: ScimError, status: int) -> ScimUnusableAnswer:
+        """``error`` (raised reading a ``status`` answer) as a ScimUnusableAnswer."""
+        return cls(
+            error.detail,
+            status=status,
+            method=error.method,
+            path=error.path,
+            attempts=error.attempts,
+        )
+
+
 class ScimAnswerTooLarge(ScimProtocolError):
     """One answer exceeded the per-response byte cap (``max_response_bytes``).
 

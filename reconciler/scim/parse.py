@@ -182,8 +182,20 @@ _REPEATED = frozenset({"given_name", "family_name"})
 
 
 def _sub(data: Mapping[str, Any], parent: str) -> Mapping[str, Any]:
+    """The complex attribute ``parent`` (``name``); absent or null is an empty one.
+
+    Any other type raises ScimProtocolError: read as absent, a ``"name": "Ann"`` would
+    make every managed name look unset, and apply would overwrite what it cannot see.
+    """
     value = data.get(parent)
-    return value if isinstance(value, Mapping) else {}
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return value
+    who = data.get("userName")
+    raise ScimProtocolError(
+        f"User {_shorten(repr(who))} field {parent!r} is {type(value).__name__}, not an object"
+    )
 
 
 # The fast path below spells out these rows of the attribute table (name, SCIM path,

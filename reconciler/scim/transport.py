@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from http.client import HTTPException, IncompleteRead, RemoteDisconnected
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +27,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from reconciler import __version__
 from reconciler.profile import MIXPANEL, TargetProfile
-from reconciler.redact import Redactor
+from reconciler.redact import Redactor, redact
 from reconciler.scim.errors import (
     AUTH_HINT,
     ScimAnswerTooLarge,
@@ -379,8 +380,14 @@ class Transport:
         """Raise ScimCircuitOpen, sending nothing, once the run-level breaker is open."""
         reason = self.breaker.reason
         if reason is not None:
+            # The reason travels in the detail too: when parallel reads stop together, the
+            # one reported may be a request the breaker refused, not the one that tripped it.
             raise ScimCircuitOpen(
-                "not sent", reason=reason, attempted=attempted, method=method, path=path
+                f"not sent: {reason}",
+                reason=reason,
+                attempted=attempted,
+                method=method,
+                path=path,
             )
 
     def _stopped(self, error: ScimError) -> ScimError:
@@ -677,7 +684,31 @@ def _describe(error: requests.RequestException, timeouts: Timeouts, base_url: st
         return f"the TLS handshake with {server} failed; check the URL, proxy and firewall"
     if _not_sent(error):
         return "could not connect (refused or unresolvable host)"
+    broken = _broken_http(error)
+    if broken is not None:
+        return (
+            f"the answer from {server} is not valid HTTP ({broken}); the server or a proxy "
+            "in front of it is broken: check the URL, or report it to the server's vendor"
+        )
     return f"connection failed or dropped ({type(error).__name__})"
+
+
+def _broken_http(error: BaseException) -> str | None:
+    """What was wrong with an answer that is not HTTP (more than 100 headers, a 64 KiB
+    header line, a garbled status line), or None for a connection merely dropped."""
+    seen: BaseException | None = error
+    for _ in range(8):  # the cause chain and ``args``: requests -> urllib3 -> http.client
+        if seen is None:
+            return None
+        if isinstance(seen, HTTPException) and not isinstance(
+            seen, RemoteDisconnected | IncompleteRead
+        ):
+            # Redacted before it is cut: a status line may echo anything, the token too,
+            # and a cut through it would leave a prefix no redactor recognises.
+            return redact(" ".join(str(seen).split()))[:120] or type(seen).__name__
+        inner = next((a for a in seen.args if isinstance(a, BaseException)), None)
+        seen = inner or seen.__cause__ or seen.__context__
+    return None
 
 
 def _too_large(limit: int, method: str, path: str) -> ScimProtocolError:

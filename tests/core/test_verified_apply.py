@@ -19,6 +19,9 @@ from reconciler.scim.errors import (
     ScimError,
     ScimForbidden,
     ScimNotFound,
+    ScimRateLimited,
+    ScimServerError,
+    ScimUnusableAnswer,
 )
 from reconciler.scim.secret import Token
 from scim_sandbox import Sandbox
@@ -111,6 +114,38 @@ def test_a_recovered_create_that_matches_what_was_sent_is_simply_created() -> No
     assert result.complete and not result.notes
 
 
+def test_a_create_the_server_made_inactive_is_ours_patched_and_no_adoption() -> None:
+    """A 201 whose account is not as sent (inactive until activated, names dropped) is
+    the account this run made: patched before any team, never "not in the listing"."""
+    from dataclasses import replace as altered
+
+    class MadeOtherwise(FakeDirectory):
+        def create_user(self, resource: dict[str, Any]) -> LiveUser:
+            made = super().create_user(resource)
+            changed = altered(made, active=False, given_name=None)
+            self.users[made.id] = changed
+            return changed
+
+    desired = manifest(
+        [person("ada@acme.io", given="Ada"), person("zed@acme.io", active=False)],
+        [{"name": "Eng", "members": ["ada@acme.io"]}],
+    )
+    directory = MadeOtherwise(
+        [LiveUser("z", "zed@acme.io", "Given", "Family")], [LiveGroup("g", "Eng")]
+    )
+    result = apply_plan(plan_for(desired, directory), directory, journal=NO_JOURNAL)
+    created = next(r for r in result.results if r.op is OpKind.CREATE_USER)
+    assert (created.status, created.detail) == (
+        Status.DONE,
+        "created (the server made it inactive, without given_name; patched to match the manifest)",
+    )
+    assert result.complete and not result.notes  # no "listing is incomplete"
+    ada = next(u for u in directory.users.values() if u.user_name == "ada@acme.io")
+    assert (ada.active, ada.given_name) == (True, "Ada")
+    patch_at = directory.calls.index(("patch_user", ada.id))
+    assert patch_at < max(i for i, c in enumerate(directory.calls) if c[0] == "patch_group")
+
+
 def test_a_change_the_server_did_not_make_fails_verification(tmp_path: Path) -> None:
     desired = manifest(
         [person("ann@acme.io"), person("zed@acme.io", active=False)],
@@ -157,6 +192,157 @@ def test_no_verify_reads_nothing_back_but_still_rejects_a_contradicting_answer()
     assert "the server's answer describes another user (ann@acme.io)" in zed.detail
     assert result.verification is None
     assert not [c for c in directory.calls if c[0].startswith("get_")]
+
+
+class UnreadableAnswers(FakeDirectory):
+    """Makes every PATCH, then answers it with a 2xx whose body cannot be read."""
+
+    def _unusable(self, path: str) -> ScimUnusableAnswer:
+        return ScimUnusableAnswer("answer has content type 'text/html'", status=200, path=path)
+
+    def patch_user(self, user_id: str, patch: dict[str, Any]) -> LiveUser | None:
+        super().patch_user(user_id, patch)
+        raise self._unusable(f"/Users/{user_id}")
+
+    def patch_group(self, group_id: str, patch: dict[str, Any]) -> None:
+        super().patch_group(group_id, patch)
+        raise self._unusable(f"/Groups/{group_id}")
+
+
+def unreadable_org() -> tuple[Any, UnreadableAnswers]:
+    desired = manifest(
+        [person("ann@acme.io"), person("zed@acme.io", active=False)],
+        [{"name": "Eng", "previous_names": ["Old"], "members": ["ann@acme.io"]}],
+    )
+    users = [
+        LiveUser("a", "ann@acme.io", "Given", "Family"),
+        LiveUser("z", "zed@acme.io", "Given", "Family"),
+    ]
+    directory = UnreadableAnswers(users, [LiveGroup("g", "Old")])  # renamed to Eng too
+    return plan_for(desired, directory), directory
+
+
+def test_a_write_accepted_with_an_unreadable_answer_is_done_when_the_read_back_shows_it() -> None:
+    plan, directory = unreadable_org()
+    result = apply_plan(plan, directory, journal=NO_JOURNAL)
+    kinds = {r.op for r in result.results}
+    assert {OpKind.DEACTIVATE_USER, OpKind.ADD_MEMBERS, OpKind.RENAME_GROUP} <= kinds
+    for r in result.results:
+        assert r.status is Status.DONE, r
+        assert "answer cannot be read: answer has content type 'text/html'" in r.detail
+        assert r.detail.endswith("read back: it is there)")
+    assert result.verification is not None and result.verification.failed_operations == 0
+
+
+def test_without_verification_an_unreadable_write_answer_fails_the_operation() -> None:
+    plan, directory = unreadable_org()
+    result = apply_plan(plan, directory, journal=NO_JOURNAL, options=ApplyOptions(verify=False))
+    assert {r.status for r in result.results} == {Status.FAILED}
+    for r in result.results:
+        assert "the server accepted it (HTTP 200) but its answer cannot be read" in r.detail
+        assert "with --no-verify nothing else shows whether the change was made" in r.detail
+
+
+class RefusedRetries(FakeDirectory):
+    """Answers every team PATCH with ``error`` (its ``attempts`` say whether it was a
+    retry); with ``made``, the change is made first (an earlier attempt did it)."""
+
+    def __init__(self, *args: Any, error: ScimError, made: bool, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.error, self.made = error, made
+
+    def patch_group(self, group_id: str, patch: dict[str, Any]) -> None:
+        if self.made:
+            super().patch_group(group_id, patch)
+        raise self.error
+
+
+def member_add(error: ScimError, *, made: bool) -> Any:
+    desired = manifest([person("ann@acme.io")], [{"name": "Eng", "members": ["ann@acme.io"]}])
+    directory = RefusedRetries(
+        [LiveUser("a", "ann@acme.io", "Given", "Family")],
+        [LiveGroup("g", "Eng")],
+        error=error,
+        made=made,
+    )
+    (result,) = apply_plan(plan_for(desired, directory), directory, journal=NO_JOURNAL).results
+    return result
+
+
+def conflict(attempts: int) -> ScimConflict:
+    return ScimConflict("member already exists", status=409, method="PATCH", attempts=attempts)
+
+
+def test_a_retried_member_add_refused_as_already_done_is_done_when_read_back() -> None:
+    result = member_add(conflict(attempts=2), made=True)
+    assert result.status is Status.DONE
+    assert "a retry was answered HTTP 409: member already exists" in result.detail
+    assert result.detail.endswith("read back: it is there)")
+
+
+def test_a_retried_member_add_refused_and_not_there_fails_with_the_servers_answer() -> None:
+    result = member_add(conflict(attempts=2), made=False)
+    assert result.status is Status.FAILED
+    assert result.detail.startswith("SCIM PATCH")
+    assert "member already exists" in result.detail
+    assert "the read-back shows the change is not there: ann@acme.io is not a member" in (
+        result.detail
+    )
+    assert "answered success" not in result.detail
+
+
+def test_a_5xx_after_every_retry_is_judged_by_the_read_back() -> None:
+    failed = ScimServerError("upstream failed", status=502, method="PATCH", attempts=6)
+    done = member_add(failed, made=True)
+    assert done.status is Status.DONE and "the server answered HTTP 502: upstream failed" in (
+        done.detail
+    )
+    undone = member_add(failed, made=False)
+    assert undone.status is Status.FAILED and "HTTP 502: upstream failed" in undone.detail
+    assert "the read-back shows the change is not there" in undone.detail
+
+
+def test_with_fail_fast_a_5xx_still_stops_the_run_at_once() -> None:
+    failed = ScimServerError("upstream failed", status=502, method="PATCH", attempts=6)
+    desired = manifest(
+        [person("ann@acme.io"), person("zed@acme.io", active=False)],
+        [{"name": "Eng", "members": ["ann@acme.io"]}],
+    )
+    directory = RefusedRetries(
+        [LiveUser("a", "ann@acme.io", "Given", "Family"), LiveUser("z", "zed@acme.io")],
+        [LiveGroup("g", "Eng")],
+        error=failed,
+        made=True,
+    )
+    plan = plan_for(desired, directory)
+    result = apply_plan(plan, directory, journal=NO_JOURNAL, options=ApplyOptions(fail_fast=True))
+    statuses = [r.status for r in result.results]
+    failed_at = statuses.index(Status.FAILED)  # the team PATCH, answered 502
+    assert "HTTP 502" in result.results[failed_at].detail
+    assert result.results[failed_at].op is OpKind.ADD_MEMBERS
+    assert result.stopped is not None and "--fail-fast" in result.stopped
+
+
+def test_a_429_given_up_on_is_a_failure_without_any_read_back_judgement() -> None:
+    limited = ScimRateLimited("slow down", status=429, method="PATCH", attempts=6)
+    result = member_add(limited, made=True)
+    assert result.status is Status.FAILED and "read back" not in result.detail
+
+
+@pytest.mark.parametrize("status", [412, 428])
+def test_a_precondition_failure_names_the_etag_requirement_and_the_fix(status: int) -> None:
+    error = ScimError("precondition failed", status=status, method="PATCH", path="/Groups/g")
+    result = member_add(error, made=False)
+    assert result.status is Status.FAILED
+    assert f"HTTP {status}: precondition failed" in result.detail
+    assert "If-Match ETag header, RFC 7644 §3.14" in result.detail
+    assert "turn that requirement off in the server's SCIM settings" in result.detail
+
+
+def test_a_first_attempt_refused_is_a_failure_without_any_read_back_judgement() -> None:
+    result = member_add(conflict(attempts=1), made=True)
+    assert result.status is Status.FAILED
+    assert "a retry was answered" not in result.detail and "read back" not in result.detail
 
 
 def test_verification_reads_are_counted_apart_from_the_writes(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from scim_sandbox import Sandbox
 from tests.e2e.conftest import TODAY, TOKEN, person, run, write_manifest
-from tests.support.bad_server import DEEP_MODES, MODES, bad_server
+from tests.support.bad_server import BROKEN_HTTP_MODES, DEEP_MODES, MODES, bad_server
 
 USERS = [person("ada@acme.io"), person("bob@acme.io", active=False)]
 
@@ -34,6 +34,22 @@ def test_a_bad_answer_gives_a_clear_error_exit_1_and_writes_nothing(
     assert "Traceback" not in captured.err
     assert captured.err.startswith("error: ")
     assert TOKEN not in captured.out + captured.err
+
+
+@pytest.mark.parametrize("mode", BROKEN_HTTP_MODES)
+def test_an_answer_that_is_not_valid_http_is_named_so_not_a_dropped_connection(
+    mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    manifest = write_manifest(tmp_path / "org.yaml", USERS, [])
+    with bad_server(mode) as url:
+        code = run("plan", "-m", str(manifest), "--url", url, "--max-attempts", "2")
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert "is not valid HTTP (got more than" in err
+    assert "the server or a proxy in front of it is broken" in err
+    assert "connection failed or dropped" not in err
 
 
 @pytest.mark.parametrize("mode", DEEP_MODES)

@@ -298,6 +298,78 @@ def test_without_verification_a_patch_answer_about_another_user_fails_the_operat
     assert "run `reconciler plan` to see" in text
 
 
+def test_writes_done_but_answered_with_html_are_read_back_and_done(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_user(sandbox, "ann")
+    seed_user(sandbox, "zed")
+    sandbox.set_quirks(Quirks(html_write_answers=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("zed@acme.io", active=False), person("new@acme.io")],
+        [{"name": "Eng", "members": ["ann@acme.io", "new@acme.io"]}],
+        **LOOSE,
+    )
+    assert apply(manifest) == 0
+    text = capsys.readouterr().out
+    assert "created (its answer was unusable; found by a lookup)" in text
+    assert "answer has content type 'text/html; charset=utf-8'" in text
+    assert "read back: it is there" in text and "✗" not in text
+    assert live_user(sandbox, "zed")["active"] is False
+    assert member_names(sandbox, "Eng") == {"ann@acme.io", "new@acme.io"}
+    assert len(sandbox.store.users()) == 3  # no second new@acme.io
+    sandbox.set_quirks(Quirks())
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+@pytest.mark.parametrize(("flags", "code"), [((), 0), (("--no-verify",), 5)])
+def test_a_delete_done_but_answered_with_html_is_settled_by_the_read_back(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flags: tuple[str, ...],
+    code: int,
+) -> None:
+    seed_user(sandbox, "ann")
+    seed_user(sandbox, "zed")
+    sandbox.set_quirks(Quirks(html_write_answers=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("zed@acme.io", active=False)],
+        [],
+        deprovision="delete",
+        **LOOSE,
+    )
+    assert apply(manifest, *flags) == code
+    line = next(x for x in capsys.readouterr().out.splitlines() if "delete_user zed" in x)
+    assert sandbox.store.user_by_name("zed@acme.io") is None  # deleted either way
+    if code == 0:
+        assert "✓" in line and "deleted" in line
+    else:
+        assert "✗" in line and "answer cannot be read" in line and "--no-verify" in line
+
+
+def test_a_hire_the_server_creates_inactive_is_reactivated_before_joining_not_adopted(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_user(sandbox, "ann")
+    sandbox.set_quirks(Quirks(creates_inactive=True))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("new@acme.io")],
+        [{"name": "Eng", "members": ["ann@acme.io", "new@acme.io"]}],
+        **LOOSE,
+    )
+    assert apply(manifest) == 0
+    text = capsys.readouterr().out
+    line = next(x for x in text.splitlines() if "create_user new@acme.io:" in x)
+    assert "✓" in line and "created (the server made it inactive; patched to match" in line
+    assert "adopted" not in text and "listing is incomplete" not in text
+    assert live_user(sandbox, "new")["active"] is True
+    assert member_names(sandbox, "Eng") == {"ann@acme.io", "new@acme.io"}
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
 # -- 409 without scimType --------------------------------------------------------------------
 
 

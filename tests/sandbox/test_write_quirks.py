@@ -111,3 +111,41 @@ def test_write_quirk_specs_parse_and_round_trip_through_names() -> None:
         Quirks.from_specs(["forbid-user"])
     with pytest.raises(ValueError, match="takes no value"):
         Quirks.from_specs(["patch-returns-other=1"])
+
+
+def test_writes_can_be_done_then_answered_with_an_html_page(
+    make_sandbox: Callable[..., Sandbox], session: requests.Session
+) -> None:
+    sandbox = make_sandbox()
+    zed = _user(session, sandbox, "zed")
+    sandbox.set_quirks(Quirks.from_specs(["html-write-answers"]))
+    url = sandbox.base_url
+    patched = session.patch(f"{url}/Users/{zed}", json=DEACTIVATE)
+    assert patched.status_code == 200 and patched.headers["Content-Type"].startswith("text/html")
+    assert "<html>" in patched.text
+    made = session.post(f"{url}/Users", json={"userName": "new@acme.io"})
+    assert made.status_code == 201 and made.headers["Content-Type"].startswith("text/html")
+    assert sandbox.store.user_by_name("new@acme.io") is not None  # done all the same
+    read = session.get(f"{url}/Users/{zed}")  # reads and errors are untouched
+    assert read.json()["active"] is False and "scim+json" in read.headers["Content-Type"]
+    taken = session.post(f"{url}/Users", json={"userName": "new@acme.io"})
+    assert taken.status_code == 409 and taken.json()["scimType"] == "uniqueness"
+    gone = session.delete(f"{url}/Users/{zed}")
+    assert gone.status_code == 200 and gone.headers["Content-Type"].startswith("text/html")
+    assert session.get(f"{url}/Users/{zed}").status_code == 404
+    assert sandbox.stats.faults()["quirk_html_write_answer"] == 3
+
+
+def test_a_user_create_can_make_the_user_inactive_whatever_it_sends(
+    make_sandbox: Callable[..., Sandbox], session: requests.Session
+) -> None:
+    sandbox = make_sandbox(quirks=Quirks.from_specs(["creates-inactive"]))
+    made = session.post(
+        f"{sandbox.base_url}/Users", json={"userName": "new@acme.io", "active": True}
+    )
+    assert made.status_code == 201 and made.json()["active"] is False
+    user = sandbox.store.user_by_name("new@acme.io")
+    assert user is not None and user["active"] is False
+    team = session.post(f"{sandbox.base_url}/Groups", json={"displayName": "Eng"})
+    assert team.status_code == 201  # teams are untouched
+    assert sandbox.stats.faults()["quirk_created_inactive"] == 1

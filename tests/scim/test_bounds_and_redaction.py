@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import requests
 import responses
 
 from reconciler.errors import SecretInOutputError
@@ -293,6 +294,9 @@ def test_after_the_breaker_opens_no_request_is_sent() -> None:
         assert len(http.calls) == 0
     assert caught.value.attempted is False
     assert "connection failures in a row" in caught.value.reason
+    # The message says why it was not sent (parallel reads may report this request,
+    # not the one that opened the breaker), never a bare "not sent".
+    assert "not sent: the run was stopped: 1 connection failures in a row" in str(caught.value)
 
 
 def test_a_nested_scope_keeps_and_gives_back_the_outer_secrets() -> None:
@@ -303,3 +307,23 @@ def test_a_nested_scope_keeps_and_gives_back_the_outer_secrets() -> None:
             assert redact(f"{SECRET} inner-secret-0123456789") == "*** ***"
         assert redact(f"{SECRET} inner-secret-0123456789") == "*** inner-secret-0123456789"
     assert redact(SECRET) == SECRET
+
+
+def test_an_answer_that_is_not_http_is_described_redacted_before_it_is_cut() -> None:
+    from http.client import BadStatusLine, RemoteDisconnected
+
+    from urllib3.exceptions import ProtocolError
+
+    from reconciler.scim.transport import _describe
+    from reconciler.scim.wire import Timeouts
+
+    line = "x" * 100 + f"HTTP/1.1 200 {SECRET}"  # the cut at 120 falls inside the token
+    garbled = requests.ConnectionError(ProtocolError("Connection aborted.", BadStatusLine(line)))
+    with secrets_scope():
+        register_secret(SECRET)
+        text = _describe(garbled, Timeouts(), "https://scim.example.test/v2")
+    assert "is not valid HTTP" in text and SECRET[:6] not in text
+    dropped = requests.ConnectionError(
+        ProtocolError("Connection aborted.", RemoteDisconnected("closed"))
+    )
+    assert "connection failed or dropped" in _describe(dropped, Timeouts())

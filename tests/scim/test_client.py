@@ -14,7 +14,7 @@ from responses.registries import OrderedRegistry
 
 from reconciler.livestate import LiveGroup, LiveUser
 from reconciler.scim import builders
-from reconciler.scim.client import ScimClient
+from reconciler.scim.client import Origin, ScimClient
 from reconciler.scim.errors import (
     ScimConflict,
     ScimForbidden,
@@ -23,6 +23,7 @@ from reconciler.scim.errors import (
     ScimRateLimited,
     ScimServerError,
     ScimTransportError,
+    ScimUnusableAnswer,
 )
 from reconciler.scim.retry import RetryPolicy
 from reconciler.scim.secret import Token
@@ -188,6 +189,71 @@ def test_a_201_without_body_is_resolved_by_lookup(
     http.post(f"{BASE}/Users", status=201)
     http.get(f"{BASE}/Users", json=listing(ADA_LIVE))
     assert client.create_user(ADA).id == "u1"
+
+
+UNUSABLE_2XX = [
+    {"status": 201, "body": "<html>created</html>", "content_type": "text/html"},
+    {"status": 201, "json": {"userName": "ada@acme.io"}},  # no id
+    {"status": 200, "json": [ADA_LIVE]},  # a list, not the resource
+    {"status": 201, "body": "{not json", "content_type": "application/scim+json"},
+]
+
+
+@pytest.mark.parametrize("answer", UNUSABLE_2XX)
+def test_a_create_accepted_with_an_unusable_answer_is_resolved_by_lookup_not_resent(
+    http: responses.RequestsMock, client: ScimClient, answer: dict[str, Any]
+) -> None:
+    http.post(f"{BASE}/Users", **answer)
+    http.get(f"{BASE}/Users", json=listing(ADA_LIVE), match=[user_filter("Ada@acme.io")])
+    creation = client.create_or_adopt_user(ADA)
+    assert creation.resource.id == "u1" and creation.origin is Origin.RECOVERED
+    assert creation.why == "its answer was unusable"
+    assert posts(http) == 1
+
+
+def test_a_create_accepted_unusably_that_a_lookup_does_not_find_says_what_to_do(
+    http: responses.RequestsMock, client: ScimClient
+) -> None:
+    http.post(f"{BASE}/Users", **UNUSABLE_2XX[0])
+    http.get(f"{BASE}/Users", json=listing())
+    with pytest.raises(ScimUnusableAnswer) as caught:
+        client.create_user(ADA)
+    text = str(caught.value)
+    assert "the server accepted the create (HTTP 201)" in text
+    assert "a lookup does not find the user 'Ada@acme.io'" in text
+    assert "run `reconciler plan` again" in text and posts(http) == 1
+
+
+@pytest.mark.parametrize("answer", UNUSABLE_2XX)
+def test_a_patch_accepted_with_an_unusable_answer_raises_unusable_not_refused(
+    http: responses.RequestsMock, client: ScimClient, answer: dict[str, Any]
+) -> None:
+    http.patch(f"{BASE}/Users/u1", **answer)
+    http.patch(f"{BASE}/Groups/g1", **answer)
+    with pytest.raises(ScimUnusableAnswer) as user_error:
+        client.patch_user("u1", builders.replace_user_attributes({"active": False}))
+    with pytest.raises(ScimUnusableAnswer) as group_error:
+        client.patch_group("g1", builders.rename_group("x"))
+    assert user_error.value.status == group_error.value.status == answer["status"]
+    assert user_error.value.path == "/Users/u1" and group_error.value.path == "/Groups/g1"
+
+
+def test_a_delete_accepted_with_an_unusable_answer_raises_unusable(
+    http: responses.RequestsMock, client: ScimClient
+) -> None:
+    http.delete(f"{BASE}/Users/u1", **UNUSABLE_2XX[0])
+    with pytest.raises(ScimUnusableAnswer) as caught:
+        client.delete_user("u1")
+    assert caught.value.status == 201 and caught.value.method == "DELETE"
+
+
+def test_a_patch_refused_or_redirected_is_not_taken_for_accepted(
+    http: responses.RequestsMock, client: ScimClient
+) -> None:
+    http.patch(f"{BASE}/Users/u1", status=302, headers={"Location": "https://elsewhere.test/"})
+    with pytest.raises(ScimProtocolError) as caught:
+        client.patch_user("u1", builders.replace_user_attributes({"active": False}))
+    assert not isinstance(caught.value, ScimUnusableAnswer)
 
 
 def test_create_group_adopts_an_existing_team_by_exact_name(

@@ -57,6 +57,11 @@ def test_parse_user_accepts_numeric_ids_and_string_booleans() -> None:
         ({"id": "u1", "userName": None}, "'userName'"),
         ({"id": "u1", "userName": "a@acme.io", "active": "maybe"}, "'active'"),
         ({"id": "u1", "userName": "a@acme.io", "displayName": 3}, "'displayName'"),
+        # A complex attribute of another type is not "absent": names would look unset.
+        ({"id": "u1", "userName": "a@acme.io", "name": "Ann"}, "'name' is str, not an object"),
+        ({"id": "u1", "userName": "a@acme.io", "name": ["Ann"]}, "'name' is list"),
+        ({"id": "u1", "userName": "a@acme.io", "name": 0}, "'name' is int"),
+        ({"id": "u1", "userName": "a@acme.io", "name": False}, "'name' is bool"),
     ],
 )
 def test_parse_user_names_the_missing_or_wrong_field(resource: dict[str, Any], field: str) -> None:

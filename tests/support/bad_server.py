@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MODES = ("bad-json", "html", "missing-id", "huge", "redirect", "short-total")
+# Answers that are not valid HTTP at all: http.client refuses their headers.
+BROKEN_HTTP_MODES = ("many-headers", "long-header")
 # Nested deeper than Python's JSON decoder can go (it raises RecursionError).
 DEEP_MODES = ("deep-json", "deep-in-user", "deep-error")
 _HUGE = 70 * 2**20
@@ -46,6 +48,16 @@ def _handler(mode: str) -> type[BaseHTTPRequestHandler]:
                 self._send(200, b'{"totalResults": 1, "Resources": [' + user + b"]}")
             elif mode == "deep-error":
                 self._send(400, b'{"detail": ' + _DEEP + b"}")
+            elif mode in BROKEN_HTTP_MODES:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/scim+json")
+                many = mode == "many-headers"
+                for i in range(150 if many else 1):
+                    self.send_header(f"X-Junk-{i}", "x" * (10 if many else 70_000))
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    self.wfile.write(b"{}")
             elif mode == "redirect":
                 self.send_response(302)
                 self.send_header("Location", "https://attacker.invalid/steal")
@@ -81,9 +93,19 @@ def _list(resources: list[dict[str, object]]) -> dict[str, object]:
     }
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when a client resets the connection (the reconciler gives up on a
+    broken answer mid-stream): the server's traceback must not look like the CLI's."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        return None
+
+
 @contextlib.contextmanager
 def bad_server(mode: str) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(mode))
+    server = _QuietServer(("127.0.0.1", 0), _handler(mode))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -58,6 +58,15 @@ class Scripted:
     (/Groups) after the POST was applied. ``create_accepted``: every POST answers
     202 Accepted without a body and creates nothing yet (an asynchronous server).
     ``create_conflict``: (scimType, detail) of a 409 that answers every POST.
+    ``write_answer``: (status, content type, body) that answers every POST and PATCH
+    once it was applied (a server that does the work but answers HTML, or a body
+    without an id). ``lose_member_adds``: that many PATCHes adding team members are
+    applied, then answered 503 (the answer lost, the work done).
+    ``conflict_on_present_member``: a PATCH adding a member the team already has is
+    answered 409 "member already exists" and changes nothing.
+    ``patch_status_after_work``: every PATCH is applied, then answered with this
+    status (a 500 or 502 from a server, or a proxy, that failed after the work).
+    ``patch_refusal``: (status, detail) answering every PATCH, which changes nothing.
     ``list_delay``: seconds each listing GET waits before it is answered;
     ``in_flight`` / ``most_in_flight``: requests being served now / at most at once.
     """
@@ -68,6 +77,11 @@ class Scripted:
     create_answers_with: str | None = None
     create_accepted: bool = False
     create_conflict: tuple[str, str] | None = None
+    write_answer: tuple[int, str, bytes] | None = None
+    lose_member_adds: int = 0
+    conflict_on_present_member: bool = False
+    patch_status_after_work: int | None = None
+    patch_refusal: tuple[int, str] | None = None
     list_delay: float = 0.0  # seconds every GET of a listing takes (a round trip)
     log: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -114,7 +128,11 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
                 with state.lock:
                     state.log.append(f"{method} {url.path}")
                     status, body = self._route(method, url.path, url.query, raw)
-                self._json(status, body)
+                answer = state.write_answer
+                if answer is not None and method in ("POST", "PATCH") and status < 300:
+                    self._raw(*answer)
+                else:
+                    self._json(status, body)
             finally:
                 with state.lock:
                     state.in_flight -= 1
@@ -149,9 +167,25 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
             if method == "DELETE":
                 store.remove(found)
                 return 204, None
+            if method == "PATCH" and state.patch_refusal is not None:
+                status, detail = state.patch_refusal
+                return status, {"detail": detail}
             if method == "PATCH":
-                for op in json.loads(raw or b"{}").get("Operations", []):
+                operations = json.loads(raw or b"{}").get("Operations", [])
+                adds = [
+                    o for o in operations if o.get("op") == "add" and o.get("path") == "members"
+                ]
+                have = {m["value"] for m in found.get("members", [])}
+                asked = {m["value"] for o in adds for m in o.get("value") or []}
+                if state.conflict_on_present_member and asked & have:
+                    return 409, {"scimType": "uniqueness", "detail": "member already exists"}
+                for op in operations:
                     _patch(found, op)
+                if adds and state.lose_member_adds > 0:
+                    state.lose_member_adds -= 1
+                    return 503, {"detail": "try again later"}
+                if state.patch_status_after_work is not None:
+                    return state.patch_status_after_work, {"detail": "upstream failed"}
                 return 200, found
             return 405, {"detail": f"{method} not allowed here"}
 
@@ -186,8 +220,11 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
 
         def _json(self, status: int, body: dict[str, Any] | None) -> None:
             data = b"" if body is None else json.dumps(body).encode()
+            self._raw(status, "application/scim+json", data)
+
+        def _raw(self, status: int, content_type: str, data: bytes) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/scim+json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
