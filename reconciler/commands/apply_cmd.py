@@ -158,6 +158,7 @@ def run(options: Options, console: Console) -> int:
 
 def _apply_saved(options: Options, plan_file: str, console: Console) -> int:
     from reconciler.grammar import count
+    from reconciler.render.escape import terminal
     from reconciler.settings import today
     from reconciler.staleness import already_applied
     from reconciler.workflow import check_saved_plan, read_plan_file
@@ -175,9 +176,11 @@ def _apply_saved(options: Options, plan_file: str, console: Console) -> int:
         plan_file=plan_file,
     )
     if already_applied(plan, live):
+        held = len(plan.operations)
+        what = "the one operation" if held == 1 else f"all {count(held, 'operation')}"
         console(
-            f"this plan was already applied: {PRODUCT} already holds all "
-            f"{count(len(plan.operations), 'operation')} of {plan_file}; nothing to do"
+            f"this plan was already applied: {PRODUCT} already holds {what} of "
+            f"{terminal(plan_file)}; nothing to do"
         )
         return EXIT_OK
     console.write(render_plan(plan, "text", (), console.stdout, detail=options.detail))

@@ -912,3 +912,20 @@ def test_an_output_path_below_a_file_names_the_file_not_mkdir(
         f"error: cannot write the plan file {out}: {tmp_path / 'out'}, above its folder "
         f"{out.parent}, is a file, not a folder; pass --out a file path in a writable folder"
     ]
+
+
+def test_a_saved_plan_of_one_operation_applied_twice_says_the_one_operation(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS[:1], [])
+    out = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(out)) == 0
+    assert run("apply", str(out)) == 0
+    capsys.readouterr()
+
+    assert run("apply", str(out)) == 0
+
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        f"this plan was already applied: Mixpanel already holds the one operation of {out}; "
+        "nothing to do"
+    )
