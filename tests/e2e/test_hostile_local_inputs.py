@@ -693,7 +693,11 @@ def test_a_word_where_a_number_belongs_gets_the_hint_that_fits_it(
 def test_doctor_on_an_org_of_one_user_and_no_team_reads_as_english(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    manifest = write_manifest(tmp_path / "org.yaml", USERS[:1], [])
+    manifest = tmp_path / "org.yaml"
+    manifest.write_text(
+        "version: 1\norganization: {claimed_domains: [acme.io]}\nusers:\n"
+        "  - {email: ada@acme.io, given_name: Ada, family_name: Lovelace}\n"
+    )
     assert run("apply", "-m", str(manifest), "--auto-approve") == 0
     capsys.readouterr()
 
@@ -702,7 +706,9 @@ def test_doctor_on_an_org_of_one_user_and_no_team_reads_as_english(
     out = capsys.readouterr().out
     assert "(empty for the one user read)" in out
     assert "Read path: no teams to read" in out
+    assert "the one live user is in claimed domains (acme.io)" in out
     assert "the first 1 users" not in out and "each of the 0 teams" not in out
+    assert "all 1 live user" not in out
 
 
 # -- a token copied with its variable name -------------------------------------------------
