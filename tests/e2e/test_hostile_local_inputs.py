@@ -935,3 +935,22 @@ def test_a_saved_plan_of_one_operation_applied_twice_says_the_one_operation(
         f"this plan was already applied: Mixpanel already holds the one operation of {out}; "
         "nothing to do"
     )
+
+
+@pytest.mark.parametrize("value", ["65", "100000", "9" * 30])
+def test_apply_concurrency_above_its_bound_is_a_usage_error(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One worker thread per operation in flight: 100000 meant a thread and a
+    # connection per operation of a large plan, all at once.
+    with pytest.raises(SystemExit) as stop:
+        run("apply", "--concurrency", value)
+
+    assert stop.value.code == 64
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            f"reconciler apply: error: argument --concurrency: must be at most 64, got {value}"
+        )
+    )
