@@ -167,10 +167,11 @@ def _read_all(  # noqa: PLR0917 - one private caller per listing
     held as many resources as this one (on an honest server, all but the last do).
     Pages are taken strictly in order, and only a page requested at the startIndex
     that the page-by-page read would ask for next is taken; any other request in
-    flight is waited for and dropped, and that startIndex asked for again. So the pages
-    read, their checks, the errors and their order are those of a page-by-page read;
-    only a server whose pages change size, or a listing that fails, costs up to
-    ``window - 1`` requests that a page-by-page read would not have made.
+    flight is waited for and dropped, and that startIndex asked for again; from then
+    on the listing reads one page ahead only. So the pages read, their checks, the
+    errors and their order are those of a page-by-page read, and a listing costs at
+    most ``window - 1`` requests that a read one page ahead would not make (a server
+    whose pages change size, or a listing that fails).
     Nothing is requested past totalResults or beyond the page bounds above, and a
     listing whose size is not yet shown to be within MAX_PAGES reads one page ahead
     only. A read that fails ends only once every request under way has (Ctrl-C does
@@ -181,6 +182,7 @@ def _read_all(  # noqa: PLR0917 - one private caller per listing
     total: int | None = None
     max_pages = per_page = 1
     pages = 0
+    steady = True
     ahead: deque[tuple[int, _ReadAhead]] = deque()
     try:
         while total is None or len(kept) < total:
@@ -214,7 +216,10 @@ def _read_all(  # noqa: PLR0917 - one private caller per listing
             done = len(kept) + len(page.resources)
             if done > total:
                 raise _fail(f"{kind}: {done} resources returned, totalResults says {total}")
-            wide = window if max_pages <= MAX_PAGES + PAGE_SLACK else 1
+            if ahead and ahead[0][0] != done + 1:  # this page's size differs from the last
+                _drop(ahead)
+                steady = False  # a server whose pages change size: one page ahead from now
+            wide = window if steady and max_pages <= MAX_PAGES + PAGE_SLACK else 1
             bounds = partial(_bounds, kind, max_pages=max_pages, per_page=per_page, total=total)
             _fill(ahead, fetch, page_size, done, len(page.resources), total, wide, pages, bounds)
             kept.extend(map(keep, page.resources))

@@ -177,5 +177,6 @@ def test_a_window_reads_what_a_page_by_page_read_reads_and_fails_where_it_fails(
     one, four = _Stateless(seed), _Stateless(seed)
     assert _outcome(four, 4) == _outcome(one, 1)
     assert set(one.asked) <= set(four.asked)
+    assert len(four.asked) - len(one.asked) <= 3  # the window costs 3 requests at most
     assert four.most <= 4 and one.most == 1
     assert four.in_flight == 0  # every request ended before the read did
