@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scim_sandbox import Sandbox
+from scim_sandbox import Quirks, Sandbox
 from tests.e2e.conftest import TOKEN, person, run, write_manifest
 from tests.support.scim2_server import scim2_server
 
@@ -46,6 +46,7 @@ def test_a_healthy_sandbox_passes_every_check(
         "users readable": "ok",
         "teams readable": "ok",
         "team members cross-check (users' groups)": "ok",
+        "whole org readable (every page, team members)": "ok",
         "claimed domains": "ok",
         "look-alike userNames": "ok",
     }
@@ -124,3 +125,17 @@ def test_doctor_json_reports_a_refused_setting_as_a_failed_check(
     ]
     assert body["checks"][0]["detail"].startswith("no SCIM token: set MIXPANEL_SCIM_TOKEN")
     assert captured.err.startswith("error: no SCIM token")
+
+
+def test_a_whole_read_that_fails_is_named_as_the_read_not_as_a_later_check(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The first pages answer well; the whole read fails closed (a team whose members
+    # are not a list). Doctor names the read, and skips what would look at its result.
+    with Sandbox(token=TOKEN, seed="demo", quirks=Quirks(members_not_list=True)) as box:
+        code, report = doctor(capsys, "--url", box.base_url)
+    checks = {c["name"]: c for c in report["checks"]}  # type: ignore[attr-defined,index]
+    read = checks["whole org readable (every page, team members)"]
+    assert code == 1 and read["status"] == "fail"
+    assert "members" in read["detail"]
+    assert "look-alike userNames" not in checks
