@@ -58,6 +58,7 @@ class Scripted:
     (/Groups) after the POST was applied. ``create_accepted``: every POST answers
     202 Accepted without a body and creates nothing yet (an asynchronous server).
     ``create_conflict``: (scimType, detail) of a 409 that answers every POST.
+    ``create_refusal``: (status, detail) answering every POST, which creates nothing.
     ``write_answer``: (status, content type, body) that answers every POST and PATCH
     once it was applied (a server that does the work but answers HTML, or a body
     without an id). ``lose_member_adds``: that many PATCHes adding team members are
@@ -77,6 +78,7 @@ class Scripted:
     create_answers_with: str | None = None
     create_accepted: bool = False
     create_conflict: tuple[str, str] | None = None
+    create_refusal: tuple[int, str] | None = None
     write_answer: tuple[int, str, bytes] | None = None
     lose_member_adds: int = 0
     conflict_on_present_member: bool = False
@@ -152,6 +154,9 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
                 return 200, self._list(parts[0], store, query)
             if len(parts) == 1 and method == "POST" and state.create_accepted:
                 return 202, None
+            if len(parts) == 1 and method == "POST" and state.create_refusal is not None:
+                status, detail = state.create_refusal
+                return status, {"detail": detail}
             if len(parts) == 1 and method == "POST" and state.create_conflict:
                 scim_type, detail = state.create_conflict
                 return 409, {"scimType": scim_type, "detail": detail}
