@@ -70,6 +70,10 @@ class Scripted:
     ``patch_refusal``: (status, detail) answering every PATCH, which changes nothing.
     ``list_delay``: seconds each listing GET waits before it is answered;
     ``in_flight`` / ``most_in_flight``: requests being served now / at most at once.
+    ``sent``: the size in bytes of every answer's body, in the order answered.
+    ``chunked``: answers are sent with ``Transfer-Encoding: chunked`` (no
+    Content-Length, as servers stream big or compressed answers).
+    Listings honour ``excludedAttributes=members`` (teams listed without members).
     """
 
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -89,6 +93,8 @@ class Scripted:
     lock: threading.Lock = field(default_factory=threading.Lock)
     in_flight: int = 0  # requests being served now
     most_in_flight: int = 0
+    sent: list[int] = field(default_factory=list)
+    chunked: bool = False
 
     def writes(self) -> list[str]:
         return [line for line in self.log if not line.startswith("GET ")]
@@ -207,6 +213,8 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
             start = int(params.get("startIndex", "1"))
             count = int(params.get("count", "100"))
             page = items[start - 1 : start - 1 + count]
+            if params.get("excludedAttributes") == "members":
+                page = [{k: v for k, v in r.items() if k != "members"} for r in page]
             return {
                 "schemas": [LIST],
                 "totalResults": len(items),
@@ -228,11 +236,21 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
             self._raw(status, "application/scim+json", data)
 
         def _raw(self, status: int, content_type: str, data: bytes) -> None:
+            with state.lock:
+                state.sent.append(len(data))
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
+            if not state.chunked:
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            self.wfile.write(data)
+            for at in range(0, len(data), 16384):
+                piece = data[at : at + 16384]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
 
     return Handler
 
