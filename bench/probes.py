@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
+from functools import partial
 from typing import Any
 
 TOKEN = "bench-token"  # the sandbox is started with it (--token)
@@ -176,13 +177,15 @@ def probe_floor(url: str, concurrency: int) -> dict[str, Any]:
     }
 
 
-def probe_pages(url: str) -> dict[str, Any]:
+def probe_pages(url: str, window: int = 1) -> dict[str, Any]:
     """The pages floor: every page of Users and of Groups *with members*, nothing else.
 
     The fewest requests any client can read the org in (ceil(N/P) + ceil(G/P)), with a
     bare ``requests.Session`` and ``json.loads``; the reader takes members from list
     pages only where users' ``groups`` corroborate them (and reads one canary team),
-    so this is a floor, not a competitor.
+    so this is a floor, not a competitor. ``window`` > 1: after each listing's first
+    page, its other pages are fetched that many at a time (as the reader's read-ahead
+    may), with no check at all: the floor for a client that reads pages concurrently.
     """
     import requests
 
@@ -198,8 +201,9 @@ def probe_pages(url: str) -> dict[str, Any]:
         return json.loads(answer.content)
 
     started, cpu = time.perf_counter(), time.process_time()
-    users = _pages(lambda s: get("/Users", {"startIndex": s, "count": PAGE}))
-    groups = _pages(lambda s: get("/Groups", {"startIndex": s, "count": PAGE}))
+    listing = _pages if window == 1 else partial(_pages_at_once, window=window)
+    users = listing(lambda s: get("/Users", {"startIndex": s, "count": PAGE}))
+    groups = listing(lambda s: get("/Groups", {"startIndex": s, "count": PAGE}))
     members = sum(len(g.get("members") or []) for g in groups)
     return {
         "wall": time.perf_counter() - started,
@@ -233,6 +237,17 @@ def _pages(fetch: Callable[[int], Any]) -> list[Any]:
         resources.extend(body.get("Resources", []))
         if len(resources) >= body["totalResults"] or not body.get("Resources"):
             return resources
+
+
+def _pages_at_once(fetch: Callable[[int], Any], window: int) -> list[Any]:
+    """The first page, then every other page ``window`` at a time (pages of PAGE)."""
+    first = fetch(1)
+    resources: list[Any] = list(first.get("Resources", []))
+    starts = range(1 + PAGE, first["totalResults"] + 1, PAGE)
+    with ThreadPoolExecutor(window) as pool:
+        for body in pool.map(fetch, starts):
+            resources.extend(body.get("Resources", []))
+    return resources
 
 
 def live_in_memory(users: int) -> Any:
@@ -388,6 +403,7 @@ def main() -> None:
     parser.add_argument("--url", default="")
     parser.add_argument("--manifest")
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--window", type=int, default=1, help="pages: pages at a time")
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--percent", type=float, default=2.0)
     parser.add_argument("--repeats", type=int, default=5)
@@ -405,7 +421,7 @@ def main() -> None:
     elif args.kind == "read":
         figures = probe_read(args.url, args.concurrency)
     elif args.kind == "pages":
-        figures = probe_pages(args.url)
+        figures = probe_pages(args.url, args.window)
     elif args.kind == "manifest":
         figures = probe_manifest(args.users, args.percent, args.out)
     else:

@@ -60,7 +60,7 @@ from reconciler.scim.client import ScimClient  # noqa: E402
 from reconciler.scim.secret import Token  # noqa: E402
 
 PYTHON = sys.executable
-CONCURRENCY = 4  # the reader's default pool for team reads
+CONCURRENCY = 4  # the reader's default: team reads, and pages read ahead, at a time
 PERCENT = 2.0
 LATENCY_MS = 50
 OPERATIONS = 200
@@ -235,9 +235,11 @@ def bench_latency(users: int, repeats: int) -> dict[str, Any]:
         manifest = Path(tmp) / "manifests"
         probe("manifest", "--users", str(users), "--percent", str(PERCENT), "--out", str(manifest))
         common = ["--url", sandbox.url, "--concurrency", str(CONCURRENCY)]
-        pages, floors, wholes = [], [], []
+        pages, windowed, floors, wholes = [], [], [], []
         for _ in range(repeats):
             pages.append(probe("pages", "--url", sandbox.url)["wall"])
+            window = ["--window", str(CONCURRENCY)]
+            windowed.append(probe("pages", "--url", sandbox.url, *window)["wall"])
             floors.append(probe("floor", *common)["wall"])
             wholes.append(whole_plan(sandbox.url, manifest)["wall"])
     plan, floor = median(wholes), median(floors)
@@ -247,11 +249,13 @@ def bench_latency(users: int, repeats: int) -> dict[str, Any]:
         "users": users,
         "latency_ms": LATENCY_MS,
         "pages_wall": median(pages),
+        "pages_window_wall": median(windowed),
         "floor_wall": floor,
         "plan_wall": plan,
         "ratio": plan / median(pages),
+        "over_window": plan / median(windowed),
         "over_pattern": plan / floor,
-        "runs": {"pages": pages, "floor": floors, "plan": wholes},
+        "runs": {"pages": pages, "pages_window": windowed, "floor": floors, "plan": wholes},
     }
 
 
@@ -426,7 +430,9 @@ def table(results: dict[str, Any]) -> str:
             f"LATENCY {lat['latency_ms']} ms, {lat['users']} users: plan {lat['plan_wall']:.2f} s"
             f", reader-pattern floor {lat['floor_wall']:.2f} s, pages floor "
             f"{lat['pages_wall']:.2f} s ({lat['ratio']:.2f}x pages floor, "
-            f"{lat.get('over_pattern', float('nan')):.2f}x pattern)"
+            f"{lat.get('over_pattern', float('nan')):.2f}x pattern); pages {CONCURRENCY} at a "
+            f"time {lat.get('pages_window_wall', float('nan')):.2f} s "
+            f"({lat.get('over_window', float('nan')):.2f}x)"
         )
     lines += [
         "",
