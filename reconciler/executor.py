@@ -929,11 +929,14 @@ def _with_advice(error: ReconcilerError, op: Operation, profile: TargetProfile) 
         )
     if isinstance(error, ScimError) and error.status in (412, 428):
         # RFC 7644 §3.14: versioned writes (If-Match with the resource's ETag), which
-        # this tool does not send; another change may also have raced this one.
-        return (
-            f"{text}; the server wants a versioned write (an If-Match ETag header, RFC "
-            "7644 §3.14), which this tool does not send: turn that requirement off in the "
-            "server's SCIM settings or ask its vendor; nothing was changed, and `reconciler "
-            "plan` shows whether someone else changed it meanwhile"
+        # this tool does not send; another change may also have raced this one. This
+        # advice replaces the error's own (parse_error's), which says the same in part.
+        return str(
+            error.with_hint(
+                "the server wants a versioned write (an If-Match ETag header, RFC 7644 "
+                "§3.14), which this tool does not send: turn that requirement off in the "
+                "server's SCIM settings or ask its vendor; nothing was changed, and "
+                "`reconciler plan` shows whether someone else changed it meanwhile"
+            )
         )
     return text

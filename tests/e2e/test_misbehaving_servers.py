@@ -179,6 +179,7 @@ def test_a_server_that_wants_versioned_writes_gets_the_fix_named_and_nothing_cha
     line = next(x for x in out.splitlines() if "deactivate_user zed@acme.io:" in x)
     assert "✗" in line and f"HTTP {status}: If-Match required" in line
     assert "the server wants a versioned write (an If-Match ETag header" in line
+    assert line.count("RFC 7644 §3.14") == 1, line  # the fix once, not twice
     assert user(org, "zed@acme.io")["active"] is True
 
 
