@@ -109,8 +109,10 @@ def test_an_interrupt_before_the_read_back_leaves_a_write_answered_5xx_not_done(
     assert "was not made (the run was interrupted)" in first.detail
     events = read_journal(journal_path)
     assert events[-1]["event"] == "interrupted"
-    assert events[-1]["done"] == result.count_done == sum(
-        1 for r in result.results if r.key != "ann@acme.io" and r.status is Status.DONE
+    assert (
+        events[-1]["done"]
+        == result.count_done
+        == sum(1 for r in result.results if r.key != "ann@acme.io" and r.status is Status.DONE)
     )
     judged = [e for e in events if e["event"] == "verification"]
     assert [(e["key"], e["status"]) for e in judged] == [("ann@acme.io", "failed")]
