@@ -301,10 +301,13 @@ def _domains(client: ScimProbe, claimed: Iterable[str]) -> tuple[Check, LiveStat
     if empty:
         notes.append(f"claimed domains with no live users: {', '.join(empty)}")
     if not notes:
+        users = len(live.users)
+        who = {0: "no live users yet; all will be", 1: "the one live user is"}.get(
+            users, f"all {count(users, 'live user')} are"
+        )
         return Check(
             "claimed domains",
             Status.OK,
-            f"all {count(len(live.users), 'live user')} are in "
-            f"claimed domains ({', '.join(sorted(claimed_set))})",
+            f"{who} in claimed domains ({', '.join(sorted(claimed_set))})",
         ), live
     return Check("claimed domains", Status.WARN, "; ".join(notes)), live

@@ -68,6 +68,19 @@ class Options:
     allow_teams_emptied: int | None = None
 
 
+# One worker thread per operation in flight, up to the phase's size: --concurrency
+# 100000 on a plan of 5,000 creates started 5,000 threads and connections at once.
+MAX_CONCURRENCY = 64
+
+
+def _concurrency(text: str) -> int:
+    """argparse type for --concurrency: a whole number from 1 to MAX_CONCURRENCY."""
+    value = positive(text)
+    if value > MAX_CONCURRENCY:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_CONCURRENCY}, got {text}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "plan_file", nargs="?", type=given, metavar="PLAN_FILE", help="a saved plan"
@@ -85,11 +98,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auto-approve", action="store_true", help="do not ask for `yes`")
     parser.add_argument(
         "--concurrency",
-        type=positive,
+        type=_concurrency,
         default=4,
         metavar="N",
-        help="operations of one phase sent in parallel, in requests at a time "
-        "(default %(default)s)",
+        help="operations of one phase sent in parallel, in requests at a time, 1 to "
+        f"{MAX_CONCURRENCY} (default %(default)s)",
     )
     parser.add_argument(
         "--chunk-size",
@@ -158,6 +171,7 @@ def run(options: Options, console: Console) -> int:
 
 def _apply_saved(options: Options, plan_file: str, console: Console) -> int:
     from reconciler.grammar import count
+    from reconciler.render.escape import terminal
     from reconciler.settings import today
     from reconciler.staleness import already_applied
     from reconciler.workflow import check_saved_plan, read_plan_file
@@ -175,9 +189,11 @@ def _apply_saved(options: Options, plan_file: str, console: Console) -> int:
         plan_file=plan_file,
     )
     if already_applied(plan, live):
+        held = len(plan.operations)
+        what = "the one operation" if held == 1 else f"all {count(held, 'operation')}"
         console(
-            f"this plan was already applied: {PRODUCT} already holds all "
-            f"{count(len(plan.operations), 'operation')} of {plan_file}; nothing to do"
+            f"this plan was already applied: {PRODUCT} already holds {what} of "
+            f"{terminal(plan_file)}; nothing to do"
         )
         return EXIT_OK
     console.write(render_plan(plan, "text", (), console.stdout, detail=options.detail))

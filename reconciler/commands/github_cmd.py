@@ -307,8 +307,24 @@ def _drift(gh: GitHub, args: Options, out: Out, env: Mapping[str, str]) -> int:
 
 
 def _run_url(env: Mapping[str, str]) -> str | None:
-    parts = [env.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
-    return f"{parts[0]}/{parts[1]}/actions/runs/{parts[2]}" if all(parts) else None
+    """The workflow run's URL for a Markdown link, or None when a part is missing or odd.
+
+    The parts go inside ``[...](URL)`` in a PR comment and the drift issue, so each is
+    checked for its form (an https server URL, owner/name, a numeric id): a ``)``, a
+    space or a newline in one would end the link and put the rest in as Markdown.
+    """
+    import re
+
+    server, repo, run = (
+        env.get(k, "").strip() for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    if not (
+        re.fullmatch(r"https://[A-Za-z0-9.-]+(?::[0-9]+)?", server.rstrip("/"), re.ASCII)
+        and re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repo, re.ASCII)
+        and re.fullmatch(r"[0-9]+", run, re.ASCII)
+    ):
+        return None
+    return f"{server.rstrip('/')}/{repo}/actions/runs/{run}"
 
 
 def _read(path: str) -> str:

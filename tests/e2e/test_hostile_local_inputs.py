@@ -693,7 +693,11 @@ def test_a_word_where_a_number_belongs_gets_the_hint_that_fits_it(
 def test_doctor_on_an_org_of_one_user_and_no_team_reads_as_english(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    manifest = write_manifest(tmp_path / "org.yaml", USERS[:1], [])
+    manifest = tmp_path / "org.yaml"
+    manifest.write_text(
+        "version: 1\norganization: {claimed_domains: [acme.io]}\nusers:\n"
+        "  - {email: ada@acme.io, given_name: Ada, family_name: Lovelace}\n"
+    )
     assert run("apply", "-m", str(manifest), "--auto-approve") == 0
     capsys.readouterr()
 
@@ -702,7 +706,9 @@ def test_doctor_on_an_org_of_one_user_and_no_team_reads_as_english(
     out = capsys.readouterr().out
     assert "(empty for the one user read)" in out
     assert "Read path: no teams to read" in out
+    assert "the one live user is in claimed domains (acme.io)" in out
     assert "the first 1 users" not in out and "each of the 0 teams" not in out
+    assert "all 1 live user" not in out
 
 
 # -- a token copied with its variable name -------------------------------------------------
@@ -912,3 +918,39 @@ def test_an_output_path_below_a_file_names_the_file_not_mkdir(
         f"error: cannot write the plan file {out}: {tmp_path / 'out'}, above its folder "
         f"{out.parent}, is a file, not a folder; pass --out a file path in a writable folder"
     ]
+
+
+def test_a_saved_plan_of_one_operation_applied_twice_says_the_one_operation(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", USERS[:1], [])
+    out = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(out)) == 0
+    assert run("apply", str(out)) == 0
+    capsys.readouterr()
+
+    assert run("apply", str(out)) == 0
+
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        f"this plan was already applied: Mixpanel already holds the one operation of {out}; "
+        "nothing to do"
+    )
+
+
+@pytest.mark.parametrize("value", ["65", "100000", "9" * 30])
+def test_apply_concurrency_above_its_bound_is_a_usage_error(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One worker thread per operation in flight: 100000 meant a thread and a
+    # connection per operation of a large plan, all at once.
+    with pytest.raises(SystemExit) as stop:
+        run("apply", "--concurrency", value)
+
+    assert stop.value.code == 64
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            f"reconciler apply: error: argument --concurrency: must be at most 64, got {value}"
+        )
+    )

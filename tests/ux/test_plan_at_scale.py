@@ -156,3 +156,28 @@ def test_a_notice_about_thousands_of_unlisted_users_names_only_the_first() -> No
     assert notice.startswith("5000 active users in claimed domains are not in the manifest")
     assert notice.endswith(f"and {USERS - 20} more")
     assert notice.count("@acme.io") == 20
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"GITHUB_RUN_ID": "42) <img src=x> [x](https://evil.example"},
+        {"GITHUB_RUN_ID": "42\n# forged heading"},
+        {"GITHUB_SERVER_URL": "javascript:alert(1)//"},
+        {"GITHUB_SERVER_URL": "https://github.com) [x](https://evil.example"},
+    ],
+)
+def test_an_odd_run_url_part_is_left_out_of_the_link_not_pasted_into_markdown(
+    odd: dict[str, str], big_plan: Plan, api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    comments = f"{API}/repos/{REPO}/issues/7/comments"
+    api.get(comments, json=[])
+    api.post(comments, json=comment(9, "posted"), status=201)
+    body_file = tmp_path / "plan.md"
+    body_file.write_text(render_markdown(big_plan, shown=None))
+    env = {**ENV, "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "42", **odd}
+    args = _github_args(["comment", "--pr", "7", "--body-file", str(body_file)])
+    assert github_run(options_from(GithubOptions, args), lambda line: None, env) == 0
+    sent = json.loads(api.calls[-1].request.body or b"{}")["body"]
+    assert "evil.example" not in sent and "forged heading" not in sent and "javascript" not in sent
+    assert "actions/runs" not in sent and "the job summary" in sent
