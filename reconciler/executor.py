@@ -241,6 +241,8 @@ def apply_plan(
         raise _interrupted(plan, run, journal) from None
     if checked is not None and not checked.skipped:
         results = _verified(results, checked, state, journal)
+    elif checked is not None:
+        results, checked = _unjudged(results, checked, state, journal)
     outcome = ApplyResult(
         tuple(results),
         state.stop_reason,
@@ -343,6 +345,38 @@ def _verified(
     return final
 
 
+def _unjudged(
+    results: list[OpResult], checked: Verification, state: _RunState, journal: Journal
+) -> tuple[list[OpResult], Verification]:
+    """Results with every operation left to a read-back that was not made
+    (``checked.skipped`` says why) turned into a failure, and ``checked`` with those
+    operations as its differences (so the summary shows them, as read-back failures).
+
+    Those are the operations whose answer proved nothing (``_Runner._answer_of``,
+    ``_Runner._contradicted``): a 5xx after every retry, a retry refused as if done, a
+    2xx that cannot be read or contradicts the change. Only the read-back can say they
+    were made; without it they are not done (as with --no-verify).
+    """
+    final = []
+    differences: dict[str, tuple[str, ...]] = {}
+    for result in results:
+        problem = state.answer_notes.get(result.op_id)
+        if problem is None or result.status not in (Status.DONE, Status.ADOPTED, Status.PARTIAL):
+            final.append(result)
+            continue
+        prefix = f"{result.detail}; " if result.status is Status.ADOPTED else ""
+        unseen = (
+            f"the read-back that decides whether the change was made was not made "
+            f"({checked.skipped}), so it is not known to be done: run `reconciler plan` "
+            "to see what is left"
+        )
+        failed = replace(result, status=Status.FAILED, detail=f"{prefix}{problem}; {unseen}")
+        journal.record("verification", _journal_fields(failed))
+        final.append(failed)
+        differences[result.op_id] = (unseen,)
+    return final, replace(checked, differences=differences)
+
+
 def _difference_text(differences: tuple[str, ...], *, answered: bool = True) -> str:
     """What the read-back found: changes not there, and changes it could not see.
 
@@ -420,7 +454,10 @@ def _interrupted(plan: Plan, run: _Runner, journal: Journal) -> ApplyInterrupted
     run.stop("interrupted")
     with run.state.lock:
         finished = dict(run.state.finished)
-    done = ApplyResult(tuple(finished[op.id] for op in plan.operations if op.id in finished))
+    results = [finished[op.id] for op in plan.operations if op.id in finished]
+    # Writes whose answers left the outcome to the read-back, which an interrupt skips.
+    unread = Verification(0, {}, skipped="the run was interrupted")
+    done = ApplyResult(tuple(_unjudged(results, unread, run.state, journal)[0]))
     journal.record(
         "interrupted",
         {
@@ -892,11 +929,14 @@ def _with_advice(error: ReconcilerError, op: Operation, profile: TargetProfile) 
         )
     if isinstance(error, ScimError) and error.status in (412, 428):
         # RFC 7644 §3.14: versioned writes (If-Match with the resource's ETag), which
-        # this tool does not send; another change may also have raced this one.
-        return (
-            f"{text}; the server wants a versioned write (an If-Match ETag header, RFC "
-            "7644 §3.14), which this tool does not send: turn that requirement off in the "
-            "server's SCIM settings or ask its vendor; nothing was changed, and `reconciler "
-            "plan` shows whether someone else changed it meanwhile"
+        # this tool does not send; another change may also have raced this one. This
+        # advice replaces the error's own (parse_error's), which says the same in part.
+        return str(
+            error.with_hint(
+                "the server wants a versioned write (an If-Match ETag header, RFC 7644 "
+                "§3.14), which this tool does not send: turn that requirement off in the "
+                "server's SCIM settings or ask its vendor; nothing was changed, and "
+                "`reconciler plan` shows whether someone else changed it meanwhile"
+            )
         )
     return text

@@ -50,6 +50,7 @@ from reconciler.profile import PRODUCT
 from reconciler.scim.errors import (
     ScimAnswerTooLarge,
     ScimBadRequest,
+    ScimBudgetExceeded,
     ScimError,
     ScimPayloadTooLarge,
     ScimRateLimited,
@@ -59,6 +60,7 @@ from reconciler.scim.errors import (
 )
 from reconciler.scim.parse import ListPage, parse_group, parse_user, parse_user_groups
 from reconciler.scim.protocols import ScimReader
+from reconciler.scim.transport import ByteBudget
 
 Progress = Callable[[str, int, int], None]
 """``on_progress(kind, done, total)``: kind is "users" or "teams"; the one definition."""
@@ -110,12 +112,13 @@ def _read_live_state(
 ) -> LiveState:
     progress = on_progress or _silent
     try:
-        with client.byte_budget(max_read_bytes):
+        with client.byte_budget(max_read_bytes) as budget:
             keep = partial(_user, {})
             users, groups_of = _users(
                 _read_all("users", client.list_users_page, page_size, progress, keep, concurrency)
             )
-            listed, refused = _list_teams(client, page_size, progress, concurrency)
+            spent = budget if isinstance(budget, ByteBudget) else None
+            listed, refused = _list_teams(client, page_size, progress, concurrency, spent)
             trust = listed_members_trusted(listed, groups_of)
             if refused:
                 trust = MemberTrust.none(refused)
@@ -422,7 +425,11 @@ def _unique_user_names(users: list[LiveUser]) -> None:
 
 
 def _list_teams(
-    client: ScimReader, page_size: int, progress: Progress, window: int
+    client: ScimReader,
+    page_size: int,
+    progress: Progress,
+    window: int,
+    budget: ByteBudget | None = None,
 ) -> tuple[list[LiveGroup], str]:
     """Every team, with the members its listing carries, and why none may be taken ("").
 
@@ -435,17 +442,27 @@ def _list_teams(
     No ``attributes=`` narrowing is asked for (``members.value`` is a sub-attribute
     servers handle unevenly, and one that drops ``members`` for it would cost a read
     per team): the whole resource, as a plain listing answers it.
+
+    The listing with members is thrown away then, so what it received is given back
+    to the read's byte ``budget``: the pages it kept, and the pages refused as too
+    large, which stream up to the cap before they are (several at once, read ahead);
+    otherwise they could use up the budget the second listing and the team reads
+    need. For the same reason the budget running out in that listing is one more
+    reason to list without members, not the end of the read.
     """
+    spent = None if budget is None else budget.used
     try:
         fetch = partial(_groups_page, client, with_members=True)
         return _groups(_read_all("teams", fetch, page_size, progress, _team, window)), ""
     except ScimRateLimited:
         raise
-    except _REFUSED as error:
+    except (*_REFUSED, ScimBudgetExceeded) as error:
         refused = (
             f"a page of teams with members failed ({error}), so teams were listed "
             "without members (excludedAttributes=members)"
         )
+    if budget is not None and spent is not None:
+        budget.rewind(spent)  # no request in flight: _read_all ended with its last one
     fetch = partial(_groups_page, client, with_members=False)
     return _groups(_read_all("teams", fetch, page_size, progress, _team, window)), refused
 

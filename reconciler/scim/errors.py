@@ -217,6 +217,13 @@ class ScimUnusableAnswer(ScimProtocolError):
         )
 
 
+class ScimBudgetExceeded(ScimProtocolError):
+    """The read's whole byte budget (``--max-read-mib``) is used up: the answers of one
+    read together are over it, whichever answer happened to cross it."""
+
+    label = "too much data"
+
+
 class ScimAnswerTooLarge(ScimProtocolError):
     """One answer exceeded the per-response byte cap (``max_response_bytes``).
 

@@ -31,6 +31,7 @@ from reconciler.redact import Redactor, redact
 from reconciler.scim.errors import (
     AUTH_HINT,
     ScimAnswerTooLarge,
+    ScimBudgetExceeded,
     ScimCircuitOpen,
     ScimError,
     ScimProtocolError,
@@ -104,6 +105,14 @@ class ByteBudget:
     def spend(self, size: int) -> None:
         with self._lock:
             self.used += size
+
+    def rewind(self, used: int) -> None:
+        """Forget every byte charged since ``used`` was read from this budget: answers
+        the caller has thrown away (a listing it reads again otherwise). Call it with
+        no request of this budget in flight."""
+        with self._lock:
+            self.used = min(self.used, used)
+            self.exceeded = False
 
     def take(self, size: int) -> bool:
         """Charge ``size`` bytes just received; False (nothing charged) past the limit."""
@@ -501,7 +510,7 @@ class Transport:
     def _too_large(self, limit: int, method: str, path: str) -> ScimProtocolError:
         budget = self._budget
         if budget is not None and (limit < self.max_response_bytes or budget.exceeded):
-            return ScimProtocolError(
+            return ScimBudgetExceeded(
                 f"the read exceeded its byte budget of {budget.limit} bytes "
                 f"({budget.used} already received); raise it with --max-read-mib if the "
                 "org is really that large",

@@ -13,6 +13,7 @@ import pytest
 from reconciler.executor import ApplyInterrupted, ApplyOptions, Status, apply_plan
 from reconciler.journal import Journal, read_journal
 from reconciler.livestate import LiveUser
+from reconciler.scim.errors import ScimServerError
 from tests.core.test_executor import plan_for
 from tests.core.test_planner import manifest, person
 from tests.support.fake_directory import FakeDirectory
@@ -68,3 +69,50 @@ def test_an_interrupt_journals_every_finished_operation_and_says_how_far_it_got(
     assert [r.op_id for r in interrupted.result.results] == [
         op.id for op in plan.operations if op.id in {r.op_id for r in interrupted.result.results}
     ]  # plan order
+
+
+class FailingThenInterruptedDirectory(FakeDirectory):
+    """The first PATCH is answered 500 (after every retry) and changes nothing; the
+    second sends a real SIGINT: the run ends before any read-back could judge the first."""
+
+    def __init__(self, users: list[LiveUser]) -> None:
+        super().__init__(users)
+        self.patches = 0
+
+    def patch_user(self, user_id: str, patch: dict[str, Any]) -> LiveUser | None:
+        self.patches += 1
+        if self.patches == 1:
+            raise ScimServerError(
+                "HTTP 500: upstream failed", status=500, method="PATCH", path=f"/Users/{user_id}"
+            )
+        os.kill(os.getpid(), signal.SIGINT)
+        return super().patch_user(user_id, patch)
+
+
+def test_an_interrupt_before_the_read_back_leaves_a_write_answered_5xx_not_done(
+    tmp_path: Path,
+) -> None:
+    users = [LiveUser(f"id-{n}", f"{n}@acme.io", "Given", "Family") for n in ("ann", "ben")]
+    desired = manifest(
+        [person(u.user_name, active=False) for u in users], [], max_deprovision_percent=100
+    )
+    directory = FailingThenInterruptedDirectory(users)
+    plan = plan_for(desired, directory)
+    journal_path = tmp_path / "journal.jsonl"
+    with pytest.raises(ApplyInterrupted) as caught, Journal(journal_path, run_id="r") as journal:
+        apply_plan(plan, directory, journal=journal, options=ApplyOptions(concurrency=1))
+    result = caught.value.result
+    first = result.results[0]
+    assert first.key == "ann@acme.io" and directory.users["id-ann"].active  # not changed
+    assert first.status is Status.FAILED
+    assert "HTTP 500: upstream failed" in first.detail
+    assert "was not made (the run was interrupted)" in first.detail
+    events = read_journal(journal_path)
+    assert events[-1]["event"] == "interrupted"
+    assert (
+        events[-1]["done"]
+        == result.count_done
+        == sum(1 for r in result.results if r.key != "ann@acme.io" and r.status is Status.DONE)
+    )
+    judged = [e for e in events if e["event"] == "verification"]
+    assert [(e["key"], e["status"]) for e in judged] == [("ann@acme.io", "failed")]

@@ -252,7 +252,10 @@ def test_a_server_that_requires_if_match_is_refused_naming_the_etag(
         capsys.readouterr()
         assert run("apply", "-m", str(manifest), "--auto-approve", "--max-attempts", "1") == 5
     out = capsys.readouterr().out
-    assert "HTTP 412" in out and "If-Match header, RFC 7644 §3.14" in out
+    assert "HTTP 412" in out and "If-Match ETag header, RFC 7644 §3.14" in out
+    # The fix is named once per failure (the apply's advice replaces the error's own).
+    refused = [line for line in out.splitlines() if "HTTP 412" in line]
+    assert refused and all(line.count("RFC 7644 §3.14") == 1 for line in refused), refused
 
 
 def test_member_value_filter_paths_refused_keep_the_member_and_say_why(

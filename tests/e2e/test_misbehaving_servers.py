@@ -179,4 +179,28 @@ def test_a_server_that_wants_versioned_writes_gets_the_fix_named_and_nothing_cha
     line = next(x for x in out.splitlines() if "deactivate_user zed@acme.io:" in x)
     assert "✗" in line and f"HTTP {status}: If-Match required" in line
     assert "the server wants a versioned write (an If-Match ETag header" in line
+    assert line.count("RFC 7644 §3.14") == 1, line  # the fix once, not twice
     assert user(org, "zed@acme.io")["active"] is True
+
+
+@pytest.mark.parametrize("status", [500, 502])
+def test_a_write_answered_5xx_stays_a_failure_when_the_read_back_that_judges_it_is_not_made(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str], status: int
+) -> None:
+    # Every PATCH is refused with a 5xx and changes nothing; then the token is refused
+    # (401 to the POST), so there is no read-back to judge the PATCHes. Nothing proves
+    # them done: they must not be reported done.
+    org.patch_refusal = (status, "upstream failed")
+    org.create_refusal = (401, "token revoked")
+    manifest = leaver_and_hire(tmp_path)
+    flags = ("--auto-approve", "--max-attempts", "1", "--concurrency", "1")
+    assert run("apply", "-m", str(manifest), *flags) == 5
+    out = capsys.readouterr().out
+    assert user(org, "zed@acme.io")["active"] is True  # nothing was changed
+    summary = out[out.index("Apply incomplete") :]
+    assert summary.startswith("Apply incomplete: 0 done, 3 failed, 1 skipped."), out
+    assert "read back: it is there" not in out
+    line = next(x for x in summary.splitlines() if "deactivate_user zed@acme.io:" in x)
+    assert line.startswith("  failed: deactivate_user zed@acme.io: the server answered HTTP")
+    assert f"HTTP {status}: upstream failed" in line
+    assert "was not made (the server refused the token)" in line

@@ -24,6 +24,7 @@ from reconciler.scim.client import ScimClient
 from reconciler.scim.errors import (
     ScimAnswerTooLarge,
     ScimBadRequest,
+    ScimBudgetExceeded,
     ScimError,
     ScimPayloadTooLarge,
     ScimRateLimited,
@@ -245,7 +246,14 @@ def test_a_listed_member_that_does_not_parse_makes_that_team_a_read() -> None:
 
 @pytest.mark.parametrize(
     "refusal",
-    [ScimAnswerTooLarge, ScimPayloadTooLarge, ScimBadRequest, ScimServerError, ScimTransportError],
+    [
+        ScimAnswerTooLarge,
+        ScimPayloadTooLarge,
+        ScimBadRequest,
+        ScimServerError,
+        ScimTransportError,
+        ScimBudgetExceeded,  # pages read ahead with it, refused as too large, ran it out
+    ],
 )
 def test_a_page_with_members_that_fails_is_listed_again_without_them(
     refusal: type[ScimError],

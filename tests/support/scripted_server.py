@@ -58,6 +58,7 @@ class Scripted:
     (/Groups) after the POST was applied. ``create_accepted``: every POST answers
     202 Accepted without a body and creates nothing yet (an asynchronous server).
     ``create_conflict``: (scimType, detail) of a 409 that answers every POST.
+    ``create_refusal``: (status, detail) answering every POST, which creates nothing.
     ``write_answer``: (status, content type, body) that answers every POST and PATCH
     once it was applied (a server that does the work but answers HTML, or a body
     without an id). ``lose_member_adds``: that many PATCHes adding team members are
@@ -69,6 +70,10 @@ class Scripted:
     ``patch_refusal``: (status, detail) answering every PATCH, which changes nothing.
     ``list_delay``: seconds each listing GET waits before it is answered;
     ``in_flight`` / ``most_in_flight``: requests being served now / at most at once.
+    ``sent``: the size in bytes of every answer's body, in the order answered.
+    ``chunked``: answers are sent with ``Transfer-Encoding: chunked`` (no
+    Content-Length, as servers stream big or compressed answers).
+    Listings honour ``excludedAttributes=members`` (teams listed without members).
     """
 
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -77,6 +82,7 @@ class Scripted:
     create_answers_with: str | None = None
     create_accepted: bool = False
     create_conflict: tuple[str, str] | None = None
+    create_refusal: tuple[int, str] | None = None
     write_answer: tuple[int, str, bytes] | None = None
     lose_member_adds: int = 0
     conflict_on_present_member: bool = False
@@ -87,6 +93,8 @@ class Scripted:
     lock: threading.Lock = field(default_factory=threading.Lock)
     in_flight: int = 0  # requests being served now
     most_in_flight: int = 0
+    sent: list[int] = field(default_factory=list)
+    chunked: bool = False
 
     def writes(self) -> list[str]:
         return [line for line in self.log if not line.startswith("GET ")]
@@ -152,6 +160,9 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
                 return 200, self._list(parts[0], store, query)
             if len(parts) == 1 and method == "POST" and state.create_accepted:
                 return 202, None
+            if len(parts) == 1 and method == "POST" and state.create_refusal is not None:
+                status, detail = state.create_refusal
+                return status, {"detail": detail}
             if len(parts) == 1 and method == "POST" and state.create_conflict:
                 scim_type, detail = state.create_conflict
                 return 409, {"scimType": scim_type, "detail": detail}
@@ -202,6 +213,8 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
             start = int(params.get("startIndex", "1"))
             count = int(params.get("count", "100"))
             page = items[start - 1 : start - 1 + count]
+            if params.get("excludedAttributes") == "members":
+                page = [{k: v for k, v in r.items() if k != "members"} for r in page]
             return {
                 "schemas": [LIST],
                 "totalResults": len(items),
@@ -223,11 +236,21 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
             self._raw(status, "application/scim+json", data)
 
         def _raw(self, status: int, content_type: str, data: bytes) -> None:
+            with state.lock:
+                state.sent.append(len(data))
             self.send_response(status)
             self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
+            if not state.chunked:
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            self.wfile.write(data)
+            for at in range(0, len(data), 16384):
+                piece = data[at : at + 16384]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
 
     return Handler
 
