@@ -186,6 +186,7 @@ def _read_all(  # noqa: PLR0917 - one private caller per listing
     max_pages = per_page = 1
     pages = 0
     steady = True
+    wide = 1  # requests of this listing the last pages were asked for beside
     ahead: deque[tuple[int, _ReadAhead]] = deque()
     try:
         while total is None or len(kept) < total:
@@ -196,7 +197,9 @@ def _read_all(  # noqa: PLR0917 - one private caller per listing
             if problem is not None:
                 raise problem
             if ahead and ahead[0][0] == start:
-                page = ahead.popleft()[1].result()
+                page = _taken(ahead, fetch, page_size, together=wide > 1)
+                steady = steady and page is not None
+                page = page or fetch(start, page_size)
             else:  # none ahead, or asked at another startIndex: the page changed size
                 _drop(ahead)
                 page = fetch(start, page_size)
@@ -265,6 +268,32 @@ def _fill(  # noqa: PLR0917 - the state of _read_all's loop, passed as it is
             return
         ahead.append((start, _ReadAhead(fetch, start, page_size)))
         start += size
+
+
+def _taken(
+    ahead: deque[tuple[int, _ReadAhead]],
+    fetch: Callable[[int, int], ListPage],
+    count: int,
+    *,
+    together: bool,
+) -> ListPage | None:
+    """The first page read ahead; None when it failed beside other requests (``together``).
+
+    A server (or proxy) that takes one request at a time answers 503 or 429, or drops
+    the connection, to requests sent beside others, even after every retry; a
+    page-by-page read never sends two, so it reads there. Such a page's error is not
+    the read's: the rest of the window is dropped and the caller asks for the page
+    again by itself, one page ahead from then on. Its error then is what a page-by-page
+    read would raise. Every other error is raised as it is.
+    """
+    request = ahead.popleft()[1]
+    try:
+        return request.result()
+    except _BUSY:
+        if not together:
+            raise
+    _drop(ahead)
+    return None
 
 
 def _drop(ahead: deque[tuple[int, _ReadAhead]]) -> None:
@@ -467,6 +496,8 @@ def _list_teams(
     return _groups(_read_all("teams", fetch, page_size, progress, _team, window)), refused
 
 
+# How a page requested beside others can fail where it would not by itself.
+_BUSY = (ScimRateLimited, ScimServerError, ScimTransportError)
 # How a page of teams with members can fail where one without them may not.
 _REFUSED = (
     ScimAnswerTooLarge,

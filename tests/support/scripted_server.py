@@ -70,6 +70,9 @@ class Scripted:
     ``patch_refusal``: (status, detail) answering every PATCH, which changes nothing.
     ``list_delay``: seconds each listing GET waits before it is answered;
     ``in_flight`` / ``most_in_flight``: requests being served now / at most at once.
+    ``busy_when_concurrent``: a status (503, 429) answering, with ``Retry-After: 0``,
+    every listing GET that arrives while another request is being served (a server, or
+    a proxy, that takes one request at a time).
     ``sent``: the size in bytes of every answer's body, in the order answered.
     ``chunked``: answers are sent with ``Transfer-Encoding: chunked`` (no
     Content-Length, as servers stream big or compressed answers).
@@ -95,6 +98,7 @@ class Scripted:
     most_in_flight: int = 0
     sent: list[int] = field(default_factory=list)
     chunked: bool = False
+    busy_when_concurrent: int | None = None
 
     def writes(self) -> list[str]:
         return [line for line in self.log if not line.startswith("GET ")]
@@ -127,6 +131,12 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
                 state.in_flight += 1
                 state.most_in_flight = max(state.most_in_flight, state.in_flight)
             try:
+                listing = method == "GET" and url.path.endswith(("/Users", "/Groups"))
+                if state.busy_when_concurrent and listing and state.in_flight > 1:
+                    with state.lock:
+                        state.log.append(f"{method} {url.path} busy")
+                    self._busy(state.busy_when_concurrent)
+                    return
                 if (
                     state.list_delay
                     and method == "GET"
@@ -230,6 +240,15 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
             store.append(created)
             other = next((r for r in store if r["id"] == state.create_answers_with), None)
             return 201, other if other is not None else created
+
+        def _busy(self, status: int) -> None:
+            data = json.dumps({"status": str(status), "detail": "one request at a time"})
+            self.send_response(status)
+            self.send_header("Content-Type", "application/scim+json")
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data.encode())
 
         def _json(self, status: int, body: dict[str, Any] | None) -> None:
             data = b"" if body is None else json.dumps(body).encode()
