@@ -51,6 +51,7 @@ from reconciler.scim.errors import (
     ScimAnswerTooLarge,
     ScimBadRequest,
     ScimBudgetExceeded,
+    ScimCircuitOpen,
     ScimError,
     ScimPayloadTooLarge,
     ScimRateLimited,
@@ -284,11 +285,14 @@ def _taken(
     page-by-page read never sends two, so it reads there. Such a page's error is not
     the read's: the rest of the window is dropped and the caller asks for the page
     again by itself, one page ahead from then on. Its error then is what a page-by-page
-    read would raise. Every other error is raised as it is.
+    read would raise. Every other error is raised as it is, and so is the circuit
+    breaker's (the run is stopped; the page asked again would not even be sent).
     """
     request = ahead.popleft()[1]
     try:
         return request.result()
+    except ScimCircuitOpen:  # the run is stopped: asked again, it would not be sent
+        raise
     except _BUSY:
         if not together:
             raise

@@ -15,7 +15,7 @@ from reconciler.errors import LiveStateError
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.reader import read_live_state
 from reconciler.scim.client import ScimClient
-from reconciler.scim.errors import ScimServerError
+from reconciler.scim.errors import ScimCircuitOpen, ScimServerError
 from reconciler.scim.parse import ListPage, parse_group, parse_user, parse_user_groups
 
 
@@ -309,6 +309,29 @@ def test_a_failing_read_ahead_is_reported_where_a_page_by_page_read_reports_it()
         "GET /Users 21 10",
     ]
     assert directory.calls[-1] == "GET /Users 21 10"
+
+
+def test_a_read_ahead_stopped_by_the_circuit_breaker_is_not_asked_again() -> None:
+    # The breaker open ends the run: asking the page again by itself would only be
+    # refused before it is sent, and its error would hide the limit that stopped it.
+    directory = FakeDirectory(users=[user(i) for i in range(25)], server_page_size=10)
+
+    def failing(start_index: int, count: int) -> ListPage:
+        directory.calls.append(f"GET /Users {start_index} {count}")
+        if start_index == 21:
+            raise ScimCircuitOpen(
+                "5 connection failures in a row",
+                reason="5 connection failures in a row",
+                attempted=True,
+                method="GET",
+                path="/Users",
+            )
+        return directory._page(directory.users, start_index, count)
+
+    directory.list_users_page = failing  # type: ignore[method-assign]
+    with pytest.raises(LiveStateError, match="5 connection failures in a row"):
+        read_live_state(directory, page_size=10)
+    assert sorted(directory.calls) == ["GET /Users 1 10", "GET /Users 11 10", "GET /Users 21 10"]
 
 
 def test_no_page_is_read_ahead_past_a_paging_bound() -> None:
