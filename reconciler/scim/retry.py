@@ -66,7 +66,11 @@ class CircuitBreaker:
     It opens (for good: a run does not recover from it) when
 
     - ``max_connection_failures`` attempts in a row got no HTTP answer at all (refused,
-      dropped, timed out), whichever requests and threads they belonged to; or
+      dropped, timed out), whichever requests and threads they belonged to; attempts
+      under way together count once (one that started before the last counted failure
+      ended is that failure seen by another thread: a server, or proxy, that drops
+      requests sent beside others is not unreachable, its retries one by one are
+      answered); or
     - waiting for retries would take the run past ``retry_budget`` seconds of retry
       waiting in total. Waits of concurrent threads overlap, so the budget counts
       wall-clock time during which at least one retry wait was under way.
@@ -92,6 +96,7 @@ class CircuitBreaker:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._consecutive = 0
+        self._failed_at = float("-inf")  # when the last counted connection failure ended
         self._waited = 0.0
         self._covered_until = float("-inf")
         self._opened = threading.Event()
@@ -112,8 +117,16 @@ class CircuitBreaker:
         with self._lock:
             self._consecutive = 0
 
-    def connection_failed(self) -> None:
+    def now(self) -> float:
+        """The breaker's clock (seconds, monotonic): what ``connection_failed`` takes."""
+        return self._monotonic()
+
+    def connection_failed(self, started: float | None = None) -> None:
+        """An attempt that began at ``started`` (``now()``; None: unknown) got no answer."""
         with self._lock:
+            if started is not None and started < self._failed_at:
+                return  # under way beside the failure last counted: the same one
+            self._failed_at = self._monotonic()
             self._consecutive += 1
             if self._consecutive >= self.max_connection_failures:
                 self._open(

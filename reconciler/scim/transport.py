@@ -336,12 +336,13 @@ class Transport:
         """The retry loop of ``request``; every wait is announced to ``on_retry`` first."""
         request = f"{method} {path}"
         while True:
+            started = self.breaker.now()
             try:
                 status, headers, content, reopens, sparse = self._paced_send(
                     method, path, params, data, backoff, purpose=purpose
                 )
             except requests.RequestException as error:
-                self.breaker.connection_failed()
+                self.breaker.connection_failed(started)
                 retryable = (safe or _not_sent(error)) and not _hopeless(error)
                 retryable = retryable and not isinstance(error, DeadlineExceeded)
                 why = _describe(error, self.timeouts, self.base_url)

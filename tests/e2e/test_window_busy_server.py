@@ -63,3 +63,17 @@ def test_a_page_failing_by_itself_too_fails_as_a_page_by_page_read_does() -> Non
     assert len(errors) == 2
     assert errors[0] == errors[1]
     assert "503" in errors[0]
+
+
+def test_a_server_dropping_concurrent_connections_is_not_taken_for_unreachable() -> None:
+    """Requests in flight together that all lose their connection are one failure.
+
+    The circuit breaker stops a run after 5 connection failures in a row ("the server
+    is unreachable"); the window's requests failing together, and their retries, must
+    not count as 5 when each page read by itself is answered."""
+    for _ in range(4):  # the threads' timing varies: several reads, each must succeed
+        state = Scripted(users=_users(40), list_delay=0.01, drop_when_concurrent=True)
+        with scripted_server(state) as url:
+            client = ScimClient.connect(url, Token(TOKEN), retry=RetryPolicy(base_delay=0.01))
+            live = read_live_state(client, page_size=5, concurrency=4)
+        assert len(live.users) == 40

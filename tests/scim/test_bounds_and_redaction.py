@@ -118,6 +118,20 @@ def test_connection_failures_in_a_row_open_the_breaker_and_an_answer_resets_the_
     assert not breaker.allow_wait(0.0)
 
 
+def test_attempts_under_way_together_count_as_one_connection_failure() -> None:
+    clock = [0.0]
+    breaker = CircuitBreaker(max_connection_failures=2, monotonic=lambda: clock[0])
+    together = [breaker.now() for _ in range(4)]  # four requests sent at once
+    clock[0] = 1.0
+    for started in together:  # all dropped: one failure of the connection
+        breaker.connection_failed(started)
+    assert not breaker.is_open
+    started = breaker.now()  # a retry sent after that failure, dropped too
+    clock[0] = 2.0
+    breaker.connection_failed(started)
+    assert breaker.is_open and "2 connection failures in a row" in str(breaker.reason)
+
+
 def test_overlapping_retry_waits_count_once_against_the_run_budget() -> None:
     now = [0.0]
     breaker = CircuitBreaker(retry_budget=10.0, monotonic=lambda: now[0])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 import time
 import uuid
@@ -72,7 +73,8 @@ class Scripted:
     ``in_flight`` / ``most_in_flight``: requests being served now / at most at once.
     ``busy_when_concurrent``: a status (503, 429) answering, with ``Retry-After: 0``,
     every listing GET that arrives while another request is being served (a server, or
-    a proxy, that takes one request at a time).
+    a proxy, that takes one request at a time). ``drop_when_concurrent``: such a request's
+    connection is closed instead, without an answer.
     ``sent``: the size in bytes of every answer's body, in the order answered.
     ``chunked``: answers are sent with ``Transfer-Encoding: chunked`` (no
     Content-Length, as servers stream big or compressed answers).
@@ -99,6 +101,7 @@ class Scripted:
     sent: list[int] = field(default_factory=list)
     chunked: bool = False
     busy_when_concurrent: int | None = None
+    drop_when_concurrent: bool = False
 
     def writes(self) -> list[str]:
         return [line for line in self.log if not line.startswith("GET ")]
@@ -132,6 +135,10 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
                 state.most_in_flight = max(state.most_in_flight, state.in_flight)
             try:
                 listing = method == "GET" and url.path.endswith(("/Users", "/Groups"))
+                if state.drop_when_concurrent and listing and state.in_flight > 1:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 if state.busy_when_concurrent and listing and state.in_flight > 1:
                     with state.lock:
                         state.log.append(f"{method} {url.path} busy")
