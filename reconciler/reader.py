@@ -227,7 +227,9 @@ def _read_all(  # noqa: PLR0917 - one private caller per listing
                 _drop(ahead)
                 steady = False  # a server whose pages change size: one page ahead from now
             wide = window if steady and max_pages <= MAX_PAGES + PAGE_SLACK else 1
-            bounds = partial(_bounds, kind, max_pages=max_pages, per_page=per_page, total=total)
+            bounds = partial(
+                _paging_problem, kind, max_pages=max_pages, per_page=per_page, total=total
+            )
             _fill(ahead, fetch, page_size, done, len(page.resources), total, wide, pages, bounds)
             kept.extend(map(keep, page.resources))
             progress(kind, len(kept), total)
@@ -251,21 +253,21 @@ def _fill(  # noqa: PLR0917 - the state of _read_all's loop, passed as it is
     total: int,
     window: int,
     pages: int,
-    problem: Callable[[int, int], LiveStateError | None],
+    problem: Callable[..., LiveStateError | None],
 ) -> None:
     """Request the pages after ``done`` (``size`` resources a page) up to ``window`` in flight.
 
-    A page is requested only if a page-by-page read with pages of ``size`` would request
-    it: it starts within totalResults, and ``problem`` (``_paging_problem`` for that
-    many pages read and that many resources done) has no objection.
+    ``ahead`` holds only pages at the startIndexes that follow ``done`` (the caller
+    drops any other). A page is requested only if a page-by-page read with pages of
+    ``size`` would request it: it starts within totalResults, and ``problem``
+    (``_paging_problem`` for that many pages read and ``done`` resources) has no
+    objection.
     """
-    if ahead and ahead[0][0] != done + 1:
-        _drop(ahead)  # asked for at startIndexes a page-by-page read will not ask for
     start = ahead[-1][0] + size if ahead else done + 1
     while len(ahead) < window and start <= total and size > 0:
         # Before page ``pages + len(ahead) + 1``, a page-by-page read checks the bounds
         # with that many pages read and ``start - 1`` resources done.
-        if problem(pages + len(ahead), start - 1) is not None:
+        if problem(pages + len(ahead), done=start - 1) is not None:
             return
         ahead.append((start, _ReadAhead(fetch, start, page_size)))
         start += size
@@ -304,14 +306,6 @@ def _drop(ahead: deque[tuple[int, _ReadAhead]]) -> None:
     """Wait for every request in flight to end, and forget their pages."""
     while ahead:
         ahead.popleft()[1].wait()
-
-
-def _bounds(
-    kind: str, pages: int, done: int, *, max_pages: int, per_page: int, total: int
-) -> LiveStateError | None:
-    return _paging_problem(
-        kind, pages, max_pages=max_pages, per_page=per_page, total=total, done=done
-    )
 
 
 def _paging_problem(

@@ -102,10 +102,6 @@ class ByteBudget:
         with self._lock:
             return max(0, self.limit - self.used)
 
-    def spend(self, size: int) -> None:
-        with self._lock:
-            self.used += size
-
     def rewind(self, used: int) -> None:
         """Forget every byte charged since ``used`` was read from this budget: answers
         the caller has thrown away (a listing it reads again otherwise). Call it with
