@@ -198,9 +198,9 @@ def _read_all(  # noqa: PLR0917 - one private caller per listing
             if problem is not None:
                 raise problem
             if ahead and ahead[0][0] == start:
-                page = _taken(ahead, fetch, page_size, together=wide > 1)
-                steady = steady and page is not None
-                page = page or fetch(start, page_size)
+                taken = _taken(ahead, together=wide > 1)
+                steady = steady and taken is not None
+                page = fetch(start, page_size) if taken is None else taken
             else:  # none ahead, or asked at another startIndex: the page changed size
                 _drop(ahead)
                 page = fetch(start, page_size)
@@ -273,13 +273,7 @@ def _fill(  # noqa: PLR0917 - the state of _read_all's loop, passed as it is
         start += size
 
 
-def _taken(
-    ahead: deque[tuple[int, _ReadAhead]],
-    fetch: Callable[[int, int], ListPage],
-    count: int,
-    *,
-    together: bool,
-) -> ListPage | None:
+def _taken(ahead: deque[tuple[int, _ReadAhead]], *, together: bool) -> ListPage | None:
     """The first page read ahead; None when it failed beside other requests (``together``).
 
     A server (or proxy) that takes one request at a time answers 503 or 429, or drops
