@@ -175,7 +175,9 @@ def _read_all(  # noqa: PLR0917 - one private caller per listing
     on the listing reads one page ahead only. So the pages read, their checks, the
     errors and their order are those of a page-by-page read, and a listing costs at
     most ``window - 1`` requests that a read one page ahead would not make (a server
-    whose pages change size, or a listing that fails).
+    whose pages change size, or a listing that fails), plus the page asked for again by
+    itself when it failed beside others (``_taken``: a server that takes one request at
+    a time).
     Nothing is requested past totalResults or beyond the page bounds above, and a
     listing whose size is not yet shown to be within MAX_PAGES reads one page ahead
     only. A read that fails ends only once every request under way has (Ctrl-C does
