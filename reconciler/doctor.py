@@ -19,7 +19,7 @@ from reconciler.grammar import count, plural
 from reconciler.livestate import LiveState, MembersRead
 from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.reader import read_live_state
-from reconciler.report import lookalike_lines
+from reconciler.report import lookalike_lines, lookalike_team_lines
 from reconciler.scim.errors import (
     ScimAuthError,
     ScimBadRequest,
@@ -33,6 +33,7 @@ from reconciler.scim.protocols import ScimProbe
 MEMBERSHIP = "team members cross-check (users' groups)"
 _SAMPLE = 100
 LOOKALIKES = "look-alike userNames"
+LOOKALIKE_TEAMS = "look-alike team names"
 WHOLE_READ = "whole org readable (every page, team members)"
 
 
@@ -94,6 +95,7 @@ def diagnose(
         if claimed_domains is not None:
             _run(checks, "claimed domains", lambda: _domains(live, claimed_domains))
         _run(checks, LOOKALIKES, lambda: _lookalikes(live))
+        _run(checks, LOOKALIKE_TEAMS, lambda: _lookalike_teams(live))
     if live is not None and live.members_read is not None:
         checks = [_with_read_path(c, live.members_read) for c in checks]
     return Diagnosis(target, tuple(checks))
@@ -300,6 +302,20 @@ def _lookalikes(live: LiveState) -> tuple[Check, None]:
         "policy.lookalike_users only to let the policy manage it"
     )
     return Check(LOOKALIKES, Status.WARN, detail), None
+
+
+def _lookalike_teams(live: LiveState) -> tuple[Check, None]:
+    """Live team names that print like another name (the userNames' rules)."""
+    found = lookalike_team_lines(live.groups)
+    if not found:
+        detail = f"none among {count(len(live.groups), 'team name')}"
+        return Check(LOOKALIKE_TEAMS, Status.OK, detail), None
+    detail = (
+        f"{count(len(found), 'team name')} with invisible, bidi or confusable characters: "
+        f"{'; '.join(found)}; they never match a manifest team and are never changed "
+        "automatically: check who made them, then rename or delete them in Mixpanel"
+    )
+    return Check(LOOKALIKE_TEAMS, Status.WARN, detail), None
 
 
 def _domains(live: LiveState, claimed: Iterable[str]) -> tuple[Check, None]:

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from reconciler.identity import lookalike_reason, match_key
-from reconciler.livestate import LiveState, LiveUser
+from reconciler.identity import lookalike_reason, match_key, spelled
+from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest.models import (
     Manifest,
     User,
@@ -72,6 +72,9 @@ class AccessReport:
     # Live userNames that look like another address (``reconciler.identity``): never
     # matched to the manifest, never changed automatically; the reason follows a colon.
     lookalikes: tuple[str, ...] = ()
+    # Live team names of that kind, ``"<name>" (id <id>): <why>``: never matched to a
+    # manifest team, never changed automatically.
+    lookalike_teams: tuple[str, ...] = ()
 
 
 def build_report(
@@ -93,6 +96,7 @@ def build_report(
         expiring=_expiring(manifest, live, today, expiring_days) if manifest else (),
         no_team=tuple(r.email for r in users if r.active and not r.teams),
         lookalikes=lookalike_lines(live.users),
+        lookalike_teams=lookalike_team_lines(live.groups),
     )
 
 
@@ -100,6 +104,15 @@ def lookalike_lines(users: Iterable[LiveUser]) -> tuple[str, ...]:
     """``"<userName>: <why>"`` for each look-alike live account; escape before showing."""
     found = ((u.user_name, lookalike_reason(u.user_name)) for u in users)
     return tuple(f"{name}: {why}" for name, why in found if why is not None)
+
+
+def lookalike_team_lines(groups: Iterable[LiveGroup]) -> tuple[str, ...]:
+    """``'"<name>" (id <id>): <why>'`` for each live team whose name is a look-alike,
+    the name spelled out (``\\u0415ng``), as plan's notices name it."""
+    found = ((g, lookalike_reason(g.display_name)) for g in groups)
+    return tuple(
+        f'"{spelled(g.display_name)}" (id {g.id}): {why}' for g, why in found if why is not None
+    )
 
 
 def _teams_by_user(live: LiveState) -> dict[str, tuple[str, ...]]:

@@ -12,7 +12,12 @@ this module decides how.
   returns inside a value, invisible format characters (Unicode ``Cf``, e.g.
   U+200B), bidirectional controls (U+202E ...), line and paragraph separators,
   spaces other than U+0020, private-use and unassigned code points are shown as
-  ``\\x1b`` / ``\\n`` / ``\\u200b`` escapes; everything else prints as is.
+  ``\\x1b`` / ``\\n`` / ``\\u200b`` escapes; a word (a run without whitespace)
+  that is a look-alike (``reconciler.identity.lookalike_reason``: mixing scripts, or
+  holding a character NFKC maps to letters or digits, as Cyrillic U+0430 or the
+  Kelvin sign U+212A in an address; not the ellipsis U+2026) is
+  spelled out whole (``\\u212aim@acme.io``), so it never prints like the account or
+  team it imitates; everything else prints as is.
 - ``markdown``: the terminal escapes, then HTML (``& < >``) as entities and the
   Markdown metacharacters that change structure (``\\ ` * _ [ ] ~ |``) with a
   backslash, so a value is shown as text in a comment, a table cell or a list item;
@@ -30,6 +35,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from reconciler.identity import lookalike_reason, spelled
+
 _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 # Printed as an escape: controls, format (invisible), separators, private use,
 # unassigned and surrogate code points; and any space but U+0020.
@@ -44,13 +51,43 @@ _CODE_UNSAFE = re.compile(r"[`<>&]")
 _REFERENCE_ENTITY = {"@": "&#64;", "#": "&#35;", ":": "&#58;", ".": "&#46;"}
 _GITHUB_REFERENCE = re.compile(r"(?<![\w.+\-])@|#|:(?=//)|(?<=www)\.", re.IGNORECASE)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A word holding a character outside ASCII: the only kind that can be a look-alike.
+_NON_ASCII_WORD = re.compile(r"[^\s]*[^\x00-\x7f][^\s]*")
 
 
 def terminal(text: str) -> str:
-    """``text`` with every character that could hide, move or forge output escaped."""
+    """``text`` with every character that could hide, move or forge output escaped,
+    and every look-alike word spelled out (``\\u212aim@acme.io``)."""
     if text.isascii() and text.isprintable():
         return text  # the usual case
-    return "".join(_visible(c) for c in text)
+    shown = "".join(_visible(c) for c in text)
+    if shown.isascii():
+        return shown
+    return _NON_ASCII_WORD.sub(_spelled_if_lookalike, shown)
+
+
+def _spelled_if_lookalike(match: re.Match[str]) -> str:
+    word = match.group(0)
+    return spelled(word) if _passes_for_another(word) else word
+
+
+def _passes_for_another(word: str) -> bool:
+    """A look-alike word that prints like other letters or digits: mixed scripts, or a
+    character NFKC maps to letters or digits (Kelvin sign, fullwidth, ligatures) or a
+    combining mark. Typography that NFKC only respells as punctuation (the ellipsis
+    U+2026 as "...") passes for nothing and prints as is."""
+    reason = lookalike_reason(word)
+    if reason is None:
+        return False
+    if not reason.startswith("not NFKC-stable"):
+        return True
+    for char in word:
+        if unicodedata.category(char).startswith("M"):
+            return True
+        normal = unicodedata.normalize("NFKC", char)
+        if normal != char and any(c.isalnum() for c in normal):
+            return True
+    return False
 
 
 def terminal_value(value: object) -> str:

@@ -64,6 +64,9 @@ def _account_sections(report: AccessReport) -> list[tuple[str, list[str]]]:
     if report.lookalikes:
         title = "Look-alike userNames (never matched to the manifest, never changed automatically)"
         sections.append((title, list(report.lookalikes)))
+    if report.lookalike_teams:
+        title = "Look-alike team names (never matched to the manifest, never changed automatically)"
+        sections.append((title, list(report.lookalike_teams)))
     return sections
 
 
@@ -156,6 +159,7 @@ def report_dict(report: AccessReport) -> dict[str, Any]:
         "expiring": [_expiring_dict(e) for e in report.expiring],
         "no_team": list(report.no_team),
         "lookalikes": list(report.lookalikes),
+        "lookalike_teams": list(report.lookalike_teams),
     }
 
 

@@ -49,6 +49,7 @@ def test_a_healthy_sandbox_passes_every_check(
         "whole org readable (every page, team members)": "ok",
         "claimed domains": "ok",
         "look-alike userNames": "ok",
+        "look-alike team names": "ok",
     }
     # The sandbox's pages carry members and users' `groups` agree: one canary read.
     assert "Read path: 4 of 4 teams from the Groups pages" in membership["detail"]

@@ -169,3 +169,65 @@ def test_live_names_cannot_forge_terminal_lines_or_markdown(
     assert run("plan", "-m", str(manifest), "--format", "json") == 0
     plan = json.loads(capsys.readouterr().out)  # JSON keeps the exact text, escaped by JSON
     assert any("eve\x1b[1A\x1b[2K@acme.io" in n for n in plan["notices"])
+
+
+@pytest.mark.parametrize(
+    ("live_name", "shown"),
+    [
+        ("\u212aim@acme.io", "\\u212aim@acme.io"),  # Kelvin sign: Unicode lowercases it to k
+        ("k\u0456m@acme.io", "k\\u0456m@acme.io"),  # Cyrillic i among Latin letters
+        ("\uff4bim@acme.io", "\\uff4bim@acme.io"),  # fullwidth k
+    ],
+    ids=["kelvin", "cyrillic", "fullwidth"],
+)
+def test_confusable_lookalikes_are_spelled_out_in_every_output_and_never_matched(
+    server: Server,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    live_name: str,
+    shown: str,
+) -> None:
+    # Printed as they are, these read exactly like kim@acme.io (or Eng); each output
+    # must spell them out, flag them, and never act on them.
+    lookalike = _user(server, live_name)
+    bob = _user(server, "bob@acme.io")
+    _team(server, "Eng", [lookalike, bob])
+    _team(server, "\u0415ng", [lookalike])  # Cyrillic IE
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("kim@acme.io"), person("bob@acme.io")],
+        [{"name": "Eng", "members": ["kim@acme.io", "bob@acme.io"]}],
+        unmanaged_users="deactivate",
+    )
+    outputs = []
+    for argv in (
+        ("plan", "-m", str(manifest)),
+        ("plan", "-m", str(manifest), "--format", "markdown"),
+        ("report", "-m", str(manifest)),
+        ("report", "-m", str(manifest), "--format", "markdown"),
+        ("report", "-m", str(manifest), "--format", "csv"),
+        ("doctor", "-m", str(manifest), "--max-attempts", "1"),
+    ):
+        capsys.readouterr()
+        assert run(*argv) == 0, argv
+        out = capsys.readouterr().out
+        assert live_name not in out and "\u0415ng" not in out, argv
+        outputs.append(out)
+    plan, plan_md, report, report_md, _, doctor = outputs
+    assert f"! {shown}: look-alike userName" in plan
+    assert "+ user kim@acme.io will be created" in plan  # never matched to the look-alike
+    assert "will be deactivated" not in plan and "remove members" not in plan
+    assert shown in plan_md and "\\u0415ng" in plan_md
+    for text in (report, report_md):
+        assert "Look-alike userNames" in text and shown in text
+        assert "Look-alike team names" in text and '"\\u0415ng" (id ' in text
+    assert f"1 userName with invisible, bidi or confusable characters: {shown}" in doctor
+    assert "look-alike team names: 1 team name with invisible, bidi or confusable" in doctor
+    assert '"\\u0415ng" (id ' in doctor
+    # A server may itself fold the Kelvin sign (the sandbox's uniqueness check lowercases
+    # with Unicode rules) and refuse kim@acme.io with a 409 (exit 5); either way the
+    # look-alike is never renamed, deactivated or removed from a team.
+    assert run("apply", "-m", str(manifest), "--auto-approve") in (0, 5)
+    live = _live(server)
+    assert live.users_by_id[lookalike].user_name == live_name and live.users_by_id[lookalike].active
+    assert live.groups_by_name["Eng"].member_ids >= {lookalike, bob}
