@@ -396,20 +396,23 @@ def log(text: str) -> None:
 def table(results: dict[str, Any]) -> str:
     sizes, plan_cpu, apply = results["sizes"], results["plan_cpu"], results["apply"]
     head = (
-        f"{'users':>7} {'teams':>5} {'req':>5} {'pages':>5} {'ptrn':>5} {'pages s':>8} "
+        f"{'users':>7} {'teams':>5} {'req':>5} {'conf':>5} {'pages':>5} {'ptrn':>5} "
+        f"{'pages s':>8} "
         f"{'floor s':>8} "
         f"{'read s':>7} {'plan s':>7} {'/pages':>6} {'/floor':>6} {'load s':>7} "
         f"{'plan CPU':>8} {'RSS MB':>7}"
     )
     lines = [
         "PLAN (medians; plan = whole `reconciler plan` process, start-up included;",
-        " requests: req = plan, pages = pages floor, ptrn = reader-pattern floor)",
+        " requests: req = plan, conf = of req, confirmation lookups (userName/displayName",
+        " eq: absences proven), pages = pages floor, ptrn = reader-pattern floor)",
         head,
     ]
     for s in sizes:
         lines.append(
             f"{s['users']:>7} {s['groups']:>5} {s['requests_plan']:>5} "
-            f"{s['requests_pages']:>5} {s['requests_floor']:>5} {s['pages_wall']:>8.2f} "
+            f"{s.get('requests_confirm', 0):>5} {s['requests_pages']:>5} "
+            f"{s['requests_floor']:>5} {s['pages_wall']:>8.2f} "
             f"{s['floor_wall']:>8.2f} "
             f"{s['read_wall']:>7.2f} {s['plan_wall']:>7.2f} {s['plan_over_pages']:>6.2f} "
             f"{s['plan_over_floor']:>6.2f} {s['plan_phases']['load']['wall']:>7.2f} "

@@ -234,7 +234,17 @@ def _get(config: dict[str, Any], section: str, key: str) -> Any:
 def _page(client: ScimProbe, *, users: bool) -> tuple[Check, None]:
     if users:
         page = client.list_users_page(1, 1)
-        return Check("users readable", Status.OK, count(page.total_results, "user")), None
+        found = count(page.total_results, "user")
+        shown = [r for r in page.resources if isinstance(r, dict)]
+        if shown and not any(str(key).lower() == "active" for key in shown[0]):
+            detail = (
+                f"{found}, but the server leaves `active` out of its users: a user answered "
+                "without it reads as active, so a deactivation cannot be read back and "
+                "fails verification (exit 5) on every run; deprovision with "
+                "`policy.deprovision: delete` (read back as gone) on such a server"
+            )
+            return Check("users readable", Status.WARN, detail), None
+        return Check("users readable", Status.OK, found), None
     try:
         page = client.list_groups_page(1, 1)
     except ScimBadRequest:

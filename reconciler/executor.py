@@ -143,6 +143,9 @@ class ApplyOptions:
     fail_fast: bool = False
     verify: bool = True
     profile: TargetProfile = MIXPANEL
+    # Seconds to wait before reading again an object whose read-back differs (an
+    # eventually consistent server); 0: the first read-back decides.
+    verify_settle: float = 0.0
 
 
 class _AnswerContradicts(ReconcilerError):
@@ -309,10 +312,16 @@ def _read_back(
         return None
     if state.unreadable:  # every read would fail the same way
         return Verification(0, {}, skipped=state.unreadable)
-    checked = verify(state.expected, writer, concurrency=options.concurrency)
+    checked = verify(
+        state.expected, writer, concurrency=options.concurrency, settle=options.verify_settle
+    )
     journal.record(
         "verification",
-        {"objects": checked.objects, "failed_operations": checked.failed_operations},
+        {
+            "objects": checked.objects,
+            "failed_operations": checked.failed_operations,
+            "read_again": checked.read_again,
+        },
     )
     return checked
 

@@ -12,7 +12,8 @@ purpose (``RequestStats.verification``), apart from the read and the writes.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Literal
@@ -28,6 +29,11 @@ from reconciler.scim.protocols import ResourceReader
 from reconciler.scim.transport import VERIFY
 
 NOT_THERE = "the server answered success but the change is not there"
+ACTIVE_UNSHOWN = (
+    "a user answered without `active` reads as active, so a server that leaves `active` "
+    "out cannot show a deactivation: `reconciler doctor` says whether yours shows it; "
+    "if it does not, deprovision with `policy.deprovision: delete`, which reads back as gone"
+)
 UNVERIFIED = "could not"  # how every difference that is "unknown", not "absent", starts
 
 # Attributes of LiveUser by the names the plan uses (the one table).
@@ -124,23 +130,34 @@ class Verification:
     objects: int
     differences: Mapping[str, tuple[str, ...]]
     skipped: str = ""  # why nothing was read back although verification was on
+    read_again: int = 0  # objects read a second time, after the settle wait
 
     @property
     def failed_operations(self) -> int:
         return len(self.differences)
 
 
-def verify(expected: Expectations, reader: ResourceReader, *, concurrency: int = 1) -> Verification:
+def verify(
+    expected: Expectations,
+    reader: ResourceReader,
+    *,
+    concurrency: int = 1,
+    settle: float = 0.0,
+    wait: Callable[[float], None] = time.sleep,
+) -> Verification:
     """Read back each expected object once; never raises for a per-object failure.
 
     A read that fails (after the client's retries) leaves those operations unverified,
     which is reported as a difference too: an outcome nobody could confirm is not done.
+    ``settle`` (seconds, 0 for none): an object whose read-back differs is read once
+    more after that wait, and only what still differs counts; an eventually consistent
+    server (a replica behind the writer) answers 404 for a user just created, or the
+    old values, for a moment after a write.
     """
     jobs = [("user", uid) for uid in sorted(expected.users, key=lambda u: expected.users[u].key)]
     jobs += [
         ("group", gid) for gid in sorted(expected.groups, key=lambda g: expected.groups[g].key)
     ]
-    workers = max(1, min(concurrency, len(jobs)))
 
     def check(job: tuple[str, str]) -> list[tuple[str, str]]:
         kind, object_id = job
@@ -148,19 +165,36 @@ def verify(expected: Expectations, reader: ResourceReader, *, concurrency: int =
             return _check_user(object_id, expected.users[object_id], reader)
         return _check_group(object_id, expected.groups[object_id], reader)
 
-    if workers == 1:
-        found = [check(job) for job in jobs]
-    else:
-        # At most ``concurrency`` reads in flight; one waiting out a 429 lends its lane.
-        spare = min(workers, len(jobs) - workers)
-        with LanePool(workers, spare=spare, thread_name_prefix="verify") as pool:
-            futures = [pool.submit(partial(check, job)) for job in jobs]
-            found = [future.result() for future in futures]
+    found = _checked(jobs, check, concurrency)
+    again = [i for i, problems in enumerate(found) if problems] if settle > 0 else []
+    if again:
+        wait(settle)
+        second = _checked([jobs[i] for i in again], check, concurrency)
+        for i, problems in zip(again, second, strict=True):
+            found[i] = problems
     differences: dict[str, list[str]] = {}
     for problems in found:
         for op_id, text in problems:
             differences.setdefault(op_id, []).append(text)
-    return Verification(len(jobs), {k: tuple(v) for k, v in differences.items()})
+    return Verification(
+        len(jobs), {k: tuple(v) for k, v in differences.items()}, read_again=len(again)
+    )
+
+
+def _checked(
+    jobs: list[tuple[str, str]],
+    check: Callable[[tuple[str, str]], list[tuple[str, str]]],
+    concurrency: int,
+) -> list[list[tuple[str, str]]]:
+    """``check`` of every job, in order, at most ``concurrency`` reads in flight."""
+    workers = max(1, min(concurrency, len(jobs)))
+    if workers == 1:
+        return [check(job) for job in jobs]
+    # At most ``concurrency`` reads in flight; one waiting out a 429 lends its lane.
+    spare = min(workers, len(jobs) - workers)
+    with LanePool(workers, spare=spare, thread_name_prefix="verify") as pool:
+        futures = [pool.submit(partial(check, job)) for job in jobs]
+        return [future.result() for future in futures]
 
 
 def _check_user(user_id: str, want: _UserWant, reader: ResourceReader) -> list[tuple[str, str]]:
@@ -185,7 +219,10 @@ def _check_user(user_id: str, want: _UserWant, reader: ResourceReader) -> list[t
         actual = getattr(user, name)
         if _equal(name, actual, value):
             continue
-        problems.append((op, f"{name} of {want.key} is {actual!r}, not {value!r}"))
+        text = f"{name} of {want.key} is {actual!r}, not {value!r}"
+        if name == "active" and value is False:
+            text += f" ({ACTIVE_UNSHOWN})"
+        problems.append((op, text))
     return problems
 
 

@@ -98,6 +98,8 @@ class ScimApi:
         # (kind, key) written to so far, for ``read_returns_other`` (after a write).
         self._written_to: set[tuple[str, str]] = set()
         self._written_lock = threading.Lock()
+        # ``stale_reads``: (kind, id) -> [reads left, the answer before the write or None].
+        self._stale: dict[tuple[str, str], list[Any]] = {}
 
     def handle(self, request: Request) -> Response:
         path = request.path.rstrip("/")
@@ -112,6 +114,11 @@ class ScimApi:
             self._note_write(parts)
         if quirks.creates_inactive and request.method == "POST" and parts == ["Users"]:
             request = self._made_inactive(request)
+        if quirks.stale_reads and request.method == "GET":
+            stale = self._stale_read(parts)
+            if stale is not None:
+                return stale
+        before = self._before_write(quirks, request, parts)
         try:
             quirked = self._write_quirks(quirks, request, parts)
             response = quirked or self._route(request, parts)
@@ -119,6 +126,16 @@ class ScimApi:
             if failure.status == 409 and quirks.conflict_without_scimtype:
                 failure = ScimFailure(409, failure.detail)
             return error_response(failure)
+        if quirks.stale_reads and request.method in _WRITES and 200 <= response.status < 300:
+            self._note_stale(quirks.stale_reads, parts, before, response)
+        if (
+            quirks.active_omitted
+            and request.method in _WRITES
+            and parts[:1] == ["Users"]
+            and response.status in (200, 201)
+            and response.body
+        ):
+            response = Response(response.status, quirks.user_body(response.body), response.headers)
         if quirks.patch_returns_other and request.method == "PATCH" and response.status == 200:
             return self._answer_about_another(parts, response)
         if quirks.post_answers_other_id and request.method == "POST" and response.status == 201:
@@ -174,6 +191,53 @@ class ScimApi:
             return (parts[0], key) in self._written_to
 
     # ---- quirk modes (see quirks.py) ------------------------------------------------
+
+    def _before_write(self, quirks: Quirks, request: Request, parts: list[str]) -> bytes | None:
+        """``stale_reads``: the resource a write by id is about to change, as it reads now."""
+        if not quirks.stale_reads or request.method not in _WRITES or len(parts) != 2:
+            return None
+        if parts[0] not in _KINDS:
+            return None
+        try:
+            if parts[0] == "Users":
+                return quirks.user_body(self._store.user_json(parts[1]))
+            return quirks.group_body(self._store.group_json(parts[1]))
+        except ScimFailure:
+            return None
+
+    def _note_stale(
+        self, reads: int, parts: list[str], before: bytes | None, response: Response
+    ) -> None:
+        """``stale_reads``: the next ``reads`` reads by id of what was written answer
+        ``before`` (None: 404, for a resource this write created)."""
+        if not parts or parts[0] not in _KINDS:
+            return
+        if len(parts) == 2:
+            resource_id = parts[1]
+        else:
+            try:
+                resource_id = str(json.loads(response.body)["id"])
+            except (ValueError, KeyError, TypeError):
+                return
+        with self._written_lock:
+            self._stale[(parts[0], resource_id)] = [reads, before]
+
+    def _stale_read(self, parts: list[str]) -> Response | None:
+        if len(parts) != 2 or parts[0] not in _KINDS:
+            return None
+        with self._written_lock:
+            pending = self._stale.get((parts[0], parts[1]))
+            if pending is None:
+                return None
+            pending[0] -= 1
+            if pending[0] <= 0:
+                del self._stale[(parts[0], parts[1])]
+            before = pending[1]
+        self._stats.count_fault("quirk_stale_read")
+        if before is None:
+            kind = "User" if parts[0] == "Users" else "Group"
+            return error_response(ScimFailure(404, f"{kind} {parts[1]} not found"))
+        return _ok(before)
 
     def _write_quirks(self, quirks: Quirks, request: Request, parts: list[str]) -> Response | None:
         """A 403 or a success that does nothing, for a write the quirks single out."""

@@ -198,7 +198,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "post_returns_existing, post_answers_other_id, ignore_writes[=KEY], "
             "html_write_answers, creates_inactive, "
             "member_ids_case, "
-            "read_returns_other=KEY "
+            "read_returns_other=KEY, active_omitted, stale_reads=N "
             "(dashes work too; see README, 'Quirk modes'; default: none, an honest server)"
         ),
     )

@@ -61,7 +61,17 @@ class Quirks:
     - ``groups_by_name``: each entry of a user's ``groups`` names the team by its
       displayName in ``value`` (not its id), as servers that mix up the two do.
 
+    - ``active_omitted``: users' ``active`` is left out of every User answer (reads,
+      listings and write answers), as servers that do not show it do; a PATCH or PUT
+      of ``active`` is still applied.
+
     Read-by-id modes:
+
+    - ``stale_reads``: after a write to a user or team, its next N reads by id
+      (``GET /Users/{id}``, ``GET /Groups/{id}``) answer as before that write: 404
+      for one just created, the old values for one patched, the resource still there
+      for one deleted; as eventually consistent servers (a replica behind the
+      writer) do. ``--quirk stale-reads=N``.
 
     - ``read_returns_other``: keys (userName or team name) whose ``GET /Users/{id}``
       (``GET /Groups/{id}``), once that user or team was written to, answers 200
@@ -120,9 +130,11 @@ class Quirks:
     creates_inactive: bool = False
     member_ids_case: bool = False
     read_returns_other: tuple[str, ...] = ()
+    active_omitted: bool = False
+    stale_reads: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("list_cap", "members_cut", "list_members_cut"):
+        for name in ("list_cap", "members_cut", "list_members_cut", "stale_reads"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or value < 0):
                 raise ValueError(f"quirk {name} must be a count of 0 or more, not {value!r}")
@@ -215,13 +227,16 @@ class Quirks:
         return encode(resource)
 
     def user_body(self, body: bytes) -> bytes:
-        """An encoded User as the quirky server returns it (``groups`` left out or by name)."""
-        if not self.groups_omitted and not self.groups_by_name:
+        """An encoded User as the quirky server returns it (``groups`` left out or by
+        name, ``active`` left out)."""
+        if not self.groups_omitted and not self.groups_by_name and not self.active_omitted:
             return body
         resource: dict[str, Any] = json.loads(body)
+        if self.active_omitted:
+            resource.pop("active", None)
         if self.groups_omitted:
             resource.pop("groups", None)
-        elif isinstance(resource.get("groups"), list):
+        elif self.groups_by_name and isinstance(resource.get("groups"), list):
             resource["groups"] = [
                 {**entry, "value": entry.get("display", entry.get("value"))}
                 for entry in resource["groups"]
@@ -272,6 +287,8 @@ _SPECS: dict[str, bool] = {
     "creates_inactive": True,
     "member_ids_case": True,
     "read_returns_other": False,
+    "active_omitted": True,
+    "stale_reads": False,
 }
 _TARGETS = frozenset({"forbid_user", "forbid_team", "ignore_writes", "read_returns_other"})
 

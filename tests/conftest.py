@@ -14,6 +14,15 @@ import pytest
 _FIGURES: list[str] = []
 
 
+@pytest.fixture(autouse=True)
+def first_read_back_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """apply's second look at a read-back that differs waits 2 s by default (servers
+    that show a write a moment late); tests of servers that never make the change
+    would each wait it, so the first read-back decides unless a test asks for the
+    second look (``--verify-settle``)."""
+    monkeypatch.setenv("RECONCILER_VERIFY_SETTLE", "0")
+
+
 @pytest.fixture
 def report_figure() -> Callable[[str], None]:
     return _FIGURES.append

@@ -10,6 +10,7 @@ executor itself, where the writes happen.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,7 @@ class Options:
     fail_fast: bool = False
     detail: str = "summary"
     verify: bool = True
+    verify_settle: float = 2.0
     revoke_only: bool = False
     journal: str | None = None
     allow_deprovision: int | None = None
@@ -78,6 +80,25 @@ def _concurrency(text: str) -> int:
     value = positive(text)
     if value > MAX_CONCURRENCY:
         raise argparse.ArgumentTypeError(f"must be at most {MAX_CONCURRENCY}, got {text}")
+    return value
+
+
+# Seconds before a read-back that differs is read again (an eventually consistent
+# server); the environment variable sets the default (tests make it short).
+SETTLE_ENV = "RECONCILER_VERIFY_SETTLE"
+MAX_SETTLE = 60.0
+
+
+def _settle(text: str) -> float:
+    """argparse type for --verify-settle: seconds from 0 to MAX_SETTLE."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value <= MAX_SETTLE:  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and {MAX_SETTLE:.0f} seconds, got {text}"
+        )
     return value
 
 
@@ -119,6 +140,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="do not read back the touched users and teams after apply (default: read each "
         "once and fail any operation whose change is not there)",
+    )
+    parser.add_argument(
+        "--verify-settle",
+        type=_settle,
+        default=os.environ.get(SETTLE_ENV, "2"),
+        metavar="S",
+        help="seconds to wait before reading again an object whose read-back differs, "
+        "for servers that show a write a moment late (default 2, or "
+        f"${SETTLE_ENV}; 0: the first read-back decides)",
     )
     parser.add_argument(
         "--revoke-only",
@@ -308,6 +338,7 @@ def _execute(
                 concurrency=options.concurrency,
                 fail_fast=options.fail_fast,
                 verify=options.verify,
+                verify_settle=options.verify_settle,
             ),
             on_result=reporter,
         )

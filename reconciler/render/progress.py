@@ -114,7 +114,13 @@ def _verification_line(result: ApplyResult) -> str:
         if not failed
         else f"{count(failed, 'operation')} answered success but the change is not there"
     )
-    return f"Verified: read back {count(checked.objects, 'touched object')}; {verdict}."
+    again = (
+        f" ({count(checked.read_again, 'object')} read again after a wait, as the first "
+        "read-back differed)"
+        if checked.read_again
+        else ""
+    )
+    return f"Verified: read back {count(checked.objects, 'touched object')}{again}; {verdict}."
 
 
 def _interrupted_summary(result: ApplyResult, total: int) -> str:

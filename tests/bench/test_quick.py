@@ -42,6 +42,9 @@ def test_quick_bench_runs_and_prints_every_target() -> None:
         assert line.rstrip().endswith(("yes", "NO", "-"))
     assert "PLAN (medians; plan = whole `reconciler plan` process" in out
     assert "rate limiter" in out
+    # The evidence's own cost, apart: confirmation lookups in the plan, reads after apply.
+    assert "conf = of req, confirmation lookups" in out
+    assert re.search(r"APPLY \([0-9]+ PATCHes \+ [0-9]+ verification reads", out), out
     # import -> plan round trip: what import writes, plan reads back as "no changes"
     assert re.search(r"import [0-9.]+ s into [0-9]+ files .*: 0 operations", out), out
     assert set((ROOT / "bench" / "results").glob("*.json")) == before  # quick writes nothing

@@ -183,3 +183,14 @@ def test_a_sandbox_port_in_use_says_how_to_pick_another(
         f"error: cannot listen on 127.0.0.1:{port}: Address already in use; stop what uses "
         "the port, or pass another --port (0 picks a free one)\n"
     )
+
+
+@pytest.mark.parametrize("value", ["-1", "61", "nan", "soon"])
+def test_a_verify_settle_out_of_range_is_a_usage_error(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = _usage_error(["apply", "-m", "x.yaml", f"--verify-settle={value}"], capsys)
+    assert "--verify-settle" in err
+    # The environment variable that sets the default is checked the same way.
+    monkeypatch.setenv("RECONCILER_VERIFY_SETTLE", value)
+    assert "--verify-settle" in _usage_error(["apply", "-m", "x.yaml"], capsys)

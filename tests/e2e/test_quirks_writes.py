@@ -423,3 +423,69 @@ def test_apply_is_verified_and_converges_on_both_honest_servers(
     )
     assert run("apply", "-m", str(emptied), "--auto-approve", "--allow-teams-emptied", "1") == 0
     assert "every change is there" in capsys.readouterr().out  # an empty team reads back
+
+
+# -- servers that show a write late, or never show `active` ------------------------------------
+
+
+def test_a_server_that_shows_writes_a_moment_late_is_read_again_and_converges(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An eventually consistent server: the first read by id after each write answers
+    # as before it (404 for the hire just created, the old name, zed still active).
+    ann, zed = seed_user(sandbox, "ann"), seed_user(sandbox, "zed")
+    sandbox.store.create_group({"displayName": "Eng", "members": [{"value": ann}, {"value": zed}]})
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io", "Ann"), person("zed@acme.io", active=False), person("new@acme.io")],
+        [{"name": "Eng", "members": ["ann@acme.io", "new@acme.io"]}],
+        **LOOSE,
+    )
+    sandbox.set_quirks(Quirks(stale_reads=1))
+    assert apply(manifest, "--verify-settle", "0.05") == 0
+    out = capsys.readouterr().out
+    assert "(4 objects read again after a wait, as the first read-back differed)" in out
+    assert "every change is there" in out and "✗" not in out
+    journal = read_journal(tmp_path / ".reconciler" / "journal.jsonl")
+    record = next(e for e in journal if e["event"] == "verification" and "objects" in e)
+    assert (record["objects"], record["read_again"], record["failed_operations"]) == (4, 4, 0)
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+def test_with_no_second_look_a_late_server_fails_verification_and_a_rerun_converges(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_user(sandbox, "ann")
+    manifest = write_manifest(
+        tmp_path / "org.yaml", [person("ann@acme.io"), person("new@acme.io")], []
+    )
+    sandbox.set_quirks(Quirks(stale_reads=1))
+    assert apply(manifest, "--verify-settle", "0") == 5
+    assert "user new@acme.io (" in capsys.readouterr().out  # "... does not exist"
+    assert len(sandbox.store.users()) == 2
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0  # it was made
+
+
+def test_a_server_that_never_shows_active_fails_deactivation_naming_why_and_the_fix(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_user(sandbox, "ann")
+    seed_user(sandbox, "zed")
+    sandbox.set_quirks(Quirks(active_omitted=True))
+    users = [person("ann@acme.io"), person("zed@acme.io", active=False)]
+    assert run("doctor", "--max-attempts", "1") == 0
+    doctor = capsys.readouterr().out
+    assert "the server leaves `active` out of its users" in doctor
+    assert "`policy.deprovision: delete`" in doctor
+    manifest = write_manifest(tmp_path / "org.yaml", users, [], **LOOSE)
+    assert apply(manifest, "--verify-settle", "0.05") == 5
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "failed: deactivate_user zed" in x)
+    assert "a server that leaves `active` out cannot show a deactivation" in line
+    assert "`policy.deprovision: delete`" in line
+    assert live_user(sandbox, "zed")["active"] is False  # done, but nobody can see it
+    # The fix doctor and the failure name: delete, which reads back as gone.
+    deleting = write_manifest(tmp_path / "org.yaml", users, [], deprovision="delete", **LOOSE)
+    assert apply(deleting) == 0
+    assert sandbox.store.user_by_name("zed@acme.io") is None
+    assert run("plan", "-m", str(deleting), "--detailed-exitcode") == 0
