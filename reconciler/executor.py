@@ -928,10 +928,15 @@ def _with_advice(error: ReconcilerError, op: Operation, profile: TargetProfile) 
             "`displayName`, `members`) and nothing was changed by it: make the change by "
             f"hand in {profile.product}, or ask the server's vendor to accept PATCH paths"
         )
-    if isinstance(error, ScimForbidden):
-        what = "account" if op.is_user_op else "team"
+    if isinstance(error, ScimForbidden) and not op.is_user_op:
         return (
-            f"{text}; the server refuses this change for this {what} only (the other "
+            f"{text}; the server refuses this change for this team only (the other "
+            f"operations went on): make it by hand in {profile.product}, or, for a team "
+            "the server manages itself, leave it out of the manifest"
+        )
+    if isinstance(error, ScimForbidden):
+        return (
+            f"{text}; the server refuses this change for this account only (the other "
             f"operations went on): make it by hand in {profile.product}, or, for an account "
             "that must keep access (an owner), keep it active in the manifest and list it under "
             "policy.protected"

@@ -204,3 +204,21 @@ def test_a_write_answered_5xx_stays_a_failure_when_the_read_back_that_judges_it_
     assert line.startswith("  failed: deactivate_user zed@acme.io: the server answered HTTP")
     assert f"HTTP {status}: upstream failed" in line
     assert "was not made (the server refused the token)" in line
+
+
+def test_a_401_mid_apply_stops_the_run_with_token_advice_that_says_check_first(
+    org: Scripted, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The revokes go through; then the token is refused (401 to the POST): the run
+    # stops there, and only now is token advice given, saying what a new one costs.
+    org.create_refusal = (401, "token revoked")
+    manifest = leaver_and_hire(tmp_path)
+    flags = ("--auto-approve", "--max-attempts", "1", "--concurrency", "1")
+    assert run("apply", "-m", str(manifest), *flags) == 5
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert user(org, "zed@acme.io")["active"] is False  # done before the refusal
+    assert "HTTP 401" in text
+    assert "`reconciler doctor`" in text
+    assert "revokes the previous token (the current one)" in text
+    assert text.count("revokes the previous token") == 1, text

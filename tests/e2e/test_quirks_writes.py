@@ -99,6 +99,37 @@ def test_a_403_on_one_user_fails_that_operation_only_and_the_rest_goes_on(
     assert statuses["add_members:Eng"] == "done"
 
 
+@pytest.mark.parametrize("concurrency", ["1", "4"])
+def test_a_403_on_one_team_fails_its_operations_only_with_team_advice(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], concurrency: str
+) -> None:
+    ann, zed = seed_user(sandbox, "ann"), seed_user(sandbox, "zed")
+    for name in ("Eng", "Ops"):
+        sandbox.store.create_group(
+            {"displayName": name, "members": [{"value": ann}, {"value": zed}]}
+        )
+    sandbox.set_quirks(Quirks.from_specs(["forbid-team=Eng:team is managed by the directory"]))
+    teams = [{"name": n, "members": ["ann@acme.io", "new@acme.io"]} for n in ("Eng", "Ops")]
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("zed@acme.io", active=False), person("new@acme.io")],
+        teams,
+        max_membership_removals_percent=100,
+        **LOOSE,
+    )
+    assert apply(manifest, "--concurrency", concurrency) == 5
+    text = capsys.readouterr().out
+    refused = [line for line in text.splitlines() if "✗" in line]
+    assert len(refused) == 2 and all("_members Eng" in line for line in refused)
+    for line in refused:
+        assert "HTTP 403: team is managed by the directory" in line
+        assert "for this team only" in line and "policy.protected" not in line
+    assert "token" not in text
+    assert member_names(sandbox, "Ops") == {"ann@acme.io", "new@acme.io"}
+    assert member_names(sandbox, "Eng") == {"ann@acme.io", "zed@acme.io"}
+    assert live_user(sandbox, "zed")["active"] is False
+
+
 def test_when_every_write_is_refused_the_token_advice_says_check_first(
     sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

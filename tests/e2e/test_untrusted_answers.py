@@ -337,6 +337,36 @@ def test_revoke_only_verifies_what_it_revoked(
     assert zed is not None and zed["active"] is True
 
 
+@pytest.mark.parametrize("deprovision", ["deactivate", "delete"])
+def test_revoke_only_verifies_the_team_removals_and_deletes_it_made(
+    box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], deprovision: str
+) -> None:
+    # Every kind of write --revoke-only makes is read back: a membership PATCH the
+    # team ignores, and the deprovision (a DELETE too) the user ignores.
+    ann = box.store.user_by_name("ann@acme.io")
+    zed = box.store.user_by_name("zed@acme.io")
+    assert ann is not None and zed is not None
+    box.store.create_group(
+        {"displayName": "Ops", "members": [{"value": ann["id"]}, {"value": zed["id"]}]}
+    )
+    box.set_quirks(Quirks.from_specs(["ignore-writes=zed@acme.io", "ignore-writes=Ops"]))
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("zed@acme.io", active=False)],
+        [{"name": "Ops", "members": ["ann@acme.io"]}],
+        deprovision=deprovision,
+        max_deprovision_percent=100,
+        max_membership_removals_percent=100,
+    )
+    assert run("apply", "--revoke-only", "-m", str(manifest)) == 5
+    out = capsys.readouterr().out
+    removal = next(x for x in out.splitlines() if "failed: remove_members Ops" in x)
+    assert "zed@acme.io is still a member of 'Ops'" in removal
+    gone = "still exists" if deprovision == "delete" else "active of zed@acme.io is True"
+    assert gone in next(x for x in out.splitlines() if f"failed: {deprovision}_user zed" in x)
+    assert "Verified: read back 2 touched objects; 2 operations answered success" in out
+
+
 def test_without_verification_a_team_patch_answer_about_another_team_fails_the_operation(
     box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
