@@ -19,15 +19,19 @@ Two rules, both chosen so that a different account can never match:
 Team names are exact labels, and a live team name that is a look-alike (same
 rules) is flagged and never matched to a manifest team it resembles; ``name_fold``
 is only used to find a live team that differs from a manifest name in ASCII case or
-surrounding whitespace, so that it is renamed in place instead of duplicated.
+ASCII whitespace (surrounding, or a run of spaces inside), so that it is renamed in
+place instead of duplicated. Surrounding ASCII whitespace (a trailing tab) never makes
+a name a look-alike: it is the plain name differently written, renamed in place.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
 _ASCII_SPACE = " \t\n\r\f\v"  # str.strip() alone would also drop U+2028, U+0085, ...
+_ASCII_SPACE_RUN = re.compile(r"[ \t\n\r\f\v]+")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 # Bidirectional controls (UAX #9): embeddings, overrides, isolates and marks.
@@ -69,8 +73,12 @@ def match_key(user_name: str) -> str:
 
 
 def name_fold(name: str) -> str:
-    """A team name with ASCII case and surrounding ASCII whitespace folded: twins, not keys."""
-    return ascii_lower(name.strip(_ASCII_SPACE))
+    """A team name with ASCII case and ASCII whitespace folded (surrounding runs dropped,
+    inner runs made one space): twins, not keys. "Data  Science" and "data science "
+    are one team differently written, renamed in place rather than duplicated."""
+    if name.isascii() and " " not in name and name.isprintable():
+        return name.lower()  # the usual one-word name
+    return ascii_lower(" ".join(_ASCII_SPACE_RUN.split(name.strip(_ASCII_SPACE))))
 
 
 def lookalike_fold(name: str) -> str:
@@ -95,7 +103,12 @@ def lookalike_reason(user_name: str) -> str | None:
     """
     if user_name.isascii() and user_name.isprintable():
         return None  # the usual case, and never a look-alike
-    return _reason(user_name)
+    # Surrounding ASCII whitespace (a trailing tab or newline) is whitespace, not a
+    # disguise: such a name is the plain one differently written, renamed in place.
+    core = user_name.strip(_ASCII_SPACE)
+    if core.isascii() and core.isprintable():
+        return None
+    return _reason(core, len(user_name) - len(user_name.lstrip(_ASCII_SPACE)))
 
 
 def spelled(text: str) -> str:
@@ -146,8 +159,8 @@ def is_lookalike(user_name: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _reason(text: str) -> str | None:
-    for position, char in enumerate(text, start=1):
+def _reason(text: str, offset: int = 0) -> str | None:
+    for position, char in enumerate(text, start=1 + offset):
         kind = _hidden_kind(char)
         if kind:
             return f"{kind} character U+{ord(char):04X} at position {position}"

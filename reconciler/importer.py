@@ -179,12 +179,20 @@ def _importable_teams(groups: Iterable[LiveGroup]) -> tuple[list[LiveGroup], lis
                 f"look-alike ({reason}); plan leaves it alone and flags it: check who made it"
             )
             continue
+        hidden = hidden_character(name)
+        if hidden is not None:  # a tab or line break around it: no manifest name holds one
+            notes.append(
+                f'team "{spelled(name)}" (id {group.id}) was not imported: its name has a '
+                f"{hidden}, which a manifest name cannot hold; plan leaves it alone, and "
+                "renames it in place once the manifest lists the name without it"
+            )
+            continue
         twin = kept.get(name_fold(name))
         if twin is None:
             kept[name_fold(name)] = group
             continue
         notes.append(
-            f"teams {twin.display_name!r} and {name!r} differ only in case or surrounding "
+            f"teams {twin.display_name!r} and {name!r} differ only in case or "
             f"whitespace, which one manifest cannot hold: {name!r} (id {group.id}) was not "
             f"imported and plan leaves it alone; to manage both, rename one in {PRODUCT} and "
             "import again"

@@ -172,5 +172,6 @@ def _rename_reason(name: str, old: str) -> str:
     if ascii_lower(old) == ascii_lower(name):
         return "the live name differs only in case"
     if name_fold(old) == name_fold(name):
-        return f"the live name {old!r} differs only in surrounding whitespace"
+        where = "surrounding " if ascii_lower(old.strip()) == ascii_lower(name.strip()) else ""
+        return f"the live name {old!r} differs only in {where}whitespace"
     return f"previous_names lists {old!r}"

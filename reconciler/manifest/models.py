@@ -245,7 +245,9 @@ def check_lookalike(value: str) -> str:
 
 
 def _email_problem(value: str) -> str:
-    hidden = lookalike_reason(value)
+    # A tab or line break around an address is not a look-alike live (it is renamed in
+    # place), but no manifest address may hold one: named as before, by its position.
+    hidden = lookalike_reason(value) or hidden_character(value)
     if hidden is not None:
         return (
             f"{_shown(value)} is not a valid email address: it contains a look-alike "

@@ -265,7 +265,9 @@ def _label_clash(
 def _how(label: str, other: str) -> str:
     if ascii_lower(label) == ascii_lower(other):
         return "case"
-    return "surrounding whitespace" if label.strip() == other.strip() else "case and whitespace"
+    if label.strip() == other.strip():
+        return "surrounding whitespace"
+    return "whitespace" if label.split() == other.split() else "case and whitespace"
 
 
 def _check_members(

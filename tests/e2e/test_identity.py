@@ -231,3 +231,70 @@ def test_confusable_lookalikes_are_spelled_out_in_every_output_and_never_matched
     live = _live(server)
     assert live.users_by_id[lookalike].user_name == live_name and live.users_by_id[lookalike].active
     assert live.groups_by_name["Eng"].member_ids >= {lookalike, bob}
+
+
+@pytest.mark.parametrize(
+    "live_name", ["Data  Science", "Data Science\t", "\nData Science", " data  science "]
+)
+def test_a_team_that_differs_in_any_ascii_whitespace_is_renamed_in_place_not_duplicated(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str], live_name: str
+) -> None:
+    ann = _user(server, "ann@acme.io")
+    team = _team(server, live_name, [ann])
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io")],
+        [{"name": "Data Science", "members": ["ann@acme.io"]}],
+    )
+    capsys.readouterr()
+    assert run("plan", "-m", str(manifest)) == 0
+    out = capsys.readouterr().out
+    assert 'team "Data Science" will be renamed' in out and "will be created" not in out
+    assert "look-alike" not in out
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    live = _live(server)
+    assert [(g.id, g.display_name, g.member_ids) for g in live.groups] == [
+        (team, "Data Science", {ann})
+    ]
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+@pytest.mark.parametrize("live_name", ["ann@acme.io\t", " ann@acme.io", "ann@acme.io\n"])
+def test_a_user_whose_user_name_differs_only_in_surrounding_whitespace_is_renamed_in_place(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str], live_name: str
+) -> None:
+    if server.kind == "sandbox":
+        pytest.skip("the sandbox, as Mixpanel, refuses a userName that is not an address")
+    ann = _user(server, live_name)
+    _team(server, "Eng", [ann])
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io")],
+        [{"name": "Eng", "members": ["ann@acme.io"]}],
+        unmanaged_users="deactivate",
+    )
+    capsys.readouterr()
+    assert run("plan", "-m", str(manifest)) == 0
+    out = capsys.readouterr().out
+    assert "user ann@acme.io will be updated" in out and "will be created" not in out
+    assert "look-alike" not in out and "deactivated" not in out
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    live = _live(server)
+    assert [(u.id, u.user_name) for u in live.users] == [(ann, "ann@acme.io")]
+    assert live.groups_by_name["Eng"].member_ids == {ann}
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+def test_import_leaves_out_a_team_whose_name_holds_a_tab_and_its_plan_stays_empty(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ann = _user(server, "ann@acme.io")
+    _team(server, "Design\t", [ann])
+    _team(server, "Data  Science", [ann])
+    out = tmp_path / "imported"
+    assert run("import", "--out", str(out), "--claimed-domain", "acme.io") == 0
+    notes = capsys.readouterr().err
+    assert 'team "Design\\t"' in notes and "was not imported" in notes
+    assert "Data  Science" in (out / "org.yaml").read_text(encoding="utf-8")
+    assert run("validate", "-m", str(out)) == 0
+    assert run("plan", "-m", str(out), "--detailed-exitcode") == 0
