@@ -222,3 +222,31 @@ def test_a_401_mid_apply_stops_the_run_with_token_advice_that_says_check_first(
     assert "`reconciler doctor`" in text
     assert "revokes the previous token (the current one)" in text
     assert text.count("revokes the previous token") == 1, text
+
+
+@pytest.mark.parametrize("concurrency", ["1", "4"])
+@pytest.mark.parametrize(
+    ("status", "detail"),
+    [(404, "no such resource"), (400, "attribute is read-only"), (409, "version conflict")],
+)
+def test_a_4xx_refusing_the_patches_fails_those_operations_only_and_the_hire_goes_on(
+    org: Scripted,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+    detail: str,
+    concurrency: str,
+) -> None:
+    # Every PATCH (zed's deactivation, Eng's member changes) is refused; the POST of
+    # the hire is not, so it goes on, and the server's own detail is shown per object.
+    org.patch_refusal = (status, detail)
+    manifest = leaver_and_hire(tmp_path)
+    flags = ("--auto-approve", "--max-attempts", "1", "--concurrency", concurrency)
+    assert run("apply", "-m", str(manifest), *flags) == 5
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert user(org, "zed@acme.io")["active"] is True
+    assert any(u["userName"] == "new@acme.io" for u in org.users)  # independent: done
+    refused = [line for line in captured.out.splitlines() if line.startswith("[") and "✗" in line]
+    assert refused and all(f"HTTP {status}" in line and detail in line for line in refused)
+    assert "token" not in text
