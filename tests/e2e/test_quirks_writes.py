@@ -520,3 +520,43 @@ def test_a_server_that_never_shows_active_fails_deactivation_naming_why_and_the_
     assert apply(deleting) == 0
     assert sandbox.store.user_by_name("zed@acme.io") is None
     assert run("plan", "-m", str(deleting), "--detailed-exitcode") == 0
+
+
+def test_both_honest_servers_converge_at_the_lower_bound_plus_the_verification_reads(
+    server: Server, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    from reconciler.executor import apply_plan
+    from reconciler.journal import Journal
+    from reconciler.manifest.loader import load_manifest
+    from reconciler.scim.secret import Token
+    from reconciler.settings import Target
+    from reconciler.workflow import plan_from_manifest
+
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ann@acme.io"), person("bob@acme.io"), person("zed@acme.io", active=False)],
+        [{"name": "Eng", "members": ["ann@acme.io", "bob@acme.io"]}],
+    )
+    today = date.fromisoformat(TODAY)
+    loaded = load_manifest(manifest, today=today)
+    target = Target(server.base_url, Token(TOKEN))
+    for run_number in (1, 2):
+        with (
+            server.client() as client,
+            Journal(tmp_path / f"j{run_number}.jsonl", run_id="r") as journal,
+        ):
+            planned = plan_from_manifest(loaded, client, target, today=today)
+            # Beyond the pages, the confirmations only: zed (wanted inactive, not listed)
+            # proven absent each run, and on run 1 the team to create (Eng) too.
+            assert client.stats.by_purpose["confirm"] == (2 if run_number == 1 else 1)
+            reads = client.stats.calls
+            result = apply_plan(planned.plan, client, journal=journal)
+            assert result.complete
+            objects = {(op.op.spec.subject, op.key) for op in planned.plan.operations}
+            assert client.stats.verification == len(objects)  # one read per touched object
+            writes = client.stats.calls - reads - client.stats.verification
+            assert writes == len(planned.plan.operations)  # one request per operation
+            if run_number == 2:
+                assert planned.plan.operations == () and writes == 0
