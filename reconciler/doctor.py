@@ -17,7 +17,7 @@ from typing import Any
 from reconciler.errors import ReconcilerError
 from reconciler.grammar import count, plural
 from reconciler.livestate import LiveState, MembersRead
-from reconciler.profile import MIXPANEL, TargetProfile
+from reconciler.profile import MIXPANEL, PRODUCT, TargetProfile
 from reconciler.reader import read_live_state
 from reconciler.report import lookalike_lines, lookalike_team_lines
 from reconciler.scim.errors import (
@@ -323,7 +323,7 @@ def _lookalike_teams(live: LiveState) -> tuple[Check, None]:
     detail = (
         f"{count(len(found), 'team name')} with invisible, bidi or confusable characters: "
         f"{'; '.join(found)}; they never match a manifest team and are never changed "
-        "automatically: check who made them, then rename or delete them in Mixpanel"
+        f"automatically: check who made them, then rename or delete them in {PRODUCT}"
     )
     return Check(LOOKALIKE_TEAMS, Status.WARN, detail), None
 

@@ -126,12 +126,15 @@ def resolve_unlisted_members(
     return Hidden(tuple(found), groups_of, _taken(found, "GET /Users/{id}"))
 
 
+_SHOWN = 20  # teams a notice names, after the complete count
+
+
 def check_member_lists(
     groups: Sequence[LiveGroup],
     groups_of: Mapping[str, frozenset[str] | None],
     users: Sequence[LiveUser],
     derived: Mapping[str, set[str]] | None = None,
-) -> None:
+) -> tuple[str, ...]:
     """Fail closed on any team whose member list cannot be trusted.
 
     ``groups_of`` maps every user id read (listed or looked up) to the ids in its
@@ -150,12 +153,28 @@ def check_member_lists(
       still catches a server that never returns members: members it adds do not
       read back.
 
+    Returns the plan notices of that guess (one line naming the teams answered without
+    ``members`` when there is no second source, so a reviewer sees it), else ().
     Raises LiveStateError naming the first untrusted team and what the server did.
     """
     if any(ids for ids in groups_of.values() if ids):
         if derived is None or derived.keys() != {g.id for g in groups}:
             derived = _derived(groups, groups_of)
         _cross_check(groups, derived, users)
+        return ()
+    unseen = [g.display_name for g in groups if not g.members_listed]
+    if not unseen:
+        return ()
+    shown = ", ".join(repr(name) for name in unseen[:_SHOWN])
+    more = f" and {len(unseen) - _SHOWN} more" if len(unseen) > _SHOWN else ""
+    return (
+        f"{count(len(unseen), 'team')} ({shown}{more}) answered without a `members` "
+        f"attribute and the server does not fill users' `groups`, so nothing can vouch "
+        f"for {'it' if len(unseen) == 1 else 'them'}: taken as empty (RFC 7643 §2.5); "
+        "if the server leaves out members it has, members the manifest drops stay and "
+        "the members it adds do not read back (apply fails them, exit 5); `reconciler "
+        "doctor` says how this server answers",
+    )
 
 
 @dataclass(frozen=True)

@@ -137,8 +137,8 @@ def _read_live_state(
     groups_of.update(hidden.groups_of or {})
     # The listing's cross-check table still holds when the lookups added no `groups`.
     derived = None if hidden.groups_of else trust.derived
-    check_member_lists(groups, groups_of, users, derived)
-    return LiveState.of(users, groups, hidden.notices, members_read)
+    guessed = check_member_lists(groups, groups_of, users, derived)
+    return LiveState.of(users, groups, (*hidden.notices, *guessed), members_read)
 
 
 def _silent(kind: str, done: int, total: int) -> None:

@@ -337,3 +337,25 @@ def test_a_saved_plan_resting_on_a_hidden_user_is_not_called_stale(
     assert run("apply", str(saved), "--auto-approve") == 0
     assert live_user(box, "kim")["active"] is True
     assert members(box, "Eng") == {"ann", "kim"}
+
+
+def test_without_a_second_source_a_team_without_members_is_a_guess_the_plan_names(
+    box: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No users' `groups` to cross-check with: a team answered without `members` is
+    # taken as empty (RFC 7643 §2.5), a guess the plan states for the reviewer, and
+    # apply never reports it done: the adds do not read back.
+    ids = [seed(box, n) for n in ("ann", "ben", "zed")]
+    team(box, "Finance", *ids)
+    teams = [{"name": "Finance", "members": ["ann@acme.io", "ben@acme.io"]}]
+    manifest = write_manifest(tmp_path / "org.yaml", people("ann", "ben", "zed"), teams)
+    box.set_quirks(Quirks(members_omitted=True, groups_omitted=True))
+    capsys.readouterr()
+    assert run("plan", "-m", str(manifest)) == 0
+    out = capsys.readouterr().out
+    assert (
+        "1 team ('Finance') answered without a `members` attribute and the server does not "
+        "fill users' `groups`, so nothing can vouch for it: taken as empty" in out
+    )
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 5
+    assert "could not read the members of 'Finance' back" in capsys.readouterr().out
