@@ -4,8 +4,9 @@ A write answer is a claim, not a fact: servers answer 200 for a PATCH they ignor
 or with another resource than the one addressed. So the executor records what each
 successful operation intended (``Expectations``) and, after the run, ``verify``
 reads each touched user (``GET /Users/{id}``) and team (``GET /Groups/{id}`` with
-its members) once and reports, per operation, every difference it finds. Reads
-only: this module never writes. The requests are counted under the ``verify``
+its members) once (and, with a settle wait, once more if it differs: servers that
+show a write a moment late) and reports, per operation, every difference it finds.
+Reads only: this module never writes. The requests are counted under the ``verify``
 purpose (``RequestStats.verification``), apart from the read and the writes.
 """
 
