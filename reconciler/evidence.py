@@ -153,8 +153,8 @@ def check_member_lists(
       still catches a server that never returns members: members it adds do not
       read back.
 
-    Returns the plan notices of that guess (one line naming the teams answered without
-    ``members`` when there is no second source, so a reviewer sees it), else ().
+    Returns the names of the teams answered without ``members`` when there is no
+    second source (a guess the plan states, ``unvouched_notice``), else ().
     Raises LiveStateError naming the first untrusted team and what the server did.
     """
     if any(ids for ids in groups_of.values() if ids):
@@ -162,18 +162,23 @@ def check_member_lists(
             derived = _derived(groups, groups_of)
         _cross_check(groups, derived, users)
         return ()
-    unseen = [g.display_name for g in groups if not g.members_listed]
-    if not unseen:
-        return ()
-    shown = ", ".join(repr(name) for name in unseen[:_SHOWN])
-    more = f" and {len(unseen) - _SHOWN} more" if len(unseen) > _SHOWN else ""
+    return tuple(g.display_name for g in groups if not g.members_listed)
+
+
+def unvouched_notice(names: Sequence[str]) -> str | None:
+    """The plan notice for teams answered without ``members`` that nothing vouches for
+    (``check_member_lists``'s result), naming at most 20; None when there are none."""
+    if not names:
+        return None
+    shown = ", ".join(repr(name) for name in names[:_SHOWN])
+    more = f" and {len(names) - _SHOWN} more" if len(names) > _SHOWN else ""
     return (
-        f"{count(len(unseen), 'team')} ({shown}{more}) answered without a `members` "
+        f"{count(len(names), 'team')} ({shown}{more}) answered without a `members` "
         f"attribute and the server does not fill users' `groups`, so nothing can vouch "
-        f"for {'it' if len(unseen) == 1 else 'them'}: taken as empty (RFC 7643 §2.5); "
+        f"for {'it' if len(names) == 1 else 'them'}: taken as empty (RFC 7643 §2.5); "
         "if the server leaves out members it has, members the manifest drops stay and "
         "the members it adds do not read back (apply fails them, exit 5); `reconciler "
-        "doctor` says how this server answers",
+        "doctor` says how this server answers"
     )
 
 

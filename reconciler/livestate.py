@@ -97,6 +97,9 @@ class MembersRead:
     read_each: int = 0
     requests: int = 0
     why: str = ""
+    # Teams answered without ``members`` that no second source vouches for (users'
+    # ``groups`` not filled): taken as empty, a guess the plan names in a notice.
+    unvouched: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -137,8 +138,10 @@ def _read_live_state(
     groups_of.update(hidden.groups_of or {})
     # The listing's cross-check table still holds when the lookups added no `groups`.
     derived = None if hidden.groups_of else trust.derived
-    guessed = check_member_lists(groups, groups_of, users, derived)
-    return LiveState.of(users, groups, (*hidden.notices, *guessed), members_read)
+    unvouched = check_member_lists(groups, groups_of, users, derived)
+    if unvouched and members_read is not None:
+        members_read = replace(members_read, unvouched=unvouched)
+    return LiveState.of(users, groups, hidden.notices, members_read)
 
 
 def _silent(kind: str, done: int, total: int) -> None:

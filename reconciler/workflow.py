@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from reconciler import planfile
 from reconciler.errors import ConfigError, Problem, RefusedPlanError, StalePlanError
-from reconciler.evidence import confirm_absences, confirm_plan_targets
+from reconciler.evidence import confirm_absences, confirm_plan_targets, unvouched_notice
 from reconciler.files import MIB, read_text
 from reconciler.gcpolicy import bulk_phase
 from reconciler.grammar import count
@@ -235,7 +235,11 @@ def plan_from_live(
             today=today,
             target=target.base_url,
             manifest_digest=loaded.digest,
-            extra_notices=(*(str(n) for n in still_true(loaded.notices, live)), *live.evidence),
+            extra_notices=(
+                *(str(n) for n in still_true(loaded.notices, live)),
+                *live.evidence,
+                *_unvouched(live),
+            ),
             org=target.org_identity,
         )
     if revoke_only:
@@ -480,3 +484,10 @@ def audit(
     if days is None:
         days = manifest.policy.expiry_warning_days if manifest else 14
     return build_report(manifest, live, today=today, expiring_days=days)
+
+
+def _unvouched(live: LiveState) -> tuple[str, ...]:
+    """The notice naming the teams whose empty member list is a guess, if any."""
+    read = live.members_read
+    notice = unvouched_notice(read.unvouched) if read is not None else None
+    return (notice,) if notice else ()
