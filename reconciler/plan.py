@@ -260,14 +260,20 @@ def grant_count(operations: tuple[Operation, ...]) -> int:
     return sum(len(op.members) if op.op is OpKind.ADD_MEMBERS else 1 for op in operations)
 
 
-def not_covered(candidate: tuple[Operation, ...], reviewed: tuple[Operation, ...]) -> list[str]:
+def not_covered(
+    candidate: tuple[Operation, ...], reviewed: tuple[Operation, ...], *, same_ids: bool = False
+) -> list[str]:
     """Each part of ``candidate`` that ``reviewed`` does not contain, one line each.
 
     An operation is covered by the reviewed operation of the same kind and key when
     it writes no attribute value the reviewed one did not write, and adds or removes
     no member the reviewed one did not. SCIM ids and ``before`` values are not
-    compared: they say where and from what, and they move when a partial apply has
-    already done part of the work. Empty means: nothing new. Pure.
+    compared by default: they say where and from what, and they move when a partial
+    apply has already done part of the work. ``same_ids`` (``reviewed`` was made from
+    the same live state) also requires each SCIM id the candidate carries, of the
+    object or of a member, to be the reviewed one's: the executor writes by id, so a
+    plan file whose keys are right and whose ids point at someone else would write to
+    them. Empty means: nothing new. Pure.
     """
     by_id = {(op.op, op.key): op for op in reviewed}
     found: list[str] = []
@@ -279,10 +285,31 @@ def not_covered(candidate: tuple[Operation, ...], reviewed: tuple[Operation, ...
         for name, value in op.after.items():
             if name not in seen.after or seen.after[name] != value:
                 found.append(f"{_noun(op)}: {op.op.value} sets {name} to {json.dumps(value)}")
-        known = {m.email.lower() for m in seen.members}
+        known = {m.email.lower(): m for m in seen.members}
         for member in op.members:
             if member.email.lower() not in known:
                 found.append(f"{_noun(op)}: {op.op.value} {member.email} is new")
+        if same_ids:
+            found.extend(_other_ids(op, seen, known))
+    return found
+
+
+def _other_ids(op: Operation, seen: Operation, known: dict[str, MemberRef]) -> list[str]:
+    """The SCIM ids ``op`` carries that are not ``seen``'s (for the same key), one line each."""
+    found = []
+    if op.scim_id is not None and op.scim_id != seen.scim_id:
+        found.append(
+            f"{_noun(op)}: {op.op.value} targets SCIM id {op.scim_id!r}, not "
+            f"{seen.scim_id or 'none'!r}"
+        )
+    for member in op.members:
+        reviewed = known.get(member.email.lower())
+        if member.scim_id is not None and reviewed is not None:
+            if member.scim_id != reviewed.scim_id:
+                found.append(
+                    f"{_noun(op)}: {op.op.value} says {member.email} is SCIM id "
+                    f"{member.scim_id!r}, not {reviewed.scim_id or 'none'!r}"
+                )
     return found
 
 

@@ -394,7 +394,7 @@ def _check_produced(  # noqa: PLR0917 - one caller, all of them needed
         manifest_digest=loaded.digest,
         org=target.org_identity,
     )
-    extra = not_covered(plan.operations, (*fresh.operations, *fresh.held_back))
+    extra = not_covered(plan.operations, (*fresh.operations, *fresh.held_back), same_ids=True)
     if extra:
         lines = "\n".join(f"  - {terminal(line)}" for line in extra)
         raise RefusedPlanError(

@@ -82,6 +82,46 @@ def test_with_the_manifest_a_plan_that_the_manifest_would_not_produce_is_refused
     assert run("apply", str(honest), "-m", str(manifest)) == 0  # the real one still applies
 
 
+def test_with_the_manifest_a_plan_pointed_at_other_scim_ids_is_refused(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Keys and values as the manifest produces them, ids swapped for another user's and
+    another team's: the executor writes by id, so this would deactivate the wrong person."""
+    admins = {"name": "Admins", "members": ["u0@acme.io"]}
+    manifest = write_manifest(
+        tmp_path / "org.yaml", USERS[:2], [admins, {"name": "Data", "members": ["u1@acme.io"]}]
+    )
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    live = read_live_state(server.client())
+    victim, admins_id = live.users_by_key["u0@acme.io"].id, live.groups_by_name["Admins"].id
+    offboard = [USERS[0], {**USERS[1], "active": False}]
+    write_manifest(manifest, offboard, [admins, {"name": "Data", "members": []}])
+    plan = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(plan)) == 0
+
+    def retarget_and_rehash(document: dict[str, Any]) -> None:
+        from reconciler.plan import Plan
+
+        for op in document["operations"]:
+            op["scim_id"] = admins_id if op["op"] == "remove_members" else victim
+            for member in op.get("members", []):
+                member["scim_id"] = victim
+        document.pop("digest")
+        document["digest"] = Plan.model_validate(document).digest
+
+    _edit(plan, retarget_and_rehash)
+    capsys.readouterr()
+    assert run("apply", str(plan), "-m", str(manifest)) == 1
+    err = capsys.readouterr().err
+    assert "does not produce these operations" in err
+    assert f"user u1@acme.io: deactivate_user targets SCIM id {victim!r}" in err
+    assert f"team \"Data\": remove_members targets SCIM id {admins_id!r}" in err
+    assert f"u1@acme.io is SCIM id {victim!r}" in err
+    after = read_live_state(server.client())
+    assert after.users_by_key["u0@acme.io"].active and after.users_by_key["u1@acme.io"].active
+    assert set(after.member_keys(after.groups_by_name["Admins"])) == {"u0@acme.io"}
+
+
 def test_a_plan_made_for_one_org_is_refused_on_another_org_at_the_same_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
