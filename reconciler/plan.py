@@ -304,12 +304,12 @@ def _other_ids(op: Operation, seen: Operation, known: dict[str, MemberRef]) -> l
         )
     for member in op.members:
         reviewed = known.get(member.email.lower())
-        if member.scim_id is not None and reviewed is not None:
-            if member.scim_id != reviewed.scim_id:
-                found.append(
-                    f"{_noun(op)}: {op.op.value} says {member.email} is SCIM id "
-                    f"{member.scim_id!r}, not {reviewed.scim_id or 'none'!r}"
-                )
+        if member.scim_id is None or reviewed is None or member.scim_id == reviewed.scim_id:
+            continue
+        found.append(
+            f"{_noun(op)}: {op.op.value} says {member.email} is SCIM id "
+            f"{member.scim_id!r}, not {reviewed.scim_id or 'none'!r}"
+        )
     return found
 
 
