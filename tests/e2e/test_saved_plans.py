@@ -115,7 +115,7 @@ def test_with_the_manifest_a_plan_pointed_at_other_scim_ids_is_refused(
     err = capsys.readouterr().err
     assert "does not produce these operations" in err
     assert f"user u1@acme.io: deactivate_user targets SCIM id {victim!r}" in err
-    assert f"team \"Data\": remove_members targets SCIM id {admins_id!r}" in err
+    assert f'team "Data": remove_members targets SCIM id {admins_id!r}' in err
     assert f"u1@acme.io is SCIM id {victim!r}" in err
     after = read_live_state(server.client())
     assert after.users_by_key["u0@acme.io"].active and after.users_by_key["u1@acme.io"].active
