@@ -480,6 +480,22 @@ def _journal_fields(result: OpResult) -> dict[str, Any]:
     }
 
 
+def _drain(pool: LanePool) -> None:
+    """Wait for the operations in flight after an interrupt; nothing new starts.
+
+    A second Ctrl-C (or SIGTERM) while they finish must not cut the wait short: the
+    run would write its ``interrupted`` record and end while they still write, and
+    their outcomes would never be journaled or shown. Bounded by the requests' own
+    deadlines and the retry budget, as the wait after the first one is.
+    """
+    while True:
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:
+            continue
+        return
+
+
 class _Runner:
     def __init__(
         self, writer: ScimWriter, options: ApplyOptions, state: _RunState, journal: Journal
@@ -509,7 +525,7 @@ class _Runner:
                 yield future.result()
         except BaseException:  # Ctrl-C, or the consumer closed us: stop, drain, re-raise
             self.stop("interrupted")
-            pool.shutdown(wait=True, cancel_futures=True)
+            _drain(pool)
             raise
         pool.shutdown(wait=True)
 
