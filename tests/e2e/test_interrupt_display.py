@@ -115,7 +115,9 @@ def test_a_second_ctrl_c_while_in_flight_operations_finish_loses_none_of_them(
     monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
     monkeypatch.setenv("RECONCILER_TODAY", TODAY)
     monkeypatch.setenv("NO_COLOR", "1")
-    manifest = write_manifest(tmp_path / "org.yaml", [person(f"a{i}@acme.io") for i in range(6)], [])
+    manifest = write_manifest(
+        tmp_path / "org.yaml", [person(f"a{i}@acme.io") for i in range(6)], []
+    )
     _a_second_ctrl_c_while_the_run_drains(monkeypatch)
     with Sandbox(token=TOKEN, claimed_domains=("acme.io",)) as sandbox:
         monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
