@@ -189,3 +189,31 @@ def test_revoke_only_reverts_hand_made_grants_the_policy_covers_and_nothing_else
     assert _members(server, "Data") == {"ada@acme.io"}
     assert _members(server, "Side project") == {"ada@acme.io"}  # unlisted team: left alone
     assert live.users_by_key["ada@acme.io"].active
+
+
+def test_an_offboarded_user_leaves_a_team_no_manifest_declares_and_the_notice_says_so(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    teams = [{"name": "Data", "members": ["ada@acme.io", "bob@acme.io"]}]
+    manifest = write_manifest(tmp_path / "org.yaml", [ADA, BOB], teams)
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    client = server.client()
+    side = client.create_group(group_resource("Side project"))  # made by hand, not declared
+    live = _live(server)
+    both = [live.users_by_key["ada@acme.io"].id, live.users_by_key["bob@acme.io"].id]
+    client.patch_group(side.id, add_members(both))
+    write_manifest(manifest, [ADA, {**BOB, "active": False}], teams)
+    capsys.readouterr()
+    assert run("apply", "--revoke-only", "-m", str(manifest)) == 0
+    out = capsys.readouterr().out
+    assert 'team "Side project": remove members (1)' in out
+    assert (
+        '1 team in Mixpanel is not in the manifest and is left alone: "Side project"; '
+        "only users being deprovisioned are removed from it" in out
+    )
+    assert _members(server, "Side project") == {"ada@acme.io"}  # bob's access is all gone
+    assert _members(server, "Data") == {"ada@acme.io"}
+    capsys.readouterr()
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+    out = capsys.readouterr().out
+    assert 'left alone: "Side project"\n' in out  # nothing to remove: no "only ..." clause
