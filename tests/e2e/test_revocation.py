@@ -217,3 +217,26 @@ def test_an_offboarded_user_leaves_a_team_no_manifest_declares_and_the_notice_sa
     assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
     out = capsys.readouterr().out
     assert 'left alone: "Side project"\n' in out  # nothing to remove: no "only ..." clause
+
+
+def test_revoke_only_keeps_the_guards_and_never_touches_a_protected_account(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    owner = person("owner@acme.io", "Own", "Er")
+    users = [person(f"u{i}@acme.io") for i in range(3)]
+    manifest = write_manifest(tmp_path / "org.yaml", [owner, *users], [])
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    # The owner is dropped from the manifest (unlisted users are deactivated), two
+    # accesses expired and one user left: three deprovisions over a limit of one.
+    expired = [{**u, "expires": "2026-11-21T23:59:59+00:00"} for u in users[:2]]
+    policy = {"unmanaged_users": "deactivate", "max_deprovision": 1, "protected": [owner["email"]]}
+    write_manifest(manifest, expired, [], **policy)
+    capsys.readouterr()
+    assert run("apply", "--revoke-only", "-m", str(manifest)) == 4
+    err = capsys.readouterr().err
+    assert "refusing to deprovision users: 3 is over the limit of 1" in err
+    assert "--allow-deprovision 3" in err
+    assert all(user.active for user in _live(server).users)  # a guard refusal revokes nothing
+    assert run("apply", "--revoke-only", "-m", str(manifest), "--allow-deprovision", "3") == 0
+    active = {user.key for user in _live(server).users if user.active}
+    assert active == {"owner@acme.io"}  # protected: never deactivated, even unlisted
