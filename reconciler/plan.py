@@ -269,7 +269,9 @@ def not_covered(
     it writes no attribute value the reviewed one did not write, and adds or removes
     no member the reviewed one did not. SCIM ids and ``before`` values are not
     compared by default: they say where and from what, and they move when a partial
-    apply has already done part of the work. ``same_ids`` (``reviewed`` was made from
+    apply has already done part of the work. A reactivation or a patch is covered by
+    a reviewed create of the same user when it writes only the create's values (the
+    account turned out to exist). ``same_ids`` (``reviewed`` was made from
     the same live state) also requires each SCIM id the candidate carries, of the
     object or of a member, to be the reviewed one's: the executor writes by id, so a
     plan file whose keys are right and whose ids point at someone else would write to
@@ -279,6 +281,11 @@ def not_covered(
     found: list[str] = []
     for op in candidate:
         seen = by_id.get((op.op, op.key))
+        if seen is None and not same_ids and op.op in _CREATED_BY and "user_name" not in op.after:
+            # The account a reviewed create makes was there after all (adopted after a
+            # 409, then the run stopped): setting it to the create's values is no more.
+            # Renaming another account to it (previous_emails) is: it has its own access.
+            seen = by_id.get((OpKind.CREATE_USER, op.key))
         if seen is None:
             found.append(f"{_noun(op)}: {op.op.value} is not in the reviewed plan")
             continue
@@ -292,6 +299,10 @@ def not_covered(
         if same_ids:
             found.extend(_other_ids(op, seen, known))
     return found
+
+
+# Kinds that set an existing account to what a create of the same key would write.
+_CREATED_BY = frozenset({OpKind.REACTIVATE_USER, OpKind.PATCH_USER})
 
 
 def _other_ids(op: Operation, seen: Operation, known: dict[str, MemberRef]) -> list[str]:

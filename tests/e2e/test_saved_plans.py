@@ -201,3 +201,32 @@ def _interrupt_at_the_third_create(monkeypatch: pytest.MonkeyPatch) -> None:
         return created
 
     monkeypatch.setattr(ScimClient, CREATE, create_user)
+
+
+def test_a_rerun_may_reactivate_the_account_a_reviewed_create_found_already_there(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first attempt's create met the account (a 409, adopted) and stopped before
+    reactivating it: the re-run's reactivation writes only what the reviewed create
+    would have, so it is a remainder; anything beyond that still needs a review."""
+    from reconciler.scim.builders import user_resource
+
+    manifest = write_manifest(tmp_path / "org.yaml", USERS[:2], [])
+    reviewed = tmp_path / "reviewed-plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(reviewed)) == 0
+    digest = json.loads(reviewed.read_text(encoding="utf-8"))["digest"]
+    first = USERS[0]
+    server.client().create_user(  # what the stopped attempt left: there, not yet active
+        user_resource(first["email"], first["given_name"], first["family_name"], None, False)
+    )
+    fresh = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(fresh)) == 0
+    ops = json.loads(fresh.read_text(encoding="utf-8"))["operations"]
+    assert sorted(op["op"] for op in ops) == ["create_user", "reactivate_user"]
+    capsys.readouterr()
+    verify = ["github", "verify-plan", "--plan", str(fresh), "--confirm-digest", digest]
+    assert run(*verify, "--reviewed-plan", str(reviewed)) == 0
+    assert "a remainder of the plan reviewed" in capsys.readouterr().out
+    assert run("apply", str(fresh), "-m", str(manifest)) == 0
+    assert all(user.active for user in read_live_state(server.client()).users)
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
