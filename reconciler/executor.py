@@ -511,13 +511,13 @@ class _Runner:
         At most ``concurrency`` operations hold a lane (so at most that many requests
         are in flight), started in plan order; one whose request waits out a 429
         lends its lane to the next operation meanwhile (``LanePool``). With one
-        lane, operations run one after the other in this thread.
+        lane, operations run one after the other, none lent. Even then they run in
+        the pool, never in this thread: a Ctrl-C lands here, and the operation in
+        flight finishes and is journaled, instead of being cut off after its write
+        reached the server with nothing recorded.
         """
         workers = max(1, min(self.options.concurrency, len(ops)))
-        if workers == 1:
-            yield from map(self.run_one, ops)
-            return
-        spare = min(workers, len(ops) - workers)
+        spare = 0 if workers == 1 else min(workers, len(ops) - workers)
         pool = LanePool(workers, spare=spare, thread_name_prefix="apply")
         try:
             futures = [pool.submit(partial(self.run_one, op)) for op in ops]
