@@ -230,3 +230,34 @@ def test_a_rerun_may_reactivate_the_account_a_reviewed_create_found_already_ther
     assert run("apply", str(fresh), "-m", str(manifest)) == 0
     assert all(user.active for user in read_live_state(server.client()).users)
     assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+def test_with_the_manifest_a_plan_with_a_looser_policy_than_the_manifest_is_refused(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The guards check a saved plan against its own copy of the policy: raised in the
+    file (digest recomputed), it let four deprovisions through a limit of one."""
+    manifest = write_manifest(tmp_path / "org.yaml", USERS[:4], [])
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    leaving = [{**user, "active": False} for user in USERS[:4]]
+    write_manifest(manifest, leaving, [], max_deprovision=1)
+    plan = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(plan)) == 0
+
+    def loosen_and_rehash(document: dict[str, Any]) -> None:
+        from reconciler.plan import Plan
+
+        document["policy"].update(max_deprovision=100, max_deprovision_percent=100)
+        document["claimed_domains"].append("evil.example")
+        document.pop("digest")
+        document["digest"] = Plan.model_validate(document).digest
+
+    _edit(plan, loosen_and_rehash)
+    capsys.readouterr()
+    assert run("apply", str(plan), "-m", str(manifest)) == 1
+    err = capsys.readouterr().err
+    assert "does not produce these operations" not in err
+    assert "policy.max_deprovision: 100 in the plan, 1 in the manifest" in err
+    assert "policy.max_deprovision_percent: 100.0 in the plan, 10.0 in the manifest" in err
+    assert "claimed_domains: " in err and "evil.example" in err
+    assert all(user.active for user in read_live_state(server.client()).users)
