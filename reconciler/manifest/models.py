@@ -226,7 +226,7 @@ def parse_expires(value: Any) -> date:
 _EXPIRES_SCHEMA = {
     "anyOf": [
         {"type": "string", "format": "date"},
-        {"type": "string", "format": "date-time", "pattern": r"(Z|z|[+-]\d\d:\d\d)$"},
+        {"type": "string", "format": "date-time", "pattern": r"(Z|z|[+-]([01]\d|2[0-3]):[0-5]\d)$"},
     ],
     "examples": ["2026-12-01", "2026-12-01T18:00:00+01:00"],
 }

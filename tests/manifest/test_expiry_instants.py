@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -204,3 +205,17 @@ def test_a_time_or_offset_out_of_rfc3339_range_is_an_error_with_the_fix(written:
 def test_a_leap_second_is_refused_saying_so() -> None:
     with pytest.raises(ValueError, match=r"leap second.*write 2026-12-31T23:59:59Z"):
         parse_expires("2026-12-31T23:59:60Z")
+
+
+def test_the_editor_schema_refuses_the_offsets_the_loader_refuses() -> None:
+    import re
+
+    from reconciler.manifest.schema import schema
+
+    text = json.dumps(schema())
+    (pattern,) = {p for p in re.findall(r'"pattern": "([^"]*)"', text) if "Z|z" in p}
+    offset = re.compile(json.loads(f'"{pattern}"'))
+    for good in ("2026-12-01T18:00:00+05:30", "2026-12-01T18:00:00Z", "2026-12-01T18:00:00-23:59"):
+        assert offset.search(good), good
+    for bad in ("2026-12-01T18:00:00+00:60", "2026-12-01T18:00:00+24:00", "2026-12-01T18:00:00"):
+        assert not offset.search(bad), bad
