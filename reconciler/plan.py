@@ -216,17 +216,29 @@ class Plan(_Frozen):
         """This plan with only the operations that remove access; the rest held back.
 
         A deactivation keeps only ``active: false``: attribute changes it carried are
-        a patch, and a patch waits for review like every other grant or change.
+        a patch, and a patch waits for review like every other grant or change. A
+        removal from a team whose rename is held back names the team by its live
+        (previous) name, the one it keeps until the rename is reviewed.
         """
         run: list[Operation] = []
-        held: list[Operation] = []
+        held = [op for op in self.operations if not op.op.revokes]
+        # A team whose rename waits keeps its live name: a removal names it so.
+        live_names = {
+            op.scim_id: str(op.before["name"])
+            for op in held
+            if op.op is OpKind.RENAME_GROUP
+            and op.scim_id
+            and isinstance(op.before.get("name"), str)
+        }
         for op in self.operations:
             if not op.op.revokes:
-                held.append(op)
-            elif op.op is OpKind.DEACTIVATE_USER and set(op.after) != {"active"}:
-                run.append(op.model_copy(update={"after": {"active": False}}))
-            else:
-                run.append(op)
+                continue
+            update: dict[str, Any] = {}
+            if op.op is OpKind.DEACTIVATE_USER and set(op.after) != {"active"}:
+                update["after"] = {"active": False}
+            if not op.is_user_op and op.scim_id in live_names:
+                update["key"] = live_names[op.scim_id]
+            run.append(op.model_copy(update=update) if update else op)
         return self.model_copy(
             update={
                 "operations": tuple(run),

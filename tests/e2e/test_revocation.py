@@ -240,3 +240,22 @@ def test_revoke_only_keeps_the_guards_and_never_touches_a_protected_account(
     assert run("apply", "--revoke-only", "-m", str(manifest), "--allow-deprovision", "3") == 0
     active = {user.key for user in _live(server).users if user.active}
     assert active == {"owner@acme.io"}  # protected: never deactivated, even unlisted
+
+
+def test_revoke_only_names_a_team_by_its_live_name_while_its_rename_waits_for_review(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    teams = [{"name": "Data", "members": ["ada@acme.io", "bob@acme.io"]}]
+    manifest = write_manifest(tmp_path / "org.yaml", [ADA, BOB], teams)
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    renamed = [{"name": "Analytics", "previous_names": ["Data"], "members": ["ada@acme.io"]}]
+    write_manifest(manifest, [ADA, BOB], renamed)  # one commit: a rename and a removal
+    capsys.readouterr()
+    assert run("apply", "--revoke-only", "-m", str(manifest)) == 0
+    out = capsys.readouterr().out
+    assert 'team "Data": remove members (1)' in out  # the team as it is called in Mixpanel
+    assert "✓ remove_members Data: removed 1" in out
+    assert "Analytics" not in out.split("Held back:")[0]  # it is not called that yet
+    assert "1 team to rename" in out
+    assert _members(server, "Data") == {"ada@acme.io"}
+    assert "Analytics" not in _live(server).groups_by_name
