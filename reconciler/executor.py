@@ -27,6 +27,7 @@ Evidence over answers:
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -480,6 +481,9 @@ def _journal_fields(result: OpResult) -> dict[str, Any]:
     }
 
 
+log = logging.getLogger(__name__)
+
+
 def _drain(pool: LanePool) -> None:
     """Wait for the operations in flight after an interrupt; nothing new starts.
 
@@ -492,6 +496,10 @@ def _drain(pool: LanePool) -> None:
         try:
             pool.shutdown(wait=True, cancel_futures=True)
         except KeyboardInterrupt:
+            log.warning(
+                "interrupted again: still waiting for the operations in flight to finish "
+                "(each within its request deadline), so that each is journaled"
+            )
             continue
         return
 

@@ -124,7 +124,7 @@ def test_a_second_ctrl_c_while_in_flight_operations_finish_loses_none_of_them(
         code = run("apply", "-m", str(manifest), "--auto-approve", "--concurrency", "4")
         live = {user["userName"] for user in sandbox.store.users()}
 
-    out, _ = capsys.readouterr()
+    out, err = capsys.readouterr()
     assert code == 130
     events = read_journal(tmp_path / ".reconciler" / "journal.jsonl")
     assert events[-1]["event"] == "interrupted"  # the last record, after every outcome
@@ -132,6 +132,7 @@ def test_a_second_ctrl_c_while_in_flight_operations_finish_loses_none_of_them(
     assert journaled == ["a0@acme.io", "a1@acme.io", "a2@acme.io", "a3@acme.io"]
     assert events[-1]["done"] == 4
     assert "Apply interrupted: 4 of 6 done" in out
+    assert "interrupted again: still waiting for the operations in flight" in err
     assert live == set(journaled)  # what the journal says is what happened
 
 
