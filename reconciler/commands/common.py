@@ -19,6 +19,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import TYPE_CHECKING, TextIO, TypeVar
 
 from reconciler.render.console import Console as Console  # noqa: PLC0414 - re-exported
+from reconciler.render.escape import quoted
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -188,7 +189,7 @@ def positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a whole number: {quoted(text)}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
@@ -199,7 +200,7 @@ def seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {quoted(text)}") from None
     if not 0 < value < 86_400:
         raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
     return value
@@ -235,7 +236,7 @@ def org_name(text: str) -> str:
 
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", text):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an org name; use the name of an org in reconciler.yaml "
+            f"{quoted(text)} is not an org name; use the name of an org in reconciler.yaml "
             "(lowercase letters, digits, - and _; `reconciler orgs` lists them)"
         )
     return text
@@ -254,7 +255,7 @@ def pr_number(text: str) -> int:
     try:
         return positive(text)
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"not a pull request number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a pull request number: {quoted(text)}") from None
 
 
 def whole(text: str) -> int:
@@ -262,7 +263,7 @@ def whole(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a whole number: {quoted(text)}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
     return value

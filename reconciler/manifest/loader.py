@@ -33,6 +33,7 @@ from reconciler.manifest.document import FileResult, check_file
 from reconciler.manifest.locations import Locations
 from reconciler.manifest.models import Entry, Manifest, Policy, User
 from reconciler.manifest.validate import check_manifest
+from reconciler.render.escape import quoted
 
 MAX_FILE_BYTES = 5 * MIB
 # All files together: about 230k users. Parsing dominates (~1.5 s per MiB), so a
@@ -341,7 +342,7 @@ def total_cap() -> int:
     digits = value.isascii() and value.isdigit() and len(value) <= 7
     if not digits or not 1 <= int(value) <= 1024 * 1024:
         raise ConfigError(
-            f"{TOTAL_CAP_ENV}={value!r} is not a whole number of MiB between 1 and 1048576; "
+            f"{TOTAL_CAP_ENV}={quoted(value)} is not a whole number of MiB between 1 and 1048576; "
             f"fix it, or unset it for the default ({size_text(MAX_TOTAL_BYTES)})"
         )
     return int(value) * MIB
