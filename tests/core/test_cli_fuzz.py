@@ -269,3 +269,6 @@ def test_any_command_line_exits_with_a_documented_code_and_no_traceback(
     assert code in DOCUMENTED, (argv, err.getvalue())
     assert "Traceback" not in err.getvalue() + out.getvalue(), (argv, err.getvalue())
     assert "this is a bug" not in err.getvalue(), (argv, err.getvalue())
+    # A byte that is not UTF-8 (in argv, the environment or a file name) is shown as
+    # the byte (\xff), never as the surrogate Python decoded it to (\udcff).
+    assert "\\udc" not in err.getvalue() + out.getvalue(), (argv, err.getvalue())
