@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from reconciler.attributes import FROM_MANIFEST
+from reconciler.errors import ConfigError
 from reconciler.grammar import count, plural
 from reconciler.identity import hidden_character, lookalike_reason, name_fold, spelled
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
@@ -53,7 +54,8 @@ def import_manifest(
     ``org.yaml`` is split into ``people/users-NNN.yaml`` and ``teams/teams-NNN.yaml``
     files in a stable order (``org.yaml`` keeps the organization and the policy).
     A single team whose members alone exceed the cap cannot be split; it is written
-    to a file of its own and named in ``notes``.
+    to a file of its own and named in ``notes``. Raises ConfigError when
+    ``split_teams`` would write more files than the loader reads (``files_cap``).
     """
     if max_file_bytes is None:
         max_file_bytes = loader.MAX_FILE_BYTES  # read now: the loader's cap as it is
@@ -83,6 +85,7 @@ def import_manifest(
     files = (
         {"org.yaml": org} if org is not None else _split(head, entries, [], max_file_bytes, notes)
     )
+    _check_file_count(len(files) + len(teams))
     for team in teams:
         text = _yaml({"version": 1, "teams": [team]}, "../schema.json")
         name = f"teams/{_slug(team['name'], files)}.yaml"
@@ -90,6 +93,17 @@ def import_manifest(
         if _size(text) > max_file_bytes:
             notes.append(_too_big_team(team["name"], name, max_file_bytes))
     return ImportedFiles(files, tuple(notes), len(entries), len(teams), exact)
+
+
+def _check_file_count(total: int) -> None:
+    """Refuse, before anything is written, more files than ``plan`` would read back."""
+    cap = loader.files_cap()
+    if total > cap:
+        raise ConfigError(
+            f"import --split-teams would write {total} files, more than the {cap} a "
+            f"manifest folder may hold; set {loader.FILES_CAP_ENV}={total} (for import and "
+            "for every later plan and apply), or import without --split-teams"
+        )
 
 
 def _one_file(document: dict[str, Any], max_file_bytes: int) -> str | None:

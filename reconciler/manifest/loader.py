@@ -40,7 +40,10 @@ MAX_FILE_BYTES = 5 * MIB
 # mistaken -m or a hostile folder is refused before it costs minutes and gigabytes.
 MAX_TOTAL_BYTES = 64 * MIB  # room for an import of about 460k users (300k: 37 MB)
 TOTAL_CAP_ENV = "RECONCILER_MANIFEST_MAX_MIB"
-MAX_FILES = 1000
+# Files below -m: `import --split-teams` writes one per team, so an org of thousands
+# of teams needs room; the total byte cap above bounds what they may hold.
+MAX_FILES = 10_000
+FILES_CAP_ENV = "RECONCILER_MANIFEST_MAX_FILES"
 MAX_FOLDERS = 1000
 SUFFIXES = (".yaml", ".yml")
 
@@ -348,6 +351,24 @@ def total_cap() -> int:
     return int(value) * MIB
 
 
+def files_cap() -> int:
+    """The cap on the number of manifest files below -m: MAX_FILES or the env's count.
+
+    Raises ConfigError naming the variable when it is not a whole number from 1 to
+    10,000,000.
+    """
+    value = os.environ.get(FILES_CAP_ENV, "").strip()
+    if not value:
+        return MAX_FILES
+    digits = value.isascii() and value.isdigit() and len(value) <= 8
+    if not digits or not 1 <= int(value) <= 10_000_000:
+        raise ConfigError(
+            f"{FILES_CAP_ENV}={quoted(value)} is not a whole number of files between 1 and "
+            f"10000000; fix it, or unset it for the default ({MAX_FILES})"
+        )
+    return int(value)
+
+
 def _over_total(root: Path, cap: int) -> Problem:
     message = (
         f"the manifest files below this folder hold more than {size_text(cap)} together; "
@@ -391,6 +412,7 @@ def _walk(root: Path) -> tuple[list[Path], list[Problem]]:
     problems: list[Problem] = []
     folders = [root]
     visited = 0
+    files = files_cap()
     while folders:
         folder = folders.pop()
         visited += 1
@@ -403,10 +425,10 @@ def _walk(root: Path) -> tuple[list[Path], list[Problem]]:
                 folders.append(Path(entry.path))
             elif kind == "manifest":
                 found.append(Path(entry.path))
-                if len(found) > MAX_FILES:
+                if len(found) > files:
                     message = (
-                        f"more than {MAX_FILES} manifest files below this folder; "
-                        "is it the right one?"
+                        f"more than {files} manifest files below this folder; is it the "
+                        f"right one? A larger org can raise the cap with {FILES_CAP_ENV}=N"
                     )
                     raise ManifestError([Problem(str(root), 1, 1, message)])
     return found, problems
