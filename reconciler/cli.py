@@ -20,16 +20,15 @@ import os
 import sys
 from collections.abc import Sequence
 from functools import partial
-from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from reconciler import __version__, ctrl_c
 from reconciler.commands import COMMANDS, Command, command
 from reconciler.commands.common import (  # the exit codes: see the module docstring
     EXIT_ERROR,
     EXIT_INTERRUPTED,
-    EXIT_USAGE,
     Console,
     GlobalOptions,
+    UsageParser,
     given,
     options_from,
     org_name,
@@ -39,45 +38,7 @@ from reconciler.commands.common import (  # the exit codes: see the module docst
 from reconciler.commands.streams import redacted_output, stdout_closed, to_devnull
 from reconciler.errors import ConfigFileError, ManifestError, ReconcilerError, UsageError
 from reconciler.profile import PRODUCT
-from reconciler.render.escape import bytes_shown, terminal
-
-if TYPE_CHECKING:
-    from _typeshed import SupportsWrite
-
-
-class UsageParser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors exit 64 (EX_USAGE), never argparse's 2.
-
-    Subcommand parsers inherit the class, so every level of the CLI behaves alike.
-    """
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        # argparse quotes arguments with repr: a byte that is not UTF-8 shown as \xff.
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {bytes_shown(message)}\n")
-
-    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
-        """argparse's, except that ``--help`` or ``--version`` output that cannot be
-        written (``> /dev/full``) raises OSError instead of vanishing with exit 0.
-
-        A closed pipe (``--help | head -1``) stays quiet; stderr failing is ignored,
-        as argparse does, since nothing could be said anyway.
-        """
-        if not message:
-            return
-        stream = file or sys.stderr
-        out: TextIO = sys.stdout
-        try:
-            stream.write(message)
-            if stream is out:
-                out.flush()
-        except BrokenPipeError:
-            to_devnull(stream)
-        except OSError:
-            if stream is out:
-                raise
-        except AttributeError:  # a stream closed at start (None)
-            pass
+from reconciler.render.escape import terminal
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,17 +109,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from reconciler.logs import level_for, logging_configured
 
     parser = build_parser()
-    try:
-        args = parse_command_line(parser, argv)  # SystemExit: 0 for --help, 64 for a usage error
-    except OSError as error:  # --help or --version could not be written
-        to_devnull(sys.stdout)
-        reason = error.strerror or type(error).__name__
-        print(
-            f"error: cannot write to standard output: {reason}; send the output to a file "
-            "on a disk with free space or to a pipe, and re-run",
-            file=sys.stderr,
-        )
-        return EXIT_ERROR
+    args = parse_command_line(parser, argv)  # SystemExit: 0 for --help, 64 for a usage error
     # 12 random hex digits, as uuid4().hex[:12] gave, without importing uuid (and
     # platform) on every start.
     args.run_id = os.urandom(6).hex()

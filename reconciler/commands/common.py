@@ -14,15 +14,18 @@ errors (the CLI maps errors to codes).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, fields
-from typing import TYPE_CHECKING, TextIO, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 
 from reconciler.render.console import Console as Console  # noqa: PLC0414 - re-exported
-from reconciler.render.escape import quoted
+from reconciler.render.escape import bytes_shown, quoted
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from _typeshed import SupportsWrite
 
     from reconciler.errors import ConfigFileError, ManifestError, Problem
     from reconciler.orgs import Org
@@ -458,6 +461,26 @@ def render_plan(
 _GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet", "--log-format", "--org", "--config")
 
 
+class UsageParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors exit 64 (EX_USAGE), never argparse's 2.
+
+    Subcommand parsers inherit the class, so every level of the CLI behaves alike.
+    ``--help`` or ``--version`` output that cannot be written (``> /dev/full``)
+    raises OSError (``parse_command_line`` makes it one line and exit 1), not a
+    silent exit 0.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        # argparse quotes arguments with repr: a byte that is not UTF-8 shown as \xff.
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {bytes_shown(message)}\n")
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        from reconciler.commands.streams import print_message
+
+        print_message(message, file)
+
+
 def parse_command_line(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None
 ) -> argparse.Namespace:
@@ -468,10 +491,16 @@ def parse_command_line(
     and ``reconciler plan: error: ...``. A global flag given after the command gets
     the fix: put it before the command.
     """
-    args, extras = parser.parse_known_args(argv)
+    try:
+        args, extras = parser.parse_known_args(argv)
+    except OSError as error:  # --help or --version could not be written
+        from reconciler.commands.streams import to_devnull, unwritten_stdout
+
+        to_devnull(sys.stdout)
+        print(f"error: {unwritten_stdout(error)}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR) from None
     if not extras:
         return args
-    import sys
 
     from reconciler.render.escape import terminal
 
