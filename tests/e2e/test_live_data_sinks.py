@@ -121,3 +121,27 @@ def test_every_hostile_live_string_is_escaped_in_every_sink(
     body = json.loads(state.sent[0])["body"]
     _markdown_safe(body)
     assert "&lt;/details&gt;&lt;h1&gt;" in body and "a\\`b\\`\\`c" in body
+
+
+def test_import_leaves_out_a_live_username_no_manifest_could_hold_and_plans_empty(
+    org: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A live userName that is not an email address (HTML in it) cannot be written as
+    # a manifest user: import used to write it, then refuse its own output as a bug.
+    with Sandbox(token=TOKEN) as box:
+        _seed(box.base_url)
+        odd = {"schemas": [USER], "userName": "</details>`<b>@acme.io", "active": True}
+        odd["name"] = {"givenName": "Odd", "familyName": "One"}
+        session = requests.Session()
+        session.headers.update({"Authorization": f"Bearer {TOKEN}"})
+        made = session.post(f"{box.base_url}/Users", json=odd, timeout=10)
+        made.raise_for_status()
+        url = ("--url", box.base_url)
+        capsys.readouterr()
+        assert run("import", *url, "--out", str(tmp_path / "imported")) == 0
+        err = capsys.readouterr().err
+        assert "1 userName is not an email address" in err and "</details>`<b>@acme.io" in err
+        assert "bug" not in err
+        imported = (tmp_path / "imported" / "org.yaml").read_text(encoding="utf-8")
+        assert "</details>`<b>@acme.io" not in imported
+        assert run("plan", "-m", str(tmp_path / "imported"), *url, "--detailed-exitcode") == 0
