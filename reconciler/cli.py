@@ -108,13 +108,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C while parsing or importing, before the command ran
-        print("interrupted", file=sys.stderr)
+        _interrupted()
         return EXIT_INTERRUPTED
     except Exception as error:
         if not ctrl_c.caused(error):
             raise
-        print("interrupted", file=sys.stderr)
+        _interrupted()
         return EXIT_INTERRUPTED
+
+
+def _interrupted() -> None:
+    """Say ``interrupted`` on a line of its own (a waiting line may still be drawn)."""
+    waiting = sys.modules.get("reconciler.render.waiting")  # no import while interrupted
+    if waiting is not None:
+        waiting.clear_waiting_lines()
+    print("interrupted", file=sys.stderr)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -161,7 +169,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(terminal(line), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _interrupted()
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         to_devnull(sys.stdout)
@@ -171,7 +179,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     except Exception as error:  # the last resort: a bug, said as one line
         if ctrl_c.caused(error):
-            print("interrupted", file=sys.stderr)
+            _interrupted()
             return EXIT_INTERRUPTED
         _report_bug(options_from(GlobalOptions, args), error)
         return EXIT_ERROR

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TextIO
@@ -20,6 +21,17 @@ from reconciler.render.style import fits
 from reconciler.scim.retry import RetryNotice
 
 _CLEAR = "\r\x1b[2K"
+
+# The lines made in this process, so a Ctrl-C (which ends the run while a worker
+# thread may still be sleeping in a backoff) can clear one left on the terminal.
+_LINES: weakref.WeakSet[WaitingLine] = weakref.WeakSet()
+
+
+def clear_waiting_lines() -> None:
+    """Clear any waiting line still drawn on a terminal; before a last message such as
+    ``interrupted``, which would otherwise be appended to it."""
+    for line in list(_LINES):
+        line(None)
 
 
 def waiting_text(notice: RetryNotice, now: float) -> str:
@@ -43,6 +55,7 @@ class WaitingLine:
         self._clock = clock
         self._lock = threading.Lock()
         self._shown = False
+        _LINES.add(self)
 
     def __call__(self, notice: RetryNotice | None) -> None:
         # A closed or broken stderr must not fail the request being waited for.

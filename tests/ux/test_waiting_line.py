@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -236,3 +237,89 @@ def test_the_plain_waiting_lines_match_the_golden_file() -> None:
     line(RetryNotice("GET /Users", "HTTP 429 (rate limited)", 3, 6, 30.0))
     line(None)
     check_message("waiting_lines", stream.getvalue(), {})
+
+
+def _pty_until_waiting(argv: list[str], env: dict[str, str], cwd: Path) -> str:
+    """Run the CLI on a pseudo-terminal until its first waiting line is drawn, then
+    Ctrl-C it (as a user who thinks it hung would); all it wrote. Bounded: 30 s."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *argv],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=cwd,
+    )
+    os.close(follower)
+    output = b""
+    interrupted = False
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            if not interrupted and b"\x1b[K" in output.split(b"waiting to retry", 1)[-1]:
+                process.send_signal(signal.SIGINT)
+                interrupted = True
+            if process.poll() is not None and not ready:
+                break
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(leader)
+    return output.decode("utf-8", "replace")
+
+
+def _pty_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "MIXPANEL_SCIM_TOKEN": TOKEN,
+        "PYTHONPATH": str(ROOT),
+        "TERM": "xterm",
+        "COLUMNS": "300",
+    }
+
+
+@pytest.mark.parametrize(
+    ("faults", "says"),
+    [
+        (
+            None,
+            r"could not connect \(refused or unresolvable host\); attempt 2 of 6 in \d+\.\d s",
+        ),
+        (
+            Faults(rate_429=1.0, retry_after_s=90.0),
+            r"HTTP 429 \(rate limited\); the server asked to wait 90 s, this run waits at most "
+            r"30 s per retry; attempt 2 of 6 in 30\.0 s",
+        ),
+        (Faults(rate_5xx=1.0), r"HTTP 50[023]; attempt 2 of 6 in \d+\.\d s"),
+    ],
+    ids=["refused", "429 with a long Retry-After", "5xx"],
+)
+def test_on_a_tty_a_long_wait_is_visible_at_once_with_the_default_settings(
+    tmp_path: Path, faults: Faults | None, says: str
+) -> None:
+    # The issue's cases without -v and with the defaults: the line is there while the
+    # client waits (a 90 s Retry-After is not waited out here: Ctrl-C once it shows).
+    argv = ["plan", "-m", str(_manifest(tmp_path))]
+    if faults is None:
+        url = f"http://127.0.0.1:{_closed_port()}/api/app/scim/v2"
+        output = _pty_until_waiting([*argv, "--url", url], _pty_env(), tmp_path)
+    else:
+        with Sandbox(token=TOKEN, faults=faults) as sandbox:
+            output = _pty_until_waiting([*argv, "--url", sandbox.base_url], _pty_env(), tmp_path)
+    assert re.search(
+        rf"\rwaiting to retry GET /Users: {says} \(at \d\d:\d\d:\d\d UTC\)\x1b\[K", output
+    ), output
+    assert "Traceback" not in output
+    assert "\r\x1b[2K" in output.split("waiting to retry", 1)[1]  # cleared before exiting
