@@ -38,8 +38,11 @@ def _first_lines(args: list[str], count: int) -> list[str]:
 
 def test_the_sandbox_command_prints_a_notice_when_the_seed_is_ignored(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    Sandbox(token=TOKEN, state_file=state, seed="demo")  # a state file holding the demo org
-    lines = _first_lines(["--state", str(state), "--seed", "random:3"], 3)
+    Sandbox(token=TOKEN, state_file=state, seed="random:3")  # a state file holding 3 users
+    lines = _first_lines(["--state", str(state), "--seed", "demo"], 3)
     notice = next(line for line in lines if line.startswith("notice:"))
-    assert "--seed random:3 ignored" in notice
+    assert "--seed demo ignored" in notice
     assert str(state) in notice and "delete the file or pass another --state" in notice
+    from tests.ux.golden import check_message
+
+    check_message("seed_ignored", notice, {str(tmp_path): "{tmp}"})
