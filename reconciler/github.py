@@ -156,8 +156,9 @@ def fit_body(body: str, limit: int = BODY_LIMIT, full_at: str | None = None) -> 
     """Shorten a body GitHub would refuse (over ``limit`` characters), never failing.
 
     Keeps the head, cut at a line boundary, and the footer (the digest line); closes
-    a ``<details>`` left open so the rest renders; says where the whole plan is:
-    ``full_at`` (the workflow run, whose job summary holds it) when known.
+    a ``<details>`` left open so the rest renders; says where the uncut body is:
+    ``full_at`` (the workflow run, whose job summary holds it) when known, and how to
+    list every operation (the body may be the summary view).
     """
     if len(body) <= limit:
         return body
@@ -166,8 +167,9 @@ def fit_body(body: str, limit: int = BODY_LIMIT, full_at: str | None = None) -> 
     head = body[:cut] if cut >= 0 else body
     where = f"[the job summary of this run]({full_at})" if full_at else "the job summary"
     note = (
-        f"\n\n_… cut to fit GitHub's {limit:,}-character limit; the full plan is in "
-        f"{where}, and `reconciler plan --detail full` prints every operation._\n"
+        f"\n\n_… cut to fit GitHub's {limit:,}-character limit; this plan uncut is in "
+        f"{where}; `reconciler plan --detail full` lists every operation, and "
+        "`plan --out FILE` saves them all as JSON._\n"
     )
     if len(footer) + len(note) > limit // 2:  # a hostile footer must not crowd out the plan
         footer = ""
