@@ -108,21 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C while parsing or importing, before the command ran
-        _interrupted()
+        ctrl_c.say_interrupted()
         return EXIT_INTERRUPTED
     except Exception as error:
         if not ctrl_c.caused(error):
             raise
-        _interrupted()
+        ctrl_c.say_interrupted()
         return EXIT_INTERRUPTED
-
-
-def _interrupted() -> None:
-    """Say ``interrupted`` on a line of its own (a waiting line may still be drawn)."""
-    waiting = sys.modules.get("reconciler.render.waiting")  # no import while interrupted
-    if waiting is not None:
-        waiting.clear_waiting_lines()
-    print("interrupted", file=sys.stderr)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -169,7 +161,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(terminal(line), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        _interrupted()
+        ctrl_c.say_interrupted()
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         to_devnull(sys.stdout)
@@ -179,7 +171,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     except Exception as error:  # the last resort: a bug, said as one line
         if ctrl_c.caused(error):
-            _interrupted()
+            ctrl_c.say_interrupted()
             return EXIT_INTERRUPTED
         _report_bug(options_from(GlobalOptions, args), error)
         return EXIT_ERROR

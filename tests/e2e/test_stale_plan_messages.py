@@ -127,3 +127,27 @@ def test_the_stale_advice_is_a_command_that_works_as_given(
     assert advice[: len(org)] == org
     assert run(*advice) == 0, capsys.readouterr().err
     assert run(*org, "apply", "reviewed.json", "--auto-approve") == 0
+
+
+def test_a_plan_applied_then_edited_by_hand_says_what_differs_not_created_since(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The plan's own create is not someone else's: the line says what differs from it.
+    manifest = write_manifest(
+        tmp_path / "org.yaml", USERS[:1], [{"name": "Eng", "members": ["ada@acme.io"]}]
+    )
+    assert run("plan", "-m", str(manifest), "--out", "plan.json") == 0
+    assert run("apply", "plan.json") == 0
+    client = server.client()
+    ada = client.find_user("ada@acme.io")
+    assert ada is not None
+    client.patch_user(ada.id, builders.replace_user_attributes({"given_name": "Adeline"}))
+    capsys.readouterr()
+    assert run("apply", "plan.json") == 3
+    err = capsys.readouterr().err
+    assert "(2 of 3 operations already done)" in err
+    assert (
+        'ada@acme.io: created in Mixpanel since the plan, with given_name "Adeline" where '
+        'the plan has "Ada"'
+    ) in err
+    assert 'team "Eng": already created since the plan was made' in err
