@@ -270,6 +270,7 @@ def test_readme_troubleshooting_quotes_only_real_current_messages() -> None:
         "certificate_not_trusted",
         "token_refused_env",
         "plain_http_behind_https",
+        "web_page_at_base_url",
         "wrong_base_path",
         "resource_path_in_base_url",
         "plan_already_applied",
