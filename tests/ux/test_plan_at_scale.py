@@ -238,3 +238,38 @@ def test_a_cut_comment_keeps_the_counts_per_kind_and_says_where_the_rest_is() ->
     assert f"this plan uncut is in [the job summary of this run]({run})" in cut
     assert "`reconciler plan --detail full` lists every operation" in cut
     assert parse_digest(cut) == plan.digest
+
+
+def test_a_body_of_wide_characters_is_cut_to_the_limit_in_utf16_units() -> None:
+    # An emoji outside the BMP is two UTF-16 code units (and four UTF-8 bytes): GitHub
+    # has been seen to count both ways; the body fits either way.
+    rows = "".join(f"- 🌈 team {i:05} 🌈\n" for i in range(3_500))
+    footer = f"<sub>target `https://x`</sub>\n<sub>plan digest: `sha256:{'a' * 64}`</sub>\n"
+    body = f"### plan\n\n{rows}\n{footer}"
+    assert len(body) <= BODY_LIMIT < len(body.encode("utf-16-le")) // 2
+    cut = fit_body(body)
+    assert len(cut.encode("utf-16-le")) // 2 <= BODY_LIMIT
+    assert len(cut.encode("utf-8")) <= 4 * BODY_LIMIT
+    assert "cut to fit" in cut and cut.endswith(footer)
+
+
+def test_a_422_body_too_long_is_posted_again_shorter_not_failed(
+    big_plan: Plan, api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    comments = f"{API}/repos/{REPO}/issues/7/comments"
+    api.get(comments, json=[])
+    too_long = {
+        "message": "Validation Failed",
+        "errors": [{"message": "Body is too long (maximum is 65536 characters)"}],
+    }
+    api.post(comments, json=too_long, status=422)
+    api.post(comments, json=comment(9, "posted"), status=201)
+    body_file = tmp_path / "plan.md"
+    body_file.write_text(render_markdown(big_plan, shown=None))
+    env = {**ENV, "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "42"}
+    args = _github_args(["comment", "--pr", "7", "--body-file", str(body_file)])
+    assert github_run(options_from(GithubOptions, args), lambda line: None, env) == 0
+    first, second = (json.loads(c.request.body or b"{}")["body"] for c in api.calls[1:])
+    assert len(first) <= BODY_LIMIT and len(second) <= BODY_LIMIT // 4
+    assert parse_digest(second) == big_plan.digest
+    assert f"/{REPO}/actions/runs/42" in second
