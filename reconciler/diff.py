@@ -708,9 +708,13 @@ class _Context:
                 changes.append(TeamChange(group.display_name, group, remove=remove))
         if unlisted:
             names = listed_names([f'"{_team_shown(g.display_name)}"' for g in unlisted])
+            # A deprovisioned user leaves these teams too: say so, or "left alone" is untrue.
+            them = "it" if len(unlisted) == 1 else "them"
+            leavers = f"; only users being deprovisioned are removed from {them}"
             self.notices.append(
                 f"{count(len(unlisted), 'team')} in {PRODUCT} {plural('is', len(unlisted))} "
                 f"not in the manifest and {plural('is', len(unlisted))} left alone: {names}"
+                + (leavers if changes else "")
             )
         return changes
 

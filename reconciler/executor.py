@@ -27,6 +27,7 @@ Evidence over answers:
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -480,6 +481,29 @@ def _journal_fields(result: OpResult) -> dict[str, Any]:
     }
 
 
+log = logging.getLogger(__name__)
+
+
+def _drain(pool: LanePool) -> None:
+    """Wait for the operations in flight after an interrupt; nothing new starts.
+
+    A second Ctrl-C (or SIGTERM) while they finish must not cut the wait short: the
+    run would write its ``interrupted`` record and end while they still write, and
+    their outcomes would never be journaled or shown. Bounded by the requests' own
+    deadlines and the retry budget, as the wait after the first one is.
+    """
+    while True:
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt:
+            log.warning(
+                "interrupted again: still waiting for the operations in flight to finish "
+                "(each within its request deadline), so that each is journaled"
+            )
+            continue
+        return
+
+
 class _Runner:
     def __init__(
         self, writer: ScimWriter, options: ApplyOptions, state: _RunState, journal: Journal
@@ -495,13 +519,13 @@ class _Runner:
         At most ``concurrency`` operations hold a lane (so at most that many requests
         are in flight), started in plan order; one whose request waits out a 429
         lends its lane to the next operation meanwhile (``LanePool``). With one
-        lane, operations run one after the other in this thread.
+        lane, operations run one after the other, none lent. Even then they run in
+        the pool, never in this thread: a Ctrl-C lands here, and the operation in
+        flight finishes and is journaled, instead of being cut off after its write
+        reached the server with nothing recorded.
         """
         workers = max(1, min(self.options.concurrency, len(ops)))
-        if workers == 1:
-            yield from map(self.run_one, ops)
-            return
-        spare = min(workers, len(ops) - workers)
+        spare = 0 if workers == 1 else min(workers, len(ops) - workers)
         pool = LanePool(workers, spare=spare, thread_name_prefix="apply")
         try:
             futures = [pool.submit(partial(self.run_one, op)) for op in ops]
@@ -509,7 +533,7 @@ class _Runner:
                 yield future.result()
         except BaseException:  # Ctrl-C, or the consumer closed us: stop, drain, re-raise
             self.stop("interrupted")
-            pool.shutdown(wait=True, cancel_futures=True)
+            _drain(pool)
             raise
         pool.shutdown(wait=True)
 

@@ -216,17 +216,29 @@ class Plan(_Frozen):
         """This plan with only the operations that remove access; the rest held back.
 
         A deactivation keeps only ``active: false``: attribute changes it carried are
-        a patch, and a patch waits for review like every other grant or change.
+        a patch, and a patch waits for review like every other grant or change. A
+        removal from a team whose rename is held back names the team by its live
+        (previous) name, the one it keeps until the rename is reviewed.
         """
         run: list[Operation] = []
-        held: list[Operation] = []
+        held = [op for op in self.operations if not op.op.revokes]
+        # A team whose rename waits keeps its live name: a removal names it so.
+        live_names = {
+            op.scim_id: str(op.before["name"])
+            for op in held
+            if op.op is OpKind.RENAME_GROUP
+            and op.scim_id
+            and isinstance(op.before.get("name"), str)
+        }
         for op in self.operations:
             if not op.op.revokes:
-                held.append(op)
-            elif op.op is OpKind.DEACTIVATE_USER and set(op.after) != {"active"}:
-                run.append(op.model_copy(update={"after": {"active": False}}))
-            else:
-                run.append(op)
+                continue
+            update: dict[str, Any] = {}
+            if op.op is OpKind.DEACTIVATE_USER and set(op.after) != {"active"}:
+                update["after"] = {"active": False}
+            if not op.is_user_op and op.scim_id in live_names:
+                update["key"] = live_names[op.scim_id]
+            run.append(op.model_copy(update=update) if update else op)
         return self.model_copy(
             update={
                 "operations": tuple(run),
@@ -260,29 +272,67 @@ def grant_count(operations: tuple[Operation, ...]) -> int:
     return sum(len(op.members) if op.op is OpKind.ADD_MEMBERS else 1 for op in operations)
 
 
-def not_covered(candidate: tuple[Operation, ...], reviewed: tuple[Operation, ...]) -> list[str]:
+def not_covered(
+    candidate: tuple[Operation, ...], reviewed: tuple[Operation, ...], *, same_ids: bool = False
+) -> list[str]:
     """Each part of ``candidate`` that ``reviewed`` does not contain, one line each.
 
     An operation is covered by the reviewed operation of the same kind and key when
     it writes no attribute value the reviewed one did not write, and adds or removes
     no member the reviewed one did not. SCIM ids and ``before`` values are not
-    compared: they say where and from what, and they move when a partial apply has
-    already done part of the work. Empty means: nothing new. Pure.
+    compared by default: they say where and from what, and they move when a partial
+    apply has already done part of the work. A reactivation or a patch is covered by
+    a reviewed create of the same user when it writes only the create's values (the
+    account turned out to exist). ``same_ids`` (``reviewed`` was made from
+    the same live state) also requires each SCIM id the candidate carries, of the
+    object or of a member, to be the reviewed one's: the executor writes by id, so a
+    plan file whose keys are right and whose ids point at someone else would write to
+    them. Empty means: nothing new. Pure.
     """
     by_id = {(op.op, op.key): op for op in reviewed}
     found: list[str] = []
     for op in candidate:
         seen = by_id.get((op.op, op.key))
+        if seen is None and not same_ids and op.op in _CREATED_BY and "user_name" not in op.after:
+            # The account a reviewed create makes was there after all (adopted after a
+            # 409, then the run stopped): setting it to the create's values is no more.
+            # Renaming another account to it (previous_emails) is: it has its own access.
+            seen = by_id.get((OpKind.CREATE_USER, op.key))
         if seen is None:
             found.append(f"{_noun(op)}: {op.op.value} is not in the reviewed plan")
             continue
         for name, value in op.after.items():
             if name not in seen.after or seen.after[name] != value:
                 found.append(f"{_noun(op)}: {op.op.value} sets {name} to {json.dumps(value)}")
-        known = {m.email.lower() for m in seen.members}
+        known = {m.email.lower(): m for m in seen.members}
         for member in op.members:
             if member.email.lower() not in known:
                 found.append(f"{_noun(op)}: {op.op.value} {member.email} is new")
+        if same_ids:
+            found.extend(_other_ids(op, seen, known))
+    return found
+
+
+# Kinds that set an existing account to what a create of the same key would write.
+_CREATED_BY = frozenset({OpKind.REACTIVATE_USER, OpKind.PATCH_USER})
+
+
+def _other_ids(op: Operation, seen: Operation, known: dict[str, MemberRef]) -> list[str]:
+    """The SCIM ids ``op`` carries that are not ``seen``'s (for the same key), one line each."""
+    found = []
+    if op.scim_id is not None and op.scim_id != seen.scim_id:
+        found.append(
+            f"{_noun(op)}: {op.op.value} targets SCIM id {op.scim_id!r}, not "
+            f"{seen.scim_id or 'none'!r}"
+        )
+    for member in op.members:
+        reviewed = known.get(member.email.lower())
+        if member.scim_id is None or reviewed is None or member.scim_id == reviewed.scim_id:
+            continue
+        found.append(
+            f"{_noun(op)}: {op.op.value} says {member.email} is SCIM id "
+            f"{member.scim_id!r}, not {reviewed.scim_id or 'none'!r}"
+        )
     return found
 
 

@@ -396,7 +396,17 @@ def _check_produced(  # noqa: PLR0917 - one caller, all of them needed
         manifest_digest=loaded.digest,
         org=target.org_identity,
     )
-    extra = not_covered(plan.operations, (*fresh.operations, *fresh.held_back))
+    loosened = _other_basis(plan, fresh)
+    if loosened:
+        lines = "\n".join(f"  - {terminal(line)}" for line in loosened)
+        raise RefusedPlanError(
+            f"refusing the saved plan: it does not carry the policy and claimed domains of "
+            f"the manifest at {manifest_path}, though it names that manifest's digest:\n"
+            f"{lines}\nThe plan file was edited (the guards check a saved plan against its "
+            "own copy of the policy). Make a new one with `reconciler plan --out plan.json` "
+            "and review it."
+        )
+    extra = not_covered(plan.operations, (*fresh.operations, *fresh.held_back), same_ids=True)
     if extra:
         lines = "\n".join(f"  - {terminal(line)}" for line in extra)
         raise RefusedPlanError(
@@ -405,6 +415,24 @@ def _check_produced(  # noqa: PLR0917 - one caller, all of them needed
             "The plan file was edited (or an expiry passed since it was made). Make a new one "
             "with `reconciler plan --out plan.json` and review it."
         )
+
+
+def _other_basis(plan: Plan, fresh: Plan) -> list[str]:
+    """Where a saved plan's policy or claimed domains differ from the manifest's, one line each."""
+    found = []
+    saved, wanted = plan.policy.model_dump(mode="json"), fresh.policy.model_dump(mode="json")
+    for name in sorted(saved.keys() | wanted.keys()):
+        if saved.get(name) != wanted.get(name):
+            found.append(
+                f"policy.{name}: {json.dumps(saved.get(name))} in the plan, "
+                f"{json.dumps(wanted.get(name))} in the manifest"
+            )
+    if sorted(plan.claimed_domains) != sorted(fresh.claimed_domains):
+        found.append(
+            f"claimed_domains: {json.dumps(list(plan.claimed_domains))} in the plan, "
+            f"{json.dumps(list(fresh.claimed_domains))} in the manifest"
+        )
+    return found
 
 
 def replan_advice(

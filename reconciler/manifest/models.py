@@ -154,9 +154,13 @@ _EXPIRES_FIX = (
 # Seconds are optional here too: a time without them and without an offset gets the
 # "no UTC offset" message (with the fix written in full), one with an offset the
 # message below.
+# Hours 00-23, minutes 00-59, seconds 00-60 (a leap second, refused below with its
+# own message) and offsets of at most 23:59, as RFC 3339 writes them: Python would
+# read "+00:60" as +01:00.
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?P<seconds>:\d{2}(?:\.\d+)?)?"
-    r"(?P<offset>Z|[+-]\d{2}:\d{2})?)?",
+    r"\d{4}-\d{2}-\d{2}(?:[T ](?:[01]\d|2[0-3]):[0-5]\d"
+    r"(?P<seconds>:(?:[0-5]\d|60)(?:\.\d+)?)?"
+    r"(?P<offset>Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)?)?",
     re.ASCII,
 )
 
@@ -186,6 +190,12 @@ def parse_expires(value: Any) -> date:
         # Python also reads ISO 8601 forms RFC 3339 leaves out (2026-W49-2, 20261201,
         # +0100, an hour alone): a reviewer may not read them as the parser does.
         raise ValueError(f"{text!r} is not a date or a timestamp; {_EXPIRES_FIX}")
+    if form["seconds"] and form["seconds"].startswith(":60"):
+        start, end = form.span("seconds")
+        raise ValueError(
+            f"timestamp {text!r} is a leap second, which has no instant of its own here; "
+            f"write {text[:start]}:59{text[end:]}"
+        )
     if form["offset"] and not form["seconds"]:
         whole = f"{text[:16]}:00{text[16:]}".replace(" ", "T")
         raise ValueError(
@@ -216,7 +226,7 @@ def parse_expires(value: Any) -> date:
 _EXPIRES_SCHEMA = {
     "anyOf": [
         {"type": "string", "format": "date"},
-        {"type": "string", "format": "date-time", "pattern": r"(Z|z|[+-]\d\d:\d\d)$"},
+        {"type": "string", "format": "date-time", "pattern": r"(Z|z|[+-]([01]\d|2[0-3]):[0-5]\d)$"},
     ],
     "examples": ["2026-12-01", "2026-12-01T18:00:00+01:00"],
 }

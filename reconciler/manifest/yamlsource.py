@@ -82,6 +82,7 @@ def _notation(text: str) -> str:
     return "octal: a leading 0"
 
 
+_TIMESTAMP = f"{_YAML_TAG}timestamp"
 _NOUNS = {
     f"{_YAML_TAG}timestamp": "date",
     f"{_YAML_TAG}int": "number",
@@ -194,6 +195,10 @@ class _Builder:
         try:
             value = self.loader.construct_object(node)
         except (ValueError, OverflowError, yaml.YAMLError) as error:
+            if node.tag == _TIMESTAMP and len(node.value) > 10:
+                # A time of day out of range (24:00, +24:00): the text, so that
+                # ``expires`` says what is wrong with the fix, as for any timestamp.
+                return node.value
             self.bad.add(path)
             noun = _NOUNS.get(node.tag, "value")
             message = f"{shorten(node.value)!r} is not a valid {noun}: {_reason(error)}"

@@ -196,3 +196,40 @@ def test_a_remainder_is_a_subset_of_the_reviewed_operations() -> None:
     other = fresh.model_copy(update={"manifest_digest": "e", "org": "hmac-sha256:other"})
     problems = not_a_remainder(other, reviewed)
     assert problems[0].startswith("target:") and problems[1].startswith("manifest:")
+
+
+def test_a_reviewed_create_covers_reactivating_that_account_to_its_values() -> None:
+    """A partial apply that found the account already there (adopted after a 409, then
+    a failed reactivation) leaves a reactivate or a patch of it: nothing the reviewers
+    did not grant, as long as it writes only what the reviewed create wrote."""
+    desired = manifest([person("ada@acme.io", given="Ada")])
+    reviewed = plan_of(desired, LiveState())
+    found = LiveState.of([live_user("1", "ada@acme.io", given="Old", active=False)], [])
+    fresh = plan_of(desired, found)
+    assert [(op.op, op.after) for op in fresh.operations] == [
+        (OpKind.REACTIVATE_USER, {"given_name": "Ada", "active": True})
+    ]
+    assert not_a_remainder(fresh, reviewed) == []
+    # Other values than the reviewed create's, or another account: still new.
+    renamed = plan_of(manifest([person("ada@acme.io", given="Mallory")]), found)
+    assert any(
+        'sets given_name to "Mallory"' in line
+        for line in not_covered(renamed.operations, reviewed.operations)
+    )
+    other = plan_of(
+        manifest([person("bob@acme.io")]),
+        LiveState.of([live_user("2", "bob@acme.io", active=False)], []),
+    )
+    assert not_covered(other.operations, reviewed.operations) == [
+        "user bob@acme.io: reactivate_user is not in the reviewed plan"
+    ]
+
+
+def test_renaming_another_account_to_a_user_the_reviewed_plan_creates_is_new() -> None:
+    reviewed = plan_of(manifest([person("cyrus@acme.io")]), LiveState())
+    moved = manifest([person("cyrus@acme.io", previous_emails=["cy@acme.io"])])
+    fresh = plan_of(moved, LiveState.of([live_user("7", "cy@acme.io")], []))
+    assert [op.op for op in fresh.operations] == [OpKind.PATCH_USER]
+    assert not_covered(fresh.operations, reviewed.operations) == [
+        "user cyrus@acme.io: patch_user is not in the reviewed plan"
+    ]

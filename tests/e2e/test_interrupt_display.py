@@ -85,3 +85,96 @@ def test_every_operation_finished_around_a_ctrl_c_is_shown_and_the_summary_is_tr
         assert "re-run to finish" in out and "re-run to finish" in err
     else:
         assert "nothing is left" in out and "re-run to finish" not in out + err
+
+
+def _a_second_ctrl_c_while_the_run_drains(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As above, and an impatient second Ctrl-C while three creates are still in flight."""
+    original = getattr(ScimClient, CREATE)
+    released = threading.Event()
+
+    def create_user(self: ScimClient, resource: Any) -> Any:
+        name = resource["userName"]
+        if name in ("a0@acme.io", "a1@acme.io", "a2@acme.io"):
+            released.wait(5)  # bounded: the test never hangs
+        created = original(self, resource)
+        if name == "a3@acme.io":
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)  # the main thread takes it and waits for those in flight
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.3)
+            released.set()
+        return created
+
+    monkeypatch.setattr(ScimClient, CREATE, create_user)
+
+
+def test_a_second_ctrl_c_while_in_flight_operations_finish_loses_none_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    monkeypatch.setenv("NO_COLOR", "1")
+    manifest = write_manifest(
+        tmp_path / "org.yaml", [person(f"a{i}@acme.io") for i in range(6)], []
+    )
+    _a_second_ctrl_c_while_the_run_drains(monkeypatch)
+    with Sandbox(token=TOKEN, claimed_domains=("acme.io",)) as sandbox:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
+        code = run("apply", "-m", str(manifest), "--auto-approve", "--concurrency", "4")
+        live = {user["userName"] for user in sandbox.store.users()}
+
+    out, err = capsys.readouterr()
+    assert code == 130
+    events = read_journal(tmp_path / ".reconciler" / "journal.jsonl")
+    assert events[-1]["event"] == "interrupted"  # the last record, after every outcome
+    journaled = sorted(e["key"] for e in events if e.get("event") == "operation")
+    assert journaled == ["a0@acme.io", "a1@acme.io", "a2@acme.io", "a3@acme.io"]
+    assert events[-1]["done"] == 4
+    assert "Apply interrupted: 4 of 6 done" in out
+    assert "interrupted again: still waiting for the operations in flight" in err
+    assert live == set(journaled)  # what the journal says is what happened
+
+
+def test_a_ctrl_c_during_the_only_operation_of_a_phase_lets_it_finish_and_journals_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A phase with one operation ran it in the main thread, where the Ctrl-C landed
+    inside it: the PATCH had deactivated Bob, and nothing said so (0 done, no record)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    monkeypatch.setenv("NO_COLOR", "1")
+    users = [person("ada@acme.io"), person("bob@acme.io")]
+    manifest = write_manifest(tmp_path / "org.yaml", users, [])
+    with Sandbox(token=TOKEN, claimed_domains=("acme.io",)) as sandbox:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+        write_manifest(
+            manifest, [users[0], {**users[1], "active": False}, person("cy@acme.io")], []
+        )
+        original = ScimClient.patch_user
+
+        def patch_user(self: ScimClient, user_id: str, patch: Any) -> Any:
+            answer = original(self, user_id, patch)  # Bob is deactivated on the server
+            os.kill(os.getpid(), signal.SIGINT)  # and the Ctrl-C comes before the answer is used
+            time.sleep(0.2)
+            return answer
+
+        monkeypatch.setattr(ScimClient, "patch_user", patch_user)
+        capsys.readouterr()
+        code = run("apply", "-m", str(manifest), "--auto-approve")
+        bob = sandbox.store.user_by_name("bob@acme.io")
+
+    out, _ = capsys.readouterr()
+    assert code == 130
+    assert bob is not None and bob["active"] is False
+    events = read_journal(tmp_path / ".reconciler" / "journal.jsonl")
+    events = [e for e in events if e["run_id"] == events[-1]["run_id"]]  # the second run
+    operations = [e for e in events if e.get("event") == "operation"]
+    assert [(e["op"], e["key"], e["status"]) for e in operations] == [
+        ("deactivate_user", "bob@acme.io", "done")
+    ]
+    assert events[-1]["event"] == "interrupted" and events[-1]["done"] == 1
+    assert "✓ deactivate_user bob@acme.io: deactivated" in out
+    assert "Apply interrupted: 1 of 2 done" in out  # cy's create never started

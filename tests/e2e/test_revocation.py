@@ -189,3 +189,73 @@ def test_revoke_only_reverts_hand_made_grants_the_policy_covers_and_nothing_else
     assert _members(server, "Data") == {"ada@acme.io"}
     assert _members(server, "Side project") == {"ada@acme.io"}  # unlisted team: left alone
     assert live.users_by_key["ada@acme.io"].active
+
+
+def test_an_offboarded_user_leaves_a_team_no_manifest_declares_and_the_notice_says_so(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    teams = [{"name": "Data", "members": ["ada@acme.io", "bob@acme.io"]}]
+    manifest = write_manifest(tmp_path / "org.yaml", [ADA, BOB], teams)
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    client = server.client()
+    side = client.create_group(group_resource("Side project"))  # made by hand, not declared
+    live = _live(server)
+    both = [live.users_by_key["ada@acme.io"].id, live.users_by_key["bob@acme.io"].id]
+    client.patch_group(side.id, add_members(both))
+    write_manifest(manifest, [ADA, {**BOB, "active": False}], teams)
+    capsys.readouterr()
+    assert run("apply", "--revoke-only", "-m", str(manifest)) == 0
+    out = capsys.readouterr().out
+    assert 'team "Side project": remove members (1)' in out
+    assert (
+        '1 team in Mixpanel is not in the manifest and is left alone: "Side project"; '
+        "only users being deprovisioned are removed from it" in out
+    )
+    assert _members(server, "Side project") == {"ada@acme.io"}  # bob's access is all gone
+    assert _members(server, "Data") == {"ada@acme.io"}
+    capsys.readouterr()
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+    out = capsys.readouterr().out
+    assert 'left alone: "Side project"\n' in out  # nothing to remove: no "only ..." clause
+
+
+def test_revoke_only_keeps_the_guards_and_never_touches_a_protected_account(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    owner = person("owner@acme.io", "Own", "Er")
+    users = [person(f"u{i}@acme.io") for i in range(3)]
+    manifest = write_manifest(tmp_path / "org.yaml", [owner, *users], [])
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    # The owner is dropped from the manifest (unlisted users are deactivated), two
+    # accesses expired and one user left: three deprovisions over a limit of one.
+    expired = [{**u, "expires": "2026-11-21T23:59:59+00:00"} for u in users[:2]]
+    policy = {"unmanaged_users": "deactivate", "max_deprovision": 1, "protected": [owner["email"]]}
+    write_manifest(manifest, expired, [], **policy)
+    capsys.readouterr()
+    assert run("apply", "--revoke-only", "-m", str(manifest)) == 4
+    err = capsys.readouterr().err
+    assert "refusing to deprovision users: 3 is over the limit of 1" in err
+    assert "--allow-deprovision 3" in err
+    assert all(user.active for user in _live(server).users)  # a guard refusal revokes nothing
+    assert run("apply", "--revoke-only", "-m", str(manifest), "--allow-deprovision", "3") == 0
+    active = {user.key for user in _live(server).users if user.active}
+    assert active == {"owner@acme.io"}  # protected: never deactivated, even unlisted
+
+
+def test_revoke_only_names_a_team_by_its_live_name_while_its_rename_waits_for_review(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    teams = [{"name": "Data", "members": ["ada@acme.io", "bob@acme.io"]}]
+    manifest = write_manifest(tmp_path / "org.yaml", [ADA, BOB], teams)
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    renamed = [{"name": "Analytics", "previous_names": ["Data"], "members": ["ada@acme.io"]}]
+    write_manifest(manifest, [ADA, BOB], renamed)  # one commit: a rename and a removal
+    capsys.readouterr()
+    assert run("apply", "--revoke-only", "-m", str(manifest)) == 0
+    out = capsys.readouterr().out
+    assert 'team "Data": remove members (1)' in out  # the team as it is called in Mixpanel
+    assert "✓ remove_members Data: removed 1" in out
+    assert "Analytics" not in out.split("Held back:")[0]  # it is not called that yet
+    assert "1 team to rename" in out
+    assert _members(server, "Data") == {"ada@acme.io"}
+    assert "Analytics" not in _live(server).groups_by_name

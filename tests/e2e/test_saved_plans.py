@@ -82,6 +82,46 @@ def test_with_the_manifest_a_plan_that_the_manifest_would_not_produce_is_refused
     assert run("apply", str(honest), "-m", str(manifest)) == 0  # the real one still applies
 
 
+def test_with_the_manifest_a_plan_pointed_at_other_scim_ids_is_refused(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Keys and values as the manifest produces them, ids swapped for another user's and
+    another team's: the executor writes by id, so this would deactivate the wrong person."""
+    admins = {"name": "Admins", "members": ["u0@acme.io"]}
+    manifest = write_manifest(
+        tmp_path / "org.yaml", USERS[:2], [admins, {"name": "Data", "members": ["u1@acme.io"]}]
+    )
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    live = read_live_state(server.client())
+    victim, admins_id = live.users_by_key["u0@acme.io"].id, live.groups_by_name["Admins"].id
+    offboard = [USERS[0], {**USERS[1], "active": False}]
+    write_manifest(manifest, offboard, [admins, {"name": "Data", "members": []}])
+    plan = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(plan)) == 0
+
+    def retarget_and_rehash(document: dict[str, Any]) -> None:
+        from reconciler.plan import Plan
+
+        for op in document["operations"]:
+            op["scim_id"] = admins_id if op["op"] == "remove_members" else victim
+            for member in op.get("members", []):
+                member["scim_id"] = victim
+        document.pop("digest")
+        document["digest"] = Plan.model_validate(document).digest
+
+    _edit(plan, retarget_and_rehash)
+    capsys.readouterr()
+    assert run("apply", str(plan), "-m", str(manifest)) == 1
+    err = capsys.readouterr().err
+    assert "does not produce these operations" in err
+    assert f"user u1@acme.io: deactivate_user targets SCIM id {victim!r}" in err
+    assert f'team "Data": remove_members targets SCIM id {admins_id!r}' in err
+    assert f"u1@acme.io is SCIM id {victim!r}" in err
+    after = read_live_state(server.client())
+    assert after.users_by_key["u0@acme.io"].active and after.users_by_key["u1@acme.io"].active
+    assert set(after.member_keys(after.groups_by_name["Admins"])) == {"u0@acme.io"}
+
+
 def test_a_plan_made_for_one_org_is_refused_on_another_org_at_the_same_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -161,3 +201,63 @@ def _interrupt_at_the_third_create(monkeypatch: pytest.MonkeyPatch) -> None:
         return created
 
     monkeypatch.setattr(ScimClient, CREATE, create_user)
+
+
+def test_a_rerun_may_reactivate_the_account_a_reviewed_create_found_already_there(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first attempt's create met the account (a 409, adopted) and stopped before
+    reactivating it: the re-run's reactivation writes only what the reviewed create
+    would have, so it is a remainder; anything beyond that still needs a review."""
+    from reconciler.scim.builders import user_resource
+
+    manifest = write_manifest(tmp_path / "org.yaml", USERS[:2], [])
+    reviewed = tmp_path / "reviewed-plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(reviewed)) == 0
+    digest = json.loads(reviewed.read_text(encoding="utf-8"))["digest"]
+    first = USERS[0]
+    server.client().create_user(  # what the stopped attempt left: there, not yet active
+        user_resource(first["email"], first["given_name"], first["family_name"], None, False)
+    )
+    fresh = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(fresh)) == 0
+    ops = json.loads(fresh.read_text(encoding="utf-8"))["operations"]
+    assert sorted(op["op"] for op in ops) == ["create_user", "reactivate_user"]
+    capsys.readouterr()
+    verify = ["github", "verify-plan", "--plan", str(fresh), "--confirm-digest", digest]
+    assert run(*verify, "--reviewed-plan", str(reviewed)) == 0
+    assert "a remainder of the plan reviewed" in capsys.readouterr().out
+    assert run("apply", str(fresh), "-m", str(manifest)) == 0
+    assert all(user.active for user in read_live_state(server.client()).users)
+    assert run("plan", "-m", str(manifest), "--detailed-exitcode") == 0
+
+
+def test_with_the_manifest_a_plan_with_a_looser_policy_than_the_manifest_is_refused(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The guards check a saved plan against its own copy of the policy: raised in the
+    file (digest recomputed), it let four deprovisions through a limit of one."""
+    manifest = write_manifest(tmp_path / "org.yaml", USERS[:4], [])
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    leaving = [{**user, "active": False} for user in USERS[:4]]
+    write_manifest(manifest, leaving, [], max_deprovision=1)
+    plan = tmp_path / "plan.json"
+    assert run("plan", "-m", str(manifest), "--out", str(plan)) == 0
+
+    def loosen_and_rehash(document: dict[str, Any]) -> None:
+        from reconciler.plan import Plan
+
+        document["policy"].update(max_deprovision=100, max_deprovision_percent=100)
+        document["claimed_domains"].append("evil.example")
+        document.pop("digest")
+        document["digest"] = Plan.model_validate(document).digest
+
+    _edit(plan, loosen_and_rehash)
+    capsys.readouterr()
+    assert run("apply", str(plan), "-m", str(manifest)) == 1
+    err = capsys.readouterr().err
+    assert "does not produce these operations" not in err
+    assert "policy.max_deprovision: 100 in the plan, 1 in the manifest" in err
+    assert "policy.max_deprovision_percent: 100.0 in the plan, 10.0 in the manifest" in err
+    assert "claimed_domains: " in err and "evil.example" in err
+    assert all(user.active for user in read_live_state(server.client()).users)

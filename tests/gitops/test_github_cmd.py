@@ -436,3 +436,28 @@ def test_explain_an_interrupted_drift_check_says_it_changed_nothing() -> None:
 
     assert text.startswith("### ❌ drift failed: exit 130, interrupted")
     assert "changes nothing" in text and "subset" not in text
+
+
+def _readme_ci_exit_rows() -> dict[int, str]:
+    """The rows of README's exit table for CI (section "Running it from GitHub Actions")."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Running it from GitHub Actions", 1)[1].split("\n## ", 1)[0]
+    table = section.split("| Exit | Meaning in CI | What to do |", 1)[1].split("\n\n", 1)[0]
+    rows = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells and cells[0].isdigit():
+            rows[int(cells[0])] = " ".join(cells[1:])
+    return rows
+
+
+def test_readme_ci_exit_table_and_explain_say_the_same_about_a_rerun_after_5_and_130() -> None:
+    rows = _readme_ci_exit_rows()
+    assert set(rows) == {1, 3, 4, 5, 130}
+    for code in (5, 130):
+        text = github_cmd.explain(code, "apply")
+        assert "no new PR" in rows[code] and "(no new pull request)" in text
+        assert "subset rule" in rows[code] or "subset of the reviewed plan" in rows[code]
+        assert "subset of the reviewed plan" in text
+        assert "journaled" in rows[130] and "journal" in github_cmd.explain(130, "apply")
+    assert "anything new is refused and named" in rows[5] and "naming what is new" in text

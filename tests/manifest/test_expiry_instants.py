@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -175,3 +176,46 @@ def test_instants_at_the_ends_of_the_calendar_never_crash(written: str, expired:
     assert is_expired(expires, datetime(2026, 11, 22, tzinfo=UTC)) is expired
     assert show_expiry(expires)  # type: ignore[arg-type]
     assert loaded.digest.startswith("sha256:")
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-12-01T17:00:00+00:60",  # Python reads this as +01:00; RFC 3339 has minutes 00-59
+        "'2026-12-01T17:00:00+00:60'",
+        "2026-12-01T17:00:00+24:00",  # offset hours 00-23
+        "'2026-12-01T17:00:00-24:00'",
+        "2026-12-01T24:00:00Z",
+        "2026-12-01T17:60:00Z",
+    ],
+)
+def test_a_time_or_offset_out_of_rfc3339_range_is_an_error_with_the_fix(written: str) -> None:
+    text = (
+        f"users:\n  - {{email: ada@acme.io, given_name: A, family_name: L, expires: {written}}}\n"
+    )
+    with pytest.raises(ManifestError) as caught:
+        load(text)
+    (problem,) = caught.value.problems
+    assert (problem.path, problem.line) == ("m.yaml", 4)
+    assert "users[0].expires: " in problem.message
+    assert "is not a date or a timestamp; write a date (2026-12-01" in problem.message
+    assert "timedelta" not in problem.message  # no Python internals
+
+
+def test_a_leap_second_is_refused_saying_so() -> None:
+    with pytest.raises(ValueError, match=r"leap second.*write 2026-12-31T23:59:59Z"):
+        parse_expires("2026-12-31T23:59:60Z")
+
+
+def test_the_editor_schema_refuses_the_offsets_the_loader_refuses() -> None:
+    import re
+
+    from reconciler.manifest.schema import schema
+
+    text = json.dumps(schema())
+    (pattern,) = {p for p in re.findall(r'"pattern": "([^"]*)"', text) if "Z|z" in p}
+    offset = re.compile(json.loads(f'"{pattern}"'))
+    for good in ("2026-12-01T18:00:00+05:30", "2026-12-01T18:00:00Z", "2026-12-01T18:00:00-23:59"):
+        assert offset.search(good), good
+    for bad in ("2026-12-01T18:00:00+00:60", "2026-12-01T18:00:00+24:00", "2026-12-01T18:00:00"):
+        assert not offset.search(bad), bad
