@@ -32,7 +32,7 @@ def _first_lines(args: list[str], count: int) -> list[str]:
             assert process.stdout is not None
             lines = [process.stdout.readline().strip() for _ in range(count)]
             process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=10) == 0
+            assert process.wait(timeout=30) == 0  # a clean stop saves the state (fsync)
         finally:
             watchdog.cancel()
             if process.poll() is None:
