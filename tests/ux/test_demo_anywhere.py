@@ -33,6 +33,9 @@ def test_the_demo_runs_from_an_empty_directory(tmp_path: Path) -> None:
     assert "no such file" not in done.stderr
     assert "Demo complete" in done.stdout
     assert list(tmp_path.iterdir()) == []  # everything it made lived in its own temp folder
+    from tests.ux.test_grammar import _one_plurals
+
+    assert _one_plurals(done.stdout + done.stderr) == []  # "1 user", never "1 users"
 
 
 def test_the_packaged_demo_org_is_the_repository_manifests_folder() -> None:
