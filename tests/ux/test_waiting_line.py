@@ -323,3 +323,49 @@ def test_on_a_tty_a_long_wait_is_visible_at_once_with_the_default_settings(
     ), output
     assert "Traceback" not in output
     assert "\r\x1b[2K" in output.split("waiting to retry", 1)[1]  # cleared before exiting
+
+
+def test_when_one_of_two_parallel_waits_ends_the_line_shows_the_other_not_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # apply --concurrency: two requests wait at once, each in its own thread.
+    import threading
+
+    monkeypatch.setenv("COLUMNS", "200")  # a terminal wide enough to redraw in place
+    stream = io.StringIO()
+    now = [100.0]
+    line = WaitingLine(stream, tty=True, clock=lambda: now[0])
+    long_wait = RetryNotice("PATCH /Groups/g1", "HTTP 429 (rate limited)", 2, 6, 30.0)
+    short_wait = RetryNotice("PATCH /Groups/g2", "HTTP 503", 2, 6, 1.0)
+    announced, over = threading.Event(), threading.Event()
+
+    def long_request() -> None:  # announces, waits, then its wait ends: in one thread
+        line(long_wait)
+        announced.set()
+        over.wait(timeout=10)
+        line(None)
+
+    other = threading.Thread(target=long_request)
+    other.start()
+    assert announced.wait(timeout=10)
+    line(short_wait)
+    now[0] = 110.0
+    line(None)  # this thread's wait is over; the other thread still waits
+    shown = stream.getvalue().rsplit("\r", 1)[-1]
+    assert shown.startswith("waiting to retry PATCH /Groups/g1: HTTP 429 (rate limited)")
+    assert "in 20.0 s" in shown  # the time it has left, not the 30 s it started with
+    over.set()
+    other.join(timeout=10)
+    assert stream.getvalue().endswith("\r\x1b[2K")
+
+
+def test_clearing_on_ctrl_c_forgets_every_wait() -> None:
+    from reconciler.render.waiting import clear_waiting_lines
+
+    stream = io.StringIO()
+    line = WaitingLine(stream, tty=True, clock=lambda: 0.0)
+    line(RetryNotice("GET /Users", "refused", 2, 3, 1.0))
+    clear_waiting_lines()
+    assert stream.getvalue().endswith("\r\x1b[2K")
+    line(None)  # the request's own end afterwards draws nothing again
+    assert stream.getvalue().endswith("\r\x1b[2K")
