@@ -20,16 +20,15 @@ import os
 import sys
 from collections.abc import Sequence
 from functools import partial
-from typing import NoReturn
 
 from reconciler import __version__, ctrl_c
 from reconciler.commands import COMMANDS, Command, command
 from reconciler.commands.common import (  # the exit codes: see the module docstring
     EXIT_ERROR,
     EXIT_INTERRUPTED,
-    EXIT_USAGE,
     Console,
     GlobalOptions,
+    UsageParser,
     given,
     options_from,
     org_name,
@@ -40,17 +39,6 @@ from reconciler.commands.streams import redacted_output, stdout_closed, to_devnu
 from reconciler.errors import ConfigFileError, ManifestError, ReconcilerError, UsageError
 from reconciler.profile import PRODUCT
 from reconciler.render.escape import terminal
-
-
-class UsageParser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors exit 64 (EX_USAGE), never argparse's 2.
-
-    Subcommand parsers inherit the class, so every level of the CLI behaves alike.
-    """
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

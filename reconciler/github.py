@@ -32,6 +32,7 @@ from reconciler import __version__
 from reconciler.errors import ConfigError, ReconcilerError, StalePlanError
 from reconciler.profile import MIXPANEL, PRODUCT
 from reconciler.redact import redact_value, register_secret
+from reconciler.render.escape import quoted
 from reconciler.render.markdown import MARKER as PLAN_MARKER
 from reconciler.render.markdown import plan_marker
 from reconciler.scim.secret import Token
@@ -290,7 +291,7 @@ def checked_api_url(text: str) -> str:
     if not host or scheme not in ("https", "http") or (scheme == "http" and not is_loopback(host)):
         raise ConfigError(
             f"{API_URL_ENV} must be an https:// URL (plain http:// only to loopback), got "
-            f"{text!r}: the GitHub token is sent to it; {fix}"
+            f"{quoted(text)}: the GitHub token is sent to it; {fix}"
         )
     return text
 
@@ -311,7 +312,7 @@ class GitHub:
         max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         if not _REPO.match(repo):
-            raise ConfigError(f"{REPOSITORY_ENV} must look like owner/name, got {repo!r}")
+            raise ConfigError(f"{REPOSITORY_ENV} must look like owner/name, got {quoted(repo)}")
         self.repo = repo
         self.api_url = api_url.rstrip("/")
         self.author = author

@@ -119,6 +119,8 @@ def _spelled_char(char: str) -> str:
     if char in _SHORT:
         return _SHORT[char]
     code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
     if code <= 0xFF and not char.isprintable():
         return f"\\x{code:02x}"
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"

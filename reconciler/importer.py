@@ -15,10 +15,12 @@ from typing import Any
 import yaml
 
 from reconciler.attributes import FROM_MANIFEST
+from reconciler.errors import ConfigError
 from reconciler.grammar import count, plural
 from reconciler.identity import hidden_character, lookalike_reason, name_fold, spelled
 from reconciler.livestate import LiveGroup, LiveState, LiveUser
 from reconciler.manifest import loader
+from reconciler.manifest.models import check_email
 from reconciler.profile import PRODUCT
 
 SCHEMA_HEADER = "# yaml-language-server: $schema={schema}\n"
@@ -53,16 +55,23 @@ def import_manifest(
     ``org.yaml`` is split into ``people/users-NNN.yaml`` and ``teams/teams-NNN.yaml``
     files in a stable order (``org.yaml`` keeps the organization and the policy).
     A single team whose members alone exceed the cap cannot be split; it is written
-    to a file of its own and named in ``notes``.
+    to a file of its own and named in ``notes``. Raises ConfigError when
+    ``split_teams`` would write more files than the loader reads (``files_cap``).
     """
     if max_file_bytes is None:
         max_file_bytes = loader.MAX_FILE_BYTES  # read now: the loader's cap as it is
     domains = sorted({d.lower() for d in claimed_domains})
     in_domains = [u for u in live.users if u.domain in set(domains)]
-    # A look-alike userName cannot be a manifest email; it is left out and named.
-    users = [u for u in in_domains if not u.lookalike]
+    # A look-alike userName, or one that is no email address at all, cannot be a
+    # manifest email; it is left out (of users and teams) and named.
+    users = [u for u in in_domains if _importable(u)]
     groups, left_out = _importable_teams(live.groups)
-    notes = [*_notes(live, in_domains, domains), *_lookalike_notes(in_domains), *left_out]
+    notes = [
+        *_notes(live, in_domains, domains),
+        *_lookalike_notes(in_domains),
+        *_not_email_notes(in_domains),
+        *left_out,
+    ]
     exact = not any(_placeholders(u) for u in in_domains) and not any(
         u.user_name != u.user_name.strip() for u in in_domains
     )
@@ -83,6 +92,7 @@ def import_manifest(
     files = (
         {"org.yaml": org} if org is not None else _split(head, entries, [], max_file_bytes, notes)
     )
+    _check_file_count(len(files) + len(teams))
     for team in teams:
         text = _yaml({"version": 1, "teams": [team]}, "../schema.json")
         name = f"teams/{_slug(team['name'], files)}.yaml"
@@ -90,6 +100,17 @@ def import_manifest(
         if _size(text) > max_file_bytes:
             notes.append(_too_big_team(team["name"], name, max_file_bytes))
     return ImportedFiles(files, tuple(notes), len(entries), len(teams), exact)
+
+
+def _check_file_count(total: int) -> None:
+    """Refuse, before anything is written, more files than ``plan`` would read back."""
+    cap = loader.files_cap()
+    if total > cap:
+        raise ConfigError(
+            f"import --split-teams would write {total} files, more than the {cap} a "
+            f"manifest folder may hold; set {loader.FILES_CAP_ENV}={total} (for import and "
+            "for every later plan and apply), or import without --split-teams"
+        )
 
 
 def _one_file(document: dict[str, Any], max_file_bytes: int) -> str | None:
@@ -240,7 +261,7 @@ def _team(live: LiveState, group: LiveGroup, domains: set[str]) -> dict[str, Any
         for i in group.member_ids
         if i in live.users_by_id
         and live.users_by_id[i].domain in domains
-        and not live.users_by_id[i].lookalike
+        and _importable(live.users_by_id[i])
     )
     return {"name": group.display_name, "members": members}
 
@@ -262,6 +283,32 @@ def _notes(live: LiveState, users: list[LiveUser], domains: list[str]) -> tuple[
             f"were written, so the first apply sets them; review them: {', '.join(nameless)}"
         )
     return tuple(notes)
+
+
+def _importable(user: LiveUser) -> bool:
+    """A userName the manifest can hold: no look-alike, and an email address."""
+    return not user.lookalike and _is_email(user.user_name.strip())
+
+
+def _is_email(value: str) -> bool:
+    try:
+        check_email(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _not_email_notes(users: list[LiveUser]) -> list[str]:
+    odd = [u.user_name for u in users if not u.lookalike and not _is_email(u.user_name.strip())]
+    if not odd:
+        return []
+    return [
+        f"{count(len(odd), 'userName')} {plural('is', len(odd))} not an email address, so "
+        f"no manifest can list {plural('it', len(odd), 'them')}; "
+        f"{plural('it was', len(odd), 'they were')} not imported, nor as team members (so "
+        "a plan removes such an account from the teams it is in); fix or remove "
+        f"{plural('it', len(odd), 'them')} in {PRODUCT}: {', '.join(odd)}"
+    ]
 
 
 def _lookalike_notes(users: list[LiveUser]) -> list[str]:

@@ -17,6 +17,7 @@ from reconciler.errors import ConfigError
 from reconciler.files import KIB, read_text
 from reconciler.profile import MIXPANEL, TargetProfile
 from reconciler.redact import register_secret
+from reconciler.render.escape import quoted
 from reconciler.scim.secret import Token
 from reconciler.scim.url import normalise_base_url
 
@@ -167,7 +168,7 @@ def _pinned_instant(name: str, text: str) -> datetime:
         return as_instant(parse_expires(text))
     except ValueError:
         raise ConfigError(
-            f"{name}={text!r} is not a date or a timestamp with an offset; write it like "
+            f"{name}={quoted(text)} is not a date or a timestamp with an offset; write it like "
             "2026-12-01 or 2026-12-01T18:00:00Z, or unset it to use the clock"
         ) from None
 

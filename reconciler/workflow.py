@@ -175,6 +175,10 @@ def load_and_read(
             outcome["error"] = error
 
     files = read_manifest(manifest_path)  # a missing or oversized folder: no request at all
+    if any(isinstance(raw, Problem) for _, raw in files):
+        # A file that could not be read (a device, EACCES): ManifestError naming each
+        # file (and every other problem), before any request.
+        load_read_manifest(files, today=today)
     with bulk_phase(), _prompt_switching():
         reader = threading.Thread(target=run, name="live-read", daemon=True)
         reader.start()

@@ -14,14 +14,18 @@ errors (the CLI maps errors to codes).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, fields
-from typing import TYPE_CHECKING, TextIO, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TextIO, TypeVar
 
 from reconciler.render.console import Console as Console  # noqa: PLC0414 - re-exported
+from reconciler.render.escape import bytes_shown, quoted
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from _typeshed import SupportsWrite
 
     from reconciler.errors import ConfigFileError, ManifestError, Problem
     from reconciler.orgs import Org
@@ -188,7 +192,7 @@ def positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a whole number: {quoted(text)}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
@@ -199,7 +203,7 @@ def seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {quoted(text)}") from None
     if not 0 < value < 86_400:
         raise argparse.ArgumentTypeError(f"must be between 0 and 86400 seconds, got {text}")
     return value
@@ -235,7 +239,7 @@ def org_name(text: str) -> str:
 
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", text):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an org name; use the name of an org in reconciler.yaml "
+            f"{quoted(text)} is not an org name; use the name of an org in reconciler.yaml "
             "(lowercase letters, digits, - and _; `reconciler orgs` lists them)"
         )
     return text
@@ -254,7 +258,7 @@ def pr_number(text: str) -> int:
     try:
         return positive(text)
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"not a pull request number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a pull request number: {quoted(text)}") from None
 
 
 def whole(text: str) -> int:
@@ -262,7 +266,7 @@ def whole(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a whole number: {quoted(text)}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative, got {text}")
     return value
@@ -457,6 +461,26 @@ def render_plan(
 _GLOBAL_FLAGS = ("-v", "--verbose", "-q", "--quiet", "--log-format", "--org", "--config")
 
 
+class UsageParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors exit 64 (EX_USAGE), never argparse's 2.
+
+    Subcommand parsers inherit the class, so every level of the CLI behaves alike.
+    ``--help`` or ``--version`` output that cannot be written (``> /dev/full``)
+    raises OSError (``parse_command_line`` makes it one line and exit 1), not a
+    silent exit 0.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        # argparse quotes arguments with repr: a byte that is not UTF-8 shown as \xff.
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {bytes_shown(message)}\n")
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        from reconciler.commands.streams import print_message
+
+        print_message(message, file)
+
+
 def parse_command_line(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None
 ) -> argparse.Namespace:
@@ -467,10 +491,16 @@ def parse_command_line(
     and ``reconciler plan: error: ...``. A global flag given after the command gets
     the fix: put it before the command.
     """
-    args, extras = parser.parse_known_args(argv)
+    try:
+        args, extras = parser.parse_known_args(argv)
+    except OSError as error:  # --help or --version could not be written
+        from reconciler.commands.streams import to_devnull, unwritten_stdout
+
+        to_devnull(sys.stdout)
+        print(f"error: {unwritten_stdout(error)}", file=sys.stderr)
+        raise SystemExit(EXIT_ERROR) from None
     if not extras:
         return args
-    import sys
 
     from reconciler.render.escape import terminal
 

@@ -21,6 +21,7 @@ from reconciler.commands.common import (
     resolve,
     target_args,
 )
+from reconciler.render.escape import quoted
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -200,5 +201,7 @@ def _domain(text: str) -> str:
 
     domain = text.strip().lower()
     if not re.match(DOMAIN_PATTERN, domain):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a domain name; write it like acme.io")
+        raise argparse.ArgumentTypeError(
+            f"{quoted(text)} is not a domain name; write it like acme.io"
+        )
     return domain

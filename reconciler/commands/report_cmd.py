@@ -23,6 +23,7 @@ from reconciler.commands.common import (
     resolve,
     target_args,
 )
+from reconciler.render.escape import quoted
 
 HELP = "audit who has access to what; read-only"
 FORMATS = ("text", "markdown", "csv", "json")  # the keys of render.report.RENDERERS
@@ -57,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _days(text: str) -> int:
     if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number of days, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a whole number of days, got {quoted(text)}")
     return int(text)
 
 

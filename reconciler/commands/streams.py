@@ -13,6 +13,10 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 
 @contextmanager
@@ -72,3 +76,37 @@ def to_devnull(stream: object) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stream.fileno())  # type: ignore[attr-defined]
         os.close(devnull)
+
+
+def print_message(message: str, file: SupportsWrite[str] | None) -> None:
+    """argparse's ``_print_message``, except that ``--help`` or ``--version`` output
+    that cannot be written (``> /dev/full``) raises OSError instead of vanishing
+    with exit 0.
+
+    A closed pipe (``--help | head -1``) stays quiet; stderr failing is ignored, as
+    argparse does, since nothing could be said anyway.
+    """
+    if not message:
+        return
+    stream = file or sys.stderr
+    out: TextIO = sys.stdout
+    try:
+        stream.write(message)
+        if stream is out:
+            out.flush()
+    except BrokenPipeError:
+        to_devnull(stream)
+    except OSError:
+        if stream is out:
+            raise
+    except AttributeError:  # a stream closed at start (None)
+        pass
+
+
+def unwritten_stdout(error: OSError) -> str:
+    """The one-line error for output that could not be written to stdout."""
+    reason = error.strerror or type(error).__name__
+    return (
+        f"cannot write to standard output: {reason}; send the output to a file on a disk "
+        "with free space or to a pipe, and re-run"
+    )

@@ -33,13 +33,17 @@ from reconciler.manifest.document import FileResult, check_file
 from reconciler.manifest.locations import Locations
 from reconciler.manifest.models import Entry, Manifest, Policy, User
 from reconciler.manifest.validate import check_manifest
+from reconciler.render.escape import quoted
 
 MAX_FILE_BYTES = 5 * MIB
 # All files together: about 230k users. Parsing dominates (~1.5 s per MiB), so a
 # mistaken -m or a hostile folder is refused before it costs minutes and gigabytes.
 MAX_TOTAL_BYTES = 64 * MIB  # room for an import of about 460k users (300k: 37 MB)
 TOTAL_CAP_ENV = "RECONCILER_MANIFEST_MAX_MIB"
-MAX_FILES = 1000
+# Files below -m: `import --split-teams` writes one per team, so an org of thousands
+# of teams needs room; the total byte cap above bounds what they may hold.
+MAX_FILES = 10_000
+FILES_CAP_ENV = "RECONCILER_MANIFEST_MAX_FILES"
 MAX_FOLDERS = 1000
 SUFFIXES = (".yaml", ".yml")
 
@@ -341,10 +345,28 @@ def total_cap() -> int:
     digits = value.isascii() and value.isdigit() and len(value) <= 7
     if not digits or not 1 <= int(value) <= 1024 * 1024:
         raise ConfigError(
-            f"{TOTAL_CAP_ENV}={value!r} is not a whole number of MiB between 1 and 1048576; "
+            f"{TOTAL_CAP_ENV}={quoted(value)} is not a whole number of MiB between 1 and 1048576; "
             f"fix it, or unset it for the default ({size_text(MAX_TOTAL_BYTES)})"
         )
     return int(value) * MIB
+
+
+def files_cap() -> int:
+    """The cap on the number of manifest files below -m: MAX_FILES or the env's count.
+
+    Raises ConfigError naming the variable when it is not a whole number from 1 to
+    10,000,000.
+    """
+    value = os.environ.get(FILES_CAP_ENV, "").strip()
+    if not value:
+        return MAX_FILES
+    digits = value.isascii() and value.isdigit() and len(value) <= 8
+    if not digits or not 1 <= int(value) <= 10_000_000:
+        raise ConfigError(
+            f"{FILES_CAP_ENV}={quoted(value)} is not a whole number of files between 1 and "
+            f"10000000; fix it, or unset it for the default ({MAX_FILES})"
+        )
+    return int(value)
 
 
 def _over_total(root: Path, cap: int) -> Problem:
@@ -390,6 +412,7 @@ def _walk(root: Path) -> tuple[list[Path], list[Problem]]:
     problems: list[Problem] = []
     folders = [root]
     visited = 0
+    files = files_cap()
     while folders:
         folder = folders.pop()
         visited += 1
@@ -402,10 +425,10 @@ def _walk(root: Path) -> tuple[list[Path], list[Problem]]:
                 folders.append(Path(entry.path))
             elif kind == "manifest":
                 found.append(Path(entry.path))
-                if len(found) > MAX_FILES:
+                if len(found) > files:
                     message = (
-                        f"more than {MAX_FILES} manifest files below this folder; "
-                        "is it the right one?"
+                        f"more than {files} manifest files below this folder; is it the "
+                        f"right one? A larger org can raise the cap with {FILES_CAP_ENV}=N"
                     )
                     raise ManifestError([Problem(str(root), 1, 1, message)])
     return found, problems

@@ -21,6 +21,9 @@ this module decides how.
 - ``markdown_code``: monospace that no backtick or tag in the value can close.
 - ``shell_word``: a path or value inside a command a person is told to run, quoted
   for a POSIX shell (``'my plan.json'``), then the terminal escapes.
+- ``quoted``: a value quoted as Python's ``repr`` does, for messages that quote an
+  environment value or an argument (``RECONCILER_TODAY='ab\\xff'``), except that a
+  byte that is not UTF-8 is shown as the byte (``\\xff``), not as ``\\udcff``.
 - ``csv_cell``: the terminal escapes, then a leading ``'`` for a cell a spreadsheet
   would read as a formula (``= + - @``, tab, carriage return; OWASP CSV injection).
 """
@@ -44,6 +47,9 @@ _CODE_UNSAFE = re.compile(r"[`<>&]")
 _REFERENCE_ENTITY = {"@": "&#64;", "#": "&#35;", ":": "&#58;", ".": "&#46;"}
 _GITHUB_REFERENCE = re.compile(r"(?<![\w.+\-])@|#|:(?=//)|(?<=www)\.", re.IGNORECASE)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A lone surrogate as ``repr`` writes it (``\udcff``), not preceded by an escaped
+# backslash: a byte that was not UTF-8 (surrogateescape).
+_REPR_BYTE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
 
 
 def terminal(text: str) -> str:
@@ -102,6 +108,24 @@ def _shell_escaped(char: str) -> str:
         return char
     raw = char.encode("utf-8", "surrogateescape")
     return "".join(f"\\x{byte:02x}" for byte in raw)
+
+
+def quoted(text: str) -> str:
+    """``repr(text)``, with each byte that is not UTF-8 shown as ``\\xNN``.
+
+    An environment value or a command-line argument that is not UTF-8 reaches
+    Python as lone surrogates (U+DC80..U+DCFF); ``repr`` would show ``\\udcff``,
+    which names no byte the user typed.
+    """
+    return bytes_shown(repr(text))
+
+
+def bytes_shown(text: str) -> str:
+    """``text`` (holding ``repr`` output) with each ``\\udcNN`` repr escape of a
+    non-UTF-8 byte written ``\\xNN``; a literal backslash (``\\\\``) is left alone."""
+    if "\\udc" not in text:
+        return text
+    return _REPR_BYTE.sub(lambda m: f"{m.group(1)}\\x{m.group(2)}", text)
 
 
 def csv_cell(text: str) -> str:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 from reconciler.errors import ConfigError
 from reconciler.identity import spelled
 from reconciler.profile import MIXPANEL
+from reconciler.render.escape import quoted
 
 DEFAULT_BASE_URL = MIXPANEL.default_url
 # RFC 7644 §3.2 endpoints: a base URL ending in one (or in one and an id) was copied
@@ -49,7 +50,9 @@ def normalise_base_url(url: str | None, *, default: str = DEFAULT_BASE_URL) -> s
         raise ConfigError(f"the SCIM base URL is invalid ({error}); {example}") from None
     scheme = parts.scheme.lower()
     if scheme not in {"http", "https"} or not host:
-        raise ConfigError(f"the SCIM base URL must be an https:// URL, got {text!r}; {example}")
+        raise ConfigError(
+            f"the SCIM base URL must be an https:// URL, got {quoted(text)}; {example}"
+        )
     if "@" in parts.netloc:
         # The value is not echoed: what precedes "@" is most likely a secret.
         raise ConfigError(
@@ -60,13 +63,13 @@ def normalise_base_url(url: str | None, *, default: str = DEFAULT_BASE_URL) -> s
         # Not echoed past the "?" or "#": a query such as ?access_token=... is a secret.
         shown = re.split(r"[?#]", text, maxsplit=1)[0]
         raise ConfigError(
-            f"the SCIM base URL must not have a query or fragment, got {shown!r} followed "
+            f"the SCIM base URL must not have a query or fragment, got {quoted(shown)} followed "
             "by one (not shown: it may hold a secret); pass the token apart and use the "
             f"base URL alone: {shown} (the client appends /Users, /Groups and its own query)"
         )
     if scheme == "http" and not is_loopback(host):
         raise ConfigError(
-            f"plain http:// is only allowed to loopback (the local sandbox), got {text!r}: "
+            f"plain http:// is only allowed to loopback (the local sandbox), got {quoted(text)}: "
             "use https://"
         )
     path = parts.path.rstrip("/")

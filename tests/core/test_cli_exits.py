@@ -58,6 +58,37 @@ def test_help_and_version_exit_0(argv: list[str], capsys: pytest.CaptureFixture[
     assert capsys.readouterr().out
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("argv", [["--help"], ["plan", "--help"], ["--version"]])
+def test_help_or_version_that_cannot_be_written_is_an_error_exit(argv: list[str]) -> None:
+    with Path("/dev/full").open("w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "reconciler", *argv],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: cannot write to standard output: No space left")
+    assert "Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+
+
+def test_help_cut_short_by_a_closed_pipe_is_quiet() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "--help"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as reader:
+        assert reader.stdout is not None and reader.stderr is not None
+        reader.stdout.close()  # nobody reads the help
+        err = reader.stderr.read().decode()
+        assert reader.wait(timeout=60) in (0, 1)
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
 def test_the_console_script_exits_64_on_a_usage_error() -> None:
     script = Path(sys.executable).with_name("reconciler")
     if not script.exists():

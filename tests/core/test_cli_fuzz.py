@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +24,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from reconciler.cli import main
+
+# A non-UTF-8 byte as repr shows it (\udc80..\udcff), not the low half of a pair.
+LONE_BYTE = re.compile(r"(?<!\\ud[89ab][0-9a-f]{2})\\udc[89a-f][0-9a-f]")
 
 # The exit codes README documents.
 DOCUMENTED = {0, 1, 2, 3, 4, 5, 64, 130}
@@ -269,3 +273,8 @@ def test_any_command_line_exits_with_a_documented_code_and_no_traceback(
     assert code in DOCUMENTED, (argv, err.getvalue())
     assert "Traceback" not in err.getvalue() + out.getvalue(), (argv, err.getvalue())
     assert "this is a bug" not in err.getvalue(), (argv, err.getvalue())
+    # A byte that is not UTF-8 (in argv, the environment or a file name) is shown as
+    # the byte (\xff), never as the surrogate Python decoded it to (\udcff). JSON
+    # output keeps the exact text, escaped by JSON (a surrogate pair is not a byte).
+    shown = err.getvalue() + ("" if "json" in argv else out.getvalue())
+    assert not LONE_BYTE.search(shown), (argv, shown)

@@ -207,3 +207,13 @@ def test_a_composed_multi_line_error_keeps_its_own_line_breaks(
     assert code == 3 and len(lines) == 3
     assert lines[0] == "error: saved plan is stale:" and lines[2] == "Run plan again."
     assert lines[1].startswith("  - x\\nNo changes.") and "\x1b" not in lines[1]
+
+
+def test_quoted_shows_a_byte_that_is_not_utf8_as_that_byte_and_a_backslash_as_typed() -> None:
+    from reconciler.render.escape import quoted
+
+    assert quoted("ab\udcffc") == "'ab\\xffc'"
+    assert quoted("\udc80") == "'\\x80'"
+    assert quoted("a\\udcffb") == "'a\\\\udcffb'"  # typed as text: left as repr shows it
+    assert quoted("\\\udcff") == "'\\\\\\xff'"
+    assert quoted("it's") == repr("it's")

@@ -91,6 +91,53 @@ def test_a_token_variable_that_is_not_utf8_is_refused_by_the_real_cli(
     assert b"Traceback" not in done.stderr
 
 
+BYTE_QUOTED = [
+    ("RECONCILER_TODAY", "RECONCILER_TODAY='ab\\xffc' is not a date"),
+    ("RECONCILER_NOW", "RECONCILER_NOW='ab\\xffc' is not a date"),
+    ("RECONCILER_MANIFEST_MAX_MIB", "RECONCILER_MANIFEST_MAX_MIB='ab\\xffc' is not a whole"),
+    ("MIXPANEL_SCIM_URL", "got 'ab\\xffc'"),
+]
+
+
+@pytest.mark.parametrize(("variable", "expected"), BYTE_QUOTED)
+def test_an_environment_value_quoted_in_a_message_shows_a_bad_byte_as_that_byte(
+    variable: str,
+    expected: str,
+    manifest: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv(variable, f"ab{NOT_UTF8}c")
+
+    code = run("plan", "-m", str(manifest))
+
+    err = capsys.readouterr().err
+    assert code == 1 and expected in err, err
+    assert "udc" not in err and len(error_lines(err)) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["plan", "--page-size", f"1{NOT_UTF8}"],
+        ["plan", "--format", f"1{NOT_UTF8}"],
+        [f"{NOT_UTF8}"],
+        ["report", "--expiring-days", f"1{NOT_UTF8}"],
+        ["import", "--claimed-domain", f"x{NOT_UTF8}.io"],
+    ],
+)
+def test_an_argument_quoted_in_a_usage_error_shows_a_bad_byte_as_that_byte(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        run(*argv)
+
+    err = capsys.readouterr().err
+    assert stop.value.code == 64 and "\\xff" in err, err
+    assert "udc" not in err and "Traceback" not in err
+
+
 # -- Ctrl-C under python -m -----------------------------------------------------------
 # A Ctrl-C that lands while ``dataclasses`` runs its generated code (``exec`` of a
 # string, during a module's import) is caught by the CLI, which prints "interrupted"

@@ -8,6 +8,7 @@ the cap, and ``plan`` of the import shows no changes.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -140,3 +141,60 @@ def test_import_checks_without_positions_and_notices_place_the_same_from_the_eve
         assert main(["validate", "-m", str(out)]) == 0
         assert capsys.readouterr() == cheap  # byte for byte what the full parse places
         assert ("full", "org.yaml") in calls
+
+
+def _teams_org(sandbox: Sandbox, teams: int) -> None:
+    user = sandbox.store.create_user(
+        {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada@acme.io",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "active": True,
+        }
+    )
+    ada = json.loads(user.body)["id"]
+    for n in range(teams):
+        schema = "urn:ietf:params:scim:schemas:core:2.0:Group"
+        sandbox.store.create_group(
+            {"schemas": [schema], "displayName": f"team{n:04d}", "members": [{"value": ada}]}
+        )
+
+
+def test_import_split_teams_of_an_org_with_more_teams_than_1000_plans_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One file per team: the loader's cap on the number of files must not refuse
+    # what import wrote for an org of 1001 teams (it was 1000, with no override).
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", "2026-11-22")
+    out = tmp_path / "imported"
+    with Sandbox(token=TOKEN) as sandbox:
+        _teams_org(sandbox, 1001)
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
+        assert main(["import", "--split-teams", "--out", str(out)]) == 0, capsys.readouterr()
+        assert len(list(out.rglob("*.yaml"))) == 1002
+        assert main(["plan", "-m", str(out), "--detailed-exitcode"]) == 0
+
+
+def test_the_file_count_cap_is_overridden_by_its_variable_and_import_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", "2026-11-22")
+    monkeypatch.setenv("RECONCILER_MANIFEST_MAX_FILES", "3")
+    out = tmp_path / "imported"
+    with Sandbox(token=TOKEN) as sandbox:
+        _teams_org(sandbox, 3)
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
+        refused = main(["import", "--split-teams", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert refused == 1 and not out.exists()  # refused before anything is written
+        assert "4 files" in err and "RECONCILER_MANIFEST_MAX_FILES" in err, err
+        assert "Traceback" not in err and "bug" not in err
+        monkeypatch.setenv("RECONCILER_MANIFEST_MAX_FILES", "4")
+        assert main(["import", "--split-teams", "--out", str(out)]) == 0
+        assert main(["plan", "-m", str(out), "--detailed-exitcode"]) == 0
+        monkeypatch.setenv("RECONCILER_MANIFEST_MAX_FILES", "3")
+        assert main(["validate", "-m", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert "more than 3 manifest files" in err and "RECONCILER_MANIFEST_MAX_FILES=N" in err

@@ -7,6 +7,7 @@ case runs the real CLI against the sandbox on 127.0.0.1.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -183,6 +184,43 @@ def test_manifest_files_over_the_total_cap_stop_plan_before_any_request(
     assert code == 1
     assert f"{root}:1:1: the manifest files below this folder hold more than 1 MiB together" in err
     assert "RECONCILER_MANIFEST_MAX_MIB=N" in err
+    assert sandbox.stats.requests() == {}
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "unreadable"])
+def test_a_manifest_file_that_cannot_be_read_stops_plan_before_any_request(
+    kind: str,
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A file the loader cannot read is known before any parsing: no request is sent
+    # (against a slow or unreachable server the run would otherwise wait on it).
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    root = tmp_path / "manifests"
+    root.mkdir()
+    write_manifest(root / "org.yaml", [person("ada@acme.io")], [])
+    bad = Path("/dev/zero") if kind == "device" else root / "bob.yaml"
+    if kind == "fifo":
+        os.mkfifo(bad)
+    elif kind == "unreadable":
+        write_manifest(bad, [person("bob@acme.io")], [])
+    real_open = os.open
+
+    def fake_open(path: str | os.PathLike[str], flags: int, *args: int, **kw: int) -> int:
+        # Tests run as root, which reads any file: EACCES is simulated for one path.
+        if isinstance(path, (str, os.PathLike)) and Path(path) == bad:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kw)
+
+    with monkeypatch.context() as patched:  # undone before the sandbox's teardown
+        if kind == "unreadable":
+            patched.setattr("reconciler.files.os.open", fake_open)
+        code = run("plan", "-m", str(bad if kind == "device" else root))
+
+    err = capsys.readouterr().err
+    assert code == 1 and f"{bad}:1:1: " in err and "Traceback" not in err
     assert sandbox.stats.requests() == {}
 
 

@@ -47,7 +47,8 @@ def parser_formats(command: str) -> set[str]:
 
 def documented_commands() -> list[str]:
     text = ACTION["inputs"]["command"]["description"]
-    return re.findall(r"\b(validate|plan|apply|doctor|report|[a-z]+)\b", text.split(":", 1)[1])
+    listed = text.split(":", 1)[1].split(".", 1)[0]
+    return re.findall(r"\b(validate|plan|apply|doctor|report|[a-z]+)\b", listed)
 
 
 # Records its argv (NUL-separated) and exits with $FAKE_CODE: the step's own logic, fast.
@@ -226,8 +227,16 @@ def test_a_format_the_command_rejects_is_a_usage_error_never_has_changes(
 
 
 def test_an_unknown_command_fails_the_step_before_running_anything(tmp_path: Path) -> None:
-    code, outputs, log = run_step(tmp_path, command="destroy")
+    code, outputs, log = run_step(tmp_path, real=False, command="destroy")
 
-    assert code == 1
+    assert code == 64  # a usage error of the action, like the CLI's own
     assert "unknown command 'destroy'" in log
-    assert outputs == {}
+    assert outputs == {"exit-code": "64", "has-changes": "false"}
+    assert not (tmp_path / "calls").exists()  # reconciler never ran
+
+
+def test_python_version_reaches_setup_python() -> None:
+    setup = next(s for s in ACTION["runs"]["steps"] if "setup-python" in s.get("uses", ""))
+
+    assert setup["with"] == {"python-version": "${{ inputs.python-version }}"}
+    assert ACTION["inputs"]["python-version"]["default"] == "3.11"

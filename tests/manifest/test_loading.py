@@ -101,7 +101,8 @@ def test_too_many_files_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(loader, "MAX_FILES", 2)
     write(tmp_path, {f"{n}.yaml": "version: 1\n" for n in "abc"})
     assert problems_of(tmp_path) == [
-        f"{tmp_path}:1:1: more than 2 manifest files below this folder; is it the right one?"
+        f"{tmp_path}:1:1: more than 2 manifest files below this folder; is it the right one? "
+        "A larger org can raise the cap with RECONCILER_MANIFEST_MAX_FILES=N"
     ]
 
 
