@@ -56,6 +56,15 @@ def unraisable_hook(
     return hook
 
 
+def say_interrupted() -> None:
+    """Print ``interrupted`` on stderr, on a line of its own: a waiting line a worker
+    drew on the terminal (``render.waiting``) is cleared first."""
+    waiting = sys.modules.get("reconciler.render.waiting")  # no import while interrupted
+    if waiting is not None:
+        waiting.clear_waiting_lines()
+    print("interrupted", file=sys.stderr)
+
+
 def received() -> bool:
     """True once a Ctrl-C reached the running CLI in this process."""
     return _State.received

@@ -154,7 +154,8 @@ def _explain(error: ReconcilerError, profile: TargetProfile) -> str:
     if isinstance(error, ScimTransportError) and not any(w in text for w in ("TLS", "HTTP")):
         return f"{text}; check the URL, DNS, proxy and firewall"
     hint = profile.base_url_hint
-    if isinstance(error, ScimNotFound | ScimProtocolError) and hint not in text:
+    not_scim = isinstance(error, ScimNotFound | ScimProtocolError)
+    if (not_scim or getattr(error, "status", None) == 405) and hint not in text:
         return f"{text}; {hint}"
     return text
 

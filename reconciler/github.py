@@ -72,7 +72,11 @@ RERUN_ADVICE = "the plan changed since review: re-run the PR's plan job, review,
 
 
 class GitHubError(ReconcilerError):
-    """A GitHub API call failed; the message names the call and the fix, never the token."""
+    """A GitHub API call failed; the message names the call and the fix, never the token.
+
+    ``status``: GitHub's HTTP status when it answered (None without an answer)."""
+
+    status: int | None = None
 
 
 class ReviewMissingError(GitHubError):
@@ -153,34 +157,44 @@ def with_marker(body: str, marker: str = PLAN_MARKER) -> str:
     return body if marker in body else f"{marker}\n{body}"
 
 
+def _size(text: str) -> int:
+    """The length GitHub may count: UTF-16 code units (an emoji outside the BMP is two),
+    never fewer than the characters, and at most 65,536 of them are 262,144 bytes."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
 def fit_body(body: str, limit: int = BODY_LIMIT, full_at: str | None = None) -> str:
     """Shorten a body GitHub would refuse (over ``limit`` characters), never failing.
 
     Keeps the head, cut at a line boundary, and the footer (the digest line); closes
-    a ``<details>`` left open so the rest renders; says where the whole plan is:
-    ``full_at`` (the workflow run, whose job summary holds it) when known.
+    a ``<details>`` left open so the rest renders; says where the uncut body is:
+    ``full_at`` (the workflow run, whose job summary holds it) when known, and how to
+    list every operation (the body may be the summary view). Lengths are counted in
+    UTF-16 code units, the strictest of the ways GitHub has been seen to count.
     """
-    if len(body) <= limit:
+    if _size(body) <= limit:
         return body
     cut = body.rfind("\n<sub>target")
     footer = body[cut:] if cut >= 0 else ""
     head = body[:cut] if cut >= 0 else body
     where = f"[the job summary of this run]({full_at})" if full_at else "the job summary"
     note = (
-        f"\n\n_… cut to fit GitHub's {limit:,}-character limit; the full plan is in "
-        f"{where}, and `reconciler plan --detail full` prints every operation._\n"
+        f"\n\n_… cut to fit GitHub's {BODY_LIMIT:,}-character limit; this plan uncut is in "
+        f"{where}; `reconciler plan --detail full` lists every operation, and "
+        "`plan --out FILE` saves them all as JSON._\n"
     )
-    if len(footer) + len(note) > limit // 2:  # a hostile footer must not crowd out the plan
+    if _size(footer) + _size(note) > limit // 2:  # a hostile footer must not crowd out the plan
         footer = ""
-    room = max(limit - len(footer) - len(note), 0)
-    for _ in range(4):  # closing tags take room; a few rounds always settle
+    room = max(limit - _size(footer) - _size(note), 0)
+    for _ in range(8):  # closing tags and wide characters take room; a few rounds settle
         kept = head[:room]
         kept = kept[: kept.rfind("\n") + 1] if "\n" in kept else kept
         closers = "</details>\n" * max(kept.count("<details") - kept.count("</details>"), 0)
-        if len(kept) + len(closers) + len(note) + len(footer) <= limit:
-            return (kept + closers).rstrip("\n") + note + footer
-        room -= len(closers) + 1
-    return (note + footer)[:limit]
+        fitted = (kept + closers).rstrip("\n") + note + footer
+        if _size(fitted) <= limit:
+            return fitted
+        room -= max(_size(fitted) - limit, len(closers) + 1)
+    return (note + footer)[: limit // 2]
 
 
 def find_marked(items: list[Comment], marker: str, author: str) -> Comment | None:
@@ -474,7 +488,9 @@ def _http_error(response: Answer, what: str, need: str, repo: str) -> GitHubErro
         hint = f"check {REPOSITORY_ENV}={repo} and that the job has `{need}` permission"
     else:
         hint = "see GitHub's message"
-    return GitHubError(f"cannot {what}: GitHub answered {status} ({message}); {hint}")
+    error = GitHubError(f"cannot {what}: GitHub answered {status} ({message}); {hint}")
+    error.status = status
+    return error
 
 
 def _message(response: Answer) -> str:
@@ -499,13 +515,28 @@ def upsert_comment(
     ``full_at`` (the run), never refused.
     """
     marker = plan_marker(check_org(org))
-    body = fit_body(only_marker(body, marker, _PLAN_MARKERS), full_at=full_at)
+    whole = only_marker(body, marker, _PLAN_MARKERS)
+    body = fit_body(whole, full_at=full_at)
     need = "pull-requests: write"
     existing = find_marked(gh.comments(pr), marker, gh.author)
+    if existing is not None and existing.body == body:
+        return "unchanged", existing
+    try:
+        return _post(gh, pr, existing, body, need)
+    except GitHubError as refused:
+        # 422 "Body is too long" for a body within the limit as counted here (GitHub's
+        # counting has varied): once more, cut to a quarter, rather than fail the post.
+        shorter = fit_body(whole, limit=BODY_LIMIT // 4, full_at=full_at)
+        if refused.status != 422 or shorter == body:
+            raise
+        return _post(gh, pr, existing, shorter, need)
+
+
+def _post(
+    gh: GitHub, pr: int, existing: Comment | None, body: str, need: str
+) -> tuple[str, Comment]:
     if existing is None:
         return "created", gh.create_comment(pr, body, need)
-    if existing.body == body:
-        return "unchanged", existing
     return "updated", gh.update_comment(existing.id, body, need)
 
 

@@ -46,6 +46,7 @@ from reconciler.evidence import (
     resolve_unlisted_members,
 )
 from reconciler.gcpolicy import bulk_phase
+from reconciler.grammar import count
 from reconciler.livestate import LiveGroup, LiveState, LiveUser, MembersRead
 from reconciler.profile import PRODUCT
 from reconciler.scim.errors import (
@@ -322,9 +323,9 @@ def _paging_problem(
         )
     if pages >= max_pages:
         return _fail(
-            f"{kind}: {pages} pages read and only {done} of {total} "
+            f"{kind}: {count(pages, 'page')} read and only {done} of {total} "
             f"resources; totalResults and the first page's size imply at most "
-            f"{max_pages} pages"
+            f"{count(max_pages, 'page')}"
         )
     return None
 

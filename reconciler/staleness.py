@@ -29,7 +29,8 @@ class Drift:
     """One change to an object a saved plan depends on; ``render.findings`` words it.
 
     ``what``: ``done`` (the operation's effect already holds: ``kind`` says which),
-    ``created``/``deleted`` (the user or team appeared or vanished), ``changed`` (the
+    ``created``/``deleted`` (the user or team appeared or vanished; a user created with
+    an ``attribute`` whose value ``after`` is not the plan's ``before``), ``changed`` (the
     user's ``attribute`` went from ``before`` to ``after``), ``renamed`` (the team
     named ``before`` is now named ``after``; the plan renames it to ``key``) or
     ``member_removed``/``member_added`` (``member``, an email, left or joined the team).
@@ -162,8 +163,21 @@ def _subject(op: Operation) -> Literal["user", "team"]:
 
 def _drift(op: Operation, live: LiveState) -> list[Drift]:
     if op.op is OpKind.CREATE_USER:
-        created = match_key(op.key) in live.users_by_key
-        return [Drift("created", "user", op.key)] if created else []
+        user = live.users_by_key.get(match_key(op.key))
+        if user is None:
+            return []
+        # Created since with the plan's exact userName (by this plan's apply, say), yet not
+        # as the plan makes it: say what differs, so the plan's own create does not read
+        # as someone else's. Another spelling of the userName was made by someone else.
+        now = live_snapshot(user)
+        if now.get("user_name") != op.after.get("user_name"):
+            return [Drift("created", "user", op.key)]
+        differs = [
+            Drift("created", "user", op.key, attribute=name, before=value, after=now[name])
+            for name, value in op.after.items()
+            if name in now and now[name] != value
+        ]
+        return differs or [Drift("created", "user", op.key)]
     if op.is_user_op:
         return _user_drift(op, live)
     if op.op is OpKind.CREATE_GROUP:

@@ -329,13 +329,15 @@ def check_saved_plan(
     today: date,
     read: ReadOptions = ReadOptions(),
     plan_file: str = "plan.json",
+    org_name: str | None = None,
 ) -> LiveState:
     """Refuse a plan made for another org, from another manifest, or on a moved live state.
 
     With ``manifest_path``, also refuse operations the manifest would not produce
     from the live state the plan was made on (an edited plan file). A plan whose
     every operation already holds live is not refused: the caller checks
-    ``already_applied`` and says so (nothing to do). ``plan_file`` only shapes the advice.
+    ``already_applied`` and says so (nothing to do). ``plan_file`` and ``org_name`` (the
+    ``--org`` of reconciler.yaml this run was given) only shape the advice.
     """
     check_same_org(plan, target)
     loaded = None
@@ -345,7 +347,7 @@ def check_saved_plan(
             raise StalePlanError(
                 f"saved plan is stale: the manifest at {manifest_path} changed since the plan "
                 f"was made ({plan.manifest_digest[:19]} -> {loaded.digest[:19]}).\n"
-                + replan_advice(plan, manifest_path, plan_file)
+                + replan_advice(plan, manifest_path, plan_file, org_name)
             )
     with bulk_phase():
         live = _read(client, read)
@@ -356,7 +358,7 @@ def check_saved_plan(
         raise StalePlanError(
             f"saved plan is stale: {PRODUCT} changed since the plan was made "
             f"({done_count(plan, live)} already done):\n{lines}\n"
-            + replan_advice(plan, manifest_path, plan_file)
+            + replan_advice(plan, manifest_path, plan_file, org_name)
         )
     if loaded is not None and not already_applied(plan, live):
         _check_produced(plan, loaded, live, target, today, manifest_path or "")
@@ -441,12 +443,16 @@ def _other_basis(plan: Plan, fresh: Plan) -> list[str]:
     return found
 
 
-def replan_advice(plan: Plan, manifest_path: str | None, plan_file: str) -> str:
-    """The command that makes a fresh plan from the same manifest into the same file."""
+def replan_advice(
+    plan: Plan, manifest_path: str | None, plan_file: str, org_name: str | None = None
+) -> str:
+    """The command that makes a fresh plan from the same manifest (and the same org of
+    reconciler.yaml, ``org_name``) into the same file."""
     manifest = manifest_path or plan.manifest_path
     # The plan file is not trusted to put control characters on the terminal.
     source = f" -m {shell_word(manifest)}" if manifest and manifest.isprintable() else ""
-    again = f"reconciler plan{source} --out {shell_word(plan_file)}"
+    org = f" --org {shell_word(org_name)}" if org_name else ""
+    again = f"reconciler{org} plan{source} --out {shell_word(plan_file)}"
     return f"Run `{again}` again and review the new plan."
 
 

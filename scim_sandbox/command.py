@@ -40,7 +40,7 @@ class SandboxOptions:
 
     port: int = DEFAULT_PORT
     state: Path | None = None
-    seed: str = "empty"
+    seed: str | None = None  # None: not asked (an empty directory, no notice)
     token: str | None = None
     claimed_domains: tuple[str, ...] | None = None
     outside_org: tuple[str, ...] = ()
@@ -74,9 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed",
         type=_seed,
-        default="empty",
+        default=None,
         help="initial directory: empty | demo | random:N; applies only when the state "
-        "file is missing or empty (default %(default)s)",
+        "file is missing or empty, a notice says when it is ignored (default: empty)",
     )
     parser.add_argument(
         "--token",

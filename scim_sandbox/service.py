@@ -36,14 +36,15 @@ class Sandbox:
         claimed_domains: Iterable[str] = ("acme.io", "acmelabs.io"),
         outside_org_emails: Iterable[str] = (),
         state_file: Path | None = None,
-        seed: str = "empty",
+        seed: str | None = None,
         faults: Faults | None = None,
         quirks: Quirks | None = None,
         port: int = 0,
     ) -> None:
         if not token:
             raise ValueError("the sandbox needs a non-empty token")
-        validate_seed(seed)
+        asked = seed
+        seed = validate_seed(seed or "empty")
         self.store = Store(claimed_domains=claimed_domains, outside_org_emails=outside_org_emails)
         self.stats = SandboxStats()
         self.state_file = state_file
@@ -55,8 +56,9 @@ class Sandbox:
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.loaded = load_state(self.store, state_file) if state_file else False
-        # The seed only fills an empty directory; say so rather than drop it silently.
-        self.seed_ignored = seed != "empty" and not self.store.is_empty()
+        # The seed only fills an empty directory; say so rather than drop it silently,
+        # also for an explicit `--seed empty` (a fresh start asked for, not given).
+        self.seed_ignored = asked is not None and not self.store.is_empty()
         apply_seed(self.store, seed)
         if self._persister is not None:
             self._persister.checkpoint()

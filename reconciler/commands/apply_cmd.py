@@ -217,6 +217,7 @@ def _apply_saved(options: Options, plan_file: str, console: Console) -> int:
         today=today(),
         read=read_options(options.target, console),
         plan_file=plan_file,
+        org_name=options.common.org,
     )
     if already_applied(plan, live):
         held = len(plan.operations)

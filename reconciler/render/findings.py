@@ -31,6 +31,11 @@ def drift_line(drift: Drift) -> str:
         return f"{subject}: {done} since the plan was made"
     # Drift of a user is named by its email alone; a team's by "team" and its name.
     subject = drift.key if drift.subject == "user" else team
+    if drift.what == "created" and drift.attribute:
+        return (
+            f"{subject}: created in {PRODUCT} since the plan, with {drift.attribute} "
+            f"{quoted(drift.after)} where the plan has {quoted(drift.before)}"
+        )
     if drift.what == "created":
         return f"{subject}: created in {PRODUCT} since the plan"
     if drift.what == "deleted":

@@ -8,7 +8,7 @@ prove it applies what the reviewer saw.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from reconciler.grammar import count, quoted
 from reconciler.plan import JsonScalar, Operation, OpKind, Plan
@@ -58,6 +58,8 @@ def render_markdown(
         lines += [f"**{NOTHING_TO_REVOKE if plan.held_back else NO_CHANGES}**", ""]
     else:
         lines += [*_counts_table(plan), ""]
+        if _summarised(plan, shown):  # before the sections: a comment cut to fit keeps it
+            lines += _counts_by_kind(plan)
         lines += _sections(plan, shown)
     if plan.notices:
         lines += ["<details><summary>Notices</summary>", ""]
@@ -88,23 +90,47 @@ def _sections(plan: Plan, shown: int | None) -> list[str]:
     users: dict[str, list[Operation]] = defaultdict(list)
     for op in plan.operations:
         (users if op.is_user_op else teams)[op.key].append(op)
-    names, emails = sorted(teams), sorted(users, key=str.lower)
+    names = _first_of_each_kind(teams, shown, key=str)
+    emails = _first_of_each_kind(users, shown, key=str.lower)
     lines: list[str] = []
-    for name in names[:shown]:
+    for name in names:
         lines += _section(f"Team <b>{markdown(name)}</b>", teams[name], shown)
-    lines += _more(len(names), shown, "team")
-    for email in emails[:shown]:
+    lines += _more(len(teams), len(names), "team")
+    for email in emails:
         lines += _section(f"User <b>{markdown(email)}</b>", users[email], shown)
-    lines += _more(len(emails), shown, "user")
-    if shown is not None and (len(names) > shown or len(emails) > shown):
-        lines += _counts_by_kind(plan)
+    lines += _more(len(users), len(emails), "user")
     return lines
 
 
-def _more(total: int, shown: int | None, noun: str) -> list[str]:
-    if shown is None or total <= shown:
+def _summarised(plan: Plan, shown: int | None) -> bool:
+    """Whether the summary view leaves objects out (then the counts per kind are shown)."""
+    if shown is None:
+        return False
+    users = {op.key for op in plan.operations if op.is_user_op}
+    teams = {op.key for op in plan.operations if not op.is_user_op}
+    return len(users) > shown or len(teams) > shown
+
+
+def _first_of_each_kind(
+    objects: dict[str, list[Operation]], shown: int | None, *, key: Callable[[str], str]
+) -> list[str]:
+    """The objects the summary view shows, in order: the first ``shown`` (in that order)
+    touched by each operation kind, so no kind goes unseen behind another; all of them
+    when ``shown`` is None."""
+    ordered = sorted(objects, key=key)
+    if shown is None or len(ordered) <= shown:
+        return ordered
+    chosen: set[str] = set()
+    for kind in OpKind:
+        having = [name for name in ordered if any(op.op is kind for op in objects[name])]
+        chosen.update(having[:shown])
+    return [name for name in ordered if name in chosen]
+
+
+def _more(total: int, listed: int, noun: str) -> list[str]:
+    if total <= listed:
         return []
-    return [f"_... and {count(total - shown, f'more {noun}')} with changes ({FULL_HINT})._", ""]
+    return [f"_... and {count(total - listed, f'more {noun}')} with changes ({FULL_HINT})._", ""]
 
 
 def _counts_by_kind(plan: Plan) -> list[str]:

@@ -384,6 +384,14 @@ class ScimClient:
             raise error.with_hint(
                 f"{self.profile.base_url_hint}; `reconciler doctor` checks the setup"
             ) from None
+        except ScimError as error:
+            if path not in ("/Users", "/Groups") or getattr(self, "_users_answered", False):
+                raise
+            if not _not_scim_at_all(error):
+                raise
+            # The first read answered by a web page or a 405: not a SCIM base URL either.
+            advice = f"{self.profile.base_url_hint}; `reconciler doctor` checks the setup"
+            raise error.with_hint(f"{error.hint}; {advice}" if error.hint else advice) from None
         page = _parsed(parse_list, _required_body(response, "GET", path), "GET", path)
         if path == "/Users":
             self._users_answered = True
@@ -637,3 +645,13 @@ def _parsed(parse: Callable[[object], R], body: object, method: str, path: str) 
         return parse(body)
     except ScimError as error:
         raise error.at(method, path) from None
+
+
+def _not_scim_at_all(error: ScimError) -> bool:
+    """An answer no SCIM server gives to a list request: a success of another content
+    type than JSON (a web page, say) or 405 Method Not Allowed; a wrong base URL gets
+    such answers. A broken JSON body is a broken server, not a wrong URL."""
+    if error.status == 405:
+        return True
+    content = error.detail.startswith("answer has content type")
+    return isinstance(error, ScimProtocolError) and _accepted(error.status) and content

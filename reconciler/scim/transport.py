@@ -360,6 +360,12 @@ class Transport:
             if retryable:
                 after = parse_retry_after(headers.get("Retry-After"), self._clock())
                 why = f"HTTP {status}" + (" (rate limited)" if status == 429 else "")
+                if after is not None and after > self.retry.max_delay:
+                    # Said, so a wait shorter than the server asked does not look like a bug.
+                    why += (
+                        f"; the server asked to wait {after:.0f} s, this run waits at most "
+                        f"{self.retry.max_delay:.0f} s per retry"
+                    )
                 announce = self._announcer(request, why, backoff, waited)
                 # Waiting out a sparse 429 this request holds no lane: another runs meanwhile.
                 with waiting_aside() if sparse else nullcontext():

@@ -58,7 +58,8 @@ class Scripted:
     the id of an existing user (or team) whose body answers every POST to /Users
     (/Groups) after the POST was applied. ``create_accepted``: every POST answers
     202 Accepted without a body and creates nothing yet (an asynchronous server).
-    ``create_conflict``: (scimType, detail) of a 409 that answers every POST.
+    ``create_conflict``: (scimType, detail) of a 409 that answers every POST (an empty
+    scimType: the 409 has none).
     ``create_refusal``: (status, detail) answering every POST, which creates nothing.
     ``write_answer``: (status, content type, body) that answers every POST and PATCH
     once it was applied (a server that does the work but answers HTML, or a body
@@ -182,6 +183,8 @@ def _handler(state: Scripted) -> type[BaseHTTPRequestHandler]:
                 return status, {"detail": detail}
             if len(parts) == 1 and method == "POST" and state.create_conflict:
                 scim_type, detail = state.create_conflict
+                if not scim_type:  # a 409 that does not say which conflict
+                    return 409, {"detail": detail}
                 return 409, {"scimType": scim_type, "detail": detail}
             if len(parts) == 1 and method == "POST":
                 return self._create(parts[0], store, json.loads(raw or b"{}"))

@@ -6,7 +6,11 @@ golden file (tests/golden/messages/), the same text README's troubleshooting quo
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -281,3 +285,58 @@ def test_a_token_variable_set_but_empty_is_told_apart_from_an_unset_one(
     code, err = _plan(sandbox.base_url, capsys)
     assert code == 1 and err.startswith("error: no SCIM token: set MIXPANEL_SCIM_TOKEN or pass")
     assert sandbox.stats.total_requests == 0
+
+
+@contextlib.contextmanager
+def _answering(status: int, content_type: str, body: bytes) -> Iterator[str]:
+    """A web server on 127.0.0.1 that answers every GET the same way (no SCIM at all)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body", "path"),
+    [
+        (200, "text/html", b"<html><body>Sign in</body></html>", "/"),
+        (200, "text/html; charset=utf-8", b"<!doctype html><p>app</p>", "/api/app"),
+        (405, "text/plain", b"Method Not Allowed", "/api/scim"),
+        (404, "application/json", b'{"error": "no route"}', "/scim"),
+    ],
+    ids=["web page at the host", "web page under a path", "405", "404 JSON"],
+)
+def test_a_wrong_base_url_answered_by_a_web_server_gets_the_base_url_hint_under_plan(
+    sandbox: Sandbox,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+    content_type: str,
+    body: bytes,
+    path: str,
+) -> None:
+    # Not only a 404: a web page (the product's own site) or a 405 at the wrong path.
+    with _answering(status, content_type, body) as host:
+        code, err = _plan(host + path, capsys)
+        port = host.rsplit(":", 1)[1]
+    assert code == 1
+    assert err.count("Mixpanel's base URL ends with /api/app/scim/v2") == 1, err
+    assert "`reconciler doctor` checks the setup" in err
+    if path == "/":
+        check_message("web_page_at_base_url", err, {port: "{port}"})

@@ -74,3 +74,42 @@ def test_command_help_prints_defaults_and_units(
         assert "--latency-ms" in text and "milliseconds" in text
     if command == "apply":
         assert "--concurrency N" in text and "(default 4)" in text
+
+
+def _chosen_among_others(parser: argparse.ArgumentParser, action: argparse.Action) -> bool:
+    """An option of a required either-or group (`--pr` or `--commit`): it has no default."""
+    return any(
+        group.required and action in group._group_actions
+        for group in parser._mutually_exclusive_groups
+    )
+
+
+def test_every_optional_value_option_states_its_default_even_when_it_is_none() -> None:
+    # An option left out must say what happens then ("default: none; ..."), unless it
+    # is required or one of a required either-or group.
+    silent = [
+        f"{path} {'/'.join(action.option_strings)}"
+        for path, parser in _parsers(build_parser())
+        for action in parser._actions
+        if action.option_strings
+        and action.nargs != 0
+        and not action.required
+        and not _chosen_among_others(parser, action)
+        and "default" not in (action.help or "")
+    ]
+    assert silent == []
+
+
+# The unit each kind of value is counted in, as its metavar names the kind.
+UNITS = {"S": "second", "SECONDS": "second", "MS": "millisecond", "P": "probability"}
+
+
+def test_every_time_and_probability_option_names_its_unit() -> None:
+    unnamed = [
+        f"{path} {'/'.join(a.option_strings)}"
+        for path, a in _options()
+        if isinstance(a.metavar, str)
+        and a.metavar in UNITS
+        and UNITS[a.metavar] not in (a.help or "")
+    ]
+    assert unnamed == []

@@ -181,3 +181,95 @@ def test_an_odd_run_url_part_is_left_out_of_the_link_not_pasted_into_markdown(
     sent = json.loads(api.calls[-1].request.body or b"{}")["body"]
     assert "evil.example" not in sent and "forged heading" not in sent and "javascript" not in sent
     assert "actions/runs" not in sent and "the job summary" in sent
+
+
+def _mixed_plan(padding: int) -> Plan:
+    """About 5,000 changes of every common kind; ``padding`` lengthens every name."""
+    pad = "x" * padding
+
+    def email(i: int) -> str:
+        return f"u{i:05}{pad}@acme.io"
+
+    kept = [person(email(i), "Given", "Family") for i in range(3_000)]
+    renamed = [person(email(i), "Renamed", "Family") for i in range(3_000, 4_000)]
+    teams = [
+        {"name": f"Team {t:03} {pad}", "members": [email(i) for i in range(t * 20, t * 20 + 20)]}
+        for t in range(50)
+    ]
+    live_users = [LiveUser(f"id{i}", email(i)) for i in range(1_000, 4_000)]
+    live_users += [LiveUser(f"s{i}", f"stray{i:04}{pad}@acme.io") for i in range(1_000)]
+    live = LiveState.of(live_users, [])
+    desired = manifest(
+        [*kept, *renamed], teams, max_deprovision=10_000, unmanaged_users="deactivate"
+    )
+    return make_plan(
+        desired,
+        live,
+        today=date(2026, 11, 22),
+        target="https://mixpanel.com/api/app/scim/v2",
+        manifest_digest="sha256:" + "0" * 64,
+    )
+
+
+def test_the_markdown_summary_shows_some_of_every_kind_and_its_counts_first() -> None:
+    plan = _mixed_plan(padding=0)
+    kinds = {op.op for op in plan.operations}
+    assert {OpKind.CREATE_USER, OpKind.DEACTIVATE_USER, OpKind.CREATE_GROUP} <= kinds
+    assert len(plan.operations) >= 5_000
+    body = render_markdown(plan)
+    assert len(body) <= BODY_LIMIT and fit_body(body) == body
+    # The counts per kind come before the first section: a comment cut to fit keeps them.
+    assert body.index("| operation | count |") < body.index("<details>")
+    shown = {
+        verb for verbs in re.findall(r"</b>: ([^<]*)</summary>", body) for verb in verbs.split(", ")
+    }
+    # The first users by e-mail would all be of one kind (every `stray...` deactivated).
+    assert {kind.spec.markdown_verb for kind in kinds} <= shown
+
+
+def test_a_cut_comment_keeps_the_counts_per_kind_and_says_where_the_rest_is() -> None:
+    plan = _mixed_plan(padding=200)  # names of 200 characters: the summary is too long
+    body = render_markdown(plan)
+    assert len(body) > BODY_LIMIT
+    run = "https://github.com/acme/access/actions/runs/42"
+    cut = fit_body(body, full_at=run)
+    assert len(cut) <= BODY_LIMIT
+    assert "| `deactivate_user` | 1,000 |" in cut and "| `create_user` | 1,000 |" in cut
+    assert f"this plan uncut is in [the job summary of this run]({run})" in cut
+    assert "`reconciler plan --detail full` lists every operation" in cut
+    assert parse_digest(cut) == plan.digest
+
+
+def test_a_body_of_wide_characters_is_cut_to_the_limit_in_utf16_units() -> None:
+    # An emoji outside the BMP is two UTF-16 code units (and four UTF-8 bytes): GitHub
+    # has been seen to count both ways; the body fits either way.
+    rows = "".join(f"- 🌈 team {i:05} 🌈\n" for i in range(3_500))
+    footer = f"<sub>target `https://x`</sub>\n<sub>plan digest: `sha256:{'a' * 64}`</sub>\n"
+    body = f"### plan\n\n{rows}\n{footer}"
+    assert len(body) <= BODY_LIMIT < len(body.encode("utf-16-le")) // 2
+    cut = fit_body(body)
+    assert len(cut.encode("utf-16-le")) // 2 <= BODY_LIMIT
+    assert len(cut.encode("utf-8")) <= 4 * BODY_LIMIT
+    assert "cut to fit" in cut and cut.endswith(footer)
+
+
+def test_a_422_body_too_long_is_posted_again_shorter_not_failed(
+    big_plan: Plan, api: responses.RequestsMock, tmp_path: Path
+) -> None:
+    comments = f"{API}/repos/{REPO}/issues/7/comments"
+    api.get(comments, json=[])
+    too_long = {
+        "message": "Validation Failed",
+        "errors": [{"message": "Body is too long (maximum is 65536 characters)"}],
+    }
+    api.post(comments, json=too_long, status=422)
+    api.post(comments, json=comment(9, "posted"), status=201)
+    body_file = tmp_path / "plan.md"
+    body_file.write_text(render_markdown(big_plan, shown=None))
+    env = {**ENV, "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "42"}
+    args = _github_args(["comment", "--pr", "7", "--body-file", str(body_file)])
+    assert github_run(options_from(GithubOptions, args), lambda line: None, env) == 0
+    first, second = (json.loads(c.request.body or b"{}")["body"] for c in api.calls[1:])
+    assert len(first) <= BODY_LIMIT and len(second) <= BODY_LIMIT // 4
+    assert parse_digest(second) == big_plan.digest
+    assert f"/{REPO}/actions/runs/42" in second

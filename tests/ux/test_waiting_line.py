@@ -7,6 +7,7 @@ import os
 import pty
 import re
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -236,3 +237,135 @@ def test_the_plain_waiting_lines_match_the_golden_file() -> None:
     line(RetryNotice("GET /Users", "HTTP 429 (rate limited)", 3, 6, 30.0))
     line(None)
     check_message("waiting_lines", stream.getvalue(), {})
+
+
+def _pty_until_waiting(argv: list[str], env: dict[str, str], cwd: Path) -> str:
+    """Run the CLI on a pseudo-terminal until its first waiting line is drawn, then
+    Ctrl-C it (as a user who thinks it hung would); all it wrote. Bounded: 30 s."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *argv],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=cwd,
+    )
+    os.close(follower)
+    output = b""
+    interrupted = False
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            if not interrupted and b"\x1b[K" in output.split(b"waiting to retry", 1)[-1]:
+                process.send_signal(signal.SIGINT)
+                interrupted = True
+            if process.poll() is not None and not ready:
+                break
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(leader)
+    return output.decode("utf-8", "replace")
+
+
+def _pty_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "MIXPANEL_SCIM_TOKEN": TOKEN,
+        "PYTHONPATH": str(ROOT),
+        "TERM": "xterm",
+        "COLUMNS": "300",
+    }
+
+
+@pytest.mark.parametrize(
+    ("faults", "says"),
+    [
+        (
+            None,
+            r"could not connect \(refused or unresolvable host\); attempt 2 of 6 in \d+\.\d s",
+        ),
+        (
+            Faults(rate_429=1.0, retry_after_s=90.0),
+            r"HTTP 429 \(rate limited\); the server asked to wait 90 s, this run waits at most "
+            r"30 s per retry; attempt 2 of 6 in 30\.0 s",
+        ),
+        (Faults(rate_5xx=1.0), r"HTTP 50[023]; attempt 2 of 6 in \d+\.\d s"),
+    ],
+    ids=["refused", "429 with a long Retry-After", "5xx"],
+)
+def test_on_a_tty_a_long_wait_is_visible_at_once_with_the_default_settings(
+    tmp_path: Path, faults: Faults | None, says: str
+) -> None:
+    # The issue's cases without -v and with the defaults: the line is there while the
+    # client waits (a 90 s Retry-After is not waited out here: Ctrl-C once it shows).
+    argv = ["plan", "-m", str(_manifest(tmp_path))]
+    if faults is None:
+        url = f"http://127.0.0.1:{_closed_port()}/api/app/scim/v2"
+        output = _pty_until_waiting([*argv, "--url", url], _pty_env(), tmp_path)
+    else:
+        with Sandbox(token=TOKEN, faults=faults) as sandbox:
+            output = _pty_until_waiting([*argv, "--url", sandbox.base_url], _pty_env(), tmp_path)
+    assert re.search(
+        rf"\rwaiting to retry GET /Users: {says} \(at \d\d:\d\d:\d\d UTC\)\x1b\[K", output
+    ), output
+    assert "Traceback" not in output
+    assert "\r\x1b[2K" in output.split("waiting to retry", 1)[1]  # cleared before exiting
+
+
+def test_when_one_of_two_parallel_waits_ends_the_line_shows_the_other_not_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # apply --concurrency: two requests wait at once, each in its own thread.
+    import threading
+
+    monkeypatch.setenv("COLUMNS", "200")  # a terminal wide enough to redraw in place
+    stream = io.StringIO()
+    now = [100.0]
+    line = WaitingLine(stream, tty=True, clock=lambda: now[0])
+    long_wait = RetryNotice("PATCH /Groups/g1", "HTTP 429 (rate limited)", 2, 6, 30.0)
+    short_wait = RetryNotice("PATCH /Groups/g2", "HTTP 503", 2, 6, 1.0)
+    announced, over = threading.Event(), threading.Event()
+
+    def long_request() -> None:  # announces, waits, then its wait ends: in one thread
+        line(long_wait)
+        announced.set()
+        over.wait(timeout=10)
+        line(None)
+
+    other = threading.Thread(target=long_request)
+    other.start()
+    assert announced.wait(timeout=10)
+    line(short_wait)
+    now[0] = 110.0
+    line(None)  # this thread's wait is over; the other thread still waits
+    shown = stream.getvalue().rsplit("\r", 1)[-1]
+    assert shown.startswith("waiting to retry PATCH /Groups/g1: HTTP 429 (rate limited)")
+    assert "in 20.0 s" in shown  # the time it has left, not the 30 s it started with
+    over.set()
+    other.join(timeout=10)
+    assert stream.getvalue().endswith("\r\x1b[2K")
+
+
+def test_clearing_on_ctrl_c_forgets_every_wait() -> None:
+    from reconciler.render.waiting import clear_waiting_lines
+
+    stream = io.StringIO()
+    line = WaitingLine(stream, tty=True, clock=lambda: 0.0)
+    line(RetryNotice("GET /Users", "refused", 2, 3, 1.0))
+    clear_waiting_lines()
+    assert stream.getvalue().endswith("\r\x1b[2K")
+    line(None)  # the request's own end afterwards draws nothing again
+    assert stream.getvalue().endswith("\r\x1b[2K")
