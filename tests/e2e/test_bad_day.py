@@ -1,0 +1,60 @@
+"""An on-call operator's bad day, over real HTTP against the sandbox on 127.0.0.1.
+
+A run stopped by a run-level bound (the retry budget spent on a 429, or too many
+connection failures in a row) while it lists the teams says what stopped it: the
+request that was refused and why, never a fallback listing the stopped run did not
+even send ("no answer: not sent").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scim_sandbox import Sandbox
+from scim_sandbox.faults import Faults
+from tests.e2e.conftest import TOKEN, person, run, write_manifest
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.mark.parametrize(
+    ("faults", "flags", "cause"),
+    [
+        (
+            Faults(rate_429=1.0, retry_after_s=30.0, only=frozenset({"GET /Groups"})),
+            ("--retry-budget", "2"),
+            "HTTP 429: too many requests, retry later; the run was stopped: waiting for "
+            "retries would exceed the run's retry budget of 2 s (limit --retry-budget)",
+        ),
+        (
+            Faults(drop_rate=1.0, only=frozenset({"GET /Groups"})),
+            ("--max-connection-failures", "2"),
+            "the run was stopped: 2 connection failures in a row; the server is "
+            "unreachable (limit --max-connection-failures)",
+        ),
+    ],
+    ids=["retry-budget", "connection-failures"],
+)
+def test_a_run_stopped_while_listing_teams_names_what_stopped_it(
+    faults: Faults,
+    flags: tuple[str, ...],
+    cause: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    manifest = write_manifest(tmp_path / "org.yaml", [person("ann@acme.io")], [])
+    with Sandbox(token=TOKEN, faults=faults) as box:
+        code = run("plan", "-m", str(manifest), "--url", box.base_url, *flags)
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "SCIM GET /Groups failed" in err and cause in err, err
+    assert "not sent" not in err  # the fallback listing a stopped run never sends
+    assert "nothing was planned" in err
+    assert "Traceback" not in err and TOKEN not in err
