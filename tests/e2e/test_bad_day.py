@@ -8,6 +8,7 @@ even send ("no answer: not sent").
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -57,4 +58,27 @@ def test_a_run_stopped_while_listing_teams_names_what_stopped_it(
     assert "SCIM GET /Groups failed" in err and cause in err, err
     assert "not sent" not in err  # the fallback listing a stopped run never sends
     assert "nothing was planned" in err
+    assert "Traceback" not in err and TOKEN not in err
+
+
+def test_a_refused_connection_names_the_host_and_port_and_what_to_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A wrong port (nothing listens there, on 127.0.0.1): after every attempt the error
+    # names where it tried and what to check, not only "could not connect".
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    manifest = write_manifest(tmp_path / "org.yaml", [person("ann@acme.io")], [])
+    url = f"http://127.0.0.1:{port}/api/app/scim/v2"
+    code = run("plan", "-m", str(manifest), "--url", url, "--max-attempts", "2")
+    err = capsys.readouterr().err
+    assert code == 1
+    assert (
+        f"could not connect (refused or unresolvable host) to 127.0.0.1:{port}; check the "
+        "host and port of the URL, and that the server runs; nothing was planned"
+    ) in err, err
+    # The waiting line says the run goes on by itself; it stays short.
+    waiting = [line for line in err.splitlines() if line.startswith("waiting to retry")]
+    assert waiting and all("check the host" not in line for line in waiting)
     assert "Traceback" not in err and TOKEN not in err
