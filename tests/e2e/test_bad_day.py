@@ -8,11 +8,16 @@ even send ("no answer: not sent").
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from reconciler.scim.client import ScimClient
 from scim_sandbox import Sandbox
 from scim_sandbox.faults import Faults
 from tests.e2e.conftest import TOKEN, person, run, write_manifest
@@ -81,4 +86,44 @@ def test_a_refused_connection_names_the_host_and_port_and_what_to_check(
     # The waiting line says the run goes on by itself; it stays short.
     waiting = [line for line in err.splitlines() if line.startswith("waiting to retry")]
     assert waiting and all("check the host" not in line for line in waiting)
+    assert "Traceback" not in err and TOKEN not in err
+
+
+@pytest.mark.usefixtures("real_ctrl_c")
+@pytest.mark.parametrize("saved", [False, True], ids=["manifest", "saved-plan"])
+def test_a_ctrl_c_before_apply_writes_says_nothing_was_written(
+    saved: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A real SIGINT while apply still reads the org (a slow server): exit 130, and the
+    # operator is told that nothing was changed, not a bare "interrupted".
+    manifest = write_manifest(tmp_path / "org.yaml", [person("ann@acme.io")], [])
+    original = ScimClient.list_groups_page
+
+    def slow_listing(self: ScimClient, *args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)  # the main thread takes the signal meanwhile
+        return original(self, *args, **kwargs)
+
+    with Sandbox(token=TOKEN) as box:
+        url = box.base_url
+        argv = ["apply", "-m", str(manifest), "--url", url, "--auto-approve"]
+        if saved:
+            assert run("plan", "-m", str(manifest), "--url", url, "--out", "p.json") == 0
+            argv = ["apply", "p.json", "--url", url]
+        capsys.readouterr()
+        monkeypatch.setattr(ScimClient, "list_groups_page", slow_listing)
+        code = run(*argv)
+        requests = box.stats.requests()
+    err = capsys.readouterr().err
+    assert requests.get("GET /Users") and not any(
+        kind.split()[0] in {"POST", "PUT", "PATCH", "DELETE"} for kind in requests
+    ), requests  # it read the org and wrote nothing
+    assert code == 130
+    assert err.strip().splitlines()[-1] == (
+        "interrupted before any change: apply wrote nothing to Mixpanel; run it again when ready"
+    ), err
+    assert not (tmp_path / ".reconciler" / "journal.jsonl").exists()
     assert "Traceback" not in err and TOKEN not in err
