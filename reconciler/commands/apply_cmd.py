@@ -165,7 +165,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=output_file,
         default=None,
         metavar="FILE",
-        help=f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL})",
+        help=(
+            f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL}; "
+            "with --org NAME, .reconciler/NAME/journal.jsonl)"
+        ),
     )
     for flag, what, limit in (
         ("--allow-deprovision", "deprovisions", "max_deprovision(_percent)"),
