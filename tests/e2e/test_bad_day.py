@@ -127,3 +127,22 @@ def test_a_ctrl_c_before_apply_writes_says_nothing_was_written(
     ), err
     assert not (tmp_path / ".reconciler" / "journal.jsonl").exists()
     assert "Traceback" not in err and TOKEN not in err
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [("-1", "'-1'"), ("\u00b2", "'\u00b2'"), ("2.5", "'2.5'")]
+)
+def test_a_report_window_that_is_not_a_count_of_days_says_what_is_expected(
+    value: str, shown: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # -1 is a whole number: the message says what is asked (0 or more), and a digit
+    # Python reads as one but int() refuses (a superscript) never names a function.
+    with pytest.raises(SystemExit) as stopped:  # a usage error, as argparse raises it
+        run("report", "--expiring-days", value)
+    assert stopped.value.code == 64
+    err = capsys.readouterr().err
+    assert (
+        "reconciler report: error: argument --expiring-days: must be a whole number of "
+        f"days, 0 or more (e.g. 30), got {shown}"
+    ) in err, err
+    assert "_days" not in err and "Traceback" not in err
