@@ -136,6 +136,20 @@ def days_left(expires: date, now: date) -> int:
     return remaining // timedelta(days=1)
 
 
+def time_left(expires: date, now: date) -> str:
+    """How long access has left, for notices: ``in 3 days``, ``in 1 day``; within its
+    last day the hours until it ends (``in 5 hours``, ``in under an hour``; a date
+    ends at the next midnight UTC), never ``in 0 days``. For access not yet expired
+    at ``now`` (``is_expired`` False)."""
+    left = days_left(expires, now)
+    if left >= 1:
+        return f"in {left} day" + ("s" if left != 1 else "")
+    hours = (expiry_instant(expires) - as_instant(now)) // timedelta(hours=1)
+    if hours < 1:
+        return "in under an hour"
+    return f"in {hours} hour" + ("s" if hours != 1 else "")
+
+
 def show_expiry(expires: date) -> str:
     """``expires`` for plans, reports and notices: a date as written, an instant in UTC."""
     if isinstance(expires, datetime):

@@ -146,3 +146,31 @@ def test_a_report_window_that_is_not_a_count_of_days_says_what_is_expected(
         f"days, 0 or more (e.g. 30), got {shown}"
     ) in err, err
     assert "_days" not in err and "Traceback" not in err
+
+
+def test_access_ending_within_the_day_says_hours_not_in_0_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An hour-level expiry with an offset, a few hours away, and a date whose last day
+    # is today (it ends at midnight UTC): the plan's notice and the report say how long is left, never "in 0 days".
+    monkeypatch.setenv("RECONCILER_NOW", "2026-12-01T12:00:00Z")
+    users = [
+        person("ann@acme.io", expires="2026-12-01T18:00:00+01:00"),  # 17:00Z: 5 hours
+        person("bo@acme.io", expires="2026-12-01"),
+        person("cy@acme.io", expires="2026-12-01T12:30:00Z"),
+        person("di@acme.io", expires="2026-12-03"),
+    ]
+    manifest = str(write_manifest(tmp_path / "org.yaml", users, []))
+    with Sandbox(token=TOKEN) as box:
+        assert run("plan", "-m", manifest, "--url", box.base_url) == 0
+        plan_out = capsys.readouterr().out
+        assert run("report", "-m", manifest, "--url", box.base_url) == 0
+        report_out = capsys.readouterr().out
+    assert "ann@acme.io: access expires on 2026-12-01T17:00:00Z (in 5 hours)" in plan_out
+    # A date is access through that day: it ends at the next midnight UTC.
+    assert "bo@acme.io: access expires on 2026-12-01 (in 12 hours)" in plan_out
+    assert "cy@acme.io: access expires on 2026-12-01T12:30:00Z (in under an hour)" in plan_out
+    assert "di@acme.io: access expires on 2026-12-03 (in 2 days)" in plan_out
+    assert "ann@acme.io: account ends on 2026-12-01T17:00:00Z (in 5 hours)" in report_out
+    assert "bo@acme.io: account ends on 2026-12-01 (in 12 hours)" in report_out
+    assert "in 0 days" not in plan_out + report_out
