@@ -39,7 +39,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from reconciler.grammar import with_article
+from reconciler.grammar import count, with_article
 from reconciler.identity import hidden_character, lookalike_reason, match_key
 from reconciler.profile import PRODUCT
 
@@ -143,11 +143,11 @@ def time_left(expires: date, now: date) -> str:
     at ``now`` (``is_expired`` False)."""
     left = days_left(expires, now)
     if left >= 1:
-        return f"in {left} day" + ("s" if left != 1 else "")
+        return f"in {count(left, 'day')}"
     hours = (expiry_instant(expires) - as_instant(now)) // timedelta(hours=1)
     if hours < 1:
         return "in under an hour"
-    return f"in {hours} hour" + ("s" if hours != 1 else "")
+    return f"in {count(hours, 'hour')}"
 
 
 def show_expiry(expires: date) -> str:
