@@ -152,7 +152,8 @@ def test_access_ending_within_the_day_says_hours_not_in_0_days(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # An hour-level expiry with an offset, a few hours away, and a date whose last day
-    # is today (it ends at midnight UTC): the plan's notice and the report say how long is left, never "in 0 days".
+    # is today (it ends at midnight UTC): the plan's notice and the report say how
+    # long is left, never "in 0 days".
     monkeypatch.setenv("RECONCILER_NOW", "2026-12-01T12:00:00Z")
     users = [
         person("ann@acme.io", expires="2026-12-01T18:00:00+01:00"),  # 17:00Z: 5 hours
