@@ -322,6 +322,9 @@ def _confirmed(options: Options, console: Console) -> bool:
     except EOFError:  # Ctrl-D, or the terminal went away: no answer is not a yes
         console.err("")
         answer = ""
+    except KeyboardInterrupt:  # said by the caller, on a line of its own
+        console.err("")
+        raise
     if answer.strip() != "yes":
         console.err("Apply cancelled.")
         return False

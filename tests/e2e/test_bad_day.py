@@ -175,3 +175,54 @@ def test_access_ending_within_the_day_says_hours_not_in_0_days(
     assert "ann@acme.io: account ends on 2026-12-01T17:00:00Z (in 5 hours)" in report_out
     assert "bo@acme.io: account ends on 2026-12-01 (in 12 hours)" in report_out
     assert "in 0 days" not in plan_out + report_out
+
+
+def test_a_ctrl_c_at_the_approval_prompt_says_nothing_was_written_on_its_own_line(
+    tmp_path: Path,
+) -> None:
+    # The real CLI on a pseudo-terminal; the SIGINT a terminal sends for Ctrl-C comes
+    # at "Enter a value:". The message starts a line of its own, not after the prompt.
+    import pty
+    import select
+    import sys
+
+    manifest = write_manifest(tmp_path / "org.yaml", [person("ann@acme.io")], [])
+    with Sandbox(token=TOKEN) as box:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: the CLI, never pytest again
+            try:
+                os.chdir(tmp_path)
+                os.environ["MIXPANEL_SCIM_URL"] = box.base_url
+                os.execv(
+                    sys.executable,
+                    [sys.executable, "-m", "reconciler", "apply", "-m", str(manifest)],
+                )
+            finally:
+                os._exit(127)
+        output, sent = b"", False
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([fd], [], [], 0.2)
+                if ready:
+                    try:
+                        data = os.read(fd, 4096)
+                    except OSError:  # the child closed the terminal: it has ended
+                        break
+                    if not data:
+                        break
+                    output += data
+                if not sent and b"Enter a value:" in output:
+                    time.sleep(0.1)  # the prompt is waiting in input()
+                    os.kill(pid, signal.SIGINT)
+                    sent = True
+        finally:
+            os.close(fd)
+            _, status = os.waitpid(pid, 0)
+        writes = [kind for kind in box.stats.requests() if not kind.startswith("GET")]
+    text = output.decode(errors="replace").replace("\r\n", "\n")
+    assert sent and os.waitstatus_to_exitcode(status) == 130, text
+    assert (
+        "\ninterrupted before any change: apply wrote nothing to Mixpanel; run it again when ready"
+    ) in text, text
+    assert not writes and "Traceback" not in text
