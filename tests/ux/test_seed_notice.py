@@ -26,7 +26,7 @@ def _first_lines(args: list[str], count: int) -> list[str]:
     command = [sys.executable, "-m", "reconciler", "sandbox", "--port", "0", "--token", TOKEN]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen(command + args, stdout=subprocess.PIPE, text=True, env=env) as process:
-        watchdog = threading.Timer(20, process.kill)  # a line that never comes: no hang
+        watchdog = threading.Timer(60, process.kill)  # a line that never comes: no hang
         watchdog.start()
         try:
             assert process.stdout is not None
