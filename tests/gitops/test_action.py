@@ -240,3 +240,23 @@ def test_python_version_reaches_setup_python() -> None:
 
     assert setup["with"] == {"python-version": "${{ inputs.python-version }}"}
     assert ACTION["inputs"]["python-version"]["default"] == "3.11"
+
+
+ALLOWED = "(validate, plan, apply, doctor, report)"
+
+
+@pytest.mark.parametrize(
+    "command", ["x\n::warning::forged", "x\r\n::add-mask::%41", "100%0Aforged"]
+)
+def test_an_unknown_command_cannot_forge_a_workflow_command_in_the_log(
+    tmp_path: Path, command: str
+) -> None:
+    """The error line shows the input escaped as GitHub's workflow commands require
+    (``%``, CR, LF): a command input holding a line break stays on the one error line."""
+    code, outputs, log = run_step(tmp_path, real=False, command=command)
+
+    assert code == 64
+    assert outputs == {"exit-code": "64", "has-changes": "false"}
+    commands = [line for line in log.splitlines() if line.lstrip().startswith("::")]
+    shown = command.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    assert commands == [f"::error::unknown command '{shown}' {ALLOWED}"], log
