@@ -36,6 +36,15 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 
 # Bidirectional controls (UAX #9): embeddings, overrides, isolates and marks.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Characters that print as nothing though they are neither format (Cf) nor control
+# characters: the Default_Ignorable_Code_Point ones outside Cf (DerivedCoreProperties:
+# the combining grapheme joiner, Hangul fillers, Khmer inherent vowels) and the blank
+# Braille pattern U+2800. "ada\u034f@acme.io" prints as "ada@acme.io".
+_BLANK = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0\u2800")
+# Variation selectors (and Mongolian free variation selectors) print as nothing too;
+# after a symbol or an ideograph they choose its glyph (an emoji's presentation, an
+# ideographic variant), after an ASCII character or at the start they only hide.
+_SELECTORS = re.compile("[\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 # The script of a letter, from the first word of its Unicode name where that word is
 # not the script's name ("CJK UNIFIED IDEOGRAPH", "IDEOGRAPHIC ITERATION MARK" and
 # "KATAKANA-HIRAGANA PROLONGED SOUND MARK", the long-vowel mark of both kana).
@@ -162,10 +171,12 @@ def is_lookalike(user_name: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _reason(text: str, offset: int = 0) -> str | None:
-    for position, char in enumerate(text, start=1 + offset):
-        kind = _hidden_kind(char)
+    for index, char in enumerate(text):
+        kind = _hidden_kind(char) or _blank_kind(
+            char, text[index - 1 : index] if index else "", text[index + 1 : index + 2]
+        )
         if kind:
-            return f"{kind} character U+{ord(char):04X} at position {position}"
+            return f"{kind} character U+{ord(char):04X} at position {index + 1 + offset}"
     normal = unicodedata.normalize("NFKC", text)
     if normal != text:
         changed = next((c for c in text if unicodedata.normalize("NFKC", c) != c), None)
@@ -189,6 +200,18 @@ def _hidden_kind(char: str) -> str | None:
     if category == "Zs" and char != " ":
         return "invisible"  # no-break and other spaces print like a space, or like nothing
     return None
+
+
+def _blank_kind(char: str, before: str, after: str) -> str | None:
+    """ "invisible" for a character that prints as nothing in a name (``_BLANK``, or a
+    variation selector that follows an ASCII character or nothing, unless a keycap
+    U+20E3 follows: "1\ufe0f\u20e3"), else None. ``before`` and ``after``: the
+    character on each side, "" at the start or the end."""
+    if char in _BLANK:
+        return "invisible"
+    if not _SELECTORS.match(char) or after == "\u20e3":
+        return None
+    return "invisible" if not before or before.isascii() else None
 
 
 def _script(char: str) -> str | None:

@@ -1,0 +1,57 @@
+"""r6: characters that print as nothing but are neither format (Cf) nor control
+characters (Unicode Default_Ignorable_Code_Point: the combining grapheme joiner,
+variation selectors, Hangul fillers, Khmer inherent vowels, Mongolian variation
+selectors) and the blank Braille pattern are look-alikes like U+200B, over real HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Server, person, run, write_manifest
+from tests.e2e.test_identity import _live, _team, _user
+
+BLANKS = [
+    "\u034f",
+    "\ufe0f",
+    "\u115f",
+    "\u1160",
+    "\u17b4",
+    "\u180b",
+    "\u3164",
+    "\u2800",
+    "\U000e0100",
+]
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+@pytest.mark.parametrize("blank", BLANKS, ids=[f"U+{ord(c):04X}" for c in BLANKS])
+def test_a_username_with_a_blank_that_is_not_a_format_character_is_a_spelled_lookalike(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str], blank: str
+) -> None:
+    name = f"ada{blank}@acme.io"
+    lookalike = _user(server, name)
+    ada = _user(server, "ada@acme.io")
+    _team(server, "Eng", [lookalike, ada])
+    manifest = write_manifest(
+        tmp_path / "org.yaml",
+        [person("ada@acme.io")],
+        [{"name": "Eng", "members": ["ada@acme.io"]}],
+        unmanaged_users="deactivate",
+    )
+    capsys.readouterr()
+    assert run("plan", "-m", str(manifest)) == 0
+    out = capsys.readouterr().out
+    assert blank not in out, out  # never printed as it is: it would read "ada@acme.io"
+    assert f"ada{_escape(blank)}@acme.io: look-alike userName" in out, out
+    assert "deactivated" not in out and "remove" not in out, out
+    capsys.readouterr()
+    assert run("report", "-m", str(manifest), "--format", "csv") == 0
+    assert blank not in capsys.readouterr().out
+    assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+    assert _live(server).users_by_id[lookalike].active
