@@ -89,15 +89,24 @@ SETTLE_ENV = "RECONCILER_VERIFY_SETTLE"
 MAX_SETTLE = 60.0
 
 
+class _FromEnv(str):
+    """The default of --verify-settle as ${SETTLE_ENV} gives it: argparse checks a string
+    default with the option's type, and the error must name the variable, not an
+    option the user never typed."""
+
+    __slots__ = ()
+
+
 def _settle(text: str) -> float:
     """argparse type for --verify-settle: seconds from 0 to MAX_SETTLE."""
+    source = f" (from ${SETTLE_ENV}; unset it or fix it)" if isinstance(text, _FromEnv) else ""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}{source}") from None
     if not 0 <= value <= MAX_SETTLE:  # also refuses nan
         raise argparse.ArgumentTypeError(
-            f"must be between 0 and {MAX_SETTLE:.0f} seconds, got {text}"
+            f"must be between 0 and {MAX_SETTLE:.0f} seconds, got {text}{source}"
         )
     return value
 
@@ -144,7 +153,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verify-settle",
         type=_settle,
-        default=os.environ.get(SETTLE_ENV, "2"),
+        default=_FromEnv(os.environ.get(SETTLE_ENV, "2")),
         metavar="S",
         help="seconds to wait before reading again an object whose read-back differs, "
         "for servers that show a write a moment late (default 2, or "
