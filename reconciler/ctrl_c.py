@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -63,6 +65,32 @@ def say_interrupted() -> None:
     if waiting is not None:
         waiting.clear_waiting_lines()
     print("interrupted", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def held(note: Callable[[], None]) -> Iterator[None]:
+    """While the body runs, a Ctrl-C calls ``note`` instead of raising KeyboardInterrupt.
+
+    For the few steps that close an interrupted run (its journal record, the summary
+    of what was done): a second Ctrl-C there would cut them off half-written. The run
+    is ending as interrupted anyway, so the press is only noted. The previous handler
+    is put back after; outside the main thread, or when Python installed no handler
+    of its own, the body runs as is.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield
+        return
+
+    def later(signum: int, frame: FrameType | None) -> None:
+        _State.received = True
+        note()
+
+    signal.signal(signal.SIGINT, later)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def received() -> bool:

@@ -36,6 +36,7 @@ from functools import partial
 from itertools import groupby
 from typing import Any, TypeVar
 
+from reconciler import ctrl_c
 from reconciler.attributes import NAMES
 from reconciler.errors import ReconcilerError
 from reconciler.grammar import count
@@ -461,6 +462,20 @@ def _refused_note(state: _RunState, profile: TargetProfile) -> str:
 
 
 def _interrupted(plan: Plan, run: _Runner, journal: Journal) -> ApplyInterrupted:
+    """The run's close after a Ctrl-C: what finished, and its ``interrupted`` record.
+
+    A second Ctrl-C while it is written is only noted: it would cut off the record
+    and the summary of what was done (``ctrl_c.held``).
+    """
+    with ctrl_c.held(_still_closing):
+        return _close_interrupted(plan, run, journal)
+
+
+def _still_closing() -> None:
+    log.warning("interrupted again: still writing the journal's record of what was done")
+
+
+def _close_interrupted(plan: Plan, run: _Runner, journal: Journal) -> ApplyInterrupted:
     run.stop("interrupted")
     with run.state.lock:
         finished = dict(run.state.finished)
