@@ -44,6 +44,9 @@ _BLANK = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0\u2800")
 # Variation selectors (and Mongolian free variation selectors) print as nothing too;
 # after a symbol or an ideograph they choose its glyph (an emoji's presentation, an
 # ideographic variant), after an ASCII character or at the start they only hide.
+# Bases a combining mark may only disguise in a name: ASCII, and the dotless i and j
+# (a dot above one prints as a plain "i" or "j").
+_MARKABLE = frozenset(map(chr, range(0x80))) | {"\u0131", "\u0237"}
 _SELECTORS = re.compile("[\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 # The script of a letter, from the first word of its Unicode name where that word is
 # not the script's name ("CJK UNIFIED IDEOGRAPH", "IDEOGRAPHIC ITERATION MARK" and
@@ -183,6 +186,14 @@ def _reason(text: str, offset: int = 0) -> str | None:
         if changed is None:  # a combining sequence that composes, e.g. e + U+0301
             return f"not NFKC-stable (reads as {normal!r})"
         return f"not NFKC-stable (U+{ord(changed):04X} reads as {normal!r})"
+    for index, char in enumerate(text[1:], start=1):
+        if (
+            unicodedata.category(char) == "Mn"  # not an enclosing keycap or circle (Me)
+            and text[index - 1] in _MARKABLE
+            and not _SELECTORS.match(char)  # judged above, with what follows
+        ):
+            # NFKC composes nothing here: "\u0131\u0307" and "i\u0307" print as "i".
+            return f"combining mark U+{ord(char):04X} at position {index + 1 + offset}"
     scripts = frozenset(s for s in map(_script, text) if s)
     if len(scripts) > 1 and not any(scripts <= mix for mix in _ORDINARY_MIXES):
         return f"mixes scripts ({', '.join(sorted(scripts))})"
