@@ -260,3 +260,25 @@ def test_an_unknown_command_cannot_forge_a_workflow_command_in_the_log(
     commands = [line for line in log.splitlines() if line.lstrip().startswith("::")]
     shown = command.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     assert commands == [f"::error::unknown command '{shown}' {ALLOWED}"], log
+
+
+def test_apply_of_a_saved_plan_without_a_manifest_warns_that_the_plan_goes_unchecked(
+    tmp_path: Path,
+) -> None:
+    """r6: without ``-m``, ``apply PLAN_FILE`` checks the file's digest and staleness
+    only, not that the manifest produces its operations: a plan artifact a pull
+    request's job wrote by hand would pass. The step says so, and passes -m when given."""
+    code, _, log = run_step(tmp_path, real=False, command="apply", **{"plan-file": "plan.json"})
+    assert code == 0
+    assert recorded(tmp_path) == ["apply", "plan.json"]
+    warnings = [line for line in log.splitlines() if line.startswith("::warning::")]
+    assert len(warnings) == 1 and "set the manifest input" in warnings[0], log
+
+    code, _, log = run_step(
+        tmp_path, real=False, command="apply", manifest="manifests", **{"plan-file": "plan.json"}
+    )
+    assert code == 0
+    assert recorded(tmp_path) == ["-m", "manifests", "apply", "plan.json"] or recorded(
+        tmp_path
+    ) == ["apply", "-m", "manifests", "plan.json"]
+    assert "::warning::" not in log
