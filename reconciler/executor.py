@@ -148,6 +148,10 @@ class ApplyOptions:
     # Seconds to wait before reading again an object whose read-back differs (an
     # eventually consistent server); 0: the first read-back decides.
     verify_settle: float = 0.0
+    # Called once when the run is interrupted (Ctrl-C) or stopped by its consumer,
+    # before the operations in flight are waited for: the CLI ends their retry waits
+    # (``CircuitBreaker.stop_waiting``), so a Retry-After does not hold the close up.
+    on_interrupt: Callable[[], None] | None = None
 
 
 class _AnswerContradicts(ReconcilerError):
@@ -557,6 +561,8 @@ class _Runner:
                 yield future.result()
         except BaseException:  # Ctrl-C, or the consumer closed us: stop, drain, re-raise
             self.stop("interrupted")
+            if self.options.on_interrupt is not None:
+                self.options.on_interrupt()  # in-flight retry waits end now
             _drain(pool)
             raise
         pool.shutdown(wait=True)

@@ -39,6 +39,7 @@ from reconciler.commands.common import (
 from reconciler.profile import PRODUCT
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from reconciler.guards import Overrides
@@ -318,6 +319,12 @@ def _confirmed(options: Options, console: Console) -> bool:
     return True
 
 
+def _stop_waiting(client: ScimClient) -> Callable[[], None] | None:
+    """What ends the client's retry waits on Ctrl-C (its breaker's), if it has one."""
+    breaker = getattr(client.transport, "breaker", None)
+    return getattr(breaker, "stop_waiting", None)
+
+
 def _execute(
     options: Options, plan: Plan, live: LiveState, client: ScimClient, console: Console
 ) -> int:
@@ -349,6 +356,7 @@ def _execute(
                 fail_fast=options.fail_fast,
                 verify=options.verify,
                 verify_settle=options.verify_settle,
+                on_interrupt=_stop_waiting(client),
             ),
             on_result=reporter,
         )

@@ -99,7 +99,8 @@ class CircuitBreaker:
         self._failed_at = float("-inf")  # when the last counted connection failure ended
         self._waited = 0.0
         self._covered_until = float("-inf")
-        self._opened = threading.Event()
+        self._opened = threading.Event()  # set: every retry sleep ends at once
+        self._no_waits = False
         self.reason: str | None = None
 
     @property
@@ -134,10 +135,22 @@ class CircuitBreaker:
                     "unreachable (limit --max-connection-failures)"
                 )
 
+    def stop_waiting(self) -> None:
+        """No retry waits from now on, and those under way end at once (Ctrl-C).
+
+        Unlike opening the breaker, requests still go: an interrupted apply lets its
+        operations in flight finish (a create's patch, a lookup), but one whose last
+        attempt was refused (429, 5xx, no answer) fails instead of waiting out a
+        ``Retry-After`` or backoff for a run that is over.
+        """
+        with self._lock:
+            self._no_waits = True
+        self._opened.set()
+
     def allow_wait(self, delay: float) -> bool:
         """True (and the wait is charged) if a retry may wait ``delay`` seconds now."""
         with self._lock:
-            if self.reason is not None:
+            if self.reason is not None or self._no_waits:
                 return False
             now = self._monotonic()
             added = max(0.0, now + delay - max(now, self._covered_until))
@@ -152,8 +165,9 @@ class CircuitBreaker:
             return True
 
     def sleep(self, seconds: float) -> None:
-        """Sleep that ends early when the breaker opens: threads waiting out a retry or
-        a shared 429 pause stop at once instead of sleeping for a run that is over."""
+        """Sleep that ends early when the breaker opens (or ``stop_waiting``): threads
+        waiting out a retry or a shared 429 pause stop at once instead of sleeping for
+        a run that is over."""
         self._opened.wait(max(seconds, 0.0))
 
     def _open(self, reason: str) -> None:
