@@ -226,8 +226,20 @@ def _blank_kind(char: str, before: str, after: str) -> str | None:
 
 
 def _script(char: str) -> str | None:
-    """The script of a letter from its Unicode name (LATIN, CYRILLIC, GREEK, ...)."""
-    if not unicodedata.category(char).startswith("L"):
-        return None  # digits, punctuation and marks belong to every script
+    """The script of a letter, or of a digit other than 0-9, from its Unicode name
+    (LATIN, CYRILLIC, GREEK, ARABIC for U+0660 ARABIC-INDIC DIGIT ZERO, ...)."""
+    category = unicodedata.category(char)
+    if category == "Nd" and not char.isascii():
+        # Digits 0-9 belong to every script; another script's digits do not: an
+        # Arabic-Indic zero in "ada\u0660x@acme.io" reads as a dot.
+        word = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+        return _DIGIT_SCRIPT.get(word, word)
+    if not category.startswith("L"):
+        return None  # punctuation and marks belong to every script
     word = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
     return _SCRIPT_WORD.get(word, word)
+
+
+# The first word of a digit's name where it is not its script's: U+0660 ARABIC-INDIC,
+# U+06F0 EXTENDED ARABIC-INDIC, U+1D7CE MATHEMATICAL ... (NFKC-unstable, judged before).
+_DIGIT_SCRIPT = {"ARABIC-INDIC": "ARABIC", "EXTENDED": "ARABIC", "NKO": "NKO"}
