@@ -60,17 +60,28 @@ class RetryPolicy:
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
 
+class Attempt:
+    """One attempt under way, as counted by ``CircuitBreaker.begin``."""
+
+    __slots__ = ("ended",)
+
+    def __init__(self) -> None:
+        self.ended = False
+
+
 class CircuitBreaker:
     """The run-level stop: one per Transport, shared by every thread and every request.
 
     It opens (for good: a run does not recover from it) when
 
     - ``max_connection_failures`` attempts in a row got no HTTP answer at all (refused,
-      dropped, timed out), whichever requests and threads they belonged to; attempts
-      under way together count once (one that started before the last counted failure
-      ended is that failure seen by another thread: a server, or proxy, that drops
-      requests sent beside others is not unreachable, its retries one by one are
-      answered); or
+      dropped, timed out), whichever requests and threads they belonged to. A failure
+      counts only once no other attempt is under way: while one is, the server's
+      answer to it decides (an answer resets the count; if it fails too, the last
+      attempt to fail counts for them all). So attempts under way together count once:
+      a server, or proxy, that drops requests sent beside others is not unreachable,
+      whatever the threads' timing, and a dead server still stops the run (its
+      retries fail one after another); or
     - waiting for retries would take the run past ``retry_budget`` seconds of retry
       waiting in total. Waits of concurrent threads overlap, so the budget counts
       wall-clock time during which at least one retry wait was under way.
@@ -96,7 +107,7 @@ class CircuitBreaker:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._consecutive = 0
-        self._failed_at = float("-inf")  # when the last counted connection failure ended
+        self._under_way = 0  # attempts begun and not yet ended
         self._waited = 0.0
         self._covered_until = float("-inf")
         self._opened = threading.Event()  # set: every retry sleep ends at once
@@ -113,21 +124,25 @@ class CircuitBreaker:
         with self._lock:
             return self._waited
 
-    def answered(self) -> None:
+    def begin(self) -> Attempt:
+        """An attempt is sent: pass it to exactly one of ``answered``,
+        ``connection_failed`` or ``abandon`` when it ends."""
+        with self._lock:
+            self._under_way += 1
+        return Attempt()
+
+    def answered(self, attempt: Attempt | None = None) -> None:
         """An HTTP answer arrived (any status): the connection failures are not in a row."""
         with self._lock:
+            self._end(attempt)
             self._consecutive = 0
 
-    def now(self) -> float:
-        """The breaker's clock (seconds, monotonic): what ``connection_failed`` takes."""
-        return self._monotonic()
-
-    def connection_failed(self, started: float | None = None) -> None:
-        """An attempt that began at ``started`` (``now()``; None: unknown) got no answer."""
+    def connection_failed(self, attempt: Attempt | None = None) -> None:
+        """An attempt got no answer. It counts once no other attempt is under way."""
         with self._lock:
-            if started is not None and started < self._failed_at:
-                return  # under way beside the failure last counted: the same one
-            self._failed_at = self._monotonic()
+            self._end(attempt)
+            if self._under_way > 0:
+                return  # another attempt's outcome decides: an answer, or the last failure
             self._consecutive += 1
             if self._consecutive >= self.max_connection_failures:
                 self._open(
@@ -146,6 +161,17 @@ class CircuitBreaker:
         with self._lock:
             self._no_waits = True
         self._opened.set()
+
+    def abandon(self, attempt: Attempt) -> None:
+        """An attempt ended otherwise (an error of ours, Ctrl-C): it is no longer under
+        way and proves nothing about the server. No-op once ended."""
+        with self._lock:
+            self._end(attempt)
+
+    def _end(self, attempt: Attempt | None) -> None:
+        if attempt is not None and not attempt.ended:
+            attempt.ended = True
+            self._under_way -= 1
 
     def allow_wait(self, delay: float) -> bool:
         """True (and the wait is charged) if a retry may wait ``delay`` seconds now."""

@@ -332,13 +332,13 @@ class Transport:
         """The retry loop of ``request``; every wait is announced to ``on_retry`` first."""
         request = f"{method} {path}"
         while True:
-            started = self.breaker.now()
+            attempt = self.breaker.begin()
             try:
                 status, headers, content, reopens, sparse = self._paced_send(
                     method, path, params, data, backoff, purpose=purpose
                 )
             except requests.RequestException as error:
-                self.breaker.connection_failed(started)
+                self.breaker.connection_failed(attempt)
                 retryable = (safe or _not_sent(error)) and not _hopeless(error)
                 retryable = retryable and not isinstance(error, DeadlineExceeded)
                 why = _describe(error, self.timeouts, self.base_url)
@@ -355,7 +355,10 @@ class Transport:
                         attempts=backoff.attempts,
                     )
                 ) from error
-            self.breaker.answered()
+            else:
+                self.breaker.answered(attempt)
+            finally:
+                self.breaker.abandon(attempt)  # an error of ours or Ctrl-C: no-op otherwise
             retryable = status in self.retry.retry_statuses and (safe or status == 429)
             if retryable:
                 after = parse_retry_after(headers.get("Retry-After"), self._clock())

@@ -119,17 +119,31 @@ def test_connection_failures_in_a_row_open_the_breaker_and_an_answer_resets_the_
 
 
 def test_attempts_under_way_together_count_as_one_connection_failure() -> None:
-    clock = [0.0]
-    breaker = CircuitBreaker(max_connection_failures=2, monotonic=lambda: clock[0])
-    together = [breaker.now() for _ in range(4)]  # four requests sent at once
-    clock[0] = 1.0
-    for started in together:  # all dropped: one failure of the connection
-        breaker.connection_failed(started)
+    breaker = CircuitBreaker(max_connection_failures=2)
+    together = [breaker.begin() for _ in range(4)]  # four requests sent at once
+    for attempt in together:  # all dropped: one failure of the connection
+        breaker.connection_failed(attempt)
     assert not breaker.is_open
-    started = breaker.now()  # a retry sent after that failure, dropped too
-    clock[0] = 2.0
-    breaker.connection_failed(started)
+    breaker.connection_failed(breaker.begin())  # a retry sent alone, dropped too
     assert breaker.is_open and "2 connection failures in a row" in str(breaker.reason)
+
+
+def test_a_failure_beside_an_attempt_still_under_way_waits_for_its_outcome() -> None:
+    """Timing does not matter: retries failing one after another while a slow request
+    is being answered are not 'in a row'; the answer resets them."""
+    breaker = CircuitBreaker(max_connection_failures=2)
+    slow = breaker.begin()
+    for _ in range(5):  # a read-ahead page dropped, and its retries, one by one
+        breaker.connection_failed(breaker.begin())
+    assert not breaker.is_open
+    breaker.answered(slow)
+    breaker.connection_failed(breaker.begin())
+    assert not breaker.is_open  # one failure since the answer
+    ended = breaker.begin()
+    breaker.abandon(ended)  # an error of ours (Ctrl-C): proves nothing, not under way
+    breaker.abandon(ended)  # ending twice is a no-op
+    breaker.connection_failed(breaker.begin())
+    assert breaker.is_open
 
 
 def test_overlapping_retry_waits_count_once_against_the_run_budget() -> None:
