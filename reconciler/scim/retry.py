@@ -173,6 +173,11 @@ class CircuitBreaker:
             attempt.ended = True
             self._under_way -= 1
 
+    @property
+    def waits_stopped(self) -> bool:
+        """True once ``stop_waiting`` was called: no retry waits, no early retries."""
+        return self._no_waits
+
     def allow_wait(self, delay: float) -> bool:
         """True (and the wait is charged) if a retry may wait ``delay`` seconds now."""
         with self._lock:
@@ -255,6 +260,10 @@ class Backoff:
             announce(delay)
         self._sleep(delay)
         self.slept += delay
+        if self._breaker is not None and self._breaker.waits_stopped:
+            # Woken early by a Ctrl-C (``stop_waiting``): give up rather than send the
+            # retry before the Retry-After the server asked for.
+            return False
         self.attempts += 1
         return True
 

@@ -274,5 +274,7 @@ def test_a_ctrl_c_while_an_operation_waits_out_a_429_ends_the_wait_and_journals_
     events = [e for e in events if e["run_id"] == events[-1]["run_id"]]
     operations = [(e["op"], e["key"], e["status"]) for e in events if e["event"] == "operation"]
     assert operations == [("deactivate_user", "bob@acme.io", "failed")], events
+    detail = next(e["detail"] for e in events if e["event"] == "operation")
+    assert "HTTP 429" in detail and "attempts" not in detail, detail  # no early retry sent
     assert events[-1]["event"] == "interrupted" and events[-1]["done"] == 0
     assert "Apply interrupted: 0 of 1 done" in out, out
