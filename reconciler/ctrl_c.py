@@ -69,16 +69,16 @@ def say_interrupted() -> None:
 
 @contextlib.contextmanager
 def held(note: Callable[[], None]) -> Iterator[None]:
-    """While the body runs, a Ctrl-C calls ``note`` instead of raising KeyboardInterrupt.
+    """While the body runs, a Ctrl-C (or a SIGTERM the CLI handles alike) calls
+    ``note`` instead of raising KeyboardInterrupt.
 
     For the few steps that close an interrupted run (its journal record, the summary
     of what was done): a second Ctrl-C there would cut them off half-written. The run
-    is ending as interrupted anyway, so the press is only noted. The previous handler
-    is put back after; outside the main thread, or when Python installed no handler
-    of its own, the body runs as is.
+    is ending as interrupted anyway, so the signal is only noted. The previous
+    handlers are put back after; outside the main thread the body runs as is, and a
+    signal Python installed no handler of its own for (SIGTERM's default) keeps it.
     """
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
 
@@ -86,11 +86,17 @@ def held(note: Callable[[], None]) -> Iterator[None]:
         _State.received = True
         note()
 
-    signal.signal(signal.SIGINT, later)
+    previous = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(number)
+        if callable(handler):
+            previous[number] = handler
+            signal.signal(number, later)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def received() -> bool:
