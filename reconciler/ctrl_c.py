@@ -99,6 +99,19 @@ def held(note: Callable[[], None]) -> Iterator[None]:
             signal.signal(number, handler)
 
 
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """The body runs whole; a Ctrl-C (or SIGTERM) during it raises KeyboardInterrupt
+    when it ends. For short steps that must not stop half-way: submitting a phase's
+    operations to the thread pool (a worker started but not yet recorded by the pool
+    would escape the drain that waits for the operations in flight)."""
+    came: list[bool] = []
+    with held(lambda: came.append(True)):
+        yield
+    if came:
+        raise KeyboardInterrupt
+
+
 def received() -> bool:
     """True once a Ctrl-C reached the running CLI in this process."""
     return _State.received

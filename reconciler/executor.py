@@ -556,7 +556,10 @@ class _Runner:
         spare = 0 if workers == 1 else min(workers, len(ops) - workers)
         pool = LanePool(workers, spare=spare, thread_name_prefix="apply")
         try:
-            futures = [pool.submit(partial(self.run_one, op)) for op in ops]
+            # Submitted whole: a Ctrl-C inside ThreadPoolExecutor.submit can leave a
+            # worker started but unknown to the pool, which the drain would not wait for.
+            with ctrl_c.deferred():
+                futures = [pool.submit(partial(self.run_one, op)) for op in ops]
             for future in futures:
                 yield future.result()
         except BaseException:  # Ctrl-C, or the consumer closed us: stop, drain, re-raise
