@@ -58,13 +58,14 @@ def unraisable_hook(
     return hook
 
 
-def say_interrupted() -> None:
-    """Print ``interrupted`` on stderr, on a line of its own: a waiting line a worker
-    drew on the terminal (``render.waiting``) is cleared first."""
+def say_interrupted(what: str = "") -> None:
+    """Print ``interrupted`` (then ``what``, when given) on stderr, on a line of its
+    own: a waiting line a worker drew on the terminal (``render.waiting``) is cleared
+    first."""
     waiting = sys.modules.get("reconciler.render.waiting")  # no import while interrupted
     if waiting is not None:
         waiting.clear_waiting_lines()
-    print("interrupted", file=sys.stderr)
+    print(f"interrupted {what}" if what else "interrupted", file=sys.stderr)
 
 
 @contextlib.contextmanager

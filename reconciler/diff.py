@@ -28,6 +28,7 @@ from reconciler.manifest.models import (
     expiry_instant,
     is_expired,
     show_expiry,
+    time_left,
 )
 from reconciler.plan import JsonScalar
 from reconciler.profile import PRODUCT
@@ -125,8 +126,7 @@ def expiring_soon(manifest: Manifest, today: date) -> list[str]:
                     f"{show_expiry(member.expires)}"
                 )
                 found.append((expiry_instant(member.expires), text))
-    days = [(days_left(when, now), text) for when, text in sorted(found)]
-    return [f"{text} (in {count(left, 'day')})" for left, text in days]
+    return [f"{text} ({time_left(when, now)})" for when, text in sorted(found)]
 
 
 def _soon(expires: date | None, now: date, horizon: int) -> bool:

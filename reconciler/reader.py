@@ -465,7 +465,9 @@ def _list_teams(
     the connection fails, as a page of big teams can make it), the teams are listed
     again without members (``excludedAttributes=members``, what servers are asked
     for most) and each is read by itself: a big team costs requests, never the read.
-    A rate limit is not worked around: the second listing would meet it too.
+    A rate limit is not worked around: the second listing would meet it too; nor is a
+    stopped run (the retry budget spent, connection failures in a row), whose error
+    names what stopped it.
     No ``attributes=`` narrowing is asked for (``members.value`` is a sub-attribute
     servers handle unevenly, and one that drops ``members`` for it would cost a read
     per team): the whole resource, as a plain listing answers it.
@@ -481,8 +483,8 @@ def _list_teams(
     try:
         fetch = partial(_groups_page, client, with_members=True)
         return _groups(_read_all("teams", fetch, page_size, progress, _team, window)), ""
-    except ScimRateLimited:
-        raise
+    except (ScimRateLimited, ScimCircuitOpen):  # the second listing would meet it too,
+        raise  # or, the run being stopped, not even be sent ("not sent" would hide why)
     except (*_REFUSED, ScimBudgetExceeded) as error:
         refused = (
             f"a page of teams with members failed ({error}), so teams were listed "

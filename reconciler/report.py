@@ -12,7 +12,7 @@ a change. Renderers live in ``reconciler.render.report``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from reconciler.identity import lookalike_reason, match_key, spelled
@@ -24,6 +24,7 @@ from reconciler.manifest.models import (
     days_left,
     expiry_instant,
     is_expired,
+    time_left,
 )
 
 
@@ -53,6 +54,9 @@ class Expiring:
     team: str | None
     expires: date
     days_left: int
+    # How long, in words (``models.time_left``): "in 5 hours", "in 3 days"; shown, not
+    # compared (it follows from expires and the clock).
+    left: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,8 @@ def _expiring(manifest: Manifest, live: LiveState, today: date, days: int) -> tu
         if user.active and _due(user.expires, today, days, _is_live(live, user.key)):
             assert user.expires is not None
             left = days_left(user.expires, today)
-            found.append(Expiring(user.email, None, user.expires, left))
+            words = time_left(user.expires, today) if left >= 0 else ""
+            found.append(Expiring(user.email, None, user.expires, left, words))
     for team in manifest.teams:
         group = live.groups_by_name.get(team.name)
         members = live.member_keys(group) if group else frozenset()
@@ -194,7 +199,8 @@ def _expiring(manifest: Manifest, live: LiveState, today: date, days: int) -> tu
             if _due(member.expires, today, days, member.key in members):
                 assert member.expires is not None
                 left = days_left(member.expires, today)
-                found.append(Expiring(member.email, team.name, member.expires, left))
+                words = time_left(member.expires, today) if left >= 0 else ""
+                found.append(Expiring(member.email, team.name, member.expires, left, words))
     return tuple(
         sorted(found, key=lambda e: (expiry_instant(e.expires), match_key(e.email), e.team or ""))
     )

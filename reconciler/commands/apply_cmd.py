@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from reconciler.commands.common import (
     EXIT_ERROR,
@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from reconciler.livestate import LiveState
     from reconciler.plan import Plan
     from reconciler.scim.client import ScimClient
+
+    # What apply executes once the plan is read, checked and approved; else its exit code.
+    _Ready: TypeAlias = int | tuple[Plan, LiveState, ScimClient]
 
 HELP = f"make {PRODUCT} match the manifest"
 DEFAULT_JOURNAL = ".reconciler/journal.jsonl"
@@ -172,7 +175,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=output_file,
         default=None,
         metavar="FILE",
-        help=f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL})",
+        help=(
+            f"append every outcome here as JSON lines (default {DEFAULT_JOURNAL}; "
+            "with --org NAME, .reconciler/NAME/journal.jsonl)"
+        ),
     )
     for flag, what, limit in (
         ("--allow-deprovision", "deprovisions", "max_deprovision(_percent)"),
@@ -189,7 +195,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(options: Options, console: Console) -> int:
-    """0 when done or nothing to do; 1 when not confirmed; errors carry 3, 4 and 5."""
+    """0 when done or nothing to do; 1 when not confirmed; errors carry 3, 4 and 5;
+    130 on Ctrl-C (said apart when it came before any write)."""
     from reconciler.errors import UsageError
 
     if options.plan_file and options.revoke_only:
@@ -204,12 +211,24 @@ def run(options: Options, console: Console) -> int:
 
         fix = "pass --journal a file path in a writable folder"
         check_parent_folder(Path(options.journal), what="the journal", fix=fix)
-    if options.plan_file:
-        return _apply_saved(options, options.plan_file, console)
-    return _apply_manifest(options, console)
+    try:
+        if options.plan_file:
+            ready = _apply_saved(options, options.plan_file, console)
+        else:
+            ready = _apply_manifest(options, console)
+    except KeyboardInterrupt:  # while reading, planning or asking: no write was sent
+        from reconciler import ctrl_c
+
+        ctrl_c.say_interrupted(
+            f"before any change: apply wrote nothing to {PRODUCT}; run it again when ready"
+        )
+        return EXIT_INTERRUPTED
+    if isinstance(ready, int):
+        return ready
+    return _execute(options, *ready, console)
 
 
-def _apply_saved(options: Options, plan_file: str, console: Console) -> int:
+def _apply_saved(options: Options, plan_file: str, console: Console) -> _Ready:
     from reconciler.grammar import count
     from reconciler.render.escape import terminal
     from reconciler.settings import today
@@ -240,10 +259,10 @@ def _apply_saved(options: Options, plan_file: str, console: Console) -> int:
     console.write(render_plan(plan, "text", (), console.stdout, detail=options.detail))
     if not plan.has_changes:
         return EXIT_OK
-    return _execute(options, plan, live, client, console)
+    return plan, live, client
 
 
-def _apply_manifest(options: Options, console: Console) -> int:
+def _apply_manifest(options: Options, console: Console) -> _Ready:
     from reconciler.guards import refuse_if_any
     from reconciler.settings import today
     from reconciler.workflow import load_and_read, plan_from_live
@@ -273,7 +292,7 @@ def _apply_manifest(options: Options, console: Console) -> int:
     # and removing access is the safe direction. Grants still wait for a review.
     if not options.revoke_only and not _confirmed(options, console):
         return EXIT_ERROR
-    return _execute(options, plan, planned.live, client, console)
+    return plan, planned.live, client
 
 
 def _overrides(options: Options) -> Overrides:
@@ -313,6 +332,9 @@ def _confirmed(options: Options, console: Console) -> bool:
     except EOFError:  # Ctrl-D, or the terminal went away: no answer is not a yes
         console.err("")
         answer = ""
+    except KeyboardInterrupt:  # said by the caller, on a line of its own
+        console.err("")
+        raise
     if answer.strip() != "yes":
         console.err("Apply cancelled.")
         return False

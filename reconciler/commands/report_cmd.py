@@ -57,8 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _days(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"must be a whole number of days, got {quoted(text)}")
+    # ASCII digits only: str.isdigit() also takes a superscript, which int() refuses.
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of days, 0 or more (e.g. 30), got {quoted(text)}"
+        )
     return int(text)
 
 

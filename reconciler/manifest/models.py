@@ -39,7 +39,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from reconciler.grammar import with_article
+from reconciler.grammar import count, with_article
 from reconciler.identity import hidden_character, lookalike_reason, match_key
 from reconciler.profile import PRODUCT
 
@@ -134,6 +134,20 @@ def days_left(expires: date, now: date) -> int:
     """
     remaining = expiry_instant(expires) - as_instant(now) - timedelta(microseconds=1)
     return remaining // timedelta(days=1)
+
+
+def time_left(expires: date, now: date) -> str:
+    """How long access has left, for notices: ``in 3 days``, ``in 1 day``; within its
+    last day the hours until it ends (``in 5 hours``, ``in under an hour``; a date
+    ends at the next midnight UTC), never ``in 0 days``. For access not yet expired
+    at ``now`` (``is_expired`` False)."""
+    left = days_left(expires, now)
+    if left >= 1:
+        return f"in {count(left, 'day')}"
+    hours = (expiry_instant(expires) - as_instant(now)) // timedelta(hours=1)
+    if hours < 1:
+        return "in under an hour"
+    return f"in {count(hours, 'hour')}"
 
 
 def show_expiry(expires: date) -> str:

@@ -83,7 +83,8 @@ def _expiring_text(entry: Expiring) -> str:
 def _when(entry: Expiring) -> str:
     if entry.days_left < 0:
         return f"expired on {show_expiry(entry.expires)} (removed at the next apply)"
-    return f"ends on {show_expiry(entry.expires)} (in {count(entry.days_left, 'day')})"
+    left = entry.left or f"in {count(entry.days_left, 'day')}"
+    return f"ends on {show_expiry(entry.expires)} ({left})"
 
 
 # -- Markdown -----------------------------------------------------------------

@@ -349,7 +349,7 @@ class Transport:
                     continue
                 raise self._stopped(
                     ScimTransportError(
-                        why,
+                        _describe(error, self.timeouts, self.base_url, final=True),
                         method=method,
                         path=path,
                         attempts=backoff.attempts,
@@ -672,19 +672,27 @@ def _hopeless(error: requests.RequestException) -> bool:
     return _tls_kind(error) in {"plain-http", "certificate"}
 
 
-def _describe(error: requests.RequestException, timeouts: Timeouts, base_url: str = "") -> str:
-    # requests' own messages embed the full URL with the filter (e-mails): not shown.
+def _describe(
+    error: requests.RequestException, timeouts: Timeouts, base_url: str = "", *, final: bool = False
+) -> str:
+    """What went wrong, in words (never requests' own text: it holds the filter's emails).
+
+    ``final`` is for the error that ends the request (not a waiting line, which says
+    the run goes on by itself): a connection nothing answered also names the host
+    and port it tried and what to check.
+    """
     if isinstance(error, DeadlineExceeded):
         return (
             f"no complete answer within {timeouts.total:g} s (the per-request deadline; "
             "raise it with --request-deadline if the server is just slow)"
         )
+    server = urlsplit(base_url).netloc or "the server"
+    check = f" to {server}; check the host and port of the URL, and that the server runs"
     if isinstance(error, requests.ConnectTimeout):
-        return f"could not connect within {timeouts.connect:g} s"
+        return f"could not connect within {timeouts.connect:g} s" + (check if final else "")
     if isinstance(error, requests.ReadTimeout):
         return f"no answer within {timeouts.read:g} s"
     tls = _tls_kind(error)
-    server = urlsplit(base_url).netloc or "the server"
     if tls == "plain-http":
         return (
             f"the server at {server} speaks plain HTTP, not HTTPS; use http:// only for "
@@ -698,7 +706,7 @@ def _describe(error: requests.RequestException, timeouts: Timeouts, base_url: st
     if tls == "tls":
         return f"the TLS handshake with {server} failed; check the URL, proxy and firewall"
     if _not_sent(error):
-        return "could not connect (refused or unresolvable host)"
+        return "could not connect (refused or unresolvable host)" + (check if final else "")
     broken = _broken_http(error)
     if broken is not None:
         return (
