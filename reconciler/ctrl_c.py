@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -64,6 +66,51 @@ def say_interrupted(what: str = "") -> None:
     if waiting is not None:
         waiting.clear_waiting_lines()
     print(f"interrupted {what}" if what else "interrupted", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def held(note: Callable[[], None]) -> Iterator[None]:
+    """While the body runs, a Ctrl-C (or a SIGTERM the CLI handles alike) calls
+    ``note`` instead of raising KeyboardInterrupt.
+
+    For the few steps that close an interrupted run (its journal record, the summary
+    of what was done): a second Ctrl-C there would cut them off half-written. The run
+    is ending as interrupted anyway, so the signal is only noted. The previous
+    handlers are put back after; outside the main thread the body runs as is, and a
+    signal Python installed no handler of its own for (SIGTERM's default) keeps it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def later(signum: int, frame: FrameType | None) -> None:
+        _State.received = True
+        note()
+
+    previous = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(number)
+        if callable(handler):
+            previous[number] = handler
+            signal.signal(number, later)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """The body runs whole; a Ctrl-C (or SIGTERM) during it raises KeyboardInterrupt
+    when it ends. For short steps that must not stop half-way: submitting a phase's
+    operations to the thread pool (a worker started but not yet recorded by the pool
+    would escape the drain that waits for the operations in flight)."""
+    came: list[bool] = []
+    with held(lambda: came.append(True)):
+        yield
+    if came:
+        raise KeyboardInterrupt
 
 
 def received() -> bool:

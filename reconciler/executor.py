@@ -36,6 +36,7 @@ from functools import partial
 from itertools import groupby
 from typing import Any, TypeVar
 
+from reconciler import ctrl_c
 from reconciler.attributes import NAMES
 from reconciler.errors import ReconcilerError
 from reconciler.grammar import count
@@ -147,6 +148,10 @@ class ApplyOptions:
     # Seconds to wait before reading again an object whose read-back differs (an
     # eventually consistent server); 0: the first read-back decides.
     verify_settle: float = 0.0
+    # Called once when the run is interrupted (Ctrl-C) or stopped by its consumer,
+    # before the operations in flight are waited for: the CLI ends their retry waits
+    # (``CircuitBreaker.stop_waiting``), so a Retry-After does not hold the close up.
+    on_interrupt: Callable[[], None] | None = None
 
 
 class _AnswerContradicts(ReconcilerError):
@@ -461,6 +466,20 @@ def _refused_note(state: _RunState, profile: TargetProfile) -> str:
 
 
 def _interrupted(plan: Plan, run: _Runner, journal: Journal) -> ApplyInterrupted:
+    """The run's close after a Ctrl-C: what finished, and its ``interrupted`` record.
+
+    A second Ctrl-C while it is written is only noted: it would cut off the record
+    and the summary of what was done (``ctrl_c.held``).
+    """
+    with ctrl_c.held(_still_closing):
+        return _close_interrupted(plan, run, journal)
+
+
+def _still_closing() -> None:
+    log.warning("interrupted again: still writing the journal's record of what was done")
+
+
+def _close_interrupted(plan: Plan, run: _Runner, journal: Journal) -> ApplyInterrupted:
     run.stop("interrupted")
     with run.state.lock:
         finished = dict(run.state.finished)
@@ -537,11 +556,16 @@ class _Runner:
         spare = 0 if workers == 1 else min(workers, len(ops) - workers)
         pool = LanePool(workers, spare=spare, thread_name_prefix="apply")
         try:
-            futures = [pool.submit(partial(self.run_one, op)) for op in ops]
+            # Submitted whole: a Ctrl-C inside ThreadPoolExecutor.submit can leave a
+            # worker started but unknown to the pool, which the drain would not wait for.
+            with ctrl_c.deferred():
+                futures = [pool.submit(partial(self.run_one, op)) for op in ops]
             for future in futures:
                 yield future.result()
         except BaseException:  # Ctrl-C, or the consumer closed us: stop, drain, re-raise
             self.stop("interrupted")
+            if self.options.on_interrupt is not None:
+                self.options.on_interrupt()  # in-flight retry waits end now
             _drain(pool)
             raise
         pool.shutdown(wait=True)

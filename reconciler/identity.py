@@ -36,6 +36,18 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 
 # Bidirectional controls (UAX #9): embeddings, overrides, isolates and marks.
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Characters that print as nothing though they are neither format (Cf) nor control
+# characters: the Default_Ignorable_Code_Point ones outside Cf (DerivedCoreProperties:
+# the combining grapheme joiner, Hangul fillers, Khmer inherent vowels) and the blank
+# Braille pattern U+2800. "ada\u034f@acme.io" prints as "ada@acme.io".
+_BLANK = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u3164\uffa0\u2800")
+# Variation selectors (and Mongolian free variation selectors) print as nothing too;
+# after a symbol or an ideograph they choose its glyph (an emoji's presentation, an
+# ideographic variant), after an ASCII character or at the start they only hide.
+# Bases a combining mark may only disguise in a name: ASCII, and the dotless i and j
+# (a dot above one prints as a plain "i" or "j").
+_MARKABLE = frozenset(map(chr, range(0x80))) | {"\u0131", "\u0237"}
+_SELECTORS = re.compile("[\u180b-\u180d\u180f\ufe00-\ufe0f\U000e0100-\U000e01ef]")
 # The script of a letter, from the first word of its Unicode name where that word is
 # not the script's name ("CJK UNIFIED IDEOGRAPH", "IDEOGRAPHIC ITERATION MARK" and
 # "KATAKANA-HIRAGANA PROLONGED SOUND MARK", the long-vowel mark of both kana).
@@ -162,16 +174,26 @@ def is_lookalike(user_name: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _reason(text: str, offset: int = 0) -> str | None:
-    for position, char in enumerate(text, start=1 + offset):
-        kind = _hidden_kind(char)
+    for index, char in enumerate(text):
+        kind = _hidden_kind(char) or _blank_kind(
+            char, text[index - 1 : index] if index else "", text[index + 1 : index + 2]
+        )
         if kind:
-            return f"{kind} character U+{ord(char):04X} at position {position}"
+            return f"{kind} character U+{ord(char):04X} at position {index + 1 + offset}"
     normal = unicodedata.normalize("NFKC", text)
     if normal != text:
         changed = next((c for c in text if unicodedata.normalize("NFKC", c) != c), None)
         if changed is None:  # a combining sequence that composes, e.g. e + U+0301
             return f"not NFKC-stable (reads as {normal!r})"
         return f"not NFKC-stable (U+{ord(changed):04X} reads as {normal!r})"
+    for index, char in enumerate(text[1:], start=1):
+        if (
+            unicodedata.category(char) == "Mn"  # not an enclosing keycap or circle (Me)
+            and text[index - 1] in _MARKABLE
+            and not _SELECTORS.match(char)  # judged above, with what follows
+        ):
+            # NFKC composes nothing here: "\u0131\u0307" and "i\u0307" print as "i".
+            return f"combining mark U+{ord(char):04X} at position {index + 1 + offset}"
     scripts = frozenset(s for s in map(_script, text) if s)
     if len(scripts) > 1 and not any(scripts <= mix for mix in _ORDINARY_MIXES):
         return f"mixes scripts ({', '.join(sorted(scripts))})"
@@ -191,9 +213,33 @@ def _hidden_kind(char: str) -> str | None:
     return None
 
 
+def _blank_kind(char: str, before: str, after: str) -> str | None:
+    """ "invisible" for a character that prints as nothing in a name (``_BLANK``, or a
+    variation selector that follows an ASCII character or nothing, unless a keycap
+    U+20E3 follows: "1\ufe0f\u20e3"), else None. ``before`` and ``after``: the
+    character on each side, "" at the start or the end."""
+    if char in _BLANK:
+        return "invisible"
+    if not _SELECTORS.match(char) or after == "\u20e3":
+        return None
+    return "invisible" if not before or before.isascii() else None
+
+
 def _script(char: str) -> str | None:
-    """The script of a letter from its Unicode name (LATIN, CYRILLIC, GREEK, ...)."""
-    if not unicodedata.category(char).startswith("L"):
-        return None  # digits, punctuation and marks belong to every script
+    """The script of a letter, or of a digit other than 0-9, from its Unicode name
+    (LATIN, CYRILLIC, GREEK, ARABIC for U+0660 ARABIC-INDIC DIGIT ZERO, ...)."""
+    category = unicodedata.category(char)
+    if category == "Nd" and not char.isascii():
+        # Digits 0-9 belong to every script; another script's digits do not: an
+        # Arabic-Indic zero in "ada\u0660x@acme.io" reads as a dot.
+        word = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+        return _DIGIT_SCRIPT.get(word, word)
+    if not category.startswith("L"):
+        return None  # punctuation and marks belong to every script
     word = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
     return _SCRIPT_WORD.get(word, word)
+
+
+# The first word of a digit's name where it is not its script's: U+0660 ARABIC-INDIC,
+# U+06F0 EXTENDED ARABIC-INDIC, U+1D7CE MATHEMATICAL ... (NFKC-unstable, judged before).
+_DIGIT_SCRIPT = {"ARABIC-INDIC": "ARABIC", "EXTENDED": "ARABIC", "NKO": "NKO"}

@@ -39,6 +39,7 @@ from reconciler.commands.common import (
 from reconciler.profile import PRODUCT
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from reconciler.guards import Overrides
@@ -92,15 +93,24 @@ SETTLE_ENV = "RECONCILER_VERIFY_SETTLE"
 MAX_SETTLE = 60.0
 
 
+class _FromEnv(str):
+    """The default of --verify-settle as ${SETTLE_ENV} gives it: argparse checks a string
+    default with the option's type, and the error must name the variable, not an
+    option the user never typed."""
+
+    __slots__ = ()
+
+
 def _settle(text: str) -> float:
     """argparse type for --verify-settle: seconds from 0 to MAX_SETTLE."""
+    source = f" (from ${SETTLE_ENV}; unset it or fix it)" if isinstance(text, _FromEnv) else ""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}{source}") from None
     if not 0 <= value <= MAX_SETTLE:  # also refuses nan
         raise argparse.ArgumentTypeError(
-            f"must be between 0 and {MAX_SETTLE:.0f} seconds, got {text}"
+            f"must be between 0 and {MAX_SETTLE:.0f} seconds, got {text}{source}"
         )
     return value
 
@@ -147,7 +157,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verify-settle",
         type=_settle,
-        default=os.environ.get(SETTLE_ENV, "2"),
+        default=_FromEnv(os.environ.get(SETTLE_ENV, "2")),
         metavar="S",
         help="seconds to wait before reading again an object whose read-back differs, "
         "for servers that show a write a moment late (default 2, or "
@@ -331,6 +341,12 @@ def _confirmed(options: Options, console: Console) -> bool:
     return True
 
 
+def _stop_waiting(client: ScimClient) -> Callable[[], None] | None:
+    """What ends the client's retry waits on Ctrl-C (its breaker's), if it has one."""
+    breaker = getattr(client.transport, "breaker", None)
+    return getattr(breaker, "stop_waiting", None)
+
+
 def _execute(
     options: Options, plan: Plan, live: LiveState, client: ScimClient, console: Console
 ) -> int:
@@ -362,6 +378,7 @@ def _execute(
                 fail_fast=options.fail_fast,
                 verify=options.verify,
                 verify_settle=options.verify_settle,
+                on_interrupt=_stop_waiting(client),
             ),
             on_result=reporter,
         )

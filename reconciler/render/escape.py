@@ -80,8 +80,10 @@ def _spelled_if_lookalike(match: re.Match[str]) -> str:
 def _passes_for_another(word: str) -> bool:
     """A look-alike word that prints like other letters or digits: mixed scripts, or a
     character NFKC maps to letters or digits (Kelvin sign, fullwidth, ligatures) or a
-    combining mark. Typography that NFKC only respells as punctuation (the ellipsis
-    U+2026 as "...") passes for nothing and prints as is."""
+    combining mark, or a character NFKC maps to one ASCII character (the one dot
+    leader U+2024 for "."). Typography that NFKC only respells as several
+    punctuation marks (the ellipsis U+2026 as "...") passes for nothing and prints
+    as is."""
     reason = lookalike_reason(word)
     if reason is None:
         return False
@@ -93,6 +95,8 @@ def _passes_for_another(word: str) -> bool:
         normal = unicodedata.normalize("NFKC", char)
         if normal != char and any(c.isalnum() for c in normal):
             return True
+        if normal != char and len(normal) == 1 and normal.isascii():
+            return True  # one mark for one: "\u2024" or "\ufe52" for ".", "\uff20" for "@"
     return False
 
 

@@ -110,7 +110,8 @@ class CircuitBreaker:
         self._under_way = 0  # attempts begun and not yet ended
         self._waited = 0.0
         self._covered_until = float("-inf")
-        self._opened = threading.Event()
+        self._opened = threading.Event()  # set: every retry sleep ends at once
+        self._no_waits = False
         self.reason: str | None = None
 
     @property
@@ -149,6 +150,18 @@ class CircuitBreaker:
                     "unreachable (limit --max-connection-failures)"
                 )
 
+    def stop_waiting(self) -> None:
+        """No retry waits from now on, and those under way end at once (Ctrl-C).
+
+        Unlike opening the breaker, requests still go: an interrupted apply lets its
+        operations in flight finish (a create's patch, a lookup), but one whose last
+        attempt was refused (429, 5xx, no answer) fails instead of waiting out a
+        ``Retry-After`` or backoff for a run that is over.
+        """
+        with self._lock:
+            self._no_waits = True
+        self._opened.set()
+
     def abandon(self, attempt: Attempt) -> None:
         """An attempt ended otherwise (an error of ours, Ctrl-C): it is no longer under
         way and proves nothing about the server. No-op once ended."""
@@ -160,10 +173,15 @@ class CircuitBreaker:
             attempt.ended = True
             self._under_way -= 1
 
+    @property
+    def waits_stopped(self) -> bool:
+        """True once ``stop_waiting`` was called: no retry waits, no early retries."""
+        return self._no_waits
+
     def allow_wait(self, delay: float) -> bool:
         """True (and the wait is charged) if a retry may wait ``delay`` seconds now."""
         with self._lock:
-            if self.reason is not None:
+            if self.reason is not None or self._no_waits:
                 return False
             now = self._monotonic()
             added = max(0.0, now + delay - max(now, self._covered_until))
@@ -178,8 +196,9 @@ class CircuitBreaker:
             return True
 
     def sleep(self, seconds: float) -> None:
-        """Sleep that ends early when the breaker opens: threads waiting out a retry or
-        a shared 429 pause stop at once instead of sleeping for a run that is over."""
+        """Sleep that ends early when the breaker opens (or ``stop_waiting``): threads
+        waiting out a retry or a shared 429 pause stop at once instead of sleeping for
+        a run that is over."""
         self._opened.wait(max(seconds, 0.0))
 
     def _open(self, reason: str) -> None:
@@ -241,6 +260,10 @@ class Backoff:
             announce(delay)
         self._sleep(delay)
         self.slept += delay
+        if self._breaker is not None and self._breaker.waits_stopped:
+            # Woken early by a Ctrl-C (``stop_waiting``): give up rather than send the
+            # retry before the Retry-After the server asked for.
+            return False
         self.attempts += 1
         return True
 

@@ -192,5 +192,9 @@ def test_a_verify_settle_out_of_range_is_a_usage_error(
     err = _usage_error(["apply", "-m", "x.yaml", f"--verify-settle={value}"], capsys)
     assert "--verify-settle" in err
     # The environment variable that sets the default is checked the same way.
+    assert "RECONCILER_VERIFY_SETTLE" not in err
     monkeypatch.setenv("RECONCILER_VERIFY_SETTLE", value)
-    assert "--verify-settle" in _usage_error(["apply", "-m", "x.yaml"], capsys)
+    err = _usage_error(["apply", "-m", "x.yaml"], capsys)
+    assert "--verify-settle" in err
+    # r6: the message names the variable the bad value came from, not only the option.
+    assert "(from $RECONCILER_VERIFY_SETTLE; unset it or fix it)" in err, err

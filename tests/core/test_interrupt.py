@@ -116,3 +116,47 @@ def test_an_interrupt_before_the_read_back_leaves_a_write_answered_5xx_not_done(
     )
     judged = [e for e in events if e["event"] == "verification"]
     assert [(e["key"], e["status"]) for e in judged] == [("ann@acme.io", "failed")]
+
+
+class SlowDirectory(FakeDirectory):
+    """Each create takes a moment, so the operation a late-started worker picks up is
+    still running when the main thread handles the Ctrl-C."""
+
+    def create_user(self, resource: dict[str, Any]) -> LiveUser:
+        import time
+
+        time.sleep(0.3)
+        return super().create_user(resource)
+
+
+def test_a_ctrl_c_while_the_workers_start_loses_no_operation_of_a_late_started_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """r6: a Ctrl-C landing in the main thread while it submits the phase's operations
+    (inside ``Thread.start``, after the new worker began but before the pool recorded
+    it) let the drain miss that worker: its create finished after the run closed, so
+    the user existed with no journal record (the flaky
+    ``test_an_interrupt_journals_every_finished_operation...[4]``). Here the Ctrl-C is
+    made to land exactly there."""
+    original_start = threading.Thread.start
+    starts = {"n": 0}
+
+    def start(self: threading.Thread) -> None:
+        original_start(self)
+        if self.name.startswith("apply"):
+            starts["n"] += 1
+            if starts["n"] == 2:  # the second worker runs; the pool has not recorded it
+                os.kill(os.getpid(), signal.SIGINT)
+                threading.Event().wait(0.05)  # the handler runs here, in the main thread
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    desired = manifest([person(f"u{i:02d}@acme.io") for i in range(6)], [])
+    directory = SlowDirectory()
+    plan = plan_for(desired, directory)
+    journal_path = tmp_path / "journal.jsonl"
+    with pytest.raises(ApplyInterrupted), Journal(journal_path, run_id="r") as journal:
+        apply_plan(plan, directory, journal=journal, options=ApplyOptions(concurrency=4))
+    events = read_journal(journal_path)  # read at once: the run said it was over
+    journaled = {e["key"] for e in events if e["event"] == "operation" and e["status"] == "done"}
+    assert journaled == {u.user_name for u in directory.live().users}
+    assert events[-1]["event"] == "interrupted"

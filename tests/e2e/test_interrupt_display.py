@@ -178,3 +178,103 @@ def test_a_ctrl_c_during_the_only_operation_of_a_phase_lets_it_finish_and_journa
     assert events[-1]["event"] == "interrupted" and events[-1]["done"] == 1
     assert "✓ deactivate_user bob@acme.io: deactivated" in out
     assert "Apply interrupted: 1 of 2 done" in out  # cy's create never started
+
+
+def test_a_second_ctrl_c_while_the_interrupted_record_is_written_loses_neither_it_nor_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """r6: the run closes with its ``interrupted`` record and the summary of what was
+    done even when a second Ctrl-C comes while that record is written (a double tap):
+    it used to raise inside the journal write, so the record and the summary were lost
+    and a finished deactivation was reported by nothing but the journal's earlier line."""
+    from reconciler.journal import Journal
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    monkeypatch.setenv("NO_COLOR", "1")
+    users = [person("ada@acme.io"), person("bob@acme.io")]
+    manifest = write_manifest(tmp_path / "org.yaml", users, [])
+    with Sandbox(token=TOKEN, claimed_domains=("acme.io",)) as sandbox:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+        write_manifest(
+            manifest, [users[0], {**users[1], "active": False}, person("cy@acme.io")], []
+        )
+        original_patch = ScimClient.patch_user
+        original_record = Journal.record
+
+        def patch_user(self: ScimClient, user_id: str, patch: Any) -> Any:
+            answer = original_patch(self, user_id, patch)
+            os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C
+            time.sleep(0.2)
+            return answer
+
+        def record(self: Journal, event: str, fields: Any) -> None:
+            if event == "interrupted":
+                os.kill(os.getpid(), signal.SIGINT)  # the second, as the run closes
+                time.sleep(0.2)
+            original_record(self, event, fields)
+
+        monkeypatch.setattr(ScimClient, "patch_user", patch_user)
+        monkeypatch.setattr(Journal, "record", record)
+        capsys.readouterr()
+        code = run("apply", "-m", str(manifest), "--auto-approve")
+
+    out, _ = capsys.readouterr()
+    assert code == 130
+    events = read_journal(tmp_path / ".reconciler" / "journal.jsonl")
+    events = [e for e in events if e["run_id"] == events[-1]["run_id"]]
+    assert events[-1]["event"] == "interrupted" and events[-1]["done"] == 1, events
+    assert "Apply interrupted: 1 of 2 done" in out, out
+
+
+def test_a_ctrl_c_while_an_operation_waits_out_a_429_ends_the_wait_and_journals_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """r6: the operation in flight was waiting out a 429 (Retry-After 20 s: nothing was
+    written) when Ctrl-C came; the run waited the whole Retry-After, and more retries
+    up to the retry budget, before it could close: past `docker stop`'s 10 s grace,
+    the ``interrupted`` record and the summary were lost to the SIGKILL. Now the wait
+    ends at once: the operation fails (journaled, the server unchanged), the run closes."""
+    from scim_sandbox.faults import Faults
+
+    retry_after = 20.0
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MIXPANEL_SCIM_TOKEN", TOKEN)
+    monkeypatch.setenv("RECONCILER_TODAY", TODAY)
+    monkeypatch.setenv("NO_COLOR", "1")
+    users = [person("ada@acme.io"), person("bob@acme.io")]
+    manifest = write_manifest(tmp_path / "org.yaml", users, [])
+    with Sandbox(token=TOKEN, claimed_domains=("acme.io",)) as sandbox:
+        monkeypatch.setenv("MIXPANEL_SCIM_URL", sandbox.base_url)
+        assert run("apply", "-m", str(manifest), "--auto-approve") == 0
+        write_manifest(manifest, [users[0], {**users[1], "active": False}], [])
+        sandbox.set_faults(
+            Faults(rate_429=1.0, retry_after_s=retry_after, only=frozenset({"PATCH /Users"}))
+        )
+        original = ScimClient.patch_user
+
+        def patch_user(self: ScimClient, user_id: str, patch: Any) -> Any:
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+            return original(self, user_id, patch)  # a 429, then its Retry-After
+
+        monkeypatch.setattr(ScimClient, "patch_user", patch_user)
+        capsys.readouterr()
+        started = time.monotonic()
+        code = run("apply", "-m", str(manifest), "--auto-approve", "--retry-budget", "60")
+        took = time.monotonic() - started
+        bob = sandbox.store.user_by_name("bob@acme.io")
+
+    out, _ = capsys.readouterr()
+    assert code == 130
+    assert took < retry_after, took  # the Retry-After was not waited out
+    assert bob is not None and bob["active"] is True  # nothing was written
+    events = read_journal(tmp_path / ".reconciler" / "journal.jsonl")
+    events = [e for e in events if e["run_id"] == events[-1]["run_id"]]
+    operations = [(e["op"], e["key"], e["status"]) for e in events if e["event"] == "operation"]
+    assert operations == [("deactivate_user", "bob@acme.io", "failed")], events
+    detail = next(e["detail"] for e in events if e["event"] == "operation")
+    assert "HTTP 429" in detail and "attempts" not in detail, detail  # no early retry sent
+    assert events[-1]["event"] == "interrupted" and events[-1]["done"] == 0
+    assert "Apply interrupted: 0 of 1 done" in out, out

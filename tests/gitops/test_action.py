@@ -240,3 +240,45 @@ def test_python_version_reaches_setup_python() -> None:
 
     assert setup["with"] == {"python-version": "${{ inputs.python-version }}"}
     assert ACTION["inputs"]["python-version"]["default"] == "3.11"
+
+
+ALLOWED = "(validate, plan, apply, doctor, report)"
+
+
+@pytest.mark.parametrize(
+    "command", ["x\n::warning::forged", "x\r\n::add-mask::%41", "100%0Aforged"]
+)
+def test_an_unknown_command_cannot_forge_a_workflow_command_in_the_log(
+    tmp_path: Path, command: str
+) -> None:
+    """The error line shows the input escaped as GitHub's workflow commands require
+    (``%``, CR, LF): a command input holding a line break stays on the one error line."""
+    code, outputs, log = run_step(tmp_path, real=False, command=command)
+
+    assert code == 64
+    assert outputs == {"exit-code": "64", "has-changes": "false"}
+    commands = [line for line in log.splitlines() if line.lstrip().startswith("::")]
+    shown = command.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    assert commands == [f"::error::unknown command '{shown}' {ALLOWED}"], log
+
+
+def test_apply_of_a_saved_plan_without_a_manifest_warns_that_the_plan_goes_unchecked(
+    tmp_path: Path,
+) -> None:
+    """r6: without ``-m``, ``apply PLAN_FILE`` checks the file's digest and staleness
+    only, not that the manifest produces its operations: a plan artifact a pull
+    request's job wrote by hand would pass. The step says so, and passes -m when given."""
+    code, _, log = run_step(tmp_path, real=False, command="apply", **{"plan-file": "plan.json"})
+    assert code == 0
+    assert recorded(tmp_path) == ["apply", "plan.json"]
+    warnings = [line for line in log.splitlines() if line.startswith("::warning::")]
+    assert len(warnings) == 1 and "set the manifest input" in warnings[0], log
+
+    code, _, log = run_step(
+        tmp_path, real=False, command="apply", manifest="manifests", **{"plan-file": "plan.json"}
+    )
+    assert code == 0
+    assert recorded(tmp_path) == ["-m", "manifests", "apply", "plan.json"] or recorded(
+        tmp_path
+    ) == ["apply", "-m", "manifests", "plan.json"]
+    assert "::warning::" not in log
