@@ -93,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``--help`` and ``--version`` raise SystemExit(0) and a usage error SystemExit(64),
     as argparse does; Ctrl-C at any moment returns 130.
     """
+    ctrl_c.forget()
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C while parsing or importing, before the command ran

@@ -113,6 +113,12 @@ def deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def forget() -> None:
+    """A new run starts: a Ctrl-C an earlier run in this process received is not its
+    (one process runs one command, but tests and library callers run several)."""
+    _State.received = False
+
+
 def received() -> bool:
     """True once a Ctrl-C reached the running CLI in this process."""
     return _State.received

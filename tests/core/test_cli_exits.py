@@ -246,6 +246,23 @@ def test_an_error_raised_while_a_ctrl_c_is_handled_is_the_ctrl_c(
     assert capsys.readouterr().err == "interrupted\n"
 
 
+def test_a_ctrl_c_an_earlier_run_in_this_process_received_is_not_the_next_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Tests and library callers run several commands in one process: the next run's
+    # unforeseen error is a bug report, not "interrupted".
+    from reconciler import ctrl_c
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ctrl_c._State, "received", True)  # an earlier run's Ctrl-C
+    monkeypatch.setattr(cli, "_run", broken)
+
+    assert main(["validate", "-m", str(tmp_path)]) == 1
+    assert "failed unexpectedly (RuntimeError)" in capsys.readouterr().err
+
+
 def test_an_unrelated_error_is_still_reported_as_a_bug(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
