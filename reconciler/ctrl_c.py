@@ -85,7 +85,11 @@ def held(note: Callable[[], None]) -> Iterator[None]:
 
     def later(signum: int, frame: FrameType | None) -> None:
         _State.received = True
-        note()
+        # The handler runs between two bytecodes of the body: a note that fails there
+        # (a write to the stderr the body is writing, "reentrant call") must not
+        # surface inside the body and cut off what it protects.
+        with contextlib.suppress(Exception):
+            note()
 
     previous = {}
     for number in (signal.SIGINT, signal.SIGTERM):

@@ -380,3 +380,26 @@ def test_a_ctrl_c_swallowed_in_a_callback_ends_the_run_with_130(tmp_path: Path) 
     )
 
     assert (done.returncode, done.stderr) == (130, "interrupted\n")
+
+
+def test_a_ctrl_c_held_off_while_a_run_closes_never_breaks_the_close(
+    real_ctrl_c: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The note a second Ctrl-C prints runs inside the signal handler, between two
+    # bytecodes of the close: a note that fails there (a write to the stderr the close
+    # is writing raises "reentrant call") must not surface in the close.
+    import os
+
+    from reconciler import ctrl_c
+
+    def failing_note() -> None:
+        raise RuntimeError("reentrant call inside <_io.BufferedWriter name='<stderr>'>")
+
+    monkeypatch.setattr(ctrl_c._State, "received", False)  # put back after the test
+    steps = []
+    with ctrl_c.held(failing_note):
+        os.kill(os.getpid(), signal.SIGINT)
+        for step in range(1000):  # the handler runs within these bytecodes
+            steps.append(step)
+    assert len(steps) == 1000 and ctrl_c.received()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
