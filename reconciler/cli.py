@@ -97,12 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _main(argv)
     except KeyboardInterrupt:  # Ctrl-C while parsing or importing, before the command ran
-        ctrl_c.say_interrupted()
+        print(ctrl_c.interrupted_line(), file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:
         if not ctrl_c.caused(error):
             raise
-        ctrl_c.say_interrupted()
+        print(ctrl_c.interrupted_line(), file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -150,7 +150,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(terminal(line), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        ctrl_c.say_interrupted()
+        print(ctrl_c.interrupted_line(), file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         to_devnull(sys.stdout)
@@ -160,7 +160,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     except Exception as error:  # the last resort: a bug, said as one line
         if ctrl_c.caused(error):
-            ctrl_c.say_interrupted()
+            print(ctrl_c.interrupted_line(), file=sys.stderr)
             return EXIT_INTERRUPTED
         _report_bug(options_from(GlobalOptions, args), error)
         return EXIT_ERROR

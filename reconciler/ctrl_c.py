@@ -58,14 +58,14 @@ def unraisable_hook(
     return hook
 
 
-def say_interrupted(what: str = "") -> None:
-    """Print ``interrupted`` (then ``what``, when given) on stderr, on a line of its
-    own: a waiting line a worker drew on the terminal (``render.waiting``) is cleared
-    first."""
+def interrupted_line(what: str = "") -> str:
+    """The ``interrupted`` line (then ``what``, when given) for the CLI to print on
+    stderr, on a line of its own: a waiting line a worker drew on the terminal
+    (``render.waiting``) is cleared first."""
     waiting = sys.modules.get("reconciler.render.waiting")  # no import while interrupted
     if waiting is not None:
         waiting.clear_waiting_lines()
-    print(f"interrupted {what}" if what else "interrupted", file=sys.stderr)
+    return f"interrupted {what}" if what else "interrupted"
 
 
 @contextlib.contextmanager

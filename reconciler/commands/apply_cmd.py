@@ -219,8 +219,10 @@ def run(options: Options, console: Console) -> int:
     except KeyboardInterrupt:  # while reading, planning or asking: no write was sent
         from reconciler import ctrl_c
 
-        ctrl_c.say_interrupted(
-            f"before any change: apply wrote nothing to {PRODUCT}; run it again when ready"
+        console.err(
+            ctrl_c.interrupted_line(
+                f"before any change: apply wrote nothing to {PRODUCT}; run it again when ready"
+            )
         )
         return EXIT_INTERRUPTED
     if isinstance(ready, int):

@@ -495,9 +495,10 @@ def parse_command_line(
         args, extras = parser.parse_known_args(argv)
     except OSError as error:  # --help or --version could not be written
         from reconciler.commands.streams import to_devnull, unwritten_stdout
+        from reconciler.render.console import Console
 
         to_devnull(sys.stdout)
-        print(f"error: {unwritten_stdout(error)}", file=sys.stderr)
+        Console().err(f"error: {unwritten_stdout(error)}")
         raise SystemExit(EXIT_ERROR) from None
     if not extras:
         return args
