@@ -73,6 +73,8 @@ from reconciler.verify import (
     verify,
 )
 
+log = logging.getLogger(__name__)
+
 ADOPTED_DETAIL = "adopted (not in the listing)"
 LISTING_INCOMPLETE = "skipped: listing proven incomplete"
 
@@ -507,9 +509,6 @@ def _journal_fields(result: OpResult) -> dict[str, Any]:
         "detail": result.detail,
         "scim_id": result.scim_id,
     }
-
-
-log = logging.getLogger(__name__)
 
 
 def _drain(pool: LanePool) -> None:
