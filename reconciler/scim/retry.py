@@ -63,10 +63,11 @@ class RetryPolicy:
 class Attempt:
     """One attempt under way, as counted by ``CircuitBreaker.begin``."""
 
-    __slots__ = ("ended",)
+    __slots__ = ("ended", "seq")
 
-    def __init__(self) -> None:
+    def __init__(self, seq: int = 0) -> None:
         self.ended = False
+        self.seq = seq  # the order it began in (1, 2, ...)
 
 
 class CircuitBreaker:
@@ -76,12 +77,14 @@ class CircuitBreaker:
 
     - ``max_connection_failures`` attempts in a row got no HTTP answer at all (refused,
       dropped, timed out), whichever requests and threads they belonged to. A failure
-      counts only once no other attempt is under way: while one is, the server's
-      answer to it decides (an answer resets the count; if it fails too, the last
-      attempt to fail counts for them all). So attempts under way together count once:
-      a server, or proxy, that drops requests sent beside others is not unreachable,
-      whatever the threads' timing, and a dead server still stops the run (its
-      retries fail one after another); or
+      counts only once the attempts under way beside it have ended: while one is, the
+      server's answer to it decides (an answer resets the count; if they all fail, they
+      count as one). Attempts begun after that failure do not defer it further, so
+      overlapping attempts to a black hole (each one's deadline running out while the
+      next is already under way) still count, one per round. So attempts under way
+      together count once: a server, or proxy, that drops requests sent beside others
+      is not unreachable, whatever the threads' timing, and a dead or hung server still
+      stops the run at any concurrency; or
     - waiting for retries would take the run past ``retry_budget`` seconds of retry
       waiting in total. Waits of concurrent threads overlap, so the budget counts
       wall-clock time during which at least one retry wait was under way.
@@ -107,7 +110,11 @@ class CircuitBreaker:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._consecutive = 0
-        self._under_way = 0  # attempts begun and not yet ended
+        self._begun = 0  # attempts begun so far (the last one's ``seq``)
+        self._under_way: set[int] = set()  # the ``seq`` of each attempt not yet ended
+        # A failure waiting for the attempts under way beside it: every attempt with a
+        # ``seq`` up to this one must end (without an answer) before it counts.
+        self._round: int | None = None
         self._waited = 0.0
         self._covered_until = float("-inf")
         self._opened = threading.Event()  # set: every retry sleep ends at once
@@ -128,27 +135,25 @@ class CircuitBreaker:
         """An attempt is sent: pass it to exactly one of ``answered``,
         ``connection_failed`` or ``abandon`` when it ends."""
         with self._lock:
-            self._under_way += 1
-        return Attempt()
+            self._begun += 1
+            self._under_way.add(self._begun)
+            return Attempt(self._begun)
 
     def answered(self, attempt: Attempt | None = None) -> None:
         """An HTTP answer arrived (any status): the connection failures are not in a row."""
         with self._lock:
             self._end(attempt)
             self._consecutive = 0
+            self._round = None  # the answer decides the failures beside it
 
     def connection_failed(self, attempt: Attempt | None = None) -> None:
-        """An attempt got no answer. It counts once no other attempt is under way."""
+        """An attempt got no answer. It counts once the attempts under way beside it
+        (begun before it failed) have ended without an answer; all of them count once."""
         with self._lock:
             self._end(attempt)
-            if self._under_way > 0:
-                return  # another attempt's outcome decides: an answer, or the last failure
-            self._consecutive += 1
-            if self._consecutive >= self.max_connection_failures:
-                self._open(
-                    f"{self._consecutive} connection failures in a row; the server is "
-                    "unreachable (limit --max-connection-failures)"
-                )
+            if self._round is None:
+                self._round = self._begun
+            self._settle()
 
     def stop_waiting(self) -> None:
         """No retry waits from now on, and those under way end at once (Ctrl-C).
@@ -167,11 +172,24 @@ class CircuitBreaker:
         way and proves nothing about the server. No-op once ended."""
         with self._lock:
             self._end(attempt)
+            self._settle()
 
     def _end(self, attempt: Attempt | None) -> None:
         if attempt is not None and not attempt.ended:
             attempt.ended = True
-            self._under_way -= 1
+            self._under_way.discard(attempt.seq)
+
+    def _settle(self) -> None:
+        """Count the waiting failure once no attempt begun before it is under way."""
+        if self._round is None or any(seq <= self._round for seq in self._under_way):
+            return  # none waiting, or another attempt's outcome decides
+        self._round = None
+        self._consecutive += 1
+        if self._consecutive >= self.max_connection_failures:
+            self._open(
+                f"{self._consecutive} connection failures in a row; the server is "
+                "unreachable (limit --max-connection-failures)"
+            )
 
     @property
     def waits_stopped(self) -> bool:

@@ -163,6 +163,34 @@ def test_a_server_that_dies_mid_apply_stops_the_run_within_seconds(
     _check_stopped_run(tmp_path, out, err, n, "connection failures in a row")
 
 
+@pytest.mark.parametrize("concurrency", ["1", "8"])
+def test_a_black_hole_for_writes_stops_at_the_connection_failure_limit_at_any_concurrency(
+    concurrency: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Past 3 writes every request is read and never answered: each attempt runs out its
+    # deadline, the lookups that resolve a lost create too. At
+    # --concurrency 8 the attempts overlap without end (one always under way), yet
+    # they are failures in a row all the same: the run stops, it does not fail every
+    # operation one deadline at a time.
+    n = 64
+    state = Hostile(stall_after_writes=3)
+    with hostile_server(state) as url:
+        code, elapsed = _apply(
+            url,
+            _manifest(tmp_path, n),
+            "--concurrency",
+            concurrency,
+            "--request-deadline",
+            "0.3",
+            "--max-connection-failures",
+            "3",
+        )
+    out, err = capsys.readouterr()
+    assert code == 5 and elapsed < QUICK
+    assert state.writes < n // 2  # stopped early, not one deadline per operation
+    _check_stopped_run(tmp_path, out, err, n, "connection failures in a row")
+
+
 def test_constant_429_with_a_long_retry_after_stops_at_the_retry_budget(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

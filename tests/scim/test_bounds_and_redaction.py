@@ -146,6 +146,28 @@ def test_a_failure_beside_an_attempt_still_under_way_waits_for_its_outcome() -> 
     assert breaker.is_open
 
 
+def test_overlapping_attempts_that_all_fail_still_count_one_round_at_a_time() -> None:
+    """A hung server at concurrency 2: each attempt's deadline runs out while the next
+    is already under way, so no moment has none under way; they still count, each
+    failure with the attempt beside it as one."""
+    breaker = CircuitBreaker(max_connection_failures=3)
+    running = breaker.begin()
+    for _ in range(6):  # each failure beside a fresh attempt begun before it
+        fresh = breaker.begin()
+        breaker.connection_failed(running)
+        running = fresh
+    assert breaker.is_open and "3 connection failures in a row" in str(breaker.reason)
+
+
+def test_a_round_of_failures_waits_for_the_abandoned_attempt_beside_it() -> None:
+    breaker = CircuitBreaker(max_connection_failures=1)
+    beside = breaker.begin()
+    breaker.connection_failed(breaker.begin())
+    assert not breaker.is_open  # the attempt beside it may still be answered
+    breaker.abandon(beside)  # it ended otherwise (Ctrl-C): the failure counts
+    assert breaker.is_open
+
+
 def test_overlapping_retry_waits_count_once_against_the_run_budget() -> None:
     now = [0.0]
     breaker = CircuitBreaker(retry_budget=10.0, monotonic=lambda: now[0])

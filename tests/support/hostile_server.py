@@ -35,8 +35,10 @@ class Hostile:
     time, answering the startIndex asked for), ``fat`` bytes of filler in every user of a
     page (each page a fresh user), ``die_after_writes`` closes the server after that
     many writes, ``writes_429`` / ``reads_429`` answer every write / read 429 with
-    Retry-After 30. ``echo_html`` sends the ``echo`` text in a text/html page instead;
-    ``redirect_echo`` answers every read 302 with that text in the Location header.
+    Retry-After 30; ``stall_after_writes``: past that many writes, every request
+    (reads too) is read and never answered (a black hole). ``echo_html`` sends the
+    ``echo`` text in a text/html page instead; ``redirect_echo`` answers every read
+    302 with that text in the Location header.
     """
 
     users: list[dict[str, Any]] = field(default_factory=list)
@@ -54,11 +56,16 @@ class Hostile:
     fat: int = 0
     die_after_writes: int | None = None
     writes_429: bool = False
+    stall_after_writes: int | None = None
     reads_429: bool = False
     requests: int = 0
     writes: int = 0
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def hung(self) -> bool:
+        return self.stall_after_writes is not None and self.writes > self.stall_after_writes
 
     @property
     def dead(self) -> bool:
@@ -88,6 +95,9 @@ def _handler(state: Hostile, on_die: Callable[[], None]) -> type[BaseHTTPRequest
         def do_GET(self) -> None:
             with state.lock:
                 state.requests += 1
+            if state.hung:
+                state.stopping.wait(60)
+                return None
             if state.dead:  # a kept-alive connection of a dead server: hang up
                 self.close_connection = True
                 return None
@@ -167,6 +177,9 @@ def _handler(state: Hostile, on_die: Callable[[], None]) -> type[BaseHTTPRequest
                 return None
             if state.writes_429:
                 self._too_many()
+                return None
+            if state.hung:
+                state.stopping.wait(60)
                 return None
             value: dict[str, Any] = json.loads(raw)
             return value
